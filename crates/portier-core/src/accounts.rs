@@ -1,0 +1,153 @@
+//! Accounts: one per person, platform-wide, keyed by normalized e-mail (seed 000).
+//! The name follows seed 004's form: salutation, given name, infix (the Dutch
+//! *tussenvoegsel*, "van der") and family name.
+
+use serde::{Deserialize, Serialize};
+
+use crate::email::Email;
+use crate::ids::AccountId;
+use crate::locale::Locale;
+use crate::FieldError;
+
+/// `invited` until the person has set a password through the activation link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountStatus {
+    Invited,
+    Active,
+}
+
+impl AccountStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountStatus::Invited => "invited",
+            AccountStatus::Active => "active",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "invited" => Some(AccountStatus::Invited),
+            "active" => Some(AccountStatus::Active),
+            _ => None,
+        }
+    }
+}
+
+/// A person's name as seed 004's form asks for it. Every part is optional until
+/// the person completes it at activation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonName {
+    pub salutation: Option<String>,
+    pub given_name: Option<String>,
+    pub infix: Option<String>,
+    pub family_name: Option<String>,
+}
+
+impl PersonName {
+    /// "Jan van der Berg": given name, infix, family name, in reading order.
+    /// `None` when no part of the name is known yet.
+    pub fn display_name(&self) -> Option<String> {
+        let parts: Vec<&str> = [&self.given_name, &self.infix, &self.family_name]
+            .into_iter()
+            .filter_map(|p| p.as_deref())
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(" "))
+    }
+
+    /// The key lists sort by: "berg, jan van der". Dutch lists sort by the family
+    /// name without its infix, so Jan van der Berg stands under B. Falls back to
+    /// the e-mail address when no name is known.
+    pub fn sort_key(&self, email: &Email) -> String {
+        let rest: Vec<&str> = [&self.given_name, &self.infix]
+            .into_iter()
+            .filter_map(|p| p.as_deref())
+            .collect();
+        let key = match (&self.family_name, rest.is_empty()) {
+            (Some(family), true) => family.clone(),
+            (Some(family), false) => format!("{family}, {}", rest.join(" ")),
+            (None, false) => rest.join(" "),
+            (None, true) => email.as_str().to_owned(),
+        };
+        key.to_lowercase()
+    }
+}
+
+/// Cleans one free-text profile field: trimmed, empty means absent, bounded in
+/// length, and no control characters (they break exports and mail headers).
+pub fn profile_text(field: &str, raw: Option<&str>, max_chars: usize) -> Result<Option<String>, FieldError> {
+    let Some(raw) = raw else { return Ok(None) };
+    let text = raw.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if text.chars().count() > max_chars {
+        return Err(FieldError::new(field, "too_long", format!("use at most {max_chars} characters")));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(FieldError::new(field, "control_character", "remove the line break or control character"));
+    }
+    Ok(Some(text.to_owned()))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Account {
+    pub id: AccountId,
+    pub email: Email,
+    #[serde(flatten)]
+    pub name: PersonName,
+    pub phone: Option<String>,
+    pub mobile: Option<String>,
+    pub locale: Option<Locale>,
+    pub status: AccountStatus,
+    /// Set by a platform operator to lock the account out everywhere (DESIGN §1).
+    pub disabled: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Account {
+    pub fn display_name(&self) -> String {
+        self.name.display_name().unwrap_or_else(|| self.email.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(g: Option<&str>, i: Option<&str>, f: Option<&str>) -> PersonName {
+        PersonName {
+            salutation: Some("dhr.".into()),
+            given_name: g.map(Into::into),
+            infix: i.map(Into::into),
+            family_name: f.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn a_dutch_name_reads_in_order_and_sorts_under_the_family_name() {
+        let jan = name(Some("Jan"), Some("van der"), Some("Berg"));
+        assert_eq!(jan.display_name().as_deref(), Some("Jan van der Berg"));
+        let email = Email::parse("jan@example.nl").unwrap();
+        assert_eq!(jan.sort_key(&email), "berg, jan van der");
+        let anna = name(Some("Anna"), None, Some("Aalders"));
+        assert!(anna.sort_key(&email) < jan.sort_key(&email));
+    }
+
+    #[test]
+    fn without_a_name_the_address_stands_in() {
+        let email = Email::parse("jan@example.nl").unwrap();
+        let none = name(None, None, None);
+        assert_eq!(none.display_name(), None);
+        assert_eq!(none.sort_key(&email), "jan@example.nl");
+        assert_eq!(name(Some("Jan"), None, None).sort_key(&email), "jan");
+    }
+
+    #[test]
+    fn profile_text_is_trimmed_and_bounded() {
+        assert_eq!(profile_text("phone", Some("  06 123 "), 10).unwrap().as_deref(), Some("06 123"));
+        assert_eq!(profile_text("phone", Some("   "), 10).unwrap(), None);
+        assert_eq!(profile_text("phone", Some("12345678901"), 10).unwrap_err().code, "too_long");
+        assert_eq!(profile_text("job_title", Some("a\nb"), 10).unwrap_err().field, "job_title");
+    }
+}

@@ -1,0 +1,372 @@
+//! E-mail addresses. An [`Email`] can only be made by [`Email::parse`], which
+//! normalizes (trims, lower-cases, turns the domain into its IDNA ASCII form) and
+//! refuses with a reason a person can act on. One normalized address is one
+//! account (seed 000: "it is recognized by the email address").
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+use crate::FieldError;
+
+/// A normalized, valid e-mail address.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Email(String);
+
+/// Why an address was refused. Each has a stable code and a message that says
+/// what to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmailError {
+    Empty,
+    TooLong,
+    InnerWhitespace,
+    DisplayName,
+    MissingAt,
+    SeveralAts,
+    EmptyLocalPart,
+    LocalPartTooLong,
+    QuotedLocalPart,
+    LocalPartDots,
+    LocalPartCharacter(char),
+    EmptyDomain,
+    DomainLiteral,
+    DomainWithoutDot,
+    DomainInvalid(String),
+}
+
+impl EmailError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            EmailError::Empty => "email_empty",
+            EmailError::TooLong => "email_too_long",
+            EmailError::InnerWhitespace => "email_whitespace",
+            EmailError::DisplayName => "email_display_name",
+            EmailError::MissingAt => "email_missing_at",
+            EmailError::SeveralAts => "email_several_at",
+            EmailError::EmptyLocalPart => "email_local_part_empty",
+            EmailError::LocalPartTooLong => "email_local_part_too_long",
+            EmailError::QuotedLocalPart => "email_quoted",
+            EmailError::LocalPartDots => "email_local_part_dots",
+            EmailError::LocalPartCharacter(_) => "email_character",
+            EmailError::EmptyDomain => "email_domain_empty",
+            EmailError::DomainLiteral => "email_domain_literal",
+            EmailError::DomainWithoutDot => "email_domain_without_dot",
+            EmailError::DomainInvalid(_) => "email_domain_invalid",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            EmailError::Empty => "enter an e-mail address".into(),
+            EmailError::TooLong => "the address is longer than the 254 characters e-mail allows".into(),
+            EmailError::InnerWhitespace => "the address contains a space; remove it".into(),
+            EmailError::DisplayName => {
+                "enter only the address itself, without a name or angle brackets".into()
+            }
+            EmailError::MissingAt => "the address needs an @ between the name and the domain".into(),
+            EmailError::SeveralAts => "the address contains more than one @".into(),
+            EmailError::EmptyLocalPart => "the part before the @ is missing".into(),
+            EmailError::LocalPartTooLong => {
+                "the part before the @ is longer than the 64 characters e-mail allows".into()
+            }
+            EmailError::QuotedLocalPart => "quoted addresses are not supported".into(),
+            EmailError::LocalPartDots => {
+                "the part before the @ cannot start or end with a dot or have two dots in a row"
+                    .into()
+            }
+            EmailError::LocalPartCharacter(c) => {
+                format!("the character \"{c}\" is not allowed before the @")
+            }
+            EmailError::EmptyDomain => "the domain after the @ is missing".into(),
+            EmailError::DomainLiteral => "use a domain name after the @, not an IP address".into(),
+            EmailError::DomainWithoutDot => {
+                "the domain after the @ is incomplete (for example example.com)".into()
+            }
+            EmailError::DomainInvalid(why) => format!("the domain after the @ is not valid: {why}"),
+        }
+    }
+
+    pub fn in_field(&self, field: &str) -> FieldError {
+        FieldError::new(field, self.code(), self.message())
+    }
+}
+
+impl fmt::Display for EmailError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl std::error::Error for EmailError {}
+
+/// The printable ASCII characters RFC 5322 allows in an unquoted local part,
+/// besides letters and digits.
+const LOCAL_SPECIALS: &str = "!#$%&'*+-/=?^_`{|}~.";
+
+impl Email {
+    /// Normalizes and validates. Spaces around the address are removed, not
+    /// refused (seed 004: stray spaces are the most common mistake).
+    pub fn parse(raw: &str) -> Result<Email, EmailError> {
+        // Zero-width and byte-order marks come along when addresses are pasted.
+        let cleaned: String = raw
+            .chars()
+            .filter(|c| !matches!(c, '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{FEFF}'))
+            .collect();
+        let s = cleaned.trim();
+        if s.is_empty() {
+            return Err(EmailError::Empty);
+        }
+        if s.contains('<') || s.contains('>') {
+            return Err(EmailError::DisplayName);
+        }
+        if s.chars().any(char::is_whitespace) {
+            return Err(EmailError::InnerWhitespace);
+        }
+        let Some((local, domain)) = s.rsplit_once('@') else {
+            return Err(EmailError::MissingAt);
+        };
+        if local.starts_with('"') {
+            return Err(EmailError::QuotedLocalPart);
+        }
+        if local.contains('@') {
+            return Err(EmailError::SeveralAts);
+        }
+        let local = parse_local_part(local)?;
+        let domain = parse_domain(domain)?;
+        let address = format!("{local}@{domain}");
+        if address.len() > 254 {
+            return Err(EmailError::TooLong);
+        }
+        Ok(Email(address))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+
+    pub fn local_part(&self) -> &str {
+        self.0.rsplit_once('@').map(|(l, _)| l).unwrap_or("")
+    }
+
+    /// The domain in its ASCII (IDNA) form, as stored.
+    pub fn domain(&self) -> &str {
+        self.0.rsplit_once('@').map(|(_, d)| d).unwrap_or("")
+    }
+
+    /// True for role addresses that several people read (`info@`, `support@` …).
+    /// Seed 004: accounts on a shared address make changes unattributable, so
+    /// Portier accepts them with a warning.
+    pub fn is_shared_mailbox(&self) -> bool {
+        let local = self.local_part();
+        // `info+team@` is still the info mailbox.
+        let base = local.split('+').next().unwrap_or(local);
+        SHARED_MAILBOXES.contains(&base)
+    }
+}
+
+/// Local parts that name a function rather than a person, in English and Dutch.
+pub const SHARED_MAILBOXES: &[&str] = &[
+    "abuse", "accounts", "admin", "administratie", "administrator", "billing", "contact",
+    "finance", "financien", "hello", "help", "helpdesk", "hostmaster", "hr", "info", "informatie",
+    "kantoor", "mail", "marketing", "no-reply", "noreply", "do-not-reply", "donotreply", "office",
+    "planning", "post", "postmaster", "receptie", "reception", "sales", "secretariaat",
+    "secretariat", "service", "servicedesk", "support", "team", "webmaster", "klantenservice",
+];
+
+fn parse_local_part(local: &str) -> Result<String, EmailError> {
+    if local.is_empty() {
+        return Err(EmailError::EmptyLocalPart);
+    }
+    if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        return Err(EmailError::LocalPartDots);
+    }
+    for c in local.chars() {
+        let allowed = c.is_ascii_alphanumeric()
+            || LOCAL_SPECIALS.contains(c)
+            // RFC 6531: internationalized local parts; letters and digits only.
+            || (!c.is_ascii() && c.is_alphanumeric());
+        if !allowed {
+            return Err(EmailError::LocalPartCharacter(c));
+        }
+    }
+    let lowered = local.to_lowercase();
+    if lowered.len() > 64 {
+        return Err(EmailError::LocalPartTooLong);
+    }
+    Ok(lowered)
+}
+
+fn parse_domain(domain: &str) -> Result<String, EmailError> {
+    // A trailing dot (fully qualified form) names the same domain.
+    let domain = domain.strip_suffix('.').unwrap_or(domain);
+    if domain.is_empty() {
+        return Err(EmailError::EmptyDomain);
+    }
+    if domain.starts_with('[') {
+        return Err(EmailError::DomainLiteral);
+    }
+    let ascii = idna::domain_to_ascii(domain)
+        .map_err(|_| EmailError::DomainInvalid("it contains characters a domain cannot hold".into()))?;
+    if ascii.is_empty() {
+        return Err(EmailError::EmptyDomain);
+    }
+    if ascii.len() > 253 {
+        return Err(EmailError::DomainInvalid("it is longer than 253 characters".into()));
+    }
+    let labels: Vec<&str> = ascii.split('.').collect();
+    if labels.len() < 2 {
+        return Err(EmailError::DomainWithoutDot);
+    }
+    for label in &labels {
+        if label.is_empty() {
+            return Err(EmailError::DomainInvalid("it has two dots in a row".into()));
+        }
+        if label.len() > 63 {
+            return Err(EmailError::DomainInvalid("one of its parts is longer than 63 characters".into()));
+        }
+        if !label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(EmailError::DomainInvalid(format!("\"{label}\" contains a character a domain cannot hold")));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(EmailError::DomainInvalid(format!("\"{label}\" starts or ends with a hyphen")));
+        }
+    }
+    let tld = labels[labels.len() - 1];
+    if tld.chars().all(|c| c.is_ascii_digit()) {
+        return Err(EmailError::DomainLiteral);
+    }
+    Ok(ascii)
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Email({})", self.0)
+    }
+}
+
+impl Serialize for Email {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ok(raw: &str) -> String {
+        Email::parse(raw).unwrap_or_else(|e| panic!("{raw:?} refused: {e}")).into_string()
+    }
+
+    fn refused(raw: &str) -> EmailError {
+        Email::parse(raw).expect_err(raw)
+    }
+
+    #[test]
+    fn spaces_around_the_address_are_removed() {
+        assert_eq!(ok("  Jan.Jansen@Example.NL \t"), "jan.jansen@example.nl");
+        assert_eq!(ok("\u{200B}jan@example.nl\u{FEFF}"), "jan@example.nl");
+    }
+
+    #[test]
+    fn international_domains_are_stored_in_ascii_form() {
+        assert_eq!(ok("anne@bücher.de"), "anne@xn--bcher-kva.de");
+        assert_eq!(ok("anne@BÜCHER.de."), "anne@xn--bcher-kva.de");
+    }
+
+    #[test]
+    fn plus_tags_and_specials_are_kept() {
+        assert_eq!(ok("o'brien+portier@example.com"), "o'brien+portier@example.com");
+    }
+
+    #[test]
+    fn each_mistake_gets_its_own_reason() {
+        assert_eq!(refused("   "), EmailError::Empty);
+        assert_eq!(refused("jan jansen@example.nl"), EmailError::InnerWhitespace);
+        assert_eq!(refused("Jan <jan@example.nl>"), EmailError::DisplayName);
+        assert_eq!(refused("jan.example.nl"), EmailError::MissingAt);
+        assert_eq!(refused("jan@@example.nl"), EmailError::SeveralAts);
+        assert_eq!(refused("@example.nl"), EmailError::EmptyLocalPart);
+        assert_eq!(refused("jan@"), EmailError::EmptyDomain);
+        assert_eq!(refused("jan@localhost"), EmailError::DomainWithoutDot);
+        assert_eq!(refused("jan@[127.0.0.1]"), EmailError::DomainLiteral);
+        assert_eq!(refused("jan@127.0.0.1"), EmailError::DomainLiteral);
+        assert_eq!(refused(".jan@example.nl"), EmailError::LocalPartDots);
+        assert_eq!(refused("jan..j@example.nl"), EmailError::LocalPartDots);
+        assert_eq!(refused("\"jan\"@example.nl"), EmailError::QuotedLocalPart);
+        assert_eq!(refused("jan,j@example.nl"), EmailError::LocalPartCharacter(','));
+        assert!(matches!(refused("jan@exa_mple.nl"), EmailError::DomainInvalid(_)));
+        assert!(matches!(refused("jan@-example.nl"), EmailError::DomainInvalid(_)));
+        assert!(matches!(refused("jan@example..nl"), EmailError::DomainInvalid(_)));
+        assert_eq!(refused(&format!("{}@example.nl", "a".repeat(65))), EmailError::LocalPartTooLong);
+        let long_domain = format!("{}.nl", vec!["a".repeat(60); 5].join("."));
+        assert_eq!(refused(&format!("jan@{long_domain}")), EmailError::DomainInvalid("it is longer than 253 characters".into()));
+    }
+
+    #[test]
+    fn refusals_name_the_field_they_concern() {
+        let e = refused("jan").in_field("email");
+        assert_eq!(e.field, "email");
+        assert_eq!(e.code, "email_missing_at");
+        assert!(e.message.contains('@'));
+    }
+
+    #[test]
+    fn shared_mailboxes_are_recognized() {
+        for shared in ["info@acme.nl", "Admin@acme.nl", "support+x@acme.nl", "noreply@acme.nl", "office@acme.nl"] {
+            assert!(Email::parse(shared).unwrap().is_shared_mailbox(), "{shared}");
+        }
+        for personal in ["jan@acme.nl", "information.desk.jan@acme.nl", "infojan@acme.nl"] {
+            assert!(!Email::parse(personal).unwrap().is_shared_mailbox(), "{personal}");
+        }
+    }
+
+    fn local_part() -> impl Strategy<Value = String> {
+        "[A-Za-z0-9_+-]{1,20}(\\.[A-Za-z0-9_+-]{1,10}){0,2}"
+    }
+
+    fn domain() -> impl Strategy<Value = String> {
+        "([A-Za-z0-9]([A-Za-z0-9-]{0,10}[A-Za-z0-9])?\\.){1,3}[A-Za-z]{2,6}"
+    }
+
+    proptest! {
+        #[test]
+        fn normalization_is_idempotent(raw in "\\PC{0,40}") {
+            if let Ok(e) = Email::parse(&raw) {
+                prop_assert_eq!(Email::parse(e.as_str()).unwrap(), e);
+            }
+        }
+
+        #[test]
+        fn case_and_surrounding_space_never_make_a_second_account(
+            local in local_part(), domain in domain(), pre in "[ \t]{0,3}", post in "[ \t\n]{0,3}"
+        ) {
+            let plain = Email::parse(&format!("{local}@{domain}")).unwrap();
+            let messy = Email::parse(&format!("{pre}{}@{}{post}", local.to_uppercase(), domain.to_uppercase())).unwrap();
+            prop_assert_eq!(plain, messy);
+        }
+
+        #[test]
+        fn a_normalized_address_is_lower_case_without_spaces(raw in "\\PC{0,60}") {
+            if let Ok(e) = Email::parse(&raw) {
+                let s = e.as_str();
+                prop_assert!(!s.chars().any(char::is_whitespace));
+                prop_assert_eq!(s.to_lowercase(), s);
+                prop_assert!(s.len() <= 254);
+                prop_assert_eq!(s.matches('@').count(), 1);
+                prop_assert!(e.domain().is_ascii());
+            }
+        }
+    }
+}

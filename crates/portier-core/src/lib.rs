@@ -1,0 +1,20 @@
+//! Portier's domain: the types and rules of DESIGN §1–§2 as plain functions, with no
+//! I/O. Handlers and storage ask this crate what a rule says; they never decide
+//! policy themselves, so the console and the API cannot disagree.
+
+pub mod accounts;
+pub mod audit;
+pub mod duration;
+pub mod email;
+pub mod error;
+pub mod ids;
+pub mod locale;
+pub mod members;
+pub mod organizations;
+pub mod passwords;
+pub mod permissions;
+pub mod rights;
+pub mod roles;
+pub mod tokens;
+
+pub use error::{Error, FieldError};

@@ -1,0 +1,180 @@
+//! Who may do what where. A [`Principal`] is the caller with the grants it holds;
+//! a grant on an organization holds on all its descendants and never on its
+//! parent. Store functions that change something take an [`Authorized`] proof,
+//! which only [`Principal::authorize`] can make, so a route that forgot to check
+//! does not compile.
+
+use std::marker::PhantomData;
+
+use crate::audit::Actor;
+use crate::ids::OrganizationId;
+use crate::organizations::{OrgPath, Organization};
+use crate::permissions::{self as p, Permission, PermissionSet};
+use crate::Error;
+
+/// Rights held on one organization (and so on everything below it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub organization_id: OrganizationId,
+    pub path: OrgPath,
+    /// May be empty: a member without rights still sees their organization.
+    pub permissions: PermissionSet,
+}
+
+/// The caller of a request, with everything it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub actor: Actor,
+    pub grants: Vec<Grant>,
+}
+
+/// A permission known at compile time, for [`Authorized`] proofs.
+pub trait Right {
+    const PERMISSION: Permission;
+}
+
+macro_rules! rights {
+    ($($ty:ident => $konst:ident),* $(,)?) => {$(
+        #[doc = concat!("The right to `", stringify!($konst), "`.")]
+        #[derive(Debug, Clone, Copy)]
+        pub struct $ty;
+        impl Right for $ty {
+            const PERMISSION: Permission = p::$konst;
+        }
+    )*};
+}
+
+rights! {
+    MembersRead => MEMBERS_READ,
+    MembersInvite => MEMBERS_INVITE,
+    MembersUpdate => MEMBERS_UPDATE,
+    MembersRemove => MEMBERS_REMOVE,
+    RolesAssign => ROLES_ASSIGN,
+    AdminsManage => ADMINS_MANAGE,
+    RolesManage => ROLES_MANAGE,
+    GroupsManage => GROUPS_MANAGE,
+    AuditRead => AUDIT_READ,
+    OrgUpdate => ORG_UPDATE,
+    OrgCreate => ORG_CREATE,
+    TokensManage => TOKENS_MANAGE,
+}
+
+/// Proof that `actor` holds `R` on `organization_id`. Only
+/// [`Principal::authorize`] makes one.
+#[derive(Debug)]
+pub struct Authorized<R: Right> {
+    organization_id: OrganizationId,
+    environment_id: OrganizationId,
+    actor: Actor,
+    _right: PhantomData<fn() -> R>,
+}
+
+impl<R: Right> Authorized<R> {
+    pub fn organization_id(&self) -> OrganizationId {
+        self.organization_id
+    }
+
+    pub fn environment_id(&self) -> OrganizationId {
+        self.environment_id
+    }
+
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+}
+
+impl Principal {
+    /// True when the caller may know that the organization exists: it holds a
+    /// grant (any, even an empty one) on it or on one of its ancestors.
+    pub fn sees(&self, path: &OrgPath) -> bool {
+        self.grants.iter().any(|g| path.is_within(&g.path))
+    }
+
+    pub fn holds(&self, permission: &Permission, path: &OrgPath) -> bool {
+        self.grants
+            .iter()
+            .any(|g| path.is_within(&g.path) && g.permissions.contains(permission))
+    }
+
+    /// Everything the caller holds on an organization, inherited grants included.
+    pub fn permissions_on(&self, path: &OrgPath) -> PermissionSet {
+        self.grants
+            .iter()
+            .filter(|g| path.is_within(&g.path))
+            .flat_map(|g| g.permissions.iter().cloned())
+            .collect()
+    }
+
+    /// 404 when the caller cannot see the organization (so nothing leaks about
+    /// what exists elsewhere), 403 when it can but lacks the right.
+    pub fn can_see(&self, org: &Organization) -> Result<(), Error> {
+        if self.sees(&org.path) { Ok(()) } else { Err(Error::NotFound { what: "organization" }) }
+    }
+
+    pub fn authorize<R: Right>(&self, org: &Organization) -> Result<Authorized<R>, Error> {
+        self.can_see(org)?;
+        if !self.holds(&R::PERMISSION, &org.path) {
+            return Err(Error::Forbidden { permission: R::PERMISSION });
+        }
+        Ok(Authorized {
+            organization_id: org.id,
+            environment_id: org.environment_id,
+            actor: self.actor.clone(),
+            _right: PhantomData,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::organizations::new_organization;
+
+    fn tree() -> (Organization, Organization, Organization) {
+        let now = chrono::Utc::now();
+        let env = new_organization("Env", None, None, now).unwrap();
+        let a = new_organization("A", Some(&env), None, now).unwrap();
+        let b = new_organization("B", Some(&env), None, now).unwrap();
+        (env, a, b)
+    }
+
+    fn principal(on: &Organization, permissions: PermissionSet) -> Principal {
+        Principal {
+            actor: Actor::Cli,
+            grants: vec![Grant { organization_id: on.id, path: on.path.clone(), permissions }],
+        }
+    }
+
+    #[test]
+    fn rights_on_an_environment_reach_every_organization_in_it() {
+        let (env, a, _) = tree();
+        let admin = principal(&env, p::all_portier());
+        assert!(admin.authorize::<OrgUpdate>(&a).is_ok());
+        assert!(admin.authorize::<OrgUpdate>(&env).is_ok());
+    }
+
+    #[test]
+    fn rights_on_a_child_give_nothing_on_its_parent_or_siblings() {
+        let (env, a, b) = tree();
+        let child_admin = principal(&a, p::all_portier());
+        assert_eq!(child_admin.authorize::<OrgUpdate>(&env).unwrap_err(), Error::NotFound { what: "organization" });
+        assert_eq!(child_admin.authorize::<OrgUpdate>(&b).unwrap_err(), Error::NotFound { what: "organization" });
+    }
+
+    #[test]
+    fn a_member_without_rights_sees_but_may_not_change() {
+        let (env, _, _) = tree();
+        let member = principal(&env, PermissionSet::new());
+        assert!(member.can_see(&env).is_ok());
+        assert_eq!(member.authorize::<OrgUpdate>(&env).unwrap_err(), Error::Forbidden { permission: p::ORG_UPDATE });
+    }
+
+    #[test]
+    fn the_proof_carries_the_organization_and_actor() {
+        let (env, a, _) = tree();
+        let proof = principal(&env, p::all_portier()).authorize::<OrgCreate>(&a).unwrap();
+        assert_eq!(proof.organization_id(), a.id);
+        assert_eq!(proof.environment_id(), env.id);
+        assert_eq!(proof.actor(), &Actor::Cli);
+    }
+}
