@@ -1,1 +1,26 @@
+//! Portier's storage: the only crate that speaks SQL. One code path serves SQLite
+//! (the embedded default) and PostgreSQL: SQL is written once where both accept
+//! it (`$1` placeholders work in both), and a statement that differs is written
+//! twice, side by side, named for its dialect. Every change commits in one
+//! [`Tx`] together with its audit event and outgoing mail.
 
+pub mod api_tokens;
+pub mod accounts;
+pub mod audit;
+pub mod bootstrap;
+pub mod db;
+pub mod error;
+pub mod mail;
+pub mod members;
+pub mod organizations;
+pub mod roles;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+pub mod tokens;
+#[cfg(test)]
+mod tests;
+
+pub use db::{Backend, PoolState, Store, Tx};
+pub use error::Error;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,156 @@
+//! Writing and reading the audit trail. [`record`] appends an event to its
+//! environment's hash chain inside the caller's transaction, so the change and
+//! its record commit together or not at all.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use portier_core::audit::{AuditEvent, ChainBroken, NewAuditEvent, GENESIS};
+use portier_core::ids::OrganizationId;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::{in_tx, reader, Result, Store, Tx};
+
+/// Where a change comes from: the client's address and the moment, passed in
+/// so that tests choose the time.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub client_addr: Option<String>,
+    pub now: DateTime<Utc>,
+}
+
+impl Origin {
+    /// The current moment, to the microsecond: the precision both databases
+    /// keep, so what a change returns equals what is read back later.
+    pub fn now(client_addr: Option<String>) -> Origin {
+        Origin::at(client_addr, Utc::now())
+    }
+
+    pub fn at(client_addr: Option<String>, now: DateTime<Utc>) -> Origin {
+        Origin { client_addr, now: now.trunc_subsecs(6) }
+    }
+}
+
+/// The chain of platform-wide events, which belong to no environment.
+pub const PLATFORM_CHAIN: OrganizationId = OrganizationId(Uuid::nil());
+
+/// Appends `event` to the chain of `environment_id`. Taking the chain's head row
+/// with an upsert locks it until commit, so concurrent writers of one
+/// environment (on any node) line up instead of forking the chain.
+pub async fn record(tx: &mut Tx, environment_id: OrganizationId, event: NewAuditEvent, now: DateTime<Utc>) -> Result<()> {
+    let (seq, prev_hash): (i64, String) = in_tx!(tx, |c| {
+        sqlx::query_as(
+            "INSERT INTO audit_heads (environment_id, seq, hash) VALUES ($1, 1, $2)
+             ON CONFLICT (environment_id) DO UPDATE SET seq = audit_heads.seq + 1
+             RETURNING seq, hash",
+        )
+        .bind(environment_id.0)
+        .bind(GENESIS)
+        .fetch_one(c)
+        .await
+    })?;
+    let event = AuditEvent::chained(event, environment_id, seq, prev_hash, now);
+    let hash = event.hash();
+    in_tx!(tx, |c| {
+        sqlx::query(
+            "INSERT INTO audit_events (id, environment_id, seq, at, actor, actor_account_id, action,
+                organization_id, target_type, target_id, changes, client_addr, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(event.id.0)
+        .bind(event.environment_id.0)
+        .bind(event.seq)
+        .bind(event.at)
+        .bind(Json(&event.actor))
+        .bind(event.actor.account_id().map(|a| a.0))
+        .bind(&event.action)
+        .bind(event.organization_id.map(|o| o.0))
+        .bind(&event.target_type)
+        .bind(&event.target_id)
+        .bind(Json(&event.changes))
+        .bind(&event.client_addr)
+        .bind(&event.prev_hash)
+        .bind(&hash)
+        .execute(&mut *c)
+        .await?;
+        sqlx::query("UPDATE audit_heads SET hash = $1 WHERE environment_id = $2")
+            .bind(&hash)
+            .bind(environment_id.0)
+            .execute(c)
+            .await.map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    id: Uuid,
+    environment_id: Uuid,
+    seq: i64,
+    at: DateTime<Utc>,
+    actor: Json<portier_core::audit::Actor>,
+    action: String,
+    organization_id: Option<Uuid>,
+    target_type: String,
+    target_id: String,
+    changes: Json<serde_json::Value>,
+    client_addr: Option<String>,
+    prev_hash: String,
+    hash: String,
+}
+
+impl EventRow {
+    fn into_event(self) -> (AuditEvent, String) {
+        (
+            AuditEvent {
+                id: self.id.into(),
+                environment_id: self.environment_id.into(),
+                seq: self.seq,
+                at: self.at,
+                actor: self.actor.0,
+                action: self.action,
+                organization_id: self.organization_id.map(Into::into),
+                target_type: self.target_type,
+                target_id: self.target_id,
+                changes: self.changes.0,
+                client_addr: self.client_addr,
+                prev_hash: self.prev_hash,
+            },
+            self.hash,
+        )
+    }
+}
+
+macro_rules! select_events {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, environment_id, seq, at, actor, action, organization_id, target_type,
+                    target_id, changes, client_addr, prev_hash, hash FROM audit_events ",
+            $rest
+        )
+    };
+}
+
+/// The events about one organization, newest first.
+pub async fn for_organization(store: &Store, organization_id: OrganizationId, limit: i64) -> Result<Vec<AuditEvent>> {
+    let rows: Vec<EventRow> = reader!(store, |c| {
+        sqlx::query_as(select_events!("WHERE organization_id = $1 ORDER BY at DESC, seq DESC LIMIT $2"))
+            .bind(organization_id.0)
+            .bind(limit)
+            .fetch_all(c)
+            .await
+    })?;
+    Ok(rows.into_iter().map(|r| r.into_event().0).collect())
+}
+
+/// Recomputes an environment's whole chain; `Ok(Err(_))` says where it breaks.
+pub async fn verify(store: &Store, environment_id: OrganizationId) -> Result<Result<u64, ChainBroken>> {
+    let rows: Vec<EventRow> = reader!(store, |c| {
+        sqlx::query_as(select_events!("WHERE environment_id = $1 ORDER BY seq"))
+            .bind(environment_id.0)
+            .fetch_all(c)
+            .await
+    })?;
+    let events: Vec<(AuditEvent, String)> = rows.into_iter().map(EventRow::into_event).collect();
+    let n = events.len() as u64;
+    Ok(portier_core::audit::verify_chain(events.iter().map(|(e, h)| (e, h.as_str()))).map(|()| n))
+}

@@ -1,0 +1,252 @@
+//! The store's suite: every test runs on SQLite and on PostgreSQL.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use chrono::Utc;
+use portier_core::audit::{Actor, NewAuditEvent};
+use portier_core::email::Email;
+use portier_core::locale::Locale;
+use portier_core::organizations::{OrganizationPatch, Organization};
+use portier_core::permissions as p;
+use portier_core::rights::{Grant, OrgCreate, OrgUpdate, Principal};
+
+use crate::audit::Origin;
+use crate::testing::TestDb;
+use crate::{both_backends, in_tx, reader, Store};
+
+fn origin() -> Origin {
+    Origin::now(Some("127.0.0.1".into()))
+}
+
+fn admin_of(org: &Organization) -> Principal {
+    Principal {
+        actor: Actor::Cli,
+        grants: vec![Grant { organization_id: org.id, path: org.path.clone(), permissions: p::all_portier() }],
+    }
+}
+
+async fn environment(store: &Store, name: &str) -> Organization {
+    let email = Email::parse(&format!("admin@{}.example", name.to_lowercase())).unwrap();
+    let b = crate::bootstrap::bootstrap(store, name, &email, Duration::from_secs(3600), &origin()).await.unwrap();
+    crate::organizations::get(store, b.organization_id).await.unwrap().unwrap()
+}
+
+async fn count(store: &Store, table: &'static str) -> i64 {
+    let sql = match table {
+        "audit_events" => "SELECT COUNT(*) FROM audit_events",
+        "mail_outbox" => "SELECT COUNT(*) FROM mail_outbox",
+        "organizations" => "SELECT COUNT(*) FROM organizations",
+        "accounts" => "SELECT COUNT(*) FROM accounts",
+        _ => unreachable!(),
+    };
+    reader!(store, |c| sqlx::query_scalar(sql).fetch_one(c).await).unwrap()
+}
+
+both_backends! {
+    async fn migrating_twice_changes_nothing_and_makes_the_store_ready(db) {
+        assert!(db.store.is_ready().await.unwrap());
+        db.store.migrate().await.unwrap();
+        assert!(db.store.is_ready().await.unwrap());
+    }
+
+    async fn bootstrap_creates_an_environment_whose_token_holds_every_permission(db) {
+        let email = Email::parse("Beheer.Jansen@Ziekenhuis.nl ").unwrap();
+        let b = crate::bootstrap::bootstrap(&db.store, "Ziekenhuis Oost", &email, Duration::from_secs(7 * 86400), &origin()).await.unwrap();
+        assert!(!b.account_reused);
+        assert!(b.activation_token.is_some());
+        let principal = crate::api_tokens::authenticate(&db.store, b.api_token.expose(), Utc::now()).await.unwrap().unwrap();
+        assert_eq!(principal.grants.len(), 1);
+        assert_eq!(principal.grants[0].organization_id, b.organization_id);
+        assert_eq!(principal.grants[0].permissions, p::all_portier());
+        let org = crate::organizations::get(&db.store, b.organization_id).await.unwrap().unwrap();
+        assert_eq!(org.name, "Ziekenhuis Oost");
+        assert_eq!(org.environment_id, org.id);
+        assert_eq!(org.parent_id, None);
+        // The account holds the administrator role there.
+        let account = crate::members::principal_for_account(&db.store, b.account_id).await.unwrap();
+        assert_eq!(account.permissions_on(&org.path), p::all_portier());
+        let stored = crate::accounts::get(&db.store, b.account_id).await.unwrap().unwrap();
+        assert_eq!(stored.email.as_str(), "beheer.jansen@ziekenhuis.nl");
+    }
+
+    async fn a_second_bootstrap_makes_an_independent_environment_and_reuses_the_account(db) {
+        let email = Email::parse("jan@example.nl").unwrap();
+        let a = crate::bootstrap::bootstrap(&db.store, "A", &email, Duration::from_secs(60), &origin()).await.unwrap();
+        let b = crate::bootstrap::bootstrap(&db.store, "B", &email, Duration::from_secs(60), &origin()).await.unwrap();
+        assert_ne!(a.organization_id, b.organization_id);
+        assert_eq!(a.account_id, b.account_id, "seed 000: one account per person");
+        assert!(b.account_reused);
+        assert_eq!(count(&db.store, "accounts").await, 1);
+        let token_a = crate::api_tokens::authenticate(&db.store, a.api_token.expose(), Utc::now()).await.unwrap().unwrap();
+        let org_b = crate::organizations::get(&db.store, b.organization_id).await.unwrap().unwrap();
+        assert!(!token_a.sees(&org_b.path), "a token of A must not see B");
+    }
+
+    async fn unknown_and_malformed_tokens_authenticate_nobody(db) {
+        environment(&db.store, "Acme").await;
+        for t in ["", "ptk_", "ptk_0000", "Bearer x", &"ptk_a".repeat(100)] {
+            assert!(crate::api_tokens::authenticate(&db.store, t, Utc::now()).await.unwrap().is_none(), "{t}");
+        }
+    }
+
+    async fn children_are_created_listed_and_updated_with_an_audit_trail(db) {
+        let env = environment(&db.store, "Env").await;
+        let admin = admin_of(&env);
+        let auth = admin.authorize::<OrgCreate>(&env).unwrap();
+        let dept = crate::organizations::create_child(&db.store, &auth, "Chirurgie", None, &origin()).await.unwrap();
+        let auth = admin.authorize::<OrgCreate>(&dept).unwrap();
+        let team = crate::organizations::create_child(&db.store, &auth, "Team A", None, &origin()).await.unwrap();
+        assert_eq!(team.environment_id, env.id);
+        assert_eq!(team.parent_id, Some(dept.id));
+
+        let other = environment(&db.store, "Other").await;
+        let all = crate::organizations::list_within(&db.store, &[env.path.clone()], None, 100).await.unwrap();
+        let ids: Vec<_> = all.iter().map(|o| o.id).collect();
+        assert_eq!(ids, vec![env.id, dept.id, team.id]);
+        assert!(!ids.contains(&other.id));
+        let below = crate::organizations::list_within(&db.store, &[dept.path.clone(), team.path.clone()], None, 100).await.unwrap();
+        assert_eq!(below.iter().map(|o| o.id).collect::<Vec<_>>(), vec![dept.id, team.id]);
+        let page = crate::organizations::list_within(&db.store, &[env.path.clone()], Some(env.id), 1).await.unwrap();
+        assert_eq!(page.iter().map(|o| o.id).collect::<Vec<_>>(), vec![dept.id]);
+
+        let auth = admin.authorize::<OrgUpdate>(&dept).unwrap();
+        let patch = OrganizationPatch { name: Some("Heelkunde".into()), locale: Some(Locale::Nl), ..Default::default() };
+        let updated = crate::organizations::update(&db.store, &auth, patch, &origin()).await.unwrap();
+        assert_eq!(updated.name, "Heelkunde");
+        assert_eq!(crate::organizations::get(&db.store, dept.id).await.unwrap().unwrap(), updated);
+        let events = crate::audit::for_organization(&db.store, dept.id, 10).await.unwrap();
+        assert_eq!(events[0].action, "organization.updated");
+        assert_eq!(events[0].changes["name"], serde_json::json!({"before": "Chirurgie", "after": "Heelkunde"}));
+        assert_eq!(events[0].client_addr.as_deref(), Some("127.0.0.1"));
+        assert_eq!(events[1].action, "organization.created");
+        assert_eq!(crate::audit::verify(&db.store, env.id).await.unwrap(), Ok(7));
+    }
+
+    async fn an_update_that_changes_nothing_records_nothing(db) {
+        let env = environment(&db.store, "Env").await;
+        let before = count(&db.store, "audit_events").await;
+        let auth = admin_of(&env).authorize::<OrgUpdate>(&env).unwrap();
+        let patch = OrganizationPatch { name: Some(" Env ".into()), ..Default::default() };
+        crate::organizations::update(&db.store, &auth, patch, &origin()).await.unwrap();
+        assert_eq!(count(&db.store, "audit_events").await, before);
+    }
+
+    async fn a_change_its_audit_event_and_its_mail_commit_together_or_not_at_all(db) {
+        let env = environment(&db.store, "Env").await;
+        let (orgs, events, mails) = (count(&db.store, "organizations").await, count(&db.store, "audit_events").await, count(&db.store, "mail_outbox").await);
+        {
+            let mut tx = db.store.begin().await.unwrap();
+            let org = crate::organizations::create_root(&mut tx, "Never", Actor::Cli, &origin()).await.unwrap();
+            let mail = crate::mail::NewMail {
+                kind: "test", to: Email::parse("x@example.nl").unwrap(), account_id: None,
+                organization_id: Some(org.id), locale: Locale::En, subject: "s".into(), body_text: "b".into(), body_html: None,
+            };
+            crate::mail::enqueue(&mut tx, &mail, Utc::now()).await.unwrap();
+            // Dropped without commit: a failure half-way.
+        }
+        assert_eq!(count(&db.store, "organizations").await, orgs);
+        assert_eq!(count(&db.store, "audit_events").await, events);
+        assert_eq!(count(&db.store, "mail_outbox").await, mails);
+        let mut tx = db.store.begin().await.unwrap();
+        let org = crate::organizations::create_root(&mut tx, "Kept", Actor::Cli, &origin()).await.unwrap();
+        let mail = crate::mail::NewMail {
+            kind: "test", to: Email::parse("x@example.nl").unwrap(), account_id: None,
+            organization_id: Some(org.id), locale: Locale::Nl, subject: "s".into(), body_text: "b".into(), body_html: Some("<p>b</p>".into()),
+        };
+        crate::mail::enqueue(&mut tx, &mail, Utc::now()).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(count(&db.store, "organizations").await, orgs + 1);
+        assert_eq!(count(&db.store, "audit_events").await, events + 1);
+        assert_eq!(count(&db.store, "mail_outbox").await, mails + 1);
+        let _ = env;
+    }
+
+    async fn audit_events_cannot_be_altered_or_deleted(db) {
+        let env = environment(&db.store, "Env").await;
+        let mut tx = db.store.begin().await.unwrap();
+        let r = in_tx!(&mut tx, |c| sqlx::query("UPDATE audit_events SET action = 'x'").execute(c).await.map(|r| r.rows_affected()));
+        assert!(r.is_err(), "an update of the trail must be refused");
+        drop(tx);
+        let mut tx = db.store.begin().await.unwrap();
+        let r = in_tx!(&mut tx, |c| sqlx::query("DELETE FROM audit_events").execute(c).await.map(|r| r.rows_affected()));
+        assert!(r.is_err(), "a delete from the trail must be refused");
+        drop(tx);
+        assert_eq!(crate::audit::verify(&db.store, env.id).await.unwrap(), Ok(4));
+    }
+
+    async fn concurrent_writers_of_one_environment_keep_one_unbroken_chain(db) {
+        let env = environment(&db.store, "Env").await;
+        let mut tasks = Vec::new();
+        for i in 0..12 {
+            let store = db.store.clone();
+            let env = env.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut tx = store.begin().await.unwrap();
+                let event = NewAuditEvent {
+                    actor: Actor::System, action: "test.happened", organization_id: Some(env.id),
+                    target_type: "test", target_id: i.to_string(), changes: serde_json::json!({"i": i}), client_addr: None,
+                };
+                crate::audit::record(&mut tx, env.id, event, Utc::now()).await.unwrap();
+                tx.commit().await.unwrap();
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(crate::audit::verify(&db.store, env.id).await.unwrap(), Ok(4 + 12));
+    }
+
+    async fn an_activation_token_is_stored_only_as_its_hash(db) {
+        let email = Email::parse("jan@example.nl").unwrap();
+        let b = crate::bootstrap::bootstrap(&db.store, "Env", &email, Duration::from_secs(60), &origin()).await.unwrap();
+        let secret = b.activation_token.unwrap();
+        let stored: Vec<String> = reader!(&db.store, |c| sqlx::query_scalar("SELECT token_hash FROM tokens").fetch_all(c).await).unwrap();
+        assert_eq!(stored, vec![secret.hash()]);
+        let api: Vec<String> = reader!(&db.store, |c| sqlx::query_scalar("SELECT token_hash FROM api_tokens").fetch_all(c).await).unwrap();
+        assert_eq!(api, vec![b.api_token.hash()]);
+        assert!(!api[0].contains(b.api_token.expose()));
+    }
+}
+
+/// Both migration folders must define the same tables with the same columns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_schemas_define_the_same_tables_and_columns() {
+    let sqlite = TestDb::sqlite().await;
+    let postgres = TestDb::postgres().await;
+    let lite: BTreeSet<(String, String)> = {
+        let tables: Vec<String> = reader!(&sqlite.store, |c| sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%'"
+        ).fetch_all(c).await).unwrap();
+        let mut cols = BTreeSet::new();
+        for t in tables {
+            let names: Vec<String> = reader!(&sqlite.store, |c| sqlx::query_scalar("SELECT name FROM pragma_table_info($1)").bind(&t).fetch_all(c).await).unwrap();
+            cols.extend(names.into_iter().map(|n| (t.clone(), n)));
+        }
+        cols
+    };
+    let pg: BTreeSet<(String, String)> = {
+        let rows: Vec<(String, String)> = reader!(&postgres.store, |c| sqlx::query_as(
+            "SELECT table_name::text, column_name::text FROM information_schema.columns
+             WHERE table_schema = 'public' AND table_name NOT LIKE '_sqlx%'"
+        ).fetch_all(c).await).unwrap();
+        rows.into_iter().collect()
+    };
+    assert!(lite.len() > 50, "the schema looks empty: {lite:?}");
+    let only_sqlite: Vec<_> = lite.difference(&pg).collect();
+    let only_pg: Vec<_> = pg.difference(&lite).collect();
+    assert!(only_sqlite.is_empty() && only_pg.is_empty(), "only in SQLite: {only_sqlite:?}\nonly in PostgreSQL: {only_pg:?}");
+    let tables: BTreeSet<&str> = lite.iter().map(|(t, _)| t.as_str()).collect();
+    for t in ["accounts", "organizations", "memberships", "roles", "role_permissions", "membership_roles", "tokens", "credentials", "sessions", "audit_events", "mail_outbox", "api_tokens"] {
+        assert!(tables.contains(t), "missing table {t}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unmigrated_database_is_not_ready() {
+    let db = TestDb::sqlite_unmigrated().await;
+    assert!(!db.store.is_ready().await.unwrap());
+    let db = TestDb::postgres_unmigrated().await;
+    assert!(!db.store.is_ready().await.unwrap());
+}
+
