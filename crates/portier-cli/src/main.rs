@@ -1,1 +1,186 @@
-fn main() {}
+//! `portier`: the one binary. `serve` migrates and serves; `migrate` only
+//! migrates; `bootstrap` creates an environment and its first administrator.
+
+mod config;
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use config::{Config, LogFormat, SettingsArgs};
+use portier_core::email::Email;
+use portier_store::audit::Origin;
+use portier_store::Store;
+
+/// Portier: user and organization management.
+///
+/// Configuration comes from flags, then PORTIER_* environment variables, then
+/// portier.toml, then defaults. With no configuration at all, `portier serve`
+/// runs on an embedded SQLite database in ./portier-data.
+#[derive(Debug, Parser)]
+#[command(name = "portier", version, about, long_about)]
+struct Cli {
+    #[command(flatten)]
+    settings: SettingsArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply pending migrations, then serve the API until SIGINT or SIGTERM.
+    Serve,
+    /// Apply pending migrations and exit. Safe to run on several nodes at once.
+    Migrate,
+    /// Create an environment and its first administrator; print JSON with the
+    /// organization id, the account id, the activation link and an API token
+    /// that carries every permission on the new environment.
+    Bootstrap {
+        /// Name of the new environment (a root organization).
+        #[arg(long, value_name = "NAME")]
+        org: String,
+        /// E-mail address of its administrator. An address that already has an
+        /// account keeps that account and gains the new membership.
+        #[arg(long, value_name = "EMAIL")]
+        email: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let started = Instant::now();
+    let cli = Cli::parse();
+    let config = match Config::resolve(&cli.settings) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("portier: configuration: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("portier: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve => serve(config, started).await,
+            Command::Migrate => migrate(&config).await.map(|_| ()),
+            Command::Bootstrap { org, email } => bootstrap(&config, &org, &email).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("portier: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PORTIER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn migrate(config: &Config) -> anyhow::Result<Store> {
+    let store = Store::connect(&config.database_url)
+        .await
+        .with_context(|| format!("cannot open the database ({})", config.describe_database()))?;
+    store.migrate().await.context("migration failed")?;
+    Ok(store)
+}
+
+async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
+    let store = migrate(&config).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (PORTIER_LISTEN)", config.listen))?;
+    let has_organizations = portier_store::organizations::any_exists(&store).await?;
+    let state = portier_server::AppState::new(store.clone(), portier_server::ServerConfig::new(&config.public_url));
+    portier_server::metrics::handle();
+    tracing::info!(
+        listen = %config.listen,
+        database = %config.describe_database(),
+        data_dir = %config.data_dir.display(),
+        mail = %config.mail_summary(),
+        ttl = %config.ttl_summary(),
+        ready_ms = started.elapsed().as_millis() as u64,
+        "Portier is ready"
+    );
+    print_welcome(&config, has_organizations);
+    portier_server::serve(listener, state, shutdown_signal()).await?;
+    store.close().await;
+    tracing::info!("Portier stopped");
+    Ok(())
+}
+
+fn print_welcome(config: &Config, has_organizations: bool) {
+    let url = &config.public_url;
+    println!("Portier is listening on {url} ({}).", config.describe_database());
+    println!("  API:     {url}/api/v1  (described at {url}/api/v1/openapi.json)");
+    println!("  Health:  {url}/healthz  {url}/readyz  {url}/metrics");
+    if !has_organizations {
+        println!();
+        println!("This is a new installation: no environment exists yet. To get in, create the first");
+        println!("environment and its administrator (in another terminal, same directory):");
+        println!();
+        println!("  cargo run --release -- bootstrap --org \"Your organization\" --email you@example.com");
+        println!();
+        println!("It prints an API token for {url}/api/v1 (send it as Authorization: Bearer <token>)");
+        println!("and the administrator's activation link.");
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests under way");
+}
+
+async fn bootstrap(config: &Config, org: &str, email: &str) -> anyhow::Result<()> {
+    let email = Email::parse(email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
+    let store = migrate(config).await?;
+    let done = portier_store::bootstrap::bootstrap(&store, org, &email, config.activation_ttl, &Origin::now(None))
+        .await
+        .map_err(|e| match e {
+            portier_store::Error::Domain(portier_core::Error::Invalid(f)) if f.field == "name" => {
+                anyhow::anyhow!("--org: {}", f.message)
+            }
+            other => anyhow::Error::new(other),
+        })?;
+    let out = serde_json::json!({
+        "organization_id": done.organization_id,
+        "account_id": done.account_id,
+        "account_reused": done.account_reused,
+        "activation_url": done.activation_token.as_ref().map(|t| format!("{}/activate/{}", config.public_url, t.expose())),
+        "api_token": done.api_token.expose(),
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    store.close().await;
+    Ok(())
+}

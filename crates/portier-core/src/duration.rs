@@ -42,11 +42,11 @@ pub fn parse_duration(raw: &str) -> Result<Duration, DurationError> {
     Ok(Duration::from_secs(secs))
 }
 
-/// The inverse of [`parse_duration`] in the largest whole unit, for messages and
+/// The inverse of [`parse_duration`] in the largest whole unit up to days, for messages and
 /// `--help` defaults.
 pub fn format_duration(d: Duration) -> String {
     let s = d.as_secs();
-    for (unit, size) in [("w", 604_800), ("d", 86_400), ("h", 3_600), ("m", 60)] {
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
         if s >= size && s % size == 0 {
             return format!("{}{unit}", s / size);
         }

@@ -1,1 +1,111 @@
+//! Portier's HTTP layer: the REST API under `/api/v1` (described by
+//! `/api/v1/openapi.json`), health and readiness, Prometheus metrics, and the
+//! cross-cutting concerns every request passes through (request ids, tracing,
+//! timeouts, body limits, panics turned into JSON errors).
 
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod metrics;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, StatusCode};
+use portier_store::Store;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+
+/// What the server needs to know beyond the database.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The address links in mail and answers point to (`PORTIER_PUBLIC_URL`).
+    pub public_url: String,
+    /// The longest a request may take before it is answered 408.
+    pub request_timeout: Duration,
+    /// The largest request body accepted (413 beyond).
+    pub body_limit: usize,
+}
+
+impl ServerConfig {
+    pub fn new(public_url: impl Into<String>) -> ServerConfig {
+        ServerConfig {
+            public_url: public_url.into().trim_end_matches('/').to_owned(),
+            request_timeout: Duration::from_secs(30),
+            body_limit: 1024 * 1024,
+        }
+    }
+}
+
+pub struct Inner {
+    pub store: Store,
+    pub config: ServerConfig,
+}
+
+/// Shared by every handler; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(store: Store, config: ServerConfig) -> AppState {
+        AppState(Arc::new(Inner { store, config }))
+    }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole application: every route with every layer.
+pub fn router(state: AppState) -> Router {
+    let (api, _) = api::router().split_for_parts();
+    Router::new()
+        .merge(health::router())
+        .merge(metrics::router())
+        .merge(api)
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "there is nothing at this address") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this address does not accept that method")
+        })
+        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION, axum::http::header::COOKIE]))
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                    let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+                    tracing::debug_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id)
+                }))
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(CatchPanicLayer::custom(error::panic_response))
+                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.config.request_timeout))
+                .layer(RequestBodyLimitLayer::new(state.config.body_limit)),
+        )
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then lets requests under way finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}

@@ -1,0 +1,287 @@
+//! `/organizations`: the tree the caller may see, creating organizations below
+//! one the caller administers, reading and changing one. An organization the
+//! caller has no right on answers 404, as if it did not exist.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use portier_core::ids::OrganizationId;
+use portier_core::locale::Locale;
+use portier_core::organizations::{BillingCycle, Organization, OrganizationPatch, OrganizationSettings};
+use portier_core::passwords::PasswordPolicy;
+use portier_core::rights::{OrgCreate, OrgUpdate};
+use portier_core::Error as DomainError;
+use portier_store::audit::Origin;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::Page;
+use crate::auth::Caller;
+use crate::error::ErrorBody;
+use crate::extract::{path_id, ApiJson, ClientAddr};
+use crate::{ApiError, AppState};
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BillingCycleView {
+    Monthly,
+    Annual,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LocaleView {
+    En,
+    Nl,
+}
+
+/// The password rules of the organization (seed 004 by default).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordPolicyView {
+    /// 8 to 128.
+    #[schema(minimum = 8, maximum = 128)]
+    pub min_length: u16,
+    pub require_digit: bool,
+    pub require_lower: bool,
+    pub require_upper: bool,
+    pub require_symbol: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SettingsView {
+    pub require_two_factor: bool,
+    pub billing_cycle: BillingCycleView,
+    pub locale: LocaleView,
+    pub password_policy: PasswordPolicyView,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrganizationView {
+    pub id: Uuid,
+    pub name: String,
+    /// `null` for an environment (a root organization).
+    pub parent_id: Option<Uuid>,
+    pub environment_id: Uuid,
+    pub settings: SettingsView,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrganizationList {
+    pub items: Vec<OrganizationView>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<Uuid>,
+}
+
+/// Settings to change; an absent field keeps its value.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsInput {
+    pub require_two_factor: Option<bool>,
+    pub billing_cycle: Option<BillingCycleView>,
+    pub locale: Option<LocaleView>,
+    pub password_policy: Option<PasswordPolicyView>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrganization {
+    /// 1 to 200 characters.
+    pub name: String,
+    /// The organization to create it under; the caller needs `org.create` there.
+    pub parent_id: Uuid,
+    /// Starts from the parent's settings; what is given here overrides them.
+    pub settings: Option<SettingsInput>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOrganization {
+    pub name: Option<String>,
+    pub settings: Option<SettingsInput>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[allow(dead_code)]
+pub struct ListQuery {
+    /// 1 to 500; default 100.
+    limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<Uuid>,
+}
+
+impl From<&Organization> for OrganizationView {
+    fn from(o: &Organization) -> Self {
+        let s = &o.settings;
+        let p = s.password_policy;
+        OrganizationView {
+            id: o.id.0,
+            name: o.name.clone(),
+            parent_id: o.parent_id.map(|p| p.0),
+            environment_id: o.environment_id.0,
+            settings: SettingsView {
+                require_two_factor: s.require_two_factor,
+                billing_cycle: match s.billing_cycle {
+                    BillingCycle::Monthly => BillingCycleView::Monthly,
+                    BillingCycle::Annual => BillingCycleView::Annual,
+                },
+                locale: match s.locale {
+                    Locale::En => LocaleView::En,
+                    Locale::Nl => LocaleView::Nl,
+                },
+                password_policy: PasswordPolicyView {
+                    min_length: p.min_length,
+                    require_digit: p.require_digit,
+                    require_lower: p.require_lower,
+                    require_upper: p.require_upper,
+                    require_symbol: p.require_symbol,
+                },
+            },
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+        }
+    }
+}
+
+impl SettingsInput {
+    fn into_patch(self, name: Option<String>) -> OrganizationPatch {
+        OrganizationPatch {
+            name,
+            require_two_factor: self.require_two_factor,
+            billing_cycle: self.billing_cycle.map(|b| match b {
+                BillingCycleView::Monthly => BillingCycle::Monthly,
+                BillingCycleView::Annual => BillingCycle::Annual,
+            }),
+            locale: self.locale.map(|l| match l {
+                LocaleView::En => Locale::En,
+                LocaleView::Nl => Locale::Nl,
+            }),
+            password_policy: self.password_policy.map(|p| PasswordPolicy {
+                min_length: p.min_length,
+                require_digit: p.require_digit,
+                require_lower: p.require_lower,
+                require_upper: p.require_upper,
+                require_symbol: p.require_symbol,
+            }),
+        }
+    }
+}
+
+/// Loads an organization the caller may see; anything else is 404.
+async fn visible(state: &AppState, caller: &Caller, id: OrganizationId) -> Result<Organization, ApiError> {
+    let org = portier_store::organizations::get(&state.store, id)
+        .await?
+        .ok_or(DomainError::NotFound { what: "organization" })?;
+    caller.0.can_see(&org)?;
+    Ok(org)
+}
+
+/// The organizations the caller may see.
+///
+/// Those on which the caller holds any grant, and everything below them.
+#[utoipa::path(get, path = "/organizations", tag = "organizations", params(ListQuery),
+    responses(
+        (status = 200, body = OrganizationList),
+        (status = 401, body = ErrorBody), (status = 422, body = ErrorBody),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<OrganizationList>, ApiError> {
+    let page = Page::from_query(&q)?;
+    let roots: Vec<_> = caller.0.grants.iter().map(|g| g.path.clone()).collect();
+    let orgs = portier_store::organizations::list_within(
+        &state.store,
+        &roots,
+        page.cursor.map(OrganizationId),
+        page.limit + 1,
+    )
+    .await?;
+    let more = orgs.len() as i64 > page.limit;
+    let items: Vec<OrganizationView> = orgs.iter().take(page.limit as usize).map(Into::into).collect();
+    let next_cursor = if more { items.last().map(|o| o.id) } else { None };
+    Ok(Json(OrganizationList { items, next_cursor }))
+}
+
+/// Create an organization below another.
+///
+/// *Permissions*: `org.create` on the parent (or one of its ancestors).
+#[utoipa::path(post, path = "/organizations", tag = "organizations", request_body = CreateOrganization,
+    responses(
+        (status = 201, body = OrganizationView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+    ))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientAddr(client): ClientAddr,
+    ApiJson(body): ApiJson<CreateOrganization>,
+) -> Result<impl IntoResponse, ApiError> {
+    let parent = visible(&state, &caller, OrganizationId(body.parent_id))
+        .await
+        .map_err(|e| e.with_field("parent_id"))?;
+    let auth = caller.0.authorize::<OrgCreate>(&parent).map_err(|e| ApiError::from(e).with_field("parent_id"))?;
+    let settings = match body.settings {
+        None => None,
+        Some(input) => {
+            // Start from the parent's settings and apply what was given.
+            let (merged, _) = parent.apply(input.into_patch(None), Utc::now())?;
+            Some::<OrganizationSettings>(merged.settings)
+        }
+    };
+    let origin = Origin::now(client);
+    let org = portier_store::organizations::create_child(&state.store, &auth, &body.name, settings, &origin).await?;
+    let location = format!("/api/v1/organizations/{}", org.id);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(OrganizationView::from(&org))))
+}
+
+/// One organization.
+///
+/// *Permissions*: any grant on the organization or an ancestor.
+#[utoipa::path(get, path = "/organizations/{org}", tag = "organizations",
+    params(("org" = Uuid, Path, description = "The organization's id")),
+    responses(
+        (status = 200, body = OrganizationView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    ))]
+pub async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+) -> Result<Json<OrganizationView>, ApiError> {
+    let org = visible(&state, &caller, path_id("org", &org)?).await?;
+    Ok(Json(OrganizationView::from(&org)))
+}
+
+/// Change an organization's name or settings.
+///
+/// *Permissions*: `org.update` on the organization or an ancestor.
+#[utoipa::path(patch, path = "/organizations/{org}", tag = "organizations", request_body = UpdateOrganization,
+    params(("org" = Uuid, Path, description = "The organization's id")),
+    responses(
+        (status = 200, body = OrganizationView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+    ))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientAddr(client): ClientAddr,
+    Path(org): Path<String>,
+    ApiJson(body): ApiJson<UpdateOrganization>,
+) -> Result<Json<OrganizationView>, ApiError> {
+    let org = visible(&state, &caller, path_id("org", &org)?).await?;
+    let auth = caller.0.authorize::<OrgUpdate>(&org)?;
+    let patch = body.settings.unwrap_or_default().into_patch(body.name);
+    let updated = portier_store::organizations::update(&state.store, &auth, patch, &Origin::now(client)).await?;
+    Ok(Json(OrganizationView::from(&updated)))
+}

@@ -1,0 +1,113 @@
+//! The one place where errors become HTTP answers:
+//! `{"error": {"code", "message", "field"?}}` with the contract's status code
+//! (DESIGN §4). Bad input is a 4xx naming the field; only a fault of Portier's
+//! own is a 500, and its details go to the log, not to the client.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use portier_core::{Error as DomainError, FieldError};
+use portier_store::Error as StoreError;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable reason (`email_missing_at`, `not_found`, …).
+    pub code: String,
+    /// A sentence for people.
+    pub message: String,
+    /// The request field the error concerns, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub body: ErrorBody,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError { status, body: ErrorBody { error: ErrorDetail { code: code.into(), message: message.into(), field: None } } }
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> ApiError {
+        self.body.error.field = Some(field.into());
+        self
+    }
+
+    pub fn field(status: StatusCode, e: FieldError) -> ApiError {
+        ApiError::new(status, e.code, e.message).with_field(e.field)
+    }
+
+    pub fn unauthenticated(code: &str, message: &str) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, code, message)
+    }
+
+    fn internal() -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side; it has been logged")
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> ApiError {
+        match e {
+            DomainError::Invalid(f) => ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, f),
+            DomainError::Forbidden { permission } => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("you lack the permission {permission} on this organization"),
+            ),
+            DomainError::NotFound { what } => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+            }
+            DomainError::Conflict { code, field, message } => {
+                let e = ApiError::new(StatusCode::CONFLICT, code, message);
+                match field {
+                    Some(f) => e.with_field(f),
+                    None => e,
+                }
+            }
+        }
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(e: FieldError) -> ApiError {
+        ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, e)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::Domain(d) => d.into(),
+            other => {
+                tracing::error!(error = %other, "storage failure");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut res = (self.status, Json(self.body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        res
+    }
+}
+
+/// A panic in a handler is a bug; the client still gets the contract's body.
+pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    ApiError::internal().into_response()
+}
