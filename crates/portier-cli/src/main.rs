@@ -106,7 +106,6 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {} (PORTIER_LISTEN)", config.listen))?;
     let has_organizations = portier_store::organizations::any_exists(&store).await?;
     let state = portier_server::AppState::new(store.clone(), portier_server::ServerConfig::new(&config.public_url));
-    portier_server::metrics::handle();
     tracing::info!(
         listen = %config.listen,
         database = %config.describe_database(),

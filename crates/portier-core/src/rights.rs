@@ -111,6 +111,21 @@ impl Principal {
         if self.sees(&org.path) { Ok(()) } else { Err(Error::NotFound { what: "organization" }) }
     }
 
+    /// The delegation rule: a token or role handed out by this caller may carry
+    /// only permissions the caller itself holds on that organization, so nobody
+    /// can mint more rights than they have.
+    pub fn may_delegate(&self, permissions: &PermissionSet, path: &OrgPath, field: &str) -> Result<(), Error> {
+        let held = self.permissions_on(path);
+        match permissions.iter().find(|p| !held.contains(*p)) {
+            None => Ok(()),
+            Some(p) => Err(Error::Invalid(crate::FieldError::new(
+                field,
+                "permission_not_held",
+                format!("you cannot hand out {p}: you do not hold it on this organization"),
+            ))),
+        }
+    }
+
     pub fn authorize<R: Right>(&self, org: &Organization) -> Result<Authorized<R>, Error> {
         self.can_see(org)?;
         if !self.holds(&R::PERMISSION, &org.path) {
@@ -167,6 +182,18 @@ mod tests {
         let member = principal(&env, PermissionSet::new());
         assert!(member.can_see(&env).is_ok());
         assert_eq!(member.authorize::<OrgUpdate>(&env).unwrap_err(), Error::Forbidden { permission: p::ORG_UPDATE });
+    }
+
+    #[test]
+    fn nobody_can_hand_out_more_than_they_hold() {
+        let (env, a, _) = tree();
+        let manager: PermissionSet = [p::MEMBERS_READ, p::TOKENS_MANAGE].into_iter().collect();
+        let principal = principal(&env, manager);
+        let fine: PermissionSet = [p::MEMBERS_READ].into_iter().collect();
+        assert!(principal.may_delegate(&fine, &a.path, "permissions").is_ok());
+        let greedy: PermissionSet = [p::MEMBERS_READ, p::ADMINS_MANAGE].into_iter().collect();
+        let e = principal.may_delegate(&greedy, &a.path, "permissions").unwrap_err();
+        assert!(matches!(e, Error::Invalid(f) if f.field == "permissions" && f.message.contains("admins.manage")));
     }
 
     #[test]

@@ -72,19 +72,17 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     }
 }
 
-/// serde reports a missing or unknown field at the parent's path and names the
-/// field in the message; the field itself is the more useful answer.
+/// serde reports a missing field at its parent's path and names it only in the
+/// message; the field itself is the more useful answer. (An unknown field's
+/// path already ends in its name.)
 fn field_of(path: &str, message: &str) -> Option<String> {
-    let named = ["missing field `", "unknown field `"]
-        .iter()
-        .find_map(|p| message.strip_prefix(p))
-        .and_then(|rest| rest.split('`').next());
-    let parent = if path == "." { "" } else { path };
-    match named {
-        Some(name) if parent.is_empty() => Some(name.to_owned()),
-        Some(name) => Some(format!("{parent}.{name}")),
-        None if parent.is_empty() => None,
-        None => Some(parent.to_owned()),
+    let path = if path == "." { "" } else { path };
+    let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
+    match missing {
+        Some(name) if path.is_empty() => Some(name.to_owned()),
+        Some(name) => Some(format!("{path}.{name}")),
+        None if path.is_empty() => None,
+        None => Some(path.to_owned()),
     }
 }
 

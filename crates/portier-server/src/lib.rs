@@ -74,6 +74,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application: every route with every layer.
 pub fn router(state: AppState) -> Router {
+    // Before the first request, so no figure is recorded into the void.
+    metrics::handle();
     let (api, _) = api::router().split_for_parts();
     Router::new()
         .merge(health::router())

@@ -7,7 +7,8 @@ use portier_core::audit::{Actor, NewAuditEvent};
 use portier_core::ids::{AccountId, ApiTokenId};
 use portier_core::organizations::{OrgPath, Organization};
 use portier_core::permissions::{Permission, PermissionSet};
-use portier_core::rights::{Grant, Principal};
+use portier_core::rights::{Authorized, Grant, Principal, TokensManage};
+use portier_core::Error as DomainError;
 use portier_core::tokens::{SecretToken, API_TOKEN_PREFIX};
 use sqlx::types::Json;
 use uuid::Uuid;
@@ -60,6 +61,28 @@ pub(crate) async fn create(
     };
     audit::record(tx, organization.environment_id, event, origin.now).await?;
     Ok(CreatedApiToken { id, secret })
+}
+
+/// Issues a token on the organization the proof is for, carrying at most the
+/// permissions the issuer holds there.
+pub async fn issue(
+    store: &Store,
+    issuer: &Principal,
+    auth: &Authorized<TokensManage>,
+    name: &str,
+    permissions: &PermissionSet,
+    origin: &Origin,
+) -> Result<CreatedApiToken> {
+    let name = portier_core::accounts::profile_text("name", Some(name), 100)?
+        .ok_or_else(|| portier_core::FieldError::new("name", "required", "give the token a name"))?;
+    let mut tx = store.begin().await?;
+    let org = crate::organizations::get_for_update(&mut tx, auth.organization_id())
+        .await?
+        .ok_or(DomainError::NotFound { what: "organization" })?;
+    issuer.may_delegate(permissions, &org.path, "permissions")?;
+    let created = create(&mut tx, &org, auth.actor().account_id(), &name, permissions, auth.actor().clone(), origin).await?;
+    tx.commit().await?;
+    Ok(created)
 }
 
 #[derive(sqlx::FromRow)]
