@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use portier_core::duration::{format_duration, parse_duration};
 use portier_core::tokens::TokenKind;
@@ -34,22 +34,44 @@ pub struct SettingsArgs {
     #[arg(long, env = "PORTIER_DATA_DIR", global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// sqlite://PATH or postgres://USER@HOST:PORT/DB [default: sqlite://<data dir>/portier.db].
-    #[arg(long, env = "PORTIER_DATABASE_URL", global = true, value_name = "URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "PORTIER_DATABASE_URL",
+        global = true,
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
     /// The address people and links use to reach Portier [default: http://<listen>].
     #[arg(long, env = "PORTIER_PUBLIC_URL", global = true, value_name = "URL")]
     pub public_url: Option<String>,
     /// smtp://host:port or smtps://user:pass@host; unset keeps mail in the development mailbox.
-    #[arg(long, env = "PORTIER_SMTP_URL", global = true, value_name = "URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "PORTIER_SMTP_URL",
+        global = true,
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub smtp_url: Option<String>,
     /// Sender address of Portier's mail [default: portier@<public host>].
     #[arg(long, env = "PORTIER_SMTP_FROM", global = true, value_name = "ADDRESS")]
     pub smtp_from: Option<String>,
     /// How long an activation link works [default: 7d]. Durations: 90s, 15m, 1h, 7d.
-    #[arg(long, env = "PORTIER_ACTIVATION_TTL", global = true, value_name = "DURATION")]
+    #[arg(
+        long,
+        env = "PORTIER_ACTIVATION_TTL",
+        global = true,
+        value_name = "DURATION"
+    )]
     pub activation_ttl: Option<String>,
     /// How long a password-reset link works [default: 1h].
-    #[arg(long, env = "PORTIER_RESET_TTL", global = true, value_name = "DURATION")]
+    #[arg(
+        long,
+        env = "PORTIER_RESET_TTL",
+        global = true,
+        value_name = "DURATION"
+    )]
     pub reset_ttl: Option<String>,
     /// Log lines as text or JSON [default: text].
     #[arg(long, env = "PORTIER_LOG_FORMAT", global = true, value_name = "FORMAT")]
@@ -88,17 +110,30 @@ pub struct Config {
 impl Config {
     pub fn resolve(args: &SettingsArgs) -> anyhow::Result<Config> {
         let file = read_file(args.config.as_deref())?;
-        let listen_raw = args.listen.clone().or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
-        let listen: SocketAddr = listen_raw
-            .parse()
-            .with_context(|| format!("PORTIER_LISTEN: {listen_raw:?} is not an address and port such as 127.0.0.1:8080"))?;
-        let data_dir = args.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("portier-data"));
+        let listen_raw = args
+            .listen
+            .clone()
+            .or(file.listen)
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen: SocketAddr = listen_raw.parse().with_context(|| {
+            format!(
+                "PORTIER_LISTEN: {listen_raw:?} is not an address and port such as 127.0.0.1:8080"
+            )
+        })?;
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("portier-data"));
         let database_url = args
             .database_url
             .clone()
             .or(file.database_url)
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("portier.db").display()));
-        if !["sqlite:", "postgres://", "postgresql://"].iter().any(|p| database_url.starts_with(p)) {
+        if !["sqlite:", "postgres://", "postgresql://"]
+            .iter()
+            .any(|p| database_url.starts_with(p))
+        {
             bail!("PORTIER_DATABASE_URL must start with sqlite:// or postgres://");
         }
         let public_url = args
@@ -111,20 +146,35 @@ impl Config {
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
             bail!("PORTIER_PUBLIC_URL: {public_url:?} must start with http:// or https://");
         }
-        let smtp_url = args.smtp_url.clone().or(file.smtp_url).filter(|s| !s.is_empty());
+        let smtp_url = args
+            .smtp_url
+            .clone()
+            .or(file.smtp_url)
+            .filter(|s| !s.is_empty());
         if let Some(url) = &smtp_url
             && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
         {
             bail!("PORTIER_SMTP_URL must start with smtp:// or smtps://");
         }
-        let public_host = public_url.split("://").nth(1).unwrap_or("localhost").split(['/', ':']).next().unwrap_or("localhost");
-        let smtp_from = args.smtp_from.clone().or(file.smtp_from).unwrap_or_else(|| format!("portier@{public_host}"));
-        let ttl = |name: &str, raw: Option<String>, default: Duration| -> anyhow::Result<Duration> {
-            match raw {
-                None => Ok(default),
-                Some(r) => parse_duration(&r).with_context(|| name.to_owned()),
-            }
-        };
+        let public_host = public_url
+            .split("://")
+            .nth(1)
+            .unwrap_or("localhost")
+            .split(['/', ':'])
+            .next()
+            .unwrap_or("localhost");
+        let smtp_from = args
+            .smtp_from
+            .clone()
+            .or(file.smtp_from)
+            .unwrap_or_else(|| format!("portier@{public_host}"));
+        let ttl =
+            |name: &str, raw: Option<String>, default: Duration| -> anyhow::Result<Duration> {
+                match raw {
+                    None => Ok(default),
+                    Some(r) => parse_duration(&r).with_context(|| name.to_owned()),
+                }
+            };
         Ok(Config {
             listen,
             data_dir,
@@ -137,8 +187,15 @@ impl Config {
                 args.activation_ttl.clone().or(file.activation_ttl),
                 TokenKind::Activation.default_ttl(),
             )?,
-            reset_ttl: ttl("PORTIER_RESET_TTL", args.reset_ttl.clone().or(file.reset_ttl), TokenKind::PasswordReset.default_ttl())?,
-            log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
+            reset_ttl: ttl(
+                "PORTIER_RESET_TTL",
+                args.reset_ttl.clone().or(file.reset_ttl),
+                TokenKind::PasswordReset.default_ttl(),
+            )?,
+            log_format: args
+                .log_format
+                .or(file.log_format)
+                .unwrap_or(LogFormat::Text),
         })
     }
 
@@ -146,20 +203,31 @@ impl Config {
         match self.database_url.strip_prefix("sqlite://") {
             Some(path) => format!("SQLite at {path}"),
             // Never print credentials.
-            None => format!("PostgreSQL at {}", self.database_url.rsplit('@').next().unwrap_or("?")),
+            None => format!(
+                "PostgreSQL at {}",
+                self.database_url.rsplit('@').next().unwrap_or("?")
+            ),
         }
     }
 
     /// Where mail goes, without credentials.
     pub fn mail_summary(&self) -> String {
         match &self.smtp_url {
-            Some(url) => format!("SMTP {} from {}", url.rsplit('@').next().unwrap_or("?"), self.smtp_from),
+            Some(url) => format!(
+                "SMTP {} from {}",
+                url.rsplit('@').next().unwrap_or("?"),
+                self.smtp_from
+            ),
             None => "development mailbox (PORTIER_SMTP_URL unset)".to_owned(),
         }
     }
 
     pub fn ttl_summary(&self) -> String {
-        format!("activation links {}, reset links {}", format_duration(self.activation_ttl), format_duration(self.reset_ttl))
+        format!(
+            "activation links {}, reset links {}",
+            format_duration(self.activation_ttl),
+            format_duration(self.reset_ttl)
+        )
     }
 }
 
@@ -170,7 +238,9 @@ fn read_file(explicit: Option<&Path>) -> anyhow::Result<FileSettings> {
     };
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(FileSettings::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+            return Ok(FileSettings::default());
+        }
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
     toml::from_str(&text).with_context(|| format!("{} is not valid", path.display()))
@@ -182,13 +252,20 @@ mod tests {
 
     #[test]
     fn defaults_need_no_configuration() {
-        let c = Config::resolve(&SettingsArgs { config: Some("/nonexistent-but-explicit".into()), ..Default::default() });
+        let c = Config::resolve(&SettingsArgs {
+            config: Some("/nonexistent-but-explicit".into()),
+            ..Default::default()
+        });
         assert!(c.is_err(), "an explicit file that is missing is an error");
         let dir = std::env::temp_dir().join(format!("portier-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("empty.toml");
         std::fs::write(&file, "").unwrap();
-        let c = Config::resolve(&SettingsArgs { config: Some(file.clone()), ..Default::default() }).unwrap();
+        let c = Config::resolve(&SettingsArgs {
+            config: Some(file.clone()),
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.database_url, "sqlite://portier-data/portier.db");
         assert_eq!(c.public_url, "http://127.0.0.1:8080");
@@ -204,7 +281,11 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("portier.toml");
         std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nreset_ttl = \"15m\"\npublic_url = \"https://id.example.nl/\"\n").unwrap();
-        let args = SettingsArgs { config: Some(file.clone()), listen: Some("127.0.0.1:9100".into()), ..Default::default() };
+        let args = SettingsArgs {
+            config: Some(file.clone()),
+            listen: Some("127.0.0.1:9100".into()),
+            ..Default::default()
+        };
         let c = Config::resolve(&args).unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:9100");
         assert_eq!(c.reset_ttl, Duration::from_secs(900));
@@ -217,10 +298,38 @@ mod tests {
     fn bad_values_name_their_setting() {
         let bad = |args: SettingsArgs| format!("{:#}", Config::resolve(&args).unwrap_err());
         let file = Some(PathBuf::from("/dev/null"));
-        assert!(bad(SettingsArgs { config: file.clone(), listen: Some("localhost".into()), ..Default::default() }).contains("PORTIER_LISTEN"));
-        assert!(bad(SettingsArgs { config: file.clone(), activation_ttl: Some("7 days".into()), ..Default::default() }).contains("PORTIER_ACTIVATION_TTL"));
-        assert!(bad(SettingsArgs { config: file.clone(), database_url: Some("mysql://x".into()), ..Default::default() }).contains("PORTIER_DATABASE_URL"));
-        assert!(bad(SettingsArgs { config: file.clone(), smtp_url: Some("http://x".into()), ..Default::default() }).contains("PORTIER_SMTP_URL"));
+        assert!(
+            bad(SettingsArgs {
+                config: file.clone(),
+                listen: Some("localhost".into()),
+                ..Default::default()
+            })
+            .contains("PORTIER_LISTEN")
+        );
+        assert!(
+            bad(SettingsArgs {
+                config: file.clone(),
+                activation_ttl: Some("7 days".into()),
+                ..Default::default()
+            })
+            .contains("PORTIER_ACTIVATION_TTL")
+        );
+        assert!(
+            bad(SettingsArgs {
+                config: file.clone(),
+                database_url: Some("mysql://x".into()),
+                ..Default::default()
+            })
+            .contains("PORTIER_DATABASE_URL")
+        );
+        assert!(
+            bad(SettingsArgs {
+                config: file.clone(),
+                smtp_url: Some("http://x".into()),
+                ..Default::default()
+            })
+            .contains("PORTIER_SMTP_URL")
+        );
     }
 
     #[test]
@@ -229,7 +338,14 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("portier.toml");
         std::fs::write(&file, "listn = \"127.0.0.1:9000\"\n").unwrap();
-        let e = format!("{:#}", Config::resolve(&SettingsArgs { config: Some(file), ..Default::default() }).unwrap_err());
+        let e = format!(
+            "{:#}",
+            Config::resolve(&SettingsArgs {
+                config: Some(file),
+                ..Default::default()
+            })
+            .unwrap_err()
+        );
         assert!(e.contains("listn"), "{e}");
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -10,8 +10,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use config::{Config, LogFormat, SettingsArgs};
 use portier_core::email::Email;
-use portier_store::audit::Origin;
 use portier_store::Store;
+use portier_store::audit::Origin;
 
 /// Portier: user and organization management.
 ///
@@ -58,7 +58,10 @@ fn main() -> ExitCode {
         }
     };
     init_logging(config.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("portier: cannot start the runtime: {e}");
@@ -84,7 +87,9 @@ fn main() -> ExitCode {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PORTIER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -105,7 +110,10 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {} (PORTIER_LISTEN)", config.listen))?;
     let has_organizations = portier_store::organizations::any_exists(&store).await?;
-    let state = portier_server::AppState::new(store.clone(), portier_server::ServerConfig::new(&config.public_url));
+    let state = portier_server::AppState::new(
+        store.clone(),
+        portier_server::ServerConfig::new(&config.public_url),
+    );
     tracing::info!(
         listen = %config.listen,
         database = %config.describe_database(),
@@ -124,17 +132,26 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
 
 fn print_welcome(config: &Config, has_organizations: bool) {
     let url = &config.public_url;
-    println!("Portier is listening on {url} ({}).", config.describe_database());
+    println!(
+        "Portier is listening on {url} ({}).",
+        config.describe_database()
+    );
     println!("  API:     {url}/api/v1  (described at {url}/api/v1/openapi.json)");
     println!("  Health:  {url}/healthz  {url}/readyz  {url}/metrics");
     if !has_organizations {
         println!();
-        println!("This is a new installation: no environment exists yet. To get in, create the first");
+        println!(
+            "This is a new installation: no environment exists yet. To get in, create the first"
+        );
         println!("environment and its administrator (in another terminal, same directory):");
         println!();
-        println!("  cargo run --release -- bootstrap --org \"Your organization\" --email you@example.com");
+        println!(
+            "  cargo run --release -- bootstrap --org \"Your organization\" --email you@example.com"
+        );
         println!();
-        println!("It prints an API token for {url}/api/v1 (send it as Authorization: Bearer <token>)");
+        println!(
+            "It prints an API token for {url}/api/v1 (send it as Authorization: Bearer <token>)"
+        );
         println!("and the administrator's activation link.");
     }
 }
@@ -164,14 +181,20 @@ async fn shutdown_signal() {
 async fn bootstrap(config: &Config, org: &str, email: &str) -> anyhow::Result<()> {
     let email = Email::parse(email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
     let store = migrate(config).await?;
-    let done = portier_store::bootstrap::bootstrap(&store, org, &email, config.activation_ttl, &Origin::now(None))
-        .await
-        .map_err(|e| match e {
-            portier_store::Error::Domain(portier_core::Error::Invalid(f)) if f.field == "name" => {
-                anyhow::anyhow!("--org: {}", f.message)
-            }
-            other => anyhow::Error::new(other),
-        })?;
+    let done = portier_store::bootstrap::bootstrap(
+        &store,
+        org,
+        &email,
+        config.activation_ttl,
+        &Origin::now(None),
+    )
+    .await
+    .map_err(|e| match e {
+        portier_store::Error::Domain(portier_core::Error::Invalid(f)) if f.field == "name" => {
+            anyhow::anyhow!("--org: {}", f.message)
+        }
+        other => anyhow::Error::new(other),
+    })?;
     let out = serde_json::json!({
         "organization_id": done.organization_id,
         "account_id": done.account_id,

@@ -4,10 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::FieldError;
 use crate::email::Email;
 use crate::ids::AccountId;
 use crate::locale::Locale;
-use crate::FieldError;
 
 /// `invited` until the person has set a password through the activation link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,17 +75,38 @@ impl PersonName {
 
 /// Cleans one free-text profile field: trimmed, empty means absent, bounded in
 /// length, and no control characters (they break exports and mail headers).
-pub fn profile_text(field: &str, raw: Option<&str>, max_chars: usize) -> Result<Option<String>, FieldError> {
+pub fn profile_text(
+    field: &str,
+    raw: Option<&str>,
+    max_chars: usize,
+) -> Result<Option<String>, FieldError> {
     let Some(raw) = raw else { return Ok(None) };
+    // The limit counts what was sent, spaces included, so it reads the same as
+    // the `maxLength` the API documents.
+    if raw.chars().count() > max_chars {
+        return Err(FieldError::new(
+            field,
+            "too_long",
+            format!("use at most {max_chars} characters"),
+        ));
+    }
     let text = raw.trim();
     if text.is_empty() {
         return Ok(None);
     }
     if text.chars().count() > max_chars {
-        return Err(FieldError::new(field, "too_long", format!("use at most {max_chars} characters")));
+        return Err(FieldError::new(
+            field,
+            "too_long",
+            format!("use at most {max_chars} characters"),
+        ));
     }
     if text.chars().any(char::is_control) {
-        return Err(FieldError::new(field, "control_character", "remove the line break or control character"));
+        return Err(FieldError::new(
+            field,
+            "control_character",
+            "remove the line break or control character",
+        ));
     }
     Ok(Some(text.to_owned()))
 }
@@ -107,7 +128,9 @@ pub struct Account {
 
 impl Account {
     pub fn display_name(&self) -> String {
-        self.name.display_name().unwrap_or_else(|| self.email.to_string())
+        self.name
+            .display_name()
+            .unwrap_or_else(|| self.email.to_string())
     }
 }
 
@@ -145,9 +168,24 @@ mod tests {
 
     #[test]
     fn profile_text_is_trimmed_and_bounded() {
-        assert_eq!(profile_text("phone", Some("  06 123 "), 10).unwrap().as_deref(), Some("06 123"));
+        assert_eq!(
+            profile_text("phone", Some("  06 123 "), 10)
+                .unwrap()
+                .as_deref(),
+            Some("06 123")
+        );
         assert_eq!(profile_text("phone", Some("   "), 10).unwrap(), None);
-        assert_eq!(profile_text("phone", Some("12345678901"), 10).unwrap_err().code, "too_long");
-        assert_eq!(profile_text("job_title", Some("a\nb"), 10).unwrap_err().field, "job_title");
+        assert_eq!(
+            profile_text("phone", Some("12345678901"), 10)
+                .unwrap_err()
+                .code,
+            "too_long"
+        );
+        assert_eq!(
+            profile_text("job_title", Some("a\nb"), 10)
+                .unwrap_err()
+                .field,
+            "job_title"
+        );
     }
 }

@@ -17,7 +17,10 @@ pub enum Actor {
     /// A person, signed in.
     Account { id: AccountId },
     /// An API token; `account_id` is the person who created it, if any.
-    ApiToken { id: ApiTokenId, account_id: Option<AccountId> },
+    ApiToken {
+        id: ApiTokenId,
+        account_id: Option<AccountId>,
+    },
     /// An operator at the command line of the server (`portier bootstrap`).
     Cli,
     /// Portier itself (workers, scheduled jobs).
@@ -151,10 +154,11 @@ pub enum ChainBroken {
 }
 
 /// Checks a chain given in order with each event's stored hash.
-pub fn verify_chain<'a>(events: impl IntoIterator<Item = (&'a AuditEvent, &'a str)>) -> Result<(), ChainBroken> {
+pub fn verify_chain<'a>(
+    events: impl IntoIterator<Item = (&'a AuditEvent, &'a str)>,
+) -> Result<(), ChainBroken> {
     let mut prev = GENESIS.to_owned();
-    let mut expected_seq = 1;
-    for (event, stored_hash) in events {
+    for (expected_seq, (event, stored_hash)) in (1..).zip(events) {
         if event.seq != expected_seq {
             return Err(ChainBroken::Gap { seq: expected_seq });
         }
@@ -165,7 +169,6 @@ pub fn verify_chain<'a>(events: impl IntoIterator<Item = (&'a AuditEvent, &'a st
             return Err(ChainBroken::Altered { seq: event.seq });
         }
         prev = stored_hash.to_owned();
-        expected_seq += 1;
     }
     Ok(())
 }

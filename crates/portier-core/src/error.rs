@@ -14,7 +14,11 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
-        Self { field: field.into(), code, message: message.into() }
+        Self {
+            field: field.into(),
+            code,
+            message: message.into(),
+        }
     }
 
     /// The same refusal, reported under another field name (`email` inside a
@@ -38,14 +42,20 @@ pub enum Error {
     Invalid(FieldError),
     /// The caller may see the target but lacks the permission (HTTP 403).
     #[error("you lack the permission {permission} on this organization")]
-    Forbidden { permission: crate::permissions::Permission },
+    Forbidden {
+        permission: crate::permissions::Permission,
+    },
     /// The target does not exist or the caller may not see it (HTTP 404); the
     /// two are one answer so that nobody learns what exists elsewhere.
     #[error("{what} not found")]
     NotFound { what: &'static str },
     /// The change clashes with the current state (HTTP 409).
     #[error("{message}")]
-    Conflict { code: &'static str, field: Option<String>, message: String },
+    Conflict {
+        code: &'static str,
+        field: Option<String>,
+        message: String,
+    },
 }
 
 impl From<FieldError> for Error {

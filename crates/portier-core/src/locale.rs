@@ -24,14 +24,22 @@ impl Locale {
 
     /// Reads a language tag (`nl`, `nl-NL`, `EN_gb`) by its primary subtag.
     pub fn parse(field: &str, raw: &str) -> Result<Locale, FieldError> {
-        let primary = raw.trim().split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
+        let primary = raw
+            .trim()
+            .split(['-', '_'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
         match primary.as_str() {
             "en" => Ok(Locale::En),
             "nl" => Ok(Locale::Nl),
             _ => Err(FieldError::new(
                 field,
                 "locale_unsupported",
-                format!("\"{}\" is not a supported language; use \"en\" or \"nl\"", raw.trim()),
+                format!(
+                    "\"{}\" is not a supported language; use \"en\" or \"nl\"",
+                    raw.trim()
+                ),
             )),
         }
     }

@@ -5,9 +5,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::FieldError;
 use crate::accounts::{AccountStatus, profile_text};
 use crate::ids::{AccountId, MembershipId, OrganizationId};
-use crate::FieldError;
 
 /// What the members list shows (seed 001: invited / active / deactivated).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,16 +72,36 @@ mod tests {
 
     #[test]
     fn deactivation_shows_whatever_the_account_state() {
-        assert_eq!(MemberStatus::of(AccountStatus::Active, false), MemberStatus::Deactivated);
-        assert_eq!(MemberStatus::of(AccountStatus::Invited, false), MemberStatus::Deactivated);
-        assert_eq!(MemberStatus::of(AccountStatus::Invited, true), MemberStatus::Invited);
-        assert_eq!(MemberStatus::of(AccountStatus::Active, true), MemberStatus::Active);
+        assert_eq!(
+            MemberStatus::of(AccountStatus::Active, false),
+            MemberStatus::Deactivated
+        );
+        assert_eq!(
+            MemberStatus::of(AccountStatus::Invited, false),
+            MemberStatus::Deactivated
+        );
+        assert_eq!(
+            MemberStatus::of(AccountStatus::Invited, true),
+            MemberStatus::Invited
+        );
+        assert_eq!(
+            MemberStatus::of(AccountStatus::Active, true),
+            MemberStatus::Active
+        );
     }
 
     #[test]
     fn labels_are_trimmed_and_deduplicated() {
-        let l = parse_labels(&["  Huisartsen Noord ".into(), "huisartsen noord".into(), "GGZ".into()]).unwrap();
+        let l = parse_labels(&[
+            "  Huisartsen Noord ".into(),
+            "huisartsen noord".into(),
+            "GGZ".into(),
+        ])
+        .unwrap();
         assert_eq!(l, vec!["Huisartsen Noord", "GGZ"]);
-        assert_eq!(parse_labels(&["ok".into(), " ".into()]).unwrap_err().field, "labels[1]");
+        assert_eq!(
+            parse_labels(&["ok".into(), " ".into()]).unwrap_err().field,
+            "labels[1]"
+        );
     }
 }

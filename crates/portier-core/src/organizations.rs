@@ -6,11 +6,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::FieldError;
 use crate::accounts::profile_text;
 use crate::ids::OrganizationId;
 use crate::locale::Locale;
 use crate::passwords::PasswordPolicy;
-use crate::FieldError;
 
 /// How deep the tree may grow: deep enough for environment → organization →
 /// department → team → group and then some; shallow enough that a path stays a
@@ -84,7 +84,11 @@ impl BillingCycle {
         match s {
             "monthly" => Ok(BillingCycle::Monthly),
             "annual" => Ok(BillingCycle::Annual),
-            other => Err(FieldError::new(field, "billing_cycle_invalid", format!("\"{other}\" is not a billing cycle; use \"monthly\" or \"annual\""))),
+            other => Err(FieldError::new(
+                field,
+                "billing_cycle_invalid",
+                format!("\"{other}\" is not a billing cycle; use \"monthly\" or \"annual\""),
+            )),
         }
     }
 }
@@ -134,7 +138,9 @@ pub fn new_organization(
     let settings = settings
         .or_else(|| parent.map(|p| p.settings.clone()))
         .unwrap_or_default();
-    settings.password_policy.validate("settings.password_policy")?;
+    settings
+        .password_policy
+        .validate("settings.password_policy")?;
     Ok(Organization {
         id,
         parent_id: parent.map(|p| p.id),
@@ -206,13 +212,20 @@ pub fn diff(
     match (before, after) {
         (serde_json::Value::Object(b), serde_json::Value::Object(a)) => {
             for (k, av) in a {
-                let name = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let name = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 let bv = b.get(k).unwrap_or(&serde_json::Value::Null);
                 diff(&name, bv, av, out);
             }
         }
         (b, a) if b != a => {
-            out.insert(prefix.to_owned(), serde_json::json!({"before": b, "after": a}));
+            out.insert(
+                prefix.to_owned(),
+                serde_json::json!({"before": b, "after": a}),
+            );
         }
         _ => {}
     }
@@ -269,20 +282,34 @@ mod tests {
     fn names_are_required_and_trimmed() {
         assert_eq!(parse_name("name", "  Acme  ").unwrap(), "Acme");
         assert_eq!(parse_name("name", "   ").unwrap_err().code, "required");
-        assert_eq!(parse_name("name", &"x".repeat(201)).unwrap_err().code, "too_long");
+        assert_eq!(
+            parse_name("name", &"x".repeat(201)).unwrap_err().code,
+            "too_long"
+        );
     }
 
     #[test]
     fn a_patch_reports_exactly_what_changed() {
         let org = new_organization("Acme", None, None, now()).unwrap();
         let later: DateTime<Utc> = "2026-03-02T10:00:00Z".parse().unwrap();
-        let patch = OrganizationPatch { name: Some("Acme BV".into()), locale: Some(Locale::Nl), require_two_factor: Some(false), ..Default::default() };
+        let patch = OrganizationPatch {
+            name: Some("Acme BV".into()),
+            locale: Some(Locale::Nl),
+            require_two_factor: Some(false),
+            ..Default::default()
+        };
         let (next, changes) = org.apply(patch, later).unwrap();
         assert_eq!(next.name, "Acme BV");
         assert_eq!(next.updated_at, later);
         assert_eq!(changes.len(), 2, "{changes:?}");
-        assert_eq!(changes["name"], serde_json::json!({"before": "Acme", "after": "Acme BV"}));
-        assert_eq!(changes["settings.locale"], serde_json::json!({"before": "en", "after": "nl"}));
+        assert_eq!(
+            changes["name"],
+            serde_json::json!({"before": "Acme", "after": "Acme BV"})
+        );
+        assert_eq!(
+            changes["settings.locale"],
+            serde_json::json!({"before": "en", "after": "nl"})
+        );
     }
 
     #[test]

@@ -92,7 +92,9 @@ impl PasswordPolicy {
         let mut v = Vec::new();
         let length = candidate.chars().count();
         if length < usize::from(self.min_length) {
-            v.push(Violation::TooShort { min_length: self.min_length });
+            v.push(Violation::TooShort {
+                min_length: self.min_length,
+            });
         }
         if length > MAX_LENGTH {
             v.push(Violation::TooLong);
@@ -106,7 +108,11 @@ impl PasswordPolicy {
         if self.require_upper && !candidate.chars().any(char::is_uppercase) {
             v.push(Violation::NoUpper);
         }
-        if self.require_symbol && !candidate.chars().any(|c| !c.is_alphanumeric() && !c.is_whitespace()) {
+        if self.require_symbol
+            && !candidate
+                .chars()
+                .any(|c| !c.is_alphanumeric() && !c.is_whitespace())
+        {
             v.push(Violation::NoSymbol);
         }
         v
@@ -146,7 +152,11 @@ pub struct PasswordRejected(pub Vec<Violation>);
 impl PasswordRejected {
     pub fn into_field_error(self, field: &str) -> FieldError {
         let messages: Vec<String> = self.0.iter().map(Violation::message).collect();
-        let code = self.0.first().map(Violation::code).unwrap_or("password_invalid");
+        let code = self
+            .0
+            .first()
+            .map(Violation::code)
+            .unwrap_or("password_invalid");
         FieldError::new(field, code, messages.join("; "))
     }
 }
@@ -182,22 +192,42 @@ mod tests {
     fn the_seed_004_default_needs_eight_characters_digit_lower_and_upper() {
         let p = PasswordPolicy::default();
         assert!(p.violations("Welkom2026").is_empty());
-        assert_eq!(p.violations("welkom"), vec![Violation::TooShort { min_length: 8 }, Violation::NoDigit, Violation::NoUpper]);
+        assert_eq!(
+            p.violations("welkom"),
+            vec![
+                Violation::TooShort { min_length: 8 },
+                Violation::NoDigit,
+                Violation::NoUpper
+            ]
+        );
         assert_eq!(p.violations("WELKOM2026"), vec![Violation::NoLower]);
     }
 
     #[test]
     fn every_unmet_rule_is_explained_at_once() {
-        let e = Password::new("abc".into(), &PasswordPolicy::default()).unwrap_err().into_field_error("password");
+        let e = Password::new("abc".into(), &PasswordPolicy::default())
+            .unwrap_err()
+            .into_field_error("password");
         assert_eq!(e.field, "password");
         assert_eq!(e.code, "password_too_short");
-        assert_eq!(e.message, "use at least 8 characters; add a digit; add an upper-case letter");
+        assert_eq!(
+            e.message,
+            "use at least 8 characters; add a digit; add an upper-case letter"
+        );
     }
 
     #[test]
     fn a_person_in_several_organizations_meets_the_strictest_policy() {
-        let lenient = PasswordPolicy { min_length: 8, require_digit: false, ..PasswordPolicy::default() };
-        let strict = PasswordPolicy { min_length: 14, require_symbol: true, ..PasswordPolicy::default() };
+        let lenient = PasswordPolicy {
+            min_length: 8,
+            require_digit: false,
+            ..PasswordPolicy::default()
+        };
+        let strict = PasswordPolicy {
+            min_length: 14,
+            require_symbol: true,
+            ..PasswordPolicy::default()
+        };
         let s = PasswordPolicy::strictest([&lenient, &strict]);
         assert_eq!(s.min_length, 14);
         assert!(s.require_digit && s.require_symbol && s.require_upper);
@@ -212,13 +242,22 @@ mod tests {
 
     #[test]
     fn an_unreasonable_policy_is_refused() {
-        let p = PasswordPolicy { min_length: 4, ..PasswordPolicy::default() };
-        assert_eq!(p.validate("password_policy").unwrap_err().field, "password_policy.min_length");
+        let p = PasswordPolicy {
+            min_length: 4,
+            ..PasswordPolicy::default()
+        };
+        assert_eq!(
+            p.validate("password_policy").unwrap_err().field,
+            "password_policy.min_length"
+        );
     }
 
     #[test]
     fn overlong_passwords_are_refused() {
         let long = format!("Aa1{}", "x".repeat(MAX_LENGTH));
-        assert_eq!(PasswordPolicy::default().violations(&long), vec![Violation::TooLong]);
+        assert_eq!(
+            PasswordPolicy::default().violations(&long),
+            vec![Violation::TooLong]
+        );
     }
 }

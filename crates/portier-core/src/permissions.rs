@@ -61,9 +61,13 @@ impl Permission {
         }
         for seg in segments {
             if seg.is_empty()
-                || !seg.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+                || !seg
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
             {
-                return Err(bad("each part uses only lower-case letters, digits, _ and -"));
+                return Err(bad(
+                    "each part uses only lower-case letters, digits, _ and -",
+                ));
             }
         }
         Ok(Permission(Cow::Owned(s.to_owned())))
@@ -134,7 +138,11 @@ mod tests {
 
     #[test]
     fn malformed_permissions_are_refused_by_position() {
-        let e = parse_list("permissions", &["members.read".into(), "Members Read".into()]).unwrap_err();
+        let e = parse_list(
+            "permissions",
+            &["members.read".into(), "Members Read".into()],
+        )
+        .unwrap_err();
         assert_eq!(e.field, "permissions[1]");
         assert!(Permission::parse("p", "members").is_err());
         assert!(Permission::parse("p", "members..read").is_err());
@@ -145,9 +153,21 @@ mod tests {
     fn the_catalogue_holds_every_permission_design_names() {
         let names: Vec<&str> = CATALOGUE.iter().map(|(p, _)| p.as_str()).collect();
         for n in [
-            "members.read", "members.invite", "members.update", "members.remove", "roles.assign",
-            "admins.manage", "roles.manage", "groups.manage", "portfolios.manage", "billing.read",
-            "audit.read", "org.update", "org.create", "domains.manage", "tokens.manage",
+            "members.read",
+            "members.invite",
+            "members.update",
+            "members.remove",
+            "roles.assign",
+            "admins.manage",
+            "roles.manage",
+            "groups.manage",
+            "portfolios.manage",
+            "billing.read",
+            "audit.read",
+            "org.update",
+            "org.create",
+            "domains.manage",
+            "tokens.manage",
         ] {
             assert!(names.contains(&n), "{n}");
         }

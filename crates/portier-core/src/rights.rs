@@ -6,11 +6,11 @@
 
 use std::marker::PhantomData;
 
+use crate::Error;
 use crate::audit::Actor;
 use crate::ids::OrganizationId;
 use crate::organizations::{OrgPath, Organization};
 use crate::permissions::{self as p, Permission, PermissionSet};
-use crate::Error;
 
 /// Rights held on one organization (and so on everything below it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,13 +108,24 @@ impl Principal {
     /// 404 when the caller cannot see the organization (so nothing leaks about
     /// what exists elsewhere), 403 when it can but lacks the right.
     pub fn can_see(&self, org: &Organization) -> Result<(), Error> {
-        if self.sees(&org.path) { Ok(()) } else { Err(Error::NotFound { what: "organization" }) }
+        if self.sees(&org.path) {
+            Ok(())
+        } else {
+            Err(Error::NotFound {
+                what: "organization",
+            })
+        }
     }
 
     /// The delegation rule: a token or role handed out by this caller may carry
     /// only permissions the caller itself holds on that organization, so nobody
     /// can mint more rights than they have.
-    pub fn may_delegate(&self, permissions: &PermissionSet, path: &OrgPath, field: &str) -> Result<(), Error> {
+    pub fn may_delegate(
+        &self,
+        permissions: &PermissionSet,
+        path: &OrgPath,
+        field: &str,
+    ) -> Result<(), Error> {
         let held = self.permissions_on(path);
         match permissions.iter().find(|p| !held.contains(*p)) {
             None => Ok(()),
@@ -129,7 +140,9 @@ impl Principal {
     pub fn authorize<R: Right>(&self, org: &Organization) -> Result<Authorized<R>, Error> {
         self.can_see(org)?;
         if !self.holds(&R::PERMISSION, &org.path) {
-            return Err(Error::Forbidden { permission: R::PERMISSION });
+            return Err(Error::Forbidden {
+                permission: R::PERMISSION,
+            });
         }
         Ok(Authorized {
             organization_id: org.id,
@@ -156,7 +169,11 @@ mod tests {
     fn principal(on: &Organization, permissions: PermissionSet) -> Principal {
         Principal {
             actor: Actor::Cli,
-            grants: vec![Grant { organization_id: on.id, path: on.path.clone(), permissions }],
+            grants: vec![Grant {
+                organization_id: on.id,
+                path: on.path.clone(),
+                permissions,
+            }],
         }
     }
 
@@ -172,8 +189,18 @@ mod tests {
     fn rights_on_a_child_give_nothing_on_its_parent_or_siblings() {
         let (env, a, b) = tree();
         let child_admin = principal(&a, p::all_portier());
-        assert_eq!(child_admin.authorize::<OrgUpdate>(&env).unwrap_err(), Error::NotFound { what: "organization" });
-        assert_eq!(child_admin.authorize::<OrgUpdate>(&b).unwrap_err(), Error::NotFound { what: "organization" });
+        assert_eq!(
+            child_admin.authorize::<OrgUpdate>(&env).unwrap_err(),
+            Error::NotFound {
+                what: "organization"
+            }
+        );
+        assert_eq!(
+            child_admin.authorize::<OrgUpdate>(&b).unwrap_err(),
+            Error::NotFound {
+                what: "organization"
+            }
+        );
     }
 
     #[test]
@@ -181,7 +208,12 @@ mod tests {
         let (env, _, _) = tree();
         let member = principal(&env, PermissionSet::new());
         assert!(member.can_see(&env).is_ok());
-        assert_eq!(member.authorize::<OrgUpdate>(&env).unwrap_err(), Error::Forbidden { permission: p::ORG_UPDATE });
+        assert_eq!(
+            member.authorize::<OrgUpdate>(&env).unwrap_err(),
+            Error::Forbidden {
+                permission: p::ORG_UPDATE
+            }
+        );
     }
 
     #[test]
@@ -190,16 +222,26 @@ mod tests {
         let manager: PermissionSet = [p::MEMBERS_READ, p::TOKENS_MANAGE].into_iter().collect();
         let principal = principal(&env, manager);
         let fine: PermissionSet = [p::MEMBERS_READ].into_iter().collect();
-        assert!(principal.may_delegate(&fine, &a.path, "permissions").is_ok());
+        assert!(
+            principal
+                .may_delegate(&fine, &a.path, "permissions")
+                .is_ok()
+        );
         let greedy: PermissionSet = [p::MEMBERS_READ, p::ADMINS_MANAGE].into_iter().collect();
-        let e = principal.may_delegate(&greedy, &a.path, "permissions").unwrap_err();
-        assert!(matches!(e, Error::Invalid(f) if f.field == "permissions" && f.message.contains("admins.manage")));
+        let e = principal
+            .may_delegate(&greedy, &a.path, "permissions")
+            .unwrap_err();
+        assert!(
+            matches!(e, Error::Invalid(f) if f.field == "permissions" && f.message.contains("admins.manage"))
+        );
     }
 
     #[test]
     fn the_proof_carries_the_organization_and_actor() {
         let (env, a, _) = tree();
-        let proof = principal(&env, p::all_portier()).authorize::<OrgCreate>(&a).unwrap();
+        let proof = principal(&env, p::all_portier())
+            .authorize::<OrgCreate>(&a)
+            .unwrap();
         assert_eq!(proof.organization_id(), a.id);
         assert_eq!(proof.environment_id(), env.id);
         assert_eq!(proof.actor(), &Actor::Cli);

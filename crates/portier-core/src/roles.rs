@@ -5,9 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::FieldError;
 use crate::ids::{OrganizationId, RoleId};
 use crate::permissions::{self as p, Permission, PermissionSet};
-use crate::FieldError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -28,7 +28,11 @@ impl RoleKind {
         match s {
             "admin" => Ok(RoleKind::Admin),
             "content" => Ok(RoleKind::Content),
-            other => Err(FieldError::new(field, "role_kind_invalid", format!("\"{other}\" is not a role kind; use \"admin\" or \"content\""))),
+            other => Err(FieldError::new(
+                field,
+                "role_kind_invalid",
+                format!("\"{other}\" is not a role kind; use \"admin\" or \"content\""),
+            )),
         }
     }
 }
@@ -43,12 +47,19 @@ impl RoleKey {
         let s = raw.trim();
         let ok = !s.is_empty()
             && s.len() <= 64
-            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
             && !s.starts_with('-');
         if ok {
             Ok(RoleKey(s.to_owned()))
         } else {
-            Err(FieldError::new(field, "role_key_invalid", format!("\"{s}\" is not a role key: use 1 to 64 lower-case letters, digits and hyphens")))
+            Err(FieldError::new(
+                field,
+                "role_key_invalid",
+                format!(
+                    "\"{s}\" is not a role key: use 1 to 64 lower-case letters, digits and hyphens"
+                ),
+            ))
         }
     }
 
@@ -85,10 +96,15 @@ pub const MEMBER: &str = "member";
 /// The built-in roles of DESIGN §1, with fixed ids so every database agrees.
 pub fn builtins() -> Vec<Role> {
     let role = |n: u128, key: &str, en: &str, nl: &str, kind, permissions: PermissionSet| Role {
-        id: RoleId(uuid::Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0000 | n)),
+        id: RoleId(uuid::Uuid::from_u128(
+            0x0000_0000_0000_7000_8000_0000_0000_0000 | n,
+        )),
         organization_id: None,
         key: RoleKey(key.to_owned()),
-        name: LocalizedName { en: en.to_owned(), nl: nl.to_owned() },
+        name: LocalizedName {
+            en: en.to_owned(),
+            nl: nl.to_owned(),
+        },
         kind,
         permissions,
         requires_registration: None,
@@ -97,16 +113,41 @@ pub fn builtins() -> Vec<Role> {
     // seed 004: the "key user" adds and manages people, but does not touch
     // administrators' rights or the organization's settings.
     let user_manager: PermissionSet = [
-        p::MEMBERS_READ, p::MEMBERS_INVITE, p::MEMBERS_UPDATE, p::MEMBERS_REMOVE, p::ROLES_ASSIGN,
+        p::MEMBERS_READ,
+        p::MEMBERS_INVITE,
+        p::MEMBERS_UPDATE,
+        p::MEMBERS_REMOVE,
+        p::ROLES_ASSIGN,
         p::GROUPS_MANAGE,
     ]
     .into_iter()
     .collect();
     vec![
-        role(1, ADMINISTRATOR, "Administrator", "Beheerder", RoleKind::Admin, p::all_portier()),
-        role(2, USER_MANAGER, "User manager", "Gebruikersbeheerder", RoleKind::Admin, user_manager),
+        role(
+            1,
+            ADMINISTRATOR,
+            "Administrator",
+            "Beheerder",
+            RoleKind::Admin,
+            p::all_portier(),
+        ),
+        role(
+            2,
+            USER_MANAGER,
+            "User manager",
+            "Gebruikersbeheerder",
+            RoleKind::Admin,
+            user_manager,
+        ),
         // seed 003: someone who joined by their domain "still has no rights".
-        role(3, MEMBER, "Member", "Lid", RoleKind::Content, PermissionSet::new()),
+        role(
+            3,
+            MEMBER,
+            "Member",
+            "Lid",
+            RoleKind::Content,
+            PermissionSet::new(),
+        ),
     ]
 }
 
@@ -123,7 +164,10 @@ mod tests {
     #[test]
     fn the_administrator_holds_every_portier_permission_and_the_member_none() {
         let roles = builtins();
-        let admin = roles.iter().find(|r| r.key.as_str() == ADMINISTRATOR).unwrap();
+        let admin = roles
+            .iter()
+            .find(|r| r.key.as_str() == ADMINISTRATOR)
+            .unwrap();
         assert_eq!(admin.permissions, p::all_portier());
         let member = roles.iter().find(|r| r.key.as_str() == MEMBER).unwrap();
         assert!(member.permissions.is_empty());
@@ -133,7 +177,10 @@ mod tests {
     #[test]
     fn the_user_manager_cannot_manage_administrators() {
         let roles = builtins();
-        let um = roles.iter().find(|r| r.key.as_str() == USER_MANAGER).unwrap();
+        let um = roles
+            .iter()
+            .find(|r| r.key.as_str() == USER_MANAGER)
+            .unwrap();
         assert!(um.grants(&p::MEMBERS_INVITE));
         assert!(!um.grants(&p::ADMINS_MANAGE));
         assert!(!um.grants(&p::ORG_UPDATE));
@@ -142,7 +189,10 @@ mod tests {
     #[test]
     fn role_keys_are_lower_case_slugs() {
         assert!(RoleKey::parse("key", "aios-chirurgie").is_ok());
-        assert_eq!(RoleKey::parse("key", "Head Nurse").unwrap_err().field, "key");
+        assert_eq!(
+            RoleKey::parse("key", "Head Nurse").unwrap_err().field,
+            "key"
+        );
         assert!(RoleKey::parse("key", "").is_err());
     }
 }

@@ -132,18 +132,31 @@ mod tests {
         let exp = expires_at(issued, TokenKind::Activation.default_ttl());
         assert_eq!(exp, at("2026-01-08T12:00:00Z"));
         assert_eq!(check_usable(at("2026-01-08T11:59:59Z"), exp, None), Ok(()));
-        assert_eq!(check_usable(at("2026-01-08T12:00:00Z"), exp, None), Err(TokenUnusable::Expired));
+        assert_eq!(
+            check_usable(at("2026-01-08T12:00:00Z"), exp, None),
+            Err(TokenUnusable::Expired)
+        );
     }
 
     #[test]
     fn a_used_token_stays_used_even_before_expiry() {
         let exp = at("2026-01-08T12:00:00Z");
-        assert_eq!(check_usable(at("2026-01-02T00:00:00Z"), exp, Some(at("2026-01-01T13:00:00Z"))), Err(TokenUnusable::Used));
+        assert_eq!(
+            check_usable(
+                at("2026-01-02T00:00:00Z"),
+                exp,
+                Some(at("2026-01-01T13:00:00Z"))
+            ),
+            Err(TokenUnusable::Used)
+        );
     }
 
     #[test]
     fn the_reset_link_lives_one_hour() {
-        assert_eq!(TokenKind::PasswordReset.default_ttl(), Duration::from_secs(3600));
+        assert_eq!(
+            TokenKind::PasswordReset.default_ttl(),
+            Duration::from_secs(3600)
+        );
     }
 
     #[test]

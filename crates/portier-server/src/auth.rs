@@ -26,10 +26,16 @@ impl FromRequestParts<AppState> for Caller {
         let token = header
             .to_str()
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .ok_or_else(|| {
-                ApiError::unauthenticated("invalid_authorization", "the Authorization header must read Bearer <token>")
+                ApiError::unauthenticated(
+                    "invalid_authorization",
+                    "the Authorization header must read Bearer <token>",
+                )
             })?;
         match portier_store::api_tokens::authenticate(&state.store, token, Utc::now()).await? {
             Some(principal) => Ok(Caller(principal)),

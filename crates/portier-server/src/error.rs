@@ -3,9 +3,9 @@
 //! (DESIGN §4). Bad input is a 4xx naming the field; only a fault of Portier's
 //! own is a 500, and its details go to the log, not to the client.
 
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
 use axum::Json;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use portier_core::{Error as DomainError, FieldError};
 use portier_store::Error as StoreError;
 use serde::Serialize;
@@ -33,8 +33,21 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: impl Into<String>, message: impl Into<String>) -> ApiError {
-        ApiError { status, body: ErrorBody { error: ErrorDetail { code: code.into(), message: message.into(), field: None } } }
+    pub fn new(
+        status: StatusCode,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ApiError {
+        ApiError {
+            status,
+            body: ErrorBody {
+                error: ErrorDetail {
+                    code: code.into(),
+                    message: message.into(),
+                    field: None,
+                },
+            },
+        }
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> ApiError {
@@ -51,7 +64,11 @@ impl ApiError {
     }
 
     fn internal() -> ApiError {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side; it has been logged")
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "something went wrong on our side; it has been logged",
+        )
     }
 }
 
@@ -64,10 +81,16 @@ impl From<DomainError> for ApiError {
                 "forbidden",
                 format!("you lack the permission {permission} on this organization"),
             ),
-            DomainError::NotFound { what } => {
-                ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
-            }
-            DomainError::Conflict { code, field, message } => {
+            DomainError::NotFound { what } => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("{what} not found"),
+            ),
+            DomainError::Conflict {
+                code,
+                field,
+                message,
+            } => {
                 let e = ApiError::new(StatusCode::CONFLICT, code, message);
                 match field {
                     Some(f) => e.with_field(f),
@@ -100,7 +123,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut res = (self.status, Json(self.body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            res.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
         }
         res
     }

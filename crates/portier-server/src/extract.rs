@@ -4,11 +4,12 @@
 
 use std::net::SocketAddr;
 
+use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
-use axum::body::Bytes;
+use axum::http::{StatusCode, header};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::ApiError;
@@ -28,7 +29,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             .and_then(|v| v.split(';').next())
             .is_some_and(|m| {
                 let m = m.trim();
-                m.eq_ignore_ascii_case("application/json") || m.to_ascii_lowercase().ends_with("+json")
+                m.eq_ignore_ascii_case("application/json")
+                    || m.to_ascii_lowercase().ends_with("+json")
             });
         if !is_json {
             return Err(ApiError::new(
@@ -37,17 +39,19 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 "send the body as JSON with Content-Type: application/json",
             ));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e: BytesRejection| {
-            ApiError::new(e.status(), "body_unreadable", e.body_text())
-        })?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e: BytesRejection| {
+                ApiError::new(e.status(), "body_unreadable", e.body_text())
+            })?;
         parse_json(&bytes).map(ApiJson)
     }
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize::<_, T>(de) {
-        Ok(v) => Ok(v),
+    match serde_path_to_error::deserialize::<_, Object<T>>(de) {
+        Ok(Object(v)) => Ok(v),
         Err(e) => {
             let path = e.path().to_string();
             let inner = e.into_inner();
@@ -61,7 +65,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 Category::Data => {
                     let message = strip_position(&inner.to_string());
                     let field = field_of(&path, &message);
-                    let err = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", message);
+                    let err =
+                        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", message);
                     Err(match field {
                         Some(f) => err.with_field(f),
                         None => err,
@@ -72,12 +77,46 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     }
 }
 
+/// A struct read only from a JSON object. serde's derived structs also accept
+/// arrays (`[null, null]` would read as an empty patch); the contract does not.
+/// Reading through the same map access keeps error paths intact.
+pub struct Object<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for ObjectVisitor<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(ObjectVisitor(std::marker::PhantomData))
+            .map(Object)
+    }
+}
+
+/// For `#[serde(default, deserialize_with = "object")]` on an optional nested
+/// struct: `null` or absent is `None`, an object is read, anything else refused.
+pub fn object<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Object<T>>::deserialize(d)?.map(|o| o.0))
+}
+
 /// serde reports a missing field at its parent's path and names it only in the
 /// message; the field itself is the more useful answer. (An unknown field's
 /// path already ends in its name.)
 fn field_of(path: &str, message: &str) -> Option<String> {
     let path = if path == "." { "" } else { path };
-    let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
     match missing {
         Some(name) if path.is_empty() => Some(name.to_owned()),
         Some(name) => Some(format!("{path}.{name}")),
@@ -93,11 +132,35 @@ fn strip_position(message: &str) -> String {
     }
 }
 
+/// Reads a whole number that JSON may write as `12` or `12.0` (JSON Schema
+/// counts both as integers), refusing fractions and values out of range.
+pub fn whole_number<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    use serde::de::Error;
+    let n = serde_json::Number::deserialize(d)?;
+    let whole = n.as_u64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u64::MAX as f64)
+            .map(|f| f as u64)
+    });
+    whole
+        .and_then(|w| T::try_from(w).ok())
+        .ok_or_else(|| D::Error::custom(format!("expected a whole number in range, got {n}")))
+}
+
 /// Parses a path id, answering 400 with the parameter's name when it is not a
 /// UUID.
 pub fn path_id<T: std::str::FromStr>(name: &str, raw: &str) -> Result<T, ApiError> {
     raw.parse().map_err(|_| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", format!("\"{raw}\" is not a valid id")).with_field(name)
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_id",
+            format!("\"{raw}\" is not a valid id"),
+        )
+        .with_field(name)
     })
 }
 
@@ -109,7 +172,12 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string())))
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string()),
+        ))
     }
 }
 
@@ -122,6 +190,7 @@ mod tests {
     #[allow(dead_code)]
     struct Body {
         name: String,
+        #[serde(default, deserialize_with = "object")]
         settings: Option<Settings>,
     }
 
@@ -134,6 +203,27 @@ mod tests {
 
     fn refused(json: &str) -> ApiError {
         parse_json::<Body>(json.as_bytes()).unwrap_err()
+    }
+
+    #[test]
+    fn structs_are_read_only_from_objects() {
+        let e = refused(r#"["x", null]"#);
+        assert_eq!(
+            (e.status, e.body.error.field.as_deref()),
+            (StatusCode::UNPROCESSABLE_ENTITY, None)
+        );
+        assert_eq!(
+            refused(r#"{"name": "x", "settings": [null]}"#)
+                .body
+                .error
+                .field
+                .as_deref(),
+            Some("settings")
+        );
+        let ok: Body = parse_json(br#"{"name": "x", "settings": null}"#).unwrap();
+        assert!(ok.settings.is_none());
+        let ok: Body = parse_json(br#"{"name": "x", "settings": {"locale": "nl"}}"#).unwrap();
+        assert_eq!(ok.settings.unwrap().locale.as_deref(), Some("nl"));
     }
 
     #[test]
@@ -151,10 +241,53 @@ mod tests {
         assert_eq!(e.body.error.field.as_deref(), Some("settings.locale"));
     }
 
+    #[derive(serde::Deserialize, Debug)]
+    struct Count {
+        #[serde(deserialize_with = "whole_number")]
+        n: u16,
+    }
+
+    #[test]
+    fn whole_numbers_may_be_written_as_floats_but_fractions_are_refused() {
+        assert_eq!(parse_json::<Count>(br#"{"n": 12.0}"#).unwrap().n, 12);
+        assert_eq!(parse_json::<Count>(br#"{"n": 12}"#).unwrap().n, 12);
+        for bad in [
+            r#"{"n": 12.5}"#,
+            r#"{"n": -1}"#,
+            r#"{"n": 70000}"#,
+            r#"{"n": "12"}"#,
+        ] {
+            assert_eq!(
+                parse_json::<Count>(bad.as_bytes())
+                    .unwrap_err()
+                    .body
+                    .error
+                    .field
+                    .as_deref(),
+                Some("n"),
+                "{bad}"
+            );
+        }
+    }
+
     #[test]
     fn missing_and_unknown_fields_are_named() {
         assert_eq!(refused("{}").body.error.field.as_deref(), Some("name"));
-        assert_eq!(refused(r#"{"name": "x", "colour": 1}"#).body.error.field.as_deref(), Some("colour"));
-        assert_eq!(refused(r#"{"name": "x", "settings": {"x": 1}}"#).body.error.field.as_deref(), Some("settings.x"));
+        assert_eq!(
+            refused(r#"{"name": "x", "colour": 1}"#)
+                .body
+                .error
+                .field
+                .as_deref(),
+            Some("colour")
+        );
+        assert_eq!(
+            refused(r#"{"name": "x", "settings": {"x": 1}}"#)
+                .body
+                .error
+                .field
+                .as_deref(),
+            Some("settings.x")
+        );
     }
 }

@@ -4,12 +4,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
 }
 
 /// The process is alive and answering.
@@ -23,11 +25,16 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         Ok(true) => (StatusCode::OK, Json(json!({"status": "ready"}))),
         Ok(false) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "not_ready", "reason": "migrations are not applied; run portier migrate"})),
+            Json(
+                json!({"status": "not_ready", "reason": "migrations are not applied; run portier migrate"}),
+            ),
         ),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "not_ready", "reason": "the database does not answer"})))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "not_ready", "reason": "the database does not answer"})),
+            )
         }
     }
 }

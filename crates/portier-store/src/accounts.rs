@@ -7,7 +7,7 @@ use portier_core::ids::AccountId;
 use portier_core::locale::Locale;
 use uuid::Uuid;
 
-use crate::{in_tx, reader, Error, Result, Store, Tx};
+use crate::{Error, Result, Store, Tx, in_tx, reader};
 
 #[derive(sqlx::FromRow)]
 struct AccountRow {
@@ -30,7 +30,8 @@ impl TryFrom<AccountRow> for Account {
     fn try_from(r: AccountRow) -> Result<Account> {
         Ok(Account {
             id: r.id.into(),
-            email: Email::parse(&r.email).map_err(|e| Error::Corrupt(format!("account e-mail: {e}")))?,
+            email: Email::parse(&r.email)
+                .map_err(|e| Error::Corrupt(format!("account e-mail: {e}")))?,
             name: PersonName {
                 salutation: r.salutation,
                 given_name: r.given_name,
@@ -39,7 +40,10 @@ impl TryFrom<AccountRow> for Account {
             },
             phone: r.phone,
             mobile: r.mobile,
-            locale: r.locale.as_deref().and_then(|l| Locale::parse("locale", l).ok()),
+            locale: r
+                .locale
+                .as_deref()
+                .and_then(|l| Locale::parse("locale", l).ok()),
             status: AccountStatus::parse(&r.status)
                 .ok_or_else(|| Error::Corrupt(format!("account status {:?}", r.status)))?,
             disabled: r.disabled,
@@ -60,20 +64,30 @@ macro_rules! select_accounts {
 
 pub async fn get(store: &Store, id: AccountId) -> Result<Option<Account>> {
     let row: Option<AccountRow> = reader!(store, |c| {
-        sqlx::query_as(select_accounts!("WHERE id = $1")).bind(id.0).fetch_optional(c).await
+        sqlx::query_as(select_accounts!("WHERE id = $1"))
+            .bind(id.0)
+            .fetch_optional(c)
+            .await
     })?;
     row.map(TryInto::try_into).transpose()
 }
 
 pub async fn find_by_email_tx(tx: &mut Tx, email: &Email) -> Result<Option<Account>> {
     let row: Option<AccountRow> = in_tx!(tx, |c| {
-        sqlx::query_as(select_accounts!("WHERE email = $1")).bind(email.as_str()).fetch_optional(c).await
+        sqlx::query_as(select_accounts!("WHERE email = $1"))
+            .bind(email.as_str())
+            .fetch_optional(c)
+            .await
     })?;
     row.map(TryInto::try_into).transpose()
 }
 
 /// A new account in state `invited`, with only its address known.
-pub(crate) async fn insert_invited(tx: &mut Tx, email: &Email, now: DateTime<Utc>) -> Result<Account> {
+pub(crate) async fn insert_invited(
+    tx: &mut Tx,
+    email: &Email,
+    now: DateTime<Utc>,
+) -> Result<Account> {
     let account = Account {
         id: AccountId::new(),
         email: email.clone(),
@@ -96,7 +110,8 @@ pub(crate) async fn insert_invited(tx: &mut Tx, email: &Email, now: DateTime<Utc
         .bind(account.status.as_str())
         .bind(now)
         .execute(c)
-        .await.map(|r| r.rows_affected())
+        .await
+        .map(|r| r.rows_affected())
     })?;
     Ok(account)
 }

@@ -3,18 +3,18 @@
 //! hash is stored.
 
 use chrono::{DateTime, Utc};
+use portier_core::Error as DomainError;
 use portier_core::audit::{Actor, NewAuditEvent};
 use portier_core::ids::{AccountId, ApiTokenId};
 use portier_core::organizations::{OrgPath, Organization};
 use portier_core::permissions::{Permission, PermissionSet};
 use portier_core::rights::{Authorized, Grant, Principal, TokensManage};
-use portier_core::Error as DomainError;
-use portier_core::tokens::{SecretToken, API_TOKEN_PREFIX};
+use portier_core::tokens::{API_TOKEN_PREFIX, SecretToken};
 use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::audit::{self, Origin};
-use crate::{in_tx, reader, Result, Store, Tx};
+use crate::{Result, Store, Tx, in_tx, reader};
 
 pub struct CreatedApiToken {
     pub id: ApiTokenId,
@@ -73,14 +73,26 @@ pub async fn issue(
     permissions: &PermissionSet,
     origin: &Origin,
 ) -> Result<CreatedApiToken> {
-    let name = portier_core::accounts::profile_text("name", Some(name), 100)?
-        .ok_or_else(|| portier_core::FieldError::new("name", "required", "give the token a name"))?;
+    let name = portier_core::accounts::profile_text("name", Some(name), 100)?.ok_or_else(|| {
+        portier_core::FieldError::new("name", "required", "give the token a name")
+    })?;
     let mut tx = store.begin().await?;
     let org = crate::organizations::get_for_update(&mut tx, auth.organization_id())
         .await?
-        .ok_or(DomainError::NotFound { what: "organization" })?;
+        .ok_or(DomainError::NotFound {
+            what: "organization",
+        })?;
     issuer.may_delegate(permissions, &org.path, "permissions")?;
-    let created = create(&mut tx, &org, auth.actor().account_id(), &name, permissions, auth.actor().clone(), origin).await?;
+    let created = create(
+        &mut tx,
+        &org,
+        auth.actor().account_id(),
+        &name,
+        permissions,
+        auth.actor().clone(),
+        origin,
+    )
+    .await?;
     tx.commit().await?;
     Ok(created)
 }
@@ -98,7 +110,11 @@ struct TokenRow {
 
 /// The principal a presented bearer token stands for, or `None` when it is
 /// unknown, revoked or expired (the caller answers 401 alike for all three).
-pub async fn authenticate(store: &Store, presented: &str, now: DateTime<Utc>) -> Result<Option<Principal>> {
+pub async fn authenticate(
+    store: &Store,
+    presented: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Principal>> {
     if !presented.starts_with(API_TOKEN_PREFIX) || presented.len() > 128 {
         return Ok(None);
     }
@@ -119,10 +135,17 @@ pub async fn authenticate(store: &Store, presented: &str, now: DateTime<Utc>) ->
         return Ok(None);
     }
     // Names that no longer parse are dropped rather than trusted.
-    let permissions: PermissionSet =
-        row.permissions.0.iter().filter_map(|p| Permission::parse("permission", p).ok()).collect();
+    let permissions: PermissionSet = row
+        .permissions
+        .0
+        .iter()
+        .filter_map(|p| Permission::parse("permission", p).ok())
+        .collect();
     Ok(Some(Principal {
-        actor: Actor::ApiToken { id: row.id.into(), account_id: row.account_id.map(Into::into) },
+        actor: Actor::ApiToken {
+            id: row.id.into(),
+            account_id: row.account_id.map(Into::into),
+        },
         grants: vec![Grant {
             organization_id: row.organization_id.into(),
             path: OrgPath::from_stored(row.path),

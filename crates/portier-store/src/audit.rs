@@ -3,12 +3,12 @@
 //! its record commit together or not at all.
 
 use chrono::{DateTime, SubsecRound, Utc};
-use portier_core::audit::{AuditEvent, ChainBroken, NewAuditEvent, GENESIS};
+use portier_core::audit::{AuditEvent, ChainBroken, GENESIS, NewAuditEvent};
 use portier_core::ids::OrganizationId;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::{in_tx, reader, Result, Store, Tx};
+use crate::{Result, Store, Tx, in_tx, reader};
 
 /// Where a change comes from: the client's address and the moment, passed in
 /// so that tests choose the time.
@@ -26,7 +26,10 @@ impl Origin {
     }
 
     pub fn at(client_addr: Option<String>, now: DateTime<Utc>) -> Origin {
-        Origin { client_addr, now: now.trunc_subsecs(6) }
+        Origin {
+            client_addr,
+            now: now.trunc_subsecs(6),
+        }
     }
 }
 
@@ -36,7 +39,12 @@ pub const PLATFORM_CHAIN: OrganizationId = OrganizationId(Uuid::nil());
 /// Appends `event` to the chain of `environment_id`. Taking the chain's head row
 /// with an upsert locks it until commit, so concurrent writers of one
 /// environment (on any node) line up instead of forking the chain.
-pub async fn record(tx: &mut Tx, environment_id: OrganizationId, event: NewAuditEvent, now: DateTime<Utc>) -> Result<()> {
+pub async fn record(
+    tx: &mut Tx,
+    environment_id: OrganizationId,
+    event: NewAuditEvent,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let (seq, prev_hash): (i64, String) = in_tx!(tx, |c| {
         sqlx::query_as(
             "INSERT INTO audit_heads (environment_id, seq, hash) VALUES ($1, 1, $2)
@@ -76,7 +84,8 @@ pub async fn record(tx: &mut Tx, environment_id: OrganizationId, event: NewAudit
             .bind(&hash)
             .bind(environment_id.0)
             .execute(c)
-            .await.map(|r| r.rows_affected())
+            .await
+            .map(|r| r.rows_affected())
     })?;
     Ok(())
 }
@@ -131,19 +140,28 @@ macro_rules! select_events {
 }
 
 /// The events about one organization, newest first.
-pub async fn for_organization(store: &Store, organization_id: OrganizationId, limit: i64) -> Result<Vec<AuditEvent>> {
+pub async fn for_organization(
+    store: &Store,
+    organization_id: OrganizationId,
+    limit: i64,
+) -> Result<Vec<AuditEvent>> {
     let rows: Vec<EventRow> = reader!(store, |c| {
-        sqlx::query_as(select_events!("WHERE organization_id = $1 ORDER BY at DESC, seq DESC LIMIT $2"))
-            .bind(organization_id.0)
-            .bind(limit)
-            .fetch_all(c)
-            .await
+        sqlx::query_as(select_events!(
+            "WHERE organization_id = $1 ORDER BY at DESC, seq DESC LIMIT $2"
+        ))
+        .bind(organization_id.0)
+        .bind(limit)
+        .fetch_all(c)
+        .await
     })?;
     Ok(rows.into_iter().map(|r| r.into_event().0).collect())
 }
 
 /// Recomputes an environment's whole chain; `Ok(Err(_))` says where it breaks.
-pub async fn verify(store: &Store, environment_id: OrganizationId) -> Result<Result<u64, ChainBroken>> {
+pub async fn verify(
+    store: &Store,
+    environment_id: OrganizationId,
+) -> Result<Result<u64, ChainBroken>> {
     let rows: Vec<EventRow> = reader!(store, |c| {
         sqlx::query_as(select_events!("WHERE environment_id = $1 ORDER BY seq"))
             .bind(environment_id.0)

@@ -6,16 +6,16 @@
 
 use std::time::Duration;
 
+use portier_core::accounts::AccountStatus;
 use portier_core::audit::{Actor, NewAuditEvent};
 use portier_core::email::Email;
 use portier_core::ids::{AccountId, OrganizationId};
 use portier_core::permissions;
-use portier_core::accounts::AccountStatus;
 use portier_core::roles::ADMINISTRATOR;
 use portier_core::tokens::{SecretToken, TokenKind};
 
 use crate::audit::{self, Origin};
-use crate::{accounts, api_tokens, members, organizations, roles, tokens, Error, Result, Store};
+use crate::{Error, Result, Store, accounts, api_tokens, members, organizations, roles, tokens};
 
 pub struct Bootstrapped {
     pub organization_id: OrganizationId,
@@ -55,7 +55,8 @@ pub async fn bootstrap(
     };
     let admin = roles::builtin_id(ADMINISTRATOR)
         .ok_or_else(|| Error::Corrupt("the administrator role is not defined".into()))?;
-    let membership = members::insert(&mut tx, account.id, org.id, &[admin], None, origin.now).await?;
+    let membership =
+        members::insert(&mut tx, account.id, org.id, &[admin], None, origin.now).await?;
     let event = NewAuditEvent {
         actor: actor.clone(),
         action: "member.added",
@@ -67,7 +68,17 @@ pub async fn bootstrap(
     };
     audit::record(&mut tx, org.environment_id, event, origin.now).await?;
     let activation_token = if account.status == AccountStatus::Invited {
-        Some(tokens::issue(&mut tx, TokenKind::Activation, account.id, Some(org.id), activation_ttl, origin).await?)
+        Some(
+            tokens::issue(
+                &mut tx,
+                TokenKind::Activation,
+                account.id,
+                Some(org.id),
+                activation_ttl,
+                origin,
+            )
+            .await?,
+        )
     } else {
         None
     };

@@ -87,7 +87,10 @@ impl Store {
     /// Opens `sqlite://PATH` (creating the file and its folder) or
     /// `postgres://…`. Does not migrate.
     pub async fn connect(url: &str) -> Result<Store> {
-        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
             Self::connect_sqlite(Path::new(path)).await
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Self::connect_postgres(url).await
@@ -122,7 +125,9 @@ impl Store {
             .min_connections(0)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Store { db: Db::Sqlite { read, write } })
+        Ok(Store {
+            db: Db::Sqlite { read, write },
+        })
     }
 
     async fn connect_postgres(url: &str) -> Result<Store> {
@@ -133,7 +138,9 @@ impl Store {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        Ok(Store { db: Db::Postgres(pool) })
+        Ok(Store {
+            db: Db::Postgres(pool),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -167,7 +174,9 @@ impl Store {
     /// has been applied successfully (`/readyz`).
     pub async fn is_ready(&self) -> Result<bool> {
         let applied: Vec<(i64, bool)> = reader!(self, |c| {
-            sqlx::query_as("SELECT version, success FROM _sqlx_migrations").fetch_all(c).await
+            sqlx::query_as("SELECT version, success FROM _sqlx_migrations")
+                .fetch_all(c)
+                .await
         })
         .or_else(|e| match e {
             // No migration table yet: reachable, not ready.
@@ -197,7 +206,10 @@ impl Store {
                 size: read.size() + write.size(),
                 idle: read.num_idle() + write.num_idle(),
             },
-            Db::Postgres(pool) => PoolState { size: pool.size(), idle: pool.num_idle() },
+            Db::Postgres(pool) => PoolState {
+                size: pool.size(),
+                idle: pool.num_idle(),
+            },
         }
     }
 

@@ -4,8 +4,8 @@
 //! twice, side by side, named for its dialect. Every change commits in one
 //! [`Tx`] together with its audit event and outgoing mail.
 
-pub mod api_tokens;
 pub mod accounts;
+pub mod api_tokens;
 pub mod audit;
 pub mod bootstrap;
 pub mod db;
@@ -16,9 +16,9 @@ pub mod organizations;
 pub mod roles;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
-pub mod tokens;
 #[cfg(test)]
 mod tests;
+pub mod tokens;
 
 pub use db::{Backend, PoolState, Store, Tx};
 pub use error::Error;

@@ -6,7 +6,7 @@ use portier_core::email::Email;
 use portier_core::ids::{AccountId, MailId, OrganizationId};
 use portier_core::locale::Locale;
 
-use crate::{in_tx, Result, Tx};
+use crate::{Result, Tx, in_tx};
 
 /// A message ready to be queued, already rendered in the recipient's language.
 #[derive(Debug, Clone)]
@@ -40,7 +40,8 @@ pub async fn enqueue(tx: &mut Tx, mail: &NewMail, now: DateTime<Utc>) -> Result<
         .bind(&mail.body_html)
         .bind(now)
         .execute(c)
-        .await.map(|r| r.rows_affected())
+        .await
+        .map(|r| r.rows_affected())
     })?;
     Ok(id)
 }

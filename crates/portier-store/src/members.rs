@@ -13,7 +13,7 @@ use portier_core::rights::{Grant, Principal};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::{in_tx, reader, Error, Result, Store, Tx};
+use crate::{Error, Result, Store, Tx, in_tx, reader};
 
 /// Adds `account` to `organization` with `roles`, active.
 pub(crate) async fn insert(
@@ -49,7 +49,8 @@ pub(crate) async fn insert(
         .bind(invited_by.map(|a| a.0))
         .bind(now)
         .execute(c)
-        .await.map(|r| r.rows_affected())
+        .await
+        .map(|r| r.rows_affected())
     })?;
     for role in roles {
         in_tx!(tx, |c| {
@@ -57,7 +58,8 @@ pub(crate) async fn insert(
                 .bind(m.id.0)
                 .bind(role.0)
                 .execute(c)
-                .await.map(|r| r.rows_affected())
+                .await
+                .map(|r| r.rows_affected())
         })?;
     }
     Ok(m)
@@ -94,5 +96,8 @@ pub async fn principal_for_account(store: &Store, account_id: AccountId) -> Resu
             );
         }
     }
-    Ok(Principal { actor: Actor::Account { id: account_id }, grants: grants.into_values().collect() })
+    Ok(Principal {
+        actor: Actor::Account { id: account_id },
+        grants: grants.into_values().collect(),
+    })
 }

@@ -2,20 +2,20 @@
 //! them (each with its audit event, in one transaction).
 
 use chrono::{DateTime, Utc};
+use portier_core::Error as DomainError;
 use portier_core::audit::{Actor, NewAuditEvent};
 use portier_core::ids::OrganizationId;
 use portier_core::locale::Locale;
 use portier_core::organizations::{
-    new_organization, BillingCycle, OrgPath, Organization, OrganizationPatch, OrganizationSettings,
+    BillingCycle, OrgPath, Organization, OrganizationPatch, OrganizationSettings, new_organization,
 };
 use portier_core::passwords::PasswordPolicy;
 use portier_core::rights::{Authorized, OrgCreate, OrgUpdate};
-use portier_core::Error as DomainError;
 use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::audit::{self, Origin};
-use crate::{in_tx, reader, Backend, Error, Result, Store, Tx};
+use crate::{Backend, Error, Result, Store, Tx, in_tx, reader};
 
 #[derive(sqlx::FromRow)]
 struct OrgRow {
@@ -45,7 +45,8 @@ impl TryFrom<OrgRow> for Organization {
                 require_two_factor: r.require_two_factor,
                 billing_cycle: BillingCycle::parse("billing_cycle", &r.billing_cycle)
                     .map_err(|e| Error::Corrupt(e.message))?,
-                locale: Locale::parse("locale", &r.locale).map_err(|e| Error::Corrupt(e.message))?,
+                locale: Locale::parse("locale", &r.locale)
+                    .map_err(|e| Error::Corrupt(e.message))?,
                 password_policy: r.password_policy.0,
             },
             created_at: r.created_at,
@@ -66,7 +67,10 @@ macro_rules! select_orgs {
 
 pub async fn get(store: &Store, id: OrganizationId) -> Result<Option<Organization>> {
     let row: Option<OrgRow> = reader!(store, |c| {
-        sqlx::query_as(select_orgs!("WHERE id = $1")).bind(id.0).fetch_optional(c).await
+        sqlx::query_as(select_orgs!("WHERE id = $1"))
+            .bind(id.0)
+            .fetch_optional(c)
+            .await
     })?;
     row.map(TryInto::try_into).transpose()
 }
@@ -76,10 +80,16 @@ pub async fn get(store: &Store, id: OrganizationId) -> Result<Option<Organizatio
 pub async fn get_for_update(tx: &mut Tx, id: OrganizationId) -> Result<Option<Organization>> {
     let row: Option<OrgRow> = match tx.backend() {
         Backend::Sqlite => in_tx!(tx, |c| {
-            sqlx::query_as(select_orgs!("WHERE id = $1")).bind(id.0).fetch_optional(c).await
+            sqlx::query_as(select_orgs!("WHERE id = $1"))
+                .bind(id.0)
+                .fetch_optional(c)
+                .await
         })?,
         Backend::Postgres => in_tx!(tx, |c| {
-            sqlx::query_as(select_orgs!("WHERE id = $1 FOR UPDATE")).bind(id.0).fetch_optional(c).await
+            sqlx::query_as(select_orgs!("WHERE id = $1 FOR UPDATE"))
+                .bind(id.0)
+                .fetch_optional(c)
+                .await
         })?,
     };
     row.map(TryInto::try_into).transpose()
@@ -105,13 +115,15 @@ pub async fn list_within(
     for root in disjoint {
         let (low, high) = prefix_range(root);
         let rows: Vec<OrgRow> = reader!(store, |c| {
-            sqlx::query_as(select_orgs!("WHERE path >= $1 AND path < $2 AND id > $3 ORDER BY id LIMIT $4"))
-                .bind(&low)
-                .bind(&high)
-                .bind(after)
-                .bind(limit)
-                .fetch_all(c)
-                .await
+            sqlx::query_as(select_orgs!(
+                "WHERE path >= $1 AND path < $2 AND id > $3 ORDER BY id LIMIT $4"
+            ))
+            .bind(&low)
+            .bind(&high)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(c)
+            .await
         })?;
         for r in rows {
             out.push(Organization::try_from(r)?);
@@ -132,7 +144,9 @@ fn prefix_range(prefix: &OrgPath) -> (String, String) {
 
 pub async fn any_exists(store: &Store) -> Result<bool> {
     let n: Option<i32> = reader!(store, |c| {
-        sqlx::query_scalar("SELECT 1 FROM organizations LIMIT 1").fetch_optional(c).await
+        sqlx::query_scalar("SELECT 1 FROM organizations LIMIT 1")
+            .fetch_optional(c)
+            .await
     })?;
     Ok(n.is_some())
 }
@@ -174,10 +188,21 @@ fn created_event(org: &Organization, actor: Actor, origin: &Origin) -> NewAuditE
 }
 
 /// A new environment (a root organization), within the caller's transaction.
-pub(crate) async fn create_root(tx: &mut Tx, name: &str, actor: Actor, origin: &Origin) -> Result<Organization> {
+pub(crate) async fn create_root(
+    tx: &mut Tx,
+    name: &str,
+    actor: Actor,
+    origin: &Origin,
+) -> Result<Organization> {
     let org = new_organization(name, None, None, origin.now)?;
     insert(tx, &org).await?;
-    audit::record(tx, org.environment_id, created_event(&org, actor, origin), origin.now).await?;
+    audit::record(
+        tx,
+        org.environment_id,
+        created_event(&org, actor, origin),
+        origin.now,
+    )
+    .await?;
     Ok(org)
 }
 
@@ -192,10 +217,18 @@ pub async fn create_child(
     let mut tx = store.begin().await?;
     let parent = get_for_update(&mut tx, auth.organization_id())
         .await?
-        .ok_or(DomainError::NotFound { what: "organization" })?;
+        .ok_or(DomainError::NotFound {
+            what: "organization",
+        })?;
     let org = new_organization(name, Some(&parent), settings, origin.now)?;
     insert(&mut tx, &org).await?;
-    audit::record(&mut tx, org.environment_id, created_event(&org, auth.actor().clone(), origin), origin.now).await?;
+    audit::record(
+        &mut tx,
+        org.environment_id,
+        created_event(&org, auth.actor().clone(), origin),
+        origin.now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(org)
 }
@@ -211,7 +244,9 @@ pub async fn update(
     let mut tx = store.begin().await?;
     let current = get_for_update(&mut tx, auth.organization_id())
         .await?
-        .ok_or(DomainError::NotFound { what: "organization" })?;
+        .ok_or(DomainError::NotFound {
+            what: "organization",
+        })?;
     let (next, changes) = current.apply(patch, origin.now)?;
     if changes.is_empty() {
         return Ok(current);
@@ -229,7 +264,8 @@ pub async fn update(
         .bind(next.updated_at)
         .bind(next.id.0)
         .execute(c)
-        .await.map(|r| r.rows_affected())
+        .await
+        .map(|r| r.rows_affected())
     })?;
     let event = NewAuditEvent {
         actor: auth.actor().clone(),

@@ -4,10 +4,10 @@
 
 use chrono::Utc;
 use portier_core::ids::RoleId;
-use portier_core::roles::{builtins, Role};
+use portier_core::roles::{Role, builtins};
 use sqlx::types::Json;
 
-use crate::{in_tx, Result, Tx};
+use crate::{Result, Tx, in_tx};
 
 /// Makes the stored built-in roles match their definition in `portier-core`.
 /// The role row's upsert locks it, so nodes starting together take turns.
@@ -37,7 +37,8 @@ pub(crate) async fn sync_builtins(tx: &mut Tx) -> Result<()> {
             sqlx::query("DELETE FROM role_permissions WHERE role_id = $1")
                 .bind(role.id.0)
                 .execute(&mut *c)
-                .await.map(|r| r.rows_affected())
+                .await
+                .map(|r| r.rows_affected())
         })?;
         insert_permissions(tx, &role).await?;
     }
@@ -54,7 +55,8 @@ async fn insert_permissions(tx: &mut Tx, role: &Role) -> Result<()> {
             .bind(role.id.0)
             .bind(p.as_str())
             .execute(c)
-            .await.map(|r| r.rows_affected())
+            .await
+            .map(|r| r.rows_affected())
         })?;
     }
     Ok(())
@@ -62,5 +64,8 @@ async fn insert_permissions(tx: &mut Tx, role: &Role) -> Result<()> {
 
 /// The id of a built-in role by its key.
 pub fn builtin_id(key: &str) -> Option<RoleId> {
-    builtins().into_iter().find(|r| r.key.as_str() == key).map(|r| r.id)
+    builtins()
+        .into_iter()
+        .find(|r| r.key.as_str() == key)
+        .map(|r| r.id)
 }

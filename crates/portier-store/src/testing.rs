@@ -19,9 +19,17 @@ pub struct TestDb {
     _guard: Guard,
 }
 
+/// Held only for what its `Drop` removes.
 enum Guard {
     Sqlite(PathBuf),
-    Postgres { admin_url: String, name: String },
+    Postgres(#[allow(dead_code)] PgDatabase),
+}
+
+/// An empty PostgreSQL database of its own, dropped when this is dropped.
+pub struct PgDatabase {
+    pub url: String,
+    admin_url: String,
+    name: String,
 }
 
 impl TestDb {
@@ -38,37 +46,54 @@ impl TestDb {
     }
 
     pub async fn sqlite_unmigrated() -> TestDb {
-        let dir = std::env::temp_dir().join(format!("portier-test-{}", uuid::Uuid::new_v4().simple()));
+        let dir =
+            std::env::temp_dir().join(format!("portier-test-{}", uuid::Uuid::new_v4().simple()));
         let url = format!("sqlite://{}/portier.db", dir.display());
         let store = Store::connect(&url).await.expect("open SQLite");
-        TestDb { store, url, _guard: Guard::Sqlite(dir) }
+        TestDb {
+            store,
+            url,
+            _guard: Guard::Sqlite(dir),
+        }
     }
 
     pub async fn postgres_unmigrated() -> TestDb {
-        let (admin_url, name, url) = create_postgres_database().await;
-        let store = Store::connect(&url).await.expect("open the test database");
-        TestDb { store, url, _guard: Guard::Postgres { admin_url, name } }
+        let pg = PgDatabase::create().await;
+        let store = Store::connect(&pg.url)
+            .await
+            .expect("open the test database");
+        TestDb {
+            store,
+            url: pg.url.clone(),
+            _guard: Guard::Postgres(pg),
+        }
     }
 }
 
-/// Creates an empty database and returns the admin URL, its name and its URL.
-/// Panics, naming the URL and what to do, when PostgreSQL is unreachable.
-pub async fn create_postgres_database() -> (String, String, String) {
-    let admin_url = std::env::var("PORTIER_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
-    let mut admin = PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
+impl PgDatabase {
+    /// Panics, naming the URL and what to do, when PostgreSQL is unreachable.
+    pub async fn create() -> PgDatabase {
+        let admin_url = std::env::var("PORTIER_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
+        let mut admin = PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
         panic!(
             "\n\n*** PostgreSQL is unreachable at {admin_url}: {e}\n*** The PostgreSQL half of the test suite cannot run. \
              Start PostgreSQL (scripts/test does) or set PORTIER_TEST_POSTGRES_URL.\n\n"
         )
     });
-    let name = format!("portier_test_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .expect("create the test database");
-    let _ = admin.close().await;
-    let url = with_database(&admin_url, &name);
-    (admin_url, name, url)
+        let name = format!("portier_test_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("create the test database");
+        let _ = admin.close().await;
+        let url = with_database(&admin_url, &name);
+        PgDatabase {
+            url,
+            admin_url,
+            name,
+        }
+    }
 }
 
 /// `admin_url` with its database name replaced.
@@ -90,28 +115,32 @@ fn with_database(admin_url: &str, name: &str) -> String {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        match self {
-            Guard::Sqlite(dir) => {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-            Guard::Postgres { admin_url, name } => {
-                let (admin_url, name) = (admin_url.clone(), name.clone());
-                // Drop runs inside the test's runtime; a thread with its own
-                // runtime can block on the clean-up without starving it.
-                let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
-                    if let Ok(rt) = rt {
-                        rt.block_on(async {
-                            if let Ok(mut c) = PgConnection::connect(&admin_url).await {
-                                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                                let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut c).await;
-                            }
-                        });
-                    }
-                })
-                .join();
-            }
+        if let Guard::Sqlite(dir) = self {
+            let _ = std::fs::remove_dir_all(dir);
         }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs inside the test's runtime; a thread with its own runtime
+        // can block on the clean-up without starving it.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                if let Ok(mut c) = PgConnection::connect(&admin_url).await {
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut c).await;
+                }
+            });
+        })
+        .join();
     }
 }
 
@@ -142,8 +171,17 @@ mod tests {
 
     #[test]
     fn the_database_name_is_replaced_and_options_kept() {
-        assert_eq!(with_database("postgres://postgres@127.0.0.1:5432/postgres", "t1"), "postgres://postgres@127.0.0.1:5432/t1");
-        assert_eq!(with_database("postgres://u:p@h/db?sslmode=disable", "t1"), "postgres://u:p@h/t1?sslmode=disable");
-        assert_eq!(with_database("postgres://h:5432", "t1"), "postgres://h:5432/t1");
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
+            "postgres://postgres@127.0.0.1:5432/t1"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h/db?sslmode=disable", "t1"),
+            "postgres://u:p@h/t1?sslmode=disable"
+        );
+        assert_eq!(
+            with_database("postgres://h:5432", "t1"),
+            "postgres://h:5432/t1"
+        );
     }
 }

@@ -7,13 +7,13 @@ use chrono::Utc;
 use portier_core::audit::{Actor, NewAuditEvent};
 use portier_core::email::Email;
 use portier_core::locale::Locale;
-use portier_core::organizations::{OrganizationPatch, Organization};
+use portier_core::organizations::{Organization, OrganizationPatch};
 use portier_core::permissions as p;
 use portier_core::rights::{Grant, OrgCreate, OrgUpdate, Principal};
 
 use crate::audit::Origin;
 use crate::testing::TestDb;
-use crate::{both_backends, in_tx, reader, Store};
+use crate::{Store, both_backends, in_tx, reader};
 
 fn origin() -> Origin {
     Origin::now(Some("127.0.0.1".into()))
@@ -22,14 +22,23 @@ fn origin() -> Origin {
 fn admin_of(org: &Organization) -> Principal {
     Principal {
         actor: Actor::Cli,
-        grants: vec![Grant { organization_id: org.id, path: org.path.clone(), permissions: p::all_portier() }],
+        grants: vec![Grant {
+            organization_id: org.id,
+            path: org.path.clone(),
+            permissions: p::all_portier(),
+        }],
     }
 }
 
 async fn environment(store: &Store, name: &str) -> Organization {
     let email = Email::parse(&format!("admin@{}.example", name.to_lowercase())).unwrap();
-    let b = crate::bootstrap::bootstrap(store, name, &email, Duration::from_secs(3600), &origin()).await.unwrap();
-    crate::organizations::get(store, b.organization_id).await.unwrap().unwrap()
+    let b = crate::bootstrap::bootstrap(store, name, &email, Duration::from_secs(3600), &origin())
+        .await
+        .unwrap();
+    crate::organizations::get(store, b.organization_id)
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 async fn count(store: &Store, table: &'static str) -> i64 {
@@ -101,13 +110,13 @@ both_backends! {
         assert_eq!(team.parent_id, Some(dept.id));
 
         let other = environment(&db.store, "Other").await;
-        let all = crate::organizations::list_within(&db.store, &[env.path.clone()], None, 100).await.unwrap();
+        let all = crate::organizations::list_within(&db.store, std::slice::from_ref(&env.path), None, 100).await.unwrap();
         let ids: Vec<_> = all.iter().map(|o| o.id).collect();
         assert_eq!(ids, vec![env.id, dept.id, team.id]);
         assert!(!ids.contains(&other.id));
         let below = crate::organizations::list_within(&db.store, &[dept.path.clone(), team.path.clone()], None, 100).await.unwrap();
         assert_eq!(below.iter().map(|o| o.id).collect::<Vec<_>>(), vec![dept.id, team.id]);
-        let page = crate::organizations::list_within(&db.store, &[env.path.clone()], Some(env.id), 1).await.unwrap();
+        let page = crate::organizations::list_within(&db.store, std::slice::from_ref(&env.path), Some(env.id), 1).await.unwrap();
         assert_eq!(page.iter().map(|o| o.id).collect::<Vec<_>>(), vec![dept.id]);
 
         let auth = admin.authorize::<OrgUpdate>(&dept).unwrap();
@@ -220,7 +229,13 @@ async fn both_schemas_define_the_same_tables_and_columns() {
         ).fetch_all(c).await).unwrap();
         let mut cols = BTreeSet::new();
         for t in tables {
-            let names: Vec<String> = reader!(&sqlite.store, |c| sqlx::query_scalar("SELECT name FROM pragma_table_info($1)").bind(&t).fetch_all(c).await).unwrap();
+            let names: Vec<String> = reader!(&sqlite.store, |c| sqlx::query_scalar(
+                "SELECT name FROM pragma_table_info($1)"
+            )
+            .bind(&t)
+            .fetch_all(c)
+            .await)
+            .unwrap();
             cols.extend(names.into_iter().map(|n| (t.clone(), n)));
         }
         cols
@@ -229,15 +244,34 @@ async fn both_schemas_define_the_same_tables_and_columns() {
         let rows: Vec<(String, String)> = reader!(&postgres.store, |c| sqlx::query_as(
             "SELECT table_name::text, column_name::text FROM information_schema.columns
              WHERE table_schema = 'public' AND table_name NOT LIKE '_sqlx%'"
-        ).fetch_all(c).await).unwrap();
+        )
+        .fetch_all(c)
+        .await)
+        .unwrap();
         rows.into_iter().collect()
     };
     assert!(lite.len() > 50, "the schema looks empty: {lite:?}");
     let only_sqlite: Vec<_> = lite.difference(&pg).collect();
     let only_pg: Vec<_> = pg.difference(&lite).collect();
-    assert!(only_sqlite.is_empty() && only_pg.is_empty(), "only in SQLite: {only_sqlite:?}\nonly in PostgreSQL: {only_pg:?}");
+    assert!(
+        only_sqlite.is_empty() && only_pg.is_empty(),
+        "only in SQLite: {only_sqlite:?}\nonly in PostgreSQL: {only_pg:?}"
+    );
     let tables: BTreeSet<&str> = lite.iter().map(|(t, _)| t.as_str()).collect();
-    for t in ["accounts", "organizations", "memberships", "roles", "role_permissions", "membership_roles", "tokens", "credentials", "sessions", "audit_events", "mail_outbox", "api_tokens"] {
+    for t in [
+        "accounts",
+        "organizations",
+        "memberships",
+        "roles",
+        "role_permissions",
+        "membership_roles",
+        "tokens",
+        "credentials",
+        "sessions",
+        "audit_events",
+        "mail_outbox",
+        "api_tokens",
+    ] {
         assert!(tables.contains(t), "missing table {t}");
     }
 }
@@ -249,4 +283,3 @@ async fn an_unmigrated_database_is_not_ready() {
     let db = TestDb::postgres_unmigrated().await;
     assert!(!db.store.is_ready().await.unwrap());
 }
-

@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use portier_core::ids::{AccountId, OrganizationId, TokenId};
-use portier_core::tokens::{expires_at, SecretToken, TokenKind};
+use portier_core::tokens::{SecretToken, TokenKind, expires_at};
 
 use crate::audit::Origin;
-use crate::{in_tx, Result, Tx};
+use crate::{Result, Tx, in_tx};
 
 pub async fn issue(
     tx: &mut Tx,

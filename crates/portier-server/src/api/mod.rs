@@ -6,11 +6,11 @@ pub mod organizations;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use axum::http::{header, StatusCode};
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -39,7 +39,12 @@ impl utoipa::Modify for BearerAuth {
         if let Some(components) = openapi.components.as_mut() {
             components.add_security_scheme(
                 "bearer",
-                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("ptk_…").build()),
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format("ptk_…")
+                        .build(),
+                ),
             );
         }
     }
@@ -82,16 +87,24 @@ impl Page {
             Some(raw) => match raw.parse::<i64>() {
                 Ok(n) if (1..=500).contains(&n) => n,
                 _ => {
-                    return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_limit", "limit must be a whole number from 1 to 500")
-                        .with_field("limit"));
+                    return Err(ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "invalid_limit",
+                        "limit must be a whole number from 1 to 500",
+                    )
+                    .with_field("limit"));
                 }
             },
         };
-        let cursor = match q.get("cursor").filter(|c| !c.is_empty()) {
+        let cursor = match q.get("cursor") {
             None => None,
             Some(raw) => Some(raw.parse().map_err(|_| {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_cursor", "cursor must be a next_cursor value from a previous page")
-                    .with_field("cursor")
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_cursor",
+                    "cursor must be a next_cursor value from a previous page",
+                )
+                .with_field("cursor")
             })?),
         };
         Ok(Page { limit, cursor })

@@ -4,17 +4,19 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
 use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
+use portier_core::Error as DomainError;
 use portier_core::ids::OrganizationId;
 use portier_core::locale::Locale;
-use portier_core::organizations::{BillingCycle, Organization, OrganizationPatch, OrganizationSettings};
+use portier_core::organizations::{
+    BillingCycle, Organization, OrganizationPatch, OrganizationSettings,
+};
 use portier_core::passwords::PasswordPolicy;
 use portier_core::rights::{OrgCreate, OrgUpdate};
-use portier_core::Error as DomainError;
 use portier_store::audit::Origin;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -23,7 +25,7 @@ use uuid::Uuid;
 use super::Page;
 use crate::auth::Caller;
 use crate::error::ErrorBody;
-use crate::extract::{path_id, ApiJson, ClientAddr};
+use crate::extract::{ApiJson, ClientAddr, object, path_id};
 use crate::{ApiError, AppState};
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
@@ -46,6 +48,7 @@ pub enum LocaleView {
 pub struct PasswordPolicyView {
     /// 8 to 128.
     #[schema(minimum = 8, maximum = 128)]
+    #[serde(deserialize_with = "crate::extract::whole_number")]
     pub min_length: u16,
     pub require_digit: bool,
     pub require_lower: bool,
@@ -87,24 +90,39 @@ pub struct SettingsInput {
     pub require_two_factor: Option<bool>,
     pub billing_cycle: Option<BillingCycleView>,
     pub locale: Option<LocaleView>,
+    #[serde(default, deserialize_with = "object")]
     pub password_policy: Option<PasswordPolicyView>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrganization {
-    /// 1 to 200 characters.
+    /// 1 to 200 characters on one line, not only spaces; spaces around it are
+    /// removed.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
     /// The organization to create it under; the caller needs `org.create` there.
     pub parent_id: Uuid,
     /// Starts from the parent's settings; what is given here overrides them.
+    #[serde(default, deserialize_with = "object")]
     pub settings: Option<SettingsInput>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrganization {
+    /// As when creating.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "object")]
     pub settings: Option<SettingsInput>,
 }
 
@@ -112,6 +130,7 @@ pub struct UpdateOrganization {
 #[allow(dead_code)]
 pub struct ListQuery {
     /// 1 to 500; default 100.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     cursor: Option<Uuid>,
@@ -175,10 +194,16 @@ impl SettingsInput {
 }
 
 /// Loads an organization the caller may see; anything else is 404.
-async fn visible(state: &AppState, caller: &Caller, id: OrganizationId) -> Result<Organization, ApiError> {
+async fn visible(
+    state: &AppState,
+    caller: &Caller,
+    id: OrganizationId,
+) -> Result<Organization, ApiError> {
     let org = portier_store::organizations::get(&state.store, id)
         .await?
-        .ok_or(DomainError::NotFound { what: "organization" })?;
+        .ok_or(DomainError::NotFound {
+            what: "organization",
+        })?;
     caller.0.can_see(&org)?;
     Ok(org)
 }
@@ -206,8 +231,16 @@ pub async fn list(
     )
     .await?;
     let more = orgs.len() as i64 > page.limit;
-    let items: Vec<OrganizationView> = orgs.iter().take(page.limit as usize).map(Into::into).collect();
-    let next_cursor = if more { items.last().map(|o| o.id) } else { None };
+    let items: Vec<OrganizationView> = orgs
+        .iter()
+        .take(page.limit as usize)
+        .map(Into::into)
+        .collect();
+    let next_cursor = if more {
+        items.last().map(|o| o.id)
+    } else {
+        None
+    };
     Ok(Json(OrganizationList { items, next_cursor }))
 }
 
@@ -229,7 +262,10 @@ pub async fn create(
     let parent = visible(&state, &caller, OrganizationId(body.parent_id))
         .await
         .map_err(|e| e.with_field("parent_id"))?;
-    let auth = caller.0.authorize::<OrgCreate>(&parent).map_err(|e| ApiError::from(e).with_field("parent_id"))?;
+    let auth = caller
+        .0
+        .authorize::<OrgCreate>(&parent)
+        .map_err(|e| ApiError::from(e).with_field("parent_id"))?;
     let settings = match body.settings {
         None => None,
         Some(input) => {
@@ -239,9 +275,20 @@ pub async fn create(
         }
     };
     let origin = Origin::now(client);
-    let org = portier_store::organizations::create_child(&state.store, &auth, &body.name, settings, &origin).await?;
+    let org = portier_store::organizations::create_child(
+        &state.store,
+        &auth,
+        &body.name,
+        settings,
+        &origin,
+    )
+    .await?;
     let location = format!("/api/v1/organizations/{}", org.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(OrganizationView::from(&org))))
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(OrganizationView::from(&org)),
+    ))
 }
 
 /// One organization.
@@ -282,6 +329,8 @@ pub async fn update(
     let org = visible(&state, &caller, path_id("org", &org)?).await?;
     let auth = caller.0.authorize::<OrgUpdate>(&org)?;
     let patch = body.settings.unwrap_or_default().into_patch(body.name);
-    let updated = portier_store::organizations::update(&state.store, &auth, patch, &Origin::now(client)).await?;
+    let updated =
+        portier_store::organizations::update(&state.store, &auth, patch, &Origin::now(client))
+            .await?;
     Ok(Json(OrganizationView::from(&updated)))
 }

@@ -31,38 +31,88 @@ impl TestApp {
     pub async fn start(db: TestDb) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let state = portier_server::AppState::new(db.store.clone(), portier_server::ServerConfig::new(&base));
+        let state = portier_server::AppState::new(
+            db.store.clone(),
+            portier_server::ServerConfig::new(&base),
+        );
         let server = tokio::spawn(async move {
-            portier_server::serve(listener, state, std::future::pending()).await.unwrap();
+            portier_server::serve(listener, state, std::future::pending())
+                .await
+                .unwrap();
         });
         let (org_id, token) = Self::environment(&db, "Acme").await;
-        TestApp { base, client: reqwest::Client::new(), db, token, org_id, _server: server }
+        TestApp {
+            base,
+            client: reqwest::Client::new(),
+            db,
+            token,
+            org_id,
+            _server: server,
+        }
     }
 
     /// Bootstraps another environment; returns its id and API token.
     pub async fn environment(db: &TestDb, name: &str) -> (String, String) {
-        let email = Email::parse(&format!("admin@{}.example", name.to_lowercase().replace(' ', ""))).unwrap();
-        let b = portier_store::bootstrap::bootstrap(&db.store, name, &email, Duration::from_secs(3600), &Origin::now(None))
-            .await
-            .unwrap();
-        (b.organization_id.to_string(), b.api_token.expose().to_owned())
+        let email = Email::parse(&format!(
+            "admin@{}.example",
+            name.to_lowercase().replace(' ', "")
+        ))
+        .unwrap();
+        let b = portier_store::bootstrap::bootstrap(
+            &db.store,
+            name,
+            &email,
+            Duration::from_secs(3600),
+            &Origin::now(None),
+        )
+        .await
+        .unwrap();
+        (
+            b.organization_id.to_string(),
+            b.api_token.expose().to_owned(),
+        )
     }
 
     /// A token on `org` carrying only `permissions`, issued by the bootstrap token.
     pub async fn restricted_token(&self, org: &str, permissions: PermissionSet) -> String {
-        let issuer = portier_store::api_tokens::authenticate(&self.db.store, &self.token, chrono::Utc::now()).await.unwrap().unwrap();
-        let org = portier_store::organizations::get(&self.db.store, org.parse().unwrap()).await.unwrap().unwrap();
-        let auth = issuer.authorize::<TokensManage>(&org).unwrap();
-        portier_store::api_tokens::issue(&self.db.store, &issuer, &auth, "restricted", &permissions, &Origin::now(None))
+        let issuer = portier_store::api_tokens::authenticate(
+            &self.db.store,
+            &self.token,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let org = portier_store::organizations::get(&self.db.store, org.parse().unwrap())
             .await
             .unwrap()
-            .secret
-            .expose()
-            .to_owned()
+            .unwrap();
+        let auth = issuer.authorize::<TokensManage>(&org).unwrap();
+        portier_store::api_tokens::issue(
+            &self.db.store,
+            &issuer,
+            &auth,
+            "restricted",
+            &permissions,
+            &Origin::now(None),
+        )
+        .await
+        .unwrap()
+        .secret
+        .expose()
+        .to_owned()
     }
 
-    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
-        let mut req = self.client.request(method.parse().unwrap(), format!("{}{}", self.base, path));
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut req = self
+            .client
+            .request(method.parse().unwrap(), format!("{}{}", self.base, path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -73,7 +123,8 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> Answer {
-        self.call("GET", path, Some(&self.token.clone()), None).await
+        self.call("GET", path, Some(&self.token.clone()), None)
+            .await
     }
 
     pub async fn answer(res: reqwest::Response) -> Answer {
@@ -81,7 +132,11 @@ impl TestApp {
         let headers = res.headers().clone();
         let text = res.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Answer { status, headers, body }
+        Answer {
+            status,
+            headers,
+            body,
+        }
     }
 }
 
@@ -90,7 +145,11 @@ impl Answer {
     pub fn error(&self, status: u16) -> (&str, Option<&str>) {
         assert_eq!(self.status, status, "unexpected answer: {}", self.body);
         let e = &self.body["error"];
-        assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "no message in {}", self.body);
+        assert!(
+            e["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "no message in {}",
+            self.body
+        );
         (e["code"].as_str().expect("error code"), e["field"].as_str())
     }
 }

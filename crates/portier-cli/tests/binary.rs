@@ -1,0 +1,418 @@
+//! The `portier` binary as a newcomer and an operator use it: `serve` on a fresh
+//! data directory, `bootstrap`, the API with the printed token, PostgreSQL via
+//! `PORTIER_DATABASE_URL`, two nodes on one database, SIGTERM.
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_portier");
+
+/// A scratch directory, removed afterwards.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Scratch {
+        let dir =
+            std::env::temp_dir().join(format!("portier-e2e-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `portier` with a clean environment: no PORTIER_* setting leaks in from the
+/// machine running the tests.
+fn portier(cwd: &Path, db_url: Option<&str>) -> Command {
+    let mut cmd = Command::new(BIN);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("PORTIER_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.current_dir(cwd);
+    if let Some(url) = db_url {
+        cmd.env("PORTIER_DATABASE_URL", url);
+    }
+    cmd
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running `portier serve`; killed when dropped.
+struct Node {
+    child: Child,
+    base: String,
+    output: Arc<Mutex<String>>,
+}
+
+impl Node {
+    fn start(cwd: &Path, db_url: Option<&str>) -> Node {
+        let port = free_port();
+        let mut cmd = portier(cwd, db_url);
+        cmd.arg("serve")
+            .env("PORTIER_LISTEN", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // The server stops with the test even if the test runner is killed.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().expect("start portier serve");
+        let output = Arc::new(Mutex::new(String::new()));
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let output = output.clone();
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    output
+                        .lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            });
+        }
+        Node {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            output,
+        }
+    }
+
+    async fn ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let client = reqwest::Client::new();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("portier serve exited with {status}:\n{}", self.output());
+            }
+            if let Ok(r) = client.get(format!("{}/readyz", self.base)).send().await
+                && r.status() == 200
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "portier serve did not become ready:\n{}",
+                self.output()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn output(&self) -> String {
+        self.output.lock().unwrap().clone()
+    }
+
+    /// SIGTERM, then the exit status within ten seconds.
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "portier did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn bootstrap(cwd: &Path, db_url: Option<&str>, org: &str, email: &str) -> Value {
+    let out = portier(cwd, db_url)
+        .args(["bootstrap", "--org", org, "--email", email])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "bootstrap failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("bootstrap prints one JSON object")
+}
+
+async fn get(base: &str, path: &str, token: &str) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+/// The "done when", walked through as a new user would.
+async fn a_newcomer_serves_bootstraps_and_calls_the_api(db_url: Option<&str>) {
+    let dir = Scratch::new();
+    let mut node = Node::start(&dir.0, db_url);
+    node.ready().await;
+    let welcome = node.output();
+    assert!(
+        welcome.contains("bootstrap --org"),
+        "serve must say how to get in:\n{welcome}"
+    );
+    let client = reqwest::Client::new();
+    assert_eq!(
+        client
+            .get(format!("{}/healthz", node.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let metrics = client
+        .get(format!("{}/metrics", node.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("# TYPE http_requests_total counter"),
+        "{metrics}"
+    );
+    if db_url.is_none() {
+        assert!(
+            dir.0.join("portier-data/portier.db").is_file(),
+            "the data directory holds the SQLite file"
+        );
+    }
+
+    let boot = bootstrap(
+        &dir.0,
+        db_url,
+        "Ziekenhuis Oost",
+        "  Beheer@Ziekenhuis-Oost.NL ",
+    );
+    for key in [
+        "organization_id",
+        "account_id",
+        "activation_url",
+        "api_token",
+    ] {
+        assert!(boot[key].is_string(), "{key} missing in {boot}");
+    }
+    let activation = boot["activation_url"].as_str().unwrap();
+    assert!(
+        activation.starts_with("http://127.0.0.1:8080/activate/"),
+        "{activation}"
+    );
+    let (org, token) = (
+        boot["organization_id"].as_str().unwrap(),
+        boot["api_token"].as_str().unwrap(),
+    );
+    let (status, body) = get(&node.base, &format!("/api/v1/organizations/{org}"), token).await;
+    assert_eq!(
+        (status, body["name"].as_str()),
+        (200, Some("Ziekenhuis Oost"))
+    );
+    let (status, body) = get(
+        &node.base,
+        &format!("/api/v1/organizations/{org}"),
+        "ptk_wrong",
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"]["code"], "invalid_token");
+
+    let other = bootstrap(
+        &dir.0,
+        db_url,
+        "Huisartsen Noord",
+        "beheer@huisartsen-noord.nl",
+    );
+    assert_ne!(other["organization_id"], boot["organization_id"]);
+    let (status, _) = get(
+        &node.base,
+        &format!(
+            "/api/v1/organizations/{}",
+            other["organization_id"].as_str().unwrap()
+        ),
+        token,
+    )
+    .await;
+    assert_eq!(status, 404, "another environment stays invisible");
+
+    assert!(
+        node.terminate().success(),
+        "SIGTERM ends serve cleanly:\n{}",
+        node.output()
+    );
+    assert!(node.output().contains("Portier stopped"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newcomer_gets_in_on_the_embedded_sqlite() {
+    a_newcomer_serves_bootstraps_and_calls_the_api(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newcomer_gets_in_on_postgresql() {
+    let pg = portier_store::testing::PgDatabase::create().await;
+    let url = pg.url.clone();
+    a_newcomer_serves_bootstraps_and_calls_the_api(Some(&url)).await;
+}
+
+/// Two nodes started at the same moment on one empty PostgreSQL database: both
+/// migrate safely, both serve, and a change made through one is seen by the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_serve_side_by_side_on_one_postgresql_database() {
+    let pg = portier_store::testing::PgDatabase::create().await;
+    let url = pg.url.clone();
+    let dir = Scratch::new();
+    let mut a = Node::start(&dir.0, Some(&url));
+    let mut b = Node::start(&dir.0, Some(&url));
+    a.ready().await;
+    b.ready().await;
+    let boot = bootstrap(&dir.0, Some(&url), "Gedeeld", "beheer@gedeeld.nl");
+    let (org, token) = (
+        boot["organization_id"].as_str().unwrap(),
+        boot["api_token"].as_str().unwrap(),
+    );
+    let r = reqwest::Client::new()
+        .patch(format!("{}/api/v1/organizations/{org}", a.base))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"name": "Gedeeld via A"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (status, body) = get(&b.base, &format!("/api/v1/organizations/{org}"), token).await;
+    assert_eq!(
+        (status, body["name"].as_str()),
+        (200, Some("Gedeeld via A"))
+    );
+    assert!(a.terminate().success());
+    let (status, _) = get(&b.base, &format!("/api/v1/organizations/{org}"), token).await;
+    assert_eq!(status, 200, "B serves on when A stops");
+}
+
+#[test]
+fn help_explains_every_command_and_setting() {
+    let dir = Scratch::new();
+    let out = portier(&dir.0, None).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for word in [
+        "serve",
+        "migrate",
+        "bootstrap",
+        "PORTIER_LISTEN",
+        "PORTIER_DATA_DIR",
+        "PORTIER_DATABASE_URL",
+        "PORTIER_PUBLIC_URL",
+        "PORTIER_SMTP_URL",
+        "PORTIER_SMTP_FROM",
+        "PORTIER_ACTIVATION_TTL",
+        "PORTIER_RESET_TTL",
+        "PORTIER_LOG_FORMAT",
+        "portier.toml",
+    ] {
+        assert!(
+            help.contains(word),
+            "--help does not mention {word}:\n{help}"
+        );
+    }
+    let out = portier(&dir.0, None)
+        .args(["bootstrap", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("--org") && help.contains("--email"), "{help}");
+}
+
+#[test]
+fn bad_settings_stop_the_start_with_a_message_naming_them() {
+    let dir = Scratch::new();
+    let out = portier(&dir.0, None)
+        .arg("serve")
+        .env("PORTIER_ACTIVATION_TTL", "7 days")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PORTIER_ACTIVATION_TTL"));
+    std::fs::write(dir.0.join("portier.toml"), "lisen = \"127.0.0.1:1\"\n").unwrap();
+    let out = portier(&dir.0, None).arg("migrate").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("lisen"));
+}
+
+#[test]
+fn bootstrap_refuses_a_bad_address_or_name_and_writes_nothing() {
+    let dir = Scratch::new();
+    let out = portier(&dir.0, None)
+        .args(["bootstrap", "--org", "Acme", "--email", "jan.example.nl"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--email") && err.contains('@'), "{err}");
+    let out = portier(&dir.0, None)
+        .args(["bootstrap", "--org", "  ", "--email", "jan@example.nl"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--org"));
+    // Nothing half-written: a good bootstrap afterwards is the first environment.
+    let boot = bootstrap(&dir.0, None, "Acme", "jan@example.nl");
+    assert_eq!(boot["account_reused"], false);
+}
+
+#[test]
+fn migrate_applies_the_schema_and_exits() {
+    let dir = Scratch::new();
+    let out = portier(&dir.0, None).arg("migrate").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.0.join("portier-data/portier.db").is_file());
+    let out = portier(&dir.0, None).arg("migrate").output().unwrap();
+    assert!(out.status.success(), "migrating twice is harmless");
+}
