@@ -8,6 +8,7 @@ pub mod duration;
 pub mod email;
 pub mod error;
 pub mod ids;
+pub mod json;
 pub mod locale;
 pub mod members;
 pub mod organizations;

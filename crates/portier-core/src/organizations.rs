@@ -64,6 +64,7 @@ impl OrgPath {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum BillingCycle {
     #[default]
@@ -94,6 +95,7 @@ impl BillingCycle {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrganizationSettings {
     /// seeds 001, 004: an organization can make two-step verification mandatory.
     pub require_two_factor: bool,

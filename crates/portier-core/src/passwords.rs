@@ -14,9 +14,14 @@ use crate::FieldError;
 /// megabytes on request would be a denial of service.
 pub const MAX_LENGTH: usize = 256;
 
+/// The password rules of an organization (seed 004 by default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PasswordPolicy {
+    /// 8 to 128.
+    #[cfg_attr(feature = "openapi", schema(minimum = 8, maximum = 128))]
+    #[serde(deserialize_with = "crate::json::whole_number")]
     pub min_length: u16,
     pub require_digit: bool,
     pub require_lower: bool,

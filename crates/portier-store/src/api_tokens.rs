@@ -3,7 +3,6 @@
 //! hash is stored.
 
 use chrono::{DateTime, Utc};
-use portier_core::Error as DomainError;
 use portier_core::audit::{Actor, NewAuditEvent};
 use portier_core::ids::{AccountId, ApiTokenId};
 use portier_core::organizations::{OrgPath, Organization};
@@ -77,11 +76,7 @@ pub async fn issue(
         portier_core::FieldError::new("name", "required", "give the token a name")
     })?;
     let mut tx = store.begin().await?;
-    let org = crate::organizations::get_for_update(&mut tx, auth.organization_id())
-        .await?
-        .ok_or(DomainError::NotFound {
-            what: "organization",
-        })?;
+    let org = crate::organizations::get_for_update(&mut tx, auth.organization_id()).await?;
     issuer.may_delegate(permissions, &org.path, "permissions")?;
     let created = create(
         &mut tx,

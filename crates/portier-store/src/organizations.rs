@@ -77,7 +77,8 @@ pub async fn get(store: &Store, id: OrganizationId) -> Result<Option<Organizatio
 
 /// Reads an organization inside a write transaction, locking its row on
 /// PostgreSQL (SQLite's `BEGIN IMMEDIATE` already excludes other writers).
-pub async fn get_for_update(tx: &mut Tx, id: OrganizationId) -> Result<Option<Organization>> {
+/// A missing one is the domain's 404.
+pub async fn get_for_update(tx: &mut Tx, id: OrganizationId) -> Result<Organization> {
     let row: Option<OrgRow> = match tx.backend() {
         Backend::Sqlite => in_tx!(tx, |c| {
             sqlx::query_as(select_orgs!("WHERE id = $1"))
@@ -92,7 +93,10 @@ pub async fn get_for_update(tx: &mut Tx, id: OrganizationId) -> Result<Option<Or
                 .await
         })?,
     };
-    row.map(TryInto::try_into).transpose()
+    row.ok_or(DomainError::NotFound {
+        what: "organization",
+    })?
+    .try_into()
 }
 
 /// The organizations at or below any of `roots`, in creation order, after
@@ -215,11 +219,7 @@ pub async fn create_child(
     origin: &Origin,
 ) -> Result<Organization> {
     let mut tx = store.begin().await?;
-    let parent = get_for_update(&mut tx, auth.organization_id())
-        .await?
-        .ok_or(DomainError::NotFound {
-            what: "organization",
-        })?;
+    let parent = get_for_update(&mut tx, auth.organization_id()).await?;
     let org = new_organization(name, Some(&parent), settings, origin.now)?;
     insert(&mut tx, &org).await?;
     audit::record(
@@ -242,11 +242,7 @@ pub async fn update(
     origin: &Origin,
 ) -> Result<Organization> {
     let mut tx = store.begin().await?;
-    let current = get_for_update(&mut tx, auth.organization_id())
-        .await?
-        .ok_or(DomainError::NotFound {
-            what: "organization",
-        })?;
+    let current = get_for_update(&mut tx, auth.organization_id()).await?;
     let (next, changes) = current.apply(patch, origin.now)?;
     if changes.is_empty() {
         return Ok(current);

@@ -28,42 +28,6 @@ use crate::error::ErrorBody;
 use crate::extract::{ApiJson, ClientAddr, object, path_id};
 use crate::{ApiError, AppState};
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum BillingCycleView {
-    Monthly,
-    Annual,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum LocaleView {
-    En,
-    Nl,
-}
-
-/// The password rules of the organization (seed 004 by default).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PasswordPolicyView {
-    /// 8 to 128.
-    #[schema(minimum = 8, maximum = 128)]
-    #[serde(deserialize_with = "crate::extract::whole_number")]
-    pub min_length: u16,
-    pub require_digit: bool,
-    pub require_lower: bool,
-    pub require_upper: bool,
-    pub require_symbol: bool,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct SettingsView {
-    pub require_two_factor: bool,
-    pub billing_cycle: BillingCycleView,
-    pub locale: LocaleView,
-    pub password_policy: PasswordPolicyView,
-}
-
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OrganizationView {
     pub id: Uuid,
@@ -71,7 +35,7 @@ pub struct OrganizationView {
     /// `null` for an environment (a root organization).
     pub parent_id: Option<Uuid>,
     pub environment_id: Uuid,
-    pub settings: SettingsView,
+    pub settings: OrganizationSettings,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -88,10 +52,10 @@ pub struct OrganizationList {
 #[serde(deny_unknown_fields)]
 pub struct SettingsInput {
     pub require_two_factor: Option<bool>,
-    pub billing_cycle: Option<BillingCycleView>,
-    pub locale: Option<LocaleView>,
+    pub billing_cycle: Option<BillingCycle>,
+    pub locale: Option<Locale>,
     #[serde(default, deserialize_with = "object")]
-    pub password_policy: Option<PasswordPolicyView>,
+    pub password_policy: Option<PasswordPolicy>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -138,31 +102,12 @@ pub struct ListQuery {
 
 impl From<&Organization> for OrganizationView {
     fn from(o: &Organization) -> Self {
-        let s = &o.settings;
-        let p = s.password_policy;
         OrganizationView {
             id: o.id.0,
             name: o.name.clone(),
             parent_id: o.parent_id.map(|p| p.0),
             environment_id: o.environment_id.0,
-            settings: SettingsView {
-                require_two_factor: s.require_two_factor,
-                billing_cycle: match s.billing_cycle {
-                    BillingCycle::Monthly => BillingCycleView::Monthly,
-                    BillingCycle::Annual => BillingCycleView::Annual,
-                },
-                locale: match s.locale {
-                    Locale::En => LocaleView::En,
-                    Locale::Nl => LocaleView::Nl,
-                },
-                password_policy: PasswordPolicyView {
-                    min_length: p.min_length,
-                    require_digit: p.require_digit,
-                    require_lower: p.require_lower,
-                    require_upper: p.require_upper,
-                    require_symbol: p.require_symbol,
-                },
-            },
+            settings: o.settings.clone(),
             created_at: o.created_at,
             updated_at: o.updated_at,
         }
@@ -174,21 +119,9 @@ impl SettingsInput {
         OrganizationPatch {
             name,
             require_two_factor: self.require_two_factor,
-            billing_cycle: self.billing_cycle.map(|b| match b {
-                BillingCycleView::Monthly => BillingCycle::Monthly,
-                BillingCycleView::Annual => BillingCycle::Annual,
-            }),
-            locale: self.locale.map(|l| match l {
-                LocaleView::En => Locale::En,
-                LocaleView::Nl => Locale::Nl,
-            }),
-            password_policy: self.password_policy.map(|p| PasswordPolicy {
-                min_length: p.min_length,
-                require_digit: p.require_digit,
-                require_lower: p.require_lower,
-                require_upper: p.require_upper,
-                require_symbol: p.require_symbol,
-            }),
+            billing_cycle: self.billing_cycle,
+            locale: self.locale,
+            password_policy: self.password_policy,
         }
     }
 }
@@ -271,7 +204,7 @@ pub async fn create(
         Some(input) => {
             // Start from the parent's settings and apply what was given.
             let (merged, _) = parent.apply(input.into_patch(None), Utc::now())?;
-            Some::<OrganizationSettings>(merged.settings)
+            Some(merged.settings)
         }
     };
     let origin = Origin::now(client);
