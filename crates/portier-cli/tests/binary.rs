@@ -64,8 +64,13 @@ struct Node {
 
 impl Node {
     fn start(cwd: &Path, db_url: Option<&str>) -> Node {
+        Self::start_with(cwd, db_url, &[])
+    }
+
+    fn start_with(cwd: &Path, db_url: Option<&str>, env: &[(&str, &str)]) -> Node {
         let port = free_port();
         let mut cmd = portier(cwd, db_url);
+        cmd.envs(env.iter().copied());
         cmd.arg("serve")
             .env("PORTIER_LISTEN", format!("127.0.0.1:{port}"))
             .stdout(Stdio::piped())
@@ -331,6 +336,30 @@ async fn two_nodes_serve_side_by_side_on_one_postgresql_database() {
     assert!(a.terminate().success());
     let (status, _) = get(&b.base, &format!("/api/v1/organizations/{org}"), token).await;
     assert_eq!(status, 200, "B serves on when A stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_one_object_per_line() {
+    let dir = Scratch::new();
+    let mut node = Node::start_with(&dir.0, None, &[("PORTIER_LOG_FORMAT", "json")]);
+    node.ready().await;
+    assert!(node.terminate().success());
+    let output = node.output();
+    let logs: Vec<Value> = output
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    let ready = logs
+        .iter()
+        .find(|l| l["fields"]["message"] == "Portier is ready")
+        .expect("a ready line");
+    assert_eq!(ready["level"], "INFO");
+    assert!(ready["fields"]["ready_ms"].is_u64(), "{ready}");
+    assert!(
+        logs.iter()
+            .any(|l| l["fields"]["message"] == "Portier stopped")
+    );
 }
 
 #[test]
