@@ -81,8 +81,8 @@ pub fn profile_text(
     max_chars: usize,
 ) -> Result<Option<String>, FieldError> {
     let Some(raw) = raw else { return Ok(None) };
-    // The limit counts what was sent, spaces included, so it reads the same as
-    // the `maxLength` the API documents.
+    // Both limits read what was sent, so they agree with the `maxLength` and
+    // `pattern` the API documents: a tab or line break is refused, not trimmed.
     if raw.chars().count() > max_chars {
         return Err(FieldError::new(
             field,
@@ -90,23 +90,16 @@ pub fn profile_text(
             format!("use at most {max_chars} characters"),
         ));
     }
-    let text = raw.trim();
-    if text.is_empty() {
-        return Ok(None);
-    }
-    if text.chars().count() > max_chars {
-        return Err(FieldError::new(
-            field,
-            "too_long",
-            format!("use at most {max_chars} characters"),
-        ));
-    }
-    if text.chars().any(char::is_control) {
+    if raw.chars().any(char::is_control) {
         return Err(FieldError::new(
             field,
             "control_character",
             "remove the line break or control character",
         ));
+    }
+    let text = raw.trim();
+    if text.is_empty() {
+        return Ok(None);
     }
     Ok(Some(text.to_owned()))
 }
