@@ -10,6 +10,7 @@ pub mod error;
 pub mod ids;
 pub mod json;
 pub mod locale;
+pub mod mail;
 pub mod members;
 pub mod organizations;
 pub mod passwords;

@@ -6,8 +6,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::FieldError;
-use crate::accounts::{AccountStatus, profile_text};
+use crate::accounts::{AccountStatus, PersonName, profile_text};
+use crate::email::Email;
 use crate::ids::{AccountId, MembershipId, OrganizationId};
+use crate::roles::{MEMBER, RoleKey};
 
 /// What the members list shows (seed 001: invited / active / deactivated).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,6 +47,123 @@ pub struct Membership {
     pub labels: Vec<String>,
     pub invited_by: Option<AccountId>,
     pub created_at: DateTime<Utc>,
+}
+
+/// Something accepted that deserves a second look, shown with the answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// What an administrator enters to add a person (seed 004's form, seed 002's
+/// fields), before it is checked.
+#[derive(Debug, Clone, Default)]
+pub struct MemberInput {
+    pub email: String,
+    pub roles: Vec<String>,
+    pub salutation: Option<String>,
+    pub given_name: Option<String>,
+    pub infix: Option<String>,
+    pub family_name: Option<String>,
+    pub phone: Option<String>,
+    pub mobile: Option<String>,
+    pub job_title: Option<String>,
+    pub staff_code: Option<String>,
+    pub description: Option<String>,
+    pub labels: Vec<String>,
+    pub active: bool,
+}
+
+/// A checked request to add a person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMember {
+    pub email: Email,
+    /// At least one; `member` (no rights, seed 003) when none was chosen.
+    pub roles: Vec<RoleKey>,
+    pub name: PersonName,
+    pub phone: Option<String>,
+    pub mobile: Option<String>,
+    pub job_title: Option<String>,
+    pub staff_code: Option<String>,
+    pub description: Option<String>,
+    pub labels: Vec<String>,
+    /// seed 002: unchecked makes an account that cannot be used yet.
+    pub active: bool,
+    pub warnings: Vec<Warning>,
+}
+
+impl NewMember {
+    /// Checks the fields in the order of seed 000's form: role first, then
+    /// e-mail, then the rest. The first refusal is returned, naming its field.
+    pub fn parse(input: MemberInput) -> Result<NewMember, FieldError> {
+        let mut roles: Vec<RoleKey> = Vec::new();
+        for (i, raw) in input.roles.iter().enumerate() {
+            let key = RoleKey::parse(&format!("roles[{i}]"), raw)?;
+            if !roles.contains(&key) {
+                roles.push(key);
+            }
+        }
+        if roles.is_empty() {
+            roles.push(RoleKey::parse("roles", MEMBER)?);
+        }
+        let email = Email::parse(&input.email).map_err(|e| e.in_field("email"))?;
+        let mut warnings = Vec::new();
+        if email.is_shared_mailbox() {
+            // seed 004: "Maak geen accounts op naam van een info@ mailadres".
+            warnings.push(Warning {
+                code: "shared_mailbox",
+                message: format!(
+                    "{email} looks like a shared mailbox; changes made with this account cannot be traced to one person. Use the person's own address."
+                ),
+            });
+        }
+        Ok(NewMember {
+            email,
+            roles,
+            name: PersonName {
+                salutation: profile_text("salutation", input.salutation.as_deref(), 32)?,
+                given_name: profile_text("given_name", input.given_name.as_deref(), 100)?,
+                infix: profile_text("infix", input.infix.as_deref(), 32)?,
+                family_name: profile_text("family_name", input.family_name.as_deref(), 100)?,
+            },
+            phone: parse_phone("phone", input.phone.as_deref())?,
+            mobile: parse_phone("mobile", input.mobile.as_deref())?,
+            job_title: profile_text("job_title", input.job_title.as_deref(), 100)?,
+            staff_code: parse_staff_code(input.staff_code.as_deref())?,
+            description: profile_text("description", input.description.as_deref(), 1000)?,
+            labels: parse_labels(&input.labels)?,
+            active: input.active,
+            warnings,
+        })
+    }
+}
+
+/// A telephone number as people write it: digits with `+`, spaces, hyphens,
+/// dots, slashes and parentheses; 6 to 20 digits.
+pub fn parse_phone(field: &str, raw: Option<&str>) -> Result<Option<String>, FieldError> {
+    let Some(text) = profile_text(field, raw, 32)? else {
+        return Ok(None);
+    };
+    if let Some(c) = text
+        .chars()
+        .find(|c| !(c.is_ascii_digit() || " +-./()".contains(*c)))
+    {
+        return Err(FieldError::new(
+            field,
+            "phone_character",
+            format!("\"{c}\" does not belong in a telephone number"),
+        ));
+    }
+    let digits = text.chars().filter(char::is_ascii_digit).count();
+    if !(6..=20).contains(&digits) {
+        return Err(FieldError::new(
+            field,
+            "phone_length",
+            "a telephone number has 6 to 20 digits",
+        ));
+    }
+    Ok(Some(text))
 }
 
 /// A staff identification code: one line, at most 64 characters.
@@ -88,6 +207,88 @@ mod tests {
             MemberStatus::of(AccountStatus::Active, true),
             MemberStatus::Active
         );
+    }
+
+    fn input(email: &str) -> MemberInput {
+        MemberInput {
+            email: email.into(),
+            active: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn roles_come_first_and_default_to_member() {
+        let m = NewMember::parse(input(" Jan@Example.nl ")).unwrap();
+        assert_eq!(m.roles, vec![RoleKey::parse("r", MEMBER).unwrap()]);
+        assert_eq!(m.email.as_str(), "jan@example.nl");
+        let e = NewMember::parse(MemberInput {
+            roles: vec!["Bad Role".into()],
+            ..input("not an address")
+        })
+        .unwrap_err();
+        assert_eq!(
+            e.field, "roles[0]",
+            "seed 000: the role is checked before the e-mail"
+        );
+        let m = NewMember::parse(MemberInput {
+            roles: vec!["user-manager".into(), "user-manager".into()],
+            ..input("jan@example.nl")
+        })
+        .unwrap();
+        assert_eq!(m.roles.len(), 1);
+    }
+
+    #[test]
+    fn an_invalid_address_is_refused_on_the_email_field() {
+        let e = NewMember::parse(input("jan@")).unwrap_err();
+        assert_eq!((e.field.as_str(), e.code), ("email", "email_domain_empty"));
+    }
+
+    #[test]
+    fn shared_mailboxes_are_accepted_with_a_warning() {
+        let m = NewMember::parse(input("info@huisartsen.nl")).unwrap();
+        assert_eq!(m.warnings.len(), 1);
+        assert_eq!(m.warnings[0].code, "shared_mailbox");
+        assert!(
+            NewMember::parse(input("jan@huisartsen.nl"))
+                .unwrap()
+                .warnings
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn profile_fields_are_cleaned_and_checked_by_name() {
+        let m = NewMember::parse(MemberInput {
+            given_name: Some(" Jan ".into()),
+            infix: Some("van der".into()),
+            family_name: Some("Berg".into()),
+            phone: Some("+31 (0)20-123 4567".into()),
+            staff_code: Some(" P-0042 ".into()),
+            ..input("jan@example.nl")
+        })
+        .unwrap();
+        assert_eq!(m.name.display_name().as_deref(), Some("Jan van der Berg"));
+        assert_eq!(m.staff_code.as_deref(), Some("P-0042"));
+        let e = NewMember::parse(MemberInput {
+            mobile: Some("06-abc".into()),
+            ..input("jan@example.nl")
+        })
+        .unwrap_err();
+        assert_eq!((e.field.as_str(), e.code), ("mobile", "phone_character"));
+        let e = NewMember::parse(MemberInput {
+            phone: Some("123".into()),
+            ..input("jan@example.nl")
+        })
+        .unwrap_err();
+        assert_eq!((e.field.as_str(), e.code), ("phone", "phone_length"));
+        let e = NewMember::parse(MemberInput {
+            family_name: Some("x".repeat(101)),
+            ..input("jan@example.nl")
+        })
+        .unwrap_err();
+        assert_eq!(e.field, "family_name");
     }
 
     #[test]

@@ -1,18 +1,25 @@
-//! Password policy. The default is seed 004's: at least 8 characters with a
-//! digit, a lower-case and an upper-case letter. Each organization may set its
-//! own; a person in several organizations meets the strictest of them
-//! (DESIGN §2). A [`Password`] exists only once a policy accepted it.
+//! Password policy and hashing. The default policy is seed 004's: at least 8
+//! characters with a digit, a lower-case and an upper-case letter; on top,
+//! always, passwords that are easy to guess (zxcvbn's dictionaries of common
+//! and breached passwords) or built from the person's own name or address are
+//! refused. Each organization may set its own policy; a person in several
+//! organizations meets the strictest of them (DESIGN §2). A [`Password`] exists
+//! only once a policy accepted it. Hashes are Argon2id, m=19456 KiB, t=2, p=1.
 
 use std::fmt;
+use std::sync::OnceLock;
 
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::FieldError;
+use crate::locale::Locale;
 
-/// The longest password accepted: long passphrases are welcome, but hashing
-/// megabytes on request would be a denial of service.
-pub const MAX_LENGTH: usize = 256;
+/// The longest password accepted, never truncated: long passphrases are
+/// welcome, but hashing megabytes on request would be a denial of service.
+pub const MAX_LENGTH: usize = 128;
 
 /// The password rules of an organization (seed 004 by default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,16 +50,37 @@ impl Default for PasswordPolicy {
     }
 }
 
+impl PasswordPolicy {
+    /// NIST SP 800-63B: length only, no composition rules; 15 characters for
+    /// accounts that sign in with a password alone.
+    pub fn nist() -> PasswordPolicy {
+        PasswordPolicy {
+            min_length: 15,
+            require_digit: false,
+            require_lower: false,
+            require_upper: false,
+            require_symbol: false,
+        }
+    }
+}
+
 /// One unmet rule; the console lists every one of them at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "rule", rename_all = "snake_case")]
 pub enum Violation {
-    TooShort { min_length: u16 },
+    TooShort {
+        min_length: u16,
+    },
     TooLong,
     NoDigit,
     NoLower,
     NoUpper,
     NoSymbol,
+    /// Found in the dictionaries of common and breached passwords, or made of
+    /// patterns guessed early (`Welkom2026!`, `qwerty123`).
+    TooGuessable,
+    /// Contains the person's own name or e-mail address.
+    ContainsPersonalInfo,
 }
 
 impl Violation {
@@ -64,17 +92,37 @@ impl Violation {
             Violation::NoLower => "password_needs_lower",
             Violation::NoUpper => "password_needs_upper",
             Violation::NoSymbol => "password_needs_symbol",
+            Violation::TooGuessable => "password_too_guessable",
+            Violation::ContainsPersonalInfo => "password_personal",
         }
     }
 
     pub fn message(&self) -> String {
-        match self {
-            Violation::TooShort { min_length } => format!("use at least {min_length} characters"),
-            Violation::TooLong => format!("use at most {MAX_LENGTH} characters"),
-            Violation::NoDigit => "add a digit".into(),
-            Violation::NoLower => "add a lower-case letter".into(),
-            Violation::NoUpper => "add an upper-case letter".into(),
-            Violation::NoSymbol => "add a symbol such as ! or #".into(),
+        self.message_in(Locale::En)
+    }
+
+    pub fn message_in(&self, locale: Locale) -> String {
+        match (locale, self) {
+            (Locale::En, Violation::TooShort { min_length }) => format!("use at least {min_length} characters"),
+            (Locale::Nl, Violation::TooShort { min_length }) => format!("gebruik minstens {min_length} tekens"),
+            (Locale::En, Violation::TooLong) => format!("use at most {MAX_LENGTH} characters"),
+            (Locale::Nl, Violation::TooLong) => format!("gebruik hoogstens {MAX_LENGTH} tekens"),
+            (Locale::En, Violation::NoDigit) => "add a digit".into(),
+            (Locale::Nl, Violation::NoDigit) => "voeg een cijfer toe".into(),
+            (Locale::En, Violation::NoLower) => "add a lower-case letter".into(),
+            (Locale::Nl, Violation::NoLower) => "voeg een kleine letter toe".into(),
+            (Locale::En, Violation::NoUpper) => "add an upper-case letter".into(),
+            (Locale::Nl, Violation::NoUpper) => "voeg een hoofdletter toe".into(),
+            (Locale::En, Violation::NoSymbol) => "add a symbol such as ! or #".into(),
+            (Locale::Nl, Violation::NoSymbol) => "voeg een leesteken toe, zoals ! of #".into(),
+            (Locale::En, Violation::TooGuessable) => {
+                "this password is too easy to guess: it is common, appears in breaches or follows a predictable pattern".into()
+            }
+            (Locale::Nl, Violation::TooGuessable) => {
+                "dit wachtwoord is te makkelijk te raden: het is veelgebruikt, komt voor in gelekte lijsten of volgt een voorspelbaar patroon".into()
+            }
+            (Locale::En, Violation::ContainsPersonalInfo) => "do not use your own name or e-mail address".into(),
+            (Locale::Nl, Violation::ContainsPersonalInfo) => "gebruik niet je eigen naam of e-mailadres".into(),
         }
     }
 }
@@ -92,7 +140,35 @@ impl PasswordPolicy {
         Ok(self)
     }
 
-    /// Every rule the candidate breaks, empty when it passes.
+    /// Every rule the candidate breaks, empty when it passes; `personal` holds
+    /// the person's own name parts and address, which the password may not
+    /// contain.
+    pub fn check(&self, candidate: &str, personal: &[&str]) -> Vec<Violation> {
+        let mut v = self.violations(candidate);
+        let lowered = candidate.to_lowercase();
+        let personal_words: Vec<String> = personal
+            .iter()
+            .flat_map(|p| p.split(['@', '.', ' ', '-', '_', '+']))
+            .map(str::to_lowercase)
+            .filter(|w| w.chars().count() >= 3)
+            .collect();
+        if personal_words.iter().any(|w| lowered.contains(w.as_str())) {
+            v.push(Violation::ContainsPersonalInfo);
+        }
+        // zxcvbn's cost grows with length; beyond the limit the answer is
+        // already "too long".
+        if candidate.chars().count() <= MAX_LENGTH {
+            let inputs: Vec<&str> = personal_words.iter().map(String::as_str).collect();
+            let score = u8::from(zxcvbn::zxcvbn(candidate, &inputs).score());
+            // 3: "safely unguessable: moderate protection from offline attacks".
+            if score < 3 {
+                v.push(Violation::TooGuessable);
+            }
+        }
+        v
+    }
+
+    /// The composition and length rules alone (what the console can show live).
     pub fn violations(&self, candidate: &str) -> Vec<Violation> {
         let mut v = Vec::new();
         let length = candidate.chars().count();
@@ -156,7 +232,12 @@ pub struct PasswordRejected(pub Vec<Violation>);
 
 impl PasswordRejected {
     pub fn into_field_error(self, field: &str) -> FieldError {
-        let messages: Vec<String> = self.0.iter().map(Violation::message).collect();
+        self.into_field_error_in(field, Locale::En)
+    }
+
+    /// Every unmet rule in one message, in the person's language.
+    pub fn into_field_error_in(self, field: &str, locale: Locale) -> FieldError {
+        let messages: Vec<String> = self.0.iter().map(|v| v.message_in(locale)).collect();
         let code = self
             .0
             .first()
@@ -167,9 +248,15 @@ impl PasswordRejected {
 }
 
 impl Password {
-    pub fn new(candidate: String, policy: &PasswordPolicy) -> Result<Password, PasswordRejected> {
+    /// Checks a new password against `policy`, the guessability check and the
+    /// person's own details.
+    pub fn new(
+        candidate: String,
+        policy: &PasswordPolicy,
+        personal: &[&str],
+    ) -> Result<Password, PasswordRejected> {
         let mut candidate = candidate;
-        let violations = policy.violations(&candidate);
+        let violations = policy.check(&candidate, personal);
         if violations.is_empty() {
             Ok(Password(candidate))
         } else {
@@ -181,6 +268,33 @@ impl Password {
     pub fn expose(&self) -> &str {
         &self.0
     }
+}
+
+fn argon2() -> Argon2<'static> {
+    // DESIGN §5: Argon2id, m=19456 KiB, t=2, p=1 (OWASP's recommendation).
+    let params = Params::new(19_456, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// The PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`) of a password, with a
+/// salt the caller draws at random.
+pub fn hash_password(password: &Password, salt: [u8; 16]) -> String {
+    argon2()
+        .hash_password_with_salt(password.expose().as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .unwrap_or_default()
+}
+
+/// True when `candidate` matches `hash`. A malformed hash matches nothing.
+pub fn verify_password(hash: &str, candidate: &str) -> bool {
+    argon2().verify_password(candidate.as_bytes(), hash).is_ok()
+}
+
+/// A hash of a fixed password, verified against when the address is unknown
+/// so that the answer takes as long as for a known one (DESIGN §7).
+pub fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| hash_password(&Password("portier dummy password".into()), [7; 16]))
 }
 
 impl fmt::Debug for Password {
@@ -209,16 +323,66 @@ mod tests {
     }
 
     #[test]
-    fn every_unmet_rule_is_explained_at_once() {
-        let e = Password::new("abc".into(), &PasswordPolicy::default())
-            .unwrap_err()
-            .into_field_error("password");
-        assert_eq!(e.field, "password");
-        assert_eq!(e.code, "password_too_short");
-        assert_eq!(
-            e.message,
-            "use at least 8 characters; add a digit; add an upper-case letter"
+    fn every_unmet_rule_is_explained_at_once_in_the_persons_language() {
+        let e = Password::new("abc".into(), &PasswordPolicy::default(), &[]).unwrap_err();
+        let en = e.clone().into_field_error("password");
+        assert_eq!(en.field, "password");
+        assert_eq!(en.code, "password_too_short");
+        assert!(en.message.starts_with("use at least 8 characters; add a digit; add an upper-case letter; this password is too easy to guess"), "{}", en.message);
+        let nl = e.into_field_error_in("password", Locale::Nl);
+        assert!(
+            nl.message
+                .starts_with("gebruik minstens 8 tekens; voeg een cijfer toe"),
+            "{}",
+            nl.message
         );
+    }
+
+    #[test]
+    fn common_and_breached_passwords_are_refused_even_when_they_meet_the_rules() {
+        let p = PasswordPolicy::default();
+        for common in ["Password1", "Welkom01", "Qwerty123", "Summer2024"] {
+            assert!(
+                p.violations(common).is_empty(),
+                "{common} meets the composition rules"
+            );
+            assert!(
+                p.check(common, &[]).contains(&Violation::TooGuessable),
+                "{common} must be refused"
+            );
+        }
+        assert!(p.check("Kw8!vLp2#rTq", &[]).is_empty());
+    }
+
+    #[test]
+    fn the_persons_own_name_and_address_are_refused() {
+        let p = PasswordPolicy::default();
+        let v = p.check(
+            "Jansen#Lp29!vx",
+            &["jan.jansen@ziekenhuis.nl", "Jan", "Jansen"],
+        );
+        assert_eq!(v, vec![Violation::ContainsPersonalInfo]);
+    }
+
+    #[test]
+    fn the_nist_preset_asks_only_for_length() {
+        let p = PasswordPolicy::nist();
+        assert_eq!(
+            p.violations("correct horse"),
+            vec![Violation::TooShort { min_length: 15 }]
+        );
+        assert!(p.check("stapler gravel orbit lantern", &[]).is_empty());
+    }
+
+    #[test]
+    fn hashes_are_argon2id_with_the_design_parameters_and_verify() {
+        let pw = Password::new("Kw8!vLp2#rTq".into(), &PasswordPolicy::default(), &[]).unwrap();
+        let h = hash_password(&pw, [1; 16]);
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert!(verify_password(&h, "Kw8!vLp2#rTq"));
+        assert!(!verify_password(&h, "Kw8!vLp2#rTQ"));
+        assert!(!verify_password("not a hash", "x"));
+        assert!(!verify_password(dummy_hash(), "Kw8!vLp2#rTq"));
     }
 
     #[test]
@@ -241,7 +405,7 @@ mod tests {
 
     #[test]
     fn passwords_never_print() {
-        let pw = Password::new("Geheim123!".into(), &PasswordPolicy::default()).unwrap();
+        let pw = Password::new("Kw8!vLp2#rTq".into(), &PasswordPolicy::default(), &[]).unwrap();
         assert_eq!(format!("{pw:?}"), "Password(***)");
     }
 
