@@ -110,10 +110,10 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {} (PORTIER_LISTEN)", config.listen))?;
     let has_organizations = portier_store::organizations::any_exists(&store).await?;
-    let state = portier_server::AppState::new(
-        store.clone(),
-        portier_server::ServerConfig::new(&config.public_url),
-    );
+    let mut server_config = portier_server::ServerConfig::new(&config.public_url);
+    server_config.lifecycle.activation_ttl = config.activation_ttl;
+    server_config.lifecycle.reset_ttl = config.reset_ttl;
+    let state = portier_server::AppState::new(store.clone(), server_config);
     tracing::info!(
         listen = %config.listen,
         database = %config.describe_database(),

@@ -11,6 +11,7 @@ use crate::locale::Locale;
 
 /// `invited` until the person has set a password through the activation link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum AccountStatus {
     Invited,

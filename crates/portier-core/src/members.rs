@@ -13,6 +13,7 @@ use crate::roles::{MEMBER, RoleKey};
 
 /// What the members list shows (seed 001: invited / active / deactivated).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum MemberStatus {
     Invited,
@@ -51,6 +52,7 @@ pub struct Membership {
 
 /// Something accepted that deserves a second look, shown with the answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Warning {
     pub code: &'static str,
     pub message: String,
@@ -140,20 +142,33 @@ impl NewMember {
 }
 
 /// A telephone number as people write it: digits with `+`, spaces, hyphens,
-/// dots, slashes and parentheses; 6 to 20 digits.
+/// dots, slashes and parentheses; 6 to 20 digits; at most 32 characters. Only
+/// spaces are trimmed, so the rule is exactly the pattern the API documents.
 pub fn parse_phone(field: &str, raw: Option<&str>) -> Result<Option<String>, FieldError> {
-    let Some(text) = profile_text(field, raw, 32)? else {
-        return Ok(None);
-    };
-    if let Some(c) = text
+    let Some(raw) = raw else { return Ok(None) };
+    if raw.chars().count() > 32 {
+        return Err(FieldError::new(
+            field,
+            "too_long",
+            "use at most 32 characters",
+        ));
+    }
+    if let Some(c) = raw
         .chars()
         .find(|c| !(c.is_ascii_digit() || " +-./()".contains(*c)))
     {
         return Err(FieldError::new(
             field,
             "phone_character",
-            format!("\"{c}\" does not belong in a telephone number"),
+            format!(
+                "\"{}\" does not belong in a telephone number",
+                c.escape_default()
+            ),
         ));
+    }
+    let text = raw.trim_matches(' ');
+    if text.is_empty() {
+        return Ok(None);
     }
     let digits = text.chars().filter(char::is_ascii_digit).count();
     if !(6..=20).contains(&digits) {
@@ -163,7 +178,7 @@ pub fn parse_phone(field: &str, raw: Option<&str>) -> Result<Option<String>, Fie
             "a telephone number has 6 to 20 digits",
         ));
     }
-    Ok(Some(text))
+    Ok(Some(text.to_owned()))
 }
 
 /// A staff identification code: one line, at most 64 characters.

@@ -137,6 +137,24 @@ impl Principal {
         }
     }
 
+    /// seed 001: administrator roles are granted apart from content roles.
+    /// Only holders of `admins.manage` grant an admin-kind role; any role
+    /// beyond `member` (no rights) needs `roles.assign`.
+    pub fn may_grant(&self, roles: &[crate::roles::Role], path: &OrgPath) -> Result<(), Error> {
+        use crate::roles::{MEMBER, RoleKind};
+        if roles.iter().any(|r| r.kind == RoleKind::Admin) && !self.holds(&p::ADMINS_MANAGE, path) {
+            return Err(Error::Forbidden {
+                permission: p::ADMINS_MANAGE,
+            });
+        }
+        if roles.iter().any(|r| r.key.as_str() != MEMBER) && !self.holds(&p::ROLES_ASSIGN, path) {
+            return Err(Error::Forbidden {
+                permission: p::ROLES_ASSIGN,
+            });
+        }
+        Ok(())
+    }
+
     pub fn authorize<R: Right>(&self, org: &Organization) -> Result<Authorized<R>, Error> {
         self.can_see(org)?;
         if !self.holds(&R::PERMISSION, &org.path) {
@@ -234,6 +252,48 @@ mod tests {
         assert!(
             matches!(e, Error::Invalid(f) if f.field == "permissions" && f.message.contains("admins.manage"))
         );
+    }
+
+    #[test]
+    fn administrator_roles_need_admins_manage() {
+        let (env, a, _) = tree();
+        let roles = crate::roles::builtins();
+        let admin_role = roles
+            .iter()
+            .find(|r| r.key.as_str() == "administrator")
+            .unwrap()
+            .clone();
+        let member_role = roles
+            .iter()
+            .find(|r| r.key.as_str() == "member")
+            .unwrap()
+            .clone();
+        let um_role = roles
+            .iter()
+            .find(|r| r.key.as_str() == "user-manager")
+            .unwrap()
+            .clone();
+        let key_user = principal(&env, um_role.permissions.clone());
+        assert_eq!(
+            key_user.may_grant(std::slice::from_ref(&admin_role), &a.path),
+            Err(Error::Forbidden {
+                permission: p::ADMINS_MANAGE
+            })
+        );
+        assert_eq!(
+            key_user.may_grant(std::slice::from_ref(&member_role), &a.path),
+            Ok(())
+        );
+        let inviter = principal(&env, [p::MEMBERS_INVITE].into_iter().collect());
+        assert_eq!(inviter.may_grant(&[member_role], &a.path), Ok(()));
+        assert_eq!(
+            inviter.may_grant(&[um_role], &a.path),
+            Err(Error::Forbidden {
+                permission: p::ADMINS_MANAGE
+            })
+        );
+        let admin = principal(&env, p::all_portier());
+        assert_eq!(admin.may_grant(&[admin_role], &a.path), Ok(()));
     }
 
     #[test]

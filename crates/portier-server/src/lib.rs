@@ -17,6 +17,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderName, StatusCode};
 use portier_store::Store;
+use portier_store::lifecycle::Lifecycle;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -30,8 +31,8 @@ pub use error::ApiError;
 /// What the server needs to know beyond the database.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// The address links in mail and answers point to (`PORTIER_PUBLIC_URL`).
-    pub public_url: String,
+    /// Where links point, how long they work, the mail templates.
+    pub lifecycle: Lifecycle,
     /// The longest a request may take before it is answered 408.
     pub request_timeout: Duration,
     /// The largest request body accepted (413 beyond).
@@ -39,9 +40,9 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    pub fn new(public_url: impl Into<String>) -> ServerConfig {
+    pub fn new(public_url: &str) -> ServerConfig {
         ServerConfig {
-            public_url: public_url.into().trim_end_matches('/').to_owned(),
+            lifecycle: Lifecycle::new(public_url),
             request_timeout: Duration::from_secs(30),
             body_limit: 1024 * 1024,
         }

@@ -82,6 +82,44 @@ pub async fn find_by_email_tx(tx: &mut Tx, email: &Email) -> Result<Option<Accou
     row.map(TryInto::try_into).transpose()
 }
 
+/// The account of `new.email`, created (state `invited`, with the profile the
+/// administrator entered) when there is none. The insert gives way to one
+/// made at the same moment by another transaction, so concurrent adds of one
+/// address end with one account (seed 000). Returns whether it already existed.
+pub(crate) async fn find_or_create(
+    tx: &mut Tx,
+    new: &portier_core::members::NewMember,
+    now: DateTime<Utc>,
+) -> Result<(Account, bool)> {
+    let id = AccountId::new();
+    let inserted = in_tx!(tx, |c| {
+        sqlx::query(
+            "INSERT INTO accounts (id, email, salutation, given_name, infix, family_name, sort_key,
+                phone, mobile, status, disabled, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, FALSE, $11, $11)
+             ON CONFLICT (email) DO NOTHING",
+        )
+        .bind(id.0)
+        .bind(new.email.as_str())
+        .bind(&new.name.salutation)
+        .bind(&new.name.given_name)
+        .bind(&new.name.infix)
+        .bind(&new.name.family_name)
+        .bind(new.name.sort_key(&new.email))
+        .bind(&new.phone)
+        .bind(&new.mobile)
+        .bind(AccountStatus::Invited.as_str())
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    let account = find_by_email_tx(tx, &new.email)
+        .await?
+        .ok_or_else(|| Error::Corrupt(format!("the account of {} vanished", new.email)))?;
+    Ok((account, inserted == 0))
+}
+
 /// A new account in state `invited`, with only its address known.
 pub(crate) async fn insert_invited(
     tx: &mut Tx,

@@ -2,11 +2,15 @@
 //! change that causes it; a worker delivers it later (DESIGN §3).
 
 use chrono::{DateTime, Utc};
+use portier_core::accounts::Account;
 use portier_core::email::Email;
 use portier_core::ids::{AccountId, MailId, OrganizationId};
 use portier_core::locale::Locale;
+use portier_core::mail::{MailContext, MailKind};
+use portier_core::organizations::Organization;
 
-use crate::{Result, Tx, in_tx};
+use crate::lifecycle::Lifecycle;
+use crate::{Error, Result, Tx, in_tx};
 
 /// A message ready to be queued, already rendered in the recipient's language.
 #[derive(Debug, Clone)]
@@ -44,4 +48,75 @@ pub async fn enqueue(tx: &mut Tx, mail: &NewMail, now: DateTime<Utc>) -> Result<
         .map(|r| r.rows_affected())
     })?;
     Ok(id)
+}
+
+/// Renders `kind` in the person's language (the account's, else the
+/// organization's) and queues it.
+pub(crate) async fn enqueue_rendered(
+    tx: &mut Tx,
+    lifecycle: &Lifecycle,
+    kind: MailKind,
+    account: &Account,
+    org: Option<&Organization>,
+    ctx: &MailContext,
+    now: DateTime<Utc>,
+) -> Result<MailId> {
+    let locale = account
+        .locale
+        .or(org.map(|o| o.settings.locale))
+        .unwrap_or_default();
+    let rendered = lifecycle
+        .templates
+        .render(kind, locale, ctx)
+        .map_err(Error::Corrupt)?;
+    let mail = NewMail {
+        kind: kind.as_str(),
+        to: account.email.clone(),
+        account_id: Some(account.id),
+        organization_id: org.map(|o| o.id),
+        locale,
+        subject: rendered.subject,
+        body_text: rendered.text,
+        body_html: Some(rendered.html),
+    };
+    enqueue(tx, &mail, now).await
+}
+
+/// A queued or delivered message, as operators see the outbox.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct OutboxMail {
+    pub id: uuid::Uuid,
+    pub kind: String,
+    pub to_address: String,
+    pub account_id: Option<uuid::Uuid>,
+    pub organization_id: Option<uuid::Uuid>,
+    pub locale: String,
+    pub subject: String,
+    pub body_text: String,
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// The newest messages first; with `to`, only those to that address.
+pub async fn recent(
+    store: &crate::Store,
+    to: Option<&Email>,
+    limit: i64,
+) -> Result<Vec<OutboxMail>> {
+    let to = to.map(Email::as_str);
+    Ok(crate::reader!(store, |c| {
+        sqlx::query_as(
+            "SELECT id, kind, to_address, account_id, organization_id, locale, subject, body_text,
+                    status, attempts, last_error, created_at, sent_at
+             FROM mail_outbox WHERE ($1 IS NULL OR to_address = $1)
+             ORDER BY created_at DESC, id DESC LIMIT $2",
+        )
+        .bind(to)
+        .bind(limit)
+        .fetch_all(c)
+        .await
+    })?)
 }

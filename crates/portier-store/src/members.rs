@@ -4,18 +4,255 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use portier_core::audit::Actor;
+use portier_core::Error as DomainError;
+use portier_core::accounts::{Account, AccountStatus};
+use portier_core::audit::{Actor, NewAuditEvent};
 use portier_core::ids::{AccountId, MembershipId, OrganizationId, RoleId};
-use portier_core::members::Membership;
-use portier_core::organizations::OrgPath;
+use portier_core::mail::{MailContext, MailKind};
+use portier_core::members::{Membership, NewMember, Warning};
+use portier_core::organizations::{OrgPath, Organization};
 use portier_core::permissions::{Permission, PermissionSet};
-use portier_core::rights::{Grant, Principal};
+use portier_core::rights::{Authorized, Grant, MembersInvite, Principal};
+use portier_core::roles::Role;
+use portier_core::tokens::TokenKind;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::{Error, Result, Store, Tx, in_tx, reader};
+use crate::audit::{self, Origin};
+use crate::lifecycle::Lifecycle;
+use crate::{
+    Error, Result, Store, Tx, accounts, in_tx, mail, organizations, reader, roles, tokens,
+};
 
-/// Adds `account` to `organization` with `roles`, active.
+/// The outcome of adding a person, as the API answers it.
+#[derive(Debug)]
+pub struct Added {
+    pub account: Account,
+    /// seed 000: the address already had an account, which was kept.
+    pub account_reused: bool,
+    pub membership: Membership,
+    pub roles: Vec<Role>,
+    /// An activation mail was queued (a new or not yet activated account).
+    pub invitation_sent: bool,
+    pub warnings: Vec<Warning>,
+}
+
+/// Adds a person to the organization the proof is for: finds or creates the
+/// account (one per address, also when two administrators add it at the same
+/// moment), creates the membership with its roles and fields, and queues the
+/// invitation, all in one transaction with its audit event.
+pub async fn add(
+    store: &Store,
+    caller: &Principal,
+    auth: &Authorized<MembersInvite>,
+    new: NewMember,
+    lifecycle: &Lifecycle,
+    origin: &Origin,
+) -> Result<Added> {
+    let mut tx = store.begin().await?;
+    let org = organizations::get_for_update(&mut tx, auth.organization_id()).await?;
+    let roles = roles::resolve(&mut tx, &org, &new.roles).await?;
+    caller.may_grant(&roles, &org.path)?;
+    let (account, reused) = accounts::find_or_create(&mut tx, &new, origin.now).await?;
+    let already: Option<i32> = in_tx!(&mut tx, |c| {
+        sqlx::query_scalar(
+            "SELECT 1 FROM memberships WHERE account_id = $1 AND organization_id = $2",
+        )
+        .bind(account.id.0)
+        .bind(org.id.0)
+        .fetch_optional(c)
+        .await
+    })?;
+    if already.is_some() {
+        return Err(DomainError::Conflict {
+            code: "already_member",
+            field: Some("email".into()),
+            message: format!("{} is already a member of {}", account.email, org.name),
+        }
+        .into());
+    }
+    ensure_staff_code_free(&mut tx, org.id, new.staff_code.as_deref(), None).await?;
+    let membership = Membership {
+        id: MembershipId::new(),
+        account_id: account.id,
+        organization_id: org.id,
+        active: new.active,
+        staff_code: new.staff_code.clone(),
+        description: new.description.clone(),
+        job_title: new.job_title.clone(),
+        labels: new.labels.clone(),
+        invited_by: auth.actor().account_id(),
+        created_at: origin.now,
+    };
+    insert_membership(
+        &mut tx,
+        &membership,
+        &roles.iter().map(|r| r.id).collect::<Vec<_>>(),
+    )
+    .await?;
+    let invitation_sent = if !new.active {
+        false
+    } else if account.status == AccountStatus::Invited {
+        send_invitation(&mut tx, &account, &org, lifecycle, origin).await?;
+        true
+    } else {
+        let ctx = MailContext {
+            name: account.name.display_name(),
+            email: account.email.to_string(),
+            organization: org.name.clone(),
+            link: format!("{}/login", lifecycle.public_url),
+            expires_at: None,
+        };
+        mail::enqueue_rendered(
+            &mut tx,
+            lifecycle,
+            MailKind::Added,
+            &account,
+            Some(&org),
+            &ctx,
+            origin.now,
+        )
+        .await?;
+        false
+    };
+    let event = NewAuditEvent {
+        actor: auth.actor().clone(),
+        action: "member.added",
+        organization_id: Some(org.id),
+        target_type: "account",
+        target_id: account.id.to_string(),
+        changes: serde_json::json!({
+            "email": account.email,
+            "account_created": !reused,
+            "roles": roles.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
+            "active": membership.active,
+            "staff_code": membership.staff_code,
+            "job_title": membership.job_title,
+            "labels": membership.labels,
+            "invitation_sent": invitation_sent,
+        }),
+        client_addr: origin.client_addr.clone(),
+    };
+    audit::record(&mut tx, org.environment_id, event, origin.now).await?;
+    tx.commit().await?;
+    Ok(Added {
+        account,
+        account_reused: reused,
+        membership,
+        roles,
+        invitation_sent,
+        warnings: new.warnings,
+    })
+}
+
+/// Issues an activation token (replacing earlier ones) and queues its mail.
+pub(crate) async fn send_invitation(
+    tx: &mut Tx,
+    account: &Account,
+    org: &Organization,
+    lifecycle: &Lifecycle,
+    origin: &Origin,
+) -> Result<()> {
+    let token = tokens::issue(
+        tx,
+        TokenKind::Activation,
+        account.id,
+        Some(org.id),
+        lifecycle.activation_ttl,
+        origin,
+    )
+    .await?;
+    let ctx = MailContext {
+        name: account.name.display_name(),
+        email: account.email.to_string(),
+        organization: org.name.clone(),
+        link: format!(
+            "{}/{}/{}",
+            lifecycle.public_url,
+            TokenKind::Activation.link_path(),
+            token.expose()
+        ),
+        expires_at: Some(portier_core::tokens::expires_at(
+            origin.now,
+            lifecycle.activation_ttl,
+        )),
+    };
+    mail::enqueue_rendered(
+        tx,
+        lifecycle,
+        MailKind::Invitation,
+        account,
+        Some(org),
+        &ctx,
+        origin.now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// seed 002: the staff identification code is unique within the organization.
+async fn ensure_staff_code_free(
+    tx: &mut Tx,
+    org: OrganizationId,
+    code: Option<&str>,
+    except: Option<MembershipId>,
+) -> Result<()> {
+    let Some(code) = code else { return Ok(()) };
+    let holder: Option<Uuid> = in_tx!(tx, |c| {
+        sqlx::query_scalar(
+            "SELECT id FROM memberships WHERE organization_id = $1 AND staff_code = $2",
+        )
+        .bind(org.0)
+        .bind(code)
+        .fetch_optional(c)
+        .await
+    })?;
+    match holder {
+        Some(id) if Some(MembershipId(id)) != except => Err(DomainError::Conflict {
+            code: "staff_code_taken",
+            field: Some("staff_code".into()),
+            message: format!("another member of this organization already has the code {code}"),
+        }
+        .into()),
+        _ => Ok(()),
+    }
+}
+
+async fn insert_membership(tx: &mut Tx, m: &Membership, roles: &[RoleId]) -> Result<()> {
+    in_tx!(tx, |c| {
+        sqlx::query(
+            "INSERT INTO memberships (id, account_id, organization_id, active, staff_code, description,
+                job_title, labels, invited_by, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+        )
+        .bind(m.id.0)
+        .bind(m.account_id.0)
+        .bind(m.organization_id.0)
+        .bind(m.active)
+        .bind(&m.staff_code)
+        .bind(&m.description)
+        .bind(&m.job_title)
+        .bind(Json(&m.labels))
+        .bind(m.invited_by.map(|a| a.0))
+        .bind(m.created_at)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    for role in roles {
+        in_tx!(tx, |c| {
+            sqlx::query("INSERT INTO membership_roles (membership_id, role_id) VALUES ($1, $2)")
+                .bind(m.id.0)
+                .bind(role.0)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(())
+}
+
+/// Adds `account` to `organization` with `roles`, active, with no other field.
 pub(crate) async fn insert(
     tx: &mut Tx,
     account_id: AccountId,
@@ -36,32 +273,7 @@ pub(crate) async fn insert(
         invited_by,
         created_at: now,
     };
-    in_tx!(tx, |c| {
-        sqlx::query(
-            "INSERT INTO memberships (id, account_id, organization_id, active, labels, invited_by,
-                created_at, updated_at)
-             VALUES ($1, $2, $3, TRUE, $4, $5, $6, $6)",
-        )
-        .bind(m.id.0)
-        .bind(account_id.0)
-        .bind(organization_id.0)
-        .bind(Json(&m.labels))
-        .bind(invited_by.map(|a| a.0))
-        .bind(now)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected())
-    })?;
-    for role in roles {
-        in_tx!(tx, |c| {
-            sqlx::query("INSERT INTO membership_roles (membership_id, role_id) VALUES ($1, $2)")
-                .bind(m.id.0)
-                .bind(role.0)
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
-    }
+    insert_membership(tx, &m, roles).await?;
     Ok(m)
 }
 
@@ -100,4 +312,252 @@ pub async fn principal_for_account(store: &Store, account_id: AccountId) -> Resu
         actor: Actor::Account { id: account_id },
         grants: grants.into_values().collect(),
     })
+}
+
+/// One member as lists and detail pages show it.
+#[derive(Debug, Clone)]
+pub struct MemberView {
+    pub account: Account,
+    pub membership: Membership,
+    pub roles: Vec<String>,
+    pub two_factor: bool,
+    pub sort_key: String,
+}
+
+impl MemberView {
+    pub fn status(&self) -> portier_core::members::MemberStatus {
+        portier_core::members::MemberStatus::of(self.account.status, self.membership.active)
+    }
+}
+
+/// What a member list is narrowed to.
+#[derive(Debug, Clone, Default)]
+pub struct MemberFilter {
+    /// A prefix of the e-mail address, family name, given name or staff code.
+    pub q: Option<String>,
+    pub role: Option<String>,
+    pub label: Option<String>,
+    pub status: Option<portier_core::members::MemberStatus>,
+}
+
+/// Where a page starts: after this sort key and account id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberCursor {
+    pub sort_key: String,
+    pub account_id: AccountId,
+}
+
+#[derive(sqlx::FromRow)]
+struct MemberRow {
+    account_id: Uuid,
+    email: String,
+    salutation: Option<String>,
+    given_name: Option<String>,
+    infix: Option<String>,
+    family_name: Option<String>,
+    sort_key: String,
+    phone: Option<String>,
+    mobile: Option<String>,
+    locale: Option<String>,
+    status: String,
+    disabled: bool,
+    account_created_at: DateTime<Utc>,
+    membership_id: Uuid,
+    organization_id: Uuid,
+    active: bool,
+    staff_code: Option<String>,
+    description: Option<String>,
+    job_title: Option<String>,
+    labels: Json<Vec<String>>,
+    invited_by: Option<Uuid>,
+    created_at: DateTime<Utc>,
+    two_factor: bool,
+    role_keys: Option<String>,
+}
+
+impl MemberRow {
+    fn into_view(self) -> Result<MemberView> {
+        use portier_core::accounts::PersonName;
+        let email = portier_core::email::Email::parse(&self.email)
+            .map_err(|e| Error::Corrupt(format!("e-mail: {e}")))?;
+        let mut roles: Vec<String> = self
+            .role_keys
+            .map(|k| {
+                k.split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        roles.sort();
+        Ok(MemberView {
+            account: Account {
+                id: self.account_id.into(),
+                email,
+                name: PersonName {
+                    salutation: self.salutation,
+                    given_name: self.given_name,
+                    infix: self.infix,
+                    family_name: self.family_name,
+                },
+                phone: self.phone,
+                mobile: self.mobile,
+                locale: self
+                    .locale
+                    .as_deref()
+                    .and_then(|l| portier_core::locale::Locale::parse("locale", l).ok()),
+                status: AccountStatus::parse(&self.status)
+                    .ok_or_else(|| Error::Corrupt(format!("account status {:?}", self.status)))?,
+                disabled: self.disabled,
+                created_at: self.account_created_at,
+            },
+            membership: Membership {
+                id: self.membership_id.into(),
+                account_id: self.account_id.into(),
+                organization_id: self.organization_id.into(),
+                active: self.active,
+                staff_code: self.staff_code,
+                description: self.description,
+                job_title: self.job_title,
+                labels: self.labels.0,
+                invited_by: self.invited_by.map(Into::into),
+                created_at: self.created_at,
+            },
+            roles,
+            two_factor: self.two_factor,
+            sort_key: self.sort_key,
+        })
+    }
+}
+
+/// The member query, written once; only the function that joins the role keys
+/// differs between the dialects.
+macro_rules! select_members {
+    ($agg:literal, $rest:literal) => {
+        concat!(
+            "SELECT a.id AS account_id, a.email, a.salutation, a.given_name, a.infix, a.family_name,
+                    a.sort_key, a.phone, a.mobile, a.locale, a.status, a.disabled,
+                    a.created_at AS account_created_at, m.id AS membership_id, m.organization_id,
+                    m.active, m.staff_code, m.description, m.job_title, m.labels, m.invited_by,
+                    m.created_at,
+                    EXISTS (SELECT 1 FROM credentials cr WHERE cr.account_id = a.id
+                            AND cr.kind IN ('totp', 'webauthn')) AS two_factor,
+                    (SELECT ", $agg, " FROM membership_roles mr JOIN roles r ON r.id = mr.role_id
+                     WHERE mr.membership_id = m.id) AS role_keys
+             FROM memberships m JOIN accounts a ON a.id = m.account_id ",
+            $rest
+        )
+    };
+}
+
+macro_rules! list_members {
+    ($agg:literal) => {
+        select_members!(
+            $agg,
+            "WHERE m.organization_id = $1
+               AND ($2 IS NULL OR a.email LIKE $2 ESCAPE '\\' OR a.sort_key LIKE $2 ESCAPE '\\'
+                    OR lower(a.given_name) LIKE $2 ESCAPE '\\' OR lower(m.staff_code) LIKE $2 ESCAPE '\\')
+               AND ($3 IS NULL OR EXISTS (SELECT 1 FROM membership_roles fr JOIN roles f ON f.id = fr.role_id
+                                          WHERE fr.membership_id = m.id AND f.key = $3))
+               AND ($4 IS NULL OR CAST(m.labels AS TEXT) LIKE $4 ESCAPE '\\')
+               AND ($5 IS NULL OR ($5 = 'deactivated' AND m.active = FALSE)
+                    OR (m.active = TRUE AND a.status = $5))
+               AND ($6 IS NULL OR a.sort_key > $6 OR (a.sort_key = $6 AND a.id > $7))
+             ORDER BY a.sort_key, a.id
+             LIMIT $8"
+        )
+    };
+}
+
+/// Escapes LIKE's wildcards so user input matches literally.
+fn like_literal(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// A page of an organization's members, sorted by family name ignoring the
+/// infix (Jan van der Berg under B), then by account id.
+pub async fn list(
+    store: &Store,
+    organization_id: OrganizationId,
+    filter: &MemberFilter,
+    after: Option<&MemberCursor>,
+    limit: i64,
+) -> Result<Vec<MemberView>> {
+    let q = filter
+        .q
+        .as_deref()
+        .map(|q| format!("{}%", like_literal(&q.trim().to_lowercase())));
+    let label = filter.label.as_deref().map(|l| {
+        format!(
+            "%{}%",
+            like_literal(&serde_json::Value::String(l.to_owned()).to_string())
+        )
+    });
+    let status = filter.status.map(|s| match s {
+        portier_core::members::MemberStatus::Invited => "invited",
+        portier_core::members::MemberStatus::Active => "active",
+        portier_core::members::MemberStatus::Deactivated => "deactivated",
+    });
+    let (after_key, after_id) = match after {
+        Some(c) => (Some(c.sort_key.clone()), Some(c.account_id.0)),
+        None => (None, None),
+    };
+    macro_rules! run {
+        ($sql:expr, $c:ident) => {
+            sqlx::query_as::<_, MemberRow>($sql)
+                .bind(organization_id.0)
+                .bind(&q)
+                .bind(&filter.role)
+                .bind(&label)
+                .bind(status)
+                .bind(&after_key)
+                .bind(after_id)
+                .bind(limit)
+                .fetch_all($c)
+                .await
+        };
+    }
+    let rows: Vec<MemberRow> = match &store.db {
+        crate::db::Db::Sqlite { read, .. } => {
+            run!(list_members!("group_concat(r.key, ',')"), read)?
+        }
+        crate::db::Db::Postgres(pool) => run!(list_members!("string_agg(r.key, ',')"), pool)?,
+    };
+    rows.into_iter().map(MemberRow::into_view).collect()
+}
+
+/// One member of an organization, or `None`.
+pub async fn get(
+    store: &Store,
+    organization_id: OrganizationId,
+    account_id: AccountId,
+) -> Result<Option<MemberView>> {
+    macro_rules! run {
+        ($sql:expr, $c:ident) => {
+            sqlx::query_as::<_, MemberRow>($sql)
+                .bind(organization_id.0)
+                .bind(account_id.0)
+                .fetch_optional($c)
+                .await
+        };
+    }
+    let row: Option<MemberRow> = match &store.db {
+        crate::db::Db::Sqlite { read, .. } => run!(
+            select_members!(
+                "group_concat(r.key, ',')",
+                "WHERE m.organization_id = $1 AND m.account_id = $2"
+            ),
+            read
+        )?,
+        crate::db::Db::Postgres(pool) => run!(
+            select_members!(
+                "string_agg(r.key, ',')",
+                "WHERE m.organization_id = $1 AND m.account_id = $2"
+            ),
+            pool
+        )?,
+    };
+    row.map(MemberRow::into_view).transpose()
 }

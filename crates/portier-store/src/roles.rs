@@ -2,12 +2,100 @@
 //! `portier_core::roles::builtins()` at every migration, so the code is the one
 //! place that defines them.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use portier_core::FieldError;
 use portier_core::ids::RoleId;
-use portier_core::roles::{Role, builtins};
+use portier_core::organizations::Organization;
+use portier_core::permissions::{Permission, PermissionSet};
+use portier_core::roles::{LocalizedName, Role, RoleKey, RoleKind, builtins};
 use sqlx::types::Json;
+use uuid::Uuid;
 
-use crate::{Result, Tx, in_tx};
+use crate::{Error, Result, Tx, in_tx};
+
+#[derive(sqlx::FromRow)]
+struct RoleRow {
+    id: Uuid,
+    organization_id: Option<Uuid>,
+    key: String,
+    name_en: String,
+    name_nl: String,
+    kind: String,
+    requires_registration: Option<String>,
+    portfolio_types: Json<Vec<String>>,
+    #[allow(dead_code)]
+    created_at: DateTime<Utc>,
+}
+
+/// Reads the roles that can be granted in `org`, by key, in the order asked:
+/// the built-ins and the roles defined on `org` or one of its ancestors (the
+/// nearest definition wins). An unknown key is refused on its field
+/// (`roles[2]`).
+pub async fn resolve(tx: &mut Tx, org: &Organization, keys: &[RoleKey]) -> Result<Vec<Role>> {
+    let mut out = Vec::with_capacity(keys.len());
+    for (i, key) in keys.iter().enumerate() {
+        let rows: Vec<RoleRow> = in_tx!(tx, |c| {
+            sqlx::query_as(
+                "SELECT r.id, r.organization_id, r.key, r.name_en, r.name_nl, r.kind,
+                        r.requires_registration, r.portfolio_types, r.created_at
+                 FROM roles r LEFT JOIN organizations o ON o.id = r.organization_id
+                 WHERE r.key = $1 AND (r.organization_id IS NULL OR substr($2, 1, length(o.path)) = o.path)",
+            )
+            .bind(key.as_str())
+            .bind(org.path.as_str())
+            .fetch_all(c)
+            .await
+        })?;
+        // The nearest definition: a role of the organization itself beats its
+        // parent's (its id stands later in the path), which beats a built-in.
+        let depth = |r: &RoleRow| match r.organization_id {
+            None => 0,
+            Some(id) => org
+                .path
+                .as_str()
+                .find(&id.to_string())
+                .map(|i| i + 1)
+                .unwrap_or(0),
+        };
+        let Some(row) = rows.into_iter().max_by_key(depth) else {
+            return Err(FieldError::new(
+                format!("roles[{i}]"),
+                "role_unknown",
+                format!("there is no role \"{}\" in this organization", key.as_str()),
+            )
+            .into());
+        };
+        let permissions: Vec<String> = in_tx!(tx, |c| {
+            sqlx::query_scalar("SELECT permission FROM role_permissions WHERE role_id = $1")
+                .bind(row.id)
+                .fetch_all(c)
+                .await
+        })?;
+        out.push(role_from(row, permissions)?);
+    }
+    Ok(out)
+}
+
+fn role_from(r: RoleRow, permissions: Vec<String>) -> Result<Role> {
+    let corrupt = |e: FieldError| Error::Corrupt(e.message);
+    Ok(Role {
+        id: r.id.into(),
+        organization_id: r.organization_id.map(Into::into),
+        key: RoleKey::parse("key", &r.key).map_err(corrupt)?,
+        name: LocalizedName {
+            en: r.name_en,
+            nl: r.name_nl,
+        },
+        kind: RoleKind::parse("kind", &r.kind).map_err(corrupt)?,
+        permissions: permissions
+            .iter()
+            .map(|p| Permission::parse("permission", p))
+            .collect::<Result<PermissionSet, _>>()
+            .map_err(corrupt)?,
+        requires_registration: r.requires_registration,
+        portfolio_types: r.portfolio_types.0,
+    })
+}
 
 /// Makes the stored built-in roles match their definition in `portier-core`.
 /// The role row's upsert locks it, so nodes starting together take turns.

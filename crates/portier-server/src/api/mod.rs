@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1`, with its OpenAPI description generated from
 //! the handlers (`GET /api/v1/openapi.json`).
 
+pub mod members;
 pub mod organizations;
 
 use std::collections::HashMap;
@@ -28,7 +29,10 @@ use crate::{ApiError, AppState};
     modifiers(&BearerAuth),
     security(("bearer" = [])),
     components(schemas(ErrorBody)),
-    tags((name = "organizations", description = "The organization tree: environments and the organizations below them")),
+    tags(
+        (name = "organizations", description = "The organization tree: environments and the organizations below them"),
+        (name = "members", description = "Who belongs to an organization, in which role"),
+    ),
 )]
 struct ApiDoc;
 
@@ -55,6 +59,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     let v1 = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(organizations::list, organizations::create))
         .routes(routes!(organizations::get_one, organizations::update))
+        .routes(routes!(members::add, members::list))
+        .routes(routes!(members::get_one))
         .route("/openapi.json", get(openapi_json));
     OpenApiRouter::new().nest("/api/v1", v1)
 }
@@ -73,6 +79,22 @@ async fn openapi_json() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], openapi())
 }
 
+/// Loads an organization the caller may see; anything else is 404, so nobody
+/// learns what exists outside their rights.
+pub(crate) async fn visible(
+    state: &AppState,
+    caller: &crate::auth::Caller,
+    id: portier_core::ids::OrganizationId,
+) -> Result<portier_core::organizations::Organization, ApiError> {
+    let org = portier_store::organizations::get(&state.store, id)
+        .await?
+        .ok_or(portier_core::Error::NotFound {
+            what: "organization",
+        })?;
+    caller.0.can_see(&org)?;
+    Ok(org)
+}
+
 /// Keyset pagination parameters shared by list routes: `limit` (1–500, default
 /// 100) and `cursor` (the last id of the previous page).
 pub struct Page {
@@ -82,20 +104,7 @@ pub struct Page {
 
 impl Page {
     pub fn from_query(q: &HashMap<String, String>) -> Result<Page, ApiError> {
-        let limit = match q.get("limit") {
-            None => 100,
-            Some(raw) => match raw.parse::<i64>() {
-                Ok(n) if (1..=500).contains(&n) => n,
-                _ => {
-                    return Err(ApiError::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "invalid_limit",
-                        "limit must be a whole number from 1 to 500",
-                    )
-                    .with_field("limit"));
-                }
-            },
-        };
+        let limit = Page::limit(q)?;
         let cursor = match q.get("cursor") {
             None => None,
             Some(raw) => Some(raw.parse().map_err(|_| {
@@ -108,5 +117,21 @@ impl Page {
             })?),
         };
         Ok(Page { limit, cursor })
+    }
+
+    /// `limit`: 1 to 500, default 100.
+    pub fn limit(q: &HashMap<String, String>) -> Result<i64, ApiError> {
+        match q.get("limit") {
+            None => Ok(100),
+            Some(raw) => match raw.parse::<i64>() {
+                Ok(n) if (1..=500).contains(&n) => Ok(n),
+                _ => Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_limit",
+                    "limit must be a whole number from 1 to 500",
+                )
+                .with_field("limit")),
+            },
+        }
     }
 }

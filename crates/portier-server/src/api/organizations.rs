@@ -9,7 +9,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
-use portier_core::Error as DomainError;
 use portier_core::ids::OrganizationId;
 use portier_core::locale::Locale;
 use portier_core::organizations::{
@@ -22,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::Page;
+use super::{Page, visible};
 use crate::auth::Caller;
 use crate::error::ErrorBody;
 use crate::extract::{ApiJson, ClientAddr, object, path_id};
@@ -124,21 +123,6 @@ impl SettingsInput {
             password_policy: self.password_policy,
         }
     }
-}
-
-/// Loads an organization the caller may see; anything else is 404.
-async fn visible(
-    state: &AppState,
-    caller: &Caller,
-    id: OrganizationId,
-) -> Result<Organization, ApiError> {
-    let org = portier_store::organizations::get(&state.store, id)
-        .await?
-        .ok_or(DomainError::NotFound {
-            what: "organization",
-        })?;
-    caller.0.can_see(&org)?;
-    Ok(org)
 }
 
 /// The organizations the caller may see.

@@ -1,0 +1,394 @@
+//! `/organizations/{org}/members`: adding people (seeds 000, 002, 004) and the
+//! member list of seed 001.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use chrono::{DateTime, Utc};
+use portier_core::Error as DomainError;
+use portier_core::accounts::AccountStatus;
+use portier_core::ids::{AccountId, OrganizationId};
+use portier_core::members::{MemberInput, MemberStatus, NewMember, Warning};
+use portier_core::rights::{MembersInvite, MembersRead};
+use portier_store::audit::Origin;
+use portier_store::members::{MemberCursor, MemberFilter, MemberView};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::{Page, visible};
+use crate::auth::Caller;
+use crate::error::ErrorBody;
+use crate::extract::{ApiJson, ClientAddr, path_id};
+use crate::{ApiError, AppState};
+
+/// A member as the list shows it (seed 001: name, roles, created, two-step
+/// verification, activation state).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MemberItem {
+    pub account_id: Uuid,
+    pub email: String,
+    /// "Jan van der Berg"; the e-mail address while no name is known.
+    pub display_name: String,
+    /// Role keys.
+    pub roles: Vec<String>,
+    pub status: MemberStatus,
+    /// True when a second factor is set up.
+    pub two_factor: bool,
+    /// When the person joined this organization.
+    pub created_at: DateTime<Utc>,
+    pub labels: Vec<String>,
+    pub staff_code: Option<String>,
+    pub groups: Vec<String>,
+}
+
+/// One member with every field.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MemberDetail {
+    #[serde(flatten)]
+    pub item: MemberItem,
+    pub salutation: Option<String>,
+    pub given_name: Option<String>,
+    pub infix: Option<String>,
+    pub family_name: Option<String>,
+    pub phone: Option<String>,
+    pub mobile: Option<String>,
+    pub job_title: Option<String>,
+    /// seed 002: visible to the member's contacts.
+    pub description: Option<String>,
+    /// `invited` until the person has activated the account.
+    pub account_status: AccountStatus,
+    pub invited_by: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MemberList {
+    pub items: Vec<MemberItem>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A person to add. Seed 000's order: role first, then e-mail, then the rest.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddMember {
+    /// Spaces around it are removed; it is stored lower-cased. International
+    /// addresses (RFC 6531 local parts, IDNA domains) are accepted as well.
+    #[schema(
+        max_length = 254,
+        pattern = r#"^[ ]*(?=[^@]{1,64}@)[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?[ ]*$"#
+    )]
+    pub email: String,
+    /// Role keys; `["member"]` (no rights) when empty.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[schema(max_length = 32)]
+    pub salutation: Option<String>,
+    #[schema(max_length = 100)]
+    pub given_name: Option<String>,
+    /// "van der"
+    #[schema(max_length = 32)]
+    pub infix: Option<String>,
+    #[schema(max_length = 100)]
+    pub family_name: Option<String>,
+    /// Digits with `+`, spaces, `-`, `.`, `/`, `(` and `)`; 6 to 20 digits.
+    #[schema(
+        max_length = 32,
+        pattern = r#"^(?:[ ]*|(?=(?:[^0-9]*[0-9]){6,20}[^0-9]*$)[0-9 +\-./()]*)$"#
+    )]
+    pub phone: Option<String>,
+    /// Digits with `+`, spaces, `-`, `.`, `/`, `(` and `)`; 6 to 20 digits.
+    #[schema(
+        max_length = 32,
+        pattern = r#"^(?:[ ]*|(?=(?:[^0-9]*[0-9]){6,20}[^0-9]*$)[0-9 +\-./()]*)$"#
+    )]
+    pub mobile: Option<String>,
+    #[schema(max_length = 100)]
+    pub job_title: Option<String>,
+    /// Unique within the organization (seed 002).
+    #[schema(max_length = 64)]
+    pub staff_code: Option<String>,
+    #[schema(max_length = 1000)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// `false` creates a membership that cannot be used until reactivated, and
+    /// sends nothing (seed 002).
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AddedMember {
+    pub account_id: Uuid,
+    /// seed 000: the address already had an account, which gained this membership.
+    pub account_reused: bool,
+    /// An activation mail was queued.
+    pub invitation_sent: bool,
+    pub member: MemberItem,
+    pub warnings: Vec<Warning>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[allow(dead_code)]
+pub struct ListQuery {
+    /// A prefix of the e-mail address, family name, given name or staff code.
+    q: Option<String>,
+    /// A role key.
+    role: Option<String>,
+    label: Option<String>,
+    status: Option<MemberStatus>,
+    /// 1 to 500; default 100.
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+impl From<&MemberView> for MemberItem {
+    fn from(v: &MemberView) -> Self {
+        MemberItem {
+            account_id: v.account.id.0,
+            email: v.account.email.to_string(),
+            display_name: v.account.display_name(),
+            roles: v.roles.clone(),
+            status: v.status(),
+            two_factor: v.two_factor,
+            created_at: v.membership.created_at,
+            labels: v.membership.labels.clone(),
+            staff_code: v.membership.staff_code.clone(),
+            groups: Vec::new(),
+        }
+    }
+}
+
+impl From<&MemberView> for MemberDetail {
+    fn from(v: &MemberView) -> Self {
+        let n = &v.account.name;
+        MemberDetail {
+            item: v.into(),
+            salutation: n.salutation.clone(),
+            given_name: n.given_name.clone(),
+            infix: n.infix.clone(),
+            family_name: n.family_name.clone(),
+            phone: v.account.phone.clone(),
+            mobile: v.account.mobile.clone(),
+            job_title: v.membership.job_title.clone(),
+            description: v.membership.description.clone(),
+            account_status: v.account.status,
+            invited_by: v.membership.invited_by.map(|a| a.0),
+        }
+    }
+}
+
+fn encode_cursor(v: &MemberView) -> String {
+    let key: String = v.sort_key.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("{key}.{}", v.account.id)
+}
+
+fn decode_cursor(raw: &str) -> Option<MemberCursor> {
+    let (key, id) = raw.split_once('.')?;
+    if key.len() % 2 != 0 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..key.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(key.get(i..i + 2)?, 16).ok())
+        .collect();
+    Some(MemberCursor {
+        sort_key: String::from_utf8(bytes?).ok()?,
+        account_id: id.parse().ok()?,
+    })
+}
+
+/// Add a person to the organization.
+///
+/// The address is normalized; an address that already has an account keeps it
+/// and gains a membership (seed 000). New accounts get an activation mail.
+/// *Permissions*: `members.invite`; `roles.assign` for roles beyond `member`;
+/// `admins.manage` for administrator roles.
+#[utoipa::path(post, path = "/organizations/{org}/members", tag = "members", request_body = AddMember,
+    params(("org" = Uuid, Path, description = "The organization's id")),
+    responses(
+        (status = 201, body = AddedMember),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ))]
+pub async fn add(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientAddr(client): ClientAddr,
+    Path(org): Path<String>,
+    ApiJson(body): ApiJson<AddMember>,
+) -> Result<impl IntoResponse, ApiError> {
+    let org = visible(&state, &caller, path_id("org", &org)?).await?;
+    let auth = caller.0.authorize::<MembersInvite>(&org)?;
+    let new = NewMember::parse(MemberInput {
+        email: body.email,
+        roles: body.roles,
+        salutation: body.salutation,
+        given_name: body.given_name,
+        infix: body.infix,
+        family_name: body.family_name,
+        phone: body.phone,
+        mobile: body.mobile,
+        job_title: body.job_title,
+        staff_code: body.staff_code,
+        description: body.description,
+        labels: body.labels,
+        active: body.active,
+    })?;
+    let added = portier_store::members::add(
+        &state.store,
+        &caller.0,
+        &auth,
+        new,
+        &state.config.lifecycle,
+        &Origin::now(client),
+    )
+    .await?;
+    let view = portier_store::members::get(&state.store, org.id, added.account.id)
+        .await?
+        .ok_or(DomainError::NotFound { what: "member" })?;
+    let location = format!(
+        "/api/v1/organizations/{}/members/{}",
+        org.id, added.account.id
+    );
+    let answer = AddedMember {
+        account_id: added.account.id.0,
+        account_reused: added.account_reused,
+        invitation_sent: added.invitation_sent,
+        member: (&view).into(),
+        warnings: added.warnings,
+    };
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(answer),
+    ))
+}
+
+/// The organization's members, sorted by family name (ignoring the infix).
+///
+/// *Permissions*: `members.read`.
+#[utoipa::path(get, path = "/organizations/{org}/members", tag = "members",
+    params(("org" = Uuid, Path, description = "The organization's id"), ListQuery),
+    responses(
+        (status = 200, body = MemberList),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<MemberList>, ApiError> {
+    let org = visible(&state, &caller, path_id("org", &org)?).await?;
+    caller.0.authorize::<MembersRead>(&org)?;
+    let limit = Page::limit(&q)?;
+    let invalid = |field: &str, message: &str| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("invalid_{field}"),
+            message,
+        )
+        .with_field(field)
+    };
+    let status = match q.get("status").map(String::as_str) {
+        None => None,
+        Some("invited") => Some(MemberStatus::Invited),
+        Some("active") => Some(MemberStatus::Active),
+        Some("deactivated") => Some(MemberStatus::Deactivated),
+        Some(_) => {
+            return Err(invalid(
+                "status",
+                "status must be invited, active or deactivated",
+            ));
+        }
+    };
+    let cursor = match q.get("cursor") {
+        None => None,
+        Some(raw) => Some(decode_cursor(raw).ok_or_else(|| {
+            invalid(
+                "cursor",
+                "cursor must be a next_cursor value from a previous page",
+            )
+        })?),
+    };
+    let filter = MemberFilter {
+        q: q.get("q").filter(|s| !s.trim().is_empty()).cloned(),
+        role: q.get("role").cloned(),
+        label: q.get("label").cloned(),
+        status,
+    };
+    let views =
+        portier_store::members::list(&state.store, org.id, &filter, cursor.as_ref(), limit + 1)
+            .await?;
+    let more = views.len() as i64 > limit;
+    let page = &views[..views.len().min(limit as usize)];
+    Ok(Json(MemberList {
+        items: page.iter().map(Into::into).collect(),
+        next_cursor: if more {
+            page.last().map(encode_cursor)
+        } else {
+            None
+        },
+    }))
+}
+
+/// One member.
+///
+/// *Permissions*: `members.read`.
+#[utoipa::path(get, path = "/organizations/{org}/members/{account_id}", tag = "members",
+    params(("org" = Uuid, Path, description = "The organization's id"), ("account_id" = Uuid, Path, description = "The member's account id")),
+    responses(
+        (status = 200, body = MemberDetail),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ))]
+pub async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, account)): Path<(String, String)>,
+) -> Result<Json<MemberDetail>, ApiError> {
+    let org = visible(&state, &caller, path_id("org", &org)?).await?;
+    caller.0.authorize::<MembersRead>(&org)?;
+    let account: AccountId = path_id("account_id", &account)?;
+    let view = portier_store::members::get(&state.store, OrganizationId(org.id.0), account)
+        .await?
+        .ok_or(DomainError::NotFound { what: "member" })?;
+    Ok(Json((&view).into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_nonsense_is_refused() {
+        let c = MemberCursor {
+            sort_key: "berg, jan van der".into(),
+            account_id: AccountId::new(),
+        };
+        let key: String = c.sort_key.bytes().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(decode_cursor(&format!("{key}.{}", c.account_id)), Some(c));
+        for bad in [
+            "",
+            "zz.x",
+            "abc.",
+            "6a.not-a-uuid",
+            "6.01a20436-0000-7000-8000-000000000000",
+        ] {
+            assert_eq!(decode_cursor(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! What changes in a person's lifecycle need beyond the database: where links
+//! point, how long they work, and the mail templates.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use portier_core::mail::MailTemplates;
+use portier_core::tokens::TokenKind;
+
+#[derive(Clone)]
+pub struct Lifecycle {
+    /// `PORTIER_PUBLIC_URL`, without a trailing slash.
+    pub public_url: String,
+    pub activation_ttl: Duration,
+    pub reset_ttl: Duration,
+    pub templates: Arc<MailTemplates>,
+}
+
+impl Lifecycle {
+    /// The defaults of DESIGN §4 with the built-in templates.
+    pub fn new(public_url: &str) -> Lifecycle {
+        Lifecycle {
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            activation_ttl: TokenKind::Activation.default_ttl(),
+            reset_ttl: TokenKind::PasswordReset.default_ttl(),
+            templates: Arc::new(MailTemplates::builtin()),
+        }
+    }
+}
+
+impl std::fmt::Debug for Lifecycle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lifecycle")
+            .field("public_url", &self.public_url)
+            .field("activation_ttl", &self.activation_ttl)
+            .field("reset_ttl", &self.reset_ttl)
+            .finish_non_exhaustive()
+    }
+}
