@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod metrics;
+pub mod passwords;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -52,6 +53,7 @@ impl ServerConfig {
 pub struct Inner {
     pub store: Store,
     pub config: ServerConfig,
+    pub hasher: passwords::Hasher,
 }
 
 /// Shared by every handler; cheap to clone.
@@ -67,7 +69,11 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     pub fn new(store: Store, config: ServerConfig) -> AppState {
-        AppState(Arc::new(Inner { store, config }))
+        AppState(Arc::new(Inner {
+            store,
+            config,
+            hasher: passwords::Hasher::new(),
+        }))
     }
 }
 

@@ -153,3 +153,128 @@ pub(crate) async fn insert_invited(
     })?;
     Ok(account)
 }
+
+/// The password policies of the organizations the account belongs to.
+pub async fn password_policies(
+    store: &Store,
+    id: AccountId,
+) -> Result<Vec<portier_core::passwords::PasswordPolicy>> {
+    let rows: Vec<sqlx::types::Json<portier_core::passwords::PasswordPolicy>> = reader!(
+        store,
+        |c| {
+            sqlx::query_scalar(
+            "SELECT o.password_policy FROM memberships m JOIN organizations o ON o.id = m.organization_id
+             WHERE m.account_id = $1",
+        )
+        .bind(id.0)
+        .fetch_all(c)
+        .await
+        }
+    )?;
+    Ok(rows.into_iter().map(|j| j.0).collect())
+}
+
+/// Profile fields a person fills in at activation; each only where still empty.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileFill {
+    pub salutation: Option<String>,
+    pub given_name: Option<String>,
+    pub infix: Option<String>,
+    pub family_name: Option<String>,
+    pub phone: Option<String>,
+    pub mobile: Option<String>,
+    pub locale: Option<portier_core::locale::Locale>,
+}
+
+/// Activates the account behind an activation token: uses the token (once,
+/// also under concurrent calls), sets the password hash, completes the empty
+/// profile fields and records it, in one transaction. `Ok(false)` when the
+/// token was used or replaced in the meantime.
+pub async fn activate(
+    store: &Store,
+    token: &crate::tokens::TokenInfo,
+    password_hash: &str,
+    fill: &ProfileFill,
+    origin: &crate::audit::Origin,
+) -> Result<bool> {
+    let mut tx = store.begin().await?;
+    if !crate::tokens::consume(&mut tx, token.id, origin.now).await? {
+        return Ok(false);
+    }
+    let account = &token.account;
+    let name = &account.name;
+    let pick =
+        |have: &Option<String>, given: &Option<String>| have.clone().or_else(|| given.clone());
+    let next = portier_core::accounts::PersonName {
+        salutation: pick(&name.salutation, &fill.salutation),
+        given_name: pick(&name.given_name, &fill.given_name),
+        infix: pick(&name.infix, &fill.infix),
+        family_name: pick(&name.family_name, &fill.family_name),
+    };
+    in_tx!(&mut tx, |c| {
+        sqlx::query(
+            "UPDATE accounts SET status = 'active', activated_at = $1, updated_at = $1,
+                salutation = $2, given_name = $3, infix = $4, family_name = $5, sort_key = $6,
+                phone = $7, mobile = $8, locale = $9
+             WHERE id = $10",
+        )
+        .bind(origin.now)
+        .bind(&next.salutation)
+        .bind(&next.given_name)
+        .bind(&next.infix)
+        .bind(&next.family_name)
+        .bind(next.sort_key(&account.email))
+        .bind(pick(&account.phone, &fill.phone))
+        .bind(pick(&account.mobile, &fill.mobile))
+        .bind(account.locale.or(fill.locale).map(|l| l.as_str()))
+        .bind(account.id.0)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    set_password(&mut tx, account.id, password_hash, origin.now).await?;
+    let event = portier_core::audit::NewAuditEvent {
+        actor: portier_core::audit::Actor::Account { id: account.id },
+        action: "account.activated",
+        organization_id: token.organization.as_ref().map(|o| o.id),
+        target_type: "account",
+        target_id: account.id.to_string(),
+        // Never the password or its hash.
+        changes: serde_json::json!({"status": {"before": "invited", "after": "active"}}),
+        client_addr: origin.client_addr.clone(),
+    };
+    let chain = token
+        .organization
+        .as_ref()
+        .map(|o| o.environment_id)
+        .unwrap_or(crate::audit::PLATFORM_CHAIN);
+    crate::audit::record(&mut tx, chain, event, origin.now).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Replaces the account's password hash.
+pub(crate) async fn set_password(
+    tx: &mut Tx,
+    id: AccountId,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    in_tx!(tx, |c| {
+        sqlx::query("DELETE FROM credentials WHERE account_id = $1 AND kind = 'password'")
+            .bind(id.0)
+            .execute(&mut *c)
+            .await?;
+        sqlx::query(
+            "INSERT INTO credentials (id, account_id, kind, secret, created_at) VALUES ($1, $2, 'password', $3, $4)",
+        )
+        .bind(uuid::Uuid::now_v7())
+        .bind(id.0)
+        .bind(hash)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}

@@ -144,6 +144,24 @@ impl Drop for PgDatabase {
     }
 }
 
+/// Runs a statement of a test's own (to age a token, say); returns the rows
+/// it changed.
+pub async fn execute(store: &Store, sql: &'static str) -> u64 {
+    let mut tx = store.begin().await.expect("begin");
+    let n = crate::in_tx!(&mut tx, |c| sqlx::query(sql)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))
+    .expect(sql);
+    tx.commit().await.expect("commit");
+    n
+}
+
+/// The first column of a query's rows, as text.
+pub async fn strings(store: &Store, sql: &'static str) -> Vec<String> {
+    crate::reader!(store, |c| sqlx::query_scalar(sql).fetch_all(c).await).expect(sql)
+}
+
 /// Writes each test once and runs it on both backends, as `name::sqlite` and
 /// `name::postgres`.
 #[macro_export]

@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1`, with its OpenAPI description generated from
 //! the handlers (`GET /api/v1/openapi.json`).
 
+pub mod activations;
 pub mod members;
 pub mod organizations;
 
@@ -32,6 +33,7 @@ use crate::{ApiError, AppState};
     tags(
         (name = "organizations", description = "The organization tree: environments and the organizations below them"),
         (name = "members", description = "Who belongs to an organization, in which role"),
+        (name = "activations", description = "The link a new person follows to choose a password"),
     ),
 )]
 struct ApiDoc;
@@ -61,6 +63,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(organizations::get_one, organizations::update))
         .routes(routes!(members::add, members::list))
         .routes(routes!(members::get_one))
+        .routes(routes!(activations::show, activations::activate))
         .route("/openapi.json", get(openapi_json));
     OpenApiRouter::new().nest("/api/v1", v1)
 }

@@ -1,0 +1,216 @@
+//! `/activations/{token}`: the link of the invitation mail (seeds 000, 002).
+//! It works once, for `PORTIER_ACTIVATION_TTL`; a used, replaced or expired link
+//! answers 410 and says how to get a new one.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use portier_core::locale::Locale;
+use portier_core::members::parse_phone;
+use portier_core::passwords::{Password, PasswordPolicy};
+use portier_core::tokens::{TokenKind, TokenUnusable};
+use portier_store::accounts::ProfileFill;
+use portier_store::audit::Origin;
+use portier_store::tokens::{LinkProblem, TokenInfo};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::error::ErrorBody;
+use crate::extract::{ApiJson, ClientAddr};
+use crate::{ApiError, AppState};
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ActivationView {
+    pub email: String,
+    /// The name of the organization that sent the invitation.
+    pub organization: Option<String>,
+    pub organization_id: Option<Uuid>,
+    pub expires_at: DateTime<Utc>,
+    /// The rules the new password must meet: the strictest of the person's
+    /// organizations.
+    pub password_policy: PasswordPolicy,
+    /// Profile fields still empty, which the person may fill in now.
+    pub missing_profile: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Activate {
+    #[schema(min_length = 1, max_length = 128)]
+    pub password: String,
+    #[schema(max_length = 32)]
+    pub salutation: Option<String>,
+    #[schema(max_length = 100)]
+    pub given_name: Option<String>,
+    #[schema(max_length = 32)]
+    pub infix: Option<String>,
+    #[schema(max_length = 100)]
+    pub family_name: Option<String>,
+    #[schema(
+        max_length = 32,
+        pattern = r#"^(?:[ ]*|(?=(?:[^0-9]*[0-9]){6,20}[^0-9]*$)[0-9 +\-./()]*)$"#
+    )]
+    pub phone: Option<String>,
+    #[schema(
+        max_length = 32,
+        pattern = r#"^(?:[ ]*|(?=(?:[^0-9]*[0-9]){6,20}[^0-9]*$)[0-9 +\-./()]*)$"#
+    )]
+    pub mobile: Option<String>,
+    pub locale: Option<Locale>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Activated {
+    pub account_id: Uuid,
+    pub email: String,
+    /// Always `active`.
+    pub status: String,
+}
+
+/// Turns a link problem into the contract's answer.
+pub(crate) fn link_error(problem: LinkProblem, kind: TokenKind) -> ApiError {
+    let again = match kind {
+        TokenKind::Activation => "ask the organization to send a new invitation",
+        TokenKind::PasswordReset => "request a new link with \"Forgot password\"",
+    };
+    match problem {
+        LinkProblem::Unknown => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "link_unknown",
+            format!("this link is not valid; {again}"),
+        ),
+        LinkProblem::Gone(TokenUnusable::Used) => ApiError::new(
+            StatusCode::GONE,
+            "link_used",
+            format!("this link has already been used or was replaced by a newer one; {again}"),
+        ),
+        LinkProblem::Gone(TokenUnusable::Expired) => ApiError::new(
+            StatusCode::GONE,
+            "link_expired",
+            format!("this link has expired; {again}"),
+        ),
+    }
+}
+
+pub(crate) async fn open(
+    state: &AppState,
+    kind: TokenKind,
+    token: &str,
+) -> Result<TokenInfo, ApiError> {
+    portier_store::tokens::lookup(&state.store, kind, token, Utc::now())
+        .await?
+        .map_err(|p| link_error(p, kind))
+}
+
+/// The person's language: what they chose, else their account's, else the
+/// organization's.
+pub(crate) fn locale_of(info: &TokenInfo, chosen: Option<Locale>) -> Locale {
+    chosen
+        .or(info.account.locale)
+        .or(info.organization.as_ref().map(|o| o.settings.locale))
+        .unwrap_or_default()
+}
+
+/// What an activation link is for.
+#[utoipa::path(get, path = "/activations/{token}", tag = "activations", security(()),
+    params(("token" = String, Path, description = "The token from the activation link")),
+    responses(
+        (status = 200, body = ActivationView),
+        (status = 404, body = ErrorBody), (status = 410, body = ErrorBody),
+    ))]
+pub async fn show(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Json<ActivationView>, ApiError> {
+    let info = open(&state, TokenKind::Activation, &token).await?;
+    let a = &info.account;
+    let missing = [
+        ("salutation", a.name.salutation.is_none()),
+        ("given_name", a.name.given_name.is_none()),
+        ("infix", a.name.infix.is_none()),
+        ("family_name", a.name.family_name.is_none()),
+        ("phone", a.phone.is_none()),
+        ("mobile", a.mobile.is_none()),
+        ("locale", a.locale.is_none()),
+    ]
+    .into_iter()
+    .filter(|(_, empty)| *empty)
+    .map(|(f, _)| f.to_owned())
+    .collect();
+    Ok(Json(ActivationView {
+        email: a.email.to_string(),
+        organization: info.organization.as_ref().map(|o| o.name.clone()),
+        organization_id: info.organization.as_ref().map(|o| o.id.0),
+        expires_at: info.expires_at,
+        password_policy: PasswordPolicy::strictest(&info.policies),
+        missing_profile: missing,
+    }))
+}
+
+/// Choose a password and activate the account.
+///
+/// The password must meet the strictest policy of the person's
+/// organizations, must not be easy to guess and must not contain their name
+/// or address; a refusal lists every unmet rule in the person's language.
+#[utoipa::path(post, path = "/activations/{token}", tag = "activations", security(()), request_body = Activate,
+    params(("token" = String, Path, description = "The token from the activation link")),
+    responses(
+        (status = 200, body = Activated),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+    ))]
+pub async fn activate(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    Path(token): Path<String>,
+    ApiJson(body): ApiJson<Activate>,
+) -> Result<Json<Activated>, ApiError> {
+    let info = open(&state, TokenKind::Activation, &token).await?;
+    let locale = locale_of(&info, body.locale);
+    let text = |field: &str, v: &Option<String>, max| {
+        portier_core::accounts::profile_text(field, v.as_deref(), max)
+    };
+    let fill = ProfileFill {
+        salutation: text("salutation", &body.salutation, 32)?,
+        given_name: text("given_name", &body.given_name, 100)?,
+        infix: text("infix", &body.infix, 32)?,
+        family_name: text("family_name", &body.family_name, 100)?,
+        phone: parse_phone("phone", body.phone.as_deref())?,
+        mobile: parse_phone("mobile", body.mobile.as_deref())?,
+        locale: body.locale,
+    };
+    let a = &info.account;
+    let personal: Vec<&str> = [
+        Some(a.email.as_str()),
+        a.name.given_name.as_deref().or(fill.given_name.as_deref()),
+        a.name
+            .family_name
+            .as_deref()
+            .or(fill.family_name.as_deref()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let policy = PasswordPolicy::strictest(&info.policies);
+    let password = Password::new(body.password, &policy, &personal).map_err(|e| {
+        ApiError::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            e.into_field_error_in("password", locale),
+        )
+    })?;
+    let hash = state.hasher.hash(password).await;
+    let origin = Origin::now(client);
+    if !portier_store::accounts::activate(&state.store, &info, &hash, &fill, &origin).await? {
+        return Err(link_error(
+            LinkProblem::Gone(TokenUnusable::Used),
+            TokenKind::Activation,
+        ));
+    }
+    Ok(Json(Activated {
+        account_id: a.id.0,
+        email: a.email.to_string(),
+        status: "active".into(),
+    }))
+}
