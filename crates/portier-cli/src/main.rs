@@ -45,6 +45,27 @@ enum Command {
         #[arg(long, value_name = "EMAIL")]
         email: String,
     },
+    /// The mail outbox, and with no SMTP configured the development mailbox.
+    Mail {
+        #[command(subcommand)]
+        action: MailCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MailCommand {
+    /// The newest messages first, with their delivery state and text.
+    List {
+        /// Only messages to this address.
+        #[arg(long, value_name = "EMAIL")]
+        to: Option<String>,
+        /// How many messages to show.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..=1000))]
+        limit: i64,
+        /// One JSON object per line instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -73,6 +94,9 @@ fn main() -> ExitCode {
             Command::Serve => serve(config, started).await,
             Command::Migrate => migrate(&config).await.map(|_| ()),
             Command::Bootstrap { org, email } => bootstrap(&config, &org, &email).await,
+            Command::Mail {
+                action: MailCommand::List { to, limit, json },
+            } => mail_list(&config, to.as_deref(), limit, json).await,
         }
     });
     match result {
@@ -105,6 +129,9 @@ async fn migrate(config: &Config) -> anyhow::Result<Store> {
 }
 
 async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
+    let delivery =
+        portier_server::mail::Delivery::from_config(config.smtp_url.as_deref(), &config.smtp_from)
+            .map_err(|e| anyhow::anyhow!(e))?;
     let store = migrate(&config).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -124,7 +151,24 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
         "Portier is ready"
     );
     print_welcome(&config, has_organizations);
-    portier_server::serve(listener, state, shutdown_signal()).await?;
+    // The outbox worker stops with the server.
+    let (stop, stopped) = tokio::sync::watch::channel(());
+    let worker = tokio::spawn(portier_server::mail::run_worker(
+        store.clone(),
+        delivery,
+        std::time::Duration::from_secs(1),
+        async move {
+            let mut stopped = stopped;
+            let _ = stopped.changed().await;
+        },
+    ));
+    let served = portier_server::serve(listener, state, async move {
+        shutdown_signal().await;
+        let _ = stop.send(());
+    })
+    .await;
+    let _ = worker.await;
+    served?;
     store.close().await;
     tracing::info!("Portier stopped");
     Ok(())
@@ -203,6 +247,45 @@ async fn bootstrap(config: &Config, org: &str, email: &str) -> anyhow::Result<()
         "api_token": done.api_token.expose(),
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
+    store.close().await;
+    Ok(())
+}
+
+async fn mail_list(
+    config: &Config,
+    to: Option<&str>,
+    limit: i64,
+    json: bool,
+) -> anyhow::Result<()> {
+    let to = to
+        .map(Email::parse)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--to: {e}"))?;
+    let store = migrate(config).await?;
+    let mails = portier_store::mail::recent(&store, to.as_ref(), limit).await?;
+    for m in &mails {
+        if json {
+            println!("{}", serde_json::to_string(m)?);
+        } else {
+            println!(
+                "── {} · {} · to {} · {}",
+                m.created_at.format("%Y-%m-%d %H:%M:%S"),
+                m.status,
+                m.to_address,
+                m.subject
+            );
+            if let Some(e) = &m.last_error {
+                println!("   last error after {} attempts: {e}", m.attempts);
+            }
+            for line in m.body_text.lines() {
+                println!("   {line}");
+            }
+            println!();
+        }
+    }
+    if mails.is_empty() && !json {
+        println!("No mail yet.");
+    }
     store.close().await;
     Ok(())
 }

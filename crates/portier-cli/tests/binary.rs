@@ -445,3 +445,155 @@ fn migrate_applies_the_schema_and_exits() {
     let out = portier(&dir.0, None).arg("migrate").output().unwrap();
     assert!(out.status.success(), "migrating twice is harmless");
 }
+
+/// Invitation through the real binary: add a person, the running server's
+/// worker delivers the mail to a real SMTP server, the link activates.
+async fn an_invitation_travels_by_smtp_and_activates(db_url: Option<&str>) {
+    let sink = portier_server::testing::SmtpSink::start(false).await;
+    let dir = Scratch::new();
+    let boot = bootstrap(
+        &dir.0,
+        db_url,
+        "Ziekenhuis Oost",
+        "beheer@ziekenhuis-oost.nl",
+    );
+    let smtp = sink.url();
+    let mut node = Node::start_with(
+        &dir.0,
+        db_url,
+        &[
+            ("PORTIER_SMTP_URL", &smtp),
+            ("PORTIER_SMTP_FROM", "portier@ziekenhuis-oost.nl"),
+        ],
+    );
+    node.ready().await;
+    let (org, token) = (
+        boot["organization_id"].as_str().unwrap(),
+        boot["api_token"].as_str().unwrap(),
+    );
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("{}/api/v1/organizations/{org}/members", node.base))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"email": "nieuw@ziekenhuis-oost.nl", "given_name": "Noor", "roles": ["member"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let account: Value = r.json().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let message = loop {
+        if let Some(m) = sink
+            .messages()
+            .into_iter()
+            .find(|m| m.to == vec!["<nieuw@ziekenhuis-oost.nl>"])
+        {
+            break m;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no mail arrived:\n{}",
+            node.output()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Quoted-printable may wrap the link; unwrap soft line breaks first.
+    let data = message.data.replace("=\n", "");
+    let at = data.find("/activate/").expect("an activation link") + "/activate/".len();
+    let link_token = &data[at..at + 64];
+    let r = client
+        .post(format!("{}/api/v1/activations/{link_token}", node.base))
+        .json(&serde_json::json!({"password": "Kw8!vLp2#rTq"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let (status, member) = get(
+        &node.base,
+        &format!(
+            "/api/v1/organizations/{org}/members/{}",
+            account["account_id"].as_str().unwrap()
+        ),
+        token,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(member["status"], "active");
+    assert_eq!(member["invitation"]["status"], "sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invitation_travels_by_smtp_and_activates_on_sqlite() {
+    an_invitation_travels_by_smtp_and_activates(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invitation_travels_by_smtp_and_activates_on_postgresql() {
+    let pg = portier_store::testing::PgDatabase::create().await;
+    an_invitation_travels_by_smtp_and_activates(Some(&pg.url.clone())).await;
+}
+
+/// Without SMTP the mail waits in the development mailbox, which
+/// `portier mail list` shows with its link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_smtp_the_development_mailbox_holds_the_invitation() {
+    let dir = Scratch::new();
+    let boot = bootstrap(&dir.0, None, "Acme", "admin@acme.nl");
+    let mut node = Node::start(&dir.0, None);
+    node.ready().await;
+    let r = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/organizations/{}/members",
+            node.base,
+            boot["organization_id"].as_str().unwrap()
+        ))
+        .bearer_auth(boot["api_token"].as_str().unwrap())
+        .json(&serde_json::json!({"email": "eva@acme.nl"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = portier(&dir.0, None)
+            .args(["mail", "list", "--to", "eva@acme.nl", "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .map(str::to_owned);
+        if let Some(line) = line {
+            let mail: Value = serde_json::from_str(&line).unwrap();
+            if mail["status"] == "dev_mailbox" {
+                assert!(
+                    mail["body_text"]
+                        .as_str()
+                        .unwrap()
+                        .contains(&format!("{}/activate/", node.base)),
+                    "{mail}"
+                );
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the worker never moved the mail to the development mailbox"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let text = portier(&dir.0, None)
+        .args(["mail", "list"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("dev_mailbox · to eva@acme.nl · Activate your account at Acme"),
+        "{text}"
+    );
+}

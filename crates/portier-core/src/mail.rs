@@ -172,6 +172,22 @@ impl MailContext {
     }
 }
 
+/// How many delivery attempts a message gets before it is marked failed,
+/// which administrators see as "invitation not delivered".
+pub const MAX_ATTEMPTS: i32 = 8;
+
+/// When to try again after failed attempt number `attempts` (1-based):
+/// 30 s, 1 min, 2 min, … doubling up to an hour; `None` after the last.
+pub fn retry_delay(attempts: i32) -> Option<std::time::Duration> {
+    if attempts >= MAX_ATTEMPTS {
+        return None;
+    }
+    let doublings = u32::try_from(attempts.max(1) - 1).unwrap_or(0).min(12);
+    Some(std::time::Duration::from_secs(
+        (30u64 << doublings).min(3600),
+    ))
+}
+
 /// "29 November 2026, 17:00 UTC" or "29 november 2026, 17:00 UTC".
 pub fn format_moment(t: DateTime<Utc>, locale: Locale) -> String {
     const EN: [&str; 12] = [
@@ -287,6 +303,16 @@ mod tests {
                 .err()
                 .unwrap();
         assert!(e.starts_with("invitation.en.txt"), "{e}");
+    }
+
+    #[test]
+    fn failed_deliveries_back_off_exponentially_then_give_up() {
+        let secs: Vec<u64> = (1..MAX_ATTEMPTS)
+            .map(|n| retry_delay(n).unwrap().as_secs())
+            .collect();
+        assert_eq!(secs, vec![30, 60, 120, 240, 480, 960, 1920]);
+        assert_eq!(retry_delay(MAX_ATTEMPTS), None);
+        assert_eq!(retry_delay(0).unwrap().as_secs(), 30);
     }
 
     #[test]

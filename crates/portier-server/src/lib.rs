@@ -8,8 +8,11 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod mail;
 pub mod metrics;
 pub mod passwords;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

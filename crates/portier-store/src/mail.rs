@@ -120,3 +120,130 @@ pub async fn recent(
         .await
     })?)
 }
+
+/// A message claimed for delivery by one worker.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Claimed {
+    pub id: uuid::Uuid,
+    pub to_address: String,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: Option<String>,
+    /// This attempt's number, from 1.
+    pub attempts: i32,
+}
+
+/// Claims up to `limit` messages that are due, for `lease`: a worker that dies
+/// mid-delivery leaves them to be claimed again when the lease ends. On
+/// PostgreSQL, workers on several nodes skip each other's rows.
+pub async fn claim_due(
+    store: &crate::Store,
+    now: DateTime<Utc>,
+    lease: std::time::Duration,
+    limit: i64,
+) -> Result<Vec<Claimed>> {
+    let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
+    let mut tx = store.begin().await?;
+    let claimed: Vec<Claimed> = match tx.backend() {
+        crate::Backend::Sqlite => in_tx!(&mut tx, |c| {
+            sqlx::query_as(
+                "UPDATE mail_outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $2
+                 WHERE id IN (SELECT id FROM mail_outbox
+                              WHERE status IN ('pending', 'retry', 'sending') AND next_attempt_at <= $1
+                              ORDER BY next_attempt_at LIMIT $3)
+                 RETURNING id, to_address, subject, body_text, body_html, attempts",
+            )
+            .bind(now)
+            .bind(until)
+            .bind(limit)
+            .fetch_all(c)
+            .await
+        })?,
+        crate::Backend::Postgres => in_tx!(&mut tx, |c| {
+            sqlx::query_as(
+                "UPDATE mail_outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $2
+                 WHERE id IN (SELECT id FROM mail_outbox
+                              WHERE status IN ('pending', 'retry', 'sending') AND next_attempt_at <= $1
+                              ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+                 RETURNING id, to_address, subject, body_text, body_html, attempts",
+            )
+            .bind(now)
+            .bind(until)
+            .bind(limit)
+            .fetch_all(c)
+            .await
+        })?,
+    };
+    tx.commit().await?;
+    Ok(claimed)
+}
+
+/// How one delivery attempt ended.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Accepted by the SMTP server.
+    Sent,
+    /// Kept in the development mailbox (no SMTP configured).
+    DevMailbox,
+    /// Refused or unreachable; tried again at `retry_at`, or never again.
+    Failed {
+        error: String,
+        retry_at: Option<DateTime<Utc>>,
+    },
+}
+
+pub async fn record_outcome(
+    store: &crate::Store,
+    id: uuid::Uuid,
+    outcome: &Outcome,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let (status, sent_at, error, next) = match outcome {
+        Outcome::Sent => ("sent", Some(now), None, now),
+        Outcome::DevMailbox => ("dev_mailbox", Some(now), None, now),
+        Outcome::Failed {
+            error,
+            retry_at: Some(at),
+        } => ("retry", None, Some(error.as_str()), *at),
+        Outcome::Failed {
+            error,
+            retry_at: None,
+        } => ("failed", None, Some(error.as_str()), now),
+    };
+    let mut tx = store.begin().await?;
+    in_tx!(&mut tx, |c| {
+        sqlx::query(
+            "UPDATE mail_outbox SET status = $1, sent_at = $2, last_error = $3, next_attempt_at = $4 WHERE id = $5",
+        )
+        .bind(status)
+        .bind(sent_at)
+        .bind(error)
+        .bind(next)
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    tx.commit().await
+}
+
+/// The latest invitation to `account` from `org`, for "invitation not
+/// delivered" on the member's page.
+pub async fn latest_invitation(
+    store: &crate::Store,
+    account: AccountId,
+    org: OrganizationId,
+) -> Result<Option<OutboxMail>> {
+    Ok(crate::reader!(store, |c| {
+        sqlx::query_as(
+            "SELECT id, kind, to_address, account_id, organization_id, locale, subject, body_text,
+                    status, attempts, last_error, created_at, sent_at
+             FROM mail_outbox WHERE account_id = $1 AND organization_id = $2 AND kind = 'invitation'
+             ORDER BY created_at DESC, id DESC LIMIT 1",
+        )
+        .bind(account.0)
+        .bind(org.0)
+        .fetch_optional(c)
+        .await
+    })?)
+}

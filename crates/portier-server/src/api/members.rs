@@ -62,6 +62,37 @@ pub struct MemberDetail {
     /// `invited` until the person has activated the account.
     pub account_status: AccountStatus,
     pub invited_by: Option<Uuid>,
+    /// The latest invitation mail from this organization, if any.
+    pub invitation: Option<InvitationView>,
+}
+
+/// Whether the invitation reached the person's mail server.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InvitationView {
+    /// `pending` (queued or being retried), `sent`, or `failed` ("invitation
+    /// not delivered": every attempt failed).
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub queued_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+impl From<portier_store::mail::OutboxMail> for InvitationView {
+    fn from(m: portier_store::mail::OutboxMail) -> Self {
+        let status = match m.status.as_str() {
+            "sent" | "dev_mailbox" => "sent",
+            "failed" => "failed",
+            _ => "pending",
+        };
+        InvitationView {
+            status: status.to_owned(),
+            attempts: m.attempts,
+            last_error: m.last_error,
+            queued_at: m.created_at,
+            sent_at: m.sent_at,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -184,6 +215,7 @@ impl From<&MemberView> for MemberDetail {
             description: v.membership.description.clone(),
             account_status: v.account.status,
             invited_by: v.membership.invited_by.map(|a| a.0),
+            invitation: None,
         }
     }
 }
@@ -366,7 +398,11 @@ pub async fn get_one(
     let view = portier_store::members::get(&state.store, OrganizationId(org.id.0), account)
         .await?
         .ok_or(DomainError::NotFound { what: "member" })?;
-    Ok(Json((&view).into()))
+    let mut detail = MemberDetail::from(&view);
+    detail.invitation = portier_store::mail::latest_invitation(&state.store, account, org.id)
+        .await?
+        .map(Into::into);
+    Ok(Json(detail))
 }
 
 #[cfg(test)]
