@@ -17,6 +17,8 @@ pub mod passwords;
 pub mod permissions;
 pub mod rights;
 pub mod roles;
+pub mod sessions;
+pub mod throttle;
 pub mod tokens;
 
 pub use error::{Error, FieldError};

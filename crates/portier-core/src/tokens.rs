@@ -112,6 +112,12 @@ impl SecretToken {
     }
 }
 
+/// SHA-256 in hex of any text that should not be stored as it is (throttle
+/// keys hold e-mail addresses).
+pub fn digest(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
 impl fmt::Debug for SecretToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SecretToken(***)")

@@ -1,27 +1,117 @@
-//! Who is calling. For now a bearer API token (`Authorization: Bearer ptk_…`);
-//! the console's session cookie joins in the lifecycle issue. A missing token
-//! and a wrong one are both 401, with the contract's error body.
+//! Who is calling: an API token (`Authorization: Bearer ptk_…`) or a person's
+//! session cookie. A missing or wrong credential is 401 with the contract's
+//! error body. Sessions store only a hash of the cookie's value; the cookie is
+//! HttpOnly, SameSite=Lax, and `__Host-` + Secure when Portier is served over
+//! https.
 
 use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue};
 use chrono::Utc;
 use portier_core::rights::Principal;
+use portier_store::sessions::Session;
 
 use crate::{ApiError, AppState};
 
+/// How the caller proved who it is.
+#[derive(Debug, Clone)]
+pub enum Via {
+    ApiToken,
+    Session(Session),
+}
+
 /// The authenticated caller and everything it holds.
-pub struct Caller(pub Principal);
+pub struct Caller(pub Principal, pub Via);
+
+/// A person signed in with a session (the `/me` routes).
+pub struct Person(pub Session);
+
+/// The session cookie's name and attributes, from the public URL.
+#[derive(Debug, Clone)]
+pub struct CookieSettings {
+    pub name: &'static str,
+    pub secure: bool,
+}
+
+impl CookieSettings {
+    pub fn for_public_url(public_url: &str) -> CookieSettings {
+        let secure = public_url.starts_with("https://");
+        // `__Host-` binds the cookie to this host and path /, and requires Secure.
+        CookieSettings {
+            name: if secure {
+                "__Host-portier_session"
+            } else {
+                "portier_session"
+            },
+            secure,
+        }
+    }
+
+    pub fn set(&self, value: &str) -> HeaderValue {
+        let secure = if self.secure { "; Secure" } else { "" };
+        HeaderValue::from_str(&format!(
+            "{}={value}; Path=/; HttpOnly; SameSite=Lax{secure}",
+            self.name
+        ))
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+
+    pub fn clear(&self) -> HeaderValue {
+        let secure = if self.secure { "; Secure" } else { "" };
+        HeaderValue::from_str(&format!(
+            "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}",
+            self.name
+        ))
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+
+    /// The cookie's value in a request, if sent.
+    pub fn read<'a>(&self, headers: &'a HeaderMap) -> Option<&'a str> {
+        headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(k, _)| *k == self.name)
+            .map(|(_, v)| v)
+    }
+}
+
+/// The live session behind the request's cookie, if any.
+pub async fn session_of(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Session>, ApiError> {
+    let Some(value) = state.config.cookie.read(headers) else {
+        return Ok(None);
+    };
+    Ok(
+        portier_store::sessions::find(&state.store, value, &state.config.sessions, Utc::now())
+            .await?,
+    )
+}
+
+fn not_signed_in() -> ApiError {
+    ApiError::unauthenticated(
+        "unauthenticated",
+        "sign in, or send an API token as Authorization: Bearer <token>",
+    )
+}
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let Some(header) = parts.headers.get(AUTHORIZATION) else {
-            return Err(ApiError::unauthenticated(
-                "unauthenticated",
-                "send an API token as Authorization: Bearer <token>",
-            ));
+            let session = session_of(state, &parts.headers)
+                .await?
+                .ok_or_else(not_signed_in)?;
+            let principal =
+                portier_store::members::principal_for_account(&state.store, session.account_id)
+                    .await?;
+            return Ok(Caller(principal, Via::Session(session)));
         };
         let token = header
             .to_str()
@@ -38,11 +128,63 @@ impl FromRequestParts<AppState> for Caller {
                 )
             })?;
         match portier_store::api_tokens::authenticate(&state.store, token, Utc::now()).await? {
-            Some(principal) => Ok(Caller(principal)),
+            Some(principal) => Ok(Caller(principal, Via::ApiToken)),
             None => Err(ApiError::unauthenticated(
                 "invalid_token",
                 "this token is not valid: it is unknown, revoked or expired",
             )),
         }
+    }
+}
+
+impl FromRequestParts<AppState> for Person {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if parts.headers.contains_key(AUTHORIZATION) {
+            return Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "person_required",
+                "this route is for a signed-in person; API tokens act for organizations",
+            ));
+        }
+        session_of(state, &parts.headers)
+            .await?
+            .map(Person)
+            .ok_or_else(not_signed_in)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn https_gets_a_host_bound_secure_cookie() {
+        let c = CookieSettings::for_public_url("https://id.example.nl");
+        let v = c.set("abc");
+        assert_eq!(
+            v.to_str().unwrap(),
+            "__Host-portier_session=abc; Path=/; HttpOnly; SameSite=Lax; Secure"
+        );
+        let plain = CookieSettings::for_public_url("http://127.0.0.1:8080");
+        assert_eq!(
+            plain.set("abc").to_str().unwrap(),
+            "portier_session=abc; Path=/; HttpOnly; SameSite=Lax"
+        );
+        assert!(plain.clear().to_str().unwrap().contains("Max-Age=0"));
+    }
+
+    #[test]
+    fn the_cookie_is_found_among_others() {
+        let c = CookieSettings::for_public_url("http://x");
+        let mut h = HeaderMap::new();
+        h.insert(
+            COOKIE,
+            HeaderValue::from_static("a=1; portier_session=secret; b=2"),
+        );
+        assert_eq!(c.read(&h), Some("secret"));
+        h.insert(COOKIE, HeaderValue::from_static("xportier_session=no"));
+        assert_eq!(c.read(&h), None);
     }
 }

@@ -30,6 +30,8 @@ pub struct ErrorDetail {
 pub struct ApiError {
     pub status: StatusCode,
     pub body: ErrorBody,
+    /// Seconds for `Retry-After` on a 429.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -47,6 +49,7 @@ impl ApiError {
                     field: None,
                 },
             },
+            retry_after: None,
         }
     }
 
@@ -57,6 +60,20 @@ impl ApiError {
 
     pub fn field(status: StatusCode, e: FieldError) -> ApiError {
         ApiError::new(status, e.code, e.message).with_field(e.field)
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn throttled(seconds: u64) -> ApiError {
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "throttled",
+            format!(
+                "too many attempts; try again in {} minute(s)",
+                seconds.div_ceil(60)
+            ),
+        );
+        e.retry_after = Some(seconds);
+        e
     }
 
     pub fn unauthenticated(code: &str, message: &str) -> ApiError {
@@ -122,6 +139,11 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut res = (self.status, Json(self.body)).into_response();
+        if let Some(s) = self.retry_after
+            && let Ok(v) = header::HeaderValue::from_str(&s.to_string())
+        {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -109,6 +109,17 @@ where
     Ok(Option::<Object<T>>::deserialize(d)?.map(|o| o.0))
 }
 
+/// For `#[serde(default, deserialize_with = "present")]` on an
+/// `Option<Option<T>>`: absent is `None` (keep), `null` is `Some(None)`
+/// (empty it), a value is `Some(Some(v))`.
+pub fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
 /// serde reports a missing field at its parent's path and names it only in the
 /// message; the field itself is the more useful answer. (An unknown field's
 /// path already ends in its name.)

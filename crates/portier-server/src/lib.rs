@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderName, StatusCode};
+use axum::response::IntoResponse;
 use portier_store::Store;
 use portier_store::lifecycle::Lifecycle;
 use tower::ServiceBuilder;
@@ -41,12 +42,18 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// The largest request body accepted (413 beyond).
     pub body_limit: usize,
+    /// Idle and absolute session timeouts.
+    pub sessions: portier_core::sessions::SessionPolicy,
+    /// The session cookie's name and attributes.
+    pub cookie: auth::CookieSettings,
 }
 
 impl ServerConfig {
     pub fn new(public_url: &str) -> ServerConfig {
         ServerConfig {
             lifecycle: Lifecycle::new(public_url),
+            sessions: portier_core::sessions::SessionPolicy::default(),
+            cookie: auth::CookieSettings::for_public_url(public_url),
             request_timeout: Duration::from_secs(30),
             body_limit: 1024 * 1024,
         }
@@ -109,7 +116,35 @@ pub fn router(state: AppState) -> Router {
                 .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.config.request_timeout))
                 .layer(RequestBodyLimitLayer::new(state.config.body_limit)),
         )
+        .layer(csrf_layer(&state.config.lifecycle.public_url))
         .with_state(state)
+}
+
+/// Cookie-authenticated requests are protected from cross-site forgery by their
+/// `Origin` / `Sec-Fetch-Site` headers (DESIGN §4); a non-browser client that
+/// sends neither passes, as with Go's CrossOriginProtection.
+fn csrf_layer(
+    public_url: &str,
+) -> tower_http::csrf::CsrfLayer<
+    impl Fn(tower_http::csrf::ProtectionError) -> axum::response::Response + Clone + use<>,
+> {
+    let rejection = |_: tower_http::csrf::ProtectionError| {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "cross_site_request",
+            "this request came from another site and was refused",
+        )
+        .into_response()
+    };
+    // The public URL's origin: scheme and authority, as a browser sends it.
+    let origin: String = public_url
+        .splitn(4, '/')
+        .take(3)
+        .collect::<Vec<_>>()
+        .join("/");
+    let layer = tower_http::csrf::CsrfLayer::new();
+    let layer = layer.clone().add_trusted_origin(&origin).unwrap_or(layer);
+    layer.with_rejection_response(rejection)
 }
 
 /// Serves until `shutdown` resolves, then lets requests under way finish.

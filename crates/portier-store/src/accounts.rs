@@ -278,3 +278,241 @@ pub(crate) async fn set_password(
     })?;
     Ok(())
 }
+
+/// What sign-in needs to know about an address: the account, its password
+/// hash, and whether it may sign in now (active, not disabled, and an active
+/// member somewhere).
+pub struct LoginCandidate {
+    pub account: Account,
+    pub password_hash: Option<String>,
+    pub may_sign_in: bool,
+}
+
+pub async fn login_candidate(store: &Store, email: &Email) -> Result<Option<LoginCandidate>> {
+    let Some(row): Option<AccountRow> = reader!(store, |c| {
+        sqlx::query_as(select_accounts!("WHERE email = $1"))
+            .bind(email.as_str())
+            .fetch_optional(c)
+            .await
+    })?
+    else {
+        return Ok(None);
+    };
+    let account: Account = row.try_into()?;
+    let hash: Option<String> = reader!(store, |c| {
+        sqlx::query_scalar(
+            "SELECT secret FROM credentials WHERE account_id = $1 AND kind = 'password'",
+        )
+        .bind(account.id.0)
+        .fetch_optional(c)
+        .await
+    })?;
+    let active_memberships: i64 = reader!(store, |c| {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM memberships WHERE account_id = $1 AND active = TRUE",
+        )
+        .bind(account.id.0)
+        .fetch_one(c)
+        .await
+    })?;
+    let may_sign_in =
+        account.status == AccountStatus::Active && !account.disabled && active_memberships > 0;
+    Ok(Some(LoginCandidate {
+        account,
+        password_hash: hash,
+        may_sign_in,
+    }))
+}
+
+/// Queues a password-reset link for `email` if it belongs to an account that
+/// may use one; does nothing otherwise. The caller answers the same either way.
+pub async fn request_reset(
+    store: &Store,
+    email: &Email,
+    lifecycle: &crate::lifecycle::Lifecycle,
+    origin: &crate::audit::Origin,
+) -> Result<bool> {
+    let mut tx = store.begin().await?;
+    let Some(account) = find_by_email_tx(&mut tx, email).await? else {
+        return Ok(false);
+    };
+    if account.disabled {
+        return Ok(false);
+    }
+    let token = crate::tokens::issue(
+        &mut tx,
+        portier_core::tokens::TokenKind::PasswordReset,
+        account.id,
+        None,
+        lifecycle.reset_ttl,
+        origin,
+    )
+    .await?;
+    let ctx = portier_core::mail::MailContext {
+        name: account.name.display_name(),
+        email: account.email.to_string(),
+        organization: String::new(),
+        link: format!("{}/reset/{}", lifecycle.public_url, token.expose()),
+        expires_at: Some(portier_core::tokens::expires_at(
+            origin.now,
+            lifecycle.reset_ttl,
+        )),
+    };
+    crate::mail::enqueue_rendered(
+        &mut tx,
+        lifecycle,
+        portier_core::mail::MailKind::PasswordReset,
+        &account,
+        None,
+        &ctx,
+        origin.now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Completes a reset: uses the token once, sets the new hash, ends every
+/// session of the account (seed 002: the link works once), and, for an
+/// account that was never activated, activates it (seed 002: "Forgot
+/// password" sends a new link to create the password). `Ok(false)` when the
+/// token was used meanwhile.
+pub async fn complete_reset(
+    store: &Store,
+    token: &crate::tokens::TokenInfo,
+    password_hash: &str,
+    origin: &crate::audit::Origin,
+) -> Result<bool> {
+    let mut tx = store.begin().await?;
+    if !crate::tokens::consume(&mut tx, token.id, origin.now).await? {
+        return Ok(false);
+    }
+    let account = &token.account;
+    set_password(&mut tx, account.id, password_hash, origin.now).await?;
+    if account.status == AccountStatus::Invited {
+        in_tx!(&mut tx, |c| {
+            sqlx::query("UPDATE accounts SET status = 'active', activated_at = $1, updated_at = $1 WHERE id = $2")
+                .bind(origin.now)
+                .bind(account.id.0)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+    }
+    let ended = crate::sessions::end_all_in(&mut tx, account.id, None).await?;
+    let event = portier_core::audit::NewAuditEvent {
+        actor: portier_core::audit::Actor::Account { id: account.id },
+        action: "account.password_reset",
+        organization_id: None,
+        target_type: "account",
+        target_id: account.id.to_string(),
+        changes: serde_json::json!({"sessions_ended": ended, "activated": account.status == AccountStatus::Invited}),
+        client_addr: origin.client_addr.clone(),
+    };
+    crate::audit::record(&mut tx, crate::audit::PLATFORM_CHAIN, event, origin.now).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// The person changes their own password; their other sessions end.
+pub async fn change_password(
+    store: &Store,
+    account: AccountId,
+    password_hash: &str,
+    keep_session: Option<&str>,
+    origin: &crate::audit::Origin,
+) -> Result<()> {
+    let mut tx = store.begin().await?;
+    set_password(&mut tx, account, password_hash, origin.now).await?;
+    let ended = crate::sessions::end_all_in(&mut tx, account, keep_session).await?;
+    let event = portier_core::audit::NewAuditEvent {
+        actor: portier_core::audit::Actor::Account { id: account },
+        action: "account.password_changed",
+        organization_id: None,
+        target_type: "account",
+        target_id: account.to_string(),
+        changes: serde_json::json!({"other_sessions_ended": ended}),
+        client_addr: origin.client_addr.clone(),
+    };
+    crate::audit::record(&mut tx, crate::audit::PLATFORM_CHAIN, event, origin.now).await?;
+    tx.commit().await
+}
+
+/// A person's change to their own profile; `None` keeps a field, `Some(None)`
+/// empties it.
+#[derive(Debug, Clone, Default)]
+pub struct ProfilePatch {
+    pub salutation: Option<Option<String>>,
+    pub given_name: Option<Option<String>>,
+    pub infix: Option<Option<String>>,
+    pub family_name: Option<Option<String>>,
+    pub phone: Option<Option<String>>,
+    pub mobile: Option<Option<String>>,
+    pub locale: Option<Option<Locale>>,
+}
+
+/// Applies the person's own profile change, recording before and after.
+pub async fn update_profile(
+    store: &Store,
+    account: &Account,
+    patch: ProfilePatch,
+    origin: &crate::audit::Origin,
+) -> Result<Account> {
+    let mut next = account.clone();
+    let set = |field: &mut Option<String>, v: Option<Option<String>>| {
+        if let Some(v) = v {
+            *field = v;
+        }
+    };
+    set(&mut next.name.salutation, patch.salutation);
+    set(&mut next.name.given_name, patch.given_name);
+    set(&mut next.name.infix, patch.infix);
+    set(&mut next.name.family_name, patch.family_name);
+    set(&mut next.phone, patch.phone);
+    set(&mut next.mobile, patch.mobile);
+    if let Some(l) = patch.locale {
+        next.locale = l;
+    }
+    let mut changes = serde_json::Map::new();
+    portier_core::organizations::diff(
+        "",
+        &serde_json::to_value(account).unwrap_or_default(),
+        &serde_json::to_value(&next).unwrap_or_default(),
+        &mut changes,
+    );
+    if changes.is_empty() {
+        return Ok(next);
+    }
+    let mut tx = store.begin().await?;
+    in_tx!(&mut tx, |c| {
+        sqlx::query(
+            "UPDATE accounts SET salutation = $1, given_name = $2, infix = $3, family_name = $4, sort_key = $5,
+                phone = $6, mobile = $7, locale = $8, updated_at = $9 WHERE id = $10",
+        )
+        .bind(&next.name.salutation)
+        .bind(&next.name.given_name)
+        .bind(&next.name.infix)
+        .bind(&next.name.family_name)
+        .bind(next.name.sort_key(&next.email))
+        .bind(&next.phone)
+        .bind(&next.mobile)
+        .bind(next.locale.map(|l| l.as_str()))
+        .bind(origin.now)
+        .bind(next.id.0)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    let event = portier_core::audit::NewAuditEvent {
+        actor: portier_core::audit::Actor::Account { id: account.id },
+        action: "account.updated",
+        organization_id: None,
+        target_type: "account",
+        target_id: account.id.to_string(),
+        changes: serde_json::Value::Object(changes),
+        client_addr: origin.client_addr.clone(),
+    };
+    crate::audit::record(&mut tx, crate::audit::PLATFORM_CHAIN, event, origin.now).await?;
+    tx.commit().await?;
+    Ok(next)
+}

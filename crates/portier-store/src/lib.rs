@@ -15,10 +15,12 @@ pub mod mail;
 pub mod members;
 pub mod organizations;
 pub mod roles;
+pub mod sessions;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 #[cfg(test)]
 mod tests;
+pub mod throttles;
 pub mod tokens;
 
 pub use db::{Backend, PoolState, Store, Tx};

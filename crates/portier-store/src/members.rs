@@ -561,3 +561,43 @@ pub async fn get(
     };
     row.map(MemberRow::into_view).transpose()
 }
+
+/// One of a person's memberships, for `/me`.
+#[derive(Debug, Clone)]
+pub struct OwnMembership {
+    pub organization_id: OrganizationId,
+    pub organization: String,
+    pub active: bool,
+    pub roles: Vec<String>,
+}
+
+/// Every organization the person belongs to, with their roles there.
+pub async fn memberships_of(store: &Store, account: AccountId) -> Result<Vec<OwnMembership>> {
+    let rows: Vec<(Uuid, String, bool, Option<String>)> = reader!(store, |c| {
+        sqlx::query_as(
+            "SELECT o.id, o.name, m.active, r.key
+             FROM memberships m JOIN organizations o ON o.id = m.organization_id
+             LEFT JOIN membership_roles mr ON mr.membership_id = m.id
+             LEFT JOIN roles r ON r.id = mr.role_id
+             WHERE m.account_id = $1 ORDER BY o.name, o.id, r.key",
+        )
+        .bind(account.0)
+        .fetch_all(c)
+        .await
+    })?;
+    let mut out: Vec<OwnMembership> = Vec::new();
+    for (org, name, active, role) in rows {
+        if out.last().is_none_or(|m| m.organization_id.0 != org) {
+            out.push(OwnMembership {
+                organization_id: org.into(),
+                organization: name,
+                active,
+                roles: Vec::new(),
+            });
+        }
+        if let (Some(m), Some(role)) = (out.last_mut(), role) {
+            m.roles.push(role);
+        }
+    }
+    Ok(out)
+}

@@ -48,16 +48,8 @@ pub struct Activate {
     pub infix: Option<String>,
     #[schema(max_length = 100)]
     pub family_name: Option<String>,
-    #[schema(
-        max_length = 32,
-        pattern = r#"^(?:[ ]*|(?=(?:[^0-9]*[0-9]){6,20}[^0-9]*$)[0-9 +\-./()]*)$"#
-    )]
-    pub phone: Option<String>,
-    #[schema(
-        max_length = 32,
-        pattern = r#"^(?:[ ]*|(?=(?:[^0-9]*[0-9]){6,20}[^0-9]*$)[0-9 +\-./()]*)$"#
-    )]
-    pub mobile: Option<String>,
+    pub phone: Option<super::PhoneNumber>,
+    pub mobile: Option<super::PhoneNumber>,
     pub locale: Option<Locale>,
 }
 
@@ -177,8 +169,8 @@ pub async fn activate(
         given_name: text("given_name", &body.given_name, 100)?,
         infix: text("infix", &body.infix, 32)?,
         family_name: text("family_name", &body.family_name, 100)?,
-        phone: parse_phone("phone", body.phone.as_deref())?,
-        mobile: parse_phone("mobile", body.mobile.as_deref())?,
+        phone: parse_phone("phone", body.phone.as_ref().map(|p| p.0.as_str()))?,
+        mobile: parse_phone("mobile", body.mobile.as_ref().map(|p| p.0.as_str()))?,
         locale: body.locale,
     };
     let a = &info.account;

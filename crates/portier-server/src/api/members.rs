@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{Page, visible};
+use super::{EmailAddress, Page, visible};
 use crate::auth::Caller;
 use crate::error::ErrorBody;
 use crate::extract::{ApiJson, ClientAddr, path_id};
@@ -106,13 +106,7 @@ pub struct MemberList {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddMember {
-    /// Spaces around it are removed; it is stored lower-cased. International
-    /// addresses (RFC 6531 local parts, IDNA domains) are accepted as well.
-    #[schema(
-        max_length = 254,
-        pattern = r#"^[ ]*(?=[^@]{1,64}@)[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?[ ]*$"#
-    )]
-    pub email: String,
+    pub email: EmailAddress,
     /// Role keys; `["member"]` (no rights) when empty.
     #[serde(default)]
     pub roles: Vec<String>,
@@ -125,18 +119,8 @@ pub struct AddMember {
     pub infix: Option<String>,
     #[schema(max_length = 100)]
     pub family_name: Option<String>,
-    /// Digits with `+`, spaces, `-`, `.`, `/`, `(` and `)`; 6 to 20 digits.
-    #[schema(
-        max_length = 32,
-        pattern = r#"^(?:[ ]*|(?=(?:[^0-9]*[0-9]){6,20}[^0-9]*$)[0-9 +\-./()]*)$"#
-    )]
-    pub phone: Option<String>,
-    /// Digits with `+`, spaces, `-`, `.`, `/`, `(` and `)`; 6 to 20 digits.
-    #[schema(
-        max_length = 32,
-        pattern = r#"^(?:[ ]*|(?=(?:[^0-9]*[0-9]){6,20}[^0-9]*$)[0-9 +\-./()]*)$"#
-    )]
-    pub mobile: Option<String>,
+    pub phone: Option<super::PhoneNumber>,
+    pub mobile: Option<super::PhoneNumber>,
     #[schema(max_length = 100)]
     pub job_title: Option<String>,
     /// Unique within the organization (seed 002).
@@ -264,14 +248,14 @@ pub async fn add(
     let org = visible(&state, &caller, path_id("org", &org)?).await?;
     let auth = caller.0.authorize::<MembersInvite>(&org)?;
     let new = NewMember::parse(MemberInput {
-        email: body.email,
+        email: body.email.0,
         roles: body.roles,
         salutation: body.salutation,
         given_name: body.given_name,
         infix: body.infix,
         family_name: body.family_name,
-        phone: body.phone,
-        mobile: body.mobile,
+        phone: body.phone.map(|p| p.0),
+        mobile: body.mobile.map(|p| p.0),
         job_title: body.job_title,
         staff_code: body.staff_code,
         description: body.description,

@@ -2,6 +2,8 @@
 //! the handlers (`GET /api/v1/openapi.json`).
 
 pub mod activations;
+pub mod auth;
+pub mod me;
 pub mod members;
 pub mod organizations;
 
@@ -34,6 +36,8 @@ use crate::{ApiError, AppState};
         (name = "organizations", description = "The organization tree: environments and the organizations below them"),
         (name = "members", description = "Who belongs to an organization, in which role"),
         (name = "activations", description = "The link a new person follows to choose a password"),
+        (name = "auth", description = "Sign-in, sign-out, password reset"),
+        (name = "me", description = "The signed-in person's own account"),
     ),
 )]
 struct ApiDoc;
@@ -43,6 +47,12 @@ struct BearerAuth;
 impl utoipa::Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme(
+                "session",
+                SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Cookie(
+                    utoipa::openapi::security::ApiKeyValue::new("portier_session"),
+                )),
+            );
             components.add_security_scheme(
                 "bearer",
                 SecurityScheme::Http(
@@ -64,6 +74,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(members::add, members::list))
         .routes(routes!(members::get_one))
         .routes(routes!(activations::show, activations::activate))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::request_reset))
+        .routes(routes!(auth::complete_reset))
+        .routes(routes!(me::get_me, me::update_me))
         .route("/openapi.json", get(openapi_json));
     OpenApiRouter::new().nest("/api/v1", v1)
 }
@@ -81,6 +96,61 @@ pub fn openapi() -> &'static str {
 async fn openapi_json() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], openapi())
 }
+
+/// An e-mail address as sent: spaces around it are removed and it is stored
+/// lower-cased. International addresses (RFC 6531 local parts, IDNA domains)
+/// are accepted as well; the pattern describes the common ASCII form.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(transparent)]
+pub struct EmailAddress(pub String);
+
+const EMAIL_PATTERN: &str = r#"^[ ]*(?=[^@]{1,64}@)[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?[ ]*$"#;
+
+/// The rule of `portier_core::members::parse_phone`: digits with `+`, spaces,
+/// `-`, `.`, `/`, `(` and `)`; 6 to 20 digits; blank means none.
+const PHONE_PATTERN: &str = r#"^(?:[ ]*|(?=(?:[^0-9]*[0-9]){6,20}[^0-9]*$)[0-9 +\-./()]*)$"#;
+
+fn string_schema(
+    max_length: usize,
+    pattern: &str,
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .max_length(Some(max_length))
+        .pattern(Some(pattern))
+        .description(Some(description))
+        .into()
+}
+
+impl utoipa::PartialSchema for EmailAddress {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        string_schema(
+            254,
+            EMAIL_PATTERN,
+            "An e-mail address; spaces around it are removed.",
+        )
+    }
+}
+
+impl utoipa::ToSchema for EmailAddress {}
+
+/// A telephone number as sent (see `PHONE_PATTERN`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(transparent)]
+pub struct PhoneNumber(pub String);
+
+impl utoipa::PartialSchema for PhoneNumber {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        string_schema(
+            32,
+            PHONE_PATTERN,
+            "A telephone number: digits with + - . / ( ) and spaces; 6 to 20 digits.",
+        )
+    }
+}
+
+impl utoipa::ToSchema for PhoneNumber {}
 
 /// Loads an organization the caller may see; anything else is 404, so nobody
 /// learns what exists outside their rights.

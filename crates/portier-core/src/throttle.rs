@@ -1,0 +1,90 @@
+//! Throttling of failed sign-ins and reset requests. Counters live in the
+//! database so a limit holds across nodes; each counts within a window and
+//! starts again after it, so an attacker can slow an account down but never
+//! lock its owner out for good.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+/// At most `max` events per `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub max: i64,
+    pub window: Duration,
+}
+
+/// Failed sign-ins for one address from one client: a person mistyping gets
+/// five tries, then waits out the window.
+pub const LOGIN_PER_ACCOUNT_AND_CLIENT: Limit = Limit {
+    max: 5,
+    window: Duration::from_secs(15 * 60),
+};
+/// Failed sign-ins for one address from anywhere: a spread-out attack on one
+/// person.
+pub const LOGIN_PER_ACCOUNT: Limit = Limit {
+    max: 20,
+    window: Duration::from_secs(15 * 60),
+};
+/// Failed sign-ins from one client address, whatever the account: password
+/// spraying.
+pub const LOGIN_PER_CLIENT: Limit = Limit {
+    max: 50,
+    window: Duration::from_secs(15 * 60),
+};
+/// Password-reset requests from one client address.
+pub const RESET_PER_CLIENT: Limit = Limit {
+    max: 10,
+    window: Duration::from_secs(15 * 60),
+};
+/// Password-reset mails to one address: no mail bombing through the form.
+pub const RESET_PER_ACCOUNT: Limit = Limit {
+    max: 3,
+    window: Duration::from_secs(60 * 60),
+};
+
+impl Limit {
+    /// `Some(seconds to wait)` when `count` events since `window_start` reach
+    /// the limit at `now`; `None` when another is allowed.
+    pub fn retry_after(
+        &self,
+        count: i64,
+        window_start: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Option<u64> {
+        let window = chrono::Duration::from_std(self.window).unwrap_or(chrono::Duration::MAX);
+        let ends = window_start + window;
+        if now >= ends || count < self.max {
+            return None;
+        }
+        Some(
+            u64::try_from((ends - now).num_seconds())
+                .unwrap_or(0)
+                .max(1),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limit_holds_within_its_window_and_lifts_after_it() {
+        let start: DateTime<Utc> = "2026-11-22T08:00:00Z".parse().unwrap();
+        let l = LOGIN_PER_ACCOUNT_AND_CLIENT;
+        assert_eq!(
+            l.retry_after(4, start, start + chrono::Duration::minutes(1)),
+            None
+        );
+        assert_eq!(
+            l.retry_after(5, start, start + chrono::Duration::minutes(1)),
+            Some(14 * 60)
+        );
+        assert_eq!(
+            l.retry_after(500, start, start + chrono::Duration::minutes(15)),
+            None,
+            "never a permanent lock-out"
+        );
+    }
+}

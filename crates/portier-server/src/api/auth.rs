@@ -1,0 +1,274 @@
+//! `/auth`: sign-in, sign-out and password reset. Answers never reveal whether
+//! an address has an account: a wrong password and an unknown address are the
+//! same 401 in status, body and time (both cost one Argon2id verification);
+//! a reset request is always 202.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use chrono::Utc;
+use portier_core::email::Email;
+use portier_core::passwords::{Password, PasswordPolicy};
+use portier_core::throttle::{self, Limit};
+use portier_core::tokens::{TokenKind, TokenUnusable, digest};
+use portier_store::audit::Origin;
+use portier_store::tokens::LinkProblem;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::activations::{link_error, locale_of, open};
+use crate::error::ErrorBody;
+use crate::extract::{ApiJson, ClientAddr};
+use crate::{ApiError, AppState};
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    pub email: super::EmailAddress,
+    #[schema(max_length = 1024)]
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SignedIn {
+    pub account_id: Uuid,
+    /// True when a second factor must still be given (two-step verification).
+    pub mfa_required: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    pub email: super::EmailAddress,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPassword {
+    #[schema(min_length = 1, max_length = 128)]
+    pub password: String,
+}
+
+/// Checks every limit; the first one reached answers 429.
+async fn enforce(state: &AppState, limits: &[(String, Limit)]) -> Result<(), ApiError> {
+    for (key, limit) in limits {
+        if let Some(wait) =
+            portier_store::throttles::check(&state.store, key, limit, Utc::now()).await?
+        {
+            return Err(ApiError::throttled(wait));
+        }
+    }
+    Ok(())
+}
+
+async fn count(state: &AppState, limits: &[(String, Limit)]) -> Result<(), ApiError> {
+    for (key, limit) in limits {
+        portier_store::throttles::hit(&state.store, key, limit, Utc::now()).await?;
+    }
+    Ok(())
+}
+
+/// Sign in with e-mail address and password.
+///
+/// Sets the session cookie. Failed attempts are limited per address, per
+/// client and per pair of both (429 with `Retry-After`); the limits lift after
+/// their window, so nobody can be locked out for good.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", security(()), request_body = Login,
+    responses(
+        (status = 200, body = SignedIn),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 429, body = ErrorBody),
+    ))]
+pub async fn login(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Login>,
+) -> Result<impl IntoResponse, ApiError> {
+    let email = Email::parse(&body.email.0).map_err(|e| ApiError::from(e.in_field("email")))?;
+    let client_key = client.clone().unwrap_or_else(|| "unknown".into());
+    let who = digest(email.as_str());
+    let pair = (
+        format!("login:pair:{who}:{client_key}"),
+        throttle::LOGIN_PER_ACCOUNT_AND_CLIENT,
+    );
+    let account_limit = (format!("login:account:{who}"), throttle::LOGIN_PER_ACCOUNT);
+    let client_limit = (
+        format!("login:client:{client_key}"),
+        throttle::LOGIN_PER_CLIENT,
+    );
+    let limits = [pair, account_limit, client_limit];
+    enforce(&state, &limits).await?;
+
+    let candidate = portier_store::accounts::login_candidate(&state.store, &email).await?;
+    let hash = candidate.as_ref().and_then(|c| c.password_hash.clone());
+    let verified = state.hasher.verify(hash, body.password).await;
+    let Some(candidate) = candidate.filter(|_| verified) else {
+        count(&state, &limits).await?;
+        return Err(ApiError::unauthenticated(
+            "invalid_credentials",
+            "the e-mail address or the password is not right",
+        ));
+    };
+    if !candidate.may_sign_in {
+        // Only someone who knows the password learns this.
+        return Err(ApiError::unauthenticated(
+            "account_inactive",
+            "this account cannot sign in: it is deactivated, or no organization it belongs to has it active",
+        ));
+    }
+    for (key, _) in &limits[..2] {
+        portier_store::throttles::clear(&state.store, key).await?;
+    }
+    // A new id at every sign-in: a session fixed before it is worthless.
+    if let Some(old) = crate::auth::session_of(&state, &headers).await? {
+        portier_store::sessions::end(&state.store, &old.id_hash).await?;
+    }
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let secret = portier_store::sessions::create(
+        &state.store,
+        candidate.account.id,
+        user_agent,
+        client.as_deref(),
+        &state.config.sessions,
+        Utc::now(),
+    )
+    .await?;
+    let cookie = state.config.cookie.set(secret.expose());
+    Ok((
+        [
+            (header::SET_COOKIE, cookie),
+            (
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("no-store"),
+            ),
+        ],
+        Json(SignedIn {
+            account_id: candidate.account.id.0,
+            mfa_required: false,
+        }),
+    ))
+}
+
+/// Sign out: ends this session.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(()),
+    responses((status = 204, description = "Signed out (also when no session was open)")))]
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    if let Some(session) = crate::auth::session_of(&state, &headers).await? {
+        portier_store::sessions::end(&state.store, &session.id_hash).await?;
+    }
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, state.config.cookie.clear())],
+    ))
+}
+
+/// Ask for a password-reset link.
+///
+/// Always 202, whether or not the address has an account; the mail goes out
+/// only when it does. Limited per client and per address.
+#[utoipa::path(post, path = "/auth/password-reset", tag = "auth", security(()), request_body = ResetRequest,
+    responses(
+        (status = 202, description = "If the address has an account, a link is on its way"),
+        (status = 400, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody),
+    ))]
+pub async fn request_reset(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    ApiJson(body): ApiJson<ResetRequest>,
+) -> Result<StatusCode, ApiError> {
+    let email = Email::parse(&body.email.0).map_err(|e| ApiError::from(e.in_field("email")))?;
+    let client_limit = [(
+        format!("reset:client:{}", client.clone().unwrap_or_default()),
+        throttle::RESET_PER_CLIENT,
+    )];
+    enforce(&state, &client_limit).await?;
+    count(&state, &client_limit).await?;
+    // The lookup and the mail happen after the answer, so its timing says
+    // nothing about whether the address has an account.
+    let task_state = state.clone();
+    tokio::spawn(async move {
+        let state = task_state;
+        let account_limit = [(
+            format!("reset:account:{}", digest(email.as_str())),
+            throttle::RESET_PER_ACCOUNT,
+        )];
+        if enforce(&state, &account_limit).await.is_err() {
+            return;
+        }
+        let _ = count(&state, &account_limit).await;
+        let origin = Origin::now(client);
+        if let Err(e) = portier_store::accounts::request_reset(
+            &state.store,
+            &email,
+            &state.config.lifecycle,
+            &origin,
+        )
+        .await
+        {
+            tracing::warn!(error = %e, "password reset request failed");
+        }
+    });
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Choose a new password with a reset link.
+///
+/// The link works once, for `PORTIER_RESET_TTL`; every session of the account
+/// ends. An account that was never activated is activated by it.
+#[utoipa::path(post, path = "/auth/password-reset/{token}", tag = "auth", security(()), request_body = NewPassword,
+    params(("token" = String, Path, description = "The token from the reset link")),
+    responses(
+        (status = 200, description = "The password is changed"),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+    ))]
+pub async fn complete_reset(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    Path(token): Path<String>,
+    ApiJson(body): ApiJson<NewPassword>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let info = open(&state, TokenKind::PasswordReset, &token).await?;
+    let locale = locale_of(&info, None);
+    let a = &info.account;
+    let personal: Vec<&str> = [
+        Some(a.email.as_str()),
+        a.name.given_name.as_deref(),
+        a.name.family_name.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let password = Password::new(
+        body.password,
+        &PasswordPolicy::strictest(&info.policies),
+        &personal,
+    )
+    .map_err(|e| {
+        ApiError::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            e.into_field_error_in("password", locale),
+        )
+    })?;
+    let hash = state.hasher.hash(password).await;
+    if !portier_store::accounts::complete_reset(&state.store, &info, &hash, &Origin::now(client))
+        .await?
+    {
+        return Err(link_error(
+            LinkProblem::Gone(TokenUnusable::Used),
+            TokenKind::PasswordReset,
+        ));
+    }
+    Ok(Json(
+        serde_json::json!({"account_id": a.id, "status": "active"}),
+    ))
+}

@@ -1,0 +1,218 @@
+//! `/me`: the signed-in person's own account. Once activated, only the person
+//! changes their name (seed 001); changing the password asks for the current
+//! one and ends the person's other sessions.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use portier_core::Error as DomainError;
+use portier_core::accounts::{AccountStatus, profile_text};
+use portier_core::locale::Locale;
+use portier_core::members::parse_phone;
+use portier_core::passwords::{Password, PasswordPolicy};
+use portier_store::accounts::ProfilePatch;
+use portier_store::audit::Origin;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::Person;
+use crate::error::ErrorBody;
+use crate::extract::{ApiJson, ClientAddr};
+use crate::{ApiError, AppState};
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MyOrganization {
+    pub id: Uuid,
+    pub name: String,
+    /// False when this organization deactivated the membership.
+    pub active: bool,
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Me {
+    pub account_id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub salutation: Option<String>,
+    pub given_name: Option<String>,
+    pub infix: Option<String>,
+    pub family_name: Option<String>,
+    pub phone: Option<String>,
+    pub mobile: Option<String>,
+    pub locale: Option<Locale>,
+    pub status: AccountStatus,
+    pub created_at: DateTime<Utc>,
+    pub organizations: Vec<MyOrganization>,
+}
+
+/// A change to one's own account. Absent fields stay; `null` empties a field.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMe {
+    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[schema(value_type = Option<String>, max_length = 32)]
+    pub salutation: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[schema(value_type = Option<String>, max_length = 100)]
+    pub given_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[schema(value_type = Option<String>, max_length = 32)]
+    pub infix: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[schema(value_type = Option<String>, max_length = 100)]
+    pub family_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[schema(value_type = Option<super::PhoneNumber>)]
+    pub phone: Option<Option<super::PhoneNumber>>,
+    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[schema(value_type = Option<super::PhoneNumber>)]
+    pub mobile: Option<Option<super::PhoneNumber>>,
+    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[schema(value_type = Option<Locale>)]
+    pub locale: Option<Option<Locale>>,
+    /// Required with `new_password`.
+    #[schema(max_length = 1024)]
+    pub current_password: Option<String>,
+    #[schema(max_length = 128)]
+    pub new_password: Option<String>,
+}
+
+async fn me_of(state: &AppState, account: portier_core::ids::AccountId) -> Result<Me, ApiError> {
+    let a = portier_store::accounts::get(&state.store, account)
+        .await?
+        .ok_or(DomainError::NotFound { what: "account" })?;
+    let orgs = portier_store::members::memberships_of(&state.store, account).await?;
+    Ok(Me {
+        account_id: a.id.0,
+        email: a.email.to_string(),
+        display_name: a.display_name(),
+        salutation: a.name.salutation.clone(),
+        given_name: a.name.given_name.clone(),
+        infix: a.name.infix.clone(),
+        family_name: a.name.family_name.clone(),
+        phone: a.phone.clone(),
+        mobile: a.mobile.clone(),
+        locale: a.locale,
+        status: a.status,
+        created_at: a.created_at,
+        organizations: orgs
+            .into_iter()
+            .map(|m| MyOrganization {
+                id: m.organization_id.0,
+                name: m.organization,
+                active: m.active,
+                roles: m.roles,
+            })
+            .collect(),
+    })
+}
+
+/// The signed-in account, with its organizations and roles there.
+#[utoipa::path(get, path = "/me", tag = "me", security(("session" = [])),
+    responses((status = 200, body = Me), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn get_me(
+    State(state): State<AppState>,
+    Person(session): Person,
+) -> Result<Json<Me>, ApiError> {
+    Ok(Json(me_of(&state, session.account_id).await?))
+}
+
+/// Change one's own profile or password.
+#[utoipa::path(patch, path = "/me", tag = "me", security(("session" = [])), request_body = UpdateMe,
+    responses(
+        (status = 200, body = Me),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+    ))]
+pub async fn update_me(
+    State(state): State<AppState>,
+    Person(session): Person,
+    ClientAddr(client): ClientAddr,
+    ApiJson(body): ApiJson<UpdateMe>,
+) -> Result<Json<Me>, ApiError> {
+    let account = portier_store::accounts::get(&state.store, session.account_id)
+        .await?
+        .ok_or(DomainError::NotFound { what: "account" })?;
+    let text =
+        |field: &str, v: Option<Option<String>>, max| -> Result<Option<Option<String>>, ApiError> {
+            Ok(match v {
+                None => None,
+                Some(v) => Some(profile_text(field, v.as_deref(), max)?),
+            })
+        };
+    let phone =
+        |field: &str, v: Option<Option<String>>| -> Result<Option<Option<String>>, ApiError> {
+            Ok(match v {
+                None => None,
+                Some(v) => Some(parse_phone(field, v.as_deref())?),
+            })
+        };
+    let patch = ProfilePatch {
+        salutation: text("salutation", body.salutation, 32)?,
+        given_name: text("given_name", body.given_name, 100)?,
+        infix: text("infix", body.infix, 32)?,
+        family_name: text("family_name", body.family_name, 100)?,
+        phone: phone("phone", body.phone.map(|o| o.map(|p| p.0)))?,
+        mobile: phone("mobile", body.mobile.map(|o| o.map(|p| p.0)))?,
+        locale: body.locale,
+    };
+    let new_password = match (body.new_password, body.current_password) {
+        (None, _) => None,
+        (Some(_), None) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "current_password_required",
+                "give your current password to choose a new one",
+            )
+            .with_field("current_password"));
+        }
+        (Some(new), Some(current)) => {
+            let hash = portier_store::accounts::login_candidate(&state.store, &account.email)
+                .await?
+                .and_then(|c| c.password_hash);
+            if !state.hasher.verify(hash, current).await {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "current_password_wrong",
+                    "the current password is not right",
+                )
+                .with_field("current_password"));
+            }
+            let policies =
+                portier_store::accounts::password_policies(&state.store, account.id).await?;
+            let personal: Vec<&str> = [
+                Some(account.email.as_str()),
+                account.name.given_name.as_deref(),
+                account.name.family_name.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            let locale = account.locale.unwrap_or_default();
+            let password = Password::new(new, &PasswordPolicy::strictest(&policies), &personal)
+                .map_err(|e| {
+                    ApiError::field(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        e.into_field_error_in("new_password", locale),
+                    )
+                })?;
+            Some(state.hasher.hash(password).await)
+        }
+    };
+    let origin = Origin::now(client);
+    portier_store::accounts::update_profile(&state.store, &account, patch, &origin).await?;
+    if let Some(hash) = new_password {
+        portier_store::accounts::change_password(
+            &state.store,
+            account.id,
+            &hash,
+            Some(&session.id_hash),
+            &origin,
+        )
+        .await?;
+    }
+    Ok(Json(me_of(&state, account.id).await?))
+}

@@ -1,0 +1,129 @@
+//! Console sessions. The cookie carries 256 random bits; the database keeps
+//! only their SHA-256, so a leaked table signs nobody in.
+
+use chrono::{DateTime, Utc};
+use portier_core::ids::AccountId;
+use portier_core::sessions::SessionPolicy;
+use portier_core::tokens::SecretToken;
+use uuid::Uuid;
+
+use crate::{Result, Store, in_tx, reader};
+
+/// A live session, found from its cookie.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id_hash: String,
+    pub account_id: AccountId,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+}
+
+/// Starts a session; the secret goes into the cookie and nowhere else.
+pub async fn create(
+    store: &Store,
+    account: AccountId,
+    user_agent: Option<&str>,
+    client_addr: Option<&str>,
+    policy: &SessionPolicy,
+    now: DateTime<Utc>,
+) -> Result<SecretToken> {
+    let secret = SecretToken::from_random(rand::random(), "");
+    let expires =
+        now + chrono::Duration::from_std(policy.absolute).unwrap_or(chrono::Duration::days(1));
+    let user_agent = user_agent.map(|u| u.chars().take(300).collect::<String>());
+    let mut tx = store.begin().await?;
+    in_tx!(&mut tx, |c| {
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, account_id, user_agent, client_addr, created_at, last_seen_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $5, $6)",
+        )
+        .bind(secret.hash())
+        .bind(account.0)
+        .bind(user_agent)
+        .bind(client_addr)
+        .bind(now)
+        .bind(expires)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    tx.commit().await?;
+    Ok(secret)
+}
+
+/// The live session a cookie stands for, touching its last-seen time at most
+/// once a minute. Expired sessions are removed when met.
+pub async fn find(
+    store: &Store,
+    presented: &str,
+    policy: &SessionPolicy,
+    now: DateTime<Utc>,
+) -> Result<Option<Session>> {
+    if presented.len() != 64 || !presented.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(None);
+    }
+    let hash = SecretToken::presented(presented).hash();
+    let row: Option<(Option<Uuid>, DateTime<Utc>, DateTime<Utc>)> = reader!(store, |c| {
+        sqlx::query_as(
+            "SELECT account_id, created_at, last_seen_at FROM sessions WHERE id_hash = $1",
+        )
+        .bind(&hash)
+        .fetch_optional(c)
+        .await
+    })?;
+    let Some((Some(account), created_at, last_seen_at)) = row else {
+        return Ok(None);
+    };
+    if !policy.is_alive(now, created_at, last_seen_at) {
+        end(store, &hash).await?;
+        return Ok(None);
+    }
+    if SessionPolicy::should_touch(now, last_seen_at) {
+        let mut tx = store.begin().await?;
+        in_tx!(&mut tx, |c| {
+            sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
+                .bind(now)
+                .bind(&hash)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        tx.commit().await?;
+    }
+    Ok(Some(Session {
+        id_hash: hash,
+        account_id: account.into(),
+        created_at,
+        last_seen_at,
+    }))
+}
+
+/// Ends one session (sign-out).
+pub async fn end(store: &Store, id_hash: &str) -> Result<()> {
+    let mut tx = store.begin().await?;
+    in_tx!(&mut tx, |c| {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    tx.commit().await
+}
+
+/// Ends every session of an account, but `keep` (after a password change, a
+/// reset, a deactivation).
+pub(crate) async fn end_all_in(
+    tx: &mut crate::Tx,
+    account: AccountId,
+    keep: Option<&str>,
+) -> Result<u64> {
+    Ok(in_tx!(tx, |c| {
+        sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND ($2 IS NULL OR id_hash <> $2)")
+            .bind(account.0)
+            .bind(keep)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?)
+}
