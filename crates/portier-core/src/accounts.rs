@@ -74,6 +74,18 @@ impl PersonName {
     }
 }
 
+/// Like [`profile_text`], but line breaks are allowed (a description that
+/// contacts read may have paragraphs).
+pub fn multiline_text(
+    field: &str,
+    raw: Option<&str>,
+    max_chars: usize,
+) -> Result<Option<String>, FieldError> {
+    let Some(raw) = raw else { return Ok(None) };
+    let one_line = raw.replace(['\n', '\r'], " ");
+    Ok(profile_text(field, Some(&one_line), max_chars)?.map(|_| raw.trim().to_owned()))
+}
+
 /// Cleans one free-text profile field: trimmed, empty means absent, bounded in
 /// length, and no control characters (they break exports and mail headers).
 pub fn profile_text(
@@ -158,6 +170,26 @@ mod tests {
         assert_eq!(none.display_name(), None);
         assert_eq!(none.sort_key(&email), "jan@example.nl");
         assert_eq!(name(Some("Jan"), None, None).sort_key(&email), "jan");
+    }
+
+    #[test]
+    fn a_description_may_have_paragraphs_but_no_other_control_characters() {
+        assert_eq!(
+            multiline_text("description", Some(" Dinsdag.\n\nWoensdag. "), 100)
+                .unwrap()
+                .as_deref(),
+            Some("Dinsdag.\n\nWoensdag.")
+        );
+        assert_eq!(
+            multiline_text("description", Some("a\u{1}b"), 100)
+                .unwrap_err()
+                .code,
+            "control_character"
+        );
+        assert_eq!(
+            multiline_text("description", Some(" \n "), 100).unwrap(),
+            None
+        );
     }
 
     #[test]

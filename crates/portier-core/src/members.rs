@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::FieldError;
-use crate::accounts::{AccountStatus, PersonName, profile_text};
+use crate::accounts::{AccountStatus, PersonName, multiline_text, profile_text};
 use crate::email::Email;
 use crate::ids::{AccountId, MembershipId, OrganizationId};
 use crate::roles::{MEMBER, RoleKey};
@@ -133,7 +133,7 @@ impl NewMember {
             mobile: parse_phone("mobile", input.mobile.as_deref())?,
             job_title: profile_text("job_title", input.job_title.as_deref(), 100)?,
             staff_code: parse_staff_code(input.staff_code.as_deref())?,
-            description: profile_text("description", input.description.as_deref(), 1000)?,
+            description: multiline_text("description", input.description.as_deref(), 1000)?,
             labels: parse_labels(&input.labels)?,
             active: input.active,
             warnings,
@@ -319,5 +319,151 @@ mod tests {
             parse_labels(&["ok".into(), " ".into()]).unwrap_err().field,
             "labels[1]"
         );
+    }
+}
+
+/// An administrator's change to a member; `None` keeps a field, `Some(None)`
+/// empties it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberPatch {
+    pub email: Option<Email>,
+    pub salutation: Option<Option<String>>,
+    pub given_name: Option<Option<String>>,
+    pub infix: Option<Option<String>>,
+    pub family_name: Option<Option<String>>,
+    pub phone: Option<Option<String>>,
+    pub mobile: Option<Option<String>>,
+    pub job_title: Option<Option<String>>,
+    pub staff_code: Option<Option<String>>,
+    pub description: Option<Option<String>>,
+    pub labels: Option<Vec<String>>,
+}
+
+/// The same, as sent.
+#[derive(Debug, Clone, Default)]
+pub struct MemberPatchInput {
+    pub email: Option<String>,
+    pub salutation: Option<Option<String>>,
+    pub given_name: Option<Option<String>>,
+    pub infix: Option<Option<String>>,
+    pub family_name: Option<Option<String>>,
+    pub phone: Option<Option<String>>,
+    pub mobile: Option<Option<String>>,
+    pub job_title: Option<Option<String>>,
+    pub staff_code: Option<Option<String>>,
+    pub description: Option<Option<String>>,
+    pub labels: Option<Vec<String>>,
+}
+
+impl MemberPatch {
+    pub fn parse(input: MemberPatchInput) -> Result<MemberPatch, FieldError> {
+        fn text(
+            field: &str,
+            v: Option<Option<String>>,
+            max: usize,
+        ) -> Result<Option<Option<String>>, FieldError> {
+            v.map(|v| profile_text(field, v.as_deref(), max))
+                .transpose()
+        }
+        fn phone(
+            field: &str,
+            v: Option<Option<String>>,
+        ) -> Result<Option<Option<String>>, FieldError> {
+            v.map(|v| parse_phone(field, v.as_deref())).transpose()
+        }
+        Ok(MemberPatch {
+            email: input
+                .email
+                .map(|e| Email::parse(&e).map_err(|e| e.in_field("email")))
+                .transpose()?,
+            salutation: text("salutation", input.salutation, 32)?,
+            given_name: text("given_name", input.given_name, 100)?,
+            infix: text("infix", input.infix, 32)?,
+            family_name: text("family_name", input.family_name, 100)?,
+            phone: phone("phone", input.phone)?,
+            mobile: phone("mobile", input.mobile)?,
+            job_title: text("job_title", input.job_title, 100)?,
+            staff_code: input
+                .staff_code
+                .map(|v| parse_staff_code(v.as_deref()))
+                .transpose()?,
+            description: input
+                .description
+                .map(|v| multiline_text("description", v.as_deref(), 1000))
+                .transpose()?,
+            labels: input.labels.map(|l| parse_labels(&l)).transpose()?,
+        })
+    }
+
+    /// The first personal field the patch touches: name, address, telephone.
+    fn first_personal_field(&self) -> Option<&'static str> {
+        [
+            ("email", self.email.is_some()),
+            ("salutation", self.salutation.is_some()),
+            ("given_name", self.given_name.is_some()),
+            ("infix", self.infix.is_some()),
+            ("family_name", self.family_name.is_some()),
+            ("phone", self.phone.is_some()),
+            ("mobile", self.mobile.is_some()),
+        ]
+        .into_iter()
+        .find(|(_, touched)| *touched)
+        .map(|(f, _)| f)
+    }
+
+    /// seed 001: administrators may change a member's name and e-mail only
+    /// until the member has activated the account; afterwards only the member
+    /// can. Organization fields (job title, staff code, labels) stay theirs.
+    pub fn check_allowed(&self, account: AccountStatus) -> Result<(), crate::Error> {
+        match (account, self.first_personal_field()) {
+            (AccountStatus::Active, Some(field)) => Err(crate::Error::Conflict {
+                code: "member_owns_profile",
+                field: Some(field.to_owned()),
+                message: "this person has activated their account; only they can change their name, e-mail address and telephone numbers now".into(),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod patch_tests {
+    use super::*;
+
+    #[test]
+    fn personal_details_are_the_members_own_once_activated() {
+        let rename = MemberPatch::parse(MemberPatchInput {
+            family_name: Some(Some("Berg".into())),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(rename.check_allowed(AccountStatus::Invited).is_ok());
+        let e = rename.check_allowed(AccountStatus::Active).unwrap_err();
+        assert!(
+            matches!(e, crate::Error::Conflict { code: "member_owns_profile", field: Some(ref f), .. } if f == "family_name")
+        );
+        let org_fields = MemberPatch::parse(MemberPatchInput {
+            job_title: Some(Some("Arts".into())),
+            labels: Some(vec!["Oost".into()]),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(org_fields.check_allowed(AccountStatus::Active).is_ok());
+    }
+
+    #[test]
+    fn a_corrected_address_is_normalized_and_checked() {
+        let p = MemberPatch::parse(MemberPatchInput {
+            email: Some(" Jan@Example.NL ".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(p.email.unwrap().as_str(), "jan@example.nl");
+        let e = MemberPatch::parse(MemberPatchInput {
+            email: Some("jan@".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(e.field, "email");
     }
 }

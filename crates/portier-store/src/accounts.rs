@@ -72,6 +72,16 @@ pub async fn get(store: &Store, id: AccountId) -> Result<Option<Account>> {
     row.map(TryInto::try_into).transpose()
 }
 
+pub(crate) async fn get_tx(tx: &mut Tx, id: AccountId) -> Result<Option<Account>> {
+    let row: Option<AccountRow> = in_tx!(tx, |c| {
+        sqlx::query_as(select_accounts!("WHERE id = $1"))
+            .bind(id.0)
+            .fetch_optional(c)
+            .await
+    })?;
+    row.map(TryInto::try_into).transpose()
+}
+
 pub async fn find_by_email_tx(tx: &mut Tx, email: &Email) -> Result<Option<Account>> {
     let row: Option<AccountRow> = in_tx!(tx, |c| {
         sqlx::query_as(select_accounts!("WHERE email = $1"))

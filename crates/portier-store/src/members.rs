@@ -601,3 +601,324 @@ pub async fn memberships_of(store: &Store, account: AccountId) -> Result<Vec<Own
     }
     Ok(out)
 }
+
+#[derive(sqlx::FromRow)]
+struct MembershipRow {
+    id: Uuid,
+    active: bool,
+    staff_code: Option<String>,
+    description: Option<String>,
+    job_title: Option<String>,
+    labels: Json<Vec<String>>,
+    invited_by: Option<Uuid>,
+    created_at: DateTime<Utc>,
+}
+
+/// The membership of `account` in `org`, read inside a write transaction.
+async fn membership_in(
+    tx: &mut Tx,
+    org: OrganizationId,
+    account: AccountId,
+) -> Result<(Account, Membership)> {
+    let account = accounts::get_tx(tx, account)
+        .await?
+        .ok_or(DomainError::NotFound { what: "member" })?;
+    let row: Option<MembershipRow> = in_tx!(tx, |c| {
+        sqlx::query_as(
+            "SELECT id, active, staff_code, description, job_title, labels, invited_by, created_at
+             FROM memberships WHERE organization_id = $1 AND account_id = $2",
+        )
+        .bind(org.0)
+        .bind(account.id.0)
+        .fetch_optional(c)
+        .await
+    })?;
+    let r = row.ok_or(DomainError::NotFound { what: "member" })?;
+    let m = Membership {
+        id: r.id.into(),
+        account_id: account.id,
+        organization_id: org,
+        active: r.active,
+        staff_code: r.staff_code,
+        description: r.description,
+        job_title: r.job_title,
+        labels: r.labels.0,
+        invited_by: r.invited_by.map(Into::into),
+        created_at: r.created_at,
+    };
+    Ok((account, m))
+}
+
+fn member_event(
+    auth_actor: &Actor,
+    action: &'static str,
+    org: OrganizationId,
+    account: AccountId,
+    changes: serde_json::Value,
+    origin: &Origin,
+) -> NewAuditEvent {
+    NewAuditEvent {
+        actor: auth_actor.clone(),
+        action,
+        organization_id: Some(org),
+        target_type: "account",
+        target_id: account.to_string(),
+        changes,
+        client_addr: origin.client_addr.clone(),
+    }
+}
+
+/// An administrator's change to a member (seed 001: name and address only
+/// before activation; seed 002: a corrected address gets a new invitation).
+/// Returns whether an invitation was sent.
+pub async fn update(
+    store: &Store,
+    auth: &Authorized<portier_core::rights::MembersUpdate>,
+    account_id: AccountId,
+    patch: portier_core::members::MemberPatch,
+    lifecycle: &Lifecycle,
+    origin: &Origin,
+) -> Result<bool> {
+    let mut tx = store.begin().await?;
+    let org = organizations::get_for_update(&mut tx, auth.organization_id()).await?;
+    let (account, m) = membership_in(&mut tx, org.id, account_id).await?;
+    patch.check_allowed(account.status)?;
+    let mut next_account = account.clone();
+    let mut next_m = m.clone();
+    let set = |field: &mut Option<String>, v: &Option<Option<String>>| {
+        if let Some(v) = v {
+            field.clone_from(v);
+        }
+    };
+    set(&mut next_account.name.salutation, &patch.salutation);
+    set(&mut next_account.name.given_name, &patch.given_name);
+    set(&mut next_account.name.infix, &patch.infix);
+    set(&mut next_account.name.family_name, &patch.family_name);
+    set(&mut next_account.phone, &patch.phone);
+    set(&mut next_account.mobile, &patch.mobile);
+    set(&mut next_m.job_title, &patch.job_title);
+    set(&mut next_m.staff_code, &patch.staff_code);
+    set(&mut next_m.description, &patch.description);
+    if let Some(labels) = &patch.labels {
+        next_m.labels.clone_from(labels);
+    }
+    let email_changed = patch.email.as_ref().is_some_and(|e| *e != account.email);
+    if let (true, Some(email)) = (email_changed, &patch.email) {
+        if accounts::find_by_email_tx(&mut tx, email).await?.is_some() {
+            return Err(DomainError::Conflict {
+                code: "email_taken",
+                field: Some("email".into()),
+                message: format!("{email} already belongs to another account"),
+            }
+            .into());
+        }
+        next_account.email = email.clone();
+    }
+    if next_m.staff_code != m.staff_code {
+        ensure_staff_code_free(&mut tx, org.id, next_m.staff_code.as_deref(), Some(m.id)).await?;
+    }
+    let mut changes = serde_json::Map::new();
+    portier_core::organizations::diff(
+        "",
+        &serde_json::json!({"account": account, "membership": m}),
+        &serde_json::json!({"account": next_account, "membership": next_m}),
+        &mut changes,
+    );
+    if changes.is_empty() {
+        return Ok(false);
+    }
+    in_tx!(&mut tx, |c| {
+        sqlx::query(
+            "UPDATE accounts SET email = $1, salutation = $2, given_name = $3, infix = $4, family_name = $5,
+                sort_key = $6, phone = $7, mobile = $8, updated_at = $9 WHERE id = $10",
+        )
+        .bind(next_account.email.as_str())
+        .bind(&next_account.name.salutation)
+        .bind(&next_account.name.given_name)
+        .bind(&next_account.name.infix)
+        .bind(&next_account.name.family_name)
+        .bind(next_account.name.sort_key(&next_account.email))
+        .bind(&next_account.phone)
+        .bind(&next_account.mobile)
+        .bind(origin.now)
+        .bind(account.id.0)
+        .execute(&mut *c)
+        .await?;
+        sqlx::query(
+            "UPDATE memberships SET job_title = $1, staff_code = $2, description = $3, labels = $4, updated_at = $5
+             WHERE id = $6",
+        )
+        .bind(&next_m.job_title)
+        .bind(&next_m.staff_code)
+        .bind(&next_m.description)
+        .bind(Json(&next_m.labels))
+        .bind(origin.now)
+        .bind(m.id.0)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    // seed 002: a mistyped address never received the link; the corrected one does.
+    let invited = email_changed && account.status == AccountStatus::Invited && m.active;
+    if invited {
+        send_invitation(&mut tx, &next_account, &org, lifecycle, origin).await?;
+    }
+    let event = member_event(
+        auth.actor(),
+        "member.updated",
+        org.id,
+        account.id,
+        serde_json::Value::Object(changes),
+        origin,
+    );
+    audit::record(&mut tx, org.environment_id, event, origin.now).await?;
+    tx.commit().await?;
+    Ok(invited)
+}
+
+/// Ends a membership and its rights; the account and its history stay
+/// (seeds 001, 003).
+pub async fn remove(
+    store: &Store,
+    auth: &Authorized<portier_core::rights::MembersRemove>,
+    account_id: AccountId,
+    origin: &Origin,
+) -> Result<()> {
+    let mut tx = store.begin().await?;
+    let org = organizations::get_for_update(&mut tx, auth.organization_id()).await?;
+    let (account, m) = membership_in(&mut tx, org.id, account_id).await?;
+    in_tx!(&mut tx, |c| {
+        sqlx::query("DELETE FROM memberships WHERE id = $1")
+            .bind(m.id.0)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    end_sessions_without_membership(&mut tx, account.id).await?;
+    let changes =
+        serde_json::json!({"email": account.email, "staff_code": m.staff_code, "labels": m.labels});
+    let event = member_event(
+        auth.actor(),
+        "member.removed",
+        org.id,
+        account.id,
+        changes,
+        origin,
+    );
+    audit::record(&mut tx, org.environment_id, event, origin.now).await?;
+    tx.commit().await
+}
+
+/// Deactivates or reactivates a membership (seed 002); nothing is deleted. A
+/// reactivated member who never activated their account gets a new
+/// invitation. Returns whether one was sent.
+pub async fn set_active(
+    store: &Store,
+    auth: &Authorized<portier_core::rights::MembersUpdate>,
+    account_id: AccountId,
+    active: bool,
+    lifecycle: &Lifecycle,
+    origin: &Origin,
+) -> Result<bool> {
+    let mut tx = store.begin().await?;
+    let org = organizations::get_for_update(&mut tx, auth.organization_id()).await?;
+    let (account, m) = membership_in(&mut tx, org.id, account_id).await?;
+    if m.active == active {
+        return Ok(false);
+    }
+    in_tx!(&mut tx, |c| {
+        sqlx::query("UPDATE memberships SET active = $1, updated_at = $2 WHERE id = $3")
+            .bind(active)
+            .bind(origin.now)
+            .bind(m.id.0)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    let invited = active && account.status == AccountStatus::Invited;
+    if invited {
+        send_invitation(&mut tx, &account, &org, lifecycle, origin).await?;
+    }
+    if !active {
+        end_sessions_without_membership(&mut tx, account.id).await?;
+    }
+    let action = if active {
+        "member.reactivated"
+    } else {
+        "member.deactivated"
+    };
+    let changes = serde_json::json!({"active": {"before": m.active, "after": active}});
+    audit::record(
+        &mut tx,
+        org.environment_id,
+        member_event(auth.actor(), action, org.id, account.id, changes, origin),
+        origin.now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(invited)
+}
+
+/// A new activation link; the previous one stops working (seeds 000, 001).
+pub async fn resend_invitation(
+    store: &Store,
+    auth: &Authorized<MembersInvite>,
+    account_id: AccountId,
+    lifecycle: &Lifecycle,
+    origin: &Origin,
+) -> Result<()> {
+    let mut tx = store.begin().await?;
+    let org = organizations::get_for_update(&mut tx, auth.organization_id()).await?;
+    let (account, m) = membership_in(&mut tx, org.id, account_id).await?;
+    if account.status == AccountStatus::Active {
+        return Err(DomainError::Conflict {
+            code: "already_active",
+            field: None,
+            message: "this person has already activated their account; they can use \"Forgot password\" if needed".into(),
+        }
+        .into());
+    }
+    if !m.active {
+        return Err(DomainError::Conflict {
+            code: "member_deactivated",
+            field: None,
+            message: "this membership is deactivated; reactivate it to send a new invitation"
+                .into(),
+        }
+        .into());
+    }
+    send_invitation(&mut tx, &account, &org, lifecycle, origin).await?;
+    let changes = serde_json::json!({"email": account.email});
+    audit::record(
+        &mut tx,
+        org.environment_id,
+        member_event(
+            auth.actor(),
+            "member.invitation_resent",
+            org.id,
+            account.id,
+            changes,
+            origin,
+        ),
+        origin.now,
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// A person with no active membership left cannot sign in (DESIGN §1), so
+/// their open sessions end at once.
+async fn end_sessions_without_membership(tx: &mut Tx, account: AccountId) -> Result<()> {
+    let active: i64 = in_tx!(tx, |c| {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM memberships WHERE account_id = $1 AND active = TRUE",
+        )
+        .bind(account.0)
+        .fetch_one(c)
+        .await
+    })?;
+    if active == 0 {
+        crate::sessions::end_all_in(tx, account, None).await?;
+    }
+    Ok(())
+}

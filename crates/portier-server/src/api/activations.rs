@@ -38,16 +38,12 @@ pub struct ActivationView {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Activate {
-    #[schema(min_length = 1, max_length = 128)]
+    #[schema(min_length = 1, max_length = 1024)]
     pub password: String,
-    #[schema(max_length = 32)]
-    pub salutation: Option<String>,
-    #[schema(max_length = 100)]
-    pub given_name: Option<String>,
-    #[schema(max_length = 32)]
-    pub infix: Option<String>,
-    #[schema(max_length = 100)]
-    pub family_name: Option<String>,
+    pub salutation: Option<super::Text<32>>,
+    pub given_name: Option<super::Text<100>>,
+    pub infix: Option<super::Text<32>>,
+    pub family_name: Option<super::Text<100>>,
     pub phone: Option<super::PhoneNumber>,
     pub mobile: Option<super::PhoneNumber>,
     pub locale: Option<Locale>,
@@ -161,16 +157,16 @@ pub async fn activate(
 ) -> Result<Json<Activated>, ApiError> {
     let info = open(&state, TokenKind::Activation, &token).await?;
     let locale = locale_of(&info, body.locale);
-    let text = |field: &str, v: &Option<String>, max| {
+    let text = |field: &str, v: Option<String>, max| {
         portier_core::accounts::profile_text(field, v.as_deref(), max)
     };
     let fill = ProfileFill {
-        salutation: text("salutation", &body.salutation, 32)?,
-        given_name: text("given_name", &body.given_name, 100)?,
-        infix: text("infix", &body.infix, 32)?,
-        family_name: text("family_name", &body.family_name, 100)?,
-        phone: parse_phone("phone", body.phone.as_ref().map(|p| p.0.as_str()))?,
-        mobile: parse_phone("mobile", body.mobile.as_ref().map(|p| p.0.as_str()))?,
+        salutation: text("salutation", super::inner(body.salutation), 32)?,
+        given_name: text("given_name", super::inner(body.given_name), 100)?,
+        infix: text("infix", super::inner(body.infix), 32)?,
+        family_name: text("family_name", super::inner(body.family_name), 100)?,
+        phone: parse_phone("phone", super::inner(body.phone).as_deref())?,
+        mobile: parse_phone("mobile", super::inner(body.mobile).as_deref())?,
         locale: body.locale,
     };
     let a = &info.account;

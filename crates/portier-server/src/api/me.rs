@@ -53,17 +53,17 @@ pub struct Me {
 #[serde(deny_unknown_fields)]
 pub struct UpdateMe {
     #[serde(default, deserialize_with = "crate::extract::present")]
-    #[schema(value_type = Option<String>, max_length = 32)]
-    pub salutation: Option<Option<String>>,
+    #[schema(value_type = Option<super::Text<32>>)]
+    pub salutation: Option<Option<super::Text<32>>>,
     #[serde(default, deserialize_with = "crate::extract::present")]
-    #[schema(value_type = Option<String>, max_length = 100)]
-    pub given_name: Option<Option<String>>,
+    #[schema(value_type = Option<super::Text<100>>)]
+    pub given_name: Option<Option<super::Text<100>>>,
     #[serde(default, deserialize_with = "crate::extract::present")]
-    #[schema(value_type = Option<String>, max_length = 32)]
-    pub infix: Option<Option<String>>,
+    #[schema(value_type = Option<super::Text<32>>)]
+    pub infix: Option<Option<super::Text<32>>>,
     #[serde(default, deserialize_with = "crate::extract::present")]
-    #[schema(value_type = Option<String>, max_length = 100)]
-    pub family_name: Option<Option<String>>,
+    #[schema(value_type = Option<super::Text<100>>)]
+    pub family_name: Option<Option<super::Text<100>>>,
     #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(value_type = Option<super::PhoneNumber>)]
     pub phone: Option<Option<super::PhoneNumber>>,
@@ -76,7 +76,7 @@ pub struct UpdateMe {
     /// Required with `new_password`.
     #[schema(max_length = 1024)]
     pub current_password: Option<String>,
-    #[schema(max_length = 128)]
+    #[schema(max_length = 1024)]
     pub new_password: Option<String>,
 }
 
@@ -151,12 +151,12 @@ pub async fn update_me(
             })
         };
     let patch = ProfilePatch {
-        salutation: text("salutation", body.salutation, 32)?,
-        given_name: text("given_name", body.given_name, 100)?,
-        infix: text("infix", body.infix, 32)?,
-        family_name: text("family_name", body.family_name, 100)?,
-        phone: phone("phone", body.phone.map(|o| o.map(|p| p.0)))?,
-        mobile: phone("mobile", body.mobile.map(|o| o.map(|p| p.0)))?,
+        salutation: text("salutation", super::inner2(body.salutation), 32)?,
+        given_name: text("given_name", super::inner2(body.given_name), 100)?,
+        infix: text("infix", super::inner2(body.infix), 32)?,
+        family_name: text("family_name", super::inner2(body.family_name), 100)?,
+        phone: phone("phone", super::inner2(body.phone))?,
+        mobile: phone("mobile", super::inner2(body.mobile))?,
         locale: body.locale,
     };
     let new_password = match (body.new_password, body.current_password) {

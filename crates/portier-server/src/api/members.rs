@@ -12,14 +12,15 @@ use portier_core::Error as DomainError;
 use portier_core::accounts::AccountStatus;
 use portier_core::ids::{AccountId, OrganizationId};
 use portier_core::members::{MemberInput, MemberStatus, NewMember, Warning};
-use portier_core::rights::{MembersInvite, MembersRead};
+use portier_core::members::{MemberPatch, MemberPatchInput};
+use portier_core::rights::{MembersInvite, MembersRead, MembersRemove, MembersUpdate};
 use portier_store::audit::Origin;
 use portier_store::members::{MemberCursor, MemberFilter, MemberView};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{EmailAddress, Page, visible};
+use super::{EmailAddress, Page, Paragraphs, Text, inner, inner2, visible};
 use crate::auth::Caller;
 use crate::error::ErrorBody;
 use crate::extract::{ApiJson, ClientAddr, path_id};
@@ -110,26 +111,20 @@ pub struct AddMember {
     /// Role keys; `["member"]` (no rights) when empty.
     #[serde(default)]
     pub roles: Vec<String>,
-    #[schema(max_length = 32)]
-    pub salutation: Option<String>,
-    #[schema(max_length = 100)]
-    pub given_name: Option<String>,
+    pub salutation: Option<Text<32>>,
+    pub given_name: Option<Text<100>>,
     /// "van der"
-    #[schema(max_length = 32)]
-    pub infix: Option<String>,
-    #[schema(max_length = 100)]
-    pub family_name: Option<String>,
+    pub infix: Option<Text<32>>,
+    pub family_name: Option<Text<100>>,
     pub phone: Option<super::PhoneNumber>,
     pub mobile: Option<super::PhoneNumber>,
-    #[schema(max_length = 100)]
-    pub job_title: Option<String>,
+    pub job_title: Option<Text<100>>,
     /// Unique within the organization (seed 002).
-    #[schema(max_length = 64)]
-    pub staff_code: Option<String>,
-    #[schema(max_length = 1000)]
-    pub description: Option<String>,
+    pub staff_code: Option<Text<64>>,
+    /// seed 002: visible to the member's contacts.
+    pub description: Option<Paragraphs<1000>>,
     #[serde(default)]
-    pub labels: Vec<String>,
+    pub labels: Vec<super::Label>,
     /// `false` creates a membership that cannot be used until reactivated, and
     /// sends nothing (seed 002).
     #[serde(default = "yes")]
@@ -250,16 +245,16 @@ pub async fn add(
     let new = NewMember::parse(MemberInput {
         email: body.email.0,
         roles: body.roles,
-        salutation: body.salutation,
-        given_name: body.given_name,
-        infix: body.infix,
-        family_name: body.family_name,
-        phone: body.phone.map(|p| p.0),
-        mobile: body.mobile.map(|p| p.0),
-        job_title: body.job_title,
-        staff_code: body.staff_code,
-        description: body.description,
-        labels: body.labels,
+        salutation: inner(body.salutation),
+        given_name: inner(body.given_name),
+        infix: inner(body.infix),
+        family_name: inner(body.family_name),
+        phone: inner(body.phone),
+        mobile: inner(body.mobile),
+        job_title: inner(body.job_title),
+        staff_code: inner(body.staff_code),
+        description: inner(body.description),
+        labels: body.labels.into_iter().map(|l| l.0).collect(),
         active: body.active,
     })?;
     let added = portier_store::members::add(
@@ -379,14 +374,236 @@ pub async fn get_one(
     let org = visible(&state, &caller, path_id("org", &org)?).await?;
     caller.0.authorize::<MembersRead>(&org)?;
     let account: AccountId = path_id("account_id", &account)?;
-    let view = portier_store::members::get(&state.store, OrganizationId(org.id.0), account)
+    Ok(Json(detail(&state, org.id, account).await?))
+}
+
+/// A change to a member. Absent fields stay; `null` empties a field. Name,
+/// e-mail address and telephone numbers change only until the person has
+/// activated the account (seed 001); a corrected address gets a new
+/// invitation (seed 002).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMember {
+    pub email: Option<EmailAddress>,
+    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[schema(value_type = Option<Text<32>>)]
+    pub salutation: Option<Option<Text<32>>>,
+    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[schema(value_type = Option<Text<100>>)]
+    pub given_name: Option<Option<Text<100>>>,
+    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[schema(value_type = Option<Text<32>>)]
+    pub infix: Option<Option<Text<32>>>,
+    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[schema(value_type = Option<Text<100>>)]
+    pub family_name: Option<Option<Text<100>>>,
+    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[schema(value_type = Option<super::PhoneNumber>)]
+    pub phone: Option<Option<super::PhoneNumber>>,
+    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[schema(value_type = Option<super::PhoneNumber>)]
+    pub mobile: Option<Option<super::PhoneNumber>>,
+    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[schema(value_type = Option<Text<100>>)]
+    pub job_title: Option<Option<Text<100>>>,
+    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[schema(value_type = Option<Text<64>>)]
+    pub staff_code: Option<Option<Text<64>>>,
+    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[schema(value_type = Option<Paragraphs<1000>>)]
+    pub description: Option<Option<Paragraphs<1000>>>,
+    pub labels: Option<Vec<super::Label>>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MemberChanged {
+    /// An activation mail was queued (after a corrected address or a
+    /// reactivation of someone who never activated).
+    pub invitation_sent: bool,
+    pub member: MemberDetail,
+}
+
+async fn detail(
+    state: &AppState,
+    org: OrganizationId,
+    account: AccountId,
+) -> Result<MemberDetail, ApiError> {
+    let view = portier_store::members::get(&state.store, org, account)
         .await?
         .ok_or(DomainError::NotFound { what: "member" })?;
     let mut detail = MemberDetail::from(&view);
-    detail.invitation = portier_store::mail::latest_invitation(&state.store, account, org.id)
+    detail.invitation = portier_store::mail::latest_invitation(&state.store, account, org)
         .await?
         .map(Into::into);
-    Ok(Json(detail))
+    Ok(detail)
+}
+
+/// Change a member's details.
+///
+/// *Permissions*: `members.update`.
+#[utoipa::path(patch, path = "/organizations/{org}/members/{account_id}", tag = "members", request_body = UpdateMember,
+    params(("org" = Uuid, Path, description = "The organization's id"), ("account_id" = Uuid, Path, description = "The member's account id")),
+    responses(
+        (status = 200, body = MemberChanged),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientAddr(client): ClientAddr,
+    Path((org, account)): Path<(String, String)>,
+    ApiJson(body): ApiJson<UpdateMember>,
+) -> Result<Json<MemberChanged>, ApiError> {
+    let org = visible(&state, &caller, path_id("org", &org)?).await?;
+    let auth = caller.0.authorize::<MembersUpdate>(&org)?;
+    let account: AccountId = path_id("account_id", &account)?;
+    let patch = MemberPatch::parse(MemberPatchInput {
+        email: body.email.map(|e| e.0),
+        salutation: inner2(body.salutation),
+        given_name: inner2(body.given_name),
+        infix: inner2(body.infix),
+        family_name: inner2(body.family_name),
+        phone: inner2(body.phone),
+        mobile: inner2(body.mobile),
+        job_title: inner2(body.job_title),
+        staff_code: inner2(body.staff_code),
+        description: inner2(body.description),
+        labels: body.labels.map(|l| l.into_iter().map(|l| l.0).collect()),
+    })?;
+    let sent = portier_store::members::update(
+        &state.store,
+        &auth,
+        account,
+        patch,
+        &state.config.lifecycle,
+        &Origin::now(client),
+    )
+    .await?;
+    Ok(Json(MemberChanged {
+        invitation_sent: sent,
+        member: detail(&state, org.id, account).await?,
+    }))
+}
+
+/// Remove a member from the organization: the membership and its rights end;
+/// the account and the audit trail stay.
+///
+/// *Permissions*: `members.remove`.
+#[utoipa::path(delete, path = "/organizations/{org}/members/{account_id}", tag = "members",
+    params(("org" = Uuid, Path, description = "The organization's id"), ("account_id" = Uuid, Path, description = "The member's account id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ))]
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientAddr(client): ClientAddr,
+    Path((org, account)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let org = visible(&state, &caller, path_id("org", &org)?).await?;
+    let auth = caller.0.authorize::<MembersRemove>(&org)?;
+    let account: AccountId = path_id("account_id", &account)?;
+    portier_store::members::remove(&state.store, &auth, account, &Origin::now(client)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Send a new activation mail; the previous link stops working.
+///
+/// *Permissions*: `members.invite`.
+#[utoipa::path(post, path = "/organizations/{org}/members/{account_id}/resend-activation", tag = "members",
+    params(("org" = Uuid, Path, description = "The organization's id"), ("account_id" = Uuid, Path, description = "The member's account id")),
+    responses(
+        (status = 202, description = "A new activation mail is queued"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+    ))]
+pub async fn resend_activation(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientAddr(client): ClientAddr,
+    Path((org, account)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let org = visible(&state, &caller, path_id("org", &org)?).await?;
+    let auth = caller.0.authorize::<MembersInvite>(&org)?;
+    let account: AccountId = path_id("account_id", &account)?;
+    portier_store::members::resend_invitation(
+        &state.store,
+        &auth,
+        account,
+        &state.config.lifecycle,
+        &Origin::now(client),
+    )
+    .await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+async fn set_active(
+    state: AppState,
+    caller: Caller,
+    client: Option<String>,
+    org: String,
+    account: String,
+    active: bool,
+) -> Result<Json<MemberChanged>, ApiError> {
+    let org = visible(&state, &caller, path_id("org", &org)?).await?;
+    let auth = caller.0.authorize::<MembersUpdate>(&org)?;
+    let account: AccountId = path_id("account_id", &account)?;
+    let sent = portier_store::members::set_active(
+        &state.store,
+        &auth,
+        account,
+        active,
+        &state.config.lifecycle,
+        &Origin::now(client),
+    )
+    .await?;
+    Ok(Json(MemberChanged {
+        invitation_sent: sent,
+        member: detail(&state, org.id, account).await?,
+    }))
+}
+
+/// Deactivate a member (seed 002): no rights here any more, nothing deleted.
+/// Someone left with no active membership anywhere cannot sign in.
+///
+/// *Permissions*: `members.update`.
+#[utoipa::path(post, path = "/organizations/{org}/members/{account_id}/deactivate", tag = "members",
+    params(("org" = Uuid, Path, description = "The organization's id"), ("account_id" = Uuid, Path, description = "The member's account id")),
+    responses(
+        (status = 200, body = MemberChanged),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ))]
+pub async fn deactivate(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientAddr(client): ClientAddr,
+    Path((org, account)): Path<(String, String)>,
+) -> Result<Json<MemberChanged>, ApiError> {
+    set_active(state, caller, client, org, account, false).await
+}
+
+/// Reactivate a member; someone who never activated gets a new invitation.
+///
+/// *Permissions*: `members.update`.
+#[utoipa::path(post, path = "/organizations/{org}/members/{account_id}/reactivate", tag = "members",
+    params(("org" = Uuid, Path, description = "The organization's id"), ("account_id" = Uuid, Path, description = "The member's account id")),
+    responses(
+        (status = 200, body = MemberChanged),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ))]
+pub async fn reactivate(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientAddr(client): ClientAddr,
+    Path((org, account)): Path<(String, String)>,
+) -> Result<Json<MemberChanged>, ApiError> {
+    set_active(state, caller, client, org, account, true).await
 }
 
 #[cfg(test)]

@@ -72,7 +72,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(organizations::list, organizations::create))
         .routes(routes!(organizations::get_one, organizations::update))
         .routes(routes!(members::add, members::list))
-        .routes(routes!(members::get_one))
+        .routes(routes!(members::get_one, members::update, members::remove))
+        .routes(routes!(members::resend_activation))
+        .routes(routes!(members::deactivate))
+        .routes(routes!(members::reactivate))
         .routes(routes!(activations::show, activations::activate))
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))
@@ -151,6 +154,97 @@ impl utoipa::PartialSchema for PhoneNumber {
 }
 
 impl utoipa::ToSchema for PhoneNumber {}
+
+/// One line of text of at most `MAX` characters; blank means none. The
+/// schema says what `portier_core::accounts::profile_text` accepts.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Text<const MAX: usize>(pub String);
+
+const TEXT_PATTERN: &str = r#"^[^\u0000-\u001F\u007F-\u009F]*$"#;
+
+impl<const MAX: usize> utoipa::PartialSchema for Text<MAX> {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        string_schema(
+            MAX,
+            TEXT_PATTERN,
+            &format!("One line of text, at most {MAX} characters; blank means none."),
+        )
+    }
+}
+
+impl<const MAX: usize> utoipa::ToSchema for Text<MAX> {
+    fn name() -> std::borrow::Cow<'static, str> {
+        format!("Text{MAX}").into()
+    }
+}
+
+/// Text that may span lines (a description), at most `MAX` characters.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Paragraphs<const MAX: usize>(pub String);
+
+const PARAGRAPHS_PATTERN: &str = r#"^[^\u0000-\u0009\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"#;
+
+impl<const MAX: usize> utoipa::PartialSchema for Paragraphs<MAX> {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        string_schema(
+            MAX,
+            PARAGRAPHS_PATTERN,
+            &format!("Text that may span lines, at most {MAX} characters."),
+        )
+    }
+}
+
+impl<const MAX: usize> utoipa::ToSchema for Paragraphs<MAX> {
+    fn name() -> std::borrow::Cow<'static, str> {
+        format!("Paragraphs{MAX}").into()
+    }
+}
+
+/// Unwraps an optional field of a wrapper type.
+pub fn inner<T: Into<String>>(v: Option<T>) -> Option<String> {
+    v.map(Into::into)
+}
+
+/// Unwraps a nullable optional field of a wrapper type.
+pub fn inner2<T: Into<String>>(v: Option<Option<T>>) -> Option<Option<String>> {
+    v.map(|o| o.map(Into::into))
+}
+
+impl<const MAX: usize> From<Text<MAX>> for String {
+    fn from(t: Text<MAX>) -> String {
+        t.0
+    }
+}
+
+impl<const MAX: usize> From<Paragraphs<MAX>> for String {
+    fn from(t: Paragraphs<MAX>) -> String {
+        t.0
+    }
+}
+
+impl From<PhoneNumber> for String {
+    fn from(t: PhoneNumber) -> String {
+        t.0
+    }
+}
+
+/// One line with at least one visible character (names, labels).
+const LINE_PATTERN: &str = r#"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"#;
+
+/// A label (seed 002): one line, 1 to 64 characters.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Label(pub String);
+
+impl utoipa::PartialSchema for Label {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        string_schema(64, LINE_PATTERN, "A label: one line, 1 to 64 characters.")
+    }
+}
+
+impl utoipa::ToSchema for Label {}
 
 /// Loads an organization the caller may see; anything else is 404, so nobody
 /// learns what exists outside their rights.

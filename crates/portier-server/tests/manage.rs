@@ -1,0 +1,176 @@
+//! Changing, resending, deactivating and removing members, on both backends.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Answer, TestApp};
+use portier_core::email::Email;
+use portier_core::permissions as p;
+use portier_store::both_backends;
+use serde_json::{Value, json};
+
+const GOOD: &str = "Kw8!vLp2#rTq";
+
+async fn add(app: &TestApp, body: Value) -> String {
+    let r = app
+        .call(
+            "POST",
+            &format!("/api/v1/organizations/{}/members", app.org_id),
+            Some(&app.token.clone()),
+            Some(body),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body["account_id"].as_str().unwrap().to_owned()
+}
+
+async fn link(app: &TestApp, email: &str, marker: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mails =
+            portier_store::mail::recent(&app.db.store, Some(&Email::parse(email).unwrap()), 1)
+                .await
+                .unwrap();
+        if let Some(at) = mails.first().and_then(|m| m.body_text.find(marker)) {
+            let start = at + marker.len();
+            return mails[0].body_text[start..start + 64].to_owned();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no mail with {marker} to {email}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn activate(app: &TestApp, email: &str) {
+    let token = link(app, email, "/activate/").await;
+    let r = app
+        .call(
+            "POST",
+            &format!("/api/v1/activations/{token}"),
+            None,
+            Some(json!({"password": GOOD})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+async fn login(app: &TestApp, email: &str) -> Answer {
+    app.call(
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        Some(json!({"email": email, "password": GOOD})),
+    )
+    .await
+}
+
+fn member_path(app: &TestApp, id: &str) -> String {
+    format!("/api/v1/organizations/{}/members/{id}", app.org_id)
+}
+
+both_backends! {
+    async fn a_mistyped_address_is_corrected_before_activation_and_gets_the_invitation(db) {
+        let app = TestApp::start(db).await;
+        let id = add(&app, json!({"email": "jan@exmaple.nl", "given_name": "Jna"})).await;
+        let old = link(&app, "jan@exmaple.nl", "/activate/").await;
+        let r = app.call("PATCH", &member_path(&app, &id), Some(&app.token.clone()), Some(json!({"email": " Jan@Example.nl", "given_name": "Jan"}))).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["invitation_sent"], true);
+        assert_eq!(r.body["member"]["email"], "jan@example.nl");
+        assert_eq!(r.body["member"]["given_name"], "Jan");
+        assert_eq!(app.call("GET", &format!("/api/v1/activations/{old}"), None, None).await.error(410).0, "link_used", "the link to the wrong address stops working");
+        activate(&app, "jan@example.nl").await;
+        let events = portier_store::audit::for_organization(&app.db.store, app.org_id.parse().unwrap(), 5).await.unwrap();
+        let updated = events.iter().find(|e| e.action == "member.updated").unwrap();
+        assert_eq!(updated.changes["account.email"], json!({"before": "jan@exmaple.nl", "after": "jan@example.nl"}));
+    }
+
+    async fn after_activation_only_the_member_changes_their_name_and_address(db) {
+        let app = TestApp::start(db).await;
+        let id = add(&app, json!({"email": "jan@example.nl", "family_name": "Jansen"})).await;
+        activate(&app, "jan@example.nl").await;
+        let path = member_path(&app, &id);
+        for body in [json!({"family_name": "Pietersen"}), json!({"email": "other@example.nl"}), json!({"phone": null})] {
+            let r = app.call("PATCH", &path, Some(&app.token.clone()), Some(body.clone())).await;
+            assert_eq!(r.error(409).0, "member_owns_profile", "{body}");
+        }
+        let r = app.call("PATCH", &path, Some(&app.token.clone()), Some(json!({"job_title": "Arts", "labels": ["Oost"], "staff_code": "P-9"}))).await;
+        assert_eq!(r.status, 200, "the organization's own fields stay editable: {}", r.body);
+        assert_eq!(r.body["member"]["job_title"], "Arts");
+        assert_eq!(r.body["member"]["family_name"], "Jansen");
+    }
+
+    async fn conflicts_and_bad_values_are_refused_by_field(db) {
+        let app = TestApp::start(db).await;
+        let a = add(&app, json!({"email": "a@example.nl", "staff_code": "S-1"})).await;
+        add(&app, json!({"email": "b@example.nl"})).await;
+        let path = member_path(&app, &a);
+        let token = app.token.clone();
+        assert_eq!(app.call("PATCH", &path, Some(&token), Some(json!({"email": "b@example.nl"}))).await.error(409), ("email_taken", Some("email")));
+        let b = add(&app, json!({"email": "c@example.nl"})).await;
+        assert_eq!(app.call("PATCH", &member_path(&app, &b), Some(&token), Some(json!({"staff_code": "S-1"}))).await.error(409), ("staff_code_taken", Some("staff_code")));
+        assert_eq!(app.call("PATCH", &path, Some(&token), Some(json!({"email": "nope"}))).await.error(422).1, Some("email"));
+        assert_eq!(app.call("PATCH", &path, Some(&token), Some(json!({"mobile": "call me"}))).await.error(422).1, Some("mobile"));
+        let unknown = "01a20436-0000-7000-8000-000000000000";
+        assert_eq!(app.call("PATCH", &member_path(&app, unknown), Some(&token), Some(json!({"job_title": "x"}))).await.error(404).0, "not_found");
+        let reader = app.restricted_token(&app.org_id, [p::MEMBERS_READ].into_iter().collect()).await;
+        assert_eq!(app.call("PATCH", &path, Some(&reader), Some(json!({"job_title": "x"}))).await.error(403).0, "forbidden");
+        assert_eq!(app.call("DELETE", &path, Some(&reader), None).await.error(403).0, "forbidden");
+    }
+
+    async fn resending_makes_the_previous_link_stop_working(db) {
+        let app = TestApp::start(db).await;
+        let id = add(&app, json!({"email": "jan@example.nl"})).await;
+        let first = link(&app, "jan@example.nl", "/activate/").await;
+        let r = app.call("POST", &format!("{}/resend-activation", member_path(&app, &id)), Some(&app.token.clone()), None).await;
+        assert_eq!(r.status, 202, "{}", r.body);
+        let second = link(&app, "jan@example.nl", "/activate/").await;
+        assert_ne!(first, second);
+        assert_eq!(app.call("POST", &format!("/api/v1/activations/{first}"), None, Some(json!({"password": GOOD}))).await.error(410).0, "link_used");
+        assert_eq!(app.call("POST", &format!("/api/v1/activations/{second}"), None, Some(json!({"password": GOOD}))).await.status, 200);
+        let r = app.call("POST", &format!("{}/resend-activation", member_path(&app, &id)), Some(&app.token.clone()), None).await;
+        assert_eq!(r.error(409).0, "already_active");
+    }
+
+    async fn a_deactivated_member_loses_access_at_once_and_regains_it(db) {
+        let app = TestApp::start(db).await;
+        let id = add(&app, json!({"email": "jan@example.nl"})).await;
+        activate(&app, "jan@example.nl").await;
+        let signed = login(&app, "jan@example.nl").await;
+        assert_eq!(signed.status, 200);
+        let cookie = signed.headers["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+        let r = app.call("POST", &format!("{}/deactivate", member_path(&app, &id)), Some(&app.token.clone()), None).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["member"]["status"], "deactivated");
+        let me = app.client.get(format!("{}/api/v1/me", app.base)).header("cookie", &cookie).send().await.unwrap();
+        assert_eq!(me.status(), 401, "the open session ended");
+        assert_eq!(login(&app, "jan@example.nl").await.error(401).0, "account_inactive");
+        let r = app.call("POST", &format!("{}/reactivate", member_path(&app, &id)), Some(&app.token.clone()), None).await;
+        assert_eq!(r.body["member"]["status"], "active");
+        assert_eq!(r.body["invitation_sent"], false);
+        assert_eq!(login(&app, "jan@example.nl").await.status, 200);
+        let actions: Vec<String> = portier_store::audit::for_organization(&app.db.store, app.org_id.parse().unwrap(), 10).await.unwrap().into_iter().map(|e| e.action).collect();
+        assert!(actions.contains(&"member.deactivated".into()) && actions.contains(&"member.reactivated".into()), "{actions:?}");
+    }
+
+    async fn a_removed_member_vanishes_but_the_account_and_history_stay(db) {
+        let app = TestApp::start(db).await;
+        let id = add(&app, json!({"email": "jan@example.nl", "staff_code": "S-7"})).await;
+        activate(&app, "jan@example.nl").await;
+        let path = member_path(&app, &id);
+        assert_eq!(app.call("DELETE", &path, Some(&app.token.clone()), None).await.status, 204);
+        assert_eq!(app.get(&path).await.error(404).0, "not_found");
+        let list = app.get(&format!("/api/v1/organizations/{}/members", app.org_id)).await;
+        assert!(!list.body.to_string().contains("jan@example.nl"));
+        assert_eq!(login(&app, "jan@example.nl").await.error(401).0, "account_inactive", "no organization has the person any more");
+        let events = portier_store::audit::for_organization(&app.db.store, app.org_id.parse().unwrap(), 10).await.unwrap();
+        assert!(events.iter().any(|e| e.action == "member.removed" && e.changes["email"] == "jan@example.nl"));
+        assert!(events.iter().any(|e| e.action == "member.added"), "history stays");
+        let r = app.call("POST", &format!("/api/v1/organizations/{}/members", app.org_id), Some(&app.token.clone()), Some(json!({"email": "jan@example.nl", "staff_code": "S-7"}))).await;
+        assert_eq!(r.body["account_reused"], true, "the account stays");
+        assert_eq!(r.body["invitation_sent"], false);
+    }
+}
