@@ -73,6 +73,22 @@ pub struct SettingsArgs {
         value_name = "DURATION"
     )]
     pub reset_ttl: Option<String>,
+    /// A signed-in session ends after this long unused [default: 2h].
+    #[arg(
+        long,
+        env = "PORTIER_SESSION_IDLE_TTL",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub session_idle_ttl: Option<String>,
+    /// A signed-in session ends this long after sign-in in any case [default: 12h].
+    #[arg(
+        long,
+        env = "PORTIER_SESSION_TTL",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub session_ttl: Option<String>,
     /// Log lines as text or JSON [default: text].
     #[arg(long, env = "PORTIER_LOG_FORMAT", global = true, value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -90,6 +106,8 @@ struct FileSettings {
     smtp_from: Option<String>,
     activation_ttl: Option<String>,
     reset_ttl: Option<String>,
+    session_idle_ttl: Option<String>,
+    session_ttl: Option<String>,
     log_format: Option<LogFormat>,
 }
 
@@ -104,6 +122,7 @@ pub struct Config {
     pub smtp_from: String,
     pub activation_ttl: Duration,
     pub reset_ttl: Duration,
+    pub sessions: portier_core::sessions::SessionPolicy,
     pub log_format: LogFormat,
 }
 
@@ -192,6 +211,23 @@ impl Config {
                 args.reset_ttl.clone().or(file.reset_ttl),
                 TokenKind::PasswordReset.default_ttl(),
             )?,
+            sessions: {
+                let default = portier_core::sessions::SessionPolicy::default();
+                let idle = ttl(
+                    "PORTIER_SESSION_IDLE_TTL",
+                    args.session_idle_ttl.clone().or(file.session_idle_ttl),
+                    default.idle,
+                )?;
+                let absolute = ttl(
+                    "PORTIER_SESSION_TTL",
+                    args.session_ttl.clone().or(file.session_ttl),
+                    default.absolute,
+                )?;
+                if idle > absolute {
+                    bail!("PORTIER_SESSION_IDLE_TTL cannot be longer than PORTIER_SESSION_TTL");
+                }
+                portier_core::sessions::SessionPolicy { idle, absolute }
+            },
             log_format: args
                 .log_format
                 .or(file.log_format)
@@ -329,6 +365,14 @@ mod tests {
                 ..Default::default()
             })
             .contains("PORTIER_SMTP_URL")
+        );
+        assert!(
+            bad(SettingsArgs {
+                config: file.clone(),
+                session_idle_ttl: Some("1d".into()),
+                ..Default::default()
+            })
+            .contains("PORTIER_SESSION_IDLE_TTL")
         );
     }
 

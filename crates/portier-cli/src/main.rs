@@ -140,6 +140,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     let mut server_config = portier_server::ServerConfig::new(&config.public_url);
     server_config.lifecycle.activation_ttl = config.activation_ttl;
     server_config.lifecycle.reset_ttl = config.reset_ttl;
+    server_config.sessions = config.sessions;
     let state = portier_server::AppState::new(store.clone(), server_config);
     tracing::info!(
         listen = %config.listen,

@@ -379,8 +379,11 @@ fn help_explains_every_command_and_setting() {
         "PORTIER_SMTP_FROM",
         "PORTIER_ACTIVATION_TTL",
         "PORTIER_RESET_TTL",
+        "PORTIER_SESSION_IDLE_TTL",
+        "PORTIER_SESSION_TTL",
         "PORTIER_LOG_FORMAT",
         "portier.toml",
+        "mail",
     ] {
         assert!(
             help.contains(word),

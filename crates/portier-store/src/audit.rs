@@ -172,3 +172,49 @@ pub async fn verify(
     let n = events.len() as u64;
     Ok(portier_core::audit::verify_chain(events.iter().map(|(e, h)| (e, h.as_str()))).map(|()| n))
 }
+
+/// What an audit list is narrowed to.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// The person behind the change (directly or through their API token).
+    pub actor: Option<uuid::Uuid>,
+    /// `member.added`, `organization.updated`, …
+    pub action: Option<String>,
+    /// The id of the changed thing (an account, an organization, …).
+    pub target: Option<String>,
+}
+
+/// The events of an organization and everything below it, newest first,
+/// before the event `before` (keyset pagination on the time-ordered ids).
+pub async fn list(
+    store: &Store,
+    root: &portier_core::organizations::OrgPath,
+    filter: &AuditFilter,
+    before: Option<uuid::Uuid>,
+    limit: i64,
+) -> Result<Vec<AuditEvent>> {
+    let (low, high) = crate::organizations::prefix_range(root);
+    let rows: Vec<EventRow> = reader!(store, |c| {
+        sqlx::query_as(
+            "SELECT e.id, e.environment_id, e.seq, e.at, e.actor, e.action, e.organization_id, e.target_type,
+                    e.target_id, e.changes, e.client_addr, e.prev_hash, e.hash
+             FROM audit_events e JOIN organizations o ON o.id = e.organization_id
+             WHERE o.path >= $1 AND o.path < $2
+               AND ($3 IS NULL OR e.actor_account_id = $3)
+               AND ($4 IS NULL OR e.action = $4)
+               AND ($5 IS NULL OR e.target_id = $5)
+               AND ($6 IS NULL OR e.id < $6)
+             ORDER BY e.id DESC LIMIT $7",
+        )
+        .bind(&low)
+        .bind(&high)
+        .bind(filter.actor)
+        .bind(&filter.action)
+        .bind(&filter.target)
+        .bind(before)
+        .bind(limit)
+        .fetch_all(c)
+        .await
+    })?;
+    Ok(rows.into_iter().map(|r| r.into_event().0).collect())
+}

@@ -140,7 +140,7 @@ pub async fn list_within(
 
 /// The byte range holding every path that starts with `prefix`: paths end in
 /// `/`, and `0` is the byte after `/`, so `[prefix, prefix-with-0)` is exact.
-fn prefix_range(prefix: &OrgPath) -> (String, String) {
+pub(crate) fn prefix_range(prefix: &OrgPath) -> (String, String) {
     let low = prefix.as_str().to_owned();
     let high = format!("{}0", low.strip_suffix('/').unwrap_or(&low));
     (low, high)

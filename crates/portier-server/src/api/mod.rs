@@ -2,6 +2,7 @@
 //! the handlers (`GET /api/v1/openapi.json`).
 
 pub mod activations;
+pub mod audit;
 pub mod auth;
 pub mod me;
 pub mod members;
@@ -37,6 +38,7 @@ use crate::{ApiError, AppState};
         (name = "members", description = "Who belongs to an organization, in which role"),
         (name = "activations", description = "The link a new person follows to choose a password"),
         (name = "auth", description = "Sign-in, sign-out, password reset"),
+        (name = "audit", description = "Who changed what, when, from where"),
         (name = "me", description = "The signed-in person's own account"),
     ),
 )]
@@ -77,6 +79,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(members::deactivate))
         .routes(routes!(members::reactivate))
         .routes(routes!(activations::show, activations::activate))
+        .routes(routes!(audit::list))
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::request_reset))
