@@ -177,6 +177,23 @@ both_backends! {
         assert_eq!(answers.iter().filter(|a| a.body["account_reused"] == false).count(), 1);
     }
 
+    async fn racing_adds_of_one_person_or_one_staff_code_end_in_409_never_500(db) {
+        let app = TestApp::start(db).await;
+        let url = format!("{}/api/v1/organizations/{}/members", app.base, app.org_id);
+        for bodies in [
+            vec![json!({"email": "same@example.nl"}); 6],
+            (0..6).map(|i| json!({"email": format!("p{i}@example.nl"), "staff_code": "RACE"})).collect::<Vec<_>>(),
+        ] {
+            let calls = bodies.into_iter().map(|body| {
+                let (client, url, token) = (app.client.clone(), url.clone(), app.token.clone());
+                async move { client.post(url).bearer_auth(token).json(&body).send().await.unwrap().status().as_u16() }
+            });
+            let mut statuses = futures_join_all(calls).await;
+            statuses.sort();
+            assert_eq!(statuses, vec![201, 409, 409, 409, 409, 409]);
+        }
+    }
+
     async fn the_list_sorts_by_family_name_ignoring_the_infix_and_searches(db) {
         let app = TestApp::start(db).await;
         let org = app.org_id.clone();

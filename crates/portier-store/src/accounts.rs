@@ -54,9 +54,14 @@ impl TryFrom<AccountRow> for Account {
 
 macro_rules! select_accounts {
     ($rest:literal) => {
+        select_accounts!("", $rest)
+    };
+    ($extra:literal, $rest:literal) => {
         concat!(
             "SELECT id, email, salutation, given_name, infix, family_name, phone, mobile, locale,
-                    status, disabled, created_at FROM accounts ",
+                    status, disabled, created_at",
+            $extra,
+            " FROM accounts ",
             $rest
         )
     };
@@ -299,37 +304,31 @@ pub struct LoginCandidate {
 }
 
 pub async fn login_candidate(store: &Store, email: &Email) -> Result<Option<LoginCandidate>> {
-    let Some(row): Option<AccountRow> = reader!(store, |c| {
-        sqlx::query_as(select_accounts!("WHERE email = $1"))
-            .bind(email.as_str())
-            .fetch_optional(c)
-            .await
-    })?
-    else {
-        return Ok(None);
-    };
-    let account: Account = row.try_into()?;
-    let hash: Option<String> = reader!(store, |c| {
-        sqlx::query_scalar(
-            "SELECT secret FROM credentials WHERE account_id = $1 AND kind = 'password'",
-        )
-        .bind(account.id.0)
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        account: AccountRow,
+        password_hash: Option<String>,
+        active_memberships: i64,
+    }
+    // One read: sign-in is bounded by Argon2id, everything else must be small.
+    let row: Option<Row> = reader!(store, |c| {
+        sqlx::query_as(select_accounts!(
+            ", (SELECT secret FROM credentials WHERE account_id = accounts.id AND kind = 'password') AS password_hash,
+               (SELECT COUNT(*) FROM memberships WHERE account_id = accounts.id AND active = TRUE) AS active_memberships",
+            "WHERE email = $1"
+        ))
+        .bind(email.as_str())
         .fetch_optional(c)
         .await
     })?;
-    let active_memberships: i64 = reader!(store, |c| {
-        sqlx::query_scalar(
-            "SELECT COUNT(*) FROM memberships WHERE account_id = $1 AND active = TRUE",
-        )
-        .bind(account.id.0)
-        .fetch_one(c)
-        .await
-    })?;
+    let Some(row) = row else { return Ok(None) };
+    let account: Account = row.account.try_into()?;
     let may_sign_in =
-        account.status == AccountStatus::Active && !account.disabled && active_memberships > 0;
+        account.status == AccountStatus::Active && !account.disabled && row.active_memberships > 0;
     Ok(Some(LoginCandidate {
         account,
-        password_hash: hash,
+        password_hash: row.password_hash,
         may_sign_in,
     }))
 }

@@ -50,7 +50,9 @@ pub async fn add(
     origin: &Origin,
 ) -> Result<Added> {
     let mut tx = store.begin().await?;
-    let org = organizations::get_for_update(&mut tx, auth.organization_id()).await?;
+    // No lock on the organization: adds to one organization run side by side;
+    // the unique constraints on memberships and staff codes settle races.
+    let org = organizations::get_in_tx(&mut tx, auth.organization_id()).await?;
     let roles = roles::resolve(&mut tx, &org, &new.roles).await?;
     caller.may_grant(&roles, &org.path)?;
     let (account, reused) = accounts::find_or_create(&mut tx, &new, origin.now).await?;
@@ -89,7 +91,8 @@ pub async fn add(
         &membership,
         &roles.iter().map(|r| r.id).collect::<Vec<_>>(),
     )
-    .await?;
+    .await
+    .map_err(|e| lost_race(e, &account, &org, membership.staff_code.as_deref()))?;
     let invitation_sent = if !new.active {
         false
     } else if account.status == AccountStatus::Invited {
@@ -143,6 +146,28 @@ pub async fn add(
         invitation_sent,
         warnings: new.warnings,
     })
+}
+
+/// A concurrent add that won the race for the same membership or staff code
+/// answers like the check before it would have.
+fn lost_race(e: Error, account: &Account, org: &Organization, staff_code: Option<&str>) -> Error {
+    if !e.is_unique_violation() {
+        return e;
+    }
+    if let (true, Some(code)) = (e.to_string().contains("staff_code"), staff_code) {
+        return DomainError::Conflict {
+            code: "staff_code_taken",
+            field: Some("staff_code".into()),
+            message: format!("another member of this organization already has the code {code}"),
+        }
+        .into();
+    }
+    DomainError::Conflict {
+        code: "already_member",
+        field: Some("email".into()),
+        message: format!("{} is already a member of {}", account.email, org.name),
+    }
+    .into()
 }
 
 /// Issues an activation token (replacing earlier ones) and queues its mail.

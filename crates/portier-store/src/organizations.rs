@@ -99,6 +99,22 @@ pub async fn get_for_update(tx: &mut Tx, id: OrganizationId) -> Result<Organizat
     .try_into()
 }
 
+/// Reads an organization inside a transaction without locking it, for
+/// changes that only need it to exist (adding a member); a missing one is the
+/// domain's 404.
+pub async fn get_in_tx(tx: &mut Tx, id: OrganizationId) -> Result<Organization> {
+    let row: Option<OrgRow> = in_tx!(tx, |c| {
+        sqlx::query_as(select_orgs!("WHERE id = $1"))
+            .bind(id.0)
+            .fetch_optional(c)
+            .await
+    })?;
+    row.ok_or(DomainError::NotFound {
+        what: "organization",
+    })?
+    .try_into()
+}
+
 /// The organizations at or below any of `roots`, in creation order, after
 /// `after` (keyset pagination), at most `limit`.
 pub async fn list_within(

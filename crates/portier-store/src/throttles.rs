@@ -5,6 +5,36 @@ use portier_core::throttle::Limit;
 
 use crate::{Result, Store, in_tx, reader};
 
+/// The counters of `keys` (at most eight) in one read: for each key, its
+/// count and window start when it has one.
+pub async fn read(store: &Store, keys: &[&str]) -> Result<Vec<Option<(i64, DateTime<Utc>)>>> {
+    let mut padded: Vec<Option<&str>> = keys.iter().map(|k| Some(*k)).collect();
+    padded.resize(8, None);
+    let rows: Vec<(String, i64, DateTime<Utc>)> = reader!(store, |c| {
+        sqlx::query_as(
+            "SELECT key, count, window_start FROM throttles WHERE key IN ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(padded[0])
+        .bind(padded[1])
+        .bind(padded[2])
+        .bind(padded[3])
+        .bind(padded[4])
+        .bind(padded[5])
+        .bind(padded[6])
+        .bind(padded[7])
+        .fetch_all(c)
+        .await
+    })?;
+    Ok(keys
+        .iter()
+        .map(|k| {
+            rows.iter()
+                .find(|(key, _, _)| key == k)
+                .map(|(_, n, at)| (*n, *at))
+        })
+        .collect())
+}
+
 /// Seconds to wait when `key` has reached `limit`, else `None`.
 pub async fn check(
     store: &Store,
@@ -12,13 +42,8 @@ pub async fn check(
     limit: &Limit,
     now: DateTime<Utc>,
 ) -> Result<Option<u64>> {
-    let row: Option<(i64, DateTime<Utc>)> = reader!(store, |c| {
-        sqlx::query_as("SELECT count, window_start FROM throttles WHERE key = $1")
-            .bind(key)
-            .fetch_optional(c)
-            .await
-    })?;
-    Ok(row.and_then(|(count, start)| limit.retry_after(count, start, now)))
+    Ok(read(store, &[key]).await?[0]
+        .and_then(|(count, start)| limit.retry_after(count, start, now)))
 }
 
 /// Counts one event against `key`, starting a new window when the last one

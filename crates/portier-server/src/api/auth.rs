@@ -51,16 +51,18 @@ pub struct NewPassword {
     pub password: String,
 }
 
-/// Checks every limit; the first one reached answers 429.
-async fn enforce(state: &AppState, limits: &[(String, Limit)]) -> Result<(), ApiError> {
-    for (key, limit) in limits {
-        if let Some(wait) =
-            portier_store::throttles::check(&state.store, key, limit, Utc::now()).await?
-        {
+/// Checks every limit in one read; the first one reached answers 429.
+/// Returns which keys have a counter at all (those worth clearing later).
+async fn enforce(state: &AppState, limits: &[(String, Limit)]) -> Result<Vec<bool>, ApiError> {
+    let keys: Vec<&str> = limits.iter().map(|(k, _)| k.as_str()).collect();
+    let counters = portier_store::throttles::read(&state.store, &keys).await?;
+    let now = Utc::now();
+    for ((_, limit), counter) in limits.iter().zip(&counters) {
+        if let Some(wait) = counter.and_then(|(n, start)| limit.retry_after(n, start, now)) {
             return Err(ApiError::throttled(wait));
         }
     }
-    Ok(())
+    Ok(counters.iter().map(Option::is_some).collect())
 }
 
 async fn count(state: &AppState, limits: &[(String, Limit)]) -> Result<(), ApiError> {
@@ -100,7 +102,7 @@ pub async fn login(
         throttle::LOGIN_PER_CLIENT,
     );
     let limits = [pair, account_limit, client_limit];
-    enforce(&state, &limits).await?;
+    let counted = enforce(&state, &limits).await?;
 
     let candidate = portier_store::accounts::login_candidate(&state.store, &email).await?;
     let hash = candidate.as_ref().and_then(|c| c.password_hash.clone());
@@ -119,8 +121,12 @@ pub async fn login(
             "this account cannot sign in: it is deactivated, or no organization it belongs to has it active",
         ));
     }
-    for (key, _) in &limits[..2] {
-        portier_store::throttles::clear(&state.store, key).await?;
+    // A success forgets this person's failures (not the client's: spraying
+    // across accounts stays counted).
+    for ((key, _), exists) in limits[..2].iter().zip(&counted) {
+        if *exists {
+            portier_store::throttles::clear(&state.store, key).await?;
+        }
     }
     // A new id at every sign-in: a session fixed before it is worthless.
     if let Some(old) = crate::auth::session_of(&state, &headers).await? {
