@@ -3,7 +3,6 @@
 mod common;
 
 use common::TestApp;
-use portier_core::email::Email;
 use portier_store::both_backends;
 use serde_json::json;
 
@@ -22,19 +21,7 @@ async fn invite(app: &TestApp, email: &str, extra: serde_json::Value) -> String 
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
-    latest_link(app, email, "/activate/").await
-}
-
-async fn latest_link(app: &TestApp, email: &str, marker: &str) -> String {
-    let mails = portier_store::mail::recent(&app.db.store, Some(&Email::parse(email).unwrap()), 1)
-        .await
-        .unwrap();
-    let text = &mails[0].body_text;
-    let at = text
-        .find(marker)
-        .unwrap_or_else(|| panic!("no link in {text}"))
-        + marker.len();
-    text[at..at + 64].to_owned()
+    app.mail_link(email, "/activate/").await
 }
 
 both_backends! {

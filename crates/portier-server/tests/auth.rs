@@ -23,7 +23,7 @@ async fn person(app: &TestApp, email: &str, roles: &[&str]) -> String {
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
-    let token = link(app, email, "/activate/").await;
+    let token = app.mail_link(email, "/activate/").await;
     let r = app
         .call(
             "POST",
@@ -34,25 +34,6 @@ async fn person(app: &TestApp, email: &str, roles: &[&str]) -> String {
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     r.body["account_id"].as_str().unwrap().to_owned()
-}
-
-async fn link(app: &TestApp, email: &str, marker: &str) -> String {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let mails =
-            portier_store::mail::recent(&app.db.store, Some(&Email::parse(email).unwrap()), 1)
-                .await
-                .unwrap();
-        if let Some(at) = mails.first().and_then(|m| m.body_text.find(marker)) {
-            let start = at + marker.len();
-            return mails[0].body_text[start..start + 64].to_owned();
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no mail with {marker} to {email}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn login(app: &TestApp, email: &str, password: &str) -> (Answer, Option<String>) {
@@ -153,7 +134,7 @@ both_backends! {
         assert_eq!(r.status, 202);
         let r = app.call("POST", "/api/v1/auth/password-reset", None, Some(json!({"email": " Sam@Example.nl"}))).await;
         assert_eq!(r.status, 202);
-        let token = link(&app, "sam@example.nl", "/reset/").await;
+        let token = app.mail_link("sam@example.nl", "/reset/").await;
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(portier_store::mail::recent(&app.db.store, Some(&Email::parse("nobody@example.nl").unwrap()), 5).await.unwrap().is_empty(), "nothing goes to unknown addresses");
         let path = format!("/api/v1/auth/password-reset/{token}");
@@ -172,7 +153,7 @@ both_backends! {
         assert_eq!(r.status, 201);
         // No invitation; the person uses "Forgot password" to set one.
         app.call("POST", "/api/v1/auth/password-reset", None, Some(json!({"email": "off@example.nl"}))).await;
-        let token = link(&app, "off@example.nl", "/reset/").await;
+        let token = app.mail_link("off@example.nl", "/reset/").await;
         assert_eq!(app.call("POST", &format!("/api/v1/auth/password-reset/{token}"), None, Some(json!({"password": GOOD}))).await.status, 200);
         let (r, cookie) = login(&app, "off@example.nl", GOOD).await;
         assert_eq!(r.error(401).0, "account_inactive");

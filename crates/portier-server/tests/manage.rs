@@ -2,10 +2,7 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::{Answer, TestApp};
-use portier_core::email::Email;
 use portier_core::permissions as p;
 use portier_store::both_backends;
 use serde_json::{Value, json};
@@ -25,27 +22,8 @@ async fn add(app: &TestApp, body: Value) -> String {
     r.body["account_id"].as_str().unwrap().to_owned()
 }
 
-async fn link(app: &TestApp, email: &str, marker: &str) -> String {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let mails =
-            portier_store::mail::recent(&app.db.store, Some(&Email::parse(email).unwrap()), 1)
-                .await
-                .unwrap();
-        if let Some(at) = mails.first().and_then(|m| m.body_text.find(marker)) {
-            let start = at + marker.len();
-            return mails[0].body_text[start..start + 64].to_owned();
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no mail with {marker} to {email}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 async fn activate(app: &TestApp, email: &str) {
-    let token = link(app, email, "/activate/").await;
+    let token = app.mail_link(email, "/activate/").await;
     let r = app
         .call(
             "POST",
@@ -75,7 +53,7 @@ both_backends! {
     async fn a_mistyped_address_is_corrected_before_activation_and_gets_the_invitation(db) {
         let app = TestApp::start(db).await;
         let id = add(&app, json!({"email": "jan@exmaple.nl", "given_name": "Jna"})).await;
-        let old = link(&app, "jan@exmaple.nl", "/activate/").await;
+        let old = app.mail_link("jan@exmaple.nl", "/activate/").await;
         let r = app.call("PATCH", &member_path(&app, &id), Some(&app.token.clone()), Some(json!({"email": " Jan@Example.nl", "given_name": "Jan"}))).await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["invitation_sent"], true);
@@ -124,10 +102,10 @@ both_backends! {
     async fn resending_makes_the_previous_link_stop_working(db) {
         let app = TestApp::start(db).await;
         let id = add(&app, json!({"email": "jan@example.nl"})).await;
-        let first = link(&app, "jan@example.nl", "/activate/").await;
+        let first = app.mail_link("jan@example.nl", "/activate/").await;
         let r = app.call("POST", &format!("{}/resend-activation", member_path(&app, &id)), Some(&app.token.clone()), None).await;
         assert_eq!(r.status, 202, "{}", r.body);
-        let second = link(&app, "jan@example.nl", "/activate/").await;
+        let second = app.mail_link("jan@example.nl", "/activate/").await;
         assert_ne!(first, second);
         assert_eq!(app.call("POST", &format!("/api/v1/activations/{first}"), None, Some(json!({"password": GOOD}))).await.error(410).0, "link_used");
         assert_eq!(app.call("POST", &format!("/api/v1/activations/{second}"), None, Some(json!({"password": GOOD}))).await.status, 200);

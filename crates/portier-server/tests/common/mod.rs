@@ -127,6 +127,27 @@ impl TestApp {
             .await
     }
 
+    /// The 64-hex token of the link after `marker` (`/activate/`, `/reset/`) in
+    /// the newest mail to `email`, waiting up to ten seconds for it to be queued.
+    pub async fn mail_link(&self, email: &str, marker: &str) -> String {
+        let address = Email::parse(email).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let mails = portier_store::mail::recent(&self.db.store, Some(&address), 1)
+                .await
+                .unwrap();
+            if let Some(at) = mails.first().and_then(|m| m.body_text.find(marker)) {
+                let start = at + marker.len();
+                return mails[0].body_text[start..start + 64].to_owned();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no mail with {marker} to {email}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn answer(res: reqwest::Response) -> Answer {
         let status = res.status().as_u16();
         let headers = res.headers().clone();
