@@ -141,6 +141,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     server_config.lifecycle.activation_ttl = config.activation_ttl;
     server_config.lifecycle.reset_ttl = config.reset_ttl;
     server_config.sessions = config.sessions;
+    server_config.lifecycle.templates = std::sync::Arc::new(mail_templates(&config)?);
     let state = portier_server::AppState::new(store.clone(), server_config);
     tracing::info!(
         listen = %config.listen,
@@ -173,6 +174,28 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("Portier stopped");
     Ok(())
+}
+
+/// The built-in mail templates, with any the operator placed in
+/// `<data dir>/templates/mail/<kind>.<en|nl>.<subject|txt|html>`. A template
+/// that does not parse or render stops the start, naming the file.
+fn mail_templates(config: &Config) -> anyhow::Result<portier_core::mail::MailTemplates> {
+    let dir = config.data_dir.join("templates").join("mail");
+    let mut overrides = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let source = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            overrides.push((name, source));
+        }
+    }
+    if !overrides.is_empty() {
+        tracing::info!(count = overrides.len(), dir = %dir.display(), "mail templates replaced");
+    }
+    portier_core::mail::MailTemplates::with_overrides(overrides)
+        .map_err(|e| anyhow::anyhow!("mail template in {}: {e}", dir.display()))
 }
 
 fn print_welcome(config: &Config, has_organizations: bool) {

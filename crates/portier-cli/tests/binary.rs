@@ -600,3 +600,52 @@ async fn without_smtp_the_development_mailbox_holds_the_invitation() {
         "{text}"
     );
 }
+
+/// An operator replaces a mail template by dropping a file in the data
+/// directory; a broken one stops the start and names itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_replace_mail_templates_in_the_data_directory() {
+    let dir = Scratch::new();
+    let templates = dir.0.join("portier-data/templates/mail");
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::write(
+        templates.join("invitation.en.subject"),
+        "Welkom bij {{ organization }}, {{ email }}",
+    )
+    .unwrap();
+    let boot = bootstrap(&dir.0, None, "Acme", "admin@acme.nl");
+    let mut node = Node::start(&dir.0, None);
+    node.ready().await;
+    let r = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/organizations/{}/members",
+            node.base,
+            boot["organization_id"].as_str().unwrap()
+        ))
+        .bearer_auth(boot["api_token"].as_str().unwrap())
+        .json(&serde_json::json!({"email": "eva@acme.nl"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let out = portier(&dir.0, None)
+        .args(["mail", "list", "--to", "eva@acme.nl", "--json"])
+        .output()
+        .unwrap();
+    let mail: Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(mail["subject"], "Welkom bij Acme, eva@acme.nl");
+    drop(node);
+    std::fs::write(templates.join("invitation.en.txt"), "{% if %}").unwrap();
+    let out = portier(&dir.0, None)
+        .arg("serve")
+        .env("PORTIER_LISTEN", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invitation.en.txt"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
