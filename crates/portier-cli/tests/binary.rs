@@ -167,6 +167,24 @@ impl Drop for Node {
     }
 }
 
+/// Adds a person through a running node's API with the bootstrap token;
+/// returns the answer.
+async fn add_member(node: &Node, boot: &Value, body: Value) -> Value {
+    let r = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/organizations/{}/members",
+            node.base,
+            boot["organization_id"].as_str().unwrap()
+        ))
+        .bearer_auth(boot["api_token"].as_str().unwrap())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    r.json().await.unwrap()
+}
+
 fn bootstrap(cwd: &Path, db_url: Option<&str>, org: &str, email: &str) -> Value {
     let out = portier(cwd, db_url)
         .args(["bootstrap", "--org", org, "--email", email])
@@ -475,15 +493,12 @@ async fn an_invitation_travels_by_smtp_and_activates(db_url: Option<&str>) {
         boot["api_token"].as_str().unwrap(),
     );
     let client = reqwest::Client::new();
-    let r = client
-        .post(format!("{}/api/v1/organizations/{org}/members", node.base))
-        .bearer_auth(token)
-        .json(&serde_json::json!({"email": "nieuw@ziekenhuis-oost.nl", "given_name": "Noor", "roles": ["member"]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let account: Value = r.json().await.unwrap();
+    let account = add_member(
+        &node,
+        &boot,
+        serde_json::json!({"email": "nieuw@ziekenhuis-oost.nl", "given_name": "Noor", "roles": ["member"]}),
+    )
+    .await;
     let deadline = Instant::now() + Duration::from_secs(20);
     let message = loop {
         if let Some(m) = sink
@@ -544,18 +559,7 @@ async fn without_smtp_the_development_mailbox_holds_the_invitation() {
     let boot = bootstrap(&dir.0, None, "Acme", "admin@acme.nl");
     let mut node = Node::start(&dir.0, None);
     node.ready().await;
-    let r = reqwest::Client::new()
-        .post(format!(
-            "{}/api/v1/organizations/{}/members",
-            node.base,
-            boot["organization_id"].as_str().unwrap()
-        ))
-        .bearer_auth(boot["api_token"].as_str().unwrap())
-        .json(&serde_json::json!({"email": "eva@acme.nl"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    add_member(&node, &boot, serde_json::json!({"email": "eva@acme.nl"})).await;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let out = portier(&dir.0, None)
@@ -616,18 +620,7 @@ async fn operators_replace_mail_templates_in_the_data_directory() {
     let boot = bootstrap(&dir.0, None, "Acme", "admin@acme.nl");
     let mut node = Node::start(&dir.0, None);
     node.ready().await;
-    let r = reqwest::Client::new()
-        .post(format!(
-            "{}/api/v1/organizations/{}/members",
-            node.base,
-            boot["organization_id"].as_str().unwrap()
-        ))
-        .bearer_auth(boot["api_token"].as_str().unwrap())
-        .json(&serde_json::json!({"email": "eva@acme.nl"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    add_member(&node, &boot, serde_json::json!({"email": "eva@acme.nl"})).await;
     let out = portier(&dir.0, None)
         .args(["mail", "list", "--to", "eva@acme.nl", "--json"])
         .output()

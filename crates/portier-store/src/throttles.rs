@@ -35,17 +35,6 @@ pub async fn read(store: &Store, keys: &[&str]) -> Result<Vec<Option<(i64, DateT
         .collect())
 }
 
-/// Seconds to wait when `key` has reached `limit`, else `None`.
-pub async fn check(
-    store: &Store,
-    key: &str,
-    limit: &Limit,
-    now: DateTime<Utc>,
-) -> Result<Option<u64>> {
-    Ok(read(store, &[key]).await?[0]
-        .and_then(|(count, start)| limit.retry_after(count, start, now)))
-}
-
 /// Counts one event against `key`, starting a new window when the last one
 /// is over. One statement, so concurrent hits on any node all count.
 pub async fn hit(store: &Store, key: &str, limit: &Limit, now: DateTime<Utc>) -> Result<()> {

@@ -13,7 +13,10 @@ use portier_core::accounts::AccountStatus;
 use portier_core::ids::{AccountId, OrganizationId};
 use portier_core::members::{MemberInput, MemberStatus, NewMember, Warning};
 use portier_core::members::{MemberPatch, MemberPatchInput};
-use portier_core::rights::{MembersInvite, MembersRead, MembersRemove, MembersUpdate};
+use portier_core::organizations::Organization;
+use portier_core::rights::{
+    Authorized, MembersInvite, MembersRead, MembersRemove, MembersUpdate, Right,
+};
 use portier_store::audit::Origin;
 use portier_store::members::{MemberCursor, MemberFilter, MemberView};
 use serde::{Deserialize, Serialize};
@@ -124,7 +127,7 @@ pub struct AddMember {
     /// seed 002: visible to the member's contacts.
     pub description: Option<Paragraphs<1000>>,
     #[serde(default)]
-    pub labels: Vec<super::Label>,
+    pub labels: Vec<super::Line<64>>,
     /// `false` creates a membership that cannot be used until reactivated, and
     /// sends nothing (seed 002).
     #[serde(default = "yes")]
@@ -197,6 +200,20 @@ impl From<&MemberView> for MemberDetail {
             invitation: None,
         }
     }
+}
+
+/// What a `/members/{account_id}` route acts on: the organization (404 when the
+/// caller cannot see it), the caller's proof of `R` there (403 without it) and
+/// the member's account id (400 when it is not one).
+async fn member_route<R: Right>(
+    state: &AppState,
+    caller: &Caller,
+    org: &str,
+    account: &str,
+) -> Result<(Organization, Authorized<R>, AccountId), ApiError> {
+    let org = visible(state, caller, path_id("org", org)?).await?;
+    let auth = caller.0.authorize::<R>(&org)?;
+    Ok((org, auth, path_id("account_id", account)?))
 }
 
 fn encode_cursor(v: &MemberView) -> String {
@@ -371,9 +388,7 @@ pub async fn get_one(
     caller: Caller,
     Path((org, account)): Path<(String, String)>,
 ) -> Result<Json<MemberDetail>, ApiError> {
-    let org = visible(&state, &caller, path_id("org", &org)?).await?;
-    caller.0.authorize::<MembersRead>(&org)?;
-    let account: AccountId = path_id("account_id", &account)?;
+    let (org, _, account) = member_route::<MembersRead>(&state, &caller, &org, &account).await?;
     Ok(Json(detail(&state, org.id, account).await?))
 }
 
@@ -412,7 +427,7 @@ pub struct UpdateMember {
     #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(value_type = Option<Paragraphs<1000>>)]
     pub description: Option<Option<Paragraphs<1000>>>,
-    pub labels: Option<Vec<super::Label>>,
+    pub labels: Option<Vec<super::Line<64>>>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -456,9 +471,8 @@ pub async fn update(
     Path((org, account)): Path<(String, String)>,
     ApiJson(body): ApiJson<UpdateMember>,
 ) -> Result<Json<MemberChanged>, ApiError> {
-    let org = visible(&state, &caller, path_id("org", &org)?).await?;
-    let auth = caller.0.authorize::<MembersUpdate>(&org)?;
-    let account: AccountId = path_id("account_id", &account)?;
+    let (org, auth, account) =
+        member_route::<MembersUpdate>(&state, &caller, &org, &account).await?;
     let patch = MemberPatch::parse(MemberPatchInput {
         email: body.email.map(|e| e.0),
         salutation: inner2(body.salutation),
@@ -504,9 +518,7 @@ pub async fn remove(
     ClientAddr(client): ClientAddr,
     Path((org, account)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let org = visible(&state, &caller, path_id("org", &org)?).await?;
-    let auth = caller.0.authorize::<MembersRemove>(&org)?;
-    let account: AccountId = path_id("account_id", &account)?;
+    let (_, auth, account) = member_route::<MembersRemove>(&state, &caller, &org, &account).await?;
     portier_store::members::remove(&state.store, &auth, account, &Origin::now(client)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -527,9 +539,7 @@ pub async fn resend_activation(
     ClientAddr(client): ClientAddr,
     Path((org, account)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let org = visible(&state, &caller, path_id("org", &org)?).await?;
-    let auth = caller.0.authorize::<MembersInvite>(&org)?;
-    let account: AccountId = path_id("account_id", &account)?;
+    let (_, auth, account) = member_route::<MembersInvite>(&state, &caller, &org, &account).await?;
     portier_store::members::resend_invitation(
         &state.store,
         &auth,
@@ -549,9 +559,8 @@ async fn set_active(
     account: String,
     active: bool,
 ) -> Result<Json<MemberChanged>, ApiError> {
-    let org = visible(&state, &caller, path_id("org", &org)?).await?;
-    let auth = caller.0.authorize::<MembersUpdate>(&org)?;
-    let account: AccountId = path_id("account_id", &account)?;
+    let (org, auth, account) =
+        member_route::<MembersUpdate>(&state, &caller, &org, &account).await?;
     let sent = portier_store::members::set_active(
         &state.store,
         &auth,

@@ -121,7 +121,17 @@ fn string_schema(
     pattern: &str,
     description: &str,
 ) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    string_schema_from(0, max_length, pattern, description)
+}
+
+fn string_schema_from(
+    min_length: usize,
+    max_length: usize,
+    pattern: &str,
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
     utoipa::openapi::schema::ObjectBuilder::new()
+        .min_length((min_length > 0).then_some(min_length))
         .schema_type(utoipa::openapi::schema::Type::String)
         .max_length(Some(max_length))
         .pattern(Some(pattern))
@@ -236,18 +246,24 @@ impl From<PhoneNumber> for String {
 /// One line with at least one visible character (names, labels).
 const LINE_PATTERN: &str = r#"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"#;
 
-/// A label (seed 002): one line, 1 to 64 characters.
+/// One line of 1 to `MAX` characters, not only spaces (organization names,
+/// labels); spaces around it are removed.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(transparent)]
-pub struct Label(pub String);
+pub struct Line<const MAX: usize>(pub String);
 
-impl utoipa::PartialSchema for Label {
+impl<const MAX: usize> utoipa::PartialSchema for Line<MAX> {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        string_schema(64, LINE_PATTERN, "A label: one line, 1 to 64 characters.")
+        let description = format!("One line of 1 to {MAX} characters, not only spaces.");
+        string_schema_from(1, MAX, LINE_PATTERN, &description)
     }
 }
 
-impl utoipa::ToSchema for Label {}
+impl<const MAX: usize> utoipa::ToSchema for Line<MAX> {
+    fn name() -> std::borrow::Cow<'static, str> {
+        format!("Line{MAX}").into()
+    }
+}
 
 /// Loads an organization the caller may see; anything else is 404, so nobody
 /// learns what exists outside their rights.

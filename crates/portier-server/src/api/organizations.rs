@@ -62,12 +62,7 @@ pub struct SettingsInput {
 pub struct CreateOrganization {
     /// 1 to 200 characters on one line, not only spaces; spaces around it are
     /// removed.
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
-    )]
-    pub name: String,
+    pub name: super::Line<200>,
     /// The organization to create it under; the caller needs `org.create` there.
     pub parent_id: Uuid,
     /// Starts from the parent's settings; what is given here overrides them.
@@ -79,12 +74,7 @@ pub struct CreateOrganization {
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrganization {
     /// As when creating.
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
-    )]
-    pub name: Option<String>,
+    pub name: Option<super::Line<200>>,
     #[serde(default, deserialize_with = "object")]
     pub settings: Option<SettingsInput>,
 }
@@ -195,7 +185,7 @@ pub async fn create(
     let org = portier_store::organizations::create_child(
         &state.store,
         &auth,
-        &body.name,
+        &body.name.0,
         settings,
         &origin,
     )
@@ -245,7 +235,10 @@ pub async fn update(
 ) -> Result<Json<OrganizationView>, ApiError> {
     let org = visible(&state, &caller, path_id("org", &org)?).await?;
     let auth = caller.0.authorize::<OrgUpdate>(&org)?;
-    let patch = body.settings.unwrap_or_default().into_patch(body.name);
+    let patch = body
+        .settings
+        .unwrap_or_default()
+        .into_patch(body.name.map(|n| n.0));
     let updated =
         portier_store::organizations::update(&state.store, &auth, patch, &Origin::now(client))
             .await?;
