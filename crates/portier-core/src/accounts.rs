@@ -58,7 +58,8 @@ impl PersonName {
 
     /// The key lists sort by: "berg, jan van der". Dutch lists sort by the family
     /// name without its infix, so Jan van der Berg stands under B. Falls back to
-    /// the e-mail address when no name is known.
+    /// the e-mail address when no name is known. Case and accents do not count
+    /// (Çelik stands under C, beside Celik).
     pub fn sort_key(&self, email: &Email) -> String {
         let rest: Vec<&str> = [&self.given_name, &self.infix]
             .into_iter()
@@ -70,7 +71,7 @@ impl PersonName {
             (None, false) => rest.join(" "),
             (None, true) => email.as_str().to_owned(),
         };
-        key.to_lowercase()
+        crate::search::fold(&key)
     }
 }
 
@@ -170,6 +171,15 @@ mod tests {
         assert_eq!(none.display_name(), None);
         assert_eq!(none.sort_key(&email), "jan@example.nl");
         assert_eq!(name(Some("Jan"), None, None).sort_key(&email), "jan");
+    }
+
+    #[test]
+    fn accents_and_case_do_not_move_a_name_in_the_list() {
+        let email = Email::parse("a@example.nl").unwrap();
+        let celik = name(Some("Ömer"), None, Some("Çelik"));
+        assert_eq!(celik.sort_key(&email), "celik, omer");
+        let dijk = name(None, None, Some("Dijk"));
+        assert!(celik.sort_key(&email) < dijk.sort_key(&email));
     }
 
     #[test]

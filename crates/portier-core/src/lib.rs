@@ -17,6 +17,7 @@ pub mod passwords;
 pub mod permissions;
 pub mod rights;
 pub mod roles;
+pub mod search;
 pub mod sessions;
 pub mod throttle;
 pub mod tokens;

@@ -170,6 +170,8 @@ both_backends! {
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["display_name"], "Sam de Wit");
         assert_eq!(r.body["locale"], "nl");
+        let found = app.get(&format!("/api/v1/organizations/{}/members?q=de%20wit", app.org_id)).await;
+        assert_eq!(found.body["items"][0]["display_name"], "Sam de Wit", "the list finds the new name at once");
         let r = with_cookie(&app, "PATCH", "/api/v1/me", &a, Some(json!({"new_password": "Nw7#pLq9!vRt2"}))).await;
         assert_eq!(r.error(422).1, Some("current_password"));
         let r = with_cookie(&app, "PATCH", "/api/v1/me", &a, Some(json!({"new_password": "Nw7#pLq9!vRt2", "current_password": "nope"}))).await;

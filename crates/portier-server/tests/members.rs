@@ -233,6 +233,50 @@ both_backends! {
         assert_eq!(seen, names(&all.body), "pages join up without gaps or repeats");
     }
 
+    async fn search_ignores_case_and_accents_and_follows_every_change(db) {
+        let app = TestApp::start(db).await;
+        let org = app.org_id.clone();
+        let base = format!("/api/v1/organizations/{org}/members");
+        let names = |body: &Value| -> Vec<String> { body["items"].as_array().unwrap().iter().map(|i| i["display_name"].as_str().unwrap().to_owned()).collect() };
+        let zoe = add(&app, &org, json!({"email": "zoe@example.nl", "given_name": "Zoë", "family_name": "Çelik", "staff_code": "EMP-7"})).await;
+        add(&app, &org, json!({"email": "jan@example.nl", "given_name": "Jan", "infix": "van der", "family_name": "Berg"})).await;
+        add(&app, &org, json!({"email": "cees@example.nl", "given_name": "Cees", "family_name": "Dijk"})).await;
+        let search = |q: &str| { let url = format!("{base}?q={q}"); let app = &app; async move { names(&app.get(&url).await.body) } };
+        assert_eq!(search("celik").await, vec!["Zoë Çelik"]);
+        assert_eq!(search("ZOE%20C").await, vec!["Zoë Çelik"]);
+        assert_eq!(search("van%20der%20b").await, vec!["Jan van der Berg"]);
+        assert_eq!(search("berg,%20jan").await, vec!["Jan van der Berg"]);
+        assert_eq!(search("der").await, Vec::<String>::new(), "only beginnings of terms");
+        assert_eq!(search("%20%20").await.len(), 4, "a blank search is no search");
+        // Accents do not move a name in the list either: Çelik stands under C.
+        assert_eq!(names(&app.get(&base).await.body), vec!["admin@acme.example", "Jan van der Berg", "Zoë Çelik", "Cees Dijk"]);
+
+        let id = zoe.body["account_id"].as_str().unwrap();
+        let r = app.call("PATCH", &format!("{base}/{id}"), Some(&app.token.clone()), Some(json!({"family_name": "Yilmaz", "staff_code": "EMP-8", "email": "zoe.y@example.nl"}))).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(search("celik").await, Vec::<String>::new(), "the old name is gone");
+        assert_eq!(search("emp-7").await, Vec::<String>::new(), "the old code is gone");
+        assert_eq!(search("zoe@").await, Vec::<String>::new(), "the old address is gone");
+        for q in ["yilmaz", "emp-8", "zoe.y@"] {
+            assert_eq!(search(q).await, vec!["Zoë Yilmaz"], "{q}");
+        }
+        assert_eq!(names(&app.get(&base).await.body).last().map(String::as_str), Some("Zoë Yilmaz"), "and she moved in the list");
+
+        // The same person in a second organization is found there too, and
+        // a removed member is found nowhere.
+        let (other, token) = TestApp::environment(&app.db, "Globex").await;
+        let r = app.call("POST", &format!("/api/v1/organizations/{other}/members"), Some(&token), Some(json!({"email": "jan@example.nl", "staff_code": "G-1"}))).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let there = app.call("GET", &format!("/api/v1/organizations/{other}/members?q=g-1"), Some(&token), None).await;
+        assert_eq!(names(&there.body), vec!["Jan van der Berg"]);
+        assert_eq!(search("g-1").await, Vec::<String>::new(), "a code of another organization");
+        let jan = r.body["account_id"].as_str().unwrap();
+        assert_eq!(app.call("DELETE", &format!("{base}/{jan}"), Some(&app.token.clone()), None).await.status, 204);
+        assert_eq!(search("jan").await, Vec::<String>::new());
+        let terms = portier_store::testing::strings(&app.db.store, "SELECT term FROM member_terms ORDER BY term").await;
+        assert!(terms.contains(&"g-1".to_owned()) && !terms.iter().any(|t| t.contains("emp-7")), "{terms:?}");
+    }
+
     async fn a_member_of_another_organization_is_not_found(db) {
         let app = TestApp::start(db).await;
         let (other, token) = TestApp::environment(&app.db, "Globex").await;

@@ -247,6 +247,9 @@ pub async fn activate(
         .await
         .map(|r| r.rows_affected())
     })?;
+    if next != *name {
+        crate::search::reindex_account(&mut tx, account.id, &next, &account.email).await?;
+    }
     set_password(&mut tx, account.id, password_hash, origin.now).await?;
     let event = portier_core::audit::NewAuditEvent {
         actor: portier_core::audit::Actor::Account { id: account.id },
@@ -512,6 +515,9 @@ pub async fn update_profile(
         .await
         .map(|r| r.rows_affected())
     })?;
+    if next.name != account.name {
+        crate::search::reindex_account(&mut tx, account.id, &next.name, &next.email).await?;
+    }
     let event = portier_core::audit::NewAuditEvent {
         actor: portier_core::audit::Actor::Account { id: account.id },
         action: "account.updated",

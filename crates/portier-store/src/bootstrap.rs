@@ -55,8 +55,7 @@ pub async fn bootstrap(
     };
     let admin = roles::builtin_id(ADMINISTRATOR)
         .ok_or_else(|| Error::Corrupt("the administrator role is not defined".into()))?;
-    let membership =
-        members::insert(&mut tx, account.id, org.id, &[admin], None, origin.now).await?;
+    let membership = members::insert(&mut tx, &account, org.id, &[admin], None, origin.now).await?;
     let event = NewAuditEvent {
         actor: actor.clone(),
         action: "member.added",

@@ -157,7 +157,8 @@ impl Store {
         }
     }
 
-    /// Applies pending migrations and refreshes the built-in roles. On
+    /// Applies pending migrations, refreshes the built-in roles and does the
+    /// work a migration left for the binary (`maintenance`). On
     /// PostgreSQL the migrator holds an advisory lock, so nodes starting
     /// together migrate one after the other.
     pub async fn migrate(&self) -> Result<()> {
@@ -167,6 +168,7 @@ impl Store {
         }
         let mut tx = self.begin().await?;
         crate::roles::sync_builtins(&mut tx).await?;
+        crate::search::run_pending(&mut tx).await?;
         tx.commit().await
     }
 

@@ -15,6 +15,7 @@ pub mod mail;
 pub mod members;
 pub mod organizations;
 pub mod roles;
+mod search;
 pub mod sessions;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

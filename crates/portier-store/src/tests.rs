@@ -59,6 +59,27 @@ both_backends! {
         assert!(db.store.is_ready().await.unwrap());
     }
 
+    async fn members_from_before_search_get_their_terms_once_at_the_next_migration(db) {
+        let store = &db.store;
+        environment(store, "Acme").await;
+        environment(store, "Globex").await;
+        let terms = || crate::testing::strings(store, "SELECT term FROM member_terms ORDER BY term");
+        let before = terms().await;
+        assert_eq!(before, vec!["admin@acme.example", "admin@globex.example"]);
+        // As a database migrated before member search looks.
+        crate::testing::execute(store, "DELETE FROM member_terms").await;
+        crate::testing::execute(store, "UPDATE memberships SET sort_key = ''").await;
+        crate::testing::execute(store, "INSERT INTO maintenance (task) VALUES ('member_search')").await;
+        store.migrate().await.unwrap();
+        assert_eq!(terms().await, before);
+        let keys = crate::testing::strings(store, "SELECT sort_key FROM memberships ORDER BY sort_key").await;
+        assert_eq!(keys, before, "without a name the address is the sort key");
+        assert!(crate::testing::strings(store, "SELECT task FROM maintenance").await.is_empty(), "done once");
+        crate::testing::execute(store, "DELETE FROM member_terms").await;
+        store.migrate().await.unwrap();
+        assert!(terms().await.is_empty(), "a second start does not redo it");
+    }
+
     async fn bootstrap_creates_an_environment_whose_token_holds_every_permission(db) {
         let email = Email::parse("Beheer.Jansen@Ziekenhuis.nl ").unwrap();
         let b = crate::bootstrap::bootstrap(&db.store, "Ziekenhuis Oost", &email, Duration::from_secs(7 * 86400), &origin()).await.unwrap();
