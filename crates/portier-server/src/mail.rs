@@ -65,7 +65,9 @@ impl Delivery {
     }
 }
 
-/// Delivers due messages until `shutdown` resolves.
+/// Delivers due messages until `shutdown` resolves. A backlog does not hold
+/// the shutdown up: the worker stops after the round it is in (at most a
+/// batch), and what is left waits for the next start.
 pub async fn run_worker(
     store: Store,
     delivery: Delivery,
@@ -75,12 +77,11 @@ pub async fn run_worker(
     tokio::pin!(shutdown);
     loop {
         let delivered = deliver_due(&store, &delivery).await;
-        if delivered > 0 {
-            continue;
-        }
+        let pause = if delivered > 0 { Duration::ZERO } else { poll };
         tokio::select! {
+            biased;
             () = &mut shutdown => return,
-            () = tokio::time::sleep(poll) => {}
+            () = tokio::time::sleep(pause) => {}
         }
     }
 }

@@ -62,6 +62,17 @@ both_backends! {
         assert!(sink.messages().is_empty());
     }
 
+    async fn a_backlog_does_not_hold_up_the_shutdown(db) {
+        let app = TestApp::start(db).await;
+        for i in 0..30 {
+            add(&app, &format!("eva{i}@example.nl")).await;
+        }
+        // Asked to stop before it starts: one round at most, then it returns.
+        portier_server::mail::run_worker(app.db.store.clone(), Delivery::DevMailbox, std::time::Duration::from_secs(3600), std::future::ready(())).await;
+        let left = portier_store::testing::strings(&app.db.store, "SELECT status FROM mail_outbox WHERE status = 'pending'").await;
+        assert!(!left.is_empty() && left.len() < 31, "stopped after one batch: {} left", left.len());
+    }
+
     async fn without_smtp_mail_stays_in_the_development_mailbox(db) {
         let app = TestApp::start(db).await;
         add(&app, "eva@example.nl").await;

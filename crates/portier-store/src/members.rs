@@ -275,6 +275,7 @@ async fn insert_membership(
         tx,
         m.id,
         m.organization_id,
+        m.account_id,
         &account.name,
         &account.email,
         m.staff_code.as_deref(),
@@ -499,11 +500,51 @@ enum Arg {
     Int(i64),
 }
 
+/// A search reads the members whose sort key begins with it as one stretch of
+/// the listing index, in order. Of the other terms that match (names as read,
+/// addresses, staff codes), below this many it reads them all and sorts them;
+/// from it on they are spread through the list densely enough that walking it
+/// in order fills a page soon (docs/BENCHMARKS.md).
+const FEW_MATCHES: i64 = 5_000;
+
+macro_rules! bind_all {
+    ($query:expr, $args:expr) => {{
+        let mut query = $query;
+        for a in $args {
+            query = match a {
+                Arg::Id(v) => query.bind(*v),
+                Arg::Text(v) => query.bind(v.as_str()),
+                Arg::Int(v) => query.bind(*v),
+            };
+        }
+        query
+    }};
+}
+
+/// How many terms of the organization other than sort keys begin with the
+/// search, counted up to [`FEW_MATCHES`] (index entries only).
+async fn count_matches(store: &Store, args: &[Arg], range: &str) -> Result<i64> {
+    let sql = format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM member_terms t
+                               WHERE t.organization_id = $1 AND {range} AND t.term <> t.sort_key
+                               LIMIT {FEW_MATCHES}) AS matches"
+    );
+    Ok(reader!(store, |c| {
+        // Fixed text and placeholders only; the values are bound.
+        bind_all!(
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.as_str())),
+            args
+        )
+        .fetch_one(c)
+        .await
+    })?)
+}
+
 /// A page of an organization's members, sorted by family name ignoring the
 /// infix (Jan van der Berg under B), then by account id.
 ///
-/// Two steps, so that 100,000 members cost no more than fifty: the page's
-/// memberships are picked from indexes alone (the listing index in order, the
+/// Two steps, so that 100,000 members cost little more than fifty: the page's
+/// memberships are picked from indexes (the listing index in order, or the
 /// search terms as a range), then only those are read in full. The SQL holds
 /// only the conditions asked for, so each combination gets its own plan.
 pub async fn list(
@@ -513,25 +554,60 @@ pub async fn list(
     after: Option<&MemberCursor>,
     limit: i64,
 ) -> Result<Vec<MemberView>> {
+    list_by(store, organization_id, filter, after, limit, None).await
+}
+
+/// How a search picks its page: by reading every match and sorting
+/// (`Sorted`), or by walking the list in order (`Walk`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Strategy {
+    Sorted,
+    Walk,
+}
+
+/// [`list`], with the strategy chosen by the count of matches unless given.
+pub(crate) async fn list_by(
+    store: &Store,
+    organization_id: OrganizationId,
+    filter: &MemberFilter,
+    after: Option<&MemberCursor>,
+    limit: i64,
+    strategy: Option<Strategy>,
+) -> Result<Vec<MemberView>> {
     let mut args = vec![Arg::Id(organization_id.0)];
     let next = |args: &mut Vec<Arg>, a: Arg| {
         args.push(a);
         format!("${}", args.len())
     };
-    let mut from = String::from("memberships m");
-    let mut conditions = vec!["m.organization_id = $1".to_owned()];
-    if let Some(q) = filter.q.as_deref().and_then(portier_core::search::query) {
-        let end = portier_core::search::range_end(&q);
-        let mut terms = format!(
-            "m.id IN (SELECT t.membership_id FROM member_terms t
-                      WHERE t.organization_id = $1 AND t.term >= {}",
-            next(&mut args, Arg::Text(q))
-        );
-        if let Some(end) = end {
-            terms += &format!(" AND t.term < {}", next(&mut args, Arg::Text(end)));
+    // The search first: its placeholders come right after the organization,
+    // so the count below binds a prefix of the same arguments.
+    // `{col} >= $2 AND {col} < $3`, for the terms and for the sort key.
+    let bounds = match filter.q.as_deref().and_then(portier_core::search::query) {
+        None => None,
+        Some(q) => {
+            let end = portier_core::search::range_end(&q);
+            let from = next(&mut args, Arg::Text(q));
+            let to = end.map(|end| next(&mut args, Arg::Text(end)));
+            Some((from, to))
         }
-        conditions.push(terms + ")");
-    }
+    };
+    let range = |col: &str| {
+        bounds.as_ref().map(|(from, to)| match to {
+            Some(to) => format!("{col} >= {from} AND {col} < {to}"),
+            None => format!("{col} >= {from}"),
+        })
+    };
+    let (range_t, range_m) = (range("t.term"), range("m.sort_key"));
+    let strategy = match (&range_t, strategy) {
+        (None, _) => Strategy::Walk,
+        (Some(_), Some(s)) => s,
+        (Some(range), None) if count_matches(store, &args, range).await? < FEW_MATCHES => {
+            Strategy::Sorted
+        }
+        (Some(_), None) => Strategy::Walk,
+    };
+    let mut joins = String::new();
+    let mut conditions = Vec::new();
     if let Some(role) = &filter.role {
         conditions.push(format!(
             "EXISTS (SELECT 1 FROM membership_roles fr JOIN roles f ON f.id = fr.role_id
@@ -552,7 +628,7 @@ pub async fn list(
             conditions.push("m.active = FALSE".into());
         }
         Some(status) => {
-            from += " JOIN accounts a ON a.id = m.account_id";
+            joins += " JOIN accounts a ON a.id = m.account_id";
             let status = match status {
                 portier_core::members::MemberStatus::Invited => AccountStatus::Invited,
                 _ => AccountStatus::Active,
@@ -563,31 +639,83 @@ pub async fn list(
             ));
         }
     }
-    if let Some(c) = after {
+    let keyset = after.map(|c| {
         let key = next(&mut args, Arg::Text(c.sort_key.clone()));
         let id = next(&mut args, Arg::Id(c.account_id.0));
-        conditions.push(format!("(m.sort_key, m.account_id) > ({key}, {id})"));
-    }
+        move |alias: &str| format!("({alias}.sort_key, {alias}.account_id) > ({key}, {id})")
+    });
     let limit = next(&mut args, Arg::Int(limit));
-    let page = format!(
-        "WHERE m.id IN (SELECT m.id FROM {from} WHERE {} ORDER BY m.sort_key, m.account_id LIMIT {limit})
-         ORDER BY m.sort_key, m.account_id",
-        conditions.join(" AND ")
-    );
+    let all = |mut parts: Vec<String>| {
+        parts.extend(conditions.iter().cloned());
+        parts.join(" AND ")
+    };
+    let page = match (strategy, &range_t, &range_m) {
+        (Strategy::Sorted, Some(range_t), Some(range_m)) => {
+            // The members whose sort key begins with the search are one
+            // stretch of the listing index, already in order; the few
+            // matched by another term are read in full and sorted. The
+            // page is the first of both together.
+            let mut by_key = vec!["m.organization_id = $1".to_owned(), range_m.clone()];
+            let mut by_term = vec![
+                "t.organization_id = $1".to_owned(),
+                range_t.clone(),
+                "t.term <> t.sort_key".to_owned(),
+            ];
+            if let Some(k) = &keyset {
+                by_key.push(k("m"));
+                by_term.push(k("t"));
+            }
+            let term_joins = if conditions.is_empty() {
+                String::new()
+            } else {
+                format!(" JOIN memberships m ON m.id = t.membership_id{joins}")
+            };
+            format!(
+                "SELECT id FROM (
+                   SELECT * FROM (SELECT m.id, m.sort_key, m.account_id FROM memberships m{joins}
+                                  WHERE {} ORDER BY m.sort_key, m.account_id LIMIT {limit}) AS by_key
+                   UNION
+                   SELECT * FROM (SELECT t.membership_id AS id, t.sort_key, t.account_id
+                                  FROM member_terms t{term_joins} WHERE {}
+                                  GROUP BY t.sort_key, t.account_id, t.membership_id
+                                  ORDER BY t.sort_key, t.account_id LIMIT {limit}) AS by_term
+                 ) AS matches ORDER BY sort_key, account_id LIMIT {limit}",
+                all(by_key),
+                all(by_term),
+            )
+        }
+        _ => {
+            // The list in order, keeping the members that match; with many
+            // matches (or none asked for) they come soon.
+            let mut wher = vec!["m.organization_id = $1".to_owned()];
+            if let (Some(range_t), Some(range_m)) = (&range_t, &range_m) {
+                wher.push(format!(
+                    "({range_m} OR EXISTS (SELECT 1 FROM member_terms t
+                                           WHERE t.membership_id = m.id AND {range_t}))"
+                ));
+            }
+            if let Some(k) = &keyset {
+                wher.push(k("m"));
+            }
+            format!(
+                "SELECT m.id FROM memberships m{joins} WHERE {}
+                 ORDER BY m.sort_key, m.account_id LIMIT {limit}",
+                all(wher)
+            )
+        }
+    };
+    let page = format!("WHERE m.id IN ({page}) ORDER BY m.sort_key, m.account_id");
     macro_rules! run {
         ($agg:literal, $c:ident) => {{
             let sql = format!("{}{page}", select_members!($agg, ""));
             // Only fixed text and placeholders are put together; every
             // value the caller gave is bound.
-            let mut query = sqlx::query_as::<_, MemberRow>(sqlx::AssertSqlSafe(sql));
-            for a in &args {
-                query = match a {
-                    Arg::Id(v) => query.bind(*v),
-                    Arg::Text(v) => query.bind(v.as_str()),
-                    Arg::Int(v) => query.bind(*v),
-                };
-            }
-            query.fetch_all($c).await
+            bind_all!(
+                sqlx::query_as::<_, MemberRow>(sqlx::AssertSqlSafe(sql)),
+                &args
+            )
+            .fetch_all($c)
+            .await
         }};
     }
     let rows: Vec<MemberRow> = match &store.db {

@@ -10,11 +10,14 @@ use uuid::Uuid;
 
 use crate::{Error, Result, Tx, in_tx};
 
-/// Writes the terms of a membership that has none yet.
+/// Writes the terms of a membership that has none yet. Each carries the
+/// member's sort key, so a search with few matches sorts them without
+/// reading the memberships.
 pub(crate) async fn insert_terms(
     tx: &mut Tx,
     membership: MembershipId,
     organization: OrganizationId,
+    account: AccountId,
     name: &PersonName,
     email: &Email,
     staff_code: Option<&str>,
@@ -22,17 +25,20 @@ pub(crate) async fn insert_terms(
     let terms = portier_core::search::terms(name, email, staff_code);
     // One statement for all of them: adding members is a hot path.
     let values: Vec<String> = (0..terms.len())
-        .map(|i| format!("($1, ${}, $2)", i + 3))
+        .map(|i| format!("($1, ${}, $2, $3, $4)", i + 5))
         .collect();
     let sql = format!(
-        "INSERT INTO member_terms (organization_id, term, membership_id) VALUES {}",
+        "INSERT INTO member_terms (organization_id, term, membership_id, sort_key, account_id)
+         VALUES {}",
         values.join(", ")
     );
     in_tx!(tx, |c| {
         // Placeholders only; the terms are bound.
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(organization.0)
-            .bind(membership.0);
+            .bind(membership.0)
+            .bind(name.sort_key(email))
+            .bind(account.0);
         for t in &terms {
             q = q.bind(t);
         }
@@ -83,6 +89,7 @@ pub(crate) async fn reindex_account(
             tx,
             id.into(),
             org.into(),
+            account,
             name,
             email,
             staff_code.as_deref(),

@@ -15,6 +15,13 @@ use crate::audit::Origin;
 use crate::testing::TestDb;
 use crate::{Store, both_backends, in_tx, reader};
 
+fn filters_q(q: &str) -> crate::members::MemberFilter {
+    crate::members::MemberFilter {
+        q: Some(q.into()),
+        ..Default::default()
+    }
+}
+
 fn origin() -> Origin {
     Origin::now(Some("127.0.0.1".into()))
 }
@@ -78,6 +85,74 @@ both_backends! {
         crate::testing::execute(store, "DELETE FROM member_terms").await;
         store.migrate().await.unwrap();
         assert!(terms().await.is_empty(), "a second start does not redo it");
+    }
+
+    async fn both_search_strategies_find_the_same_members_in_the_same_order(db) {
+        use crate::members::{MemberCursor, MemberFilter, Strategy, list_by};
+        use portier_core::members::{MemberInput, MemberStatus, NewMember};
+        let store = &db.store;
+        let org = environment(store, "Acme").await;
+        let admin = admin_of(&org);
+        let auth = admin.authorize::<portier_core::rights::MembersInvite>(&org).unwrap();
+        let lifecycle = crate::lifecycle::Lifecycle::new("http://localhost");
+        let families = ["Berg", "Bergsma", "Bakker", "Çelik", "Dijk", "Boer"];
+        for i in 0..60 {
+            let input = MemberInput {
+                email: format!("p{i}@example.nl"),
+                given_name: Some(["Jan", "Anna", "Bob"][i % 3].into()),
+                infix: (i % 4 == 0).then(|| "van der".into()),
+                family_name: Some(families[i % families.len()].into()),
+                staff_code: Some(format!("B-{i:03}")),
+                roles: vec![if i % 5 == 0 { "user-manager" } else { "member" }.into()],
+                labels: vec![if i % 2 == 0 { "Oost" } else { "West" }.into()],
+                active: i % 7 != 0,
+                ..MemberInput::default()
+            };
+            let new = NewMember::parse(input).unwrap();
+            crate::members::add(store, &admin, &auth, new, &lifecycle, &origin()).await.unwrap();
+        }
+        let keys = |page: &[crate::members::MemberView]| page.iter().map(|v| v.account.email.to_string()).collect::<Vec<_>>();
+        let filters = [
+            MemberFilter { q: Some("b".into()), ..MemberFilter::default() },
+            MemberFilter { q: Some("BERG".into()), ..MemberFilter::default() },
+            MemberFilter { q: Some("van der b".into()), ..MemberFilter::default() },
+            MemberFilter { q: Some("celik".into()), ..MemberFilter::default() },
+            MemberFilter { q: Some("p1".into()), ..MemberFilter::default() },
+            MemberFilter { q: Some("b-0".into()), role: Some("user-manager".into()), ..MemberFilter::default() },
+            MemberFilter { q: Some("jan".into()), label: Some("Oost".into()), ..MemberFilter::default() },
+            MemberFilter { q: Some("b".into()), status: Some(MemberStatus::Deactivated), ..MemberFilter::default() },
+            MemberFilter { q: Some("a".into()), status: Some(MemberStatus::Invited), ..MemberFilter::default() },
+            MemberFilter { q: Some("nobody".into()), ..MemberFilter::default() },
+        ];
+        for filter in filters {
+            let mut pages = Vec::new();
+            for strategy in [Strategy::Sorted, Strategy::Walk] {
+                // Pages of seven, joined up through the cursor.
+                let mut seen = Vec::new();
+                let mut after: Option<MemberCursor> = None;
+                loop {
+                    let page = list_by(store, org.id, &filter, after.as_ref(), 7, Some(strategy)).await.unwrap();
+                    seen.extend(keys(&page));
+                    match page.last() {
+                        Some(v) if page.len() == 7 => after = Some(MemberCursor { sort_key: v.sort_key.clone(), account_id: v.account.id }),
+                        _ => break,
+                    }
+                }
+                pages.push(seen);
+            }
+            assert_eq!(pages[0], pages[1], "{filter:?}");
+            let all = crate::members::list(store, org.id, &filter, None, 500).await.unwrap();
+            assert_eq!(keys(&all), pages[0], "{filter:?}");
+            let mut unique = pages[0].clone();
+            unique.dedup();
+            assert_eq!(unique.len(), pages[0].len(), "a member matching twice is listed once: {filter:?}");
+        }
+        let b = crate::members::list(store, org.id, &filters_q("b"), None, 500).await.unwrap();
+        // Berg, Bergsma, Bakker, Boer (family names: 40) and Bob (given name:
+        // 20, of whom 8 are also one of those) and the B- staff codes (all 60).
+        assert_eq!(b.len(), 60);
+        let berg = crate::members::list(store, org.id, &filters_q("berg"), None, 500).await.unwrap();
+        assert_eq!(berg.len(), 20, "Berg and Bergsma");
     }
 
     async fn bootstrap_creates_an_environment_whose_token_holds_every_permission(db) {

@@ -9,15 +9,18 @@
 -- prefixes are contiguous and both backends sort alike whatever the locale.
 ALTER TABLE memberships ADD COLUMN sort_key TEXT COLLATE "C" NOT NULL DEFAULT '';
 DROP INDEX memberships_organization;
-CREATE INDEX memberships_listing ON memberships (organization_id, sort_key, account_id);
+CREATE INDEX memberships_listing ON memberships (organization_id, sort_key, account_id) INCLUDE (id);
 
 CREATE TABLE member_terms (
     organization_id UUID NOT NULL,
     term            TEXT COLLATE "C" NOT NULL,
     membership_id   UUID NOT NULL REFERENCES memberships (id) ON DELETE CASCADE,
-    PRIMARY KEY (organization_id, term, membership_id)
+    -- The member's, so a search with few matches sorts them from this table.
+    sort_key        TEXT COLLATE "C" NOT NULL,
+    account_id      UUID NOT NULL,
+    PRIMARY KEY (organization_id, term, membership_id) INCLUDE (sort_key, account_id)
 );
-CREATE INDEX member_terms_membership ON member_terms (membership_id);
+CREATE INDEX member_terms_membership ON member_terms (membership_id, term);
 
 -- Work the binary does once after migrating, where SQL alone cannot: here,
 -- computing every existing member's sort key and terms in Rust.
