@@ -689,9 +689,14 @@ pub(crate) async fn list_by(
             // matches (or none asked for) they come soon.
             let mut wher = vec!["m.organization_id = $1".to_owned()];
             if let (Some(range_t), Some(range_m)) = (&range_t, &range_m) {
+                // `OFFSET 0` keeps PostgreSQL from turning the probe into a
+                // hash of every matching term (a scan of them all, 100+ ms
+                // at 100,000 members) instead of one index look-up per
+                // member walked; SQLite probes the index either way.
                 wher.push(format!(
                     "({range_m} OR EXISTS (SELECT 1 FROM member_terms t
-                                           WHERE t.membership_id = m.id AND {range_t}))"
+                                           WHERE t.membership_id = m.id AND {range_t}
+                                           LIMIT 1 OFFSET 0))"
                 ));
             }
             if let Some(k) = &keyset {

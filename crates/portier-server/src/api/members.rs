@@ -152,7 +152,10 @@ pub struct AddedMember {
 #[derive(Debug, Deserialize, IntoParams)]
 #[allow(dead_code)]
 pub struct ListQuery {
-    /// A prefix of the e-mail address, family name, given name or staff code.
+    /// The beginning of the e-mail address, the name as read ("jan van d"),
+    /// the name as sorted ("berg, j"), the family name with its infix ("van
+    /// der berg") or the staff code. Case and accents do not matter ("celik"
+    /// finds Çelik).
     q: Option<String>,
     /// A role key.
     role: Option<String>,
