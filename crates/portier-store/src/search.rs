@@ -48,7 +48,8 @@ pub(crate) async fn insert_terms(
 }
 
 /// After a change to an account's name or address (or a membership's staff
-/// code): new sort key and terms for every membership it has.
+/// code): new sort key and terms for every membership it has. The account's
+/// own row is the caller's: it writes the new name and sort key there.
 pub(crate) async fn reindex_account(
     tx: &mut Tx,
     account: AccountId,
@@ -65,11 +66,6 @@ pub(crate) async fn reindex_account(
     })?;
     let sort_key = name.sort_key(email);
     in_tx!(tx, |c| {
-        sqlx::query("UPDATE accounts SET sort_key = $1 WHERE id = $2")
-            .bind(&sort_key)
-            .bind(account.0)
-            .execute(&mut *c)
-            .await?;
         sqlx::query("UPDATE memberships SET sort_key = $1 WHERE account_id = $2")
             .bind(&sort_key)
             .bind(account.0)
@@ -146,6 +142,15 @@ pub(crate) async fn run_pending(tx: &mut Tx) -> Result<()> {
                 infix: row.infix,
                 family_name: row.family_name,
             };
+            // Sort keys are folded since this migration (Çelik under C).
+            in_tx!(tx, |c| {
+                sqlx::query("UPDATE accounts SET sort_key = $1 WHERE id = $2")
+                    .bind(name.sort_key(&email))
+                    .bind(row.account_id)
+                    .execute(c)
+                    .await
+                    .map(|r| r.rows_affected())
+            })?;
             reindex_account(tx, row.account_id.into(), &name, &email).await?;
         }
     }
