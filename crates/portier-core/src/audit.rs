@@ -1,8 +1,13 @@
 //! The audit trail: every change records who did it, what, to what, in which
 //! organization, the values before and after, when and from where (DESIGN §1;
 //! seed 004: changes must be attributable to a person). Events are append-only
-//! and hash-chained per environment: each event's hash covers the previous
-//! hash, so editing or deleting a stored event breaks every hash after it.
+//! and hash-chained: each event's hash covers the previous hash, so editing or
+//! deleting a stored event breaks every hash after it.
+//!
+//! An environment has [`LANES`] chains side by side. A transaction appends to
+//! one of them, and holds that chain's head until it commits; with a single
+//! chain every audited change of an environment would wait for the one before
+//! it to reach the disk, on every node. Each lane is a complete chain.
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
@@ -63,6 +68,9 @@ pub struct AuditEvent {
     /// The chain this event belongs to: its environment, or the nil id for
     /// platform-wide events.
     pub environment_id: OrganizationId,
+    /// Which of the environment's chains the event is in.
+    pub lane: i16,
+    /// The event's place in its lane, from 1.
     pub seq: i64,
     pub at: DateTime<Utc>,
     pub actor: Actor,
@@ -92,13 +100,19 @@ pub struct NewAuditEvent {
 /// The hash of the empty chain.
 pub const GENESIS: &str = "";
 
+/// The number of chains (lanes) per environment: enough that concurrent
+/// writers of one environment rarely meet at a head. Lanes run `0..LANES`;
+/// changing the number keeps every stored chain valid.
+pub const LANES: i16 = 8;
+
 impl AuditEvent {
-    /// Places a new event after `prev_hash` as number `seq` of its chain.
+    /// Places a new event after `prev_hash` as number `seq` of chain `lane`.
     /// Time is kept to the microsecond, the precision both databases store, so
     /// the hash computed now matches the one recomputed from storage.
     pub fn chained(
         new: NewAuditEvent,
         environment_id: OrganizationId,
+        lane: i16,
         seq: i64,
         prev_hash: String,
         now: DateTime<Utc>,
@@ -106,6 +120,7 @@ impl AuditEvent {
         AuditEvent {
             id: AuditEventId::new(),
             environment_id,
+            lane,
             seq,
             at: now.trunc_subsecs(6),
             actor: new.actor,
@@ -119,7 +134,8 @@ impl AuditEvent {
         }
     }
 
-    /// SHA-256 over the previous hash and a canonical rendering of every field.
+    /// SHA-256 over the previous hash and a canonical rendering of every field
+    /// but the lane (moving an event to another lane breaks both chains).
     pub fn hash(&self) -> String {
         let canonical = serde_json::json!({
             "id": self.id,
@@ -145,28 +161,33 @@ impl AuditEvent {
 /// Where a stored chain stops being trustworthy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChainBroken {
-    #[error("event {seq} does not follow the event before it")]
-    Link { seq: i64 },
-    #[error("event {seq} was altered after it was written")]
-    Altered { seq: i64 },
-    #[error("event {seq} is missing")]
-    Gap { seq: i64 },
+    #[error("event {seq} of lane {lane} does not follow the event before it")]
+    Link { lane: i16, seq: i64 },
+    #[error("event {seq} of lane {lane} was altered after it was written")]
+    Altered { lane: i16, seq: i64 },
+    #[error("event {seq} of lane {lane} is missing")]
+    Gap { lane: i16, seq: i64 },
 }
 
-/// Checks a chain given in order with each event's stored hash.
+/// Checks the chain of `lane`, given in order with each event's stored hash.
 pub fn verify_chain<'a>(
+    lane: i16,
     events: impl IntoIterator<Item = (&'a AuditEvent, &'a str)>,
 ) -> Result<(), ChainBroken> {
     let mut prev = GENESIS.to_owned();
     for (expected_seq, (event, stored_hash)) in (1..).zip(events) {
-        if event.seq != expected_seq {
-            return Err(ChainBroken::Gap { seq: expected_seq });
+        if event.seq != expected_seq || event.lane != lane {
+            return Err(ChainBroken::Gap {
+                lane,
+                seq: expected_seq,
+            });
         }
+        let seq = event.seq;
         if event.prev_hash != prev {
-            return Err(ChainBroken::Link { seq: event.seq });
+            return Err(ChainBroken::Link { lane, seq });
         }
         if event.hash() != stored_hash {
-            return Err(ChainBroken::Altered { seq: event.seq });
+            return Err(ChainBroken::Altered { lane, seq });
         }
         prev = stored_hash.to_owned();
     }
@@ -193,6 +214,7 @@ mod tests {
                     client_addr: None,
                 },
                 env,
+                3,
                 i as i64 + 1,
                 prev.clone(),
                 Utc::now(),
@@ -204,7 +226,7 @@ mod tests {
     }
 
     fn verify(c: &[(AuditEvent, String)]) -> Result<(), ChainBroken> {
-        verify_chain(c.iter().map(|(e, h)| (e, h.as_str())))
+        verify_chain(3, c.iter().map(|(e, h)| (e, h.as_str())))
     }
 
     #[test]
@@ -216,14 +238,21 @@ mod tests {
     fn editing_an_event_is_detected() {
         let mut c = chain(5);
         c[2].0.changes = serde_json::json!({"name": {"before": "x", "after": "y"}});
-        assert_eq!(verify(&c), Err(ChainBroken::Altered { seq: 3 }));
+        assert_eq!(verify(&c), Err(ChainBroken::Altered { lane: 3, seq: 3 }));
     }
 
     #[test]
     fn deleting_an_event_is_detected() {
         let mut c = chain(5);
         c.remove(1);
-        assert_eq!(verify(&c), Err(ChainBroken::Gap { seq: 2 }));
+        assert_eq!(verify(&c), Err(ChainBroken::Gap { lane: 3, seq: 2 }));
+    }
+
+    #[test]
+    fn an_event_moved_to_another_lane_is_missing_from_its_own() {
+        let mut c = chain(3);
+        c[1].0.lane = 4;
+        assert_eq!(verify(&c), Err(ChainBroken::Gap { lane: 3, seq: 2 }));
     }
 
     #[test]
@@ -231,6 +260,6 @@ mod tests {
         let mut c = chain(3);
         c[0].0.action = "organization.deleted".into();
         c[0].1 = c[0].0.hash();
-        assert_eq!(verify(&c), Err(ChainBroken::Link { seq: 2 }));
+        assert_eq!(verify(&c), Err(ChainBroken::Link { lane: 3, seq: 2 }));
     }
 }

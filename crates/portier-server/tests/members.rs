@@ -48,6 +48,11 @@ both_backends! {
         let id = r.body["account_id"].as_str().unwrap();
         assert_eq!(r.headers["location"], format!("/api/v1/organizations/{}/members/{id}", app.org_id).as_str());
 
+        // The answer is built from what was written, not read back: it must
+        // say what the list says.
+        let listed = app.get(&format!("/api/v1/organizations/{}/members?q=jan.vanderberg", app.org_id)).await;
+        assert_eq!(&listed.body["items"][0], m);
+
         let detail = app.get(&format!("/api/v1/organizations/{}/members/{id}", app.org_id)).await;
         assert_eq!(detail.status, 200);
         assert_eq!(detail.body["infix"], "van der");
@@ -76,6 +81,8 @@ both_backends! {
         assert_eq!(second.status, 201, "{}", second.body);
         assert_eq!(second.body["account_reused"], true);
         assert_eq!(second.body["account_id"], first.body["account_id"]);
+        let listed = app.call("GET", &format!("/api/v1/organizations/{other}/members?q=anna"), Some(&other_token), None).await;
+        assert_eq!(listed.body["items"][0], second.body["member"]);
         let again = add(&app, &app.org_id.clone(), json!({"email": "anna@example.nl"})).await;
         assert_eq!(again.error(409), ("already_member", Some("email")));
     }

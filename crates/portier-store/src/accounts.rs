@@ -106,33 +106,48 @@ pub(crate) async fn find_or_create(
     new: &portier_core::members::NewMember,
     now: DateTime<Utc>,
 ) -> Result<(Account, bool)> {
-    let id = AccountId::new();
-    let inserted = in_tx!(tx, |c| {
-        sqlx::query(
+    let account = Account {
+        id: AccountId::new(),
+        email: new.email.clone(),
+        name: new.name.clone(),
+        phone: new.phone.clone(),
+        mobile: new.mobile.clone(),
+        locale: None,
+        status: AccountStatus::Invited,
+        disabled: false,
+        created_at: now,
+    };
+    // The new row comes back when it was written; an address that already
+    // has an account is read in a second statement (the rarer case).
+    let inserted: Option<Uuid> = in_tx!(tx, |c| {
+        sqlx::query_scalar(
             "INSERT INTO accounts (id, email, salutation, given_name, infix, family_name, sort_key,
                 phone, mobile, status, disabled, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, FALSE, $11, $11)
-             ON CONFLICT (email) DO NOTHING",
+             ON CONFLICT (email) DO NOTHING
+             RETURNING id",
         )
-        .bind(id.0)
-        .bind(new.email.as_str())
-        .bind(&new.name.salutation)
-        .bind(&new.name.given_name)
-        .bind(&new.name.infix)
-        .bind(&new.name.family_name)
-        .bind(new.name.sort_key(&new.email))
-        .bind(&new.phone)
-        .bind(&new.mobile)
-        .bind(AccountStatus::Invited.as_str())
+        .bind(account.id.0)
+        .bind(account.email.as_str())
+        .bind(&account.name.salutation)
+        .bind(&account.name.given_name)
+        .bind(&account.name.infix)
+        .bind(&account.name.family_name)
+        .bind(account.name.sort_key(&account.email))
+        .bind(&account.phone)
+        .bind(&account.mobile)
+        .bind(account.status.as_str())
         .bind(now)
-        .execute(c)
+        .fetch_optional(c)
         .await
-        .map(|r| r.rows_affected())
     })?;
-    let account = find_by_email_tx(tx, &new.email)
+    if inserted.is_some() {
+        return Ok((account, false));
+    }
+    let existing = find_by_email_tx(tx, &new.email)
         .await?
         .ok_or_else(|| Error::Corrupt(format!("the account of {} vanished", new.email)))?;
-    Ok((account, inserted == 0))
+    Ok((existing, true))
 }
 
 /// A new account in state `invited`, with only its address known.
@@ -306,34 +321,116 @@ pub struct LoginCandidate {
     pub may_sign_in: bool,
 }
 
-pub async fn login_candidate(store: &Store, email: &Email) -> Result<Option<LoginCandidate>> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        #[sqlx(flatten)]
-        account: AccountRow,
-        password_hash: Option<String>,
-        active_memberships: i64,
-    }
-    // One read: sign-in is bounded by Argon2id, everything else must be small.
-    let row: Option<Row> = reader!(store, |c| {
-        sqlx::query_as(select_accounts!(
-            ", (SELECT secret FROM credentials WHERE account_id = accounts.id AND kind = 'password') AS password_hash,
-               (SELECT COUNT(*) FROM memberships WHERE account_id = accounts.id AND active = TRUE) AS active_memberships",
-            "WHERE email = $1"
-        ))
-        .bind(email.as_str())
+/// The account's password hash, if it has set a password.
+pub async fn password_hash(store: &Store, account: AccountId) -> Result<Option<String>> {
+    Ok(reader!(store, |c| {
+        sqlx::query_scalar(
+            "SELECT secret FROM credentials WHERE account_id = $1 AND kind = 'password'",
+        )
+        .bind(account.0)
         .fetch_optional(c)
         .await
+    })?)
+}
+
+/// What a sign-in needs to know before it hashes: the account behind
+/// `email`, if any, and the throttle counters of `keys` (as
+/// [`crate::throttles::read`] gives them).
+pub struct LoginRead {
+    pub candidate: Option<LoginCandidate>,
+    pub counters: Vec<Option<(i64, DateTime<Utc>)>>,
+}
+
+/// One read for everything a sign-in looks up (DESIGN §7: sign-in is bounded
+/// by Argon2id, the rest must be small). Also one read when the address has
+/// no account, so the two take the same time.
+pub async fn login_candidate(store: &Store, email: &Email, keys: [&str; 3]) -> Result<LoginRead> {
+    // Every column may be empty: the row comes from the address asked for,
+    // whether or not an account has it.
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: Option<Uuid>,
+        email: Option<String>,
+        salutation: Option<String>,
+        given_name: Option<String>,
+        infix: Option<String>,
+        family_name: Option<String>,
+        phone: Option<String>,
+        mobile: Option<String>,
+        locale: Option<String>,
+        status: Option<String>,
+        disabled: Option<bool>,
+        created_at: Option<DateTime<Utc>>,
+        password_hash: Option<String>,
+        active_memberships: Option<i64>,
+        count_1: Option<i64>,
+        since_1: Option<DateTime<Utc>>,
+        count_2: Option<i64>,
+        since_2: Option<DateTime<Utc>>,
+        count_3: Option<i64>,
+        since_3: Option<DateTime<Utc>>,
+    }
+    let row: Row = reader!(store, |c| {
+        sqlx::query_as(
+            "SELECT a.id, a.email, a.salutation, a.given_name, a.infix, a.family_name, a.phone, a.mobile,
+                    a.locale, a.status, a.disabled, a.created_at,
+                    (SELECT secret FROM credentials WHERE account_id = a.id AND kind = 'password') AS password_hash,
+                    (SELECT COUNT(*) FROM memberships WHERE account_id = a.id AND active = TRUE) AS active_memberships,
+                    t1.count AS count_1, t1.window_start AS since_1,
+                    t2.count AS count_2, t2.window_start AS since_2,
+                    t3.count AS count_3, t3.window_start AS since_3
+             FROM (SELECT CAST($1 AS TEXT) AS wanted) w
+             LEFT JOIN accounts a ON a.email = w.wanted
+             LEFT JOIN throttles t1 ON t1.key = $2
+             LEFT JOIN throttles t2 ON t2.key = $3
+             LEFT JOIN throttles t3 ON t3.key = $4",
+        )
+        .bind(email.as_str())
+        .bind(keys[0])
+        .bind(keys[1])
+        .bind(keys[2])
+        .fetch_one(c)
+        .await
     })?;
-    let Some(row) = row else { return Ok(None) };
-    let account: Account = row.account.try_into()?;
-    let may_sign_in =
-        account.status == AccountStatus::Active && !account.disabled && row.active_memberships > 0;
-    Ok(Some(LoginCandidate {
-        account,
-        password_hash: row.password_hash,
-        may_sign_in,
-    }))
+    let counters = vec![
+        row.count_1.zip(row.since_1),
+        row.count_2.zip(row.since_2),
+        row.count_3.zip(row.since_3),
+    ];
+    let (Some(id), Some(stored_email), Some(status), Some(disabled), Some(created_at)) =
+        (row.id, row.email, row.status, row.disabled, row.created_at)
+    else {
+        return Ok(LoginRead {
+            candidate: None,
+            counters,
+        });
+    };
+    let account: Account = AccountRow {
+        id,
+        email: stored_email,
+        salutation: row.salutation,
+        given_name: row.given_name,
+        infix: row.infix,
+        family_name: row.family_name,
+        phone: row.phone,
+        mobile: row.mobile,
+        locale: row.locale,
+        status,
+        disabled,
+        created_at,
+    }
+    .try_into()?;
+    let may_sign_in = account.status == AccountStatus::Active
+        && !account.disabled
+        && row.active_memberships.unwrap_or(0) > 0;
+    Ok(LoginRead {
+        candidate: Some(LoginCandidate {
+            account,
+            password_hash: row.password_hash,
+            may_sign_in,
+        }),
+        counters,
+    })
 }
 
 /// Queues a password-reset link for `email` if it belongs to an account that

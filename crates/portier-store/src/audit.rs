@@ -36,33 +36,36 @@ impl Origin {
 /// The chain of platform-wide events, which belong to no environment.
 pub const PLATFORM_CHAIN: OrganizationId = OrganizationId(Uuid::nil());
 
-/// Appends `event` to the chain of `environment_id`. Taking the chain's head row
-/// with an upsert locks it until commit, so concurrent writers of one
-/// environment (on any node) line up instead of forking the chain.
+/// Appends `event` to the transaction's lane of `environment_id`'s chains.
+/// Taking the lane's head row with an upsert locks it until commit, so
+/// concurrent writers of one lane (on any node) line up instead of forking
+/// it; writers in other lanes go on.
 pub async fn record(
     tx: &mut Tx,
     environment_id: OrganizationId,
     event: NewAuditEvent,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    let lane = tx.audit_lane;
     let (seq, prev_hash): (i64, String) = in_tx!(tx, |c| {
         sqlx::query_as(
-            "INSERT INTO audit_heads (environment_id, seq, hash) VALUES ($1, 1, $2)
-             ON CONFLICT (environment_id) DO UPDATE SET seq = audit_heads.seq + 1
+            "INSERT INTO audit_heads (environment_id, lane, seq, hash) VALUES ($1, $2, 1, $3)
+             ON CONFLICT (environment_id, lane) DO UPDATE SET seq = audit_heads.seq + 1
              RETURNING seq, hash",
         )
         .bind(environment_id.0)
+        .bind(lane)
         .bind(GENESIS)
         .fetch_one(c)
         .await
     })?;
-    let event = AuditEvent::chained(event, environment_id, seq, prev_hash, now);
+    let event = AuditEvent::chained(event, environment_id, lane, seq, prev_hash, now);
     let hash = event.hash();
     in_tx!(tx, |c| {
         sqlx::query(
-            "INSERT INTO audit_events (id, environment_id, seq, at, actor, actor_account_id, action,
+            "INSERT INTO audit_events (id, environment_id, lane, seq, at, actor, actor_account_id, action,
                 organization_id, target_type, target_id, changes, client_addr, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             VALUES ($1, $2, $15, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(event.id.0)
         .bind(event.environment_id.0)
@@ -78,11 +81,13 @@ pub async fn record(
         .bind(&event.client_addr)
         .bind(&event.prev_hash)
         .bind(&hash)
+        .bind(lane)
         .execute(&mut *c)
         .await?;
-        sqlx::query("UPDATE audit_heads SET hash = $1 WHERE environment_id = $2")
+        sqlx::query("UPDATE audit_heads SET hash = $1 WHERE environment_id = $2 AND lane = $3")
             .bind(&hash)
             .bind(environment_id.0)
+            .bind(lane)
             .execute(c)
             .await
             .map(|r| r.rows_affected())
@@ -94,6 +99,7 @@ pub async fn record(
 struct EventRow {
     id: Uuid,
     environment_id: Uuid,
+    lane: i16,
     seq: i64,
     at: DateTime<Utc>,
     actor: Json<portier_core::audit::Actor>,
@@ -113,6 +119,7 @@ impl EventRow {
             AuditEvent {
                 id: self.id.into(),
                 environment_id: self.environment_id.into(),
+                lane: self.lane,
                 seq: self.seq,
                 at: self.at,
                 actor: self.actor.0,
@@ -132,7 +139,7 @@ impl EventRow {
 macro_rules! select_events {
     ($rest:literal) => {
         concat!(
-            "SELECT id, environment_id, seq, at, actor, action, organization_id, target_type,
+            "SELECT id, environment_id, lane, seq, at, actor, action, organization_id, target_type,
                     target_id, changes, client_addr, prev_hash, hash FROM audit_events ",
             $rest
         )
@@ -147,7 +154,7 @@ pub async fn for_organization(
 ) -> Result<Vec<AuditEvent>> {
     let rows: Vec<EventRow> = reader!(store, |c| {
         sqlx::query_as(select_events!(
-            "WHERE organization_id = $1 ORDER BY at DESC, seq DESC LIMIT $2"
+            "WHERE organization_id = $1 ORDER BY at DESC, id DESC LIMIT $2"
         ))
         .bind(organization_id.0)
         .bind(limit)
@@ -157,20 +164,66 @@ pub async fn for_organization(
     Ok(rows.into_iter().map(|r| r.into_event().0).collect())
 }
 
-/// Recomputes an environment's whole chain; `Ok(Err(_))` says where it breaks.
+/// Recomputes every lane of an environment's chains, and checks each ends
+/// where its head says; `Ok(Ok(n))` counts the events, `Ok(Err(_))` says
+/// where a lane breaks.
 pub async fn verify(
     store: &Store,
     environment_id: OrganizationId,
 ) -> Result<Result<u64, ChainBroken>> {
     let rows: Vec<EventRow> = reader!(store, |c| {
-        sqlx::query_as(select_events!("WHERE environment_id = $1 ORDER BY seq"))
-            .bind(environment_id.0)
-            .fetch_all(c)
-            .await
+        sqlx::query_as(select_events!(
+            "WHERE environment_id = $1 ORDER BY lane, seq"
+        ))
+        .bind(environment_id.0)
+        .fetch_all(c)
+        .await
+    })?;
+    let heads: Vec<(i16, i64, String)> = reader!(store, |c| {
+        sqlx::query_as(
+            "SELECT lane, seq, hash FROM audit_heads WHERE environment_id = $1 ORDER BY lane",
+        )
+        .bind(environment_id.0)
+        .fetch_all(c)
+        .await
     })?;
     let events: Vec<(AuditEvent, String)> = rows.into_iter().map(EventRow::into_event).collect();
-    let n = events.len() as u64;
-    Ok(portier_core::audit::verify_chain(events.iter().map(|(e, h)| (e, h.as_str()))).map(|()| n))
+    // Events in a lane without a head were written around the chain.
+    if let Some((e, _)) = events
+        .iter()
+        .find(|(e, _)| !heads.iter().any(|(lane, _, _)| *lane == e.lane))
+    {
+        return Ok(Err(ChainBroken::Link {
+            lane: e.lane,
+            seq: e.seq,
+        }));
+    }
+    for (lane, head_seq, head_hash) in &heads {
+        let chain: Vec<(&AuditEvent, &str)> = events
+            .iter()
+            .filter(|(e, _)| e.lane == *lane)
+            .map(|(e, h)| (e, h.as_str()))
+            .collect();
+        if let Err(broken) = portier_core::audit::verify_chain(*lane, chain.iter().copied()) {
+            return Ok(Err(broken));
+        }
+        // The head tells where the lane ends: its last events cannot go
+        // unnoticed either.
+        let len = chain.len() as i64;
+        if len < *head_seq {
+            return Ok(Err(ChainBroken::Gap {
+                lane: *lane,
+                seq: len + 1,
+            }));
+        }
+        if chain.last().map(|(e, h)| (e.seq, *h)) != Some((*head_seq, head_hash.as_str())) {
+            return Ok(Err(ChainBroken::Link {
+                lane: *lane,
+                seq: len,
+            }));
+        }
+    }
+    Ok(Ok(events.len() as u64))
 }
 
 /// What an audit list is narrowed to.
@@ -196,7 +249,7 @@ pub async fn list(
     let (low, high) = crate::organizations::prefix_range(root);
     let rows: Vec<EventRow> = reader!(store, |c| {
         sqlx::query_as(
-            "SELECT e.id, e.environment_id, e.seq, e.at, e.actor, e.action, e.organization_id, e.target_type,
+            "SELECT e.id, e.environment_id, e.lane, e.seq, e.at, e.actor, e.action, e.organization_id, e.target_type,
                     e.target_id, e.changes, e.client_addr, e.prev_hash, e.hash
              FROM audit_events e JOIN organizations o ON o.id = e.organization_id
              WHERE o.path >= $1 AND o.path < $2

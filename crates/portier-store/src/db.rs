@@ -13,8 +13,13 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 use crate::{Error, Result};
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+pub(crate) static SQLITE_MIGRATIONS: sqlx::migrate::Migrator =
+    sqlx::migrate!("./migrations/sqlite");
+pub(crate) static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator =
+    sqlx::migrate!("./migrations/postgres");
+
+/// A PostgreSQL connection idle this long is pinged before it is used again.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -35,7 +40,15 @@ pub struct Store {
 }
 
 /// One transaction on either backend.
-pub enum Tx {
+pub struct Tx {
+    pub(crate) conn: TxConn,
+    /// The audit lane this transaction appends to, drawn at its start: one
+    /// per transaction, so two transactions never wait for each other's
+    /// heads in opposite order (`portier_core::audit::LANES`).
+    pub(crate) audit_lane: i16,
+}
+
+pub(crate) enum TxConn {
     Sqlite(Transaction<'static, Sqlite>),
     Postgres(Transaction<'static, Postgres>),
 }
@@ -65,17 +78,37 @@ macro_rules! reader {
     };
 }
 
+/// Runs `$body` with `$c` bound to the writer pool: for one statement that
+/// is a whole change by itself (its own implicit transaction), saving the
+/// round trips of `BEGIN` and `COMMIT`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! writer {
+    ($store:expr, |$c:ident| $body:expr) => {
+        match &$store.db {
+            $crate::db::Db::Sqlite { write, .. } => {
+                let $c = write;
+                $body
+            }
+            $crate::db::Db::Postgres(pool) => {
+                let $c = pool;
+                $body
+            }
+        }
+    };
+}
+
 /// Runs `$body` with `$c` bound to the connection of transaction `$tx`.
 #[macro_export]
 #[doc(hidden)]
 macro_rules! in_tx {
     ($tx:expr, |$c:ident| $body:expr) => {
-        match $tx {
-            $crate::db::Tx::Sqlite(t) => {
+        match &mut ($tx).conn {
+            $crate::db::TxConn::Sqlite(t) => {
                 let $c = &mut **t;
                 $body
             }
-            $crate::db::Tx::Postgres(t) => {
+            $crate::db::TxConn::Postgres(t) => {
                 let $c = &mut **t;
                 $body
             }
@@ -122,13 +155,18 @@ impl Store {
             .pragma("mmap_size", "1073741824");
         // One writer: SQLite serializes writes anyway, and a single connection
         // turns lock contention into an orderly queue.
+        // No ping before each use (sqlx's default): a connection to a local
+        // file cannot go stale, and the ping is a round trip through the
+        // connection's thread, as costly as a statement.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .min_connections(0)
+            .test_before_acquire(false)
             .connect_with(options.read_only(true))
             .await?;
         Ok(Store {
@@ -142,6 +180,19 @@ impl Store {
             .max_connections(16)
             .min_connections(0)
             .acquire_timeout(Duration::from_secs(10))
+            // A connection used in the last few seconds is not pinged before
+            // its next use (sqlx pings every time by default: a round trip,
+            // as costly as a statement); one idle longer might have been cut
+            // by a restart or a proxy, and is checked first.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_WHEN_IDLE_FOR {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options)
             .await?;
         Ok(Store {
@@ -202,9 +253,13 @@ impl Store {
     /// (`BEGIN IMMEDIATE`), so a transaction that reads before it writes cannot
     /// fail half-way on a lock upgrade.
     pub async fn begin(&self) -> Result<Tx> {
-        Ok(match &self.db {
-            Db::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        let conn = match &self.db {
+            Db::Sqlite { write, .. } => TxConn::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(pool) => TxConn::Postgres(pool.begin().await?),
+        };
+        Ok(Tx {
+            conn,
+            audit_lane: rand::random_range(0..portier_core::audit::LANES),
         })
     }
 
@@ -234,17 +289,17 @@ impl Store {
 
 impl Tx {
     pub async fn commit(self) -> Result<()> {
-        match self {
-            Tx::Sqlite(t) => t.commit().await?,
-            Tx::Postgres(t) => t.commit().await?,
+        match self.conn {
+            TxConn::Sqlite(t) => t.commit().await?,
+            TxConn::Postgres(t) => t.commit().await?,
         }
         Ok(())
     }
 
     pub fn backend(&self) -> Backend {
-        match self {
-            Tx::Sqlite(_) => Backend::Sqlite,
-            Tx::Postgres(_) => Backend::Postgres,
+        match self.conn {
+            TxConn::Sqlite(_) => Backend::Sqlite,
+            TxConn::Postgres(_) => Backend::Postgres,
         }
     }
 }

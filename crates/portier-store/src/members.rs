@@ -35,6 +35,28 @@ pub struct Added {
     /// An activation mail was queued (a new or not yet activated account).
     pub invitation_sent: bool,
     pub warnings: Vec<Warning>,
+    /// The account has a second factor (only a reused one can).
+    pub two_factor: bool,
+}
+
+impl Added {
+    /// The new member as lists show it: what was just written, without
+    /// reading it back.
+    pub fn view(&self) -> MemberView {
+        let mut roles: Vec<String> = self
+            .roles
+            .iter()
+            .map(|r| r.key.as_str().to_owned())
+            .collect();
+        roles.sort();
+        MemberView {
+            account: self.account.clone(),
+            membership: self.membership.clone(),
+            roles,
+            two_factor: self.two_factor,
+            sort_key: self.account.name.sort_key(&self.account.email),
+        }
+    }
 }
 
 /// Adds a person to the organization the proof is for: finds or creates the
@@ -56,15 +78,20 @@ pub async fn add(
     let roles = roles::resolve(&mut tx, &org, &new.roles).await?;
     caller.may_grant(&roles, &org.path)?;
     let (account, reused) = accounts::find_or_create(&mut tx, &new, origin.now).await?;
-    let already: Option<i32> = in_tx!(&mut tx, |c| {
-        sqlx::query_scalar(
-            "SELECT 1 FROM memberships WHERE account_id = $1 AND organization_id = $2",
-        )
-        .bind(account.id.0)
-        .bind(org.id.0)
-        .fetch_optional(c)
-        .await
-    })?;
+    // An account created just now belongs nowhere yet.
+    let already: Option<i32> = if reused {
+        in_tx!(&mut tx, |c| {
+            sqlx::query_scalar(
+                "SELECT 1 FROM memberships WHERE account_id = $1 AND organization_id = $2",
+            )
+            .bind(account.id.0)
+            .bind(org.id.0)
+            .fetch_optional(c)
+            .await
+        })?
+    } else {
+        None
+    };
     if already.is_some() {
         return Err(DomainError::Conflict {
             code: "already_member",
@@ -97,7 +124,7 @@ pub async fn add(
     let invitation_sent = if !new.active {
         false
     } else if account.status == AccountStatus::Invited {
-        send_invitation(&mut tx, &account, &org, lifecycle, origin).await?;
+        send_invitation(&mut tx, &account, &org, lifecycle, origin, !reused).await?;
         true
     } else {
         let ctx = MailContext {
@@ -119,6 +146,8 @@ pub async fn add(
         .await?;
         false
     };
+    // An account created just now has no second factor yet.
+    let two_factor = reused && has_second_factor(&mut tx, account.id).await?;
     let event = NewAuditEvent {
         actor: auth.actor().clone(),
         action: "member.added",
@@ -146,7 +175,20 @@ pub async fn add(
         roles,
         invitation_sent,
         warnings: new.warnings,
+        two_factor,
     })
+}
+
+async fn has_second_factor(tx: &mut Tx, account: AccountId) -> Result<bool> {
+    let found: Option<i32> = in_tx!(tx, |c| {
+        sqlx::query_scalar(
+            "SELECT 1 FROM credentials WHERE account_id = $1 AND kind IN ('totp', 'webauthn') LIMIT 1",
+        )
+        .bind(account.0)
+        .fetch_optional(c)
+        .await
+    })?;
+    Ok(found.is_some())
 }
 
 /// A concurrent add that won the race for the same membership or staff code
@@ -171,23 +213,22 @@ fn lost_race(e: Error, account: &Account, org: &Organization, staff_code: Option
     .into()
 }
 
-/// Issues an activation token (replacing earlier ones) and queues its mail.
+/// Issues an activation token (replacing earlier ones, unless the account
+/// was created in this transaction) and queues its mail.
 pub(crate) async fn send_invitation(
     tx: &mut Tx,
     account: &Account,
     org: &Organization,
     lifecycle: &Lifecycle,
     origin: &Origin,
+    new_account: bool,
 ) -> Result<()> {
-    let token = tokens::issue(
-        tx,
-        TokenKind::Activation,
-        account.id,
-        Some(org.id),
-        lifecycle.activation_ttl,
-        origin,
-    )
-    .await?;
+    let (kind, ttl) = (TokenKind::Activation, lifecycle.activation_ttl);
+    let token = if new_account {
+        tokens::issue_first(tx, kind, account.id, Some(org.id), ttl, origin).await?
+    } else {
+        tokens::issue(tx, kind, account.id, Some(org.id), ttl, origin).await?
+    };
     let ctx = MailContext {
         name: account.name.display_name(),
         email: account.email.to_string(),
@@ -981,7 +1022,7 @@ pub async fn update(
     // seed 002: a mistyped address never received the link; the corrected one does.
     let invited = email_changed && account.status == AccountStatus::Invited && m.active;
     if invited {
-        send_invitation(&mut tx, &next_account, &org, lifecycle, origin).await?;
+        send_invitation(&mut tx, &next_account, &org, lifecycle, origin, false).await?;
     }
     let event = member_event(
         auth.actor(),
@@ -1057,7 +1098,7 @@ pub async fn set_active(
     })?;
     let invited = active && account.status == AccountStatus::Invited;
     if invited {
-        send_invitation(&mut tx, &account, &org, lifecycle, origin).await?;
+        send_invitation(&mut tx, &account, &org, lifecycle, origin, false).await?;
     }
     if !active {
         end_sessions_without_membership(&mut tx, account.id).await?;
@@ -1107,7 +1148,7 @@ pub async fn resend_invitation(
         }
         .into());
     }
-    send_invitation(&mut tx, &account, &org, lifecycle, origin).await?;
+    send_invitation(&mut tx, &account, &org, lifecycle, origin, false).await?;
     let changes = serde_json::json!({"email": account.email});
     audit::record(
         &mut tx,

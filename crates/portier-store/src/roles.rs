@@ -32,13 +32,22 @@ struct RoleRow {
 /// nearest definition wins). An unknown key is refused on its field
 /// (`roles[2]`).
 pub async fn resolve(tx: &mut Tx, org: &Organization, keys: &[RoleKey]) -> Result<Vec<Role>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        role: RoleRow,
+        permission: Option<String>,
+    }
     let mut out = Vec::with_capacity(keys.len());
     for (i, key) in keys.iter().enumerate() {
-        let rows: Vec<RoleRow> = in_tx!(tx, |c| {
+        // Every definition in reach with its permissions, one row per
+        // permission: one statement per role, as adding members runs it.
+        let rows: Vec<Row> = in_tx!(tx, |c| {
             sqlx::query_as(
                 "SELECT r.id, r.organization_id, r.key, r.name_en, r.name_nl, r.kind,
-                        r.requires_registration, r.portfolio_types, r.created_at
+                        r.requires_registration, r.portfolio_types, r.created_at, rp.permission
                  FROM roles r LEFT JOIN organizations o ON o.id = r.organization_id
+                 LEFT JOIN role_permissions rp ON rp.role_id = r.id
                  WHERE r.key = $1 AND (r.organization_id IS NULL OR substr($2, 1, length(o.path)) = o.path)",
             )
             .bind(key.as_str())
@@ -57,7 +66,12 @@ pub async fn resolve(tx: &mut Tx, org: &Organization, keys: &[RoleKey]) -> Resul
                 .map(|i| i + 1)
                 .unwrap_or(0),
         };
-        let Some(row) = rows.into_iter().max_by_key(depth) else {
+        let Some(nearest) = rows
+            .iter()
+            .map(|r| &r.role)
+            .max_by_key(|r| depth(r))
+            .map(|r| r.id)
+        else {
             return Err(FieldError::new(
                 format!("roles[{i}]"),
                 "role_unknown",
@@ -65,13 +79,14 @@ pub async fn resolve(tx: &mut Tx, org: &Organization, keys: &[RoleKey]) -> Resul
             )
             .into());
         };
-        let permissions: Vec<String> = in_tx!(tx, |c| {
-            sqlx::query_scalar("SELECT permission FROM role_permissions WHERE role_id = $1")
-                .bind(row.id)
-                .fetch_all(c)
-                .await
-        })?;
-        out.push(role_from(row, permissions)?);
+        let mut permissions = Vec::new();
+        let mut role = None;
+        for row in rows.into_iter().filter(|r| r.role.id == nearest) {
+            permissions.extend(row.permission);
+            role.get_or_insert(row.role);
+        }
+        let role = role.ok_or_else(|| Error::Corrupt("a role row vanished".into()))?;
+        out.push(role_from(role, permissions)?);
     }
     Ok(out)
 }

@@ -7,7 +7,7 @@ use portier_core::sessions::SessionPolicy;
 use portier_core::tokens::SecretToken;
 use uuid::Uuid;
 
-use crate::{Result, Store, in_tx, reader};
+use crate::{Result, Store, in_tx, reader, writer};
 
 /// A live session, found from its cookie.
 #[derive(Debug, Clone)]
@@ -31,8 +31,7 @@ pub async fn create(
     let expires =
         now + chrono::Duration::from_std(policy.absolute).unwrap_or(chrono::Duration::days(1));
     let user_agent = user_agent.map(|u| u.chars().take(300).collect::<String>());
-    let mut tx = store.begin().await?;
-    in_tx!(&mut tx, |c| {
+    writer!(store, |c| {
         sqlx::query(
             "INSERT INTO sessions (id_hash, account_id, user_agent, client_addr, created_at, last_seen_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, $5, $6)",
@@ -47,7 +46,6 @@ pub async fn create(
         .await
         .map(|r| r.rows_affected())
     })?;
-    tx.commit().await?;
     Ok(secret)
 }
 
@@ -79,8 +77,7 @@ pub async fn find(
         return Ok(None);
     }
     if SessionPolicy::should_touch(now, last_seen_at) {
-        let mut tx = store.begin().await?;
-        in_tx!(&mut tx, |c| {
+        writer!(store, |c| {
             sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
                 .bind(now)
                 .bind(&hash)
@@ -88,7 +85,6 @@ pub async fn find(
                 .await
                 .map(|r| r.rows_affected())
         })?;
-        tx.commit().await?;
     }
     Ok(Some(Session {
         id_hash: hash,
@@ -100,15 +96,14 @@ pub async fn find(
 
 /// Ends one session (sign-out).
 pub async fn end(store: &Store, id_hash: &str) -> Result<()> {
-    let mut tx = store.begin().await?;
-    in_tx!(&mut tx, |c| {
+    writer!(store, |c| {
         sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(id_hash)
             .execute(c)
             .await
             .map(|r| r.rows_affected())
     })?;
-    tx.commit().await
+    Ok(())
 }
 
 /// Ends every session of an account, but `keep` (after a password change, a

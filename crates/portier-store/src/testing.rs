@@ -45,6 +45,13 @@ impl TestDb {
         db
     }
 
+    pub async fn unmigrated(backend: crate::Backend) -> TestDb {
+        match backend {
+            crate::Backend::Sqlite => Self::sqlite_unmigrated().await,
+            crate::Backend::Postgres => Self::postgres_unmigrated().await,
+        }
+    }
+
     pub async fn sqlite_unmigrated() -> TestDb {
         let dir =
             std::env::temp_dir().join(format!("portier-test-{}", uuid::Uuid::new_v4().simple()));
@@ -155,6 +162,18 @@ pub async fn execute(store: &Store, sql: &'static str) -> u64 {
     .expect(sql);
     tx.commit().await.expect("commit");
     n
+}
+
+/// Applies the schema migrations up to and including `version` only: a
+/// database as an older Portier left it.
+pub async fn migrate_schema_to(store: &Store, version: i64) {
+    match &store.db {
+        crate::db::Db::Sqlite { write, .. } => {
+            crate::db::SQLITE_MIGRATIONS.run_to(version, write).await
+        }
+        crate::db::Db::Postgres(pool) => crate::db::POSTGRES_MIGRATIONS.run_to(version, pool).await,
+    }
+    .expect("migrate to the version asked");
 }
 
 /// The first column of a query's rows, as text.

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use portier_core::audit::{Actor, NewAuditEvent};
 use portier_core::email::Email;
 use portier_core::locale::Locale;
@@ -300,6 +300,70 @@ both_backends! {
             t.await.unwrap();
         }
         assert_eq!(crate::audit::verify(&db.store, env.id).await.unwrap(), Ok(4 + 12));
+        let lanes = crate::testing::strings(&db.store, "SELECT DISTINCT CAST(lane AS TEXT) FROM audit_events").await;
+        assert!(lanes.len() > 1, "writers spread over the lanes: {lanes:?}");
+    }
+
+    async fn the_end_of_a_lane_cannot_be_cut_off_unnoticed(db) {
+        let env = environment(&db.store, "Env").await;
+        let (lane, last): (i16, i64) = reader!(&db.store, |c| sqlx::query_as(
+            "SELECT lane, seq FROM audit_events ORDER BY id DESC LIMIT 1").fetch_one(c).await).unwrap();
+        // Someone with the database's keys removes the newest event, around
+        // the append-only trigger.
+        let mut tx = db.store.begin().await.unwrap();
+        let sqls: &[&str] = match tx.backend() {
+            crate::Backend::Sqlite => &["DROP TRIGGER audit_events_append_only_delete",
+                "DELETE FROM audit_events WHERE id = (SELECT id FROM audit_events ORDER BY id DESC LIMIT 1)"],
+            crate::Backend::Postgres => &["ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only",
+                "DELETE FROM audit_events WHERE id = (SELECT id FROM audit_events ORDER BY id DESC LIMIT 1)"],
+        };
+        for sql in sqls {
+            in_tx!(&mut tx, |c| sqlx::query(sqlx::AssertSqlSafe(*sql)).execute(c).await.map(|r| r.rows_affected())).unwrap();
+        }
+        tx.commit().await.unwrap();
+        assert_eq!(crate::audit::verify(&db.store, env.id).await.unwrap(),
+            Err(portier_core::audit::ChainBroken::Gap { lane, seq: last }));
+    }
+
+    async fn a_trail_from_before_the_lanes_stays_valid_as_lane_zero(db) {
+        use portier_core::audit::{AuditEvent, GENESIS};
+        let db = TestDb::unmigrated(db.store.backend()).await;
+        let store = &db.store;
+        crate::testing::migrate_schema_to(store, 20261122000003).await;
+        let env = portier_core::ids::OrganizationId::new();
+        let mut prev = GENESIS.to_owned();
+        for seq in 1..=3 {
+            let new = NewAuditEvent {
+                actor: Actor::Cli, action: "test.happened", organization_id: None,
+                target_type: "test", target_id: seq.to_string(), changes: serde_json::json!({"seq": seq}), client_addr: None,
+            };
+            let e = AuditEvent::chained(new, env, 0, seq, prev.clone(), Utc::now().trunc_subsecs(6));
+            prev = e.hash();
+            let mut tx = store.begin().await.unwrap();
+            in_tx!(&mut tx, |c| sqlx::query(
+                "INSERT INTO audit_events (id, environment_id, seq, at, actor, action, target_type, target_id, changes, prev_hash, hash)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+                .bind(e.id.0).bind(env.0).bind(seq).bind(e.at).bind(sqlx::types::Json(&e.actor)).bind(&e.action)
+                .bind(&e.target_type).bind(&e.target_id).bind(sqlx::types::Json(&e.changes)).bind(&e.prev_hash).bind(&prev)
+                .execute(c).await.map(|r| r.rows_affected())).unwrap();
+            in_tx!(&mut tx, |c| sqlx::query(
+                "INSERT INTO audit_heads (environment_id, seq, hash) VALUES ($1, $2, $3)
+                 ON CONFLICT (environment_id) DO UPDATE SET seq = $2, hash = $3")
+                .bind(env.0).bind(seq).bind(&prev).execute(c).await.map(|r| r.rows_affected())).unwrap();
+            tx.commit().await.unwrap();
+        }
+        store.migrate().await.unwrap();
+        assert_eq!(crate::audit::verify(store, env).await.unwrap(), Ok(3));
+        for i in 0..10 {
+            let mut tx = store.begin().await.unwrap();
+            let new = NewAuditEvent {
+                actor: Actor::System, action: "test.happened", organization_id: None,
+                target_type: "test", target_id: format!("after-{i}"), changes: serde_json::json!({}), client_addr: None,
+            };
+            crate::audit::record(&mut tx, env, new, Utc::now()).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+        assert_eq!(crate::audit::verify(store, env).await.unwrap(), Ok(13));
     }
 
     async fn an_activation_token_is_stored_only_as_its_hash(db) {

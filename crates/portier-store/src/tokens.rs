@@ -18,7 +18,6 @@ pub async fn issue(
     ttl: Duration,
     origin: &Origin,
 ) -> Result<SecretToken> {
-    let token = SecretToken::from_random(rand::random(), "");
     in_tx!(tx, |c| {
         sqlx::query(
             "UPDATE tokens SET replaced_at = $1
@@ -27,8 +26,25 @@ pub async fn issue(
         .bind(origin.now)
         .bind(account_id.0)
         .bind(kind.as_str())
-        .execute(&mut *c)
-        .await?;
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    issue_first(tx, kind, account_id, organization_id, ttl, origin).await
+}
+
+/// [`issue`] for an account created in this same transaction: it has no
+/// earlier tokens to replace, so the statement that would is skipped.
+pub async fn issue_first(
+    tx: &mut Tx,
+    kind: TokenKind,
+    account_id: AccountId,
+    organization_id: Option<OrganizationId>,
+    ttl: Duration,
+    origin: &Origin,
+) -> Result<SecretToken> {
+    let token = SecretToken::from_random(rand::random(), "");
+    in_tx!(tx, |c| {
         sqlx::query(
             "INSERT INTO tokens (id, kind, token_hash, account_id, organization_id, created_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",

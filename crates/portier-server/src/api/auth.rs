@@ -56,8 +56,17 @@ pub struct NewPassword {
 async fn enforce(state: &AppState, limits: &[(String, Limit)]) -> Result<Vec<bool>, ApiError> {
     let keys: Vec<&str> = limits.iter().map(|(k, _)| k.as_str()).collect();
     let counters = portier_store::throttles::read(&state.store, &keys).await?;
+    check_limits(limits, &counters)
+}
+
+/// The first limit reached among `counters` (one per limit) answers 429.
+/// Returns which keys have a counter at all (those worth clearing later).
+fn check_limits(
+    limits: &[(String, Limit)],
+    counters: &[Option<(i64, chrono::DateTime<Utc>)>],
+) -> Result<Vec<bool>, ApiError> {
     let now = Utc::now();
-    for ((_, limit), counter) in limits.iter().zip(&counters) {
+    for ((_, limit), counter) in limits.iter().zip(counters) {
         if let Some(wait) = counter.and_then(|(n, start)| limit.retry_after(n, start, now)) {
             return Err(ApiError::throttled(wait));
         }
@@ -102,9 +111,14 @@ pub async fn login(
         throttle::LOGIN_PER_CLIENT,
     );
     let limits = [pair, account_limit, client_limit];
-    let counted = enforce(&state, &limits).await?;
-
-    let candidate = portier_store::accounts::login_candidate(&state.store, &email).await?;
+    let read = portier_store::accounts::login_candidate(
+        &state.store,
+        &email,
+        [&limits[0].0, &limits[1].0, &limits[2].0],
+    )
+    .await?;
+    let counted = check_limits(&limits, &read.counters)?;
+    let candidate = read.candidate;
     let hash = candidate.as_ref().and_then(|c| c.password_hash.clone());
     let verified = state.hasher.verify(hash, body.password).await;
     let Some(candidate) = candidate.filter(|_| verified) else {

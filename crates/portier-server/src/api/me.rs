@@ -170,9 +170,7 @@ pub async fn update_me(
             .with_field("current_password"));
         }
         (Some(new), Some(current)) => {
-            let hash = portier_store::accounts::login_candidate(&state.store, &account.email)
-                .await?
-                .and_then(|c| c.password_hash);
+            let hash = portier_store::accounts::password_hash(&state.store, account.id).await?;
             if !state.hasher.verify(hash, current).await {
                 return Err(ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,

@@ -286,9 +286,7 @@ pub async fn add(
         &Origin::now(client),
     )
     .await?;
-    let view = portier_store::members::get(&state.store, org.id, added.account.id)
-        .await?
-        .ok_or(DomainError::NotFound { what: "member" })?;
+    let view = added.view();
     let location = format!(
         "/api/v1/organizations/{}/members/{}",
         org.id, added.account.id
