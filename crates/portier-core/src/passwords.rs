@@ -50,6 +50,29 @@ impl Default for PasswordPolicy {
     }
 }
 
+/// A policy by name, for organizations that would rather choose one than
+/// spell out the rules (`settings.password_preset`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyPreset {
+    /// seed 004, the default: 8 characters with a digit, a lower-case and an
+    /// upper-case letter.
+    Standard,
+    /// NIST SP 800-63B: 15 characters (accounts sign in with a password
+    /// alone), no composition rules.
+    Nist,
+}
+
+impl PolicyPreset {
+    pub fn policy(self) -> PasswordPolicy {
+        match self {
+            PolicyPreset::Standard => PasswordPolicy::default(),
+            PolicyPreset::Nist => PasswordPolicy::nist(),
+        }
+    }
+}
+
 impl PasswordPolicy {
     /// NIST SP 800-63B: length only, no composition rules; 15 characters for
     /// accounts that sign in with a password alone.

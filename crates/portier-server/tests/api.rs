@@ -134,6 +134,14 @@ both_backends! {
         assert_eq!(e.client_addr.as_deref(), Some("127.0.0.1"));
         assert_eq!(e.actor.kind(), "api_token");
         assert!(e.actor.account_id().is_some(), "the bootstrap token is attributable to its administrator");
+        // A named preset instead of the rules.
+        let nist = app.call("PATCH", &path, Some(&token), Some(json!({"settings": {"password_preset": "nist"}}))).await;
+        assert_eq!(nist.status, 200, "{}", nist.body);
+        assert_eq!(nist.body["settings"]["password_policy"], json!({"min_length": 15, "require_digit": false,
+            "require_lower": false, "require_upper": false, "require_symbol": false}));
+        let standard = app.call("PATCH", &path, Some(&token), Some(json!({"settings": {"password_preset": "standard"}}))).await;
+        assert_eq!(standard.body["settings"]["password_policy"], json!({"min_length": 8, "require_digit": true,
+            "require_lower": true, "require_upper": true, "require_symbol": false}));
     }
 
     async fn bad_input_is_a_clear_4xx_naming_the_field(db) {
@@ -149,6 +157,9 @@ both_backends! {
             (json!({"parent_id": app.org_id}), 422, "parent_id"),
             (json!({"settings": {"password_policy": {"min_length": 4, "require_digit": true, "require_lower": true, "require_upper": true, "require_symbol": false}}}), 422, "settings.password_policy.min_length"),
             (json!({"settings": {"password_policy": {"min_length": 8}}}), 422, "settings.password_policy.require_digit"),
+            (json!({"settings": {"password_preset": "strong"}}), 422, "settings.password_preset"),
+            (json!({"settings": {"password_preset": "nist", "password_policy": {"min_length": 15, "require_digit": false,
+                "require_lower": false, "require_upper": false, "require_symbol": false}}}), 422, "settings.password_preset"),
         ];
         for (body, status, field) in cases {
             let r = app.call("PATCH", &path, Some(&token), Some(body.clone())).await;

@@ -9,12 +9,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
+use portier_core::FieldError;
 use portier_core::ids::OrganizationId;
 use portier_core::locale::Locale;
 use portier_core::organizations::{
     BillingCycle, Organization, OrganizationPatch, OrganizationSettings,
 };
-use portier_core::passwords::PasswordPolicy;
+use portier_core::passwords::{PasswordPolicy, PolicyPreset};
 use portier_core::rights::{OrgCreate, OrgUpdate};
 use portier_store::audit::Origin;
 use serde::{Deserialize, Serialize};
@@ -55,6 +56,10 @@ pub struct SettingsInput {
     pub locale: Option<Locale>,
     #[serde(default, deserialize_with = "object")]
     pub password_policy: Option<PasswordPolicy>,
+    /// Sets `password_policy` to a named preset: `standard` (seed 004's rule,
+    /// the default) or `nist` (NIST SP 800-63B: 15 characters, no composition
+    /// rules). Give either this or `password_policy`.
+    pub password_preset: Option<PolicyPreset>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -104,14 +109,24 @@ impl From<&Organization> for OrganizationView {
 }
 
 impl SettingsInput {
-    fn into_patch(self, name: Option<String>) -> OrganizationPatch {
-        OrganizationPatch {
+    fn into_patch(self, name: Option<String>) -> Result<OrganizationPatch, FieldError> {
+        let password_policy = match (self.password_policy, self.password_preset) {
+            (Some(_), Some(_)) => {
+                return Err(FieldError::new(
+                    "settings.password_preset",
+                    "conflict",
+                    "give either a preset or the rules of a password policy, not both",
+                ));
+            }
+            (rules, preset) => rules.or(preset.map(PolicyPreset::policy)),
+        };
+        Ok(OrganizationPatch {
             name,
             require_two_factor: self.require_two_factor,
             billing_cycle: self.billing_cycle,
             locale: self.locale,
-            password_policy: self.password_policy,
-        }
+            password_policy,
+        })
     }
 }
 
@@ -177,7 +192,7 @@ pub async fn create(
         None => None,
         Some(input) => {
             // Start from the parent's settings and apply what was given.
-            let (merged, _) = parent.apply(input.into_patch(None), Utc::now())?;
+            let (merged, _) = parent.apply(input.into_patch(None)?, Utc::now())?;
             Some(merged.settings)
         }
     };
@@ -238,7 +253,7 @@ pub async fn update(
     let patch = body
         .settings
         .unwrap_or_default()
-        .into_patch(body.name.map(|n| n.0));
+        .into_patch(body.name.map(|n| n.0))?;
     let updated =
         portier_store::organizations::update(&state.store, &auth, patch, &Origin::now(client))
             .await?;
