@@ -134,6 +134,35 @@ both_backends! {
         assert!(actions.contains(&"member.deactivated".into()) && actions.contains(&"member.reactivated".into()), "{actions:?}");
     }
 
+    async fn the_last_administrator_of_an_environment_cannot_be_removed_or_deactivated(db) {
+        let app = TestApp::start(db).await;
+        let token = app.token.clone();
+        let list = app.get(&format!("/api/v1/organizations/{}/members?q=admin@acme.example", app.org_id)).await;
+        let first = list.body["items"][0]["account_id"].as_str().unwrap().to_owned();
+        let (first_path, deactivate) = (member_path(&app, &first), format!("{}/deactivate", member_path(&app, &first)));
+        assert_eq!(app.call("DELETE", &first_path, Some(&token), None).await.error(409).0, "last_administrator");
+        assert_eq!(app.call("POST", &deactivate, Some(&token), None).await.error(409).0, "last_administrator");
+        // A second administrator counts once they can sign in.
+        let second = add(&app, json!({"email": "beheer@acme.example", "roles": ["administrator"]})).await;
+        assert_eq!(app.call("DELETE", &first_path, Some(&token), None).await.error(409).0, "last_administrator", "not yet activated");
+        activate(&app, "beheer@acme.example").await;
+        assert_eq!(app.call("POST", &deactivate, Some(&token), None).await.status, 200);
+        assert_eq!(app.call("DELETE", &first_path, Some(&token), None).await.status, 204);
+        let second_path = member_path(&app, &second);
+        assert_eq!(app.call("DELETE", &second_path, Some(&token), None).await.error(409).0, "last_administrator");
+        assert_eq!(app.call("POST", &format!("{second_path}/deactivate"), Some(&token), None).await.error(409).0, "last_administrator");
+        assert_eq!(login(&app, "beheer@acme.example").await.status, 200, "still in");
+        // A user manager or an administrator of a part of the environment is not its last administrator.
+        let manager = add(&app, json!({"email": "sleutel@acme.example", "roles": ["user-manager"]})).await;
+        assert_eq!(app.call("DELETE", &member_path(&app, &manager), Some(&token), None).await.status, 204);
+        let child = app.call("POST", "/api/v1/organizations", Some(&token), Some(json!({"name": "Chirurgie", "parent_id": app.org_id}))).await;
+        let child = child.body["id"].as_str().unwrap().to_owned();
+        let r = app.call("POST", &format!("/api/v1/organizations/{child}/members"), Some(&token),
+            Some(json!({"email": "chef@acme.example", "roles": ["administrator"]}))).await;
+        let chef = r.body["account_id"].as_str().unwrap();
+        assert_eq!(app.call("DELETE", &format!("/api/v1/organizations/{child}/members/{chef}"), Some(&token), None).await.status, 204);
+    }
+
     async fn a_removed_member_vanishes_but_the_account_and_history_stay(db) {
         let app = TestApp::start(db).await;
         let id = add(&app, json!({"email": "jan@example.nl", "staff_code": "S-7"})).await;

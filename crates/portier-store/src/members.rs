@@ -865,6 +865,55 @@ struct MembershipRow {
 }
 
 /// The membership of `account` in `org`, read inside a write transaction.
+/// An environment keeps someone who can hand out administrator roles: taking
+/// away (removing, deactivating) the last member of the environment itself
+/// who holds `admins.manage`, and has activated their account and may sign
+/// in, is a 409. The caller holds the organization's row lock
+/// ([`organizations::get_for_update`]), so two such changes at once cannot
+/// both pass.
+async fn ensure_not_last_administrator(
+    tx: &mut Tx,
+    org: &Organization,
+    account: &Account,
+    m: &Membership,
+) -> Result<()> {
+    if org.id != org.environment_id {
+        // Administrators of a part of the environment are not its last.
+        return Ok(());
+    }
+    let (is_admin, others): (bool, i64) = in_tx!(tx, |c| {
+        sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM membership_roles mr
+                            JOIN role_permissions rp ON rp.role_id = mr.role_id
+                            WHERE mr.membership_id = $1 AND rp.permission = $3),
+                    (SELECT COUNT(DISTINCT o.id) FROM memberships o
+                     JOIN accounts a ON a.id = o.account_id
+                     JOIN membership_roles mr ON mr.membership_id = o.id
+                     JOIN role_permissions rp ON rp.role_id = mr.role_id
+                     WHERE o.organization_id = $2 AND o.id <> $1 AND o.active = TRUE
+                       AND a.status = $4 AND a.disabled = FALSE AND rp.permission = $3)",
+        )
+        .bind(m.id.0)
+        .bind(org.id.0)
+        .bind(portier_core::permissions::ADMINS_MANAGE.as_str())
+        .bind(AccountStatus::Active.as_str())
+        .fetch_one(c)
+        .await
+    })?;
+    if is_admin && others == 0 {
+        return Err(DomainError::Conflict {
+            code: "last_administrator",
+            field: None,
+            message: format!(
+                "{} is the last administrator of {}: first make someone else administrator, and let them activate their account",
+                account.email, org.name
+            ),
+        }
+        .into());
+    }
+    Ok(())
+}
+
 async fn membership_in(
     tx: &mut Tx,
     org: OrganizationId,
@@ -1048,6 +1097,7 @@ pub async fn remove(
     let mut tx = store.begin().await?;
     let org = organizations::get_for_update(&mut tx, auth.organization_id()).await?;
     let (account, m) = membership_in(&mut tx, org.id, account_id).await?;
+    ensure_not_last_administrator(&mut tx, &org, &account, &m).await?;
     in_tx!(&mut tx, |c| {
         sqlx::query("DELETE FROM memberships WHERE id = $1")
             .bind(m.id.0)
@@ -1086,6 +1136,9 @@ pub async fn set_active(
     let (account, m) = membership_in(&mut tx, org.id, account_id).await?;
     if m.active == active {
         return Ok(false);
+    }
+    if !active {
+        ensure_not_last_administrator(&mut tx, &org, &account, &m).await?;
     }
     in_tx!(&mut tx, |c| {
         sqlx::query("UPDATE memberships SET active = $1, updated_at = $2 WHERE id = $3")

@@ -503,7 +503,8 @@ pub async fn update(
 }
 
 /// Remove a member from the organization: the membership and its rights end;
-/// the account and the audit trail stay.
+/// the account and the audit trail stay. The last administrator of an
+/// environment who can sign in cannot be removed (409 `last_administrator`).
 ///
 /// *Permissions*: `members.remove`.
 #[utoipa::path(delete, path = "/organizations/{org}/members/{account_id}", tag = "members",
@@ -511,7 +512,7 @@ pub async fn update(
     responses(
         (status = 204, description = "Removed"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
     ))]
 pub async fn remove(
     State(state): State<AppState>,
@@ -578,7 +579,9 @@ async fn set_active(
 }
 
 /// Deactivate a member (seed 002): no rights here any more, nothing deleted.
-/// Someone left with no active membership anywhere cannot sign in.
+/// Someone left with no active membership anywhere cannot sign in. The last
+/// administrator of an environment who can sign in cannot be deactivated
+/// (409 `last_administrator`).
 ///
 /// *Permissions*: `members.update`.
 #[utoipa::path(post, path = "/organizations/{org}/members/{account_id}/deactivate", tag = "members",
@@ -586,7 +589,7 @@ async fn set_active(
     responses(
         (status = 200, body = MemberChanged),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
     ))]
 pub async fn deactivate(
     State(state): State<AppState>,
