@@ -544,8 +544,9 @@ enum Arg {
 /// A search reads the members whose sort key begins with it as one stretch of
 /// the listing index, in order. Of the other terms that match (names as read,
 /// addresses, staff codes), below this many it reads them all and sorts them;
-/// from it on they are spread through the list densely enough that walking it
-/// in order fills a page soon (docs/BENCHMARKS.md).
+/// from it on they are dense enough among the terms that begin with the same
+/// character that walking those in the members' order fills a page soon
+/// (docs/BENCHMARKS.md).
 const FEW_MATCHES: i64 = 5_000;
 
 macro_rules! bind_all {
@@ -598,8 +599,10 @@ pub async fn list(
     list_by(store, organization_id, filter, after, limit, None).await
 }
 
-/// How a search picks its page: by reading every match and sorting
-/// (`Sorted`), or by walking the list in order (`Walk`).
+/// How a search picks its page from the terms: by reading every match and
+/// sorting (`Sorted`), or by walking the terms that begin with the search's
+/// first character in the members' order (`Walk`, index
+/// `member_terms_initial`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Strategy {
     Sorted,
@@ -623,7 +626,10 @@ pub(crate) async fn list_by(
     // The search first: its placeholders come right after the organization,
     // so the count below binds a prefix of the same arguments.
     // `{col} >= $2 AND {col} < $3`, for the terms and for the sort key.
-    let bounds = match filter.q.as_deref().and_then(portier_core::search::query) {
+    let query = filter.q.as_deref().and_then(portier_core::search::query);
+    let initial = query.as_ref().and_then(|q| q.chars().next()).map(String::from);
+    let one_character = query.as_ref().is_some_and(|q| q.chars().count() == 1);
+    let bounds = match query {
         None => None,
         Some(q) => {
             let end = portier_core::search::range_end(&q);
@@ -639,6 +645,10 @@ pub(crate) async fn list_by(
         })
     };
     let (range_t, range_m) = (range("t.term"), range("m.sort_key"));
+    // The same range, in a form no index answers: walking the terms of one
+    // initial in order, it filters them, and PostgreSQL must not trade the
+    // walk for reading the whole range and sorting it.
+    let range_t_filter = range("(t.term || '')");
     let strategy = match (&range_t, strategy) {
         (None, _) => Strategy::Walk,
         (Some(_), Some(s)) => s,
@@ -690,18 +700,34 @@ pub(crate) async fn list_by(
         parts.extend(conditions.iter().cloned());
         parts.join(" AND ")
     };
-    let page = match (strategy, &range_t, &range_m) {
-        (Strategy::Sorted, Some(range_t), Some(range_m)) => {
+    let page = match (&range_t, &range_m) {
+        (Some(range_t), Some(range_m)) => {
             // The members whose sort key begins with the search are one
-            // stretch of the listing index, already in order; the few
-            // matched by another term are read in full and sorted. The
-            // page is the first of both together.
+            // stretch of the listing index, already in order. Those matched
+            // by another term: when few, read in full and sorted; when many,
+            // found by walking the terms with the search's first character
+            // in the members' order, where they are dense. The page is the
+            // first of both together.
             let mut by_key = vec!["m.organization_id = $1".to_owned(), range_m.clone()];
-            let mut by_term = vec![
-                "t.organization_id = $1".to_owned(),
-                range_t.clone(),
-                "t.term <> t.sort_key".to_owned(),
-            ];
+            let mut by_term = vec!["t.organization_id = $1".to_owned()];
+            let mut terms = "member_terms t".to_owned();
+            match (strategy, &initial, &range_t_filter) {
+                (Strategy::Walk, Some(initial), Some(filter)) => {
+                    by_term.push(format!(
+                        "substr(t.term, 1, 1) = {}",
+                        next(&mut args, Arg::Text(initial.clone()))
+                    ));
+                    if !one_character {
+                        by_term.push(filter.clone());
+                    }
+                    if store.backend() == crate::Backend::Sqlite {
+                        // Its planner would rather read the range and sort.
+                        terms += " INDEXED BY member_terms_initial";
+                    }
+                }
+                _ => by_term.push(range_t.clone()),
+            }
+            by_term.push("t.term <> t.sort_key".to_owned());
             if let Some(k) = &keyset {
                 by_key.push(k("m"));
                 by_term.push(k("t"));
@@ -717,29 +743,17 @@ pub(crate) async fn list_by(
                                   WHERE {} ORDER BY m.sort_key, m.account_id LIMIT {limit}) AS by_key
                    UNION
                    SELECT * FROM (SELECT t.membership_id AS id, t.sort_key, t.account_id
-                                  FROM member_terms t{term_joins} WHERE {}
+                                  FROM {terms}{term_joins} WHERE {}
                                   GROUP BY t.sort_key, t.account_id, t.membership_id
-                                  ORDER BY t.sort_key, t.account_id LIMIT {limit}) AS by_term
+                                  ORDER BY t.sort_key, t.account_id, t.membership_id LIMIT {limit}) AS by_term
                  ) AS matches ORDER BY sort_key, account_id LIMIT {limit}",
                 all(by_key),
                 all(by_term),
             )
         }
         _ => {
-            // The list in order, keeping the members that match; with many
-            // matches (or none asked for) they come soon.
+            // No search: the list in order.
             let mut wher = vec!["m.organization_id = $1".to_owned()];
-            if let (Some(range_t), Some(range_m)) = (&range_t, &range_m) {
-                // `OFFSET 0` keeps PostgreSQL from turning the probe into a
-                // hash of every matching term (a scan of them all, 100+ ms
-                // at 100,000 members) instead of one index look-up per
-                // member walked; SQLite probes the index either way.
-                wher.push(format!(
-                    "({range_m} OR EXISTS (SELECT 1 FROM member_terms t
-                                           WHERE t.membership_id = m.id AND {range_t}
-                                           LIMIT 1 OFFSET 0))"
-                ));
-            }
             if let Some(k) = &keyset {
                 wher.push(k("m"));
             }
