@@ -633,7 +633,10 @@ pub(crate) async fn list_by(
     // so the count below binds a prefix of the same arguments.
     // `{col} >= $2 AND {col} < $3`, for the terms and for the sort key.
     let query = filter.q.as_deref().and_then(portier_core::search::query);
-    let initial = query.as_ref().and_then(|q| q.chars().next()).map(String::from);
+    let initial = query
+        .as_ref()
+        .and_then(|q| q.chars().next())
+        .map(String::from);
     let one_character = query.as_ref().is_some_and(|q| q.chars().count() == 1);
     let bounds = match query {
         None => None,
