@@ -89,6 +89,16 @@ pub struct SettingsArgs {
         value_name = "DURATION"
     )]
     pub session_ttl: Option<String>,
+    /// Reverse proxies in front of Portier whose X-Forwarded-For names the
+    /// client, comma-separated addresses or networks (10.0.0.0/8) [default:
+    /// none: the connection's address is the client's].
+    #[arg(
+        long,
+        env = "PORTIER_TRUSTED_PROXIES",
+        global = true,
+        value_name = "LIST"
+    )]
+    pub trusted_proxies: Option<String>,
     /// Log lines as text or JSON [default: text].
     #[arg(long, env = "PORTIER_LOG_FORMAT", global = true, value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -108,6 +118,7 @@ struct FileSettings {
     reset_ttl: Option<String>,
     session_idle_ttl: Option<String>,
     session_ttl: Option<String>,
+    trusted_proxies: Option<String>,
     log_format: Option<LogFormat>,
 }
 
@@ -123,6 +134,7 @@ pub struct Config {
     pub activation_ttl: Duration,
     pub reset_ttl: Duration,
     pub sessions: portier_core::sessions::SessionPolicy,
+    pub trusted_proxies: portier_server::extract::TrustedProxies,
     pub log_format: LogFormat,
 }
 
@@ -228,6 +240,13 @@ impl Config {
                 }
                 portier_core::sessions::SessionPolicy { idle, absolute }
             },
+            trusted_proxies: portier_server::extract::TrustedProxies::parse(
+                args.trusted_proxies
+                    .as_deref()
+                    .or(file.trusted_proxies.as_deref())
+                    .unwrap_or(""),
+            )
+            .map_err(|e| anyhow::anyhow!("PORTIER_TRUSTED_PROXIES: {e}"))?,
             log_format: args
                 .log_format
                 .or(file.log_format)
@@ -374,6 +393,21 @@ mod tests {
             })
             .contains("PORTIER_SESSION_IDLE_TTL")
         );
+        assert!(
+            bad(SettingsArgs {
+                config: file.clone(),
+                trusted_proxies: Some("10.0.0.0/8, proxy.local".into()),
+                ..Default::default()
+            })
+            .contains("PORTIER_TRUSTED_PROXIES: \"proxy.local\"")
+        );
+        let c = Config::resolve(&SettingsArgs {
+            config: file.clone(),
+            trusted_proxies: Some("10.0.0.0/8".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(c.trusted_proxies.contains("10.1.1.1".parse().unwrap()));
     }
 
     #[test]

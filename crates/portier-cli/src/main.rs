@@ -141,6 +141,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     server_config.lifecycle.activation_ttl = config.activation_ttl;
     server_config.lifecycle.reset_ttl = config.reset_ttl;
     server_config.sessions = config.sessions;
+    server_config.trusted_proxies = config.trusted_proxies.clone();
     server_config.lifecycle.templates = std::sync::Arc::new(mail_templates(&config)?);
     let state = portier_server::AppState::new(store.clone(), server_config);
     tracing::info!(

@@ -2,7 +2,7 @@
 //! bodies whose refusal names the offending field, path ids, and the client's
 //! address for the audit trail.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -156,26 +156,188 @@ pub fn path_id<T: std::str::FromStr>(name: &str, raw: &str) -> Result<T, ApiErro
     })
 }
 
-/// The client's address as the connection shows it, for the audit trail.
+/// The client's address, for the audit trail and the throttles: the
+/// connection's, or, when that is one of the [`TrustedProxies`], what they
+/// say in `X-Forwarded-For`.
 #[derive(Debug, Clone)]
 pub struct ClientAddr(pub Option<String>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+impl FromRequestParts<crate::AppState> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string()),
-        ))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &crate::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        Ok(ClientAddr(peer.map(|peer| {
+            state
+                .config
+                .trusted_proxies
+                .client(peer, forwarded)
+                .to_string()
+        })))
     }
+}
+
+/// The reverse proxies whose `X-Forwarded-For` is believed
+/// (`PORTIER_TRUSTED_PROXIES`: addresses and networks such as `10.0.0.0/8`).
+/// Without them every client behind a proxy would share the proxy's address:
+/// in the audit trail, and in the per-client sign-in limit, where one
+/// guesser would then lock out everyone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<(IpAddr, u8)>);
+
+impl TrustedProxies {
+    /// Parses a comma-separated list; the message names the bad entry.
+    pub fn parse(list: &str) -> Result<TrustedProxies, String> {
+        let mut out = Vec::new();
+        for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (addr, bits) = match entry.split_once('/') {
+                Some((a, b)) => (a, Some(b)),
+                None => (entry, None),
+            };
+            let addr: IpAddr = addr
+                .parse()
+                .map_err(|_| format!("{entry:?} is not an IP address or network"))?;
+            let max = if addr.is_ipv4() { 32 } else { 128 };
+            let bits =
+                match bits {
+                    None => max,
+                    Some(b) => b.parse::<u8>().ok().filter(|b| *b <= max).ok_or_else(|| {
+                        format!("{entry:?}: the prefix length must be 0 to {max}")
+                    })?,
+                };
+            out.push((addr, bits));
+        }
+        Ok(TrustedProxies(out))
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        // An IPv4 client over an IPv6 socket arrives as ::ffff:a.b.c.d.
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        self.0.iter().any(|(net, bits)| match (net, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                same_prefix(n.to_bits().into(), a.to_bits().into(), *bits, 32)
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => same_prefix(n.to_bits(), a.to_bits(), *bits, 128),
+            _ => false,
+        })
+    }
+
+    /// The client behind `peer`: from the right of `X-Forwarded-For`, the
+    /// first address that is not a trusted proxy (those to its left could be
+    /// anything the client wrote). `peer` itself when it is not trusted or
+    /// the header says nothing usable.
+    pub fn client<'a>(&self, peer: IpAddr, forwarded: impl Iterator<Item = &'a str>) -> IpAddr {
+        if !self.contains(peer) {
+            return peer;
+        }
+        let hops: Vec<&str> = forwarded
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect();
+        let mut client = peer;
+        for hop in hops.iter().rev() {
+            let Ok(ip) = hop.parse::<IpAddr>() else {
+                // Garbage where an address should be: stop at the last
+                // address a trusted proxy vouched for.
+                break;
+            };
+            client = ip;
+            if !self.contains(ip) {
+                break;
+            }
+        }
+        client
+    }
+}
+
+fn same_prefix(net: u128, addr: u128, bits: u8, width: u32) -> bool {
+    let bits = u32::from(bits);
+    if bits == 0 {
+        return true;
+    }
+    let shift = width - bits;
+    (net >> shift) == (addr >> shift)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn trusted_proxies_parse_addresses_and_networks_and_name_a_bad_entry() {
+        let t = TrustedProxies::parse(" 10.0.0.0/8, 192.168.1.5 ,fd00::/8").unwrap();
+        assert!(t.contains(ip("10.200.3.4")));
+        assert!(t.contains(ip("192.168.1.5")));
+        assert!(!t.contains(ip("192.168.1.6")));
+        assert!(t.contains(ip("fd12::1")));
+        assert!(
+            t.contains(ip("::ffff:10.1.2.3")),
+            "IPv4 over an IPv6 socket"
+        );
+        assert!(!t.contains(ip("11.0.0.1")));
+        assert!(
+            TrustedProxies::parse("0.0.0.0/0")
+                .unwrap()
+                .contains(ip("8.8.8.8"))
+        );
+        assert_eq!(
+            TrustedProxies::parse("").unwrap(),
+            TrustedProxies::default()
+        );
+        assert!(
+            TrustedProxies::parse("10.0.0.0/33")
+                .unwrap_err()
+                .contains("10.0.0.0/33")
+        );
+        assert!(
+            TrustedProxies::parse("proxy.local")
+                .unwrap_err()
+                .contains("proxy.local")
+        );
+    }
+
+    #[test]
+    fn the_client_is_the_first_untrusted_hop_from_the_right() {
+        let t = TrustedProxies::parse("10.0.0.0/8").unwrap();
+        let client = |peer: &str, headers: &[&str]| t.client(ip(peer), headers.iter().copied());
+        // Not from a trusted proxy: the header is the client's own words.
+        assert_eq!(client("203.0.113.9", &["1.2.3.4"]), ip("203.0.113.9"));
+        assert_eq!(client("10.0.0.2", &["203.0.113.7"]), ip("203.0.113.7"));
+        // What the client wrote itself stands to the left; the proxies append.
+        assert_eq!(
+            client("10.0.0.2", &["6.6.6.6, 203.0.113.7, 10.0.0.3"]),
+            ip("203.0.113.7")
+        );
+        assert_eq!(
+            client("10.0.0.2", &["6.6.6.6", "203.0.113.7"]),
+            ip("203.0.113.7")
+        );
+        assert_eq!(client("10.0.0.2", &[]), ip("10.0.0.2"));
+        assert_eq!(client("10.0.0.2", &["nonsense"]), ip("10.0.0.2"));
+        assert_eq!(
+            client("10.0.0.2", &["10.0.0.4"]),
+            ip("10.0.0.4"),
+            "only proxies: the farthest one"
+        );
+    }
 
     #[derive(serde::Deserialize, Debug)]
     #[serde(deny_unknown_fields)]

@@ -46,6 +46,8 @@ pub struct ServerConfig {
     pub sessions: portier_core::sessions::SessionPolicy,
     /// The session cookie's name and attributes.
     pub cookie: auth::CookieSettings,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: extract::TrustedProxies,
 }
 
 impl ServerConfig {
@@ -56,6 +58,7 @@ impl ServerConfig {
             cookie: auth::CookieSettings::for_public_url(public_url),
             request_timeout: Duration::from_secs(30),
             body_limit: 1024 * 1024,
+            trusted_proxies: extract::TrustedProxies::default(),
         }
     }
 }

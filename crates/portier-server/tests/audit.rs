@@ -55,4 +55,28 @@ both_backends! {
         let (other, _) = TestApp::environment(&app.db, "Globex").await;
         assert_eq!(app.get(&format!("/api/v1/organizations/{other}/audit")).await.error(404).0, "not_found");
     }
+
+    async fn behind_a_trusted_proxy_the_client_it_names_is_recorded_and_nobody_else_can_choose_theirs(db) {
+        use portier_server::extract::TrustedProxies;
+        let trusting = TestApp::start_with(db, |c| c.trusted_proxies = TrustedProxies::parse("127.0.0.1").unwrap()).await;
+        let add = |app: &TestApp, email: &'static str, forwarded: &'static str| {
+            app.client.post(format!("{}/api/v1/organizations/{}/members", app.base, app.org_id))
+                .bearer_auth(&app.token).header("x-forwarded-for", forwarded)
+                .json(&json!({"email": email})).send()
+        };
+        // The client wrote the first address itself; the proxy appended the second.
+        assert_eq!(add(&trusting, "jan@example.nl", "6.6.6.6, 203.0.113.7").await.unwrap().status(), 201);
+        let events = portier_store::audit::for_organization(&trusting.db.store, trusting.org_id.parse().unwrap(), 1).await.unwrap();
+        assert_eq!(events[0].client_addr.as_deref(), Some("203.0.113.7"));
+
+        // Without trusted proxies the header is only the client's own words.
+        let db = match trusting.db.store.backend() {
+            portier_store::Backend::Sqlite => portier_store::testing::TestDb::sqlite().await,
+            portier_store::Backend::Postgres => portier_store::testing::TestDb::postgres().await,
+        };
+        let plain = TestApp::start(db).await;
+        assert_eq!(add(&plain, "anna@example.nl", "203.0.113.7").await.unwrap().status(), 201);
+        let events = portier_store::audit::for_organization(&plain.db.store, plain.org_id.parse().unwrap(), 1).await.unwrap();
+        assert_eq!(events[0].client_addr.as_deref(), Some("127.0.0.1"));
+    }
 }

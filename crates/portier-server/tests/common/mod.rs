@@ -29,12 +29,19 @@ pub struct Answer {
 
 impl TestApp {
     pub async fn start(db: TestDb) -> TestApp {
+        Self::start_with(db, |_| {}).await
+    }
+
+    /// [`TestApp::start`] with settings of the test's own.
+    pub async fn start_with(
+        db: TestDb,
+        configure: impl FnOnce(&mut portier_server::ServerConfig),
+    ) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let state = portier_server::AppState::new(
-            db.store.clone(),
-            portier_server::ServerConfig::new(&base),
-        );
+        let mut config = portier_server::ServerConfig::new(&base);
+        configure(&mut config);
+        let state = portier_server::AppState::new(db.store.clone(), config);
         let server = tokio::spawn(async move {
             portier_server::serve(listener, state, std::future::pending())
                 .await
