@@ -8,6 +8,14 @@ use portier_server::testing::SmtpSink;
 use portier_store::both_backends;
 use serde_json::json;
 
+async fn stored_mail(app: &TestApp, email: &str) -> portier_store::mail::OutboxMail {
+    let to = portier_core::email::Email::parse(email).unwrap();
+    portier_store::mail::recent(&app.db.store, Some(&to), 1)
+        .await
+        .unwrap()
+        .remove(0)
+}
+
 async fn add(app: &TestApp, email: &str) -> String {
     let r = app
         .call(
@@ -37,6 +45,10 @@ both_backends! {
         assert_eq!(deliver_due(&app.db.store, &delivery).await, 0, "nothing is sent twice");
         let member = app.get(&format!("/api/v1/organizations/{}/members/{id}", app.org_id)).await;
         assert_eq!(member.body["invitation"]["status"], "sent");
+        // The link left with the mail; no copy of it stays in the database.
+        let stored = stored_mail(&app, "eva@example.nl").await;
+        assert_eq!(stored.body_text, portier_store::mail::ERASED_BODY);
+        assert_eq!(stored.subject, "Activate your account at Acme", "what was sent, when and to whom stays");
     }
 
     async fn a_refusing_server_is_retried_with_back_off_and_the_failure_shows(db) {
@@ -50,6 +62,7 @@ both_backends! {
         assert_eq!(member.body["invitation"]["status"], "pending", "{}", member.body);
         assert_eq!(member.body["invitation"]["attempts"], 1);
         assert!(member.body["invitation"]["last_error"].as_str().unwrap().contains("451"));
+        assert!(stored_mail(&app, "eva@example.nl").await.body_text.contains("/activate/"), "kept for the next attempt");
         assert_eq!(deliver_due(&app.db.store, &delivery).await, 0, "not again before its back-off");
         // Jump to the last attempt.
         portier_store::testing::execute(&app.db.store, "UPDATE mail_outbox SET attempts = 7, next_attempt_at = created_at").await;
@@ -57,6 +70,7 @@ both_backends! {
         let member = app.get(&path).await;
         assert_eq!(member.body["invitation"]["status"], "failed", "invitation not delivered: {}", member.body);
         assert_eq!(member.body["invitation"]["attempts"], 8);
+        assert_eq!(stored_mail(&app, "eva@example.nl").await.body_text, portier_store::mail::ERASED_BODY, "given up on: erased too");
         portier_store::testing::execute(&app.db.store, "UPDATE mail_outbox SET next_attempt_at = created_at").await;
         assert_eq!(deliver_due(&app.db.store, &delivery).await, 0, "a failed mail stays failed");
         assert!(sink.messages().is_empty());

@@ -10,7 +10,7 @@ use portier_core::mail::{MailContext, MailKind};
 use portier_core::organizations::Organization;
 
 use crate::lifecycle::Lifecycle;
-use crate::{Error, Result, Tx, in_tx};
+use crate::{Error, Result, Tx, in_tx, writer};
 
 /// A message ready to be queued, already rendered in the recipient's language.
 #[derive(Debug, Clone)]
@@ -210,22 +210,40 @@ pub async fn record_outcome(
             retry_at: None,
         } => ("failed", None, Some(error.as_str()), now),
     };
-    let mut tx = store.begin().await?;
-    in_tx!(&mut tx, |c| {
-        sqlx::query(
-            "UPDATE mail_outbox SET status = $1, sent_at = $2, last_error = $3, next_attempt_at = $4 WHERE id = $5",
-        )
-        .bind(status)
-        .bind(sent_at)
-        .bind(error)
-        .bind(next)
-        .bind(id)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected())
+    // Once a message has left for good (sent, or given up on), its body is
+    // erased: it held a single-use link whose token is otherwise stored only
+    // as a hash, and a copy in the database (or a backup of it) would be a
+    // way in. The development mailbox keeps it: there the row is the mail.
+    let erase = matches!(
+        outcome,
+        Outcome::Sent | Outcome::Failed { retry_at: None, .. }
+    );
+    let sql = if erase {
+        "UPDATE mail_outbox SET status = $1, sent_at = $2, last_error = $3, next_attempt_at = $4,
+                body_text = $6, body_html = NULL WHERE id = $5"
+    } else {
+        "UPDATE mail_outbox SET status = $1, sent_at = $2, last_error = $3, next_attempt_at = $4
+         WHERE id = $5"
+    };
+    writer!(store, |c| {
+        let query = sqlx::query(sql)
+            .bind(status)
+            .bind(sent_at)
+            .bind(error)
+            .bind(next)
+            .bind(id);
+        let query = if erase {
+            query.bind(ERASED_BODY)
+        } else {
+            query
+        };
+        query.execute(c).await.map(|r| r.rows_affected())
     })?;
-    tx.commit().await
+    Ok(())
 }
+
+/// What a delivered message's body becomes.
+pub const ERASED_BODY: &str = "(removed after delivery: it may have held a single-use link)";
 
 /// The latest invitation to `account` from `org`, for "invitation not
 /// delivered" on the member's page.
