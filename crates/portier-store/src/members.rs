@@ -179,16 +179,26 @@ pub async fn add(
     })
 }
 
-async fn has_second_factor(tx: &mut Tx, account: AccountId) -> Result<bool> {
-    let found: Option<i32> = in_tx!(tx, |c| {
-        sqlx::query_scalar(
-            "SELECT 1 FROM credentials WHERE account_id = $1 AND kind IN ('totp', 'webauthn') LIMIT 1",
+/// The credentials that count as a second factor: written once for the
+/// member query and for [`has_second_factor`].
+macro_rules! second_factor {
+    ($account:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM credentials cr WHERE cr.account_id = ",
+            $account,
+            " AND cr.kind IN ('totp', 'webauthn'))"
         )
-        .bind(account.0)
-        .fetch_optional(c)
-        .await
+    };
+}
+
+async fn has_second_factor(tx: &mut Tx, account: AccountId) -> Result<bool> {
+    let found: bool = in_tx!(tx, |c| {
+        sqlx::query_scalar(concat!("SELECT ", second_factor!("$1")))
+            .bind(account.0)
+            .fetch_one(c)
+            .await
     })?;
-    Ok(found.is_some())
+    Ok(found)
 }
 
 /// A concurrent add that won the race for the same membership or staff code
@@ -524,8 +534,7 @@ macro_rules! select_members {
                     a.created_at AS account_created_at, m.id AS membership_id, m.organization_id,
                     m.active, m.staff_code, m.description, m.job_title, m.labels, m.invited_by,
                     m.created_at,
-                    EXISTS (SELECT 1 FROM credentials cr WHERE cr.account_id = a.id
-                            AND cr.kind IN ('totp', 'webauthn')) AS two_factor,
+                    ", second_factor!("a.id"), " AS two_factor,
                     (SELECT ", $agg, " FROM membership_roles mr JOIN roles r ON r.id = mr.role_id
                      WHERE mr.membership_id = m.id) AS role_keys
              FROM memberships m JOIN accounts a ON a.id = m.account_id ",
