@@ -1,16 +1,20 @@
 //! Connections and transactions. SQLite runs in WAL mode with one writer
-//! connection and several readers (DESIGN §7); PostgreSQL uses one pool. The
-//! [`reader!`] and [`in_tx!`] macros run one query body against whichever backend is
-//! configured, so the SQL and its bindings are written once.
+//! connection and several readers (DESIGN §7); PostgreSQL uses one pool, and
+//! a small second one for writes that are not worth waiting for the disk
+//! (see [`relaxed!`]). Connections come from Portier's own pool
+//! ([`crate::pool`]). The [`reader!`], [`writer!`] and [`in_tx!`] macros run
+//! one query body against whichever backend is configured, so the SQL and
+//! its bindings are written once.
 
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{Postgres, Sqlite};
 
+use crate::pool::{Conn, Pool, Settings};
 use crate::{Error, Result};
 
 pub(crate) static SQLITE_MIGRATIONS: sqlx::migrate::Migrator =
@@ -29,8 +33,16 @@ pub enum Backend {
 
 #[derive(Debug, Clone)]
 pub(crate) enum Db {
-    Sqlite { read: SqlitePool, write: SqlitePool },
-    Postgres(PgPool),
+    Sqlite {
+        read: Pool<Sqlite>,
+        write: Pool<Sqlite>,
+    },
+    Postgres {
+        pool: Pool<Postgres>,
+        /// Connections whose commits do not wait for the disk
+        /// (`synchronous_commit = off`), for [`relaxed!`] writes only.
+        relaxed: Pool<Postgres>,
+    },
 }
 
 /// A handle on the database; cheap to clone.
@@ -49,8 +61,8 @@ pub struct Tx {
 }
 
 pub(crate) enum TxConn {
-    Sqlite(Transaction<'static, Sqlite>),
-    Postgres(Transaction<'static, Postgres>),
+    Sqlite(Conn<Sqlite>),
+    Postgres(Conn<Postgres>),
 }
 
 /// Connection counts for `/metrics`.
@@ -60,41 +72,87 @@ pub struct PoolState {
     pub idle: usize,
 }
 
-/// Runs `$body` with `$c` bound to a reader pool of the configured backend.
+/// Runs `$body` with `$c` bound to the connection of `$conn` (a
+/// [`crate::pool::Conn`]), and tells the connection how the use ended.
 #[macro_export]
 #[doc(hidden)]
-macro_rules! reader {
-    ($store:expr, |$c:ident| $body:expr) => {
-        match &$store.db {
-            $crate::db::Db::Sqlite { read, .. } => {
-                let $c = read;
-                $body
+macro_rules! use_conn {
+    ($conn:expr, |$c:ident| $body:expr) => {{
+        let conn = $conn;
+        match conn.get() {
+            None => Err(sqlx::Error::PoolClosed),
+            Some($c) => {
+                let outcome = $body;
+                conn.settle(&outcome);
+                outcome
             }
-            $crate::db::Db::Postgres(pool) => {
-                let $c = pool;
-                $body
+        }
+    }};
+}
+
+/// Runs `$body` with `$c` bound to a connection taken from `$pool` (a
+/// [`crate::pool::Pool`]) for this one use.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! with_conn {
+    ($pool:expr, |$c:ident| $body:expr) => {
+        match $pool.acquire().await {
+            Err(e) => Err(e),
+            Ok(mut conn) => $crate::use_conn!(&mut conn, |$c| $body),
+        }
+    };
+}
+
+/// Runs `$body` with `$c` bound to a connection of the configured backend's
+/// pool named for it: `$sqlite` on SQLite, `$postgres` on PostgreSQL.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! on_pool {
+    ($store:expr, $sqlite:ident, $postgres:ident, |$c:ident| $body:expr) => {
+        match &$store.db {
+            $crate::db::Db::Sqlite { $sqlite: pool, .. } => $crate::with_conn!(pool, |$c| $body),
+            $crate::db::Db::Postgres {
+                $postgres: pool, ..
+            } => {
+                $crate::with_conn!(pool, |$c| $body)
             }
         }
     };
 }
 
-/// Runs `$body` with `$c` bound to the writer pool: for one statement that
-/// is a whole change by itself (its own implicit transaction), saving the
-/// round trips of `BEGIN` and `COMMIT`.
+/// Runs `$body` with `$c` bound to a reader connection of the configured backend.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! reader {
+    ($store:expr, |$c:ident| $body:expr) => {
+        $crate::on_pool!($store, read, pool, |$c| $body)
+    };
+}
+
+/// Runs `$body` with `$c` bound to a writer connection: for one statement
+/// that is a whole change by itself (its own implicit transaction), saving
+/// the round trips of `BEGIN` and `COMMIT`.
 #[macro_export]
 #[doc(hidden)]
 macro_rules! writer {
     ($store:expr, |$c:ident| $body:expr) => {
-        match &$store.db {
-            $crate::db::Db::Sqlite { write, .. } => {
-                let $c = write;
-                $body
-            }
-            $crate::db::Db::Postgres(pool) => {
-                let $c = pool;
-                $body
-            }
-        }
+        $crate::on_pool!($store, write, pool, |$c| $body)
+    };
+}
+
+/// Like [`writer!`], for a write whose loss in a database crash costs
+/// nothing worth a disk flush: a new session (its holder signs in again), a
+/// session's last-seen time, a throttle counter. On PostgreSQL its commit
+/// does not wait for the write-ahead log to reach the disk
+/// (`synchronous_commit = off`): it is visible at once, durable a fraction
+/// of a second later, and a crash in between loses it (never half of it, and
+/// never a later ordinary commit). SQLite in WAL mode with
+/// `synchronous = NORMAL` commits every write this way already.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! relaxed {
+    ($store:expr, |$c:ident| $body:expr) => {
+        $crate::on_pool!($store, write, relaxed, |$c| $body)
     };
 }
 
@@ -104,14 +162,8 @@ macro_rules! writer {
 macro_rules! in_tx {
     ($tx:expr, |$c:ident| $body:expr) => {
         match &mut ($tx).conn {
-            $crate::db::TxConn::Sqlite(t) => {
-                let $c = &mut **t;
-                $body
-            }
-            $crate::db::TxConn::Postgres(t) => {
-                let $c = &mut **t;
-                $body
-            }
+            $crate::db::TxConn::Sqlite(conn) => $crate::use_conn!(conn, |$c| $body),
+            $crate::db::TxConn::Postgres(conn) => $crate::use_conn!(conn, |$c| $body),
         }
     };
 }
@@ -154,21 +206,10 @@ impl Store {
             // as memory, and the kernel may drop them again.
             .pragma("mmap_size", "1073741824");
         // One writer: SQLite serializes writes anyway, and a single connection
-        // turns lock contention into an orderly queue.
-        // No ping before each use (sqlx's default): a connection to a local
-        // file cannot go stale, and the ping is a round trip through the
-        // connection's thread, as costly as a statement.
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
-            .connect_with(options.clone())
-            .await?;
-        let read = SqlitePoolOptions::new()
-            .max_connections(4)
-            .min_connections(0)
-            .test_before_acquire(false)
-            .connect_with(options.read_only(true))
-            .await?;
+        // turns lock contention into an orderly queue. A connection to a
+        // local file cannot go stale, so none is pinged.
+        let write = Pool::connect(options.clone(), Settings::new(1)).await?;
+        let read = Pool::connect(options.read_only(true), Settings::new(4)).await?;
         Ok(Store {
             db: Db::Sqlite { read, write },
         })
@@ -176,41 +217,34 @@ impl Store {
 
     async fn connect_postgres(url: &str) -> Result<Store> {
         let options = PgConnectOptions::from_str(url)?.application_name("portier");
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .min_connections(0)
-            .acquire_timeout(Duration::from_secs(10))
-            // A connection used in the last few seconds is not pinged before
-            // its next use (sqlx pings every time by default: a round trip,
-            // as costly as a statement); one idle longer might have been cut
-            // by a restart or a proxy, and is checked first.
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for >= PING_WHEN_IDLE_FOR {
-                        sqlx::Connection::ping(conn).await?;
-                    }
-                    Ok(true)
-                })
-            })
-            .connect_with(options)
-            .await?;
+        // A connection used in the last few seconds is not pinged before its
+        // next use; one idle longer might have been cut by a restart or a
+        // proxy, and is checked first.
+        let settings = Settings {
+            ping_when_idle_for: Some(PING_WHEN_IDLE_FOR),
+            ..Settings::new(16)
+        };
+        let pool = Pool::connect(options.clone(), settings.clone()).await?;
+        let relaxed = Pool::new(
+            options.options([("synchronous_commit", "off")]),
+            Settings { max: 4, ..settings },
+        );
         Ok(Store {
-            db: Db::Postgres(pool),
+            db: Db::Postgres { pool, relaxed },
         })
     }
 
     pub fn backend(&self) -> Backend {
         match self.db {
             Db::Sqlite { .. } => Backend::Sqlite,
-            Db::Postgres(_) => Backend::Postgres,
+            Db::Postgres { .. } => Backend::Postgres,
         }
     }
 
     fn migrator(&self) -> &'static sqlx::migrate::Migrator {
         match self.db {
             Db::Sqlite { .. } => &SQLITE_MIGRATIONS,
-            Db::Postgres(_) => &POSTGRES_MIGRATIONS,
+            Db::Postgres { .. } => &POSTGRES_MIGRATIONS,
         }
     }
 
@@ -219,14 +253,30 @@ impl Store {
     /// PostgreSQL the migrator holds an advisory lock, so nodes starting
     /// together migrate one after the other.
     pub async fn migrate(&self) -> Result<()> {
-        match &self.db {
-            Db::Sqlite { write, .. } => SQLITE_MIGRATIONS.run(write).await?,
-            Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
-        }
+        self.migrate_schema(None).await?;
         let mut tx = self.begin().await?;
         crate::roles::sync_builtins(&mut tx).await?;
         crate::search::run_pending(&mut tx).await?;
         tx.commit().await
+    }
+
+    /// Applies the schema migrations, all or up to and including `upto`.
+    pub(crate) async fn migrate_schema(&self, upto: Option<i64>) -> Result<()> {
+        macro_rules! run {
+            ($migrator:expr, $pool:expr) => {{
+                let mut conn = $pool.acquire().await?;
+                let c = conn.get().ok_or(sqlx::Error::PoolClosed)?;
+                match upto {
+                    None => $migrator.run(c).await?,
+                    Some(version) => $migrator.run_to(version, c).await?,
+                }
+            }};
+        }
+        match &self.db {
+            Db::Sqlite { write, .. } => run!(SQLITE_MIGRATIONS, write),
+            Db::Postgres { pool, .. } => run!(POSTGRES_MIGRATIONS, pool),
+        }
+        Ok(())
     }
 
     /// True when the database answers and every migration this binary knows
@@ -254,8 +304,16 @@ impl Store {
     /// fail half-way on a lock upgrade.
     pub async fn begin(&self) -> Result<Tx> {
         let conn = match &self.db {
-            Db::Sqlite { write, .. } => TxConn::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
-            Db::Postgres(pool) => TxConn::Postgres(pool.begin().await?),
+            Db::Sqlite { write, .. } => {
+                let mut conn = write.acquire().await?;
+                conn.begin(Some("BEGIN IMMEDIATE")).await?;
+                TxConn::Sqlite(conn)
+            }
+            Db::Postgres { pool, .. } => {
+                let mut conn = pool.acquire().await?;
+                conn.begin(None).await?;
+                TxConn::Postgres(conn)
+            }
         };
         Ok(Tx {
             conn,
@@ -269,9 +327,9 @@ impl Store {
                 size: read.size() + write.size(),
                 idle: read.num_idle() + write.num_idle(),
             },
-            Db::Postgres(pool) => PoolState {
-                size: pool.size(),
-                idle: pool.num_idle(),
+            Db::Postgres { pool, relaxed } => PoolState {
+                size: pool.size() + relaxed.size(),
+                idle: pool.num_idle() + relaxed.num_idle(),
             },
         }
     }
@@ -282,7 +340,10 @@ impl Store {
                 read.close().await;
                 write.close().await;
             }
-            Db::Postgres(pool) => pool.close().await,
+            Db::Postgres { pool, relaxed } => {
+                pool.close().await;
+                relaxed.close().await;
+            }
         }
     }
 }
@@ -290,8 +351,8 @@ impl Store {
 impl Tx {
     pub async fn commit(self) -> Result<()> {
         match self.conn {
-            TxConn::Sqlite(t) => t.commit().await?,
-            TxConn::Postgres(t) => t.commit().await?,
+            TxConn::Sqlite(mut conn) => conn.commit().await?,
+            TxConn::Postgres(mut conn) => conn.commit().await?,
         }
         Ok(())
     }

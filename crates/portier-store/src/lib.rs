@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod mail;
 pub mod members;
 pub mod organizations;
+mod pool;
 pub mod roles;
 mod search;
 pub mod sessions;

@@ -802,8 +802,12 @@ pub(crate) async fn list_by(
         }};
     }
     let rows: Vec<MemberRow> = match &store.db {
-        crate::db::Db::Sqlite { read, .. } => run!("group_concat(r.key, ',')", read)?,
-        crate::db::Db::Postgres(pool) => run!("string_agg(r.key, ',')", pool)?,
+        crate::db::Db::Sqlite { read, .. } => {
+            crate::with_conn!(read, |c| run!("group_concat(r.key, ',')", c))?
+        }
+        crate::db::Db::Postgres { pool, .. } => {
+            crate::with_conn!(pool, |c| run!("string_agg(r.key, ',')", c))?
+        }
     };
     rows.into_iter().map(MemberRow::into_view).collect()
 }
@@ -831,20 +835,20 @@ pub async fn get(
         };
     }
     let row: Option<MemberRow> = match &store.db {
-        crate::db::Db::Sqlite { read, .. } => run!(
+        crate::db::Db::Sqlite { read, .. } => crate::with_conn!(read, |c| run!(
             select_members!(
                 "group_concat(r.key, ',')",
                 "WHERE m.organization_id = $1 AND m.account_id = $2"
             ),
-            read
-        )?,
-        crate::db::Db::Postgres(pool) => run!(
+            c
+        ))?,
+        crate::db::Db::Postgres { pool, .. } => crate::with_conn!(pool, |c| run!(
             select_members!(
                 "string_agg(r.key, ',')",
                 "WHERE m.organization_id = $1 AND m.account_id = $2"
             ),
-            pool
-        )?,
+            c
+        ))?,
     };
     row.map(MemberRow::into_view).transpose()
 }

@@ -7,7 +7,7 @@ use portier_core::sessions::SessionPolicy;
 use portier_core::tokens::SecretToken;
 use uuid::Uuid;
 
-use crate::{Result, Store, in_tx, reader, writer};
+use crate::{Result, Store, in_tx, reader, relaxed, writer};
 
 /// A live session, found from its cookie.
 #[derive(Debug, Clone)]
@@ -31,7 +31,7 @@ pub async fn create(
     let expires =
         now + chrono::Duration::from_std(policy.absolute).unwrap_or(chrono::Duration::days(1));
     let user_agent = user_agent.map(|u| u.chars().take(300).collect::<String>());
-    writer!(store, |c| {
+    relaxed!(store, |c| {
         sqlx::query(
             "INSERT INTO sessions (id_hash, account_id, user_agent, client_addr, created_at, last_seen_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, $5, $6)",
@@ -77,7 +77,7 @@ pub async fn find(
         return Ok(None);
     }
     if SessionPolicy::should_touch(now, last_seen_at) {
-        writer!(store, |c| {
+        relaxed!(store, |c| {
             sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
                 .bind(now)
                 .bind(&hash)

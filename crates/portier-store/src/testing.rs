@@ -167,13 +167,10 @@ pub async fn execute(store: &Store, sql: &'static str) -> u64 {
 /// Applies the schema migrations up to and including `version` only: a
 /// database as an older Portier left it.
 pub async fn migrate_schema_to(store: &Store, version: i64) {
-    match &store.db {
-        crate::db::Db::Sqlite { write, .. } => {
-            crate::db::SQLITE_MIGRATIONS.run_to(version, write).await
-        }
-        crate::db::Db::Postgres(pool) => crate::db::POSTGRES_MIGRATIONS.run_to(version, pool).await,
-    }
-    .expect("migrate to the version asked");
+    store
+        .migrate_schema(Some(version))
+        .await
+        .expect("migrate to the version asked");
 }
 
 /// The first column of a query's rows, as text.

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use portier_core::throttle::Limit;
 
-use crate::{Result, Store, reader, writer};
+use crate::{Result, Store, reader, relaxed};
 
 /// The counters of `keys` (at most eight) in one read: for each key, its
 /// count and window start when it has one.
@@ -40,7 +40,7 @@ pub async fn read(store: &Store, keys: &[&str]) -> Result<Vec<Option<(i64, DateT
 pub async fn hit(store: &Store, key: &str, limit: &Limit, now: DateTime<Utc>) -> Result<()> {
     let window_over =
         now - chrono::Duration::from_std(limit.window).unwrap_or(chrono::Duration::hours(1));
-    writer!(store, |c| {
+    relaxed!(store, |c| {
         sqlx::query(
             "INSERT INTO throttles (key, count, window_start) VALUES ($1, 1, $2)
              ON CONFLICT (key) DO UPDATE SET
@@ -59,7 +59,7 @@ pub async fn hit(store: &Store, key: &str, limit: &Limit, now: DateTime<Utc>) ->
 
 /// Forgets `key` (a successful sign-in clears its failures).
 pub async fn clear(store: &Store, key: &str) -> Result<()> {
-    writer!(store, |c| {
+    relaxed!(store, |c| {
         sqlx::query("DELETE FROM throttles WHERE key = $1")
             .bind(key)
             .execute(c)
