@@ -59,6 +59,9 @@ id_type!(
     /// One account's place in one organization.
     MembershipId,
     RoleId,
+    GroupId,
+    ResourceId,
+    ResourceGrantId,
     /// An activation or password-reset token.
     TokenId,
     ApiTokenId,

@@ -15,6 +15,7 @@ pub mod members;
 pub mod organizations;
 pub mod passwords;
 pub mod permissions;
+pub mod registrations;
 pub mod rights;
 pub mod roles;
 pub mod search;

@@ -52,7 +52,7 @@ impl Permission {
                 format!("\"{s}\" is not a permission: {why} (for example members.read)"),
             )
         };
-        if s.is_empty() || s.len() > 128 {
+        if s.is_empty() || raw.len() > 128 {
             return Err(bad("it must have 1 to 128 characters"));
         }
         let segments: Vec<&str> = s.split('.').collect();

@@ -137,6 +137,31 @@ impl Principal {
         }
     }
 
+    /// Defining or changing a role (`roles.manage` is checked by the proof):
+    /// an administrator role also needs `admins.manage` (what administrators
+    /// may do is administrators' business, seed 001), and a role may carry
+    /// only the Portier permissions its definer holds there, so nobody
+    /// writes themselves more rights than they have. The product's own
+    /// permissions are the organization's to give meaning to.
+    pub fn may_define(
+        &self,
+        kind: crate::roles::RoleKind,
+        permissions: &PermissionSet,
+        path: &OrgPath,
+    ) -> Result<(), Error> {
+        if kind == crate::roles::RoleKind::Admin && !self.holds(&p::ADMINS_MANAGE, path) {
+            return Err(Error::Forbidden {
+                permission: p::ADMINS_MANAGE,
+            });
+        }
+        let portier: PermissionSet = permissions
+            .iter()
+            .filter(|p| p.is_portier())
+            .cloned()
+            .collect();
+        self.may_delegate(&portier, path, "permissions")
+    }
+
     /// seed 001: administrator roles are granted apart from content roles.
     /// Only holders of `admins.manage` grant an admin-kind role; any role
     /// beyond `member` (no rights) needs `roles.assign`.

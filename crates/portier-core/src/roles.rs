@@ -6,10 +6,13 @@
 use serde::{Deserialize, Serialize};
 
 use crate::FieldError;
+use crate::accounts::profile_text;
 use crate::ids::{OrganizationId, RoleId};
 use crate::permissions::{self as p, Permission, PermissionSet};
+use crate::registrations::Register;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum RoleKind {
     Admin,
@@ -45,7 +48,9 @@ pub struct RoleKey(String);
 impl RoleKey {
     pub fn parse(field: &str, raw: &str) -> Result<RoleKey, FieldError> {
         let s = raw.trim();
-        let ok = !s.is_empty()
+        // The limit reads what was sent, spaces included, as the API documents it.
+        let ok = raw.len() <= 64
+            && !s.is_empty()
             && s.len() <= 64
             && s.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
@@ -70,6 +75,7 @@ impl RoleKey {
 
 /// A name in each of Portier's languages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LocalizedName {
     pub en: String,
     pub nl: String,
@@ -157,6 +163,176 @@ impl Role {
     }
 }
 
+/// True for the keys of the built-in roles, which no organization may take.
+pub fn is_builtin_key(key: &RoleKey) -> bool {
+    [ADMINISTRATOR, USER_MANAGER, MEMBER].contains(&key.as_str())
+}
+
+/// A role as an organization defines it (`POST …/roles`), as sent.
+#[derive(Debug, Clone, Default)]
+pub struct RoleInput {
+    pub key: String,
+    pub name_en: Option<String>,
+    pub name_nl: Option<String>,
+    pub kind: String,
+    pub permissions: Vec<String>,
+    pub requires_registration: Option<String>,
+    pub portfolio_types: Vec<String>,
+}
+
+/// A custom role that passed every rule, ready to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleDefinition {
+    pub key: RoleKey,
+    pub name: LocalizedName,
+    pub kind: RoleKind,
+    pub permissions: PermissionSet,
+    pub requires_registration: Option<Register>,
+    pub portfolio_types: Vec<String>,
+}
+
+/// At most this many permissions in one role: a role is a job's rights, not a
+/// catalogue.
+pub const MAX_ROLE_PERMISSIONS: usize = 100;
+const MAX_PORTFOLIO_TYPES: usize = 20;
+
+impl RoleDefinition {
+    pub fn parse(input: RoleInput) -> Result<RoleDefinition, FieldError> {
+        let key = RoleKey::parse("key", &input.key)?;
+        let name = parse_name(input.name_en.as_deref(), input.name_nl.as_deref())?;
+        let kind = RoleKind::parse("kind", input.kind.trim())?;
+        let permissions = parse_permissions(kind, &input.permissions)?;
+        let requires_registration = parse_register(input.requires_registration.as_deref())?;
+        let portfolio_types = parse_portfolio_types(&input.portfolio_types)?;
+        Ok(RoleDefinition {
+            key,
+            name,
+            kind,
+            permissions,
+            requires_registration,
+            portfolio_types,
+        })
+    }
+}
+
+/// A change to a custom role; a field left `None` stays as it is. The key and
+/// the kind never change: turning a content role into an administrator role
+/// would make administrators of everyone holding it without anyone granting
+/// it (seed 001 keeps the two apart).
+#[derive(Debug, Clone, Default)]
+pub struct RolePatchInput {
+    pub name_en: Option<String>,
+    pub name_nl: Option<String>,
+    pub permissions: Option<Vec<String>>,
+    /// `Some(None)` removes the requirement.
+    pub requires_registration: Option<Option<String>>,
+    pub portfolio_types: Option<Vec<String>>,
+}
+
+impl RolePatchInput {
+    /// The role as it will be after the change.
+    pub fn apply(self, role: &Role) -> Result<Role, FieldError> {
+        let mut next = role.clone();
+        if self.name_en.is_some() || self.name_nl.is_some() {
+            next.name = parse_name(
+                self.name_en.as_deref().or(Some(role.name.en.as_str())),
+                self.name_nl.as_deref().or(Some(role.name.nl.as_str())),
+            )?;
+        }
+        if let Some(permissions) = self.permissions {
+            next.permissions = parse_permissions(role.kind, &permissions)?;
+        }
+        if let Some(register) = self.requires_registration {
+            next.requires_registration =
+                parse_register(register.as_deref())?.map(|r| r.as_str().to_owned());
+        }
+        if let Some(types) = self.portfolio_types {
+            next.portfolio_types = parse_portfolio_types(&types)?;
+        }
+        Ok(next)
+    }
+}
+
+fn parse_name(en: Option<&str>, nl: Option<&str>) -> Result<LocalizedName, FieldError> {
+    let en = profile_text("name.en", en, 100)?
+        .ok_or_else(|| FieldError::new("name.en", "required", "give the role a name in English"))?;
+    // Without a Dutch name, Dutch readers see the English one; a blank one
+    // sent is a mistake, not a wish for none.
+    let nl = match nl {
+        None => en.clone(),
+        Some(raw) => profile_text("name.nl", Some(raw), 100)?.ok_or_else(|| {
+            FieldError::new(
+                "name.nl",
+                "required",
+                "give the Dutch name, or leave it out",
+            )
+        })?,
+    };
+    Ok(LocalizedName { en, nl })
+}
+
+/// seed 001: administrator rights and content rights are granted apart. A
+/// content role carries only the product's permissions: one carrying
+/// Portier's (`members.invite`, `admins.manage` …) would let whoever may give
+/// content roles hand out administrator rights.
+fn parse_permissions(kind: RoleKind, raw: &[String]) -> Result<PermissionSet, FieldError> {
+    if raw.len() > MAX_ROLE_PERMISSIONS {
+        return Err(FieldError::new(
+            "permissions",
+            "too_many",
+            format!("a role carries at most {MAX_ROLE_PERMISSIONS} permissions"),
+        ));
+    }
+    let set = p::parse_list("permissions", raw)?;
+    if kind == RoleKind::Content
+        && let Some((i, portier)) = raw
+            .iter()
+            .enumerate()
+            .find(|(_, r)| Permission::parse("permissions", r).is_ok_and(|p| p.is_portier()))
+    {
+        return Err(FieldError::new(
+            format!("permissions[{i}]"),
+            "administrator_permission",
+            format!(
+                "{} is an administrator's right; a content role carries only the product's permissions (make it an admin role)",
+                portier.trim()
+            ),
+        ));
+    }
+    Ok(set)
+}
+
+fn parse_register(raw: Option<&str>) -> Result<Option<Register>, FieldError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(r) => Register::parse("requires_registration", r).map(Some),
+    }
+}
+
+fn parse_portfolio_types(raw: &[String]) -> Result<Vec<String>, FieldError> {
+    if raw.len() > MAX_PORTFOLIO_TYPES {
+        return Err(FieldError::new(
+            "portfolio_types",
+            "too_many",
+            format!("a role allows at most {MAX_PORTFOLIO_TYPES} portfolio types"),
+        ));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(raw.len());
+    for (i, t) in raw.iter().enumerate() {
+        let key = RoleKey::parse(&format!("portfolio_types[{i}]"), t).map_err(|e| {
+            FieldError::new(
+                e.field,
+                "portfolio_type_invalid",
+                "a portfolio type is a key: 1 to 64 lower-case letters, digits and hyphens",
+            )
+        })?;
+        if !out.iter().any(|o| o == key.as_str()) {
+            out.push(key.as_str().to_owned());
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +360,95 @@ mod tests {
         assert!(um.grants(&p::MEMBERS_INVITE));
         assert!(!um.grants(&p::ADMINS_MANAGE));
         assert!(!um.grants(&p::ORG_UPDATE));
+    }
+
+    fn input(kind: &str, permissions: &[&str]) -> RoleInput {
+        RoleInput {
+            key: "aios".into(),
+            name_en: Some("Resident".into()),
+            name_nl: Some("AIOS".into()),
+            kind: kind.into(),
+            permissions: permissions.iter().map(|p| p.to_string()).collect(),
+            ..RoleInput::default()
+        }
+    }
+
+    #[test]
+    fn a_custom_role_carries_the_products_permissions() {
+        let mut i = input("content", &["documents.read", "documents.send"]);
+        i.requires_registration = Some("BIG".into());
+        i.portfolio_types = vec!["surgery".into(), "surgery".into()];
+        let def = RoleDefinition::parse(i).unwrap();
+        assert_eq!(def.permissions.len(), 2);
+        assert_eq!(def.requires_registration, Some(Register::Big));
+        assert_eq!(def.portfolio_types, vec!["surgery"]);
+        assert_eq!(def.name.nl, "AIOS");
+    }
+
+    #[test]
+    fn a_content_role_cannot_carry_an_administrators_right() {
+        let e = RoleDefinition::parse(input("content", &["documents.read", "members.invite"]))
+            .unwrap_err();
+        assert_eq!(e.field, "permissions[1]");
+        assert_eq!(e.code, "administrator_permission");
+        assert!(
+            RoleDefinition::parse(input("admin", &["members.invite", "documents.read"])).is_ok()
+        );
+    }
+
+    #[test]
+    fn built_in_keys_are_reserved_and_names_required() {
+        assert!(is_builtin_key(
+            &RoleKey::parse("key", "administrator").unwrap()
+        ));
+        assert!(!is_builtin_key(&RoleKey::parse("key", "aios").unwrap()));
+        let mut i = input("content", &[]);
+        i.name_en = Some("  ".into());
+        assert_eq!(RoleDefinition::parse(i).unwrap_err().field, "name.en");
+        let mut i = input("content", &[]);
+        i.name_nl = None;
+        assert_eq!(RoleDefinition::parse(i).unwrap().name.nl, "Resident");
+        let mut i = input("content", &[]);
+        i.name_nl = Some(String::new());
+        assert_eq!(RoleDefinition::parse(i).unwrap_err().field, "name.nl");
+        let mut i = input("content", &[]);
+        i.requires_registration = Some("SKJ".into());
+        assert_eq!(
+            RoleDefinition::parse(i).unwrap_err().field,
+            "requires_registration"
+        );
+    }
+
+    #[test]
+    fn a_patch_keeps_the_kind_and_checks_what_changes() {
+        let def = RoleDefinition::parse(input("content", &["documents.read"])).unwrap();
+        let role = Role {
+            id: RoleId::new(),
+            organization_id: None,
+            key: def.key,
+            name: def.name,
+            kind: def.kind,
+            permissions: def.permissions,
+            requires_registration: None,
+            portfolio_types: vec![],
+        };
+        let bad = RolePatchInput {
+            permissions: Some(vec!["admins.manage".into()]),
+            ..RolePatchInput::default()
+        };
+        assert_eq!(bad.apply(&role).unwrap_err().field, "permissions[0]");
+        let rename = RolePatchInput {
+            name_nl: Some("Arts in opleiding".into()),
+            requires_registration: Some(Some("BIG".into())),
+            ..RolePatchInput::default()
+        };
+        let next = rename.apply(&role).unwrap();
+        assert_eq!(
+            (next.name.en.as_str(), next.name.nl.as_str()),
+            ("Resident", "Arts in opleiding")
+        );
+        assert_eq!(next.requires_registration.as_deref(), Some("BIG"));
+        assert_eq!(next.kind, RoleKind::Content);
     }
 
     #[test]

@@ -5,74 +5,16 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Answer, TestApp};
+use common::{GOOD, TestApp};
 use portier_core::email::Email;
 use portier_store::both_backends;
-use serde_json::{Value, json};
-
-const GOOD: &str = "Kw8!vLp2#rTq";
-
-/// Adds `email` with `roles` and activates it with [`GOOD`].
-async fn person(app: &TestApp, email: &str, roles: &[&str]) -> String {
-    let r = app
-        .call(
-            "POST",
-            &format!("/api/v1/organizations/{}/members", app.org_id),
-            Some(&app.token.clone()),
-            Some(json!({"email": email, "roles": roles, "given_name": "Sam"})),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let token = app.mail_link(email, "/activate/").await;
-    let r = app
-        .call(
-            "POST",
-            &format!("/api/v1/activations/{token}"),
-            None,
-            Some(json!({"password": GOOD})),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.body["account_id"].as_str().unwrap().to_owned()
-}
-
-async fn login(app: &TestApp, email: &str, password: &str) -> (Answer, Option<String>) {
-    let r = app
-        .client
-        .post(format!("{}/api/v1/auth/login", app.base))
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    let cookie = r
-        .headers()
-        .get("set-cookie")
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned());
-    (TestApp::answer(r).await, cookie)
-}
-
-async fn with_cookie(
-    app: &TestApp,
-    method: &str,
-    path: &str,
-    cookie: &str,
-    body: Option<Value>,
-) -> Answer {
-    let mut req = app
-        .client
-        .request(method.parse().unwrap(), format!("{}{path}", app.base))
-        .header("cookie", cookie);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    TestApp::answer(req.send().await.unwrap()).await
-}
+use serde_json::json;
 
 both_backends! {
     async fn a_person_signs_in_sees_themselves_and_signs_out(db) {
         let app = TestApp::start(db).await;
-        let id = person(&app, "sam@example.nl", &["user-manager"]).await;
-        let (r, cookie) = login(&app, " SAM@example.nl ", GOOD).await;
+        let id = app.person("sam@example.nl", &["user-manager"]).await;
+        let (r, cookie) = app.login(" SAM@example.nl ", GOOD).await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["account_id"], id.as_str());
         assert_eq!(r.body["mfa_required"], false);
@@ -80,55 +22,55 @@ both_backends! {
         let set = r.headers["set-cookie"].to_str().unwrap();
         assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Path=/"), "{set}");
         let cookie = cookie.unwrap();
-        let me = with_cookie(&app, "GET", "/api/v1/me", &cookie, None).await;
+        let me = app.with_cookie("GET", "/api/v1/me", &cookie, None).await;
         assert_eq!(me.status, 200, "{}", me.body);
         assert_eq!(me.body["email"], "sam@example.nl");
         assert_eq!(me.body["organizations"], json!([{"id": app.org_id, "name": "Acme", "active": true, "roles": ["user-manager"]}]));
         // The session works on the organization routes with the person's rights.
-        let members = with_cookie(&app, "GET", &format!("/api/v1/organizations/{}/members", app.org_id), &cookie, None).await;
+        let members = app.with_cookie("GET", &format!("/api/v1/organizations/{}/members", app.org_id), &cookie, None).await;
         assert_eq!(members.status, 200);
-        let patch = with_cookie(&app, "PATCH", &format!("/api/v1/organizations/{}", app.org_id), &cookie, Some(json!({"name": "X"}))).await;
+        let patch = app.with_cookie("PATCH", &format!("/api/v1/organizations/{}", app.org_id), &cookie, Some(json!({"name": "X"}))).await;
         assert_eq!(patch.error(403).0, "forbidden", "a user manager may not rename the organization");
-        let out = with_cookie(&app, "POST", "/api/v1/auth/logout", &cookie, None).await;
+        let out = app.with_cookie("POST", "/api/v1/auth/logout", &cookie, None).await;
         assert_eq!(out.status, 204);
-        assert_eq!(with_cookie(&app, "GET", "/api/v1/me", &cookie, None).await.error(401).0, "unauthenticated");
+        assert_eq!(app.with_cookie("GET", "/api/v1/me", &cookie, None).await.error(401).0, "unauthenticated");
         assert_eq!(app.call("GET", "/api/v1/me", Some(&app.token.clone()), None).await.error(403).0, "person_required");
     }
 
     async fn an_unknown_address_and_a_wrong_password_answer_alike(db) {
         let app = TestApp::start(db).await;
-        person(&app, "sam@example.nl", &[]).await;
-        let (wrong, c1) = login(&app, "sam@example.nl", "Wrong-password-1").await;
-        let (unknown, c2) = login(&app, "nobody@example.nl", "Wrong-password-1").await;
+        app.person("sam@example.nl", &[]).await;
+        let (wrong, c1) = app.login("sam@example.nl", "Wrong-password-1").await;
+        let (unknown, c2) = app.login("nobody@example.nl", "Wrong-password-1").await;
         assert_eq!((wrong.status, unknown.status), (401, 401));
         assert_eq!(wrong.body, unknown.body);
         assert!(c1.is_none() && c2.is_none());
-        let (invited, _) = login(&app, "admin@acme.example", "anything").await;
+        let (invited, _) = app.login("admin@acme.example", "anything").await;
         assert_eq!(invited.body, unknown.body, "a not yet activated account answers like an unknown one");
-        let (bad, _) = login(&app, "not an address", "x").await;
+        let (bad, _) = app.login("not an address", "x").await;
         assert_eq!(bad.error(422).1, Some("email"));
     }
 
     async fn repeated_failures_are_throttled_with_retry_after(db) {
         let app = TestApp::start(db).await;
-        person(&app, "sam@example.nl", &[]).await;
+        app.person("sam@example.nl", &[]).await;
         for _ in 0..5 {
-            assert_eq!(login(&app, "sam@example.nl", "Wrong-password-1").await.0.status, 401);
+            assert_eq!(app.login("sam@example.nl", "Wrong-password-1").await.0.status, 401);
         }
-        let (r, cookie) = login(&app, "sam@example.nl", GOOD).await;
+        let (r, cookie) = app.login("sam@example.nl", GOOD).await;
         assert_eq!(r.error(429).0, "throttled", "even the right password waits out the window");
         assert!(cookie.is_none());
         let wait: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
         assert!(wait > 0 && wait <= 15 * 60, "{wait}");
         // The window passes: the owner gets in again.
         portier_store::testing::execute(&app.db.store, "UPDATE throttles SET window_start = '2000-01-01T00:00:00Z'").await;
-        assert_eq!(login(&app, "sam@example.nl", GOOD).await.0.status, 200);
+        assert_eq!(app.login("sam@example.nl", GOOD).await.0.status, 200);
     }
 
     async fn a_reset_link_sets_a_new_password_once_and_ends_every_session(db) {
         let app = TestApp::start(db).await;
-        person(&app, "sam@example.nl", &[]).await;
-        let (_, cookie) = login(&app, "sam@example.nl", GOOD).await;
+        app.person("sam@example.nl", &[]).await;
+        let (_, cookie) = app.login("sam@example.nl", GOOD).await;
         let cookie = cookie.unwrap();
         let r = app.call("POST", "/api/v1/auth/password-reset", None, Some(json!({"email": "nobody@example.nl"}))).await;
         assert_eq!(r.status, 202);
@@ -142,9 +84,9 @@ both_backends! {
         let r = app.call("POST", &path, None, Some(json!({"password": "Nw7#pLq9!vRt2"}))).await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(app.call("POST", &path, None, Some(json!({"password": "Nw7#pLq9!vRt2"}))).await.error(410).0, "link_used");
-        assert_eq!(with_cookie(&app, "GET", "/api/v1/me", &cookie, None).await.status, 401, "the old session ended");
-        assert_eq!(login(&app, "sam@example.nl", GOOD).await.0.status, 401);
-        assert_eq!(login(&app, "sam@example.nl", "Nw7#pLq9!vRt2").await.0.status, 200);
+        assert_eq!(app.with_cookie("GET", "/api/v1/me", &cookie, None).await.status, 401, "the old session ended");
+        assert_eq!(app.login("sam@example.nl", GOOD).await.0.status, 401);
+        assert_eq!(app.login("sam@example.nl", "Nw7#pLq9!vRt2").await.0.status, 200);
     }
 
     async fn a_deactivated_member_cannot_sign_in_even_with_the_right_password(db) {
@@ -155,41 +97,41 @@ both_backends! {
         app.call("POST", "/api/v1/auth/password-reset", None, Some(json!({"email": "off@example.nl"}))).await;
         let token = app.mail_link("off@example.nl", "/reset/").await;
         assert_eq!(app.call("POST", &format!("/api/v1/auth/password-reset/{token}"), None, Some(json!({"password": GOOD}))).await.status, 200);
-        let (r, cookie) = login(&app, "off@example.nl", GOOD).await;
+        let (r, cookie) = app.login("off@example.nl", GOOD).await;
         assert_eq!(r.error(401).0, "account_inactive");
         assert!(cookie.is_none());
     }
 
     async fn the_person_changes_their_profile_and_password(db) {
         let app = TestApp::start(db).await;
-        person(&app, "sam@example.nl", &[]).await;
-        let (_, a) = login(&app, "sam@example.nl", GOOD).await;
-        let (_, b) = login(&app, "sam@example.nl", GOOD).await;
+        app.person("sam@example.nl", &[]).await;
+        let (_, a) = app.login("sam@example.nl", GOOD).await;
+        let (_, b) = app.login("sam@example.nl", GOOD).await;
         let (a, b) = (a.unwrap(), b.unwrap());
-        let r = with_cookie(&app, "PATCH", "/api/v1/me", &a, Some(json!({"family_name": "de Wit", "infix": null, "locale": "nl"}))).await;
+        let r = app.with_cookie("PATCH", "/api/v1/me", &a, Some(json!({"family_name": "de Wit", "infix": null, "locale": "nl"}))).await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["display_name"], "Sam de Wit");
         assert_eq!(r.body["locale"], "nl");
         let found = app.get(&format!("/api/v1/organizations/{}/members?q=de%20wit", app.org_id)).await;
         assert_eq!(found.body["items"][0]["display_name"], "Sam de Wit", "the list finds the new name at once");
-        let r = with_cookie(&app, "PATCH", "/api/v1/me", &a, Some(json!({"new_password": "Nw7#pLq9!vRt2"}))).await;
+        let r = app.with_cookie("PATCH", "/api/v1/me", &a, Some(json!({"new_password": "Nw7#pLq9!vRt2"}))).await;
         assert_eq!(r.error(422).1, Some("current_password"));
-        let r = with_cookie(&app, "PATCH", "/api/v1/me", &a, Some(json!({"new_password": "Nw7#pLq9!vRt2", "current_password": "nope"}))).await;
+        let r = app.with_cookie("PATCH", "/api/v1/me", &a, Some(json!({"new_password": "Nw7#pLq9!vRt2", "current_password": "nope"}))).await;
         assert_eq!(r.error(422), ("current_password_wrong", Some("current_password")));
-        let r = with_cookie(&app, "PATCH", "/api/v1/me", &a, Some(json!({"new_password": "abc", "current_password": GOOD}))).await;
+        let r = app.with_cookie("PATCH", "/api/v1/me", &a, Some(json!({"new_password": "abc", "current_password": GOOD}))).await;
         let (code, field) = r.error(422);
         assert_eq!((code, field), ("password_too_short", Some("new_password")));
         assert!(r.body["error"]["message"].as_str().unwrap().contains("gebruik minstens"), "in the person's language");
-        let r = with_cookie(&app, "PATCH", "/api/v1/me", &a, Some(json!({"new_password": "Nw7#pLq9!vRt2", "current_password": GOOD}))).await;
+        let r = app.with_cookie("PATCH", "/api/v1/me", &a, Some(json!({"new_password": "Nw7#pLq9!vRt2", "current_password": GOOD}))).await;
         assert_eq!(r.status, 200);
-        assert_eq!(with_cookie(&app, "GET", "/api/v1/me", &a, None).await.status, 200, "this session stays");
-        assert_eq!(with_cookie(&app, "GET", "/api/v1/me", &b, None).await.status, 401, "the other one ends");
+        assert_eq!(app.with_cookie("GET", "/api/v1/me", &a, None).await.status, 200, "this session stays");
+        assert_eq!(app.with_cookie("GET", "/api/v1/me", &b, None).await.status, 401, "the other one ends");
     }
 
     async fn cross_site_requests_with_the_cookie_are_refused(db) {
         let app = TestApp::start(db).await;
-        person(&app, "sam@example.nl", &[]).await;
-        let (_, cookie) = login(&app, "sam@example.nl", GOOD).await;
+        app.person("sam@example.nl", &[]).await;
+        let (_, cookie) = app.login("sam@example.nl", GOOD).await;
         let cookie = cookie.unwrap();
         let url = format!("{}/api/v1/me", app.base);
         let r = app.client.patch(&url).header("cookie", &cookie).header("origin", "https://evil.example").json(&json!({"given_name": "Pwned"})).send().await.unwrap();
@@ -199,6 +141,6 @@ both_backends! {
         assert_eq!(r.status(), 403);
         let r = app.client.patch(&url).header("cookie", &cookie).header("origin", &app.base).json(&json!({"given_name": "Ok"})).send().await.unwrap();
         assert_eq!(r.status(), 200, "same origin passes");
-        assert_eq!(with_cookie(&app, "GET", "/api/v1/me", &cookie, None).await.body["given_name"], "Ok");
+        assert_eq!(app.with_cookie("GET", "/api/v1/me", &cookie, None).await.body["given_name"], "Ok");
     }
 }

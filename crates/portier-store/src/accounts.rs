@@ -10,19 +10,19 @@ use uuid::Uuid;
 use crate::{Error, Result, Store, Tx, in_tx, reader};
 
 #[derive(sqlx::FromRow)]
-struct AccountRow {
-    id: Uuid,
-    email: String,
-    salutation: Option<String>,
-    given_name: Option<String>,
-    infix: Option<String>,
-    family_name: Option<String>,
-    phone: Option<String>,
-    mobile: Option<String>,
-    locale: Option<String>,
-    status: String,
-    disabled: bool,
-    created_at: DateTime<Utc>,
+pub(crate) struct AccountRow {
+    pub(crate) id: Uuid,
+    pub(crate) email: String,
+    pub(crate) salutation: Option<String>,
+    pub(crate) given_name: Option<String>,
+    pub(crate) infix: Option<String>,
+    pub(crate) family_name: Option<String>,
+    pub(crate) phone: Option<String>,
+    pub(crate) mobile: Option<String>,
+    pub(crate) locale: Option<String>,
+    pub(crate) status: String,
+    pub(crate) disabled: bool,
+    pub(crate) created_at: DateTime<Utc>,
 }
 
 impl TryFrom<AccountRow> for Account {

@@ -8,6 +8,7 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::PgConnectOptions;
@@ -15,6 +16,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{Postgres, Sqlite};
 
 use crate::pool::{Conn, Pool, Settings};
+use crate::rights::{Changed, RightsFeed};
 use crate::{Error, Result};
 
 pub(crate) static SQLITE_MIGRATIONS: sqlx::migrate::Migrator =
@@ -49,6 +51,8 @@ pub(crate) enum Db {
 #[derive(Debug, Clone)]
 pub struct Store {
     pub(crate) db: Db,
+    /// Told when a transaction that changed rights commits.
+    pub(crate) feed: Arc<RightsFeed>,
 }
 
 /// One transaction on either backend.
@@ -58,6 +62,8 @@ pub struct Tx {
     /// per transaction, so two transactions never wait for each other's
     /// heads in opposite order (`portier_core::audit::LANES`).
     pub(crate) audit_lane: i16,
+    /// Environments whose rights this transaction changed.
+    pub(crate) changed: Changed,
 }
 
 pub(crate) enum TxConn {
@@ -212,6 +218,7 @@ impl Store {
         let read = Pool::connect(options.read_only(true), Settings::new(4)).await?;
         Ok(Store {
             db: Db::Sqlite { read, write },
+            feed: Arc::default(),
         })
     }
 
@@ -231,6 +238,7 @@ impl Store {
         );
         Ok(Store {
             db: Db::Postgres { pool, relaxed },
+            feed: Arc::default(),
         })
     }
 
@@ -318,7 +326,16 @@ impl Store {
         Ok(Tx {
             conn,
             audit_lane: rand::random_range(0..portier_core::audit::LANES),
+            changed: Changed {
+                environments: Default::default(),
+                feed: Arc::clone(&self.feed),
+            },
         })
+    }
+
+    /// Where to hear that rights changed (see [`crate::rights`]).
+    pub fn rights_feed(&self) -> &RightsFeed {
+        &self.feed
     }
 
     pub fn pool_state(&self) -> PoolState {
@@ -349,10 +366,15 @@ impl Store {
 }
 
 impl Tx {
+    /// Commits, then tells this node's listeners which environments' rights
+    /// changed (other nodes hear it from the commit itself).
     pub async fn commit(self) -> Result<()> {
         match self.conn {
             TxConn::Sqlite(mut conn) => conn.commit().await?,
             TxConn::Postgres(mut conn) => conn.commit().await?,
+        }
+        for environment in self.changed.environments {
+            self.changed.feed.publish(environment);
         }
         Ok(())
     }

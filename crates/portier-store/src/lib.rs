@@ -15,6 +15,7 @@ pub mod mail;
 pub mod members;
 pub mod organizations;
 mod pool;
+pub mod rights;
 pub mod roles;
 mod search;
 pub mod sessions;

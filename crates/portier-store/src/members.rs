@@ -167,6 +167,10 @@ pub async fn add(
         client_addr: origin.client_addr.clone(),
     };
     audit::record(&mut tx, org.environment_id, event, origin.now).await?;
+    if reused {
+        // A brand-new account cannot be in anyone's cache of rights yet.
+        crate::rights::changed(&mut tx, org.environment_id).await?;
+    }
     tx.commit().await?;
     Ok(Added {
         account,
@@ -332,10 +336,18 @@ async fn insert_membership(
         m.staff_code.as_deref(),
     )
     .await?;
+    insert_membership_roles(tx, m.id, roles).await
+}
+
+async fn insert_membership_roles(
+    tx: &mut Tx,
+    membership: MembershipId,
+    roles: &[RoleId],
+) -> Result<()> {
     for role in roles {
         in_tx!(tx, |c| {
             sqlx::query("INSERT INTO membership_roles (membership_id, role_id) VALUES ($1, $2)")
-                .bind(m.id.0)
+                .bind(membership.0)
                 .bind(role.0)
                 .execute(c)
                 .await
@@ -405,6 +417,64 @@ pub async fn principal_for_account(store: &Store, account_id: AccountId) -> Resu
         actor: Actor::Account { id: account_id },
         grants: grants.into_values().collect(),
     })
+}
+
+/// Someone who holds an administrator role on an organization or above it
+/// (seed 001's Administrators overview).
+#[derive(Debug, Clone)]
+pub struct Administrator {
+    pub account: Account,
+    /// Where the roles are held: the organization itself or an ancestor.
+    pub organization_id: OrganizationId,
+    pub membership_active: bool,
+    /// The admin-kind roles held there.
+    pub roles: Vec<String>,
+}
+
+/// Everyone who administers `org`: holders of an admin-kind role on it or on
+/// one of its ancestors (rights reach down the tree), nearest organization
+/// first, then by name.
+pub async fn administrators(store: &Store, org: &Organization) -> Result<Vec<Administrator>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        account: accounts::AccountRow,
+        organization_id: Uuid,
+        active: bool,
+        key: String,
+    }
+    let rows: Vec<Row> = reader!(store, |c| {
+        sqlx::query_as(
+            "SELECT a.id, a.email, a.salutation, a.given_name, a.infix, a.family_name, a.phone,
+                    a.mobile, a.locale, a.status, a.disabled, a.created_at,
+                    m.organization_id, m.active, r.key
+             FROM memberships m JOIN organizations o ON o.id = m.organization_id
+             JOIN accounts a ON a.id = m.account_id
+             JOIN membership_roles mr ON mr.membership_id = m.id
+             JOIN roles r ON r.id = mr.role_id
+             WHERE r.kind = 'admin' AND substr($1, 1, length(o.path)) = o.path
+             ORDER BY length(o.path) DESC, m.sort_key, a.id, r.key",
+        )
+        .bind(org.path.as_str())
+        .fetch_all(c)
+        .await
+    })?;
+    let mut out: Vec<Administrator> = Vec::new();
+    for row in rows {
+        let org_id: OrganizationId = row.organization_id.into();
+        match out.last_mut() {
+            Some(last) if last.account.id.0 == row.account.id && last.organization_id == org_id => {
+                last.roles.push(row.key)
+            }
+            _ => out.push(Administrator {
+                account: row.account.try_into()?,
+                organization_id: org_id,
+                membership_active: row.active,
+                roles: vec![row.key],
+            }),
+        }
+    }
+    Ok(out)
 }
 
 /// One member as lists and detail pages show it.
@@ -1147,6 +1217,7 @@ pub async fn remove(
             .map(|r| r.rows_affected())
     })?;
     end_sessions_without_membership(&mut tx, account.id).await?;
+    crate::rights::changed(&mut tx, org.environment_id).await?;
     let changes =
         serde_json::json!({"email": account.email, "staff_code": m.staff_code, "labels": m.labels});
     let event = member_event(
@@ -1197,6 +1268,7 @@ pub async fn set_active(
     if !active {
         end_sessions_without_membership(&mut tx, account.id).await?;
     }
+    crate::rights::changed(&mut tx, org.environment_id).await?;
     let action = if active {
         "member.reactivated"
     } else {
@@ -1259,6 +1331,108 @@ pub async fn resend_invitation(
     )
     .await?;
     tx.commit().await
+}
+
+/// Replaces a member's roles (seed 001, "Change role"). Giving or taking an
+/// administrator role needs `admins.manage`, any other role beyond `member`
+/// `roles.assign`; the environment's last administrator keeps theirs.
+/// Returns the roles now held.
+pub async fn set_roles(
+    store: &Store,
+    caller: &Principal,
+    auth: &Authorized<portier_core::rights::RolesAssign>,
+    account_id: AccountId,
+    keys: &[portier_core::roles::RoleKey],
+    origin: &Origin,
+) -> Result<Vec<Role>> {
+    let mut tx = store.begin().await?;
+    let org = organizations::get_for_update(&mut tx, auth.organization_id()).await?;
+    let (account, m) = membership_in(&mut tx, org.id, account_id).await?;
+    let before = roles_held(&mut tx, &org, m.id).await?;
+    let after = roles::resolve(&mut tx, &org, keys).await?;
+    // Taking a role away needs the same right as giving it.
+    let touched: Vec<Role> = after
+        .iter()
+        .filter(|r| !before.iter().any(|b| b.id == r.id))
+        .chain(
+            before
+                .iter()
+                .filter(|b| !after.iter().any(|r| r.id == b.id)),
+        )
+        .cloned()
+        .collect();
+    if touched.is_empty() {
+        return Ok(after);
+    }
+    caller.may_grant(&touched, &org.path)?;
+    let keeps_admin = after
+        .iter()
+        .any(|r| r.grants(&portier_core::permissions::ADMINS_MANAGE));
+    if !keeps_admin {
+        ensure_not_last_administrator(&mut tx, &org, &account, &m).await?;
+    }
+    in_tx!(&mut tx, |c| {
+        sqlx::query("DELETE FROM membership_roles WHERE membership_id = $1")
+            .bind(m.id.0)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    insert_membership_roles(
+        &mut tx,
+        m.id,
+        &after.iter().map(|r| r.id).collect::<Vec<_>>(),
+    )
+    .await?;
+    let keys_of = |roles: &[Role]| {
+        roles
+            .iter()
+            .map(|r| r.key.as_str().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let changes =
+        serde_json::json!({"roles": {"before": keys_of(&before), "after": keys_of(&after)}});
+    audit::record(
+        &mut tx,
+        org.environment_id,
+        member_event(
+            auth.actor(),
+            "member.roles_changed",
+            org.id,
+            account.id,
+            changes,
+            origin,
+        ),
+        origin.now,
+    )
+    .await?;
+    crate::rights::changed(&mut tx, org.environment_id).await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// The roles a membership holds directly, as `resolve` reads them.
+async fn roles_held(
+    tx: &mut Tx,
+    org: &Organization,
+    membership: MembershipId,
+) -> Result<Vec<Role>> {
+    let keys: Vec<String> = in_tx!(tx, |c| {
+        sqlx::query_scalar(
+            "SELECT r.key FROM membership_roles mr JOIN roles r ON r.id = mr.role_id
+             WHERE mr.membership_id = $1 ORDER BY r.key",
+        )
+        .bind(membership.0)
+        .fetch_all(c)
+        .await
+    })?;
+    let keys = keys
+        .iter()
+        .map(|k| {
+            portier_core::roles::RoleKey::parse("roles", k).map_err(|e| Error::Corrupt(e.message))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    roles::resolve(tx, org, &keys).await
 }
 
 /// A person with no active membership left cannot sign in (DESIGN §1), so

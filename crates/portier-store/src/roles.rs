@@ -3,15 +3,20 @@
 //! place that defines them.
 
 use chrono::{DateTime, Utc};
-use portier_core::FieldError;
-use portier_core::ids::RoleId;
+use portier_core::audit::{Actor, NewAuditEvent};
+use portier_core::ids::{AccountId, OrganizationId, RoleId};
 use portier_core::organizations::Organization;
 use portier_core::permissions::{Permission, PermissionSet};
-use portier_core::roles::{LocalizedName, Role, RoleKey, RoleKind, builtins};
+use portier_core::rights::{Authorized, Principal, RolesManage};
+use portier_core::roles::{
+    LocalizedName, Role, RoleDefinition, RoleKey, RoleKind, RolePatchInput, builtins,
+};
+use portier_core::{Error as DomainError, FieldError};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::{Error, Result, Tx, in_tx};
+use crate::audit::{self, Origin};
+use crate::{Error, Result, Store, Tx, in_tx, organizations, reader};
 
 #[derive(sqlx::FromRow)]
 struct RoleRow {
@@ -27,68 +32,399 @@ struct RoleRow {
     created_at: DateTime<Utc>,
 }
 
-/// Reads the roles that can be granted in `org`, by key, in the order asked:
-/// the built-ins and the roles defined on `org` or one of its ancestors (the
-/// nearest definition wins). An unknown key is refused on its field
+/// Every role in reach of an organization (the built-ins, and the roles
+/// defined on it or one of its ancestors), one row per permission; `$1` is
+/// the organization's path. Callers add the rest of the `WHERE` and an order.
+macro_rules! roles_in_reach {
+    ($rest:literal) => {
+        concat!(
+            "SELECT r.id, r.organization_id, r.key, r.name_en, r.name_nl, r.kind,
+                    r.requires_registration, r.portfolio_types, r.created_at, rp.permission
+             FROM roles r LEFT JOIN organizations o ON o.id = r.organization_id
+             LEFT JOIN role_permissions rp ON rp.role_id = r.id
+             WHERE (r.organization_id IS NULL OR substr($1, 1, length(o.path)) = o.path) ",
+            $rest
+        )
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct RolePermissionRow {
+    #[sqlx(flatten)]
+    role: RoleRow,
+    permission: Option<String>,
+}
+
+/// Folds rows of one role per permission into roles, in the rows' order.
+fn fold_roles(rows: Vec<RolePermissionRow>) -> Result<Vec<Role>> {
+    let mut out: Vec<(RoleRow, Vec<String>)> = Vec::new();
+    for row in rows {
+        match out.last_mut() {
+            Some((role, permissions)) if role.id == row.role.id => {
+                permissions.extend(row.permission)
+            }
+            _ => out.push((row.role, row.permission.into_iter().collect())),
+        }
+    }
+    out.into_iter().map(|(r, p)| role_from(r, p)).collect()
+}
+
+/// Reads the roles that can be granted in `org`, by key, in the order asked.
+/// A key names one role in reach: a built-in, or the environment's one
+/// custom role with that key. An unknown key is refused on its field
 /// (`roles[2]`).
 pub async fn resolve(tx: &mut Tx, org: &Organization, keys: &[RoleKey]) -> Result<Vec<Role>> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        #[sqlx(flatten)]
-        role: RoleRow,
-        permission: Option<String>,
-    }
     let mut out = Vec::with_capacity(keys.len());
     for (i, key) in keys.iter().enumerate() {
-        // Every definition in reach with its permissions, one row per
-        // permission: one statement per role, as adding members runs it.
-        let rows: Vec<Row> = in_tx!(tx, |c| {
-            sqlx::query_as(
-                "SELECT r.id, r.organization_id, r.key, r.name_en, r.name_nl, r.kind,
-                        r.requires_registration, r.portfolio_types, r.created_at, rp.permission
-                 FROM roles r LEFT JOIN organizations o ON o.id = r.organization_id
-                 LEFT JOIN role_permissions rp ON rp.role_id = r.id
-                 WHERE r.key = $1 AND (r.organization_id IS NULL OR substr($2, 1, length(o.path)) = o.path)",
-            )
-            .bind(key.as_str())
-            .bind(org.path.as_str())
-            .fetch_all(c)
-            .await
+        // One statement per role, as adding members runs it.
+        let rows: Vec<RolePermissionRow> = in_tx!(tx, |c| {
+            sqlx::query_as(roles_in_reach!("AND r.key = $2 ORDER BY r.id"))
+                .bind(org.path.as_str())
+                .bind(key.as_str())
+                .fetch_all(c)
+                .await
         })?;
-        // The nearest definition: a role of the organization itself beats its
-        // parent's (its id stands later in the path), which beats a built-in.
-        let depth = |r: &RoleRow| match r.organization_id {
-            None => 0,
-            Some(id) => org
-                .path
-                .as_str()
-                .find(&id.to_string())
-                .map(|i| i + 1)
-                .unwrap_or(0),
-        };
-        let Some(nearest) = rows
-            .iter()
-            .map(|r| &r.role)
-            .max_by_key(|r| depth(r))
-            .map(|r| r.id)
-        else {
-            return Err(FieldError::new(
+        let role = fold_roles(rows)?.into_iter().next().ok_or_else(|| {
+            Error::from(FieldError::new(
                 format!("roles[{i}]"),
                 "role_unknown",
                 format!("there is no role \"{}\" in this organization", key.as_str()),
-            )
-            .into());
-        };
-        let mut permissions = Vec::new();
-        let mut role = None;
-        for row in rows.into_iter().filter(|r| r.role.id == nearest) {
-            permissions.extend(row.permission);
-            role.get_or_insert(row.role);
-        }
-        let role = role.ok_or_else(|| Error::Corrupt("a role row vanished".into()))?;
-        out.push(role_from(role, permissions)?);
+            ))
+        })?;
+        out.push(role);
     }
     Ok(out)
+}
+
+/// The roles that can be granted in `org`: the built-ins first, then the
+/// custom ones by key.
+pub async fn list(store: &Store, org: &Organization) -> Result<Vec<Role>> {
+    let rows: Vec<RolePermissionRow> = reader!(store, |c| {
+        sqlx::query_as(roles_in_reach!(
+            "ORDER BY r.organization_id IS NOT NULL, r.key, r.id"
+        ))
+        .bind(org.path.as_str())
+        .fetch_all(c)
+        .await
+    })?;
+    fold_roles(rows)
+}
+
+/// One role in reach of `org`, by key.
+pub async fn get(store: &Store, org: &Organization, key: &RoleKey) -> Result<Option<Role>> {
+    let rows: Vec<RolePermissionRow> = reader!(store, |c| {
+        sqlx::query_as(roles_in_reach!("AND r.key = $2 ORDER BY r.id"))
+            .bind(org.path.as_str())
+            .bind(key.as_str())
+            .fetch_all(c)
+            .await
+    })?;
+    Ok(fold_roles(rows)?.into_iter().next())
+}
+
+/// The roles a member holds directly in an organization, with their
+/// permissions (seed 001: "you see the current role(s) and the associated
+/// permissions").
+pub async fn of_member(
+    store: &Store,
+    org: OrganizationId,
+    account: AccountId,
+) -> Result<Vec<Role>> {
+    let rows: Vec<RolePermissionRow> = reader!(store, |c| {
+        sqlx::query_as(
+            "SELECT r.id, r.organization_id, r.key, r.name_en, r.name_nl, r.kind,
+                    r.requires_registration, r.portfolio_types, r.created_at, rp.permission
+             FROM memberships m JOIN membership_roles mr ON mr.membership_id = m.id
+             JOIN roles r ON r.id = mr.role_id
+             LEFT JOIN role_permissions rp ON rp.role_id = r.id
+             WHERE m.organization_id = $1 AND m.account_id = $2
+             ORDER BY r.key, r.id",
+        )
+        .bind(org.0)
+        .bind(account.0)
+        .fetch_all(c)
+        .await
+    })?;
+    fold_roles(rows)
+}
+
+/// Defines a custom role on the organization the proof is for; it can be
+/// granted there and in every organization below.
+pub async fn create(
+    store: &Store,
+    caller: &Principal,
+    auth: &Authorized<RolesManage>,
+    def: RoleDefinition,
+    origin: &Origin,
+) -> Result<Role> {
+    let mut tx = store.begin().await?;
+    let org = organizations::get_in_tx(&mut tx, auth.organization_id()).await?;
+    caller.may_define(def.kind, &def.permissions, &org.path)?;
+    let key = def.key.as_str().to_owned();
+    let taken = move || {
+        Error::from(DomainError::Conflict {
+            code: "role_key_taken",
+            field: Some("key".into()),
+            message: format!("this environment already has a role \"{key}\"; choose another key"),
+        })
+    };
+    if portier_core::roles::is_builtin_key(&def.key) {
+        return Err(taken());
+    }
+    let role = Role {
+        id: RoleId::new(),
+        organization_id: Some(org.id),
+        key: def.key,
+        name: def.name,
+        kind: def.kind,
+        permissions: def.permissions,
+        requires_registration: def.requires_registration.map(|r| r.as_str().to_owned()),
+        portfolio_types: def.portfolio_types,
+    };
+    in_tx!(&mut tx, |c| {
+        sqlx::query(
+            "INSERT INTO roles (id, organization_id, environment_id, key, name_en, name_nl, kind,
+                requires_registration, portfolio_types, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+        )
+        .bind(role.id.0)
+        .bind(org.id.0)
+        .bind(org.environment_id.0)
+        .bind(role.key.as_str())
+        .bind(&role.name.en)
+        .bind(&role.name.nl)
+        .bind(role.kind.as_str())
+        .bind(&role.requires_registration)
+        .bind(Json(&role.portfolio_types))
+        .bind(origin.now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })
+    .map_err(|e| {
+        let e = Error::from(e);
+        if e.is_unique_violation() { taken() } else { e }
+    })?;
+    insert_permissions(&mut tx, &role).await?;
+    audit::record(
+        &mut tx,
+        org.environment_id,
+        role_event(
+            auth.actor(),
+            "role.created",
+            &org,
+            &role,
+            described(&role),
+            origin,
+        ),
+        origin.now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(role)
+}
+
+/// How a role reads in the audit trail.
+fn described(role: &Role) -> serde_json::Value {
+    serde_json::json!({
+        "key": role.key.as_str(),
+        "name": role.name,
+        "kind": role.kind.as_str(),
+        "permissions": role.permissions,
+        "requires_registration": role.requires_registration,
+        "portfolio_types": role.portfolio_types,
+    })
+}
+
+fn role_event(
+    actor: &Actor,
+    action: &'static str,
+    org: &Organization,
+    role: &Role,
+    changes: serde_json::Value,
+    origin: &Origin,
+) -> NewAuditEvent {
+    NewAuditEvent {
+        actor: actor.clone(),
+        action,
+        organization_id: Some(org.id),
+        target_type: "role",
+        target_id: role.key.as_str().to_owned(),
+        changes,
+        client_addr: origin.client_addr.clone(),
+    }
+}
+
+/// The custom role `key` as defined on `org` itself, locked for a change. A
+/// built-in, or a role defined on an ancestor, is a conflict that says where
+/// it can be changed instead.
+async fn defined_on(tx: &mut Tx, org: &Organization, key: &RoleKey) -> Result<Role> {
+    let rows: Vec<RolePermissionRow> = in_tx!(tx, |c| {
+        sqlx::query_as(roles_in_reach!("AND r.key = $2 ORDER BY r.id"))
+            .bind(org.path.as_str())
+            .bind(key.as_str())
+            .fetch_all(c)
+            .await
+    })?;
+    let role = fold_roles(rows)?
+        .into_iter()
+        .next()
+        .ok_or(DomainError::NotFound { what: "role" })?;
+    match role.organization_id {
+        None => Err(DomainError::Conflict {
+            code: "builtin_role",
+            field: None,
+            message: format!(
+                "\"{}\" is a built-in role; it cannot be changed or deleted (define a role of your own instead)",
+                key.as_str()
+            ),
+        }
+        .into()),
+        Some(id) if id != org.id => {
+            let owner = organizations::get_in_tx(tx, id).await?;
+            Err(DomainError::Conflict {
+                code: "role_defined_elsewhere",
+                field: None,
+                message: format!(
+                    "\"{}\" is defined by {}; change it there",
+                    key.as_str(),
+                    owner.name
+                ),
+            }
+            .into())
+        }
+        Some(_) => Ok(role),
+    }
+}
+
+/// Changes a custom role of the organization the proof is for. Everyone
+/// holding it holds the new permissions from the commit on.
+pub async fn update(
+    store: &Store,
+    caller: &Principal,
+    auth: &Authorized<RolesManage>,
+    key: &RoleKey,
+    patch: RolePatchInput,
+    origin: &Origin,
+) -> Result<Role> {
+    let mut tx = store.begin().await?;
+    let org = organizations::get_for_update(&mut tx, auth.organization_id()).await?;
+    let before = defined_on(&mut tx, &org, key).await?;
+    let after = patch.apply(&before)?;
+    caller.may_define(after.kind, &after.permissions, &org.path)?;
+    if after == before {
+        return Ok(before);
+    }
+    in_tx!(&mut tx, |c| {
+        sqlx::query(
+            "UPDATE roles SET name_en = $1, name_nl = $2, requires_registration = $3,
+                portfolio_types = $4, updated_at = $5 WHERE id = $6",
+        )
+        .bind(&after.name.en)
+        .bind(&after.name.nl)
+        .bind(&after.requires_registration)
+        .bind(Json(&after.portfolio_types))
+        .bind(origin.now)
+        .bind(after.id.0)
+        .execute(&mut *c)
+        .await?;
+        sqlx::query("DELETE FROM role_permissions WHERE role_id = $1")
+            .bind(after.id.0)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    insert_permissions(&mut tx, &after).await?;
+    let mut changes = serde_json::Map::new();
+    portier_core::organizations::diff("", &described(&before), &described(&after), &mut changes);
+    let changes = serde_json::Value::Object(changes);
+    audit::record(
+        &mut tx,
+        org.environment_id,
+        role_event(auth.actor(), "role.updated", &org, &after, changes, origin),
+        origin.now,
+    )
+    .await?;
+    crate::rights::changed(&mut tx, org.environment_id).await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// Deletes a custom role nobody holds; one in use is a conflict that says
+/// where (seed 001's members and groups), so nobody loses rights unawares.
+pub async fn delete(
+    store: &Store,
+    auth: &Authorized<RolesManage>,
+    key: &RoleKey,
+    origin: &Origin,
+) -> Result<()> {
+    let mut tx = store.begin().await?;
+    let org = organizations::get_for_update(&mut tx, auth.organization_id()).await?;
+    let role = defined_on(&mut tx, &org, key).await?;
+    let holders: Vec<(String, i64)> = in_tx!(&mut tx, |c| {
+        sqlx::query_as(
+            "SELECT o.name, COUNT(*) FROM membership_roles mr
+             JOIN memberships m ON m.id = mr.membership_id
+             JOIN organizations o ON o.id = m.organization_id
+             WHERE mr.role_id = $1 GROUP BY o.name ORDER BY o.name",
+        )
+        .bind(role.id.0)
+        .fetch_all(c)
+        .await
+    })?;
+    let groups: Vec<(String, String)> = in_tx!(&mut tx, |c| {
+        sqlx::query_as(
+            "SELECT g.name, o.name FROM group_roles gr JOIN groups g ON g.id = gr.group_id
+             JOIN organizations o ON o.id = g.organization_id
+             WHERE gr.role_id = $1 ORDER BY o.name, g.name",
+        )
+        .bind(role.id.0)
+        .fetch_all(c)
+        .await
+    })?;
+    if !holders.is_empty() || !groups.is_empty() {
+        let mut places: Vec<String> = holders
+            .iter()
+            .map(|(org, n)| format!("{n} member{} of {org}", if *n == 1 { "" } else { "s" }))
+            .collect();
+        places.extend(
+            groups
+                .iter()
+                .map(|(g, org)| format!("the group {g} of {org}")),
+        );
+        return Err(DomainError::Conflict {
+            code: "role_in_use",
+            field: None,
+            message: format!(
+                "\"{}\" is still held by {}; give them another role first",
+                key.as_str(),
+                places.join(", ")
+            ),
+        }
+        .into());
+    }
+    in_tx!(&mut tx, |c| {
+        sqlx::query("DELETE FROM roles WHERE id = $1")
+            .bind(role.id.0)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    audit::record(
+        &mut tx,
+        org.environment_id,
+        role_event(
+            auth.actor(),
+            "role.deleted",
+            &org,
+            &role,
+            described(&role),
+            origin,
+        ),
+        origin.now,
+    )
+    .await?;
+    tx.commit().await
 }
 
 fn role_from(r: RoleRow, permissions: Vec<String>) -> Result<Role> {

@@ -68,6 +68,8 @@ pub struct MemberDetail {
     pub invited_by: Option<Uuid>,
     /// The latest invitation mail from this organization, if any.
     pub invitation: Option<InvitationView>,
+    /// seed 001: each role held, with the permissions it carries.
+    pub role_details: Vec<super::roles::RoleView>,
 }
 
 /// Whether the invitation reached the person's mail server.
@@ -201,6 +203,7 @@ impl From<&MemberView> for MemberDetail {
             account_status: v.account.status,
             invited_by: v.membership.invited_by.map(|a| a.0),
             invitation: None,
+            role_details: Vec::new(),
         }
     }
 }
@@ -214,8 +217,7 @@ async fn member_route<R: Right>(
     org: &str,
     account: &str,
 ) -> Result<(Organization, Authorized<R>, AccountId), ApiError> {
-    let org = visible(state, caller, path_id("org", org)?).await?;
-    let auth = caller.0.authorize::<R>(&org)?;
+    let (org, auth) = super::authorized::<R>(state, caller, org).await?;
     Ok((org, auth, path_id("account_id", account)?))
 }
 
@@ -451,6 +453,11 @@ async fn detail(
     detail.invitation = portier_store::mail::latest_invitation(&state.store, account, org)
         .await?
         .map(Into::into);
+    detail.role_details = portier_store::roles::of_member(&state.store, org, account)
+        .await?
+        .iter()
+        .map(Into::into)
+        .collect();
     Ok(detail)
 }
 

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod me;
 pub mod members;
 pub mod organizations;
+pub mod roles;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -36,6 +37,7 @@ use crate::{ApiError, AppState};
     tags(
         (name = "organizations", description = "The organization tree: environments and the organizations below them"),
         (name = "members", description = "Who belongs to an organization, in which role"),
+        (name = "roles", description = "Roles and the permissions they carry"),
         (name = "activations", description = "The link a new person follows to choose a password"),
         (name = "auth", description = "Sign-in, sign-out, password reset"),
         (name = "audit", description = "Who changed what, when, from where"),
@@ -78,6 +80,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(members::resend_activation))
         .routes(routes!(members::deactivate))
         .routes(routes!(members::reactivate))
+        .routes(routes!(roles::set_member_roles))
+        .routes(routes!(roles::list, roles::create))
+        .routes(routes!(roles::get_one, roles::update, roles::delete))
+        .routes(routes!(roles::administrators))
         .routes(routes!(activations::show, activations::activate))
         .routes(routes!(audit::list))
         .routes(routes!(auth::login))
@@ -279,6 +285,24 @@ pub(crate) async fn visible(
         })?;
     caller.0.can_see(&org)?;
     Ok(org)
+}
+
+/// The organization named by a route's `{org}` (404 when the caller cannot
+/// see it) and the caller's proof of `R` there (403 without it).
+pub(crate) async fn authorized<R: portier_core::rights::Right>(
+    state: &AppState,
+    caller: &crate::auth::Caller,
+    org: &str,
+) -> Result<
+    (
+        portier_core::organizations::Organization,
+        portier_core::rights::Authorized<R>,
+    ),
+    ApiError,
+> {
+    let org = visible(state, caller, crate::extract::path_id("org", org)?).await?;
+    let auth = caller.0.authorize::<R>(&org)?;
+    Ok((org, auth))
 }
 
 /// Keyset pagination parameters shared by list routes: `limit` (1–500, default

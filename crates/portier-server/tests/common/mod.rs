@@ -12,6 +12,9 @@ use portier_store::audit::Origin;
 use portier_store::testing::TestDb;
 use serde_json::Value;
 
+/// A password every policy accepts.
+pub const GOOD: &str = "Kw8!vLp2#rTq";
+
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
@@ -123,6 +126,77 @@ impl TestApp {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        Self::answer(req.send().await.unwrap()).await
+    }
+
+    /// Adds `email` to `org` with `roles` and activates the account with
+    /// [`GOOD`]; returns its account id.
+    pub async fn person_in(&self, org: &str, email: &str, roles: &[&str]) -> String {
+        let r = self
+            .call(
+                "POST",
+                &format!("/api/v1/organizations/{org}/members"),
+                Some(&self.token.clone()),
+                Some(serde_json::json!({"email": email, "roles": roles, "given_name": "Sam"})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let token = self.mail_link(email, "/activate/").await;
+        let r = self
+            .call(
+                "POST",
+                &format!("/api/v1/activations/{token}"),
+                None,
+                Some(serde_json::json!({"password": GOOD})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body["account_id"].as_str().unwrap().to_owned()
+    }
+
+    /// [`TestApp::person_in`] the bootstrapped environment.
+    pub async fn person(&self, email: &str, roles: &[&str]) -> String {
+        self.person_in(&self.org_id.clone(), email, roles).await
+    }
+
+    /// Signs in; the answer and the session cookie (`name=value`) it set.
+    pub async fn login(&self, email: &str, password: &str) -> (Answer, Option<String>) {
+        let r = self
+            .client
+            .post(format!("{}/api/v1/auth/login", self.base))
+            .json(&serde_json::json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        let cookie = r
+            .headers()
+            .get("set-cookie")
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned());
+        (Self::answer(r).await, cookie)
+    }
+
+    /// A session of a new person in `org` holding `roles`.
+    pub async fn session_in(&self, org: &str, email: &str, roles: &[&str]) -> String {
+        self.person_in(org, email, roles).await;
+        let (r, cookie) = self.login(email, GOOD).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        cookie.unwrap()
+    }
+
+    pub async fn with_cookie(
+        &self,
+        method: &str,
+        path: &str,
+        cookie: &str,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut req = self
+            .client
+            .request(method.parse().unwrap(), format!("{}{path}", self.base))
+            .header("cookie", cookie);
         if let Some(b) = body {
             req = req.json(&b);
         }

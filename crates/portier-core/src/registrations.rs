@@ -1,0 +1,155 @@
+//! Professional registrations (seed 000): some roles need a number in a
+//! professional register, checked against that register. The Dutch BIG
+//! register is the one Portier knows; its numbers have 11 digits.
+
+use serde::{Deserialize, Serialize};
+
+use crate::FieldError;
+
+/// A professional register a role can require a number in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Register {
+    /// The Dutch register of health-care professionals (CIBG).
+    #[serde(rename = "BIG")]
+    Big,
+}
+
+impl Register {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Register::Big => "BIG",
+        }
+    }
+
+    pub fn parse(field: &str, raw: &str) -> Result<Register, FieldError> {
+        match raw.trim() {
+            "BIG" | "big" => Ok(Register::Big),
+            other => Err(FieldError::new(
+                field,
+                "register_unknown",
+                format!(
+                    "\"{other}\" is not a register Portier knows; use \"BIG\" (the Dutch BIG register)"
+                ),
+            )),
+        }
+    }
+
+    /// Where an administrator looks a person up by hand (seed 000: "a link to
+    /// the national Dutch BIG register so that a user can be easily looked up").
+    pub fn lookup_url(self) -> &'static str {
+        match self {
+            Register::Big => "https://zoeken.bigregister.nl/",
+        }
+    }
+}
+
+/// A well-formed number in a register: for BIG, 11 digits (spaces and dots
+/// between them, as people copy numbers, are taken out).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct RegistrationNumber {
+    pub register: Register,
+    pub number: String,
+}
+
+impl RegistrationNumber {
+    pub fn parse(field: &str, register: &str, number: &str) -> Result<Self, FieldError> {
+        let register = Register::parse(&format!("{field}.register"), register)?;
+        let digits: String = number
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '.' | '-'))
+            .collect();
+        match register {
+            Register::Big if digits.len() == 11 && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                Ok(RegistrationNumber {
+                    register,
+                    number: digits,
+                })
+            }
+            Register::Big => Err(FieldError::new(
+                format!("{field}.number"),
+                "registration_number_invalid",
+                "a BIG number has 11 digits",
+            )),
+        }
+    }
+}
+
+/// What the register said about a number (`../shared/reference/big-register.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum RegistrationState {
+    /// Found, and registered today.
+    Verified,
+    /// The register does not know the number.
+    NotFound,
+    /// Found, but the registration has ended.
+    Expired,
+    /// The register could not be asked yet (unreachable); asked again later.
+    Pending,
+    /// No register service is configured: nobody checked.
+    Unchecked,
+}
+
+impl RegistrationState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegistrationState::Verified => "verified",
+            RegistrationState::NotFound => "not_found",
+            RegistrationState::Expired => "expired",
+            RegistrationState::Pending => "pending",
+            RegistrationState::Unchecked => "unchecked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RegistrationState> {
+        Some(match s {
+            "verified" => RegistrationState::Verified,
+            "not_found" => RegistrationState::NotFound,
+            "expired" => RegistrationState::Expired,
+            "pending" => RegistrationState::Pending,
+            "unchecked" => RegistrationState::Unchecked,
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_big_number_has_eleven_digits_and_may_be_written_with_spaces() {
+        let n = RegistrationNumber::parse("registration", "BIG", "1906 1234 501").unwrap();
+        assert_eq!(n.number, "19061234501");
+        assert_eq!(n.register, Register::Big);
+        let short = RegistrationNumber::parse("registration", "BIG", "1234567890").unwrap_err();
+        assert_eq!(short.field, "registration.number");
+        let letters = RegistrationNumber::parse("registration", "BIG", "1234567890a").unwrap_err();
+        assert_eq!(letters.code, "registration_number_invalid");
+    }
+
+    #[test]
+    fn only_known_registers_are_accepted() {
+        let e = RegistrationNumber::parse("registration", "SKJ", "12345678901").unwrap_err();
+        assert_eq!(e.field, "registration.register");
+        assert_eq!(
+            Register::parse("requires_registration", "BIG").unwrap(),
+            Register::Big
+        );
+    }
+
+    #[test]
+    fn states_read_back_as_written() {
+        for s in [
+            RegistrationState::Verified,
+            RegistrationState::NotFound,
+            RegistrationState::Expired,
+            RegistrationState::Pending,
+            RegistrationState::Unchecked,
+        ] {
+            assert_eq!(RegistrationState::parse(s.as_str()), Some(s));
+        }
+    }
+}
