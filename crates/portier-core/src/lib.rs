@@ -7,6 +7,7 @@ pub mod audit;
 pub mod duration;
 pub mod email;
 pub mod error;
+pub mod groups;
 pub mod ids;
 pub mod json;
 pub mod locale;

@@ -74,6 +74,8 @@ pub struct MemberInput {
     pub staff_code: Option<String>,
     pub description: Option<String>,
     pub labels: Vec<String>,
+    /// Groups of the organization to put the person in (seeds 002, 004).
+    pub groups: Vec<crate::ids::GroupId>,
     pub active: bool,
 }
 
@@ -90,6 +92,8 @@ pub struct NewMember {
     pub staff_code: Option<String>,
     pub description: Option<String>,
     pub labels: Vec<String>,
+    /// Each once, in the order given.
+    pub groups: Vec<crate::ids::GroupId>,
     /// seed 002: unchecked makes an account that cannot be used yet.
     pub active: bool,
     pub warnings: Vec<Warning>,
@@ -135,6 +139,13 @@ impl NewMember {
             staff_code: parse_staff_code(input.staff_code.as_deref())?,
             description: multiline_text("description", input.description.as_deref(), 1000)?,
             labels: parse_labels(&input.labels)?,
+            groups: input
+                .groups
+                .iter()
+                .enumerate()
+                .filter(|(i, g)| !input.groups[..*i].contains(g))
+                .map(|(_, g)| *g)
+                .collect(),
             active: input.active,
             warnings,
         })

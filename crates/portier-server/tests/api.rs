@@ -217,3 +217,22 @@ async fn the_openapi_document_describes_the_routes_and_bearer_auth() {
     );
     assert!(spec["components"]["schemas"]["ErrorBody"].is_object());
 }
+
+/// OpenAPI requires every operation's id to be unique; generated clients and
+/// schemathesis' link inference mix up operations that share one.
+#[tokio::test]
+async fn every_operation_has_an_id_of_its_own() {
+    let spec: serde_json::Value = serde_json::from_str(portier_server::api::openapi()).unwrap();
+    let mut ids = std::collections::BTreeSet::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+            assert!(
+                ids.insert(id.to_owned()),
+                "{method} {path} repeats the operationId {id}"
+            );
+        }
+    }
+}

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod bootstrap;
 pub mod db;
 pub mod error;
+pub mod groups;
 pub mod lifecycle;
 pub mod mail;
 pub mod members;

@@ -37,6 +37,8 @@ pub struct Added {
     pub warnings: Vec<Warning>,
     /// The account has a second factor (only a reused one can).
     pub two_factor: bool,
+    /// Names of the groups the member joined.
+    pub groups: Vec<String>,
 }
 
 impl Added {
@@ -53,6 +55,7 @@ impl Added {
             account: self.account.clone(),
             membership: self.membership.clone(),
             roles,
+            groups: self.groups.clone(),
             two_factor: self.two_factor,
             sort_key: self.account.name.sort_key(&self.account.email),
         }
@@ -121,6 +124,7 @@ pub async fn add(
     )
     .await
     .map_err(|e| lost_race(e, &account, &org, membership.staff_code.as_deref()))?;
+    let groups = crate::groups::join(&mut tx, caller, &org, membership.id, &new.groups).await?;
     let invitation_sent = if !new.active {
         false
     } else if account.status == AccountStatus::Invited {
@@ -162,13 +166,15 @@ pub async fn add(
             "staff_code": membership.staff_code,
             "job_title": membership.job_title,
             "labels": membership.labels,
+            "groups": groups,
             "invitation_sent": invitation_sent,
         }),
         client_addr: origin.client_addr.clone(),
     };
     audit::record(&mut tx, org.environment_id, event, origin.now).await?;
-    if reused {
-        // A brand-new account cannot be in anyone's cache of rights yet.
+    if reused || !groups.is_empty() {
+        // A brand-new account with no group cannot be in anyone's cache of
+        // rights yet.
         crate::rights::changed(&mut tx, org.environment_id).await?;
     }
     tx.commit().await?;
@@ -180,6 +186,7 @@ pub async fn add(
         invitation_sent,
         warnings: new.warnings,
         two_factor,
+        groups,
     })
 }
 
@@ -394,6 +401,15 @@ pub async fn principal_for_account(store: &Store, account_id: AccountId) -> Resu
              JOIN organizations o ON o.id = m.organization_id
              LEFT JOIN membership_roles mr ON mr.membership_id = m.id
              LEFT JOIN role_permissions rp ON rp.role_id = mr.role_id
+             WHERE m.account_id = $1 AND m.active = TRUE AND a.disabled = FALSE
+             UNION ALL
+             SELECT o.id, o.path, rp.permission
+             FROM memberships m
+             JOIN accounts a ON a.id = m.account_id
+             JOIN organizations o ON o.id = m.organization_id
+             JOIN group_members gm ON gm.membership_id = m.id
+             JOIN group_roles gr ON gr.group_id = gm.group_id
+             JOIN role_permissions rp ON rp.role_id = gr.role_id
              WHERE m.account_id = $1 AND m.active = TRUE AND a.disabled = FALSE",
         )
         .bind(account_id.0)
@@ -483,6 +499,8 @@ pub struct MemberView {
     pub account: Account,
     pub membership: Membership,
     pub roles: Vec<String>,
+    /// Names of the groups the member belongs to in this organization.
+    pub groups: Vec<String>,
     pub two_factor: bool,
     pub sort_key: String,
 }
@@ -500,6 +518,8 @@ pub struct MemberFilter {
     /// sorted, family name with infix) or staff code (portier_core::search).
     pub q: Option<String>,
     pub role: Option<String>,
+    /// Members of this group.
+    pub group: Option<portier_core::ids::GroupId>,
     pub label: Option<String>,
     pub status: Option<portier_core::members::MemberStatus>,
 }
@@ -588,6 +608,7 @@ impl MemberRow {
                 created_at: self.created_at,
             },
             roles,
+            groups: Vec::new(),
             two_factor: self.two_factor,
             sort_key: self.sort_key,
         })
@@ -759,6 +780,12 @@ pub(crate) async fn list_by(
             next(&mut args, Arg::Text(role.clone()))
         ));
     }
+    if let Some(group) = &filter.group {
+        conditions.push(format!(
+            "EXISTS (SELECT 1 FROM group_members fg WHERE fg.membership_id = m.id AND fg.group_id = {})",
+            next(&mut args, Arg::Id(group.0))
+        ));
+    }
     if let Some(label) = &filter.label {
         let quoted = serde_json::Value::String(label.clone()).to_string();
         conditions.push(format!(
@@ -879,7 +906,22 @@ pub(crate) async fn list_by(
             crate::with_conn!(pool, |c| run!("string_agg(r.key, ',')", c))?
         }
     };
-    rows.into_iter().map(MemberRow::into_view).collect()
+    let mut views = rows
+        .into_iter()
+        .map(MemberRow::into_view)
+        .collect::<Result<Vec<_>>>()?;
+    with_groups(store, &mut views).await?;
+    Ok(views)
+}
+
+/// Fills in the groups of each member of a page, in one read.
+async fn with_groups(store: &Store, views: &mut [MemberView]) -> Result<()> {
+    let ids: Vec<MembershipId> = views.iter().map(|v| v.membership.id).collect();
+    let mut names = crate::groups::names_of(store, &ids).await?;
+    for v in views {
+        v.groups = names.remove(&v.membership.id).unwrap_or_default();
+    }
+    Ok(())
 }
 
 /// Escapes LIKE's wildcards so user input matches literally.
@@ -920,7 +962,13 @@ pub async fn get(
             c
         ))?,
     };
-    row.map(MemberRow::into_view).transpose()
+    let mut views = row
+        .map(MemberRow::into_view)
+        .transpose()?
+        .into_iter()
+        .collect::<Vec<_>>();
+    with_groups(store, &mut views).await?;
+    Ok(views.pop())
 }
 
 /// One of a person's memberships, for `/me`.

@@ -102,7 +102,7 @@ pub(crate) fn locale_of(info: &TokenInfo, chosen: Option<Locale>) -> Locale {
 }
 
 /// What an activation link is for.
-#[utoipa::path(get, path = "/activations/{token}", tag = "activations", security(()),
+#[utoipa::path(get, operation_id = "activations_show", path = "/activations/{token}", tag = "activations", security(()),
     params(("token" = String, Path, description = "The token from the activation link")),
     responses(
         (status = 200, body = ActivationView),
@@ -142,7 +142,7 @@ pub async fn show(
 /// The password must meet the strictest policy of the person's
 /// organizations, must not be easy to guess and must not contain their name
 /// or address; a refusal lists every unmet rule in the person's language.
-#[utoipa::path(post, path = "/activations/{token}", tag = "activations", security(()), request_body = Activate,
+#[utoipa::path(post, operation_id = "activations_activate", path = "/activations/{token}", tag = "activations", security(()), request_body = Activate,
     params(("token" = String, Path, description = "The token from the activation link")),
     responses(
         (status = 200, body = Activated),

@@ -76,7 +76,7 @@ pub struct AuditQuery {
 /// The audit trail of the organization and everything below it.
 ///
 /// *Permissions*: `audit.read`.
-#[utoipa::path(get, path = "/organizations/{org}/audit", tag = "audit",
+#[utoipa::path(get, operation_id = "audit_list", path = "/organizations/{org}/audit", tag = "audit",
     params(("org" = Uuid, Path, description = "The organization's id"), AuditQuery),
     responses(
         (status = 200, body = AuditList),

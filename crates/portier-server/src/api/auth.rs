@@ -86,7 +86,7 @@ async fn count(state: &AppState, limits: &[(String, Limit)]) -> Result<(), ApiEr
 /// Sets the session cookie. Failed attempts are limited per address, per
 /// client and per pair of both (429 with `Retry-After`); the limits lift after
 /// their window, so nobody can be locked out for good.
-#[utoipa::path(post, path = "/auth/login", tag = "auth", security(()), request_body = Login,
+#[utoipa::path(post, operation_id = "auth_login", path = "/auth/login", tag = "auth", security(()), request_body = Login,
     responses(
         (status = 200, body = SignedIn),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 415, body = ErrorBody),
@@ -175,7 +175,7 @@ pub async fn login(
 }
 
 /// Sign out: ends this session.
-#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(()),
+#[utoipa::path(post, operation_id = "auth_logout", path = "/auth/logout", tag = "auth", security(()),
     responses((status = 204, description = "Signed out (also when no session was open)")))]
 pub async fn logout(
     State(state): State<AppState>,
@@ -194,7 +194,7 @@ pub async fn logout(
 ///
 /// Always 202, whether or not the address has an account; the mail goes out
 /// only when it does. Limited per client and per address.
-#[utoipa::path(post, path = "/auth/password-reset", tag = "auth", security(()), request_body = ResetRequest,
+#[utoipa::path(post, operation_id = "auth_request_reset", path = "/auth/password-reset", tag = "auth", security(()), request_body = ResetRequest,
     responses(
         (status = 202, description = "If the address has an account, a link is on its way"),
         (status = 400, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
@@ -244,7 +244,7 @@ pub async fn request_reset(
 ///
 /// The link works once, for `PORTIER_RESET_TTL`; every session of the account
 /// ends. An account that was never activated is activated by it.
-#[utoipa::path(post, path = "/auth/password-reset/{token}", tag = "auth", security(()), request_body = NewPassword,
+#[utoipa::path(post, operation_id = "auth_complete_reset", path = "/auth/password-reset/{token}", tag = "auth", security(()), request_body = NewPassword,
     params(("token" = String, Path, description = "The token from the reset link")),
     responses(
         (status = 200, description = "The password is changed"),

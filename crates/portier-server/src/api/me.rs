@@ -111,7 +111,7 @@ async fn me_of(state: &AppState, account: portier_core::ids::AccountId) -> Resul
 }
 
 /// The signed-in account, with its organizations and roles there.
-#[utoipa::path(get, path = "/me", tag = "me", security(("session" = [])),
+#[utoipa::path(get, operation_id = "me_get_me", path = "/me", tag = "me", security(("session" = [])),
     responses((status = 200, body = Me), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn get_me(
     State(state): State<AppState>,
@@ -121,7 +121,7 @@ pub async fn get_me(
 }
 
 /// Change one's own profile or password.
-#[utoipa::path(patch, path = "/me", tag = "me", security(("session" = [])), request_body = UpdateMe,
+#[utoipa::path(patch, operation_id = "me_update_me", path = "/me", tag = "me", security(("session" = [])), request_body = UpdateMe,
     responses(
         (status = 200, body = Me),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),

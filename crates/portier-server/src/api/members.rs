@@ -130,6 +130,10 @@ pub struct AddMember {
     pub description: Option<Paragraphs<1000>>,
     #[serde(default)]
     pub labels: Vec<super::Line<64>>,
+    /// Ids of the organization's groups to put the person in; the caller must
+    /// be allowed to give the roles they carry.
+    #[serde(default)]
+    pub groups: Vec<Uuid>,
     /// `false` creates a membership that cannot be used until reactivated, and
     /// sends nothing (seed 002).
     #[serde(default = "yes")]
@@ -161,6 +165,8 @@ pub struct ListQuery {
     q: Option<String>,
     /// A role key.
     role: Option<String>,
+    /// A group's id: its members only.
+    group: Option<Uuid>,
     label: Option<String>,
     status: Option<MemberStatus>,
     /// 1 to 500; default 100.
@@ -182,7 +188,7 @@ impl From<&MemberView> for MemberItem {
             created_at: v.membership.created_at,
             labels: v.membership.labels.clone(),
             staff_code: v.membership.staff_code.clone(),
-            groups: Vec::new(),
+            groups: v.groups.clone(),
         }
     }
 }
@@ -247,7 +253,7 @@ fn decode_cursor(raw: &str) -> Option<MemberCursor> {
 /// and gains a membership (seed 000). New accounts get an activation mail.
 /// *Permissions*: `members.invite`; `roles.assign` for roles beyond `member`;
 /// `admins.manage` for administrator roles.
-#[utoipa::path(post, path = "/organizations/{org}/members", tag = "members", request_body = AddMember,
+#[utoipa::path(post, operation_id = "members_add", path = "/organizations/{org}/members", tag = "members", request_body = AddMember,
     params(("org" = Uuid, Path, description = "The organization's id")),
     responses(
         (status = 201, body = AddedMember),
@@ -277,6 +283,7 @@ pub async fn add(
         staff_code: inner(body.staff_code),
         description: inner(body.description),
         labels: body.labels.into_iter().map(|l| l.0).collect(),
+        groups: body.groups.into_iter().map(Into::into).collect(),
         active: body.active,
     })?;
     let added = portier_store::members::add(
@@ -310,7 +317,7 @@ pub async fn add(
 /// The organization's members, sorted by family name (ignoring the infix).
 ///
 /// *Permissions*: `members.read`.
-#[utoipa::path(get, path = "/organizations/{org}/members", tag = "members",
+#[utoipa::path(get, operation_id = "members_list", path = "/organizations/{org}/members", tag = "members",
     params(("org" = Uuid, Path, description = "The organization's id"), ListQuery),
     responses(
         (status = 200, body = MemberList),
@@ -355,9 +362,19 @@ pub async fn list(
             )
         })?),
     };
+    let group = match q.get("group") {
+        None => None,
+        Some(raw) => Some(raw.trim().parse().map_err(|_| {
+            invalid(
+                "group",
+                "group must be the id of one of the organization's groups",
+            )
+        })?),
+    };
     let filter = MemberFilter {
         q: q.get("q").filter(|s| !s.trim().is_empty()).cloned(),
         role: q.get("role").cloned(),
+        group,
         label: q.get("label").cloned(),
         status,
     };
@@ -379,7 +396,7 @@ pub async fn list(
 /// One member.
 ///
 /// *Permissions*: `members.read`.
-#[utoipa::path(get, path = "/organizations/{org}/members/{account_id}", tag = "members",
+#[utoipa::path(get, operation_id = "members_get_one", path = "/organizations/{org}/members/{account_id}", tag = "members",
     params(("org" = Uuid, Path, description = "The organization's id"), ("account_id" = Uuid, Path, description = "The member's account id")),
     responses(
         (status = 200, body = MemberDetail),
@@ -464,7 +481,7 @@ async fn detail(
 /// Change a member's details.
 ///
 /// *Permissions*: `members.update`.
-#[utoipa::path(patch, path = "/organizations/{org}/members/{account_id}", tag = "members", request_body = UpdateMember,
+#[utoipa::path(patch, operation_id = "members_update", path = "/organizations/{org}/members/{account_id}", tag = "members", request_body = UpdateMember,
     params(("org" = Uuid, Path, description = "The organization's id"), ("account_id" = Uuid, Path, description = "The member's account id")),
     responses(
         (status = 200, body = MemberChanged),
@@ -514,7 +531,7 @@ pub async fn update(
 /// environment who can sign in cannot be removed (409 `last_administrator`).
 ///
 /// *Permissions*: `members.remove`.
-#[utoipa::path(delete, path = "/organizations/{org}/members/{account_id}", tag = "members",
+#[utoipa::path(delete, operation_id = "members_remove", path = "/organizations/{org}/members/{account_id}", tag = "members",
     params(("org" = Uuid, Path, description = "The organization's id"), ("account_id" = Uuid, Path, description = "The member's account id")),
     responses(
         (status = 204, description = "Removed"),
@@ -535,7 +552,7 @@ pub async fn remove(
 /// Send a new activation mail; the previous link stops working.
 ///
 /// *Permissions*: `members.invite`.
-#[utoipa::path(post, path = "/organizations/{org}/members/{account_id}/resend-activation", tag = "members",
+#[utoipa::path(post, operation_id = "members_resend_activation", path = "/organizations/{org}/members/{account_id}/resend-activation", tag = "members",
     params(("org" = Uuid, Path, description = "The organization's id"), ("account_id" = Uuid, Path, description = "The member's account id")),
     responses(
         (status = 202, description = "A new activation mail is queued"),
@@ -591,7 +608,7 @@ async fn set_active(
 /// (409 `last_administrator`).
 ///
 /// *Permissions*: `members.update`.
-#[utoipa::path(post, path = "/organizations/{org}/members/{account_id}/deactivate", tag = "members",
+#[utoipa::path(post, operation_id = "members_deactivate", path = "/organizations/{org}/members/{account_id}/deactivate", tag = "members",
     params(("org" = Uuid, Path, description = "The organization's id"), ("account_id" = Uuid, Path, description = "The member's account id")),
     responses(
         (status = 200, body = MemberChanged),
@@ -610,7 +627,7 @@ pub async fn deactivate(
 /// Reactivate a member; someone who never activated gets a new invitation.
 ///
 /// *Permissions*: `members.update`.
-#[utoipa::path(post, path = "/organizations/{org}/members/{account_id}/reactivate", tag = "members",
+#[utoipa::path(post, operation_id = "members_reactivate", path = "/organizations/{org}/members/{account_id}/reactivate", tag = "members",
     params(("org" = Uuid, Path, description = "The organization's id"), ("account_id" = Uuid, Path, description = "The member's account id")),
     responses(
         (status = 200, body = MemberChanged),

@@ -4,6 +4,7 @@
 pub mod activations;
 pub mod audit;
 pub mod auth;
+pub mod groups;
 pub mod me;
 pub mod members;
 pub mod organizations;
@@ -38,6 +39,7 @@ use crate::{ApiError, AppState};
         (name = "organizations", description = "The organization tree: environments and the organizations below them"),
         (name = "members", description = "Who belongs to an organization, in which role"),
         (name = "roles", description = "Roles and the permissions they carry"),
+        (name = "groups", description = "Teams of members that carry roles"),
         (name = "activations", description = "The link a new person follows to choose a password"),
         (name = "auth", description = "Sign-in, sign-out, password reset"),
         (name = "audit", description = "Who changed what, when, from where"),
@@ -84,6 +86,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(roles::list, roles::create))
         .routes(routes!(roles::get_one, roles::update, roles::delete))
         .routes(routes!(roles::administrators))
+        .routes(routes!(groups::list, groups::create))
+        .routes(routes!(groups::get_one, groups::update, groups::delete))
+        .routes(routes!(groups::members))
+        .routes(routes!(groups::add_member, groups::remove_member))
         .routes(routes!(activations::show, activations::activate))
         .routes(routes!(audit::list))
         .routes(routes!(auth::login))

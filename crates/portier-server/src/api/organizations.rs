@@ -133,7 +133,7 @@ impl SettingsInput {
 /// The organizations the caller may see.
 ///
 /// Those on which the caller holds any grant, and everything below them.
-#[utoipa::path(get, path = "/organizations", tag = "organizations", params(ListQuery),
+#[utoipa::path(get, operation_id = "organizations_list", path = "/organizations", tag = "organizations", params(ListQuery),
     responses(
         (status = 200, body = OrganizationList),
         (status = 401, body = ErrorBody), (status = 422, body = ErrorBody),
@@ -169,7 +169,7 @@ pub async fn list(
 /// Create an organization below another.
 ///
 /// *Permissions*: `org.create` on the parent (or one of its ancestors).
-#[utoipa::path(post, path = "/organizations", tag = "organizations", request_body = CreateOrganization,
+#[utoipa::path(post, operation_id = "organizations_create", path = "/organizations", tag = "organizations", request_body = CreateOrganization,
     responses(
         (status = 201, body = OrganizationView),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -216,7 +216,7 @@ pub async fn create(
 /// One organization.
 ///
 /// *Permissions*: any grant on the organization or an ancestor.
-#[utoipa::path(get, path = "/organizations/{org}", tag = "organizations",
+#[utoipa::path(get, operation_id = "organizations_get_one", path = "/organizations/{org}", tag = "organizations",
     params(("org" = Uuid, Path, description = "The organization's id")),
     responses(
         (status = 200, body = OrganizationView),
@@ -234,7 +234,7 @@ pub async fn get_one(
 /// Change an organization's name or settings.
 ///
 /// *Permissions*: `org.update` on the organization or an ancestor.
-#[utoipa::path(patch, path = "/organizations/{org}", tag = "organizations", request_body = UpdateOrganization,
+#[utoipa::path(patch, operation_id = "organizations_update", path = "/organizations/{org}", tag = "organizations", request_body = UpdateOrganization,
     params(("org" = Uuid, Path, description = "The organization's id")),
     responses(
         (status = 200, body = OrganizationView),

@@ -126,10 +126,12 @@ pub struct CreateRole {
     /// At most 100. A content role carries only the product's permissions;
     /// Portier's own (`members.invite` …) belong to admin roles.
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub permissions: Vec<PermissionName>,
     /// `"BIG"`: a holder needs a BIG number (seed 000).
     pub requires_registration: Option<Register>,
     #[serde(default)]
+    #[schema(max_items = 20)]
     pub portfolio_types: Vec<KeyText>,
 }
 
@@ -140,11 +142,13 @@ pub struct CreateRole {
 pub struct UpdateRole {
     #[serde(default, deserialize_with = "object")]
     pub name: Option<NamePatch>,
+    #[schema(max_items = 100)]
     pub permissions: Option<Vec<PermissionName>>,
     /// `null` removes the requirement.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Register>)]
     pub requires_registration: Option<Option<Register>>,
+    #[schema(max_items = 20)]
     pub portfolio_types: Option<Vec<KeyText>>,
 }
 
@@ -178,7 +182,7 @@ fn key_in_path(raw: &str) -> Result<RoleKey, ApiError> {
 /// custom roles defined on it or above it, each with its permissions.
 ///
 /// *Permissions*: `members.read`.
-#[utoipa::path(get, path = "/organizations/{org}/roles", tag = "roles",
+#[utoipa::path(get, operation_id = "roles_list", path = "/organizations/{org}/roles", tag = "roles",
     params(("org" = Uuid, Path, description = "The organization's id")),
     responses(
         (status = 200, body = RoleList),
@@ -201,7 +205,7 @@ pub async fn list(
 ///
 /// *Permissions*: `roles.manage`; `admins.manage` for an admin role; the
 /// Portier permissions it carries must be the caller's own.
-#[utoipa::path(post, path = "/organizations/{org}/roles", tag = "roles", request_body = CreateRole,
+#[utoipa::path(post, operation_id = "roles_create", path = "/organizations/{org}/roles", tag = "roles", request_body = CreateRole,
     params(("org" = Uuid, Path, description = "The organization's id")),
     responses(
         (status = 201, body = RoleView),
@@ -244,7 +248,7 @@ pub async fn create(
 /// One role that can be granted in the organization.
 ///
 /// *Permissions*: `members.read`.
-#[utoipa::path(get, path = "/organizations/{org}/roles/{key}", tag = "roles",
+#[utoipa::path(get, operation_id = "roles_get_one", path = "/organizations/{org}/roles/{key}", tag = "roles",
     params(("org" = Uuid, Path, description = "The organization's id"), ("key" = String, Path, description = "The role's key")),
     responses(
         (status = 200, body = RoleView),
@@ -269,7 +273,7 @@ pub async fn get_one(
 /// the new permissions at once.
 ///
 /// *Permissions*: as for defining it.
-#[utoipa::path(patch, path = "/organizations/{org}/roles/{key}", tag = "roles", request_body = UpdateRole,
+#[utoipa::path(patch, operation_id = "roles_update", path = "/organizations/{org}/roles/{key}", tag = "roles", request_body = UpdateRole,
     params(("org" = Uuid, Path, description = "The organization's id"), ("key" = String, Path, description = "The role's key")),
     responses(
         (status = 200, body = RoleView),
@@ -319,7 +323,7 @@ pub async fn update(
 /// member or a group) is not deleted: the answer says where it is used.
 ///
 /// *Permissions*: `roles.manage`.
-#[utoipa::path(delete, path = "/organizations/{org}/roles/{key}", tag = "roles",
+#[utoipa::path(delete, operation_id = "roles_delete", path = "/organizations/{org}/roles/{key}", tag = "roles",
     params(("org" = Uuid, Path, description = "The organization's id"), ("key" = String, Path, description = "The role's key")),
     responses(
         (status = 204, description = "Deleted"),
@@ -343,7 +347,7 @@ pub async fn delete(
 ///
 /// *Permissions*: `roles.assign`; `admins.manage` to give or take an admin
 /// role. The environment's last administrator keeps theirs (409).
-#[utoipa::path(put, path = "/organizations/{org}/members/{account_id}/roles", tag = "members", request_body = SetRoles,
+#[utoipa::path(put, operation_id = "roles_set_member_roles", path = "/organizations/{org}/members/{account_id}/roles", tag = "members", request_body = SetRoles,
     params(("org" = Uuid, Path, description = "The organization's id"), ("account_id" = Uuid, Path, description = "The member's account id")),
     responses(
         (status = 200, body = MemberRoles),
@@ -405,7 +409,7 @@ pub struct AdministratorList {
 /// Everyone who holds an administrator role on this organization or above it.
 ///
 /// *Permissions*: `members.read`.
-#[utoipa::path(get, path = "/organizations/{org}/administrators", tag = "roles",
+#[utoipa::path(get, operation_id = "roles_administrators", path = "/organizations/{org}/administrators", tag = "roles",
     params(("org" = Uuid, Path, description = "The organization's id")),
     responses(
         (status = 200, body = AdministratorList),
