@@ -12,19 +12,6 @@ fn groups_path(org: &str) -> String {
     format!("/api/v1/organizations/{org}/groups")
 }
 
-async fn add(app: &TestApp, body: Value) -> String {
-    let r = app
-        .call(
-            "POST",
-            &format!("/api/v1/organizations/{}/members", app.org_id),
-            Some(&app.token.clone()),
-            Some(body),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    r.body["account_id"].as_str().unwrap().to_owned()
-}
-
 async fn resident_role(app: &TestApp) {
     let r = app
         .call(
@@ -56,12 +43,12 @@ both_backends! {
         resident_role(&app).await;
         let token = app.token.clone();
         let oost = group(&app, json!({"name": "Team Oost", "description": "Wijkteam", "roles": ["resident"]})).await;
-        let anna = add(&app, json!({"email": "anna@example.nl", "family_name": "Aalders", "groups": [oost]})).await;
-        let bob = add(&app, json!({"email": "bob@example.nl", "family_name": "Bakker"})).await;
+        let anna = app.add_member(json!({"email": "anna@example.nl", "family_name": "Aalders", "groups": [oost]})).await;
+        let bob = app.add_member(json!({"email": "bob@example.nl", "family_name": "Bakker"})).await;
         let path = format!("{}/{oost}/members/{bob}", groups_path(&app.org_id));
         assert_eq!(app.call("PUT", &path, Some(&token), None).await.status, 204);
         assert_eq!(app.call("PUT", &path, Some(&token), None).await.status, 204, "putting in twice changes nothing");
-        add(&app, json!({"email": "carla@example.nl", "family_name": "Claes"})).await;
+        app.add_member(json!({"email": "carla@example.nl", "family_name": "Claes"})).await;
         let list = app.get(&format!("/api/v1/organizations/{}/members", app.org_id)).await;
         let by_email = |e: &str| list.body["items"].as_array().unwrap().iter().find(|m| m["email"] == e).unwrap()["groups"].clone();
         assert_eq!(by_email("anna@example.nl"), json!(["Team Oost"]));
@@ -104,7 +91,7 @@ both_backends! {
         resident_role(&app).await;
         let residents = group(&app, json!({"name": "Residents", "roles": ["resident"]})).await;
         let plain = group(&app, json!({"name": "Coffee club"})).await;
-        let anna = add(&app, json!({"email": "anna@example.nl"})).await;
+        let anna = app.add_member(json!({"email": "anna@example.nl"})).await;
         let organizer = app.restricted_token(&app.org_id, [p::GROUPS_MANAGE, p::MEMBERS_READ].into_iter().collect()).await;
         let into = |g: &str| format!("{}/{g}/members/{anna}", groups_path(&app.org_id));
         assert_eq!(app.call("PUT", &into(&residents), Some(&organizer), None).await.error(403).0, "forbidden");
@@ -123,7 +110,7 @@ both_backends! {
         resident_role(&app).await;
         let token = app.token.clone();
         let residents = group(&app, json!({"name": "Residents", "roles": ["resident"]})).await;
-        add(&app, json!({"email": "anna@example.nl", "groups": [residents]})).await;
+        app.add_member(json!({"email": "anna@example.nl", "groups": [residents]})).await;
         let r = app.call("DELETE", &format!("/api/v1/organizations/{}/roles/resident", app.org_id), Some(&token), None).await;
         assert_eq!(r.error(409).0, "role_in_use");
         assert!(r.body["error"]["message"].as_str().unwrap().contains("the group Residents of Acme"), "{}", r.body);

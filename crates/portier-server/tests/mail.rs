@@ -16,24 +16,11 @@ async fn stored_mail(app: &TestApp, email: &str) -> portier_store::mail::OutboxM
         .remove(0)
 }
 
-async fn add(app: &TestApp, email: &str) -> String {
-    let r = app
-        .call(
-            "POST",
-            &format!("/api/v1/organizations/{}/members", app.org_id),
-            Some(&app.token.clone()),
-            Some(json!({"email": email, "given_name": "Eva"})),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    r.body["account_id"].as_str().unwrap().to_owned()
-}
-
 both_backends! {
     async fn the_invitation_is_delivered_over_smtp_as_text_and_html(db) {
         let app = TestApp::start(db).await;
         let sink = SmtpSink::start(false).await;
-        let id = add(&app, "eva@example.nl").await;
+        let id = app.add_member(json!({"email": "eva@example.nl", "given_name": "Eva"})).await;
         let delivery = Delivery::from_config(Some(&sink.url()), "Portier <portier@acme.example>").unwrap();
         assert!(deliver_due(&app.db.store, &delivery).await >= 1);
         let messages = sink.messages();
@@ -54,7 +41,7 @@ both_backends! {
     async fn a_refusing_server_is_retried_with_back_off_and_the_failure_shows(db) {
         let app = TestApp::start(db).await;
         let sink = SmtpSink::start(true).await;
-        let id = add(&app, "eva@example.nl").await;
+        let id = app.add_member(json!({"email": "eva@example.nl", "given_name": "Eva"})).await;
         let delivery = Delivery::from_config(Some(&sink.url()), "portier@acme.example").unwrap();
         deliver_due(&app.db.store, &delivery).await;
         let path = format!("/api/v1/organizations/{}/members/{id}", app.org_id);
@@ -79,7 +66,7 @@ both_backends! {
     async fn a_backlog_does_not_hold_up_the_shutdown(db) {
         let app = TestApp::start(db).await;
         for i in 0..30 {
-            add(&app, &format!("eva{i}@example.nl")).await;
+            app.add_member(json!({"email": format!("eva{i}@example.nl"), "given_name": "Eva"})).await;
         }
         // Asked to stop before it starts: one round at most, then it returns.
         portier_server::mail::run_worker(app.db.store.clone(), Delivery::DevMailbox, std::time::Duration::from_secs(3600), std::future::ready(())).await;
@@ -89,7 +76,7 @@ both_backends! {
 
     async fn without_smtp_mail_stays_in_the_development_mailbox(db) {
         let app = TestApp::start(db).await;
-        add(&app, "eva@example.nl").await;
+        app.add_member(json!({"email": "eva@example.nl", "given_name": "Eva"})).await;
         assert!(deliver_due(&app.db.store, &Delivery::DevMailbox).await >= 1);
         let mails = portier_store::mail::recent(&app.db.store, Some(&portier_core::email::Email::parse("eva@example.nl").unwrap()), 5).await.unwrap();
         assert_eq!(mails[0].status, "dev_mailbox");

@@ -5,22 +5,9 @@ mod common;
 use common::{Answer, TestApp};
 use portier_core::permissions as p;
 use portier_store::both_backends;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const GOOD: &str = "Kw8!vLp2#rTq";
-
-async fn add(app: &TestApp, body: Value) -> String {
-    let r = app
-        .call(
-            "POST",
-            &format!("/api/v1/organizations/{}/members", app.org_id),
-            Some(&app.token.clone()),
-            Some(body),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    r.body["account_id"].as_str().unwrap().to_owned()
-}
 
 async fn activate(app: &TestApp, email: &str) {
     let token = app.mail_link(email, "/activate/").await;
@@ -52,7 +39,7 @@ fn member_path(app: &TestApp, id: &str) -> String {
 both_backends! {
     async fn a_mistyped_address_is_corrected_before_activation_and_gets_the_invitation(db) {
         let app = TestApp::start(db).await;
-        let id = add(&app, json!({"email": "jan@exmaple.nl", "given_name": "Jna"})).await;
+        let id = app.add_member(json!({"email": "jan@exmaple.nl", "given_name": "Jna"})).await;
         let old = app.mail_link("jan@exmaple.nl", "/activate/").await;
         let r = app.call("PATCH", &member_path(&app, &id), Some(&app.token.clone()), Some(json!({"email": " Jan@Example.nl", "given_name": "Jan"}))).await;
         assert_eq!(r.status, 200, "{}", r.body);
@@ -68,7 +55,7 @@ both_backends! {
 
     async fn after_activation_only_the_member_changes_their_name_and_address(db) {
         let app = TestApp::start(db).await;
-        let id = add(&app, json!({"email": "jan@example.nl", "family_name": "Jansen"})).await;
+        let id = app.add_member(json!({"email": "jan@example.nl", "family_name": "Jansen"})).await;
         activate(&app, "jan@example.nl").await;
         let path = member_path(&app, &id);
         for body in [json!({"family_name": "Pietersen"}), json!({"email": "other@example.nl"}), json!({"phone": null})] {
@@ -83,12 +70,12 @@ both_backends! {
 
     async fn conflicts_and_bad_values_are_refused_by_field(db) {
         let app = TestApp::start(db).await;
-        let a = add(&app, json!({"email": "a@example.nl", "staff_code": "S-1"})).await;
-        add(&app, json!({"email": "b@example.nl"})).await;
+        let a = app.add_member(json!({"email": "a@example.nl", "staff_code": "S-1"})).await;
+        app.add_member(json!({"email": "b@example.nl"})).await;
         let path = member_path(&app, &a);
         let token = app.token.clone();
         assert_eq!(app.call("PATCH", &path, Some(&token), Some(json!({"email": "b@example.nl"}))).await.error(409), ("email_taken", Some("email")));
-        let b = add(&app, json!({"email": "c@example.nl"})).await;
+        let b = app.add_member(json!({"email": "c@example.nl"})).await;
         assert_eq!(app.call("PATCH", &member_path(&app, &b), Some(&token), Some(json!({"staff_code": "S-1"}))).await.error(409), ("staff_code_taken", Some("staff_code")));
         assert_eq!(app.call("PATCH", &path, Some(&token), Some(json!({"email": "nope"}))).await.error(422).1, Some("email"));
         assert_eq!(app.call("PATCH", &path, Some(&token), Some(json!({"mobile": "call me"}))).await.error(422).1, Some("mobile"));
@@ -101,7 +88,7 @@ both_backends! {
 
     async fn resending_makes_the_previous_link_stop_working(db) {
         let app = TestApp::start(db).await;
-        let id = add(&app, json!({"email": "jan@example.nl"})).await;
+        let id = app.add_member(json!({"email": "jan@example.nl"})).await;
         let first = app.mail_link("jan@example.nl", "/activate/").await;
         let r = app.call("POST", &format!("{}/resend-activation", member_path(&app, &id)), Some(&app.token.clone()), None).await;
         assert_eq!(r.status, 202, "{}", r.body);
@@ -115,7 +102,7 @@ both_backends! {
 
     async fn a_deactivated_member_loses_access_at_once_and_regains_it(db) {
         let app = TestApp::start(db).await;
-        let id = add(&app, json!({"email": "jan@example.nl"})).await;
+        let id = app.add_member(json!({"email": "jan@example.nl"})).await;
         activate(&app, "jan@example.nl").await;
         let signed = login(&app, "jan@example.nl").await;
         assert_eq!(signed.status, 200);
@@ -143,7 +130,7 @@ both_backends! {
         assert_eq!(app.call("DELETE", &first_path, Some(&token), None).await.error(409).0, "last_administrator");
         assert_eq!(app.call("POST", &deactivate, Some(&token), None).await.error(409).0, "last_administrator");
         // A second administrator counts once they can sign in.
-        let second = add(&app, json!({"email": "beheer@acme.example", "roles": ["administrator"]})).await;
+        let second = app.add_member(json!({"email": "beheer@acme.example", "roles": ["administrator"]})).await;
         assert_eq!(app.call("DELETE", &first_path, Some(&token), None).await.error(409).0, "last_administrator", "not yet activated");
         activate(&app, "beheer@acme.example").await;
         assert_eq!(app.call("POST", &deactivate, Some(&token), None).await.status, 200);
@@ -153,7 +140,7 @@ both_backends! {
         assert_eq!(app.call("POST", &format!("{second_path}/deactivate"), Some(&token), None).await.error(409).0, "last_administrator");
         assert_eq!(login(&app, "beheer@acme.example").await.status, 200, "still in");
         // A user manager or an administrator of a part of the environment is not its last administrator.
-        let manager = add(&app, json!({"email": "sleutel@acme.example", "roles": ["user-manager"]})).await;
+        let manager = app.add_member(json!({"email": "sleutel@acme.example", "roles": ["user-manager"]})).await;
         assert_eq!(app.call("DELETE", &member_path(&app, &manager), Some(&token), None).await.status, 204);
         let child = app.call("POST", "/api/v1/organizations", Some(&token), Some(json!({"name": "Chirurgie", "parent_id": app.org_id}))).await;
         let child = child.body["id"].as_str().unwrap().to_owned();
@@ -165,7 +152,7 @@ both_backends! {
 
     async fn a_removed_member_vanishes_but_the_account_and_history_stay(db) {
         let app = TestApp::start(db).await;
-        let id = add(&app, json!({"email": "jan@example.nl", "staff_code": "S-7"})).await;
+        let id = app.add_member(json!({"email": "jan@example.nl", "staff_code": "S-7"})).await;
         activate(&app, "jan@example.nl").await;
         let path = member_path(&app, &id);
         assert_eq!(app.call("DELETE", &path, Some(&app.token.clone()), None).await.status, 204);

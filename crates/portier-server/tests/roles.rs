@@ -28,19 +28,6 @@ async fn child(app: &TestApp, name: &str) -> String {
     r.body["id"].as_str().unwrap().to_owned()
 }
 
-async fn add(app: &TestApp, org: &str, email: &str, roles: &[&str]) -> String {
-    let r = app
-        .call(
-            "POST",
-            &format!("/api/v1/organizations/{org}/members"),
-            Some(&app.token.clone()),
-            Some(json!({"email": email, "roles": roles})),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    r.body["account_id"].as_str().unwrap().to_owned()
-}
-
 fn resident() -> Value {
     json!({
         "key": "resident",
@@ -73,7 +60,7 @@ both_backends! {
         assert_eq!(r.body["defined_by"], org.as_str());
         let list = app.get(&roles_path(&org)).await;
         assert_eq!(keys(&list.body), vec!["administrator", "member", "user-manager", "resident"], "built-ins first");
-        let anna = add(&app, &org, "anna@example.nl", &["member"]).await;
+        let anna = app.add_member_to(&org, json!({"email": "anna@example.nl", "roles": &["member"]})).await;
         let r = app.call("PUT", &member_roles_path(&org, &anna), Some(&token), Some(json!({"roles": ["resident"]}))).await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["roles"][0]["key"], "resident");
@@ -98,7 +85,7 @@ both_backends! {
         let token = app.token.clone();
         let org = app.org_id.clone();
         assert_eq!(app.call("POST", &roles_path(&org), Some(&token), Some(resident())).await.status, 201);
-        let anna = add(&app, &org, "anna@example.nl", &["resident"]).await;
+        let anna = app.add_member_to(&org, json!({"email": "anna@example.nl", "roles": &["resident"]})).await;
         let path = format!("{}/resident", roles_path(&org));
         let r = app.call("DELETE", &path, Some(&token), None).await;
         assert_eq!(r.error(409).0, "role_in_use");
@@ -148,7 +135,7 @@ both_backends! {
         assert_eq!(app.call("POST", &roles_path(&ward), Some(&token), Some(local)).await.status, 201);
         assert_eq!(keys(&app.get(&roles_path(&ward)).await.body), vec!["administrator", "member", "user-manager", "resident", "ward-nurse"]);
         assert_eq!(keys(&app.get(&roles_path(&env)).await.body), vec!["administrator", "member", "user-manager", "resident"]);
-        add(&app, &ward, "piet@example.nl", &["resident", "ward-nurse"]).await;
+        app.add_member_to(&ward, json!({"email": "piet@example.nl", "roles": &["resident", "ward-nurse"]})).await;
         let r = app.call("POST", &format!("/api/v1/organizations/{env}/members"), Some(&token), Some(json!({"email": "kees@example.nl", "roles": ["ward-nurse"]}))).await;
         assert_eq!(r.error(422), ("role_unknown", Some("roles[0]")), "a child's role is not the parent's");
         let r = app.call("PATCH", &format!("{}/resident", roles_path(&ward)), Some(&token), Some(json!({"permissions": []}))).await;
@@ -174,7 +161,7 @@ both_backends! {
         let r = app.with_cookie("PUT", &member_roles_path(&org, &new), &manager, Some(json!({"roles": ["member"]}))).await;
         assert_eq!(r.status, 200, "{}", r.body);
         // Taking an administrator role away is administrators' business too.
-        let admin = add(&app, &org, "second.admin@example.nl", &["administrator"]).await;
+        let admin = app.add_member_to(&org, json!({"email": "second.admin@example.nl", "roles": &["administrator"]})).await;
         let r = app.with_cookie("PUT", &member_roles_path(&org, &admin), &manager, Some(json!({"roles": ["member"]}))).await;
         assert_eq!(r.error(403).0, "forbidden");
         let r = app.with_cookie("POST", &roles_path(&org), &manager, Some(json!({"key": "x", "name": {"en": "X"}, "kind": "content"}))).await;
@@ -214,7 +201,7 @@ both_backends! {
         assert_eq!(r.status, 200, "{}", r.body);
         let r = app.call("PUT", &member_roles_path(&org, &first), Some(&token), Some(json!({"roles": ["user-manager"]}))).await;
         assert_eq!(r.error(409).0, "last_administrator");
-        let pending = add(&app, &org, "pending@example.nl", &["administrator"]).await;
+        let pending = app.add_member_to(&org, json!({"email": "pending@example.nl", "roles": &["administrator"]})).await;
         let r = app.call("PUT", &member_roles_path(&org, &first), Some(&token), Some(json!({"roles": ["user-manager"]}))).await;
         assert_eq!(r.error(409).0, "last_administrator", "an administrator who never activated does not count");
         let list = app.call("GET", &format!("/api/v1/organizations/{org}/administrators"), Some(&token), None).await;
@@ -228,8 +215,8 @@ both_backends! {
     async fn the_administrators_of_a_child_include_those_above_it(db) {
         let app = TestApp::start(db).await;
         let ward = child(&app, "Ward 3").await;
-        add(&app, &ward, "head@example.nl", &["user-manager"]).await;
-        add(&app, &ward, "nurse@example.nl", &["member"]).await;
+        app.add_member_to(&ward, json!({"email": "head@example.nl", "roles": &["user-manager"]})).await;
+        app.add_member_to(&ward, json!({"email": "nurse@example.nl", "roles": &["member"]})).await;
         let list = app.get(&format!("/api/v1/organizations/{ward}/administrators")).await;
         let items = list.body["items"].as_array().unwrap();
         let head = items.iter().find(|a| a["email"] == "head@example.nl").unwrap();

@@ -132,18 +132,31 @@ impl TestApp {
         Self::answer(req.send().await.unwrap()).await
     }
 
-    /// Adds `email` to `org` with `roles` and activates the account with
-    /// [`GOOD`]; returns its account id.
-    pub async fn person_in(&self, org: &str, email: &str, roles: &[&str]) -> String {
+    /// Adds a member to `org` with the bootstrap token (`body` as the API
+    /// takes it); returns the account id.
+    pub async fn add_member_to(&self, org: &str, body: Value) -> String {
         let r = self
             .call(
                 "POST",
                 &format!("/api/v1/organizations/{org}/members"),
                 Some(&self.token.clone()),
-                Some(serde_json::json!({"email": email, "roles": roles, "given_name": "Sam"})),
+                Some(body),
             )
             .await;
         assert_eq!(r.status, 201, "{}", r.body);
+        r.body["account_id"].as_str().unwrap().to_owned()
+    }
+
+    /// [`TestApp::add_member_to`] the bootstrapped environment.
+    pub async fn add_member(&self, body: Value) -> String {
+        self.add_member_to(&self.org_id.clone(), body).await
+    }
+
+    /// Adds `email` to `org` with `roles` and activates the account with
+    /// [`GOOD`]; returns its account id.
+    pub async fn person_in(&self, org: &str, email: &str, roles: &[&str]) -> String {
+        let body = serde_json::json!({"email": email, "roles": roles, "given_name": "Sam"});
+        self.add_member_to(org, body).await;
         let token = self.mail_link(email, "/activate/").await;
         let r = self
             .call(
