@@ -17,6 +17,7 @@ pub mod organizations;
 pub mod passwords;
 pub mod permissions;
 pub mod registrations;
+pub mod resources;
 pub mod rights;
 pub mod roles;
 pub mod search;

@@ -38,6 +38,7 @@ catalogue! {
     ORG_CREATE = "org.create": "create organizations below this one";
     DOMAINS_MANAGE = "domains.manage": "claim and verify e-mail domains";
     TOKENS_MANAGE = "tokens.manage": "create and revoke API tokens";
+    RESOURCES_MANAGE = "resources.manage": "register the organization's resources (mailboxes, administrations) and grant access to them";
 }
 
 impl Permission {

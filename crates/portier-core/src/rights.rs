@@ -57,6 +57,7 @@ rights! {
     OrgUpdate => ORG_UPDATE,
     OrgCreate => ORG_CREATE,
     TokensManage => TOKENS_MANAGE,
+    ResourcesManage => RESOURCES_MANAGE,
 }
 
 /// Proof that `actor` holds `R` on `organization_id`. Only
@@ -196,6 +197,69 @@ impl Principal {
     }
 }
 
+/// A relation a member or group was granted on a resource (seed 004: a
+/// mailbox, an administration), as the check API reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Relation {
+    /// Where the resource is registered; it is seen there and below.
+    pub path: OrgPath,
+    pub resource_type: String,
+    pub resource_key: String,
+    pub relation: String,
+}
+
+/// Everything one account holds in one environment, compiled once so that
+/// each question costs no SQL (DESIGN §7): permissions per organization
+/// (from its own roles and its groups' roles), and relations on resources.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompiledRights {
+    pub grants: Vec<(OrgPath, PermissionSet)>,
+    pub relations: Vec<Relation>,
+}
+
+/// One question to the check API.
+#[derive(Debug, Clone, Copy)]
+pub struct Question<'a> {
+    pub permission: &'a str,
+    /// The organization asked about.
+    pub path: &'a OrgPath,
+    /// `(type, id)` of a resource of that organization (or above it).
+    pub resource: Option<(&'a str, &'a str)>,
+}
+
+impl CompiledRights {
+    /// Whether the account may do what the question asks. Rights held on an
+    /// organization hold below it, never above. With a resource, the
+    /// permission is `<type>.<relation>` (`mailbox.use`): held through a
+    /// role on the organization it covers every resource of that type
+    /// there; granted on the resource it covers that one. A permission
+    /// nobody holds is simply not allowed.
+    pub fn allows(&self, q: Question<'_>) -> bool {
+        let by_role = self.grants.iter().any(|(path, permissions)| {
+            q.path.is_within(path) && permissions.iter().any(|p| p.as_str() == q.permission)
+        });
+        if by_role {
+            return true;
+        }
+        let Some((kind, key)) = q.resource else {
+            return false;
+        };
+        let Some(relation) = q
+            .permission
+            .strip_prefix(kind)
+            .and_then(|rest| rest.strip_prefix('.'))
+        else {
+            return false;
+        };
+        self.relations.iter().any(|r| {
+            r.resource_type == kind
+                && r.resource_key == key
+                && r.relation == relation
+                && q.path.is_within(&r.path)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,5 +394,81 @@ mod tests {
         assert_eq!(proof.organization_id(), a.id);
         assert_eq!(proof.environment_id(), env.id);
         assert_eq!(proof.actor(), &Actor::Cli);
+    }
+
+    fn compiled() -> (CompiledRights, OrgPath, OrgPath, OrgPath) {
+        let env = OrgPath::root(OrganizationId::new());
+        let ward = env.child(OrganizationId::new()).unwrap();
+        let other = env.child(OrganizationId::new()).unwrap();
+        let rights = CompiledRights {
+            grants: vec![(
+                ward.clone(),
+                ["documents.read", "mailbox.use"]
+                    .iter()
+                    .map(|p| Permission::parse("p", p).unwrap())
+                    .collect(),
+            )],
+            relations: vec![Relation {
+                path: env.clone(),
+                resource_type: "administration".into(),
+                resource_key: "fin-01".into(),
+                relation: "manage".into(),
+            }],
+        };
+        (rights, env, ward, other)
+    }
+
+    #[test]
+    fn compiled_rights_reach_down_never_up_and_unknown_permissions_are_refused() {
+        let (rights, env, ward, other) = compiled();
+        let ask = |permission, path| {
+            rights.allows(Question {
+                permission,
+                path,
+                resource: None,
+            })
+        };
+        assert!(ask("documents.read", &ward));
+        let team = ward.child(OrganizationId::new()).unwrap();
+        assert!(ask("documents.read", &team), "held below");
+        assert!(!ask("documents.read", &env), "never above");
+        assert!(!ask("documents.read", &other), "never beside");
+        assert!(!ask("documents.delete", &ward), "nobody holds it");
+    }
+
+    #[test]
+    fn a_resource_is_allowed_by_a_grant_on_it_or_a_role_for_its_type() {
+        let (rights, env, ward, _) = compiled();
+        let ask = |permission, path, resource| {
+            rights.allows(Question {
+                permission,
+                path,
+                resource: Some(resource),
+            })
+        };
+        assert!(
+            ask("administration.manage", &ward, ("administration", "fin-01")),
+            "granted on the environment's administration"
+        );
+        assert!(
+            !ask("administration.manage", &ward, ("administration", "fin-02")),
+            "another one"
+        );
+        assert!(
+            !ask("administration.use", &ward, ("administration", "fin-01")),
+            "another relation"
+        );
+        assert!(
+            !ask("mailbox.manage", &ward, ("administration", "fin-01")),
+            "another type"
+        );
+        assert!(
+            ask("mailbox.use", &ward, ("mailbox", "sales")),
+            "a role's mailbox.use covers every mailbox there"
+        );
+        assert!(
+            !ask("mailbox.use", &env, ("mailbox", "sales")),
+            "but not above the role"
+        );
     }
 }

@@ -125,6 +125,9 @@ pub fn builtins() -> Vec<Role> {
         p::MEMBERS_REMOVE,
         p::ROLES_ASSIGN,
         p::GROUPS_MANAGE,
+        // seed 004: the key user adds people to the mailboxes and
+        // administrations they need.
+        p::RESOURCES_MANAGE,
     ]
     .into_iter()
     .collect();

@@ -127,7 +127,7 @@ impl FromRequestParts<AppState> for Caller {
                     "the Authorization header must read Bearer <token>",
                 )
             })?;
-        match portier_store::api_tokens::authenticate(&state.store, token, Utc::now()).await? {
+        match state.rights.token(&state.store, token, Utc::now()).await? {
             Some(principal) => Ok(Caller(principal, Via::ApiToken)),
             None => Err(ApiError::unauthenticated(
                 "invalid_token",

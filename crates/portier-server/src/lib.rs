@@ -11,6 +11,7 @@ pub mod health;
 pub mod mail;
 pub mod metrics;
 pub mod passwords;
+pub mod rights;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
@@ -48,6 +49,9 @@ pub struct ServerConfig {
     pub cookie: auth::CookieSettings,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: extract::TrustedProxies,
+    /// The longest rights, tokens and organizations read from the database
+    /// are used before being read again (`rights::MAX_AGE`).
+    pub rights_max_age: Duration,
 }
 
 impl ServerConfig {
@@ -59,6 +63,7 @@ impl ServerConfig {
             request_timeout: Duration::from_secs(30),
             body_limit: 1024 * 1024,
             trusted_proxies: extract::TrustedProxies::default(),
+            rights_max_age: rights::MAX_AGE,
         }
     }
 }
@@ -67,6 +72,8 @@ pub struct Inner {
     pub store: Store,
     pub config: ServerConfig,
     pub hasher: passwords::Hasher,
+    /// Rights, tokens and organizations this node remembers (DESIGN §7).
+    pub rights: Arc<rights::RightsCache>,
 }
 
 /// Shared by every handler; cheap to clone.
@@ -83,6 +90,7 @@ impl std::ops::Deref for AppState {
 impl AppState {
     pub fn new(store: Store, config: ServerConfig) -> AppState {
         AppState(Arc::new(Inner {
+            rights: rights::RightsCache::for_store(&store, config.rights_max_age),
             store,
             config,
             hasher: passwords::Hasher::new(),
@@ -156,8 +164,13 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Other nodes' changes of rights, for as long as this server runs.
+    let store = state.store.clone();
+    let news = tokio::spawn(async move { portier_store::rights::listen(&store).await });
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    news.abort();
+    served
 }

@@ -103,17 +103,30 @@ struct TokenRow {
     path: String,
 }
 
+/// The stored form of a presented token (its SHA-256), for caches.
+pub fn hash_of(presented: &str) -> String {
+    SecretToken::presented(presented).hash()
+}
+
+/// A token that may be used now.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub id: ApiTokenId,
+    pub principal: Principal,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
 /// The principal a presented bearer token stands for, or `None` when it is
 /// unknown, revoked or expired (the caller answers 401 alike for all three).
 pub async fn authenticate(
     store: &Store,
     presented: &str,
     now: DateTime<Utc>,
-) -> Result<Option<Principal>> {
+) -> Result<Option<Authenticated>> {
     if !presented.starts_with(API_TOKEN_PREFIX) || presented.len() > 128 {
         return Ok(None);
     }
-    let hash = SecretToken::presented(presented).hash();
+    let hash = hash_of(presented);
     let row: Option<TokenRow> = reader!(store, |c| {
         sqlx::query_as(
             "SELECT t.id, t.account_id, t.permissions, t.expires_at, t.revoked_at,
@@ -136,15 +149,33 @@ pub async fn authenticate(
         .iter()
         .filter_map(|p| Permission::parse("permission", p).ok())
         .collect();
-    Ok(Some(Principal {
-        actor: Actor::ApiToken {
-            id: row.id.into(),
-            account_id: row.account_id.map(Into::into),
+    Ok(Some(Authenticated {
+        id: row.id.into(),
+        expires_at: row.expires_at,
+        principal: Principal {
+            actor: Actor::ApiToken {
+                id: row.id.into(),
+                account_id: row.account_id.map(Into::into),
+            },
+            grants: vec![Grant {
+                organization_id: row.organization_id.into(),
+                path: OrgPath::from_stored(row.path),
+                permissions,
+            }],
         },
-        grants: vec![Grant {
-            organization_id: row.organization_id.into(),
-            path: OrgPath::from_stored(row.path),
-            permissions,
-        }],
     }))
+}
+
+/// Records that a token was used (at most once a minute, by the caller): a
+/// lost write costs only the precision of "last used".
+pub async fn touch(store: &Store, id: ApiTokenId, now: DateTime<Utc>) -> Result<()> {
+    crate::relaxed!(store, |c| {
+        sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id.0)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(())
 }

@@ -44,6 +44,8 @@ pub(crate) enum Db {
         /// Connections whose commits do not wait for the disk
         /// (`synchronous_commit = off`), for [`relaxed!`] writes only.
         relaxed: Pool<Postgres>,
+        /// For the connection that listens for other nodes' changes.
+        options: Box<PgConnectOptions>,
     },
 }
 
@@ -233,11 +235,15 @@ impl Store {
         };
         let pool = Pool::connect(options.clone(), settings.clone()).await?;
         let relaxed = Pool::new(
-            options.options([("synchronous_commit", "off")]),
+            options.clone().options([("synchronous_commit", "off")]),
             Settings { max: 4, ..settings },
         );
         Ok(Store {
-            db: Db::Postgres { pool, relaxed },
+            db: Db::Postgres {
+                pool,
+                relaxed,
+                options: Box::new(options),
+            },
             feed: Arc::default(),
         })
     }
@@ -344,7 +350,7 @@ impl Store {
                 size: read.size() + write.size(),
                 idle: read.num_idle() + write.num_idle(),
             },
-            Db::Postgres { pool, relaxed } => PoolState {
+            Db::Postgres { pool, relaxed, .. } => PoolState {
                 size: pool.size() + relaxed.size(),
                 idle: pool.num_idle() + relaxed.num_idle(),
             },
@@ -357,7 +363,7 @@ impl Store {
                 read.close().await;
                 write.close().await;
             }
-            Db::Postgres { pool, relaxed } => {
+            Db::Postgres { pool, relaxed, .. } => {
                 pool.close().await;
                 relaxed.close().await;
             }
@@ -374,7 +380,9 @@ impl Tx {
             TxConn::Postgres(mut conn) => conn.commit().await?,
         }
         for environment in self.changed.environments {
-            self.changed.feed.publish(environment);
+            self.changed
+                .feed
+                .publish(crate::rights::Change::Environment(environment));
         }
         Ok(())
     }

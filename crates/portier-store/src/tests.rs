@@ -160,7 +160,7 @@ both_backends! {
         let b = crate::bootstrap::bootstrap(&db.store, "Ziekenhuis Oost", &email, Duration::from_secs(7 * 86400), &origin()).await.unwrap();
         assert!(!b.account_reused);
         assert!(b.activation_token.is_some());
-        let principal = crate::api_tokens::authenticate(&db.store, b.api_token.expose(), Utc::now()).await.unwrap().unwrap();
+        let principal = crate::api_tokens::authenticate(&db.store, b.api_token.expose(), Utc::now()).await.unwrap().unwrap().principal;
         assert_eq!(principal.grants.len(), 1);
         assert_eq!(principal.grants[0].organization_id, b.organization_id);
         assert_eq!(principal.grants[0].permissions, p::all_portier());
@@ -183,7 +183,7 @@ both_backends! {
         assert_eq!(a.account_id, b.account_id, "seed 000: one account per person");
         assert!(b.account_reused);
         assert_eq!(count(&db.store, "accounts").await, 1);
-        let token_a = crate::api_tokens::authenticate(&db.store, a.api_token.expose(), Utc::now()).await.unwrap().unwrap();
+        let token_a = crate::api_tokens::authenticate(&db.store, a.api_token.expose(), Utc::now()).await.unwrap().unwrap().principal;
         let org_b = crate::organizations::get(&db.store, b.organization_id).await.unwrap().unwrap();
         assert!(!token_a.sees(&org_b.path), "a token of A must not see B");
     }

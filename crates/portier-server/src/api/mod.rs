@@ -4,10 +4,12 @@
 pub mod activations;
 pub mod audit;
 pub mod auth;
+pub mod check;
 pub mod groups;
 pub mod me;
 pub mod members;
 pub mod organizations;
+pub mod resources;
 pub mod roles;
 
 use std::collections::HashMap;
@@ -40,6 +42,8 @@ use crate::{ApiError, AppState};
         (name = "members", description = "Who belongs to an organization, in which role"),
         (name = "roles", description = "Roles and the permissions they carry"),
         (name = "groups", description = "Teams of members that carry roles"),
+        (name = "resources", description = "Mailboxes, administrations and other things members are granted access to"),
+        (name = "check", description = "May this person do this here? The question integrating products ask"),
         (name = "activations", description = "The link a new person follows to choose a password"),
         (name = "auth", description = "Sign-in, sign-out, password reset"),
         (name = "audit", description = "Who changed what, when, from where"),
@@ -90,6 +94,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(groups::get_one, groups::update, groups::delete))
         .routes(routes!(groups::members))
         .routes(routes!(groups::add_member, groups::remove_member))
+        .routes(routes!(resources::list, resources::create))
+        .routes(routes!(resources::get_one, resources::delete))
+        .routes(routes!(resources::grant))
+        .routes(routes!(resources::revoke))
+        .routes(routes!(check::check))
+        .routes(routes!(check::batch))
         .routes(routes!(activations::show, activations::activate))
         .routes(routes!(audit::list))
         .routes(routes!(auth::login))

@@ -61,6 +61,48 @@ impl TestApp {
         }
     }
 
+    /// Another node on the same database (its own store, cache and
+    /// connections, as a second `portier serve` would have); returns its
+    /// base URL.
+    pub async fn second_node(
+        &self,
+        configure: impl FnOnce(&mut portier_server::ServerConfig),
+    ) -> String {
+        let store = portier_store::Store::connect(&self.db.url).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let mut config = portier_server::ServerConfig::new(&base);
+        configure(&mut config);
+        let state = portier_server::AppState::new(store, config);
+        tokio::spawn(async move {
+            portier_server::serve(listener, state, std::future::pending())
+                .await
+                .unwrap();
+        });
+        base
+    }
+
+    /// Like [`TestApp::call`], against another node's base URL.
+    pub async fn call_at(
+        &self,
+        base: &str,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut req = self
+            .client
+            .request(method.parse().unwrap(), format!("{base}{path}"));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        Self::answer(req.send().await.unwrap()).await
+    }
+
     /// Bootstraps another environment; returns its id and API token.
     pub async fn environment(db: &TestDb, name: &str) -> (String, String) {
         let email = Email::parse(&format!(
@@ -92,7 +134,8 @@ impl TestApp {
         )
         .await
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .principal;
         let org = portier_store::organizations::get(&self.db.store, org.parse().unwrap())
             .await
             .unwrap()
@@ -120,16 +163,7 @@ impl TestApp {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Answer {
-        let mut req = self
-            .client
-            .request(method.parse().unwrap(), format!("{}{}", self.base, path));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        Self::answer(req.send().await.unwrap()).await
+        self.call_at(&self.base, method, path, token, body).await
     }
 
     /// Adds a member to `org` with the bootstrap token (`body` as the API
