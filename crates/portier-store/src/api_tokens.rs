@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use portier_core::audit::{Actor, NewAuditEvent};
-use portier_core::ids::{AccountId, ApiTokenId};
+use portier_core::ids::{AccountId, ApiTokenId, OrganizationId};
 use portier_core::organizations::{OrgPath, Organization};
 use portier_core::permissions::{Permission, PermissionSet};
 use portier_core::rights::{Authorized, Grant, Principal, TokensManage};
@@ -21,12 +21,14 @@ pub struct CreatedApiToken {
     pub secret: SecretToken,
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn create(
     tx: &mut Tx,
     organization: &Organization,
     account_id: Option<AccountId>,
     name: &str,
     permissions: &PermissionSet,
+    expires_at: Option<DateTime<Utc>>,
     actor: Actor,
     origin: &Origin,
 ) -> Result<CreatedApiToken> {
@@ -35,8 +37,8 @@ pub(crate) async fn create(
     let permission_names: Vec<&str> = permissions.iter().map(Permission::as_str).collect();
     in_tx!(tx, |c| {
         sqlx::query(
-            "INSERT INTO api_tokens (id, organization_id, account_id, name, token_hash, permissions, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO api_tokens (id, organization_id, account_id, name, token_hash, permissions, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(id.0)
         .bind(organization.id.0)
@@ -45,6 +47,7 @@ pub(crate) async fn create(
         .bind(secret.hash())
         .bind(Json(&permission_names))
         .bind(origin.now)
+        .bind(expires_at)
         .execute(c)
         .await.map(|r| r.rows_affected())
     })?;
@@ -55,7 +58,7 @@ pub(crate) async fn create(
         target_type: "api_token",
         target_id: id.to_string(),
         // The hash stays out of the trail too: the trail is readable by auditors.
-        changes: serde_json::json!({"name": name, "permissions": permission_names, "account_id": account_id}),
+        changes: serde_json::json!({"name": name, "permissions": permission_names, "account_id": account_id, "expires_at": expires_at}),
         client_addr: origin.client_addr.clone(),
     };
     audit::record(tx, organization.environment_id, event, origin.now).await?;
@@ -63,18 +66,28 @@ pub(crate) async fn create(
 }
 
 /// Issues a token on the organization the proof is for, carrying at most the
-/// permissions the issuer holds there.
+/// permissions the issuer holds there, working until `expires_at` (which
+/// must lie ahead) or until revoked.
 pub async fn issue(
     store: &Store,
     issuer: &Principal,
     auth: &Authorized<TokensManage>,
     name: &str,
     permissions: &PermissionSet,
+    expires_at: Option<DateTime<Utc>>,
     origin: &Origin,
 ) -> Result<CreatedApiToken> {
     let name = portier_core::accounts::profile_text("name", Some(name), 100)?.ok_or_else(|| {
         portier_core::FieldError::new("name", "required", "give the token a name")
     })?;
+    if expires_at.is_some_and(|e| e <= origin.now) {
+        return Err(portier_core::FieldError::new(
+            "expires_at",
+            "in_the_past",
+            "a token's expiry must lie in the future",
+        )
+        .into());
+    }
     let mut tx = store.begin().await?;
     let org = crate::organizations::get_for_update(&mut tx, auth.organization_id()).await?;
     issuer.may_delegate(permissions, &org.path, "permissions")?;
@@ -84,12 +97,109 @@ pub async fn issue(
         auth.actor().account_id(),
         &name,
         permissions,
+        expires_at,
         auth.actor().clone(),
         origin,
     )
     .await?;
     tx.commit().await?;
     Ok(created)
+}
+
+/// A token as its organization's list shows it (never its secret).
+#[derive(Debug, Clone)]
+pub struct TokenView {
+    pub id: ApiTokenId,
+    pub name: String,
+    pub permissions: Vec<String>,
+    /// The person who created it, if a person did.
+    pub created_by: Option<AccountId>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// The tokens of an organization, newest first.
+pub async fn list(store: &Store, org: OrganizationId) -> Result<Vec<TokenView>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: Uuid,
+        name: String,
+        permissions: Json<Vec<String>>,
+        account_id: Option<Uuid>,
+        created_at: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
+        last_used_at: Option<DateTime<Utc>>,
+        revoked_at: Option<DateTime<Utc>>,
+    }
+    let rows: Vec<Row> = reader!(store, |c| {
+        sqlx::query_as(
+            "SELECT id, name, permissions, account_id, created_at, expires_at, last_used_at, revoked_at
+             FROM api_tokens WHERE organization_id = $1 ORDER BY created_at DESC, id DESC",
+        )
+        .bind(org.0)
+        .fetch_all(c)
+        .await
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(|r| TokenView {
+            id: r.id.into(),
+            name: r.name,
+            permissions: r.permissions.0,
+            created_by: r.account_id.map(Into::into),
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            last_used_at: r.last_used_at,
+            revoked_at: r.revoked_at,
+        })
+        .collect())
+}
+
+/// Revokes a token of the organization the proof is for: it stops working
+/// on this node at once and on the others as soon as they hear of it.
+pub async fn revoke(
+    store: &Store,
+    auth: &Authorized<TokensManage>,
+    id: ApiTokenId,
+    origin: &Origin,
+) -> Result<()> {
+    let mut tx = store.begin().await?;
+    let org = crate::organizations::get_in_tx(&mut tx, auth.organization_id()).await?;
+    let row: Option<(String, Option<DateTime<Utc>>)> = in_tx!(&mut tx, |c| {
+        sqlx::query_as(
+            "SELECT name, revoked_at FROM api_tokens WHERE id = $1 AND organization_id = $2",
+        )
+        .bind(id.0)
+        .bind(org.id.0)
+        .fetch_optional(c)
+        .await
+    })?;
+    let (name, revoked) = row.ok_or(portier_core::Error::NotFound { what: "token" })?;
+    if revoked.is_some() {
+        return Ok(());
+    }
+    in_tx!(&mut tx, |c| {
+        sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2")
+            .bind(origin.now)
+            .bind(id.0)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    let event = NewAuditEvent {
+        actor: auth.actor().clone(),
+        action: "api_token.revoked",
+        organization_id: Some(org.id),
+        target_type: "api_token",
+        target_id: id.to_string(),
+        changes: serde_json::json!({"name": name}),
+        client_addr: origin.client_addr.clone(),
+    };
+    audit::record(&mut tx, org.environment_id, event, origin.now).await?;
+    crate::rights::changed(&mut tx, org.environment_id).await?;
+    tx.commit().await
 }
 
 #[derive(sqlx::FromRow)]

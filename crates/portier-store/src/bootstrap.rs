@@ -87,6 +87,7 @@ pub async fn bootstrap(
         Some(account.id),
         "bootstrap",
         &permissions::all_portier(),
+        None,
         actor,
         origin,
     )

@@ -11,6 +11,7 @@ pub mod members;
 pub mod organizations;
 pub mod resources;
 pub mod roles;
+pub mod tokens;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -43,6 +44,7 @@ use crate::{ApiError, AppState};
         (name = "roles", description = "Roles and the permissions they carry"),
         (name = "groups", description = "Teams of members that carry roles"),
         (name = "resources", description = "Mailboxes, administrations and other things members are granted access to"),
+        (name = "tokens", description = "API tokens for the products that call Portier"),
         (name = "check", description = "May this person do this here? The question integrating products ask"),
         (name = "activations", description = "The link a new person follows to choose a password"),
         (name = "auth", description = "Sign-in, sign-out, password reset"),
@@ -98,6 +100,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(resources::get_one, resources::delete))
         .routes(routes!(resources::grant))
         .routes(routes!(resources::revoke))
+        .routes(routes!(tokens::list, tokens::create))
+        .routes(routes!(tokens::revoke))
         .routes(routes!(check::check))
         .routes(routes!(check::batch))
         .routes(routes!(activations::show, activations::activate))

@@ -147,6 +147,7 @@ impl TestApp {
             &auth,
             "restricted",
             &permissions,
+            None,
             &Origin::now(None),
         )
         .await
