@@ -99,6 +99,16 @@ pub struct SettingsArgs {
         value_name = "LIST"
     )]
     pub trusted_proxies: Option<String>,
+    /// The BIG register's SOAP service (CIBG's PublicV4, e.g.
+    /// http://webservices.cibg.nl/Ribiz/OpenbaarV4.asmx) that registration
+    /// numbers are checked against [default: none: numbers stay unchecked].
+    #[arg(
+        long,
+        env = "PORTIER_BIG_REGISTER_URL",
+        global = true,
+        value_name = "URL"
+    )]
+    pub big_register_url: Option<String>,
     /// Log lines as text or JSON [default: text].
     #[arg(long, env = "PORTIER_LOG_FORMAT", global = true, value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -119,6 +129,7 @@ struct FileSettings {
     session_idle_ttl: Option<String>,
     session_ttl: Option<String>,
     trusted_proxies: Option<String>,
+    big_register_url: Option<String>,
     log_format: Option<LogFormat>,
 }
 
@@ -135,6 +146,7 @@ pub struct Config {
     pub reset_ttl: Duration,
     pub sessions: portier_core::sessions::SessionPolicy,
     pub trusted_proxies: portier_server::extract::TrustedProxies,
+    pub big_register_url: Option<String>,
     pub log_format: LogFormat,
 }
 
@@ -199,6 +211,16 @@ impl Config {
             .clone()
             .or(file.smtp_from)
             .unwrap_or_else(|| format!("portier@{public_host}"));
+        let big_register_url = args
+            .big_register_url
+            .clone()
+            .or(file.big_register_url)
+            .filter(|s| !s.is_empty());
+        if let Some(url) = &big_register_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            bail!("PORTIER_BIG_REGISTER_URL: {url:?} must start with http:// or https://");
+        }
         let ttl =
             |name: &str, raw: Option<String>, default: Duration| -> anyhow::Result<Duration> {
                 match raw {
@@ -247,6 +269,7 @@ impl Config {
                     .unwrap_or(""),
             )
             .map_err(|e| anyhow::anyhow!("PORTIER_TRUSTED_PROXIES: {e}"))?,
+            big_register_url,
             log_format: args
                 .log_format
                 .or(file.log_format)

@@ -50,6 +50,21 @@ enum Command {
         #[command(subcommand)]
         action: MailCommand,
     },
+    /// A person's professional registration (seed 000): members cannot change
+    /// their own number, and administrators only give it once; a platform
+    /// operator sets or corrects it here. Prints the registration as JSON;
+    /// with PORTIER_BIG_REGISTER_URL set, `portier serve` checks it.
+    Registration {
+        /// The person's e-mail address.
+        #[arg(long, value_name = "EMAIL")]
+        email: String,
+        /// The register [default: BIG].
+        #[arg(long, default_value = "BIG", value_name = "REGISTER")]
+        register: String,
+        /// The number to record (BIG: 11 digits); without it, shows the current one.
+        #[arg(long, value_name = "NUMBER")]
+        number: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -94,6 +109,11 @@ fn main() -> ExitCode {
             Command::Serve => serve(config, started).await,
             Command::Migrate => migrate(&config).await.map(|_| ()),
             Command::Bootstrap { org, email } => bootstrap(&config, &org, &email).await,
+            Command::Registration {
+                email,
+                register,
+                number,
+            } => registration(&config, &email, &register, number.as_deref()).await,
             Command::Mail {
                 action: MailCommand::List { to, limit, json },
             } => mail_list(&config, to.as_deref(), limit, json).await,
@@ -142,6 +162,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     server_config.lifecycle.reset_ttl = config.reset_ttl;
     server_config.sessions = config.sessions;
     server_config.trusted_proxies = config.trusted_proxies.clone();
+    server_config.big_register_url = config.big_register_url.clone();
     server_config.lifecycle.templates = std::sync::Arc::new(mail_templates(&config)?);
     let state = portier_server::AppState::new(store.clone(), server_config);
     tracing::info!(
@@ -272,6 +293,61 @@ async fn bootstrap(config: &Config, org: &str, email: &str) -> anyhow::Result<()
         "api_token": done.api_token.expose(),
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
+    store.close().await;
+    Ok(())
+}
+
+/// `portier registration`: shows or sets a person's registration number.
+async fn registration(
+    config: &Config,
+    email: &str,
+    register: &str,
+    number: Option<&str>,
+) -> anyhow::Result<()> {
+    let store = migrate(config).await?;
+    let email = Email::parse(email).map_err(|e| anyhow::anyhow!("--email: {}", e.message()))?;
+    let account = portier_store::accounts::find_by_email(&store, &email)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("--email: {email} has no account"))?;
+    let found = match number {
+        None => portier_store::registrations::of_account(&store, account.id).await?,
+        Some(number) => {
+            let number = portier_core::registrations::RegistrationNumber::parse(
+                "registration",
+                register,
+                number,
+            )
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "--{}: {}",
+                    e.field.trim_start_matches("registration."),
+                    e.message
+                )
+            })?;
+            Some(
+                portier_store::registrations::set_by_operator(
+                    &store,
+                    &account,
+                    &number,
+                    config.big_register_url.is_some(),
+                    &Origin::now(None),
+                )
+                .await?,
+            )
+        }
+    };
+    let out = match found {
+        None => serde_json::json!({"email": email, "registration": null}),
+        Some(r) => serde_json::json!({
+            "email": email,
+            "register": r.number.register.as_str(),
+            "number": r.number.number,
+            "state": r.state.as_str(),
+            "register_name": r.entries.first().map(|e| e.name.clone()),
+            "checked_at": r.checked_at,
+        }),
+    };
+    println!("{out}");
     store.close().await;
     Ok(())
 }

@@ -467,6 +467,51 @@ fn migrate_applies_the_schema_and_exits() {
     assert!(out.status.success(), "migrating twice is harmless");
 }
 
+/// seed 000: only a platform operator changes a person's registration
+/// number, with `portier registration`; a bad number names its flag.
+#[test]
+fn an_operator_sets_and_shows_a_registration_number() {
+    let dir = Scratch::new();
+    bootstrap(&dir.0, None, "Acme", "dr@example.nl");
+    let run = |args: &[&str]| {
+        portier(&dir.0, None)
+            .arg("registration")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let shown = run(&["--email", "dr@example.nl"]);
+    assert!(
+        shown.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+    let v: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert!(v["registration"].is_null(), "{v}");
+    let set = run(&["--email", "dr@example.nl", "--number", "1906 1234 501"]);
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    let v: Value = serde_json::from_slice(&set.stdout).unwrap();
+    assert_eq!(
+        (v["number"].as_str(), v["state"].as_str()),
+        (Some("19061234501"), Some("unchecked")),
+        "{v}"
+    );
+    let bad = run(&["--email", "dr@example.nl", "--number", "123"]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("--number"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    let nobody = run(&["--email", "nobody@example.nl"]);
+    assert!(!nobody.status.success());
+    assert!(String::from_utf8_lossy(&nobody.stderr).contains("has no account"));
+}
+
 /// Invitation through the real binary: add a person, the running server's
 /// worker delivers the mail to a real SMTP server, the link activates.
 async fn an_invitation_travels_by_smtp_and_activates(db_url: Option<&str>) {

@@ -76,6 +76,8 @@ pub struct MemberInput {
     pub labels: Vec<String>,
     /// Groups of the organization to put the person in (seeds 002, 004).
     pub groups: Vec<crate::ids::GroupId>,
+    /// seed 000: the number in a professional register, `(register, number)`.
+    pub registration: Option<(String, String)>,
     pub active: bool,
 }
 
@@ -94,6 +96,7 @@ pub struct NewMember {
     pub labels: Vec<String>,
     /// Each once, in the order given.
     pub groups: Vec<crate::ids::GroupId>,
+    pub registration: Option<crate::registrations::RegistrationNumber>,
     /// seed 002: unchecked makes an account that cannot be used yet.
     pub active: bool,
     pub warnings: Vec<Warning>,
@@ -114,6 +117,14 @@ impl NewMember {
             roles.push(RoleKey::parse("roles", MEMBER)?);
         }
         let email = Email::parse(&input.email).map_err(|e| e.in_field("email"))?;
+        // seed 000: then the BIG number.
+        let registration = input
+            .registration
+            .as_ref()
+            .map(|(register, number)| {
+                crate::registrations::RegistrationNumber::parse("registration", register, number)
+            })
+            .transpose()?;
         let mut warnings = Vec::new();
         if email.is_shared_mailbox() {
             // seed 004: "Maak geen accounts op naam van een info@ mailadres".
@@ -139,6 +150,7 @@ impl NewMember {
             staff_code: parse_staff_code(input.staff_code.as_deref())?,
             description: multiline_text("description", input.description.as_deref(), 1000)?,
             labels: parse_labels(&input.labels)?,
+            registration,
             groups: input
                 .groups
                 .iter()

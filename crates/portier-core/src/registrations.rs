@@ -115,6 +115,41 @@ impl RegistrationState {
     }
 }
 
+/// One registration the register lists for a number
+/// (`ListHcpApprox4` in `../shared/reference/big-register.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterEntry {
+    /// The name the register knows ("J. van der Berg").
+    pub name: String,
+    /// The profession's code (`01` = physician).
+    pub profession: Option<String>,
+    pub start: Option<chrono::NaiveDate>,
+    /// `None`: no end date.
+    pub end: Option<chrono::NaiveDate>,
+    /// Public judgment provisions and limitations, worth an administrator's eye.
+    pub notes: Vec<String>,
+}
+
+/// What the register's answer means on `today`: nothing listed is
+/// `not_found`; a registration without an end date, or ending today or
+/// later, is `verified`; only ended ones is `expired`.
+pub fn state_of(entries: &[RegisterEntry], today: chrono::NaiveDate) -> RegistrationState {
+    if entries.is_empty() {
+        RegistrationState::NotFound
+    } else if entries.iter().any(|e| e.end.is_none_or(|end| end >= today)) {
+        RegistrationState::Verified
+    } else {
+        RegistrationState::Expired
+    }
+}
+
+/// How long to wait before asking an unreachable register again, after
+/// `attempts` failed tries: one minute, doubling, at most six hours.
+pub fn retry_after(attempts: u32) -> std::time::Duration {
+    let minutes = 1u64 << attempts.min(9);
+    std::time::Duration::from_secs((minutes * 60).min(6 * 3600))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,5 +186,41 @@ mod tests {
         ] {
             assert_eq!(RegistrationState::parse(s.as_str()), Some(s));
         }
+    }
+
+    fn entry(end: Option<&str>) -> RegisterEntry {
+        RegisterEntry {
+            name: "J. van der Berg".into(),
+            profession: Some("01".into()),
+            start: None,
+            end: end.map(|e| e.parse().unwrap()),
+            notes: vec![],
+        }
+    }
+
+    #[test]
+    fn the_registers_answer_reads_as_found_ended_or_unknown() {
+        let today: chrono::NaiveDate = "2026-11-28".parse().unwrap();
+        assert_eq!(state_of(&[], today), RegistrationState::NotFound);
+        assert_eq!(state_of(&[entry(None)], today), RegistrationState::Verified);
+        assert_eq!(
+            state_of(&[entry(Some("2026-11-28"))], today),
+            RegistrationState::Verified
+        );
+        assert_eq!(
+            state_of(&[entry(Some("2020-01-01"))], today),
+            RegistrationState::Expired
+        );
+        assert_eq!(
+            state_of(&[entry(Some("2020-01-01")), entry(None)], today),
+            RegistrationState::Verified
+        );
+    }
+
+    #[test]
+    fn an_unreachable_register_is_asked_again_later_and_later() {
+        assert_eq!(retry_after(0).as_secs(), 60);
+        assert_eq!(retry_after(3).as_secs(), 480);
+        assert_eq!(retry_after(50).as_secs(), 6 * 3600);
     }
 }

@@ -166,6 +166,16 @@ impl Role {
     }
 }
 
+/// The register the first of `roles` that needs one needs, with that role's
+/// key (seed 000: "for some roles a Dutch BIG number is required").
+pub fn needed_register(roles: &[Role]) -> Option<(Register, &str)> {
+    roles.iter().find_map(|r| {
+        let register =
+            Register::parse("requires_registration", r.requires_registration.as_deref()?).ok()?;
+        Some((register, r.key.as_str()))
+    })
+}
+
 /// True for the keys of the built-in roles, which no organization may take.
 pub fn is_builtin_key(key: &RoleKey) -> bool {
     [ADMINISTRATOR, USER_MANAGER, MEMBER].contains(&key.as_str())

@@ -11,6 +11,7 @@ pub mod health;
 pub mod mail;
 pub mod metrics;
 pub mod passwords;
+pub mod registrations;
 pub mod rights;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -52,6 +53,9 @@ pub struct ServerConfig {
     /// The longest rights, tokens and organizations read from the database
     /// are used before being read again (`rights::MAX_AGE`).
     pub rights_max_age: Duration,
+    /// The BIG register's SOAP service (`PORTIER_BIG_REGISTER_URL`); without
+    /// it registration numbers stay `unchecked`.
+    pub big_register_url: Option<String>,
 }
 
 impl ServerConfig {
@@ -64,6 +68,7 @@ impl ServerConfig {
             body_limit: 1024 * 1024,
             trusted_proxies: extract::TrustedProxies::default(),
             rights_max_age: rights::MAX_AGE,
+            big_register_url: None,
         }
     }
 }
@@ -74,6 +79,8 @@ pub struct Inner {
     pub hasher: passwords::Hasher,
     /// Rights, tokens and organizations this node remembers (DESIGN §7).
     pub rights: Arc<rights::RightsCache>,
+    /// Wakes the registration checks when a number was just given.
+    pub register_wake: Arc<tokio::sync::Notify>,
 }
 
 /// Shared by every handler; cheap to clone.
@@ -88,8 +95,10 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(store: Store, config: ServerConfig) -> AppState {
+    pub fn new(store: Store, mut config: ServerConfig) -> AppState {
+        config.lifecycle.register_checks = config.big_register_url.is_some();
         AppState(Arc::new(Inner {
+            register_wake: Arc::default(),
             rights: rights::RightsCache::for_store(&store, config.rights_max_age),
             store,
             config,
@@ -167,10 +176,21 @@ pub async fn serve(
     // Other nodes' changes of rights, for as long as this server runs.
     let store = state.store.clone();
     let news = tokio::spawn(async move { portier_store::rights::listen(&store).await });
+    let checks = match &state.config.big_register_url {
+        None => None,
+        Some(url) => {
+            let register = registrations::BigRegister::new(url).map_err(std::io::Error::other)?;
+            let (store, wake) = (state.store.clone(), Arc::clone(&state.register_wake));
+            Some(tokio::spawn(registrations::run(store, register, wake)))
+        }
+    };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     news.abort();
+    if let Some(checks) = checks {
+        checks.abort();
+    }
     served
 }

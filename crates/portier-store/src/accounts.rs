@@ -87,6 +87,16 @@ pub(crate) async fn get_tx(tx: &mut Tx, id: AccountId) -> Result<Option<Account>
     row.map(TryInto::try_into).transpose()
 }
 
+pub async fn find_by_email(store: &Store, email: &Email) -> Result<Option<Account>> {
+    let row: Option<AccountRow> = reader!(store, |c| {
+        sqlx::query_as(select_accounts!("WHERE email = $1"))
+            .bind(email.as_str())
+            .fetch_optional(c)
+            .await
+    })?;
+    row.map(TryInto::try_into).transpose()
+}
+
 pub async fn find_by_email_tx(tx: &mut Tx, email: &Email) -> Result<Option<Account>> {
     let row: Option<AccountRow> = in_tx!(tx, |c| {
         sqlx::query_as(select_accounts!("WHERE email = $1"))

@@ -16,6 +16,7 @@ pub mod mail;
 pub mod members;
 pub mod organizations;
 mod pool;
+pub mod registrations;
 pub mod resources;
 pub mod rights;
 pub mod roles;

@@ -14,6 +14,9 @@ pub struct Lifecycle {
     pub activation_ttl: Duration,
     pub reset_ttl: Duration,
     pub templates: Arc<MailTemplates>,
+    /// A register service is configured (`PORTIER_BIG_REGISTER_URL`): new
+    /// registration numbers start `pending` until checked, else `unchecked`.
+    pub register_checks: bool,
 }
 
 impl Lifecycle {
@@ -24,6 +27,7 @@ impl Lifecycle {
             activation_ttl: TokenKind::Activation.default_ttl(),
             reset_ttl: TokenKind::PasswordReset.default_ttl(),
             templates: Arc::new(MailTemplates::builtin()),
+            register_checks: false,
         }
     }
 }
@@ -34,6 +38,7 @@ impl std::fmt::Debug for Lifecycle {
             .field("public_url", &self.public_url)
             .field("activation_ttl", &self.activation_ttl)
             .field("reset_ttl", &self.reset_ttl)
+            .field("register_checks", &self.register_checks)
             .finish_non_exhaustive()
     }
 }

@@ -103,6 +103,19 @@ pub async fn add(
         }
         .into());
     }
+    // seed 000: then the BIG number, when the role needs one.
+    crate::registrations::settle(
+        &mut tx,
+        &account,
+        new.registration.as_ref(),
+        portier_core::roles::needed_register(&roles),
+        lifecycle.register_checks,
+        auth.actor(),
+        org.id,
+        org.environment_id,
+        origin,
+    )
+    .await?;
     ensure_staff_code_free(&mut tx, org.id, new.staff_code.as_deref(), None).await?;
     let membership = Membership {
         id: MembershipId::new(),
@@ -1385,12 +1398,15 @@ pub async fn resend_invitation(
 /// administrator role needs `admins.manage`, any other role beyond `member`
 /// `roles.assign`; the environment's last administrator keeps theirs.
 /// Returns the roles now held.
+#[allow(clippy::too_many_arguments)]
 pub async fn set_roles(
     store: &Store,
     caller: &Principal,
     auth: &Authorized<portier_core::rights::RolesAssign>,
     account_id: AccountId,
     keys: &[portier_core::roles::RoleKey],
+    registration: Option<&portier_core::registrations::RegistrationNumber>,
+    lifecycle: &Lifecycle,
     origin: &Origin,
 ) -> Result<Vec<Role>> {
     let mut tx = store.begin().await?;
@@ -1409,10 +1425,25 @@ pub async fn set_roles(
         )
         .cloned()
         .collect();
+    caller.may_grant(&touched, &org.path)?;
+    let registered = crate::registrations::settle(
+        &mut tx,
+        &account,
+        registration,
+        portier_core::roles::needed_register(&after),
+        lifecycle.register_checks,
+        auth.actor(),
+        org.id,
+        org.environment_id,
+        origin,
+    )
+    .await?;
     if touched.is_empty() {
+        if registered {
+            tx.commit().await?;
+        }
         return Ok(after);
     }
-    caller.may_grant(&touched, &org.path)?;
     let keeps_admin = after
         .iter()
         .any(|r| r.grants(&portier_core::permissions::ADMINS_MANAGE));

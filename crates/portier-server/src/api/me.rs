@@ -78,6 +78,12 @@ pub struct UpdateMe {
     pub current_password: Option<String>,
     #[schema(max_length = 1024)]
     pub new_password: Option<String>,
+    /// Never changeable here (seed 000: "for security reasons it is not
+    /// possible to change your BIG number yourself"): 403 when sent; a
+    /// platform operator changes it.
+    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[schema(value_type = Option<Object>)]
+    pub registration: Option<Option<serde_json::Value>>,
 }
 
 async fn me_of(state: &AppState, account: portier_core::ids::AccountId) -> Result<Me, ApiError> {
@@ -133,6 +139,14 @@ pub async fn update_me(
     ClientAddr(client): ClientAddr,
     ApiJson(body): ApiJson<UpdateMe>,
 ) -> Result<Json<Me>, ApiError> {
+    if body.registration.is_some() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "registration_locked",
+            "you cannot change your registration number yourself; ask the platform operator",
+        )
+        .with_field("registration"));
+    }
     let account = portier_store::accounts::get(&state.store, session.account_id)
         .await?
         .ok_or(DomainError::NotFound { what: "account" })?;

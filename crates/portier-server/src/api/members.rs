@@ -70,6 +70,8 @@ pub struct MemberDetail {
     pub invitation: Option<InvitationView>,
     /// seed 001: each role held, with the permissions it carries.
     pub role_details: Vec<super::roles::RoleView>,
+    /// seed 000: the professional registration and its verification state.
+    pub registration: Option<RegistrationView>,
 }
 
 /// Whether the invitation reached the person's mail server.
@@ -134,6 +136,11 @@ pub struct AddMember {
     /// be allowed to give the roles they carry.
     #[serde(default)]
     pub groups: Vec<Uuid>,
+    /// seed 000: the person's number in a professional register; required
+    /// when a role needs one. Recorded once: afterwards only a platform
+    /// operator changes it.
+    #[serde(default, deserialize_with = "crate::extract::object")]
+    pub registration: Option<RegistrationInput>,
     /// `false` creates a membership that cannot be used until reactivated, and
     /// sends nothing (seed 002).
     #[serde(default = "yes")]
@@ -142,6 +149,73 @@ pub struct AddMember {
 
 fn yes() -> bool {
     true
+}
+
+/// A number in a professional register.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationInput {
+    pub register: portier_core::registrations::Register,
+    /// For BIG: 11 digits (spaces, dots and hyphens between them are taken out).
+    pub number: RegistrationDigits,
+}
+
+impl RegistrationInput {
+    pub fn pair(self) -> (String, String) {
+        (self.register.as_str().to_owned(), self.number.0)
+    }
+}
+
+/// A registration number as people copy it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub struct RegistrationDigits(pub String);
+
+impl utoipa::PartialSchema for RegistrationDigits {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::string_schema(
+            21,
+            r"^[0-9](?:[ .-]?[0-9]){10}$",
+            "A BIG number: 11 digits, optionally with spaces, dots or hyphens between them.",
+        )
+    }
+}
+
+impl utoipa::ToSchema for RegistrationDigits {}
+
+/// A person's registration and what the register said about it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RegistrationView {
+    pub register: portier_core::registrations::Register,
+    pub number: String,
+    /// `verified`, `not_found`, `expired`, `pending` (the register could not
+    /// be asked yet) or `unchecked` (no register service configured).
+    pub state: portier_core::registrations::RegistrationState,
+    /// The name the register knows for the number, once found.
+    pub register_name: Option<String>,
+    /// Public notes the register shows (judgments, limitations).
+    pub register_notes: Vec<String>,
+    pub checked_at: Option<DateTime<Utc>>,
+    /// Where to look the person up by hand.
+    pub lookup_url: String,
+}
+
+impl From<&portier_store::registrations::Registration> for RegistrationView {
+    fn from(r: &portier_store::registrations::Registration) -> Self {
+        RegistrationView {
+            register: r.number.register,
+            number: r.number.number.clone(),
+            state: r.state,
+            register_name: r.entries.first().map(|e| e.name.clone()),
+            register_notes: r
+                .entries
+                .iter()
+                .flat_map(|e| e.notes.iter().cloned())
+                .collect(),
+            checked_at: r.checked_at,
+            lookup_url: r.number.register.lookup_url().to_owned(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -210,6 +284,7 @@ impl From<&MemberView> for MemberDetail {
             invited_by: v.membership.invited_by.map(|a| a.0),
             invitation: None,
             role_details: Vec::new(),
+            registration: None,
         }
     }
 }
@@ -284,8 +359,10 @@ pub async fn add(
         description: inner(body.description),
         labels: body.labels.into_iter().map(|l| l.0).collect(),
         groups: body.groups.into_iter().map(Into::into).collect(),
+        registration: body.registration.map(RegistrationInput::pair),
         active: body.active,
     })?;
+    let registered = new.registration.is_some();
     let added = portier_store::members::add(
         &state.store,
         &caller.0,
@@ -295,6 +372,9 @@ pub async fn add(
         &Origin::now(client),
     )
     .await?;
+    if registered {
+        state.register_wake.notify_one();
+    }
     let view = added.view();
     let location = format!(
         "/api/v1/organizations/{}/members/{}",
@@ -469,6 +549,10 @@ async fn detail(
     let mut detail = MemberDetail::from(&view);
     detail.invitation = portier_store::mail::latest_invitation(&state.store, account, org)
         .await?
+        .map(Into::into);
+    detail.registration = portier_store::registrations::of_account(&state.store, account)
+        .await?
+        .as_ref()
         .map(Into::into);
     detail.role_details = portier_store::roles::of_member(&state.store, org, account)
         .await?

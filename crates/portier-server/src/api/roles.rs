@@ -157,6 +157,10 @@ pub struct UpdateRole {
 pub struct SetRoles {
     /// Role keys; `["member"]` (no rights) when empty.
     pub roles: Vec<KeyText>,
+    /// The person's registration number, when a new role needs one they do
+    /// not have yet (seed 000).
+    #[serde(default, deserialize_with = "crate::extract::object")]
+    pub registration: Option<super::members::RegistrationInput>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -370,15 +374,31 @@ pub async fn set_member_roles(
     }
     keys.sort();
     keys.dedup();
+    let registration = body
+        .registration
+        .map(|r| {
+            let (register, number) = r.pair();
+            portier_core::registrations::RegistrationNumber::parse(
+                "registration",
+                &register,
+                &number,
+            )
+        })
+        .transpose()?;
     let roles = portier_store::members::set_roles(
         &state.store,
         &caller.0,
         &auth,
         account,
         &keys,
+        registration.as_ref(),
+        &state.config.lifecycle,
         &Origin::now(client),
     )
     .await?;
+    if registration.is_some() {
+        state.register_wake.notify_one();
+    }
     Ok(Json(MemberRoles {
         account_id: account.0,
         roles: roles.iter().map(RoleView::from).collect(),

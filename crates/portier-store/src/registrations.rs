@@ -1,0 +1,371 @@
+//! Professional registrations (seed 000): one number per person in a
+//! register, given by an administrator when adding or promoting someone to a
+//! role that needs it, changed afterwards only by a platform operator, and
+//! checked against the register in the background.
+
+use chrono::{DateTime, Utc};
+use portier_core::Error as DomainError;
+use portier_core::accounts::Account;
+use portier_core::audit::{Actor, NewAuditEvent};
+use portier_core::ids::{AccountId, OrganizationId};
+use portier_core::registrations::{
+    Register, RegisterEntry, RegistrationNumber, RegistrationState, retry_after, state_of,
+};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::audit::{self, Origin};
+use crate::{Backend, Error, Result, Store, Tx, in_tx, reader, writer};
+
+/// A person's registration and what the register said about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    pub account_id: AccountId,
+    pub number: RegistrationNumber,
+    pub state: RegistrationState,
+    /// What the register listed for the number at the last check.
+    pub entries: Vec<RegisterEntry>,
+    /// Why the last check could not be made, while `pending`.
+    pub last_error: Option<String>,
+    pub checked_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The `details` column.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+struct Details {
+    #[serde(default)]
+    entries: Vec<RegisterEntry>,
+    #[serde(default)]
+    last_error: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    account_id: Uuid,
+    register: String,
+    number: String,
+    state: String,
+    details: Json<Details>,
+    checked_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<Row> for Registration {
+    type Error = Error;
+    fn try_from(r: Row) -> Result<Registration> {
+        Ok(Registration {
+            account_id: r.account_id.into(),
+            number: RegistrationNumber::parse("registration", &r.register, &r.number)
+                .map_err(|e| Error::Corrupt(e.message))?,
+            state: RegistrationState::parse(&r.state)
+                .ok_or_else(|| Error::Corrupt(format!("registration state {:?}", r.state)))?,
+            entries: r.details.0.entries,
+            last_error: r.details.0.last_error,
+            checked_at: r.checked_at,
+            created_at: r.created_at,
+        })
+    }
+}
+
+const SELECT: &str = "SELECT account_id, register, number, state, details, checked_at, created_at
+                      FROM registrations WHERE account_id = $1";
+
+pub async fn of_account(store: &Store, account: AccountId) -> Result<Option<Registration>> {
+    let row: Option<Row> = reader!(store, |c| {
+        sqlx::query_as(SELECT)
+            .bind(account.0)
+            .fetch_optional(c)
+            .await
+    })?;
+    row.map(TryInto::try_into).transpose()
+}
+
+async fn of_account_tx(tx: &mut Tx, account: AccountId) -> Result<Option<Registration>> {
+    let row: Option<Row> = in_tx!(tx, |c| {
+        sqlx::query_as(SELECT)
+            .bind(account.0)
+            .fetch_optional(c)
+            .await
+    })?;
+    row.map(TryInto::try_into).transpose()
+}
+
+/// The state a new number starts in: `pending` until the background check
+/// has asked the register, `unchecked` when no register is configured.
+fn first_state(checking: bool) -> RegistrationState {
+    if checking {
+        RegistrationState::Pending
+    } else {
+        RegistrationState::Unchecked
+    }
+}
+
+fn taken(number: &RegistrationNumber) -> Error {
+    DomainError::Conflict {
+        code: "registration_taken",
+        field: Some("registration.number".into()),
+        message: format!(
+            "{} number {} belongs to someone else's account",
+            number.register.as_str(),
+            number.number
+        ),
+    }
+    .into()
+}
+
+async fn insert(
+    tx: &mut Tx,
+    account: AccountId,
+    number: &RegistrationNumber,
+    checking: bool,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    in_tx!(tx, |c| {
+        sqlx::query(
+            "INSERT INTO registrations (account_id, register, number, state, details, attempts,
+                next_check_at, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, 0, $6, $6, $6)
+             ON CONFLICT (account_id) DO UPDATE SET register = excluded.register,
+                number = excluded.number, state = excluded.state, details = excluded.details,
+                attempts = 0, checked_at = NULL, next_check_at = excluded.next_check_at,
+                updated_at = excluded.updated_at",
+        )
+        .bind(account.0)
+        .bind(number.register.as_str())
+        .bind(&number.number)
+        .bind(first_state(checking).as_str())
+        .bind(Json(Details::default()))
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })
+    .map_err(|e| {
+        let e = Error::from(e);
+        if e.is_unique_violation() {
+            taken(number)
+        } else {
+            e
+        }
+    })?;
+    Ok(())
+}
+
+/// Settles the registration of someone being added to, or given, roles
+/// inside that change's transaction. A number given is recorded when the
+/// person has none yet; one that differs from the person's is refused
+/// (seed 000: "it is not possible to change your BIG number yourself", and
+/// not by another organization's administrator either: a platform operator
+/// does it). Roles that need a register the person has no number in are
+/// refused on `registration`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn settle(
+    tx: &mut Tx,
+    account: &Account,
+    given: Option<&RegistrationNumber>,
+    needed: Option<(Register, &str)>,
+    checking: bool,
+    actor: &Actor,
+    organization: OrganizationId,
+    environment: OrganizationId,
+    origin: &Origin,
+) -> Result<bool> {
+    let existing = of_account_tx(tx, account.id).await?;
+    match (&existing, given) {
+        (Some(e), Some(g)) if e.number != *g => Err(DomainError::Conflict {
+            code: "registration_locked",
+            field: Some("registration.number".into()),
+            message: format!(
+                "{} already has {} number {}; only a platform operator can change it",
+                account.email,
+                e.number.register.as_str(),
+                e.number.number
+            ),
+        }
+        .into()),
+        (Some(_), _) => Ok(false),
+        (None, Some(g)) => {
+            insert(tx, account.id, g, checking, origin.now).await?;
+            let event = NewAuditEvent {
+                actor: actor.clone(),
+                action: "registration.added",
+                organization_id: Some(organization),
+                target_type: "account",
+                target_id: account.id.to_string(),
+                changes: serde_json::json!({"register": g.register.as_str(), "number": g.number, "state": first_state(checking).as_str()}),
+                client_addr: origin.client_addr.clone(),
+            };
+            audit::record(tx, environment, event, origin.now).await?;
+            Ok(true)
+        }
+        (None, None) => match needed {
+            None => Ok(false),
+            Some((register, role)) => Err(portier_core::FieldError::new(
+                "registration",
+                "registration_required",
+                format!(
+                    "the role {role} needs a {} number: give it as registration {{register, number}}",
+                    register.as_str()
+                ),
+            )
+            .into()),
+        },
+    }
+}
+
+/// A platform operator's change (`portier registration`): records or
+/// replaces a person's number, to be checked again.
+pub async fn set_by_operator(
+    store: &Store,
+    account: &Account,
+    number: &RegistrationNumber,
+    checking: bool,
+    origin: &Origin,
+) -> Result<Registration> {
+    let mut tx = store.begin().await?;
+    let before = of_account_tx(&mut tx, account.id).await?;
+    insert(&mut tx, account.id, number, checking, origin.now).await?;
+    let event = NewAuditEvent {
+        actor: Actor::Cli,
+        action: "registration.set",
+        organization_id: None,
+        target_type: "account",
+        target_id: account.id.to_string(),
+        changes: serde_json::json!({
+            "register": number.register.as_str(),
+            "number": {"before": before.map(|b| b.number.number), "after": number.number},
+        }),
+        client_addr: origin.client_addr.clone(),
+    };
+    // Platform events chain under the nil environment.
+    audit::record(&mut tx, OrganizationId(Uuid::nil()), event, origin.now).await?;
+    let after = of_account_tx(&mut tx, account.id)
+        .await?
+        .ok_or_else(|| Error::Corrupt("a registration vanished".into()))?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// A registration to ask the register about.
+#[derive(Debug, Clone)]
+pub struct DueCheck {
+    pub account_id: AccountId,
+    pub number: RegistrationNumber,
+    pub attempts: i32,
+}
+
+/// Claims up to `limit` registrations whose check is due (pending, or never
+/// checked), for `lease`: another node does not take them meanwhile.
+pub async fn claim_due(
+    store: &Store,
+    now: DateTime<Utc>,
+    lease: std::time::Duration,
+    limit: i64,
+) -> Result<Vec<DueCheck>> {
+    let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
+    macro_rules! claim {
+        ($lock:literal) => {
+            writer!(store, |c| {
+                sqlx::query_as::<_, (Uuid, String, String, i32)>(concat!(
+                    "UPDATE registrations SET next_check_at = $1
+                     WHERE account_id IN (SELECT account_id FROM registrations
+                                          WHERE state IN ('pending', 'unchecked') AND next_check_at <= $2
+                                          ORDER BY next_check_at LIMIT $3 ",
+                    $lock,
+                    ") RETURNING account_id, register, number, attempts"
+                ))
+                .bind(until)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(c)
+                .await
+            })
+        };
+    }
+    let rows = match store.backend() {
+        Backend::Sqlite => claim!("")?,
+        Backend::Postgres => claim!("FOR UPDATE SKIP LOCKED")?,
+    };
+    rows.into_iter()
+        .map(|(account, register, number, attempts)| {
+            Ok(DueCheck {
+                account_id: account.into(),
+                number: RegistrationNumber::parse("registration", &register, &number)
+                    .map_err(|e| Error::Corrupt(e.message))?,
+                attempts,
+            })
+        })
+        .collect()
+}
+
+/// Records what the register answered (or that it could not be asked), if
+/// the number is still the one that was checked. Returns the new state.
+pub async fn record_check(
+    store: &Store,
+    due: &DueCheck,
+    answer: std::result::Result<Vec<RegisterEntry>, String>,
+    now: DateTime<Utc>,
+) -> Result<Option<RegistrationState>> {
+    let (state, details, attempts, next) = match answer {
+        Ok(entries) => {
+            let state = state_of(&entries, now.date_naive());
+            let details = Details {
+                entries,
+                last_error: None,
+            };
+            (state, details, 0, None)
+        }
+        Err(error) => {
+            let attempts = due.attempts.saturating_add(1);
+            let wait = retry_after(attempts.max(0) as u32);
+            let next = now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(6));
+            let details = Details {
+                entries: Vec::new(),
+                last_error: Some(error),
+            };
+            (RegistrationState::Pending, details, attempts, Some(next))
+        }
+    };
+    let mut tx = store.begin().await?;
+    let changed = in_tx!(&mut tx, |c| {
+        sqlx::query(
+            "UPDATE registrations SET state = $1, details = $2, attempts = $3, next_check_at = $4,
+                checked_at = CASE WHEN $5 THEN $6 ELSE checked_at END, updated_at = $6
+             WHERE account_id = $7 AND register = $8 AND number = $9",
+        )
+        .bind(state.as_str())
+        .bind(Json(&details))
+        .bind(attempts)
+        .bind(next)
+        .bind(next.is_none())
+        .bind(now)
+        .bind(due.account_id.0)
+        .bind(due.number.register.as_str())
+        .bind(&due.number.number)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    if changed == 0 {
+        // The operator changed the number meanwhile; its own check follows.
+        return Ok(None);
+    }
+    let event = NewAuditEvent {
+        actor: Actor::System,
+        action: "registration.checked",
+        organization_id: None,
+        target_type: "account",
+        target_id: due.account_id.to_string(),
+        changes: serde_json::json!({
+            "register": due.number.register.as_str(),
+            "number": due.number.number,
+            "state": state.as_str(),
+            "error": details.last_error,
+        }),
+        client_addr: None,
+    };
+    audit::record(&mut tx, OrganizationId(Uuid::nil()), event, now).await?;
+    tx.commit().await?;
+    Ok(Some(state))
+}
