@@ -351,6 +351,66 @@ async fn two_nodes_serve_side_by_side_on_one_postgresql_database() {
         (status, body["name"].as_str()),
         (200, Some("Gedeeld via A"))
     );
+    // Rights changed through A are answered by B's check API, which answers
+    // from memory: B hears of the change through PostgreSQL's notification.
+    let client = reqwest::Client::new();
+    let call = |base: &str, method: reqwest::Method, path: String, body: Value| {
+        client
+            .request(method, format!("{base}/api/v1{path}"))
+            .bearer_auth(token)
+            .json(&body)
+    };
+    let role = serde_json::json!({"key": "arts", "name": {"en": "Doctor"}, "kind": "content", "permissions": ["dossiers.read"]});
+    let r = call(
+        &a.base,
+        reqwest::Method::POST,
+        format!("/organizations/{org}/roles"),
+        role,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201);
+    let member = add_member(
+        &a,
+        &boot,
+        serde_json::json!({"email": "arts@gedeeld.nl", "roles": ["arts"]}),
+    )
+    .await;
+    let account = member["account_id"].as_str().unwrap();
+    let question = serde_json::json!({"account_id": account, "permission": "dossiers.read", "organization_id": org});
+    let ask = |base: String| {
+        let req = call(
+            &base,
+            reqwest::Method::POST,
+            "/check".into(),
+            question.clone(),
+        );
+        async move {
+            req.send().await.unwrap().json::<Value>().await.unwrap()["allowed"]
+                .as_bool()
+                .unwrap()
+        }
+    };
+    assert!(ask(b.base.clone()).await, "B answers what A wrote");
+    let r = call(
+        &a.base,
+        reqwest::Method::PUT,
+        format!("/organizations/{org}/members/{account}/roles"),
+        serde_json::json!({"roles": ["member"]}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while ask(b.base.clone()).await {
+        assert!(
+            Instant::now() < deadline,
+            "B kept answering from before the change"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(a.terminate().success());
     let (status, _) = get(&b.base, &format!("/api/v1/organizations/{org}"), token).await;
     assert_eq!(status, 200, "B serves on when A stops");
