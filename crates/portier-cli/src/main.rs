@@ -345,6 +345,8 @@ async fn registration(
             "state": r.state.as_str(),
             "register_name": r.entries.first().map(|e| e.name.clone()),
             "checked_at": r.checked_at,
+            // A number on more than one account is for the operator to settle.
+            "other_accounts": portier_store::registrations::others_with(&store, &r.number, account.id).await?,
         }),
     };
     println!("{out}");

@@ -109,6 +109,17 @@ where
     Ok(Option::<Object<T>>::deserialize(d)?.map(|o| o.0))
 }
 
+/// For `#[serde(default, deserialize_with = "some_object")]` on an optional
+/// nested struct that may be left out but not sent as `null` (the schema
+/// then says plainly "an object, or nothing").
+pub fn some_object<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Some(Object::<T>::deserialize(d)?.0))
+}
+
 /// For `#[serde(default, deserialize_with = "present")]` on an
 /// `Option<Option<T>>`: absent is `None` (keep), `null` is `Some(None)`
 /// (empty it), a value is `Some(Some(v))`.

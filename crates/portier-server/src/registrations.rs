@@ -105,9 +105,9 @@ fn fault_of(xml: &str) -> Option<String> {
         .map(|t| format!("({})", t.trim()))
 }
 
-/// Reads `ListHcpApprox4Result`: one entry per person listed, with the
-/// registration that carries `number` (or the first), its dates, and the
-/// public notes.
+/// Reads `ListHcpApprox4Result`: one entry per person listed with a
+/// registration that carries `number`, with its dates and the public notes.
+/// A person listed without it says nothing about this number.
 pub fn parse_answer(xml: &str, number: &str) -> Result<Vec<RegisterEntry>, String> {
     let doc = roxmltree::Document::parse(xml)
         .map_err(|e| format!("the register's answer is not XML: {e}"))?;
@@ -128,7 +128,7 @@ pub fn parse_answer(xml: &str, number: &str) -> Result<Vec<RegisterEntry>, Strin
     let entries = doc
         .descendants()
         .filter(|n| n.tag_name().name() == "ListHcpApprox4")
-        .map(|person| {
+        .filter_map(|person| {
             let registrations: Vec<roxmltree::Node<'_, '_>> = person
                 .descendants()
                 .filter(|n| n.tag_name().name() == "ArticleRegistrationExtApp")
@@ -140,8 +140,7 @@ pub fn parse_answer(xml: &str, number: &str) -> Result<Vec<RegisterEntry>, Strin
                         n.trim_start_matches('0') == number.trim_start_matches('0')
                     })
                 })
-                .or(registrations.first())
-                .copied();
+                .copied()?;
             let name = text_of(person, "MailingName").unwrap_or_else(|| {
                 [
                     text_of(person, "Initial"),
@@ -190,13 +189,13 @@ pub fn parse_answer(xml: &str, number: &str) -> Result<Vec<RegisterEntry>, Strin
                     notes.push(format!("Limitation: {}", text.join(" ")));
                 }
             }
-            RegisterEntry {
+            Some(RegisterEntry {
                 name,
-                profession: registration.and_then(|r| text_of(r, "ProfessionalGroupCode")),
-                start: registration.and_then(|r| date_of(r, "ArticleRegistrationStartDate")),
-                end: registration.and_then(|r| date_of(r, "ArticleRegistrationEndDate")),
+                profession: text_of(registration, "ProfessionalGroupCode"),
+                start: date_of(registration, "ArticleRegistrationStartDate"),
+                end: date_of(registration, "ArticleRegistrationEndDate"),
                 notes,
-            }
+            })
         })
         .collect();
     Ok(entries)

@@ -223,7 +223,9 @@ impl RightsCache {
                     id: found.id,
                     principal: found.principal,
                     expires_at: found.expires_at,
-                    touched: AtomicI64::new(i64::MIN),
+                    // From the stored time: a fresh read (every max age)
+                    // does not write again within the minute.
+                    touched: AtomicI64::new(found.last_used_at.map_or(i64::MIN, |t| t.timestamp())),
                 });
                 if let Some(env) = token_environment(&entry.principal) {
                     let mut state = self.write();

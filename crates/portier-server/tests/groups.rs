@@ -128,4 +128,24 @@ both_backends! {
         let r = app.call("GET", &format!("{}/{team}", groups_path(&app.org_id)), Some(&other_token), None).await;
         assert_eq!(r.error(404).0, "not_found", "another environment's administrator learns nothing");
     }
+
+    async fn joining_a_group_is_for_those_who_manage_groups_and_what_the_group_holds(db) {
+        let app = TestApp::start(db).await;
+        let team = group(&app, json!({"name": "Front desk"})).await;
+        let inviter = app.restricted_token(&app.org_id, [p::MEMBERS_INVITE, p::MEMBERS_READ, p::ROLES_ASSIGN].into_iter().collect()).await;
+        let members = format!("/api/v1/organizations/{}/members", app.org_id);
+        let r = app.call("POST", &members, Some(&inviter), Some(json!({"email": "x@example.nl", "groups": [team]}))).await;
+        assert_eq!(r.error(403).0, "forbidden", "members.invite is not groups.manage");
+        // A group holding a grant on a resource passes it on to its members.
+        let token = app.token.clone();
+        let o = format!("/api/v1/organizations/{}", app.org_id);
+        assert_eq!(app.call("POST", &format!("{o}/resources"), Some(&token), Some(json!({"type": "mailbox", "id": "sales", "name": "Sales"}))).await.status, 201);
+        assert_eq!(app.call("POST", &format!("{o}/resources/mailbox/sales/grants"), Some(&token), Some(json!({"relation": "send", "group_id": team}))).await.status, 201);
+        let anna = app.add_member(json!({"email": "anna@example.nl"})).await;
+        let organizer = app.restricted_token(&app.org_id, [p::GROUPS_MANAGE, p::MEMBERS_READ].into_iter().collect()).await;
+        let into = format!("{o}/groups/{team}/members/{anna}");
+        assert_eq!(app.call("PUT", &into, Some(&organizer), None).await.error(403).0, "forbidden", "resources.manage is needed too");
+        let both = app.restricted_token(&app.org_id, [p::GROUPS_MANAGE, p::RESOURCES_MANAGE, p::MEMBERS_READ].into_iter().collect()).await;
+        assert_eq!(app.call("PUT", &into, Some(&both), None).await.status, 204);
+    }
 }

@@ -227,4 +227,25 @@ both_backends! {
         let env_list = app.get(&format!("/api/v1/organizations/{}/administrators", app.org_id)).await;
         assert!(!env_list.body["items"].as_array().unwrap().iter().any(|a| a["email"] == "head@example.nl"), "rights never reach up");
     }
+
+    async fn taking_admins_manage_out_of_the_role_the_last_administrators_hold_is_refused(db) {
+        let app = TestApp::start(db).await;
+        let token = app.token.clone();
+        let org = app.org_id.clone();
+        let chief = json!({"key": "chief", "name": {"en": "Chief"}, "kind": "admin", "permissions": ["admins.manage", "members.read", "roles.manage"]});
+        assert_eq!(app.call("POST", &roles_path(&org), Some(&token), Some(chief)).await.status, 201);
+        app.person("boss@example.nl", &["chief"]).await;
+        let admins = app.get(&format!("/api/v1/organizations/{org}/administrators")).await;
+        let bootstrap_admin = admins.body["items"].as_array().unwrap().iter().find(|a| a["email"] == "admin@acme.example").unwrap()["account_id"].as_str().unwrap().to_owned();
+        assert_eq!(app.call("PUT", &member_roles_path(&org, &bootstrap_admin), Some(&token), Some(json!({"roles": ["member"]}))).await.status, 200);
+        let r = app.call("PATCH", &format!("{}/chief", roles_path(&org)), Some(&token), Some(json!({"permissions": ["members.read", "roles.manage"]}))).await;
+        assert_eq!(r.error(409).0, "last_administrator");
+        let r = app.call("PATCH", &format!("{}/chief", roles_path(&org)), Some(&token), Some(json!({"permissions": ["admins.manage", "members.read"]}))).await;
+        assert_eq!(r.status, 200, "other changes stay possible: {}", r.body);
+        // Deleting an administrator role, like defining one, needs admins.manage.
+        let spare = json!({"key": "spare", "name": {"en": "Spare"}, "kind": "admin", "permissions": ["members.read"]});
+        assert_eq!(app.call("POST", &roles_path(&org), Some(&token), Some(spare)).await.status, 201);
+        let limited = app.restricted_token(&org, [portier_core::permissions::ROLES_MANAGE, portier_core::permissions::MEMBERS_READ].into_iter().collect()).await;
+        assert_eq!(app.call("DELETE", &format!("{}/spare", roles_path(&org)), Some(&limited), None).await.error(403).0, "forbidden");
+    }
 }

@@ -208,6 +208,7 @@ struct TokenRow {
     account_id: Option<Uuid>,
     permissions: Json<Vec<String>>,
     expires_at: Option<DateTime<Utc>>,
+    last_used_at: Option<DateTime<Utc>>,
     revoked_at: Option<DateTime<Utc>>,
     organization_id: Uuid,
     path: String,
@@ -224,6 +225,7 @@ pub struct Authenticated {
     pub id: ApiTokenId,
     pub principal: Principal,
     pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 /// The principal a presented bearer token stands for, or `None` when it is
@@ -239,7 +241,7 @@ pub async fn authenticate(
     let hash = hash_of(presented);
     let row: Option<TokenRow> = reader!(store, |c| {
         sqlx::query_as(
-            "SELECT t.id, t.account_id, t.permissions, t.expires_at, t.revoked_at,
+            "SELECT t.id, t.account_id, t.permissions, t.expires_at, t.last_used_at, t.revoked_at,
                     o.id AS organization_id, o.path
              FROM api_tokens t JOIN organizations o ON o.id = t.organization_id
              WHERE t.token_hash = $1",
@@ -262,6 +264,7 @@ pub async fn authenticate(
     Ok(Some(Authenticated {
         id: row.id.into(),
         expires_at: row.expires_at,
+        last_used_at: row.last_used_at,
         principal: Principal {
             actor: Actor::ApiToken {
                 id: row.id.into(),

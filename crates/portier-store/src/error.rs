@@ -24,6 +24,15 @@ impl Error {
             _ => false,
         }
     }
+
+    /// True when a row referred to something that a concurrent change has
+    /// just removed (or never existed).
+    pub fn is_foreign_key_violation(&self) -> bool {
+        match self {
+            Error::Database(sqlx::Error::Database(e)) => e.is_foreign_key_violation(),
+            _ => false,
+        }
+    }
 }
 
 impl From<portier_core::FieldError> for Error {

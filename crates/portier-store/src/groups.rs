@@ -148,6 +148,31 @@ async fn get_tx(tx: &mut Tx, org: OrganizationId, id: GroupId) -> Result<GroupVi
         .ok_or_else(|| DomainError::NotFound { what: "group" }.into())
 }
 
+/// Whoever puts someone in a group, or takes them out, gives or takes what
+/// the group carries: the right to give its roles, and `resources.manage`
+/// when it holds grants on resources.
+async fn may_change_membership(
+    tx: &mut Tx,
+    caller: &Principal,
+    org: &Organization,
+    group: &GroupView,
+) -> Result<()> {
+    caller.may_grant(&roles_of(tx, org, group).await?, &org.path)?;
+    let grants: i64 = in_tx!(tx, |c| {
+        sqlx::query_scalar("SELECT COUNT(*) FROM resource_grants WHERE group_id = $1")
+            .bind(group.id.0)
+            .fetch_one(c)
+            .await
+    })?;
+    if grants > 0 && !caller.holds(&portier_core::permissions::RESOURCES_MANAGE, &org.path) {
+        return Err(DomainError::Forbidden {
+            permission: portier_core::permissions::RESOURCES_MANAGE,
+        }
+        .into());
+    }
+    Ok(())
+}
+
 /// The roles a group carries, as `roles::resolve` reads them.
 async fn roles_of(tx: &mut Tx, org: &Organization, group: &GroupView) -> Result<Vec<Role>> {
     let keys = group
@@ -444,9 +469,9 @@ pub async fn members(store: &Store, org: OrganizationId, id: GroupId) -> Result<
 }
 
 /// Puts a membership into groups of its organization inside a transaction
-/// (adding a member with `groups`): each must be one of the organization's
-/// (refused on `groups[i]` otherwise), and the caller must be allowed to
-/// give the roles the groups carry.
+/// (adding a member with `groups`): the caller needs `groups.manage`, each
+/// group must be one of the organization's (refused on `groups[i]`
+/// otherwise), and the caller must be allowed to give what the groups carry.
 pub(crate) async fn join(
     tx: &mut Tx,
     caller: &Principal,
@@ -454,6 +479,12 @@ pub(crate) async fn join(
     membership: MembershipId,
     groups: &[GroupId],
 ) -> Result<Vec<String>> {
+    if !groups.is_empty() && !caller.holds(&portier_core::permissions::GROUPS_MANAGE, &org.path) {
+        return Err(DomainError::Forbidden {
+            permission: portier_core::permissions::GROUPS_MANAGE,
+        }
+        .into());
+    }
     let mut names = Vec::with_capacity(groups.len());
     for (i, id) in groups.iter().enumerate() {
         let group = get_tx(tx, org.id, *id).await.map_err(|e| match e {
@@ -465,7 +496,7 @@ pub(crate) async fn join(
             .into(),
             other => other,
         })?;
-        caller.may_grant(&roles_of(tx, org, &group).await?, &org.path)?;
+        may_change_membership(tx, caller, org, &group).await?;
         insert_member(tx, *id, membership).await?;
         names.push(group.name);
     }
@@ -473,7 +504,7 @@ pub(crate) async fn join(
 }
 
 async fn insert_member(tx: &mut Tx, group: GroupId, membership: MembershipId) -> Result<u64> {
-    Ok(in_tx!(tx, |c| {
+    in_tx!(tx, |c| {
         sqlx::query(
             "INSERT INTO group_members (group_id, membership_id) VALUES ($1, $2)
              ON CONFLICT (group_id, membership_id) DO NOTHING",
@@ -483,7 +514,16 @@ async fn insert_member(tx: &mut Tx, group: GroupId, membership: MembershipId) ->
         .execute(c)
         .await
         .map(|r| r.rows_affected())
-    })?)
+    })
+    .map_err(|e| {
+        let e = Error::from(e);
+        if e.is_foreign_key_violation() {
+            // The member or the group was removed meanwhile.
+            DomainError::NotFound { what: "member" }.into()
+        } else {
+            e
+        }
+    })
 }
 
 /// Adds a member of the organization to one of its groups, or takes them out
@@ -513,7 +553,7 @@ pub async fn set_member(
     let membership: MembershipId = membership
         .ok_or(DomainError::NotFound { what: "member" })?
         .into();
-    caller.may_grant(&roles_of(&mut tx, &org, &group).await?, &org.path)?;
+    may_change_membership(&mut tx, caller, &org, &group).await?;
     let changed = if join {
         insert_member(&mut tx, id, membership).await?
     } else {

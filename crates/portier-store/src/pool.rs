@@ -5,9 +5,10 @@
 //! connection's thread on SQLite. That doubles the round trips of a
 //! one-statement read or write (a sign-in is two statements, so four round
 //! trips). Here a connection whose last use ran to its end goes straight back
-//! to the idle list; only one left mid-use (a request cancelled during a
-//! statement, a broken link) or inside a transaction is checked, rolled back
-//! and only then put back, in the background, as sqlx does for every one.
+//! to the idle list; one left inside a transaction (an error path that never
+//! committed) is rolled back and checked in the background first, as sqlx
+//! does for every one; and one cut off mid-use (a request cancelled during a
+//! statement, a broken link) is closed, never reused.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,6 +17,10 @@ use std::time::{Duration, Instant};
 use sqlx::{ConnectOptions, Connection, Database};
 use sqlx_core::transaction::TransactionManager;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// How long the rollback of an abandoned transaction may take before its
+/// connection is given up (a link that went silent would hold it forever).
+const ROLLBACK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How a pool behaves.
 #[derive(Debug, Clone)]
@@ -92,14 +97,30 @@ impl<DB: Database> Inner<DB> {
     /// Puts a connection that is between statements on the idle list, or
     /// closes it when it is too old or the pool is closing.
     fn put_back(&self, live: Live<DB>) {
+        let mut idle = self.idle();
+        // Under the lock, so a connection never lands on the list of a pool
+        // that `close` has already emptied.
         if self.closed.load(Ordering::Acquire) || live.born.elapsed() >= self.settings.max_lifetime
         {
+            drop(idle);
             live.close_in_background();
-        } else {
-            self.idle().push(Idle {
-                live,
-                since: Instant::now(),
-            });
+            return;
+        }
+        // The list is last in, first out: the oldest idle connection is at
+        // the bottom and would never be looked at again; it goes when its
+        // time is up.
+        let stale = idle.first().is_some_and(|oldest| {
+            oldest.since.elapsed() >= self.settings.idle_timeout
+                || oldest.live.born.elapsed() >= self.settings.max_lifetime
+        });
+        let expired = stale.then(|| idle.remove(0));
+        idle.push(Idle {
+            live,
+            since: Instant::now(),
+        });
+        drop(idle);
+        if let Some(Idle { live, .. }) = expired {
+            live.close_in_background();
         }
     }
 }
@@ -323,23 +344,32 @@ impl<DB: Database> Drop for Conn<DB> {
             return;
         };
         let permit = self.permit.take();
-        if self.settled && !live.conn.is_in_transaction() {
+        if !self.settled {
+            // Cut off mid-statement (a cancelled request) or after a broken
+            // link: what the server thinks of it is unknown. A `BEGIN` cut
+            // off, say, leaves the server in a transaction the client does
+            // not know of (sqlx counts it only once answered). It is closed,
+            // never reused; the next use opens a fresh one.
+            live.close_in_background();
+            drop(permit);
+            return;
+        }
+        if !live.conn.is_in_transaction() {
             self.pool.put_back(live);
             drop(permit);
             return;
         }
-        // Left mid-statement or inside a transaction (an error path that
-        // never committed): roll back and check it before anyone else gets
-        // it, now, so a transaction's locks do not wait for the next use.
+        // A transaction that never committed (an error path's `?`): rolled
+        // back now, so its locks do not wait for the connection's next use,
+        // and checked before anyone else gets it.
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
         let pool = Arc::clone(&self.pool);
         runtime.spawn(async move {
-            if live.conn.is_in_transaction() {
-                DB::TransactionManager::start_rollback(&mut live.conn);
-            }
-            if live.conn.ping().await.is_ok() && !live.conn.is_in_transaction() {
+            DB::TransactionManager::start_rollback(&mut live.conn);
+            let done = tokio::time::timeout(ROLLBACK_TIMEOUT, live.conn.ping()).await;
+            if matches!(done, Ok(Ok(()))) && !live.conn.is_in_transaction() {
                 pool.put_back(live);
             }
             drop(permit);
@@ -398,12 +428,39 @@ mod tests {
                 )
                 .await;
                 assert!(cut.is_err(), "the slow statement was cut off");
-                // The one connection is checked before it serves again, and
-                // answers the new question, not the old one.
+                // The connection cut off is closed, not reused: the next use
+                // gets a fresh one, which answers the new question.
                 let answer: i64 = with_conn!(pool, |c| sqlx::query_scalar("SELECT CAST(42 AS BIGINT)").fetch_one(c).await).unwrap();
                 assert_eq!(answer, 42);
-                assert_eq!(pool.size(), 1);
+                // (SQLite's closes once its thread has finished the statement.)
+                for _ in 0..500 {
+                    if pool.size() == 1 {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                assert_eq!(pool.size(), 1, "the old one is gone");
             })
+        }
+
+        async fn a_begin_cut_off_never_leaves_a_transaction_open_on_a_reused_connection(db) {
+            if db.store.backend() == crate::Backend::Postgres {
+                let options = PgConnectOptions::from_str(&db.url).unwrap();
+                let pool = Pool::<sqlx::Postgres>::new(options, Settings::new(1));
+                let pid = || async {
+                    with_conn!(pool, |c| sqlx::query_scalar::<_, i32>("SELECT pg_backend_pid()").fetch_one(c).await).unwrap()
+                };
+                let before = pid().await;
+                // A BEGIN whose answer is slow to come, cut off while waiting:
+                // the server is in a transaction the client never counted.
+                let cut = tokio::time::timeout(Duration::from_millis(100), async {
+                    let mut conn = pool.acquire().await.unwrap();
+                    conn.begin(Some("BEGIN; SELECT pg_sleep(1)")).await
+                })
+                .await;
+                assert!(cut.is_err(), "cut off");
+                assert_ne!(pid().await, before, "that connection is closed, not handed out again");
+            }
         }
 
         async fn acquire_waits_for_a_free_connection_then_gives_up(db) {

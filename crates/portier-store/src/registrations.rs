@@ -68,6 +68,9 @@ impl TryFrom<Row> for Registration {
     }
 }
 
+/// How often a number the register has answered for is asked about again.
+const RECHECK_DAYS: i64 = 30;
+
 const SELECT: &str = "SELECT account_id, register, number, state, details, checked_at, created_at
                       FROM registrations WHERE account_id = $1";
 
@@ -101,19 +104,6 @@ fn first_state(checking: bool) -> RegistrationState {
     }
 }
 
-fn taken(number: &RegistrationNumber) -> Error {
-    DomainError::Conflict {
-        code: "registration_taken",
-        field: Some("registration.number".into()),
-        message: format!(
-            "{} number {} belongs to someone else's account",
-            number.register.as_str(),
-            number.number
-        ),
-    }
-    .into()
-}
-
 async fn insert(
     tx: &mut Tx,
     account: AccountId,
@@ -140,16 +130,60 @@ async fn insert(
         .execute(c)
         .await
         .map(|r| r.rows_affected())
-    })
-    .map_err(|e| {
-        let e = Error::from(e);
-        if e.is_unique_violation() {
-            taken(number)
-        } else {
-            e
-        }
     })?;
     Ok(())
+}
+
+/// How many other accounts carry the same number: a clash for the operator
+/// to settle (`portier registration` shows it; the platform trail records it).
+pub async fn others_with(
+    store: &Store,
+    number: &RegistrationNumber,
+    account: AccountId,
+) -> Result<i64> {
+    Ok(reader!(store, |c| {
+        sqlx::query_scalar(OTHERS_WITH)
+            .bind(number.register.as_str())
+            .bind(&number.number)
+            .bind(account.0)
+            .fetch_one(c)
+            .await
+    })?)
+}
+
+const OTHERS_WITH: &str =
+    "SELECT COUNT(*) FROM registrations WHERE register = $1 AND number = $2 AND account_id <> $3";
+
+/// Tells the operator, in the platform trail, that a number is on more than
+/// one account.
+async fn note_clash(
+    tx: &mut Tx,
+    number: &RegistrationNumber,
+    account: AccountId,
+    actor: &Actor,
+    origin: &Origin,
+) -> Result<()> {
+    let others: i64 = in_tx!(tx, |c| {
+        sqlx::query_scalar(OTHERS_WITH)
+            .bind(number.register.as_str())
+            .bind(&number.number)
+            .bind(account.0)
+            .fetch_one(c)
+            .await
+    })?;
+    if others == 0 {
+        return Ok(());
+    }
+    let event = NewAuditEvent {
+        actor: actor.clone(),
+        action: "registration.shared",
+        organization_id: None,
+        target_type: "account",
+        target_id: account.to_string(),
+        changes: serde_json::json!({"register": number.register.as_str(), "number": number.number, "other_accounts": others}),
+        client_addr: origin.client_addr.clone(),
+    };
+    audit::record(tx, OrganizationId(Uuid::nil()), event, origin.now).await
 }
 
 /// Settles the registration of someone being added to, or given, roles
@@ -173,20 +207,21 @@ pub(crate) async fn settle(
 ) -> Result<bool> {
     let existing = of_account_tx(tx, account.id).await?;
     match (&existing, given) {
+        // The stored number is not repeated: the caller may not know it.
         (Some(e), Some(g)) if e.number != *g => Err(DomainError::Conflict {
             code: "registration_locked",
             field: Some("registration.number".into()),
             message: format!(
-                "{} already has {} number {}; only a platform operator can change it",
+                "{} already has another {} number; only a platform operator can change it",
                 account.email,
-                e.number.register.as_str(),
-                e.number.number
+                e.number.register.as_str()
             ),
         }
         .into()),
         (Some(_), _) => Ok(false),
         (None, Some(g)) => {
             insert(tx, account.id, g, checking, origin.now).await?;
+            note_clash(tx, g, account.id, actor, origin).await?;
             let event = NewAuditEvent {
                 actor: actor.clone(),
                 action: "registration.added",
@@ -226,6 +261,7 @@ pub async fn set_by_operator(
     let mut tx = store.begin().await?;
     let before = of_account_tx(&mut tx, account.id).await?;
     insert(&mut tx, account.id, number, checking, origin.now).await?;
+    note_clash(&mut tx, number, account.id, &Actor::Cli, origin).await?;
     let event = NewAuditEvent {
         actor: Actor::Cli,
         action: "registration.set",
@@ -270,7 +306,7 @@ pub async fn claim_due(
                 sqlx::query_as::<_, (Uuid, String, String, i32)>(concat!(
                     "UPDATE registrations SET next_check_at = $1
                      WHERE account_id IN (SELECT account_id FROM registrations
-                                          WHERE state IN ('pending', 'unchecked') AND next_check_at <= $2
+                                          WHERE next_check_at IS NOT NULL AND next_check_at <= $2
                                           ORDER BY next_check_at LIMIT $3 ",
                     $lock,
                     ") RETURNING account_id, register, number, attempts"
@@ -314,7 +350,14 @@ pub async fn record_check(
                 entries,
                 last_error: None,
             };
-            (state, details, 0, None)
+            // A registration can end or be struck off later: asked again
+            // every month.
+            (
+                state,
+                details,
+                0,
+                Some(now + chrono::Duration::days(RECHECK_DAYS)),
+            )
         }
         Err(error) => {
             let attempts = due.attempts.saturating_add(1);
@@ -338,7 +381,7 @@ pub async fn record_check(
         .bind(Json(&details))
         .bind(attempts)
         .bind(next)
-        .bind(next.is_none())
+        .bind(attempts == 0)
         .bind(now)
         .bind(due.account_id.0)
         .bind(due.number.register.as_str())

@@ -321,32 +321,13 @@ pub async fn grant(
             (None, Some(g))
         }
     };
-    let existing: Option<(Uuid, DateTime<Utc>)> = in_tx!(&mut tx, |c| {
-        sqlx::query_as(
-            "SELECT id, created_at FROM resource_grants
-             WHERE resource_id = $1 AND relation = $2
-               AND (membership_id = $3 OR group_id = $4)",
-        )
-        .bind(resource.id.0)
-        .bind(relation)
-        .bind(membership)
-        .bind(group)
-        .fetch_optional(c)
-        .await
-    })?;
-    if let Some((id, created_at)) = existing {
-        return Ok(ResourceGrant {
-            id: id.into(),
-            relation: relation.to_owned(),
-            holder: holder.clone(),
-            created_at,
-        });
-    }
     let id = ResourceGrantId::new();
-    in_tx!(&mut tx, |c| {
+    // A grant made again, also by someone else at the same moment, is the
+    // one already there.
+    let inserted = in_tx!(&mut tx, |c| {
         sqlx::query(
             "INSERT INTO resource_grants (id, resource_id, relation, membership_id, group_id, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
         )
         .bind(id.0)
         .bind(resource.id.0)
@@ -357,7 +338,37 @@ pub async fn grant(
         .execute(c)
         .await
         .map(|r| r.rows_affected())
+    })
+    .map_err(|e| {
+        let e = Error::from(e);
+        if e.is_foreign_key_violation() {
+            // Removed meanwhile.
+            DomainError::NotFound { what: "member" }.into()
+        } else {
+            e
+        }
     })?;
+    if inserted == 0 {
+        let (id, created_at): (Uuid, DateTime<Utc>) = in_tx!(&mut tx, |c| {
+            sqlx::query_as(
+                "SELECT id, created_at FROM resource_grants
+                 WHERE resource_id = $1 AND relation = $2
+                   AND (membership_id = $3 OR group_id = $4)",
+            )
+            .bind(resource.id.0)
+            .bind(relation)
+            .bind(membership)
+            .bind(group)
+            .fetch_one(c)
+            .await
+        })?;
+        return Ok(ResourceGrant {
+            id: id.into(),
+            relation: relation.to_owned(),
+            holder: holder.clone(),
+            created_at,
+        });
+    }
     let changes = serde_json::json!({"relation": relation, "holder": holder_json(holder)});
     audit::record(
         &mut tx,

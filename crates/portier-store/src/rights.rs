@@ -113,10 +113,16 @@ pub async fn listen(store: &Store) {
                     pause = Duration::from_millis(100);
                     // Anything may have changed while nobody listened.
                     store.feed.publish(Change::Everything);
-                    while let Ok(n) = listener.recv().await {
-                        match n.payload().parse::<OrganizationId>() {
-                            Ok(env) => store.feed.publish(Change::Environment(env)),
-                            Err(_) => store.feed.publish(Change::Everything),
+                    // `try_recv` says when the link broke (and reconnects on
+                    // the next call): what was sent meanwhile is lost.
+                    loop {
+                        match listener.try_recv().await {
+                            Ok(Some(n)) => match n.payload().parse::<OrganizationId>() {
+                                Ok(env) => store.feed.publish(Change::Environment(env)),
+                                Err(_) => store.feed.publish(Change::Everything),
+                            },
+                            Ok(None) => store.feed.publish(Change::Everything),
+                            Err(_) => break,
                         }
                     }
                 }

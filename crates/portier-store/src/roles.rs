@@ -280,19 +280,16 @@ async fn defined_on(tx: &mut Tx, org: &Organization, key: &RoleKey) -> Result<Ro
             ),
         }
         .into()),
-        Some(id) if id != org.id => {
-            let owner = organizations::get_in_tx(tx, id).await?;
-            Err(DomainError::Conflict {
-                code: "role_defined_elsewhere",
-                field: None,
-                message: format!(
-                    "\"{}\" is defined by {}; change it there",
-                    key.as_str(),
-                    owner.name
-                ),
-            }
-            .into())
+        // Not naming it: the caller may have no right to know its name.
+        Some(id) if id != org.id => Err(DomainError::Conflict {
+            code: "role_defined_elsewhere",
+            field: None,
+            message: format!(
+                "\"{}\" is defined by an organization above this one; change it there",
+                key.as_str()
+            ),
         }
+        .into()),
         Some(_) => Ok(role),
     }
 }
@@ -314,6 +311,10 @@ pub async fn update(
     caller.may_define(after.kind, &after.permissions, &org.path)?;
     if after == before {
         return Ok(before);
+    }
+    let manage = &portier_core::permissions::ADMINS_MANAGE;
+    if before.grants(manage) && !after.grants(manage) {
+        ensure_administrators_remain_without(&mut tx, &org, &before).await?;
     }
     in_tx!(&mut tx, |c| {
         sqlx::query(
@@ -350,10 +351,51 @@ pub async fn update(
     Ok(after)
 }
 
+/// Taking `admins.manage` out of a role must leave the environment someone
+/// who holds it another way (an activated member at the environment
+/// itself), or nobody could manage administrators again.
+async fn ensure_administrators_remain_without(
+    tx: &mut Tx,
+    org: &Organization,
+    role: &Role,
+) -> Result<()> {
+    let (holders, others): (i64, i64) = in_tx!(tx, |c| {
+        sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM memberships m JOIN membership_roles mr ON mr.membership_id = m.id
+                     WHERE m.organization_id = $1 AND mr.role_id = $2),
+                    (SELECT COUNT(DISTINCT m.id) FROM memberships m
+                     JOIN accounts a ON a.id = m.account_id
+                     JOIN membership_roles mr ON mr.membership_id = m.id
+                     JOIN role_permissions rp ON rp.role_id = mr.role_id
+                     WHERE m.organization_id = $1 AND mr.role_id <> $2 AND m.active = TRUE
+                       AND a.status = 'active' AND a.disabled = FALSE AND rp.permission = $3)",
+        )
+        .bind(org.environment_id.0)
+        .bind(role.id.0)
+        .bind(portier_core::permissions::ADMINS_MANAGE.as_str())
+        .fetch_one(c)
+        .await
+    })?;
+    if holders > 0 && others == 0 {
+        return Err(DomainError::Conflict {
+            code: "last_administrator",
+            field: Some("permissions".into()),
+            message: format!(
+                "without admins.manage in \"{}\" nobody could manage the environment's administrators: first give someone else an administrator role, and let them activate their account",
+                role.key.as_str()
+            ),
+        }
+        .into());
+    }
+    Ok(())
+}
+
 /// Deletes a custom role nobody holds; one in use is a conflict that says
 /// where (seed 001's members and groups), so nobody loses rights unawares.
+/// An administrator role needs `admins.manage` to delete, as to define.
 pub async fn delete(
     store: &Store,
+    caller: &Principal,
     auth: &Authorized<RolesManage>,
     key: &RoleKey,
     origin: &Origin,
@@ -361,6 +403,7 @@ pub async fn delete(
     let mut tx = store.begin().await?;
     let org = organizations::get_for_update(&mut tx, auth.organization_id()).await?;
     let role = defined_on(&mut tx, &org, key).await?;
+    caller.may_define(role.kind, &role.permissions, &org.path)?;
     let holders: Vec<(String, i64)> = in_tx!(&mut tx, |c| {
         sqlx::query_as(
             "SELECT o.name, COUNT(*) FROM membership_roles mr
@@ -409,6 +452,23 @@ pub async fn delete(
             .execute(c)
             .await
             .map(|r| r.rows_affected())
+    })
+    .map_err(|e| {
+        let e = Error::from(e);
+        if e.is_foreign_key_violation() {
+            // Given to someone while this was being deleted.
+            DomainError::Conflict {
+                code: "role_in_use",
+                field: None,
+                message: format!(
+                    "\"{}\" was just given to someone; give them another role first",
+                    key.as_str()
+                ),
+            }
+            .into()
+        } else {
+            e
+        }
     })?;
     audit::record(
         &mut tx,

@@ -139,7 +139,8 @@ pub struct AddMember {
     /// seed 000: the person's number in a professional register; required
     /// when a role needs one. Recorded once: afterwards only a platform
     /// operator changes it.
-    #[serde(default, deserialize_with = "crate::extract::object")]
+    #[serde(default, deserialize_with = "crate::extract::some_object")]
+    #[schema(nullable = false)]
     pub registration: Option<RegistrationInput>,
     /// `false` creates a membership that cannot be used until reactivated, and
     /// sends nothing (seed 002).
@@ -173,10 +174,13 @@ pub struct RegistrationDigits(pub String);
 
 impl utoipa::PartialSchema for RegistrationDigits {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        // The canonical form. Spaces, dots and hyphens between the digits,
+        // as people copy numbers, are also accepted and taken out; a pattern
+        // saying so made schema-driven generators discard most examples.
         super::string_schema(
             21,
-            r"^[0-9](?:[ .-]?[0-9]){10}$",
-            "A BIG number: 11 digits, optionally with spaces, dots or hyphens between them.",
+            r"^[0-9]{11}$",
+            "A BIG number: 11 digits (spaces, dots or hyphens between them are also accepted and taken out).",
         )
     }
 }

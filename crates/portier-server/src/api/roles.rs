@@ -159,7 +159,8 @@ pub struct SetRoles {
     pub roles: Vec<KeyText>,
     /// The person's registration number, when a new role needs one they do
     /// not have yet (seed 000).
-    #[serde(default, deserialize_with = "crate::extract::object")]
+    #[serde(default, deserialize_with = "crate::extract::some_object")]
+    #[schema(nullable = false)]
     pub registration: Option<super::members::RegistrationInput>,
 }
 
@@ -342,7 +343,8 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     let (_, auth) = authorized::<RolesManage>(&state, &caller, &org).await?;
     let key = key_in_path(&key)?;
-    portier_store::roles::delete(&state.store, &auth, &key, &Origin::now(client)).await?;
+    portier_store::roles::delete(&state.store, &caller.0, &auth, &key, &Origin::now(client))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -64,8 +64,10 @@ CREATE INDEX resource_grants_membership ON resource_grants (membership_id);
 CREATE INDEX resource_grants_group_id ON resource_grants (group_id);
 
 -- seed 000: a person's number in a professional register (the Dutch BIG
--- register), as checked against the register. One per person; a number
--- belongs to one person.
+-- register), as checked against the register. One per person. A number on
+-- two accounts is not refused (that would let anyone who types a real
+-- professional's number first lock them out, and tell whoever tries which
+-- numbers are in use): the operator sees it and settles it.
 CREATE TABLE registrations (
     account_id    UUID PRIMARY KEY NOT NULL REFERENCES accounts (id),
     register      TEXT NOT NULL,
@@ -80,6 +82,7 @@ CREATE TABLE registrations (
     next_check_at TIMESTAMPTZ,
     created_at    TIMESTAMPTZ NOT NULL,
     updated_at    TIMESTAMPTZ NOT NULL,
-    UNIQUE (register, number)
+    UNIQUE (account_id)
 );
+CREATE INDEX registrations_number ON registrations (register, number);
 CREATE INDEX registrations_due ON registrations (state, next_check_at);
