@@ -3,6 +3,7 @@
 //! cross-cutting concerns every request passes through (request ids, tracing,
 //! timeouts, body limits, panics turned into JSON errors).
 
+pub mod accounts;
 pub mod api;
 pub mod auth;
 pub mod error;

@@ -8,10 +8,9 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use portier_core::locale::Locale;
 use portier_core::members::parse_phone;
-use portier_core::passwords::{Password, PasswordPolicy};
+use portier_core::passwords::PasswordPolicy;
 use portier_core::tokens::{TokenKind, TokenUnusable};
 use portier_store::accounts::ProfileFill;
-use portier_store::audit::Origin;
 use portier_store::tokens::{LinkProblem, TokenInfo};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -169,33 +168,15 @@ pub async fn activate(
         mobile: parse_phone("mobile", super::inner(body.mobile).as_deref())?,
         locale: body.locale,
     };
+    let password = crate::accounts::new_password(
+        &info,
+        body.password,
+        fill.given_name.as_deref(),
+        fill.family_name.as_deref(),
+    )
+    .map_err(|e| super::auth::password_refused(e, locale))?;
+    crate::accounts::finish_activation(&state, &info, password, &fill, client).await?;
     let a = &info.account;
-    let personal: Vec<&str> = [
-        Some(a.email.as_str()),
-        a.name.given_name.as_deref().or(fill.given_name.as_deref()),
-        a.name
-            .family_name
-            .as_deref()
-            .or(fill.family_name.as_deref()),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    let policy = PasswordPolicy::strictest(&info.policies);
-    let password = Password::new(body.password, &policy, &personal).map_err(|e| {
-        ApiError::field(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            e.into_field_error_in("password", locale),
-        )
-    })?;
-    let hash = state.hasher.hash(password).await;
-    let origin = Origin::now(client);
-    if !portier_store::accounts::activate(&state.store, &info, &hash, &fill, &origin).await? {
-        return Err(link_error(
-            LinkProblem::Gone(TokenUnusable::Used),
-            TokenKind::Activation,
-        ));
-    }
     Ok(Json(Activated {
         account_id: a.id.0,
         email: a.email.to_string(),

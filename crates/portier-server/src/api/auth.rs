@@ -9,16 +9,14 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use chrono::Utc;
 use portier_core::email::Email;
-use portier_core::passwords::{Password, PasswordPolicy};
 use portier_core::throttle::{self, Limit};
-use portier_core::tokens::{TokenKind, TokenUnusable, digest};
+use portier_core::tokens::{TokenKind, digest};
 use portier_store::audit::Origin;
-use portier_store::tokens::LinkProblem;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::activations::{link_error, locale_of, open};
+use super::activations::{locale_of, open};
 use crate::error::ErrorBody;
 use crate::extract::{ApiJson, ClientAddr};
 use crate::{ApiError, AppState};
@@ -98,7 +96,38 @@ pub async fn login(
     headers: HeaderMap,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let email = Email::parse(&body.email.0).map_err(|e| ApiError::from(e.in_field("email")))?;
+    let signed = sign_in(&state, client, &headers, &body.email.0, body.password).await?;
+    Ok((
+        [
+            (header::SET_COOKIE, signed.cookie),
+            (
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("no-store"),
+            ),
+        ],
+        Json(SignedIn {
+            account_id: signed.account_id.0,
+            mfa_required: false,
+        }),
+    ))
+}
+
+/// A person who just signed in, and the cookie of their new session.
+pub(crate) struct SignIn {
+    pub account_id: portier_core::ids::AccountId,
+    pub cookie: header::HeaderValue,
+}
+
+/// Signs a person in, for the API and the console alike: the throttles, one
+/// Argon2id verification (also for an unknown address), a new session.
+pub(crate) async fn sign_in(
+    state: &AppState,
+    client: Option<String>,
+    headers: &HeaderMap,
+    address: &str,
+    password: String,
+) -> Result<SignIn, ApiError> {
+    let email = Email::parse(address).map_err(|e| ApiError::from(e.in_field("email")))?;
     let client_key = client.clone().unwrap_or_else(|| "unknown".into());
     let who = digest(email.as_str());
     let pair = (
@@ -120,9 +149,9 @@ pub async fn login(
     let counted = check_limits(&limits, &read.counters)?;
     let candidate = read.candidate;
     let hash = candidate.as_ref().and_then(|c| c.password_hash.clone());
-    let verified = state.hasher.verify(hash, body.password).await;
+    let verified = state.hasher.verify(hash, password).await;
     let Some(candidate) = candidate.filter(|_| verified) else {
-        count(&state, &limits).await?;
+        count(state, &limits).await?;
         return Err(ApiError::unauthenticated(
             "invalid_credentials",
             "the e-mail address or the password is not right",
@@ -143,7 +172,7 @@ pub async fn login(
         }
     }
     // A new id at every sign-in: a session fixed before it is worthless.
-    if let Some(old) = crate::auth::session_of(&state, &headers).await? {
+    if let Some(old) = crate::auth::session_of(state, headers).await? {
         portier_store::sessions::end(&state.store, &old.id_hash).await?;
     }
     let user_agent = headers
@@ -158,20 +187,10 @@ pub async fn login(
         Utc::now(),
     )
     .await?;
-    let cookie = state.config.cookie.set(secret.expose());
-    Ok((
-        [
-            (header::SET_COOKIE, cookie),
-            (
-                header::CACHE_CONTROL,
-                header::HeaderValue::from_static("no-store"),
-            ),
-        ],
-        Json(SignedIn {
-            account_id: candidate.account.id.0,
-            mfa_required: false,
-        }),
-    ))
+    Ok(SignIn {
+        account_id: candidate.account.id,
+        cookie: state.config.cookie.set(secret.expose()),
+    })
 }
 
 /// Sign out: ends this session.
@@ -205,15 +224,26 @@ pub async fn request_reset(
     ClientAddr(client): ClientAddr,
     ApiJson(body): ApiJson<ResetRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let email = Email::parse(&body.email.0).map_err(|e| ApiError::from(e.in_field("email")))?;
+    start_reset(&state, client, &body.email.0).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Asks for a reset link, for the API and the console alike: limited per
+/// client at once, and per address after the answer, where the lookup and
+/// the mail happen too, so the answer's timing says nothing about whether
+/// the address has an account.
+pub(crate) async fn start_reset(
+    state: &AppState,
+    client: Option<String>,
+    address: &str,
+) -> Result<(), ApiError> {
+    let email = Email::parse(address).map_err(|e| ApiError::from(e.in_field("email")))?;
     let client_limit = [(
         format!("reset:client:{}", client.clone().unwrap_or_default()),
         throttle::RESET_PER_CLIENT,
     )];
-    enforce(&state, &client_limit).await?;
-    count(&state, &client_limit).await?;
-    // The lookup and the mail happen after the answer, so its timing says
-    // nothing about whether the address has an account.
+    enforce(state, &client_limit).await?;
+    count(state, &client_limit).await?;
     let task_state = state.clone();
     tokio::spawn(async move {
         let state = task_state;
@@ -237,7 +267,7 @@ pub async fn request_reset(
             tracing::warn!(error = %e, "password reset request failed");
         }
     });
-    Ok(StatusCode::ACCEPTED)
+    Ok(())
 }
 
 /// Choose a new password with a reset link.
@@ -259,36 +289,21 @@ pub async fn complete_reset(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let info = open(&state, TokenKind::PasswordReset, &token).await?;
     let locale = locale_of(&info, None);
-    let a = &info.account;
-    let personal: Vec<&str> = [
-        Some(a.email.as_str()),
-        a.name.given_name.as_deref(),
-        a.name.family_name.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    let password = Password::new(
-        body.password,
-        &PasswordPolicy::strictest(&info.policies),
-        &personal,
-    )
-    .map_err(|e| {
-        ApiError::field(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            e.into_field_error_in("password", locale),
-        )
-    })?;
-    let hash = state.hasher.hash(password).await;
-    if !portier_store::accounts::complete_reset(&state.store, &info, &hash, &Origin::now(client))
-        .await?
-    {
-        return Err(link_error(
-            LinkProblem::Gone(TokenUnusable::Used),
-            TokenKind::PasswordReset,
-        ));
-    }
+    let password = crate::accounts::new_password(&info, body.password, None, None)
+        .map_err(|e| password_refused(e, locale))?;
+    crate::accounts::finish_reset(&state, &info, password, client).await?;
     Ok(Json(
-        serde_json::json!({"account_id": a.id, "status": "active"}),
+        serde_json::json!({"account_id": info.account.id, "status": "active"}),
     ))
+}
+
+/// A refused password as the contract's 422 on `password`.
+pub(crate) fn password_refused(
+    e: portier_core::passwords::PasswordRejected,
+    locale: portier_core::locale::Locale,
+) -> ApiError {
+    ApiError::field(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        e.into_field_error_in("password", locale),
+    )
 }
