@@ -226,6 +226,7 @@ fn print_welcome(config: &Config, has_organizations: bool) {
         "Portier is listening on {url} ({}).",
         config.describe_database()
     );
+    println!("  Console: {url}/  (sign in in a browser)");
     println!("  API:     {url}/api/v1  (described at {url}/api/v1/openapi.json)");
     println!("  Health:  {url}/healthz  {url}/readyz  {url}/metrics");
     if !has_organizations {
@@ -242,7 +243,10 @@ fn print_welcome(config: &Config, has_organizations: bool) {
         println!(
             "It prints an API token for {url}/api/v1 (send it as Authorization: Bearer <token>)"
         );
-        println!("and the administrator's activation link.");
+        println!(
+            "and the administrator's activation link: open it in a browser, choose a password,"
+        );
+        println!("and the console signs you in.");
     }
 }
 

@@ -1,0 +1,430 @@
+//! Signing in and out, activating an account from the invitation mail, and
+//! choosing a new password with a reset link: the pages a person meets before
+//! anything else. They use the same sign-in, throttles and password rules as
+//! the API (`crate::api::auth`, `crate::accounts`).
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use portier_core::passwords::{PasswordPolicy, PasswordRejected};
+use portier_core::tokens::{TokenKind, TokenUnusable};
+use portier_store::accounts::ProfileFill;
+use portier_store::tokens::{LinkProblem, TokenInfo};
+use serde::Deserialize;
+
+use super::{I18n, Page, Viewer, local_path};
+use crate::extract::ClientAddr;
+use crate::{ApiError, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .route("/activate/{token}", get(activate_form).post(activate))
+        .route("/reset", get(reset_form).post(reset_request))
+        .route("/reset/{token}", get(new_password_form).post(new_password))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "auth/login.html")]
+pub struct LoginPage {
+    pub page: Page,
+    pub email: String,
+    pub next: String,
+    pub error: Option<String>,
+    pub notice: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+    signed_out: Option<String>,
+}
+
+async fn login_form(viewer: Viewer, Query(q): Query<LoginQuery>) -> Response {
+    if viewer.session.is_some() && q.signed_out.is_none() {
+        return Redirect::to(&local_path(q.next.as_deref())).into_response();
+    }
+    LoginPage {
+        notice: q.signed_out.map(|_| viewer.i18n.t("login-signed-out")),
+        page: viewer.page(),
+        email: String::new(),
+        next: local_path(q.next.as_deref()),
+        error: None,
+    }
+    .into_response()
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+    next: Option<String>,
+}
+
+/// What a refused sign-in says, in the viewer's language.
+fn sign_in_refusal(i18n: &I18n, e: &ApiError) -> String {
+    match (e.status, e.body.error.code.as_str()) {
+        (StatusCode::TOO_MANY_REQUESTS, _) => {
+            let minutes = e.retry_after.unwrap_or(60).div_ceil(60).to_string();
+            i18n.t1("login-throttled", "minutes", &minutes)
+        }
+        (_, "account_inactive") => i18n.t("login-inactive"),
+        _ => i18n.t("login-failed"),
+    }
+}
+
+async fn login(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let next = local_path(form.next.as_deref());
+    match crate::api::auth::sign_in(&state, client, &headers, &form.email, form.password).await {
+        Ok(signed) => {
+            let mut response = Redirect::to(&next).into_response();
+            response.headers_mut().insert(SET_COOKIE, signed.cookie);
+            response
+        }
+        Err(e) if e.status.is_server_error() => e.into_response(),
+        Err(e) => {
+            let status = if e.status == StatusCode::TOO_MANY_REQUESTS {
+                StatusCode::TOO_MANY_REQUESTS
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            let page = LoginPage {
+                error: Some(sign_in_refusal(&viewer.i18n, &e)),
+                page: viewer.page(),
+                email: form.email.trim().to_owned(),
+                next,
+                notice: None,
+            };
+            (status, page).into_response()
+        }
+    }
+}
+
+async fn logout(State(state): State<AppState>, viewer: Viewer) -> Response {
+    if let Some(session) = &viewer.session
+        && let Err(e) = portier_store::sessions::end(&state.store, &session.id_hash).await
+    {
+        return ApiError::from(e).into_response();
+    }
+    let mut response = Redirect::to("/login?signed_out=1").into_response();
+    response
+        .headers_mut()
+        .insert(SET_COOKIE, state.config.cookie.clear());
+    response
+}
+
+/// The rules a new password must meet, as the page lists them (and the
+/// script checks them as the person types).
+pub struct Rules {
+    pub min_length: u16,
+    pub digit: bool,
+    pub lower: bool,
+    pub upper: bool,
+    pub symbol: bool,
+}
+
+impl Rules {
+    fn of(info: &TokenInfo) -> Rules {
+        let p = PasswordPolicy::strictest(&info.policies);
+        Rules {
+            min_length: p.min_length,
+            digit: p.require_digit,
+            lower: p.require_lower,
+            upper: p.require_upper,
+            symbol: p.require_symbol,
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "auth/activate.html")]
+pub struct ActivatePage {
+    pub page: Page,
+    pub intro: String,
+    pub expires: String,
+    pub rules: Rules,
+    /// Every rule the refused password missed, in the viewer's language.
+    pub refused: Vec<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "auth/link_problem.html")]
+pub struct LinkProblemPage {
+    pub page: Page,
+    pub title: String,
+    pub explanation: String,
+    pub again: String,
+    /// A reset link that failed offers to ask for a new one.
+    pub offer_reset: bool,
+}
+
+fn link_problem(viewer: &Viewer, problem: LinkProblem, kind: TokenKind) -> Response {
+    let t = &viewer.i18n;
+    let (status, title, explanation) = match problem {
+        LinkProblem::Unknown => (
+            StatusCode::NOT_FOUND,
+            t.t("link-unknown-title"),
+            String::new(),
+        ),
+        LinkProblem::Gone(TokenUnusable::Used) => {
+            (StatusCode::GONE, t.t("link-used-title"), t.t("link-used"))
+        }
+        LinkProblem::Gone(TokenUnusable::Expired) => (
+            StatusCode::GONE,
+            t.t("link-expired-title"),
+            t.t("link-expired"),
+        ),
+    };
+    let again = match kind {
+        TokenKind::Activation => t.t("link-again-activation"),
+        TokenKind::PasswordReset => t.t("link-again-reset"),
+    };
+    let page = LinkProblemPage {
+        page: viewer.page(),
+        title,
+        explanation,
+        again,
+        offer_reset: kind == TokenKind::PasswordReset,
+    };
+    (status, page).into_response()
+}
+
+/// The link's token, or the page that says what is wrong with it.
+async fn open_link(
+    state: &AppState,
+    viewer: &Viewer,
+    kind: TokenKind,
+    token: &str,
+) -> Result<TokenInfo, Response> {
+    match portier_store::tokens::lookup(&state.store, kind, token, chrono::Utc::now()).await {
+        Ok(Ok(info)) => Ok(info),
+        Ok(Err(problem)) => Err(link_problem(viewer, problem, kind)),
+        Err(e) => Err(ApiError::from(e).into_response()),
+    }
+}
+
+fn activate_page(viewer: &Viewer, info: &TokenInfo, refused: Vec<String>) -> ActivatePage {
+    let t = &viewer.i18n;
+    let email = info.account.email.to_string();
+    let intro = match &info.organization {
+        Some(org) => t.tn(
+            "activate-intro",
+            &[("organization", &org.name), ("email", &email)],
+        ),
+        None => t.t1("activate-intro-no-org", "email", &email),
+    };
+    ActivatePage {
+        page: viewer.page(),
+        intro,
+        expires: t.t1("activate-expires", "date", &t.date(info.expires_at)),
+        rules: Rules::of(info),
+        refused,
+    }
+}
+
+async fn activate_form(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(token): Path<String>,
+) -> Response {
+    match open_link(&state, &viewer, TokenKind::Activation, &token).await {
+        Ok(info) => activate_page(&viewer, &info, Vec::new()).into_response(),
+        Err(page) => page,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    password: String,
+}
+
+fn refused(i18n: &I18n, e: &PasswordRejected) -> Vec<String> {
+    e.0.iter().map(|v| v.message_in(i18n.locale)).collect()
+}
+
+async fn activate(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    let info = match open_link(&state, &viewer, TokenKind::Activation, &token).await {
+        Ok(info) => info,
+        Err(page) => return page,
+    };
+    let password = form.password.clone();
+    let checked = match crate::accounts::new_password(&info, form.password, None, None) {
+        Ok(p) => p,
+        Err(e) => {
+            let page = activate_page(&viewer, &info, refused(&viewer.i18n, &e));
+            return (StatusCode::UNPROCESSABLE_ENTITY, page).into_response();
+        }
+    };
+    let fill = ProfileFill {
+        locale: Some(viewer.i18n.locale).filter(|_| info.account.locale.is_none()),
+        ..ProfileFill::default()
+    };
+    if let Err(e) =
+        crate::accounts::finish_activation(&state, &info, checked, &fill, client.clone()).await
+    {
+        if e.status == StatusCode::GONE {
+            return link_problem(
+                &viewer,
+                LinkProblem::Gone(TokenUnusable::Used),
+                TokenKind::Activation,
+            );
+        }
+        return e.into_response();
+    }
+    // Activated: signed in at once, on to the dashboard.
+    let email = info.account.email.to_string();
+    match crate::api::auth::sign_in(&state, client, &headers, &email, password).await {
+        Ok(signed) => {
+            let mut response = Redirect::to("/").into_response();
+            response.headers_mut().insert(SET_COOKIE, signed.cookie);
+            response
+        }
+        // The account is active all the same (a membership deactivated
+        // meanwhile, say): the sign-in page says why.
+        Err(_) => Redirect::to("/login").into_response(),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "auth/reset_request.html")]
+pub struct ResetRequestPage {
+    pub page: Page,
+    pub email: String,
+    pub sent: Option<String>,
+    pub error: Option<String>,
+}
+
+async fn reset_form(viewer: Viewer) -> Response {
+    ResetRequestPage {
+        page: viewer.page(),
+        email: String::new(),
+        sent: None,
+        error: None,
+    }
+    .into_response()
+}
+
+#[derive(Deserialize)]
+pub struct ResetForm {
+    email: String,
+}
+
+async fn reset_request(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    ClientAddr(client): ClientAddr,
+    Form(form): Form<ResetForm>,
+) -> Response {
+    match crate::api::auth::start_reset(&state, client, &form.email).await {
+        // Always the same answer: it says nothing about whether the
+        // address has an account.
+        Ok(()) => ResetRequestPage {
+            sent: Some(viewer.i18n.t1("reset-sent", "email", form.email.trim())),
+            page: viewer.page(),
+            email: form.email.trim().to_owned(),
+            error: None,
+        }
+        .into_response(),
+        Err(e) if e.status.is_server_error() => e.into_response(),
+        Err(e) => {
+            let error = if e.status == StatusCode::TOO_MANY_REQUESTS {
+                let minutes = e.retry_after.unwrap_or(60).div_ceil(60).to_string();
+                viewer.i18n.t1("login-throttled", "minutes", &minutes)
+            } else {
+                e.body.error.message.clone()
+            };
+            let page = ResetRequestPage {
+                page: viewer.page(),
+                email: form.email.trim().to_owned(),
+                sent: None,
+                error: Some(error),
+            };
+            (e.status, page).into_response()
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "auth/reset.html")]
+pub struct NewPasswordPage {
+    pub page: Page,
+    pub intro: String,
+    pub rules: Rules,
+    pub refused: Vec<String>,
+    pub done: bool,
+}
+
+fn new_password_page(viewer: &Viewer, info: &TokenInfo, refused: Vec<String>) -> NewPasswordPage {
+    NewPasswordPage {
+        page: viewer.page(),
+        intro: viewer
+            .i18n
+            .t1("reset-new-intro", "email", info.account.email.as_str()),
+        rules: Rules::of(info),
+        refused,
+        done: false,
+    }
+}
+
+async fn new_password_form(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(token): Path<String>,
+) -> Response {
+    match open_link(&state, &viewer, TokenKind::PasswordReset, &token).await {
+        Ok(info) => new_password_page(&viewer, &info, Vec::new()).into_response(),
+        Err(page) => page,
+    }
+}
+
+async fn new_password(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    ClientAddr(client): ClientAddr,
+    Path(token): Path<String>,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    let info = match open_link(&state, &viewer, TokenKind::PasswordReset, &token).await {
+        Ok(info) => info,
+        Err(page) => return page,
+    };
+    let checked = match crate::accounts::new_password(&info, form.password, None, None) {
+        Ok(p) => p,
+        Err(e) => {
+            let page = new_password_page(&viewer, &info, refused(&viewer.i18n, &e));
+            return (StatusCode::UNPROCESSABLE_ENTITY, page).into_response();
+        }
+    };
+    if let Err(e) = crate::accounts::finish_reset(&state, &info, checked, client).await {
+        if e.status == StatusCode::GONE {
+            return link_problem(
+                &viewer,
+                LinkProblem::Gone(TokenUnusable::Used),
+                TokenKind::PasswordReset,
+            );
+        }
+        return e.into_response();
+    }
+    let mut page = new_password_page(&viewer, &info, Vec::new());
+    page.done = true;
+    page.into_response()
+}
