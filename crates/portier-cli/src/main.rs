@@ -275,20 +275,22 @@ async fn shutdown_signal() {
 async fn bootstrap(config: &Config, org: &str, email: &str) -> anyhow::Result<()> {
     let email = Email::parse(email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
     let store = migrate(config).await?;
-    let done = portier_store::bootstrap::bootstrap(
-        &store,
-        org,
-        &email,
-        config.activation_ttl,
-        &Origin::now(None),
-    )
-    .await
-    .map_err(|e| match e {
-        portier_store::Error::Domain(portier_core::Error::Invalid(f)) if f.field == "name" => {
-            anyhow::anyhow!("--org: {}", f.message)
-        }
-        other => anyhow::Error::new(other),
-    })?;
+    // The administrator's invitation goes out like any other: the running
+    // server's worker delivers it (or keeps it in the development mailbox).
+    let mut lifecycle = portier_store::lifecycle::Lifecycle::new(&config.public_url);
+    lifecycle.activation_ttl = config.activation_ttl;
+    lifecycle.templates = std::sync::Arc::new(mail_templates(config)?);
+    let done =
+        portier_store::bootstrap::bootstrap(&store, org, &email, &lifecycle, &Origin::now(None))
+            .await
+            .map_err(|e| match e {
+                portier_store::Error::Domain(portier_core::Error::Invalid(f))
+                    if f.field == "name" =>
+                {
+                    anyhow::anyhow!("--org: {}", f.message)
+                }
+                other => anyhow::Error::new(other),
+            })?;
     let out = serde_json::json!({
         "organization_id": done.organization_id,
         "account_id": done.account_id,

@@ -708,6 +708,25 @@ async fn without_smtp_the_development_mailbox_holds_the_invitation() {
         text.contains("dev_mailbox · to eva@acme.nl · Activate your account at Acme"),
         "{text}"
     );
+    // The bootstrapped administrator was invited by mail too, with the very
+    // link bootstrap printed.
+    let link = boot["activation_url"].as_str().unwrap();
+    let out = portier(&dir.0, None)
+        .args(["mail", "list", "--to", "admin@acme.nl", "--json"])
+        .output()
+        .unwrap();
+    let mail: Value = serde_json::from_str(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .expect("the administrator's invitation"),
+    )
+    .unwrap();
+    let token = link.rsplit('/').next().unwrap();
+    assert!(
+        mail["body_text"].as_str().unwrap().contains(token),
+        "{mail}"
+    );
 }
 
 /// An operator replaces a mail template by dropping a file in the data

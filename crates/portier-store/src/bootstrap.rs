@@ -4,18 +4,17 @@
 //! its activation link and an API token carrying every permission on the
 //! environment.
 
-use std::time::Duration;
-
 use portier_core::accounts::AccountStatus;
 use portier_core::audit::{Actor, NewAuditEvent};
 use portier_core::email::Email;
 use portier_core::ids::{AccountId, OrganizationId};
 use portier_core::permissions;
 use portier_core::roles::ADMINISTRATOR;
-use portier_core::tokens::{SecretToken, TokenKind};
+use portier_core::tokens::SecretToken;
 
 use crate::audit::{self, Origin};
-use crate::{Error, Result, Store, accounts, api_tokens, members, organizations, roles, tokens};
+use crate::lifecycle::Lifecycle;
+use crate::{Error, Result, Store, accounts, api_tokens, members, organizations, roles};
 
 pub struct Bootstrapped {
     pub organization_id: OrganizationId,
@@ -26,11 +25,14 @@ pub struct Bootstrapped {
     pub api_token: SecretToken,
 }
 
+/// Creates the environment and its administrator; an administrator who has
+/// not activated yet gets the invitation mail (through the outbox, as every
+/// invitation) as well as the link printed.
 pub async fn bootstrap(
     store: &Store,
     org_name: &str,
     email: &Email,
-    activation_ttl: Duration,
+    lifecycle: &Lifecycle,
     origin: &Origin,
 ) -> Result<Bootstrapped> {
     let actor = Actor::Cli;
@@ -67,17 +69,7 @@ pub async fn bootstrap(
     };
     audit::record(&mut tx, org.environment_id, event, origin.now).await?;
     let activation_token = if account.status == AccountStatus::Invited {
-        Some(
-            tokens::issue(
-                &mut tx,
-                TokenKind::Activation,
-                account.id,
-                Some(org.id),
-                activation_ttl,
-                origin,
-            )
-            .await?,
-        )
+        Some(members::send_invitation(&mut tx, &account, &org, lifecycle, origin, false).await?)
     } else {
         None
     };

@@ -256,7 +256,7 @@ pub(crate) async fn send_invitation(
     lifecycle: &Lifecycle,
     origin: &Origin,
     new_account: bool,
-) -> Result<()> {
+) -> Result<portier_core::tokens::SecretToken> {
     let (kind, ttl) = (TokenKind::Activation, lifecycle.activation_ttl);
     let token = if new_account {
         tokens::issue_first(tx, kind, account.id, Some(org.id), ttl, origin).await?
@@ -288,7 +288,7 @@ pub(crate) async fn send_invitation(
         origin.now,
     )
     .await?;
-    Ok(())
+    Ok(token)
 }
 
 /// seed 002: the staff identification code is unique within the organization.

@@ -22,6 +22,14 @@ fn filters_q(q: &str) -> crate::members::MemberFilter {
     }
 }
 
+/// Links that work for `ttl`, to a local address.
+fn links(ttl: Duration) -> crate::lifecycle::Lifecycle {
+    crate::lifecycle::Lifecycle {
+        activation_ttl: ttl,
+        ..crate::lifecycle::Lifecycle::new("http://localhost")
+    }
+}
+
 fn origin() -> Origin {
     Origin::now(Some("127.0.0.1".into()))
 }
@@ -39,9 +47,15 @@ fn admin_of(org: &Organization) -> Principal {
 
 async fn environment(store: &Store, name: &str) -> Organization {
     let email = Email::parse(&format!("admin@{}.example", name.to_lowercase())).unwrap();
-    let b = crate::bootstrap::bootstrap(store, name, &email, Duration::from_secs(3600), &origin())
-        .await
-        .unwrap();
+    let b = crate::bootstrap::bootstrap(
+        store,
+        name,
+        &email,
+        &links(Duration::from_secs(3600)),
+        &origin(),
+    )
+    .await
+    .unwrap();
     crate::organizations::get(store, b.organization_id)
         .await
         .unwrap()
@@ -157,7 +171,7 @@ both_backends! {
 
     async fn bootstrap_creates_an_environment_whose_token_holds_every_permission(db) {
         let email = Email::parse("Beheer.Jansen@Ziekenhuis.nl ").unwrap();
-        let b = crate::bootstrap::bootstrap(&db.store, "Ziekenhuis Oost", &email, Duration::from_secs(7 * 86400), &origin()).await.unwrap();
+        let b = crate::bootstrap::bootstrap(&db.store, "Ziekenhuis Oost", &email, &links(Duration::from_secs(7 * 86400)), &origin()).await.unwrap();
         assert!(!b.account_reused);
         assert!(b.activation_token.is_some());
         let principal = crate::api_tokens::authenticate(&db.store, b.api_token.expose(), Utc::now()).await.unwrap().unwrap().principal;
@@ -177,8 +191,8 @@ both_backends! {
 
     async fn a_second_bootstrap_makes_an_independent_environment_and_reuses_the_account(db) {
         let email = Email::parse("jan@example.nl").unwrap();
-        let a = crate::bootstrap::bootstrap(&db.store, "A", &email, Duration::from_secs(60), &origin()).await.unwrap();
-        let b = crate::bootstrap::bootstrap(&db.store, "B", &email, Duration::from_secs(60), &origin()).await.unwrap();
+        let a = crate::bootstrap::bootstrap(&db.store, "A", &email, &links(Duration::from_secs(60)), &origin()).await.unwrap();
+        let b = crate::bootstrap::bootstrap(&db.store, "B", &email, &links(Duration::from_secs(60)), &origin()).await.unwrap();
         assert_ne!(a.organization_id, b.organization_id);
         assert_eq!(a.account_id, b.account_id, "seed 000: one account per person");
         assert!(b.account_reused);
@@ -368,7 +382,7 @@ both_backends! {
 
     async fn an_activation_token_is_stored_only_as_its_hash(db) {
         let email = Email::parse("jan@example.nl").unwrap();
-        let b = crate::bootstrap::bootstrap(&db.store, "Env", &email, Duration::from_secs(60), &origin()).await.unwrap();
+        let b = crate::bootstrap::bootstrap(&db.store, "Env", &email, &links(Duration::from_secs(60)), &origin()).await.unwrap();
         let secret = b.activation_token.unwrap();
         let stored: Vec<String> = reader!(&db.store, |c| sqlx::query_scalar("SELECT token_hash FROM tokens").fetch_all(c).await).unwrap();
         assert_eq!(stored, vec![secret.hash()]);

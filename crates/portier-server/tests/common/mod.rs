@@ -114,7 +114,10 @@ impl TestApp {
             &db.store,
             name,
             &email,
-            Duration::from_secs(3600),
+            &portier_store::lifecycle::Lifecycle {
+                activation_ttl: Duration::from_secs(3600),
+                ..portier_store::lifecycle::Lifecycle::new("http://localhost")
+            },
             &Origin::now(None),
         )
         .await
