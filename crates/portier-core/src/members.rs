@@ -31,6 +31,26 @@ impl MemberStatus {
             (true, AccountStatus::Active) => MemberStatus::Active,
         }
     }
+
+    pub const ALL: [MemberStatus; 3] = [
+        MemberStatus::Invited,
+        MemberStatus::Active,
+        MemberStatus::Deactivated,
+    ];
+
+    /// The name in the contract (`invited`, `active`, `deactivated`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberStatus::Invited => "invited",
+            MemberStatus::Active => "active",
+            MemberStatus::Deactivated => "deactivated",
+        }
+    }
+
+    /// The state of that name, if any.
+    pub fn from_name(name: &str) -> Option<MemberStatus> {
+        MemberStatus::ALL.into_iter().find(|s| s.as_str() == name)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod mail;
+pub mod membership;
 pub mod metrics;
 pub mod passwords;
 pub mod registrations;

@@ -1,11 +1,16 @@
 // Portier's console works without this script; with it, password rules are
-// checked while typing, and a password can be shown.
+// checked while typing, a password can be shown, and the BIG number is asked
+// only when a chosen role needs one.
 "use strict";
-document.addEventListener("DOMContentLoaded", () => {
+
+function showPasswords() {
   for (const box of document.querySelectorAll("[data-show-password]")) {
     const input = document.getElementById(box.dataset.showPassword);
     if (input) box.addEventListener("change", () => { input.type = box.checked ? "text" : "password"; });
   }
+}
+
+function passwordRules() {
   const input = document.querySelector("input[data-min-length]");
   if (!input) return;
   const tests = {
@@ -17,10 +22,31 @@ document.addEventListener("DOMContentLoaded", () => {
   };
   const update = () => {
     for (const li of document.querySelectorAll("[data-rule]")) {
-      const met = tests[li.dataset.rule](input.value);
-      li.classList.toggle("met", met);
+      li.classList.toggle("met", tests[li.dataset.rule](input.value));
     }
   };
   input.addEventListener("input", update);
   update();
+}
+
+// seed 000: the BIG number comes after the role, when the role needs it.
+function bigStep() {
+  for (const step of document.querySelectorAll("[data-big-step]")) {
+    const form = step.closest("form");
+    const input = step.querySelector("input");
+    const roles = form.querySelectorAll("input[name=roles]");
+    const update = () => {
+      const needed = [...roles].some((r) => r.checked && r.hasAttribute("data-needs-big"));
+      const refused = input && input.getAttribute("aria-invalid") === "true";
+      step.hidden = !(needed || refused || (input && input.value));
+    };
+    for (const r of roles) r.addEventListener("change", update);
+    update();
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  showPasswords();
+  passwordRules();
+  bigStep();
 });

@@ -65,6 +65,43 @@ fn session_cookie(p: &Page) -> String {
         .to_owned()
 }
 
+/// A browser session of the bootstrapped environment's administrator.
+async fn admin_session(app: &TestApp) -> String {
+    app.session_in(&app.org_id.clone(), "admin@example.nl", &["administrator"])
+        .await
+}
+
+/// A content role that needs a BIG number (seed 000).
+async fn doctor_role(app: &TestApp) {
+    let r = app
+        .call(
+            "POST",
+            &format!("/api/v1/organizations/{}/roles", app.org_id),
+            Some(&app.token.clone()),
+            Some(
+                json!({"key": "doctor", "name": {"en": "Doctor", "nl": "Arts"}, "kind": "content",
+                        "permissions": ["documents.read"], "requires_registration": "BIG"}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+}
+
+/// The member's account id from the link to their page in `html`.
+fn member_link(app: &TestApp, html: &str) -> String {
+    let marker = format!("/orgs/{}/members/", app.org_id);
+    let at = html.find(&format!("{marker}0")).or_else(|| {
+        html.match_indices(&marker).map(|(i, _)| i).find(|i| {
+            html[i + marker.len()..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_hexdigit())
+        })
+    });
+    let start = at.unwrap() + marker.len();
+    html[start..start + 36].to_owned()
+}
+
 both_backends! {
     async fn an_invited_person_activates_in_the_console_and_lands_on_the_dashboard(db) {
         let app = TestApp::start(db).await;
@@ -159,5 +196,165 @@ both_backends! {
         assert!(dutch.html.contains("Aanmelden"), "the switch wins over the browser's language");
         let away = get(&app, "/language?to=nl&back=https://evil.example", None, None).await;
         assert_eq!(away.headers["location"], "/");
+    }
+
+    async fn an_administrator_adds_a_user_in_seed_000s_order_and_errors_stand_next_to_their_field(db) {
+        let app = TestApp::start(db).await;
+        doctor_role(&app).await;
+        let admin = admin_session(&app).await;
+        let dashboard = get(&app, "/", Some(&admin), None).await;
+        let users = format!("/orgs/{}/members", app.org_id);
+        assert!(dashboard.html.contains(&format!("href=\"{users}\"")), "the way into User Management: {}", dashboard.html);
+        let form = get(&app, &format!("{users}/new"), Some(&admin), None).await;
+        assert_eq!(form.status, 200);
+        let (role, email, big) = (form.html.find("name=\"roles\"").unwrap(), form.html.find("name=\"email\"").unwrap(), form.html.find("name=\"big\"").unwrap());
+        assert!(role < email && email < big, "role, then e-mail, then BIG number");
+        assert!(form.html.contains("documents.read"), "a role shows what it allows");
+        assert!(form.html.contains("https://zoeken.bigregister.nl/"));
+        let new = format!("{users}/new");
+        // Without the number: refused, next to the BIG field, nothing added.
+        let refused = post(&app, &new, Some(&admin), &[("roles", "doctor"), ("email", " Dr.Visser@Example.nl "), ("active", "1")]).await;
+        assert_eq!(refused.status, 422);
+        assert!(refused.html.contains("id=\"registration-error\">The chosen role needs a BIG number."), "{}", refused.html);
+        assert!(refused.html.contains("value=\" Dr.Visser@Example.nl \""), "what was typed stays");
+        let list = get(&app, &users, Some(&admin), None).await;
+        assert!(!list.html.contains("dr.visser@example.nl"), "nothing was added");
+        let bad = post(&app, &new, Some(&admin), &[("roles", "doctor"), ("email", "dr.visser@example"), ("big", "19061234501"), ("active", "1")]).await;
+        assert_eq!(bad.status, 422);
+        assert!(bad.html.contains("id=\"email-error\">The domain after the @ needs a dot"), "{}", bad.html);
+        // With it: added, and the page says who got the mail.
+        let added = post(&app, &new, Some(&admin), &[("roles", "doctor"), ("email", " Dr.Visser@Example.nl "), ("big", "1906 1234 501"),
+            ("given_name", "Eva"), ("family_name", "Visser"), ("staff_code", "E-17"), ("labels", "Oost, Nacht"), ("active", "1")]).await;
+        assert_eq!(added.status, 200, "{}", added.html);
+        assert!(added.html.contains("dr.visser@example.nl received a mail to activate their account."), "{}", added.html);
+        app.mail_link("dr.visser@example.nl", "/activate/").await;
+        let account = member_link(&app, &added.html);
+        let member = get(&app, &format!("{users}/{account}"), Some(&admin), None).await;
+        assert_eq!(member.status, 200);
+        for shown in ["Eva Visser", "19061234501", "Doctor", "documents.read", "E-17", "Oost, Nacht", "Invited", "Added to the organization"] {
+            assert!(member.html.contains(shown), "{shown}: {}", member.html);
+        }
+        // The same address again: refused as already a member.
+        let again = post(&app, &new, Some(&admin), &[("roles", "member"), ("email", "dr.visser@example.nl"), ("active", "1")]).await;
+        assert_eq!(again.status, 409);
+        assert!(again.html.contains("id=\"email-error\">This person is already a member"), "{}", again.html);
+    }
+
+    async fn a_shared_mailbox_is_warned_about_before_saving_and_added_once_confirmed(db) {
+        let app = TestApp::start(db).await;
+        let admin = admin_session(&app).await;
+        let new = format!("/orgs/{}/members/new", app.org_id);
+        let warned = post(&app, &new, Some(&admin), &[("roles", "member"), ("email", "info@praktijk.nl"), ("active", "1")]).await;
+        assert_eq!(warned.status, 200);
+        assert!(warned.html.contains("shared mailbox") && warned.html.contains("name=\"confirmed\" value=\"info@praktijk.nl\""), "{}", warned.html);
+        let list = get(&app, &format!("/orgs/{}/members?q=info", app.org_id), Some(&admin), None).await;
+        assert!(!list.html.contains("info@praktijk.nl"), "not saved before confirming");
+        // Confirmed for another address: that one is warned about afresh.
+        let other = post(&app, &new, Some(&admin), &[("roles", "member"), ("email", "office@praktijk.nl"), ("confirmed", "info@praktijk.nl"), ("active", "1")]).await;
+        assert!(other.html.contains("name=\"confirmed\" value=\"office@praktijk.nl\""));
+        let added = post(&app, &new, Some(&admin), &[("roles", "member"), ("email", "info@praktijk.nl"), ("confirmed", "info@praktijk.nl"), ("active", "1")]).await;
+        assert_eq!(added.status, 200);
+        assert!(added.html.contains("info@praktijk.nl received a mail"), "{}", added.html);
+    }
+
+    async fn the_users_list_searches_filters_and_pages_in_dutch(db) {
+        let app = TestApp::start(db).await;
+        let admin = admin_session(&app).await;
+        for i in 0..55 {
+            app.add_member(json!({"email": format!("p{i:02}@example.nl"), "family_name": format!("Bakker{i:02}"), "labels": if i % 2 == 0 { vec!["Oost"] } else { vec!["West"] }})).await;
+        }
+        app.add_member(json!({"email": "inactive@example.nl", "family_name": "Zomer", "active": false})).await;
+        let users = format!("/orgs/{}/members", app.org_id);
+        let first = get(&app, &users, Some(&admin), Some("nl")).await;
+        assert_eq!(first.status, 200);
+        assert!(first.html.contains("Gebruikers in deze organisatie") && first.html.contains("Uitgenodigd"), "{}", first.html);
+        assert_eq!(first.html.matches("<tr>").count() - 1, 50, "a page of fifty");
+        let next = first.html.split("rel=\"next\"").next().unwrap().rsplit("href=\"").next().unwrap().split('"').next().unwrap().replace("&amp;", "&");
+        let second = get(&app, &next, Some(&admin), Some("nl")).await;
+        assert_eq!(second.html.matches("<tr>").count() - 1, 58 - 50, "the rest, the two administrators included");
+        assert!(!second.html.contains("rel=\"next\""));
+        let found = get(&app, &format!("{users}?q=bakker07"), Some(&admin), None).await;
+        assert_eq!(found.html.matches("<tr>").count() - 1, 1, "{}", found.html);
+        let west = get(&app, &format!("{users}?label=West&status=invited"), Some(&admin), None).await;
+        assert_eq!(west.html.matches("<tr>").count() - 1, 27);
+        let deactivated = get(&app, &format!("{users}?status=deactivated"), Some(&admin), None).await;
+        assert!(deactivated.html.contains("inactive@example.nl") && deactivated.html.matches("<tr>").count() == 2, "{}", deactivated.html);
+        let admins = get(&app, &format!("{users}?role=administrator"), Some(&admin), None).await;
+        assert!(admins.html.contains("admin@example.nl") && admins.html.contains("admin@acme.example") && admins.html.matches("<tr>").count() == 3, "{}", admins.html);
+    }
+
+    async fn an_administrator_changes_roles_deactivates_reactivates_and_removes_and_the_trail_shows_it(db) {
+        let app = TestApp::start(db).await;
+        doctor_role(&app).await;
+        let admin = admin_session(&app).await;
+        let account = app.person("eva@example.nl", &["member"]).await;
+        let page = format!("/orgs/{}/members/{account}", app.org_id);
+        let details = post(&app, &format!("{page}/details"), Some(&admin), &[("family_name", "Visser"), ("job_title", "Arts")]).await;
+        assert_eq!(details.status, 409, "an activated person owns their name");
+        assert!(details.html.contains("role=\"alert\">This person has activated their account: only they can change"), "{}", details.html);
+        let details = post(&app, &format!("{page}/details"), Some(&admin), &[("job_title", "Arts"), ("staff_code", "E-1"), ("labels", "Oost")]).await;
+        assert_eq!(details.status, 303);
+        let no_big = post(&app, &format!("{page}/roles"), Some(&admin), &[("roles", "doctor")]).await;
+        assert_eq!(no_big.status, 422);
+        assert!(no_big.html.contains("id=\"registration-error\""), "{}", no_big.html);
+        let roles = post(&app, &format!("{page}/roles"), Some(&admin), &[("roles", "doctor"), ("big", "19061234501")]).await;
+        assert_eq!((roles.status, roles.headers["location"].to_str().unwrap()), (303, format!("{page}?done=roles").as_str()));
+        let shown = get(&app, &format!("{page}?done=roles"), Some(&admin), None).await;
+        assert!(shown.html.contains("The roles are changed.") && shown.html.contains("documents.read"), "{}", shown.html);
+        for action in ["deactivate", "reactivate"] {
+            let r = post(&app, &format!("{page}/{action}"), Some(&admin), &[]).await;
+            assert_eq!(r.status, 303, "{action}");
+        }
+        let (_, eva) = app.login("eva@example.nl", GOOD).await;
+        assert!(eva.is_some(), "reactivated: she signs in again");
+        let trail = get(&app, &page, Some(&admin), None).await;
+        for step in ["Details changed", "Roles changed", "Deactivated", "Reactivated", "Account activated"] {
+            assert!(trail.html.contains(step), "{step}: {}", trail.html);
+        }
+        let removed = post(&app, &format!("{page}/remove"), Some(&admin), &[]).await;
+        assert_eq!((removed.status, removed.headers["location"].to_str().unwrap()), (303, format!("/orgs/{}/members?done=removed", app.org_id).as_str()));
+        assert_eq!(get(&app, &page, Some(&admin), None).await.status, 404);
+        // The audit log keeps every step, also after the removal.
+        let audit = format!("/orgs/{}/audit", app.org_id);
+        let log = get(&app, &format!("{audit}?about=eva@example.nl"), Some(&admin), Some("nl")).await;
+        assert_eq!(log.status, 200);
+        for step in ["Uit de organisatie verwijderd", "Geheractiveerd", "Gedeactiveerd", "Rollen gewijzigd", "Aan de organisatie toegevoegd"] {
+            assert!(log.html.contains(step), "{step}: {}", log.html);
+        }
+        assert!(log.html.contains("admin@example.nl"), "who did it");
+        let removals = get(&app, &format!("{audit}?action=member.removed"), Some(&admin), None).await;
+        assert_eq!(removals.html.matches("<tr>").count() - 1, 1, "{}", removals.html);
+        let nobody = get(&app, &format!("{audit}?who=nobody@example.nl"), Some(&admin), None).await;
+        assert!(nobody.html.contains("No account has that e-mail address.") && !nobody.html.contains("<tbody>"));
+    }
+
+    async fn the_console_answers_only_to_those_with_the_right(db) {
+        let app = TestApp::start(db).await;
+        let account = app.add_member(json!({"email": "eva@example.nl"})).await;
+        let users = format!("/orgs/{}/members", app.org_id);
+        let signed_out = get(&app, &users, None, None).await;
+        assert_eq!(signed_out.headers["location"].to_str().unwrap(), format!("/login?next={users}"));
+        let member = app.session_in(&app.org_id.clone(), "m@example.nl", &["member"]).await;
+        assert_eq!(get(&app, &users, Some(&member), None).await.status, 403, "a member without rights");
+        assert_eq!(post(&app, &format!("{users}/{account}/remove"), Some(&member), &[]).await.status, 403);
+        let manager = app.session_in(&app.org_id.clone(), "km@example.nl", &["user-manager"]).await;
+        assert_eq!(get(&app, &users, Some(&manager), None).await.status, 200);
+        let promote = post(&app, &format!("{users}/{account}/roles"), Some(&manager), &[("roles", "administrator")]).await;
+        assert_eq!(promote.status, 403, "administrator rights apart (seed 001)");
+        assert!(promote.html.contains("You do not have the right to do this here."), "{}", promote.html);
+        // Another environment's administrator sees nothing of this one.
+        let (other_org, other_token) = TestApp::environment(&app.db, "Elders").await;
+        let r = app.call("POST", &format!("/api/v1/organizations/{other_org}/members"), Some(&other_token),
+            Some(json!({"email": "x@elders.nl", "roles": ["administrator"]}))).await;
+        assert_eq!(r.status, 201);
+        let token = app.mail_link("x@elders.nl", "/activate/").await;
+        let activated = post(&app, &format!("/activate/{token}"), None, &[("password", GOOD)]).await;
+        let stranger = session_cookie(&activated);
+        assert_eq!(get(&app, &users, Some(&stranger), None).await.status, 404);
+        assert_eq!(get(&app, &format!("{users}/{account}"), Some(&stranger), None).await.status, 404);
+        assert_eq!(post(&app, &format!("{users}/{account}/deactivate"), Some(&stranger), &[]).await.status, 404);
+        let forged = browser().post(format!("{}{users}/{account}/remove", app.base)).header("origin", "https://evil.example").header("cookie", admin_session(&app).await).send().await.unwrap();
+        assert_eq!(forged.status().as_u16(), 403, "a form from another site");
+        assert!(app.get(&format!("/api/v1/organizations/{}/members/{account}", app.org_id)).await.status == 200, "still a member");
     }
 }

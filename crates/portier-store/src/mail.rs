@@ -265,3 +265,38 @@ pub async fn latest_invitation(
         .await
     })?)
 }
+
+/// Of `accounts`, those whose latest invitation from `org` could not be
+/// delivered ("invitation not delivered" in the list of members).
+pub async fn undelivered_invitations(
+    store: &crate::Store,
+    org: OrganizationId,
+    accounts: &[AccountId],
+) -> Result<std::collections::HashSet<AccountId>> {
+    let mut undelivered = std::collections::HashSet::new();
+    for chunk in accounts.chunks(100) {
+        let placeholders: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT account_id, status FROM mail_outbox
+             WHERE organization_id = $1 AND kind = 'invitation' AND account_id IN ({})
+             ORDER BY created_at, id",
+            placeholders.join(", ")
+        );
+        let rows: Vec<(uuid::Uuid, String)> = crate::reader!(store, |c| {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(org.0);
+            for a in chunk {
+                q = q.bind(a.0);
+            }
+            q.fetch_all(c).await
+        })?;
+        // The latest of each account decides.
+        for (account, status) in rows {
+            if status == "failed" {
+                undelivered.insert(AccountId(account));
+            } else {
+                undelivered.remove(&AccountId(account));
+            }
+        }
+    }
+    Ok(undelivered)
+}

@@ -306,12 +306,12 @@ async fn member_route<R: Right>(
     Ok((org, auth, path_id("account_id", account)?))
 }
 
-fn encode_cursor(v: &MemberView) -> String {
+pub(crate) fn encode_cursor(v: &MemberView) -> String {
     let key: String = v.sort_key.bytes().map(|b| format!("{b:02x}")).collect();
     format!("{key}.{}", v.account.id)
 }
 
-fn decode_cursor(raw: &str) -> Option<MemberCursor> {
+pub(crate) fn decode_cursor(raw: &str) -> Option<MemberCursor> {
     let (key, id) = raw.split_once('.')?;
     if key.len() % 2 != 0 {
         return None;
@@ -366,19 +366,7 @@ pub async fn add(
         registration: body.registration.map(RegistrationInput::pair),
         active: body.active,
     })?;
-    let registered = new.registration.is_some();
-    let added = portier_store::members::add(
-        &state.store,
-        &caller.0,
-        &auth,
-        new,
-        &state.config.lifecycle,
-        &Origin::now(client),
-    )
-    .await?;
-    if registered {
-        state.register_wake.notify_one();
-    }
+    let added = crate::membership::add(&state, &caller.0, &auth, new, client).await?;
     let view = added.view();
     let location = format!(
         "/api/v1/organizations/{}/members/{}",
@@ -425,18 +413,13 @@ pub async fn list(
         )
         .with_field(field)
     };
-    let status = match q.get("status").map(String::as_str) {
-        None => None,
-        Some("invited") => Some(MemberStatus::Invited),
-        Some("active") => Some(MemberStatus::Active),
-        Some("deactivated") => Some(MemberStatus::Deactivated),
-        Some(_) => {
-            return Err(invalid(
-                "status",
-                "status must be invited, active or deactivated",
-            ));
-        }
-    };
+    let status =
+        match q.get("status") {
+            None => None,
+            Some(name) => Some(MemberStatus::from_name(name).ok_or_else(|| {
+                invalid("status", "status must be invited, active or deactivated")
+            })?),
+        };
     let cursor = match q.get("cursor") {
         None => None,
         Some(raw) => Some(decode_cursor(raw).ok_or_else(|| {

@@ -171,7 +171,7 @@ pub struct MemberRoles {
     pub roles: Vec<RoleView>,
 }
 
-fn keys_of(field: &str, raw: &[KeyText]) -> Result<Vec<RoleKey>, ApiError> {
+pub(crate) fn keys_of(field: &str, raw: &[KeyText]) -> Result<Vec<RoleKey>, ApiError> {
     raw.iter()
         .enumerate()
         .map(|(i, k)| Ok(RoleKey::parse(&format!("{field}[{i}]"), &k.0)?))
@@ -370,37 +370,17 @@ pub async fn set_member_roles(
 ) -> Result<Json<MemberRoles>, ApiError> {
     let (_, auth) = authorized::<RolesAssign>(&state, &caller, &org).await?;
     let account: AccountId = path_id("account_id", &account)?;
-    let mut keys = keys_of("roles", &body.roles)?;
-    if keys.is_empty() {
-        keys.push(RoleKey::parse("roles", portier_core::roles::MEMBER)?);
-    }
-    keys.sort();
-    keys.dedup();
-    let registration = body
-        .registration
-        .map(|r| {
-            let (register, number) = r.pair();
-            portier_core::registrations::RegistrationNumber::parse(
-                "registration",
-                &register,
-                &number,
-            )
-        })
-        .transpose()?;
-    let roles = portier_store::members::set_roles(
-        &state.store,
+    let keys = keys_of("roles", &body.roles)?;
+    let roles = crate::membership::set_roles(
+        &state,
         &caller.0,
         &auth,
         account,
-        &keys,
-        registration.as_ref(),
-        &state.config.lifecycle,
-        &Origin::now(client),
+        keys,
+        body.registration.map(|r| r.pair()),
+        client,
     )
     .await?;
-    if registration.is_some() {
-        state.register_wake.notify_one();
-    }
     Ok(Json(MemberRoles {
         account_id: account.0,
         roles: roles.iter().map(RoleView::from).collect(),

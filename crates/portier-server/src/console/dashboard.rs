@@ -6,11 +6,16 @@ use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
+use portier_core::rights::{MembersRead, Right};
+
 use super::{Page, Person};
 use crate::{ApiError, AppState};
 
 pub struct OrganizationCard {
+    pub id: String,
     pub name: String,
+    /// The person may see its users: the way into User Management.
+    pub manages: bool,
     pub active: bool,
     /// The role keys held there, for reading.
     pub roles: String,
@@ -29,11 +34,29 @@ pub async fn show(State(state): State<AppState>, person: Person) -> Response {
             Ok(m) => m,
             Err(e) => return ApiError::from(e).into_response(),
         };
+    let principal = match portier_store::members::principal_for_account(
+        &state.store,
+        person.account.id,
+    )
+    .await
+    {
+        Ok(p) => p,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let manages = |org: portier_core::ids::OrganizationId| {
+        principal
+            .grants
+            .iter()
+            .find(|g| g.organization_id == org)
+            .is_some_and(|g| principal.holds(&MembersRead::PERMISSION, &g.path))
+    };
     DashboardPage {
         page: person.viewer.page(),
         organizations: memberships
             .into_iter()
             .map(|m| OrganizationCard {
+                id: m.organization_id.to_string(),
+                manages: m.active && manages(m.organization_id),
                 name: m.organization,
                 active: m.active,
                 roles: m.roles.join(", "),

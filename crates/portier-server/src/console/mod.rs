@@ -4,8 +4,11 @@
 //! security policy (no inline script, no framing) and forms are protected by
 //! the same Origin / Sec-Fetch-Site check as the API (`lib.rs`).
 
+pub mod audit;
 pub mod auth;
 pub mod dashboard;
+pub mod members;
+pub mod org;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -73,6 +76,19 @@ impl I18n {
             .map(|(k, v)| (Cow::Borrowed(*k), FluentValue::from(v.to_string())))
             .collect();
         LOCALES.lookup_with_args(self.id(), key, &args)
+    }
+
+    /// A refusal or warning by its code (`err-<code>`), or `fallback` (the
+    /// domain's English sentence) where no text of ours exists yet.
+    pub fn error(&self, code: &str, fallback: &str) -> String {
+        let key = if code.starts_with("action-") || code.starts_with("done-") {
+            code.to_owned()
+        } else {
+            format!("err-{code}")
+        };
+        LOCALES
+            .try_lookup(self.id(), &key)
+            .unwrap_or_else(|| fallback.to_owned())
     }
 
     /// `lang` of the page's `<html>`.
@@ -347,6 +363,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(dashboard::show))
         .merge(auth::router())
+        .merge(members::router())
+        .merge(audit::router())
         .route("/language", get(switch_language))
         .route("/static/portier.css", get(stylesheet))
         .route("/static/portier.js", get(script))

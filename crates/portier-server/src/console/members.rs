@@ -1,0 +1,1099 @@
+//! User management (seeds 000, 001, 002, 004): "Users in this organization"
+//! with search, filters and pages; "Add user" in seed 000's order (role,
+//! e-mail, BIG number, then the rest); a member's page with their details,
+//! roles and permissions, groups, registration, invitation and audit trail,
+//! and the changes an administrator makes there. Every change goes through
+//! the same store functions, rules and rights as the API.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Form, Path, Query, RawForm, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use portier_core::accounts::AccountStatus;
+use portier_core::ids::AccountId;
+use portier_core::members::{MemberInput, MemberPatch, MemberPatchInput, MemberStatus, NewMember};
+use portier_core::organizations::Organization;
+use portier_core::rights::{
+    MembersInvite, MembersRead, MembersRemove, MembersUpdate, Right, RolesAssign,
+};
+use portier_core::roles::{Role, RoleKey};
+use portier_store::audit::{AuditFilter, Origin};
+use portier_store::members::{MemberFilter, MemberView};
+use serde::Deserialize;
+
+use super::org::{
+    NavLink, OrgContext, Problem, Refusal, Section, form_pairs, labels, optional, org_context,
+};
+use super::{I18n, Page, Person, error_page, url_encode};
+use crate::extract::ClientAddr;
+use crate::{ApiError, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/orgs/{org}/members", get(list))
+        .route("/orgs/{org}/members/new", get(new_form).post(add))
+        .route("/orgs/{org}/members/{account}", get(show))
+        .route(
+            "/orgs/{org}/members/{account}/details",
+            post(change_details),
+        )
+        .route("/orgs/{org}/members/{account}/roles", post(change_roles))
+        .route("/orgs/{org}/members/{account}/resend", post(resend))
+        .route("/orgs/{org}/members/{account}/deactivate", post(deactivate))
+        .route("/orgs/{org}/members/{account}/reactivate", post(reactivate))
+        .route("/orgs/{org}/members/{account}/remove", post(remove))
+}
+
+/// One member's line in the list.
+pub struct Row {
+    pub account_id: String,
+    pub name: String,
+    pub email: String,
+    pub roles: String,
+    pub created: String,
+    pub two_factor: bool,
+    pub status: MemberStatus,
+    pub status_text: String,
+    /// Their latest invitation could not be delivered.
+    pub undelivered: bool,
+    pub staff_code: String,
+}
+
+/// A member's state in the viewer's language.
+fn status_text(i18n: &I18n, status: MemberStatus) -> String {
+    i18n.t(&format!("status-{}", status.as_str()))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "members/list.html")]
+pub struct ListPage {
+    pub page: Page,
+    pub org: Organization,
+    pub nav: Vec<NavLink>,
+    pub rows: Vec<Row>,
+    pub filter: ListQuery,
+    /// The roles and groups to filter by: (value, name).
+    pub roles: Vec<(String, String)>,
+    pub groups: Vec<(String, String)>,
+    /// The query of the next page, when there is one.
+    pub next: Option<String>,
+    pub may_add: bool,
+    pub notice: Option<String>,
+}
+
+impl ListPage {
+    /// The states to filter by: (name, text).
+    pub fn states(&self) -> Vec<(&'static str, String)> {
+        MemberStatus::ALL
+            .into_iter()
+            .map(|s| (s.as_str(), status_text(&self.page.i18n, s)))
+            .collect()
+    }
+
+    /// Whether the list is narrowed or paged, so "all members" makes sense.
+    pub fn narrowed(&self) -> bool {
+        !self.filter.pairs().is_empty() || self.filter.cursor.is_some()
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    pub q: Option<String>,
+    pub role: Option<String>,
+    pub group: Option<String>,
+    pub label: Option<String>,
+    pub status: Option<String>,
+    pub cursor: Option<String>,
+    pub done: Option<String>,
+}
+
+impl ListQuery {
+    /// The filters given, as query pairs.
+    fn pairs(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("q", &self.q),
+            ("role", &self.role),
+            ("group", &self.group),
+            ("label", &self.label),
+            ("status", &self.status),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| {
+            v.as_deref()
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| (k, v))
+        })
+        .collect()
+    }
+
+    /// The value given for a filter, or "".
+    pub fn text(&self, name: &str) -> &str {
+        self.pairs()
+            .into_iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+            .unwrap_or("")
+    }
+
+    /// Whether the filter `name` is set to `value`.
+    pub fn is(&self, name: &str, value: &str) -> bool {
+        self.text(name) == value
+    }
+
+    fn filter(&self) -> MemberFilter {
+        let status = self.status.as_deref().and_then(MemberStatus::from_name);
+        let given = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
+        MemberFilter {
+            q: given(&self.q),
+            role: given(&self.role),
+            // A group that is no group of ours narrows to nobody.
+            group: given(&self.group).map(|g| {
+                g.parse()
+                    .unwrap_or(portier_core::ids::GroupId(uuid::Uuid::nil()))
+            }),
+            label: given(&self.label).map(|l| l.trim().to_owned()),
+            status,
+        }
+    }
+}
+
+fn role_name(i18n: &I18n, r: &Role) -> String {
+    match i18n.locale {
+        portier_core::locale::Locale::En => r.name.en.clone(),
+        portier_core::locale::Locale::Nl => r.name.nl.clone(),
+    }
+}
+
+/// Members shown per page of the list.
+const PAGE: usize = 50;
+
+async fn list(
+    State(state): State<AppState>,
+    person: Person,
+    Path(org): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let ctx = match org_context::<MembersRead>(&state, &person, &org).await {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    let cursor = q
+        .cursor
+        .as_deref()
+        .and_then(crate::api::members::decode_cursor);
+    let listed = portier_store::members::list(
+        &state.store,
+        ctx.org.id,
+        &q.filter(),
+        cursor.as_ref(),
+        PAGE as i64 + 1,
+    )
+    .await;
+    let mut views = match listed {
+        Ok(v) => v,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let more = views.len() > PAGE;
+    views.truncate(PAGE);
+    let next = views.last().filter(|_| more).map(|v| {
+        let mut query = format!(
+            "?cursor={}",
+            url_encode(&crate::api::members::encode_cursor(v))
+        );
+        for (k, v) in q.pairs() {
+            query.push_str(&format!("&{k}={}", url_encode(v)));
+        }
+        query
+    });
+    let invited: Vec<AccountId> = views
+        .iter()
+        .filter(|v| v.status() == MemberStatus::Invited)
+        .map(|v| v.account.id)
+        .collect();
+    let undelivered = match portier_store::mail::undelivered_invitations(
+        &state.store,
+        ctx.org.id,
+        &invited,
+    )
+    .await
+    {
+        Ok(u) => u,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let (roles, groups) = match (
+        portier_store::roles::list(&state.store, &ctx.org).await,
+        portier_store::groups::list(&state.store, ctx.org.id).await,
+    ) {
+        (Ok(r), Ok(g)) => (r, g),
+        (Err(e), _) | (_, Err(e)) => return ApiError::from(e).into_response(),
+    };
+    let i18n = person.viewer.i18n;
+    let name_of = |key: &String| {
+        roles
+            .iter()
+            .find(|r| r.key.as_str() == key)
+            .map(|r| role_name(&i18n, r))
+            .unwrap_or_else(|| key.clone())
+    };
+    ListPage {
+        may_add: ctx.may::<MembersInvite>(),
+        nav: ctx.nav(&i18n, Section::Members),
+        rows: views
+            .iter()
+            .map(|v| Row {
+                account_id: v.account.id.to_string(),
+                name: v.account.display_name(),
+                email: v.account.email.to_string(),
+                roles: v.roles.iter().map(name_of).collect::<Vec<_>>().join(", "),
+                created: i18n.date(v.membership.created_at),
+                two_factor: v.two_factor,
+                status: v.status(),
+                status_text: status_text(&i18n, v.status()),
+                undelivered: undelivered.contains(&v.account.id),
+                staff_code: v.membership.staff_code.clone().unwrap_or_default(),
+            })
+            .collect(),
+        roles: roles
+            .iter()
+            .map(|r| (r.key.as_str().to_owned(), role_name(&i18n, r)))
+            .collect(),
+        groups: groups
+            .into_iter()
+            .map(|g| (g.id.to_string(), g.name))
+            .collect(),
+        notice: q
+            .done
+            .as_deref()
+            .map(|d| i18n.error(&format!("done-{d}"), ""))
+            .filter(|n| !n.is_empty()),
+        filter: q,
+        next,
+        org: ctx.org,
+        page: person.viewer.page(),
+    }
+    .into_response()
+}
+
+/// A role as the add form and the role change show it: name, kind, what it
+/// allows, whether it needs a BIG number.
+pub struct RoleChoice {
+    pub key: String,
+    pub name: String,
+    pub admin: bool,
+    pub permissions: String,
+    pub needs_big: bool,
+    pub chosen: bool,
+}
+
+fn choices(i18n: &I18n, roles: &[Role], chosen: &[String]) -> Vec<RoleChoice> {
+    roles
+        .iter()
+        .map(|r| RoleChoice {
+            key: r.key.as_str().to_owned(),
+            name: role_name(i18n, r),
+            admin: r.kind == portier_core::roles::RoleKind::Admin,
+            permissions: r
+                .permissions
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            needs_big: r.requires_registration.is_some(),
+            chosen: chosen.iter().any(|c| c == r.key.as_str()),
+        })
+        .collect()
+}
+
+/// What the add form was filled with.
+#[derive(Default, Clone)]
+pub struct AddValues {
+    pub roles: Vec<String>,
+    pub email: String,
+    pub big: String,
+    pub salutation: String,
+    pub given_name: String,
+    pub infix: String,
+    pub family_name: String,
+    pub phone: String,
+    pub mobile: String,
+    pub job_title: String,
+    pub staff_code: String,
+    pub labels: String,
+    pub groups: Vec<String>,
+    pub active: bool,
+    /// The address a warning (shared mailbox) was shown and confirmed for.
+    pub confirmed: String,
+}
+
+impl AddValues {
+    fn from_form(fields: &[(String, String)]) -> AddValues {
+        let one = |k: &str| {
+            fields
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let all = |k: &str| {
+            fields
+                .iter()
+                .filter(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+                .collect()
+        };
+        AddValues {
+            roles: all("roles"),
+            email: one("email"),
+            big: one("big"),
+            salutation: one("salutation"),
+            given_name: one("given_name"),
+            infix: one("infix"),
+            family_name: one("family_name"),
+            phone: one("phone"),
+            mobile: one("mobile"),
+            job_title: one("job_title"),
+            staff_code: one("staff_code"),
+            labels: one("labels"),
+            groups: all("groups"),
+            active: fields.iter().any(|(n, _)| n == "active"),
+            confirmed: one("confirmed"),
+        }
+    }
+
+    fn has_group(&self, id: &str) -> bool {
+        self.groups.iter().any(|g| g == id)
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "members/new.html")]
+pub struct NewPage {
+    pub page: Page,
+    pub org: Organization,
+    pub nav: Vec<NavLink>,
+    pub roles: Vec<RoleChoice>,
+    pub groups: Vec<(String, String)>,
+    pub values: AddValues,
+    pub problem: Option<Problem>,
+    /// A warning to confirm before saving (a shared mailbox)…
+    pub warning: Option<String>,
+    /// … for this address.
+    pub confirm: Option<String>,
+}
+
+impl Refusal for NewPage {
+    fn problem(&self) -> Option<&Problem> {
+        self.problem.as_ref()
+    }
+}
+
+impl NewPage {
+    fn big_value(&self) -> &str {
+        &self.values.big
+    }
+
+    fn in_group(&self, id: &str) -> bool {
+        self.values.has_group(id)
+    }
+
+    /// A refusal that concerns no field of the form.
+    fn general(&self) -> String {
+        self.general_error(&[
+            "roles",
+            "email",
+            "registration",
+            "salutation",
+            "given_name",
+            "infix",
+            "family_name",
+            "phone",
+            "mobile",
+            "job_title",
+            "staff_code",
+            "labels",
+            "groups",
+        ])
+    }
+}
+
+async fn new_page(
+    state: &AppState,
+    person: &Person,
+    ctx: &OrgContext,
+    values: AddValues,
+    problem: Option<Problem>,
+    warning: Option<(String, String)>,
+) -> Result<NewPage, ApiError> {
+    let i18n = person.viewer.i18n;
+    let roles = portier_store::roles::list(&state.store, &ctx.org).await?;
+    let groups = portier_store::groups::list(&state.store, ctx.org.id).await?;
+    let (warning, confirm) = warning.unzip();
+    Ok(NewPage {
+        page: person.viewer.page(),
+        nav: ctx.nav(&i18n, Section::Members),
+        org: ctx.org.clone(),
+        roles: choices(&i18n, &roles, &values.roles),
+        groups: groups
+            .into_iter()
+            .map(|g| (g.id.to_string(), g.name))
+            .collect(),
+        values,
+        problem,
+        warning,
+        confirm,
+    })
+}
+
+async fn new_form(
+    State(state): State<AppState>,
+    person: Person,
+    Path(org): Path<String>,
+) -> Response {
+    let ctx = match org_context::<MembersInvite>(&state, &person, &org).await {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    let values = AddValues {
+        roles: vec![portier_core::roles::MEMBER.to_owned()],
+        active: true,
+        ..AddValues::default()
+    };
+    new_page(&state, &person, &ctx, values, None, None)
+        .await
+        .into_response()
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "members/added.html")]
+pub struct AddedPage {
+    pub page: Page,
+    pub org: Organization,
+    pub nav: Vec<NavLink>,
+    pub account_id: String,
+    pub outcome: String,
+    pub warnings: Vec<String>,
+}
+
+async fn add(
+    State(state): State<AppState>,
+    person: Person,
+    ClientAddr(client): ClientAddr,
+    Path(org): Path<String>,
+    RawForm(raw): RawForm,
+) -> Response {
+    let ctx = match org_context::<MembersInvite>(&state, &person, &org).await {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    let fields: Vec<(String, String)> = form_pairs(&raw);
+    let values = AddValues::from_form(&fields);
+    let i18n = person.viewer.i18n;
+    let refuse = |e: ApiError| async {
+        if e.status.is_server_error() {
+            return e.into_response();
+        }
+        let problem = Problem::of(&i18n, &e);
+        match new_page(&state, &person, &ctx, values.clone(), Some(problem), None).await {
+            Ok(page) => (e.status, page).into_response(),
+            Err(e) => e.into_response(),
+        }
+    };
+    let parsed = NewMember::parse(MemberInput {
+        email: values.email.clone(),
+        roles: values.roles.clone(),
+        salutation: optional(&values.salutation),
+        given_name: optional(&values.given_name),
+        infix: optional(&values.infix),
+        family_name: optional(&values.family_name),
+        phone: optional(&values.phone),
+        mobile: optional(&values.mobile),
+        job_title: optional(&values.job_title),
+        staff_code: optional(&values.staff_code),
+        description: None,
+        labels: labels(&values.labels),
+        groups: values
+            .groups
+            .iter()
+            .filter_map(|g| g.parse().ok())
+            .collect(),
+        registration: optional(&values.big).map(|n| ("BIG".to_owned(), n)),
+        active: values.active,
+    });
+    let new = match parsed {
+        Ok(n) => n,
+        Err(e) => return refuse(e.into()).await,
+    };
+    // seed 004: a shared mailbox is worth a second look before saving.
+    // The warning holds for the address it was shown for.
+    if let Some(w) = new.warnings.first()
+        && values.confirmed != new.email.as_str()
+    {
+        let warning = (i18n.error(w.code, &w.message), new.email.to_string());
+        return new_page(&state, &person, &ctx, values, None, Some(warning))
+            .await
+            .into_response();
+    }
+    let auth = match ctx.principal.authorize::<MembersInvite>(&ctx.org) {
+        Ok(a) => a,
+        Err(e) => return refuse(e.into()).await,
+    };
+    match crate::membership::add(&state, &ctx.principal, &auth, new, client).await {
+        Ok(added) => {
+            let email = added.account.email.to_string();
+            let outcome = if added.invitation_sent {
+                i18n.t1("added-invited", "email", &email)
+            } else if added.account_reused {
+                i18n.t1("added-existing", "email", &email)
+            } else {
+                i18n.t1("added-inactive", "email", &email)
+            };
+            AddedPage {
+                page: person.viewer.page(),
+                nav: ctx.nav(&i18n, Section::Members),
+                org: ctx.org,
+                account_id: added.account.id.to_string(),
+                outcome,
+                warnings: added
+                    .warnings
+                    .iter()
+                    .map(|w| i18n.error(w.code, &w.message))
+                    .collect(),
+            }
+            .into_response()
+        }
+        Err(e) => refuse(e).await,
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "members/show.html")]
+pub struct MemberPage {
+    pub page: Page,
+    pub org: Organization,
+    pub nav: Vec<NavLink>,
+    pub member: MemberView,
+    pub details: Details,
+    /// What the change-details form holds: the details, or what was sent
+    /// and refused.
+    pub form: Details,
+    pub status: MemberStatus,
+    pub held: Vec<RoleChoice>,
+    pub roles: Vec<RoleChoice>,
+    pub registration: Option<crate::api::members::RegistrationView>,
+    pub invitation: Option<crate::api::members::InvitationView>,
+    pub trail: Vec<super::audit::Entry>,
+    pub may_update: bool,
+    pub may_assign: bool,
+    pub may_invite: bool,
+    pub may_remove: bool,
+    /// The person has activated: only they change their name and address.
+    pub owns_profile: bool,
+    pub notice: Option<String>,
+    pub problem: Option<Problem>,
+}
+
+impl Refusal for MemberPage {
+    fn problem(&self) -> Option<&Problem> {
+        self.problem.as_ref()
+    }
+}
+
+impl MemberPage {
+    pub fn status_text(&self) -> String {
+        status_text(&self.page.i18n, self.status)
+    }
+
+    pub fn registration_state(&self) -> String {
+        self.registration
+            .as_ref()
+            .map(|r| {
+                self.page
+                    .i18n
+                    .t(&format!("registration-{}", r.state.as_str()))
+            })
+            .unwrap_or_default()
+    }
+
+    /// The role change asks for a number only when none is known yet.
+    fn big_value(&self) -> &str {
+        ""
+    }
+
+    fn registration_checked(&self) -> String {
+        self.registration
+            .as_ref()
+            .and_then(|r| r.checked_at)
+            .map(|at| self.page.i18n.date(at))
+            .unwrap_or_default()
+    }
+
+    /// Where the latest invitation is: sent (when), on its way, or not
+    /// delivered (why).
+    fn invitation_text(&self) -> String {
+        let i18n = &self.page.i18n;
+        match &self.invitation {
+            None => String::new(),
+            Some(i) if i.status == "failed" => match &i.last_error {
+                Some(why) => format!("{}: {why}", i18n.t("invitation-undelivered")),
+                None => i18n.t("invitation-undelivered"),
+            },
+            Some(i) if i.status == "sent" => i18n.t1(
+                "invitation-sent",
+                "date",
+                &i18n.date(i.sent_at.unwrap_or(i.queued_at)),
+            ),
+            Some(_) => i18n.t("invitation-pending"),
+        }
+    }
+
+    /// A refusal that concerns no field shown.
+    fn general(&self) -> String {
+        // The personal fields are in the form only before activation.
+        let personal = if self.owns_profile { 7 } else { 0 };
+        let mut shown = DETAIL_FIELDS[personal..].to_vec();
+        shown.extend(["roles", "registration"]);
+        self.general_error(&shown)
+    }
+
+    fn details_refused(&self) -> bool {
+        DETAIL_FIELDS.iter().any(|f| !self.error_for(f).is_empty())
+    }
+
+    fn roles_refused(&self) -> bool {
+        !self.error_for("roles").is_empty() || !self.error_for("registration").is_empty()
+    }
+}
+
+/// The fields of the change-details form: first the personal ones, which
+/// only the person changes once they have activated.
+const DETAIL_FIELDS: [&str; 10] = [
+    "email",
+    "salutation",
+    "given_name",
+    "infix",
+    "family_name",
+    "phone",
+    "mobile",
+    "job_title",
+    "staff_code",
+    "labels",
+];
+
+/// A member's details as the page shows and the form holds them.
+#[derive(Default, Clone)]
+pub struct Details {
+    pub email: String,
+    pub full_name: String,
+    pub salutation: String,
+    pub given_name: String,
+    pub infix: String,
+    pub family_name: String,
+    pub phone: String,
+    pub mobile: String,
+    pub job_title: String,
+    pub staff_code: String,
+    pub labels: String,
+    pub groups: String,
+    pub created: String,
+}
+
+impl Details {
+    fn of(i18n: &I18n, m: &MemberView) -> Details {
+        let a = &m.account;
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        Details {
+            email: a.email.to_string(),
+            full_name: [
+                &a.name.salutation,
+                &a.name.given_name,
+                &a.name.infix,
+                &a.name.family_name,
+            ]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" "),
+            salutation: text(&a.name.salutation),
+            given_name: text(&a.name.given_name),
+            infix: text(&a.name.infix),
+            family_name: text(&a.name.family_name),
+            phone: text(&a.phone),
+            mobile: text(&a.mobile),
+            job_title: text(&m.membership.job_title),
+            staff_code: text(&m.membership.staff_code),
+            labels: m.membership.labels.join(", "),
+            groups: m.groups.join(", "),
+            created: i18n.date(m.membership.created_at),
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct ShowQuery {
+    done: Option<String>,
+}
+
+async fn member_page(
+    state: &AppState,
+    person: &Person,
+    ctx: OrgContext,
+    account: AccountId,
+    notice: Option<String>,
+    problem: Option<Problem>,
+    sent: Option<Details>,
+) -> Result<Response, ApiError> {
+    let i18n = person.viewer.i18n;
+    let Some(member) = portier_store::members::get(&state.store, ctx.org.id, account).await? else {
+        return Ok(error_page(
+            &person.viewer,
+            StatusCode::NOT_FOUND,
+            "error-not-found",
+        ));
+    };
+    let held = portier_store::roles::of_member(&state.store, ctx.org.id, account).await?;
+    let all = portier_store::roles::list(&state.store, &ctx.org).await?;
+    let keys: Vec<String> = held.iter().map(|r| r.key.as_str().to_owned()).collect();
+    let registration = portier_store::registrations::of_account(&state.store, account)
+        .await?
+        .as_ref()
+        .map(Into::into);
+    let invitation = portier_store::mail::latest_invitation(&state.store, account, ctx.org.id)
+        .await?
+        .map(Into::into);
+    let filter = AuditFilter {
+        target: Some(account.to_string()),
+        ..AuditFilter::default()
+    };
+    let events =
+        portier_store::audit::list(&state.store, &ctx.org.path, &filter, None, TRAIL).await?;
+    let trail = super::audit::entries(state, &i18n, events, &Default::default()).await;
+    let status = member.status();
+    let details = Details::of(&i18n, &member);
+    Ok(MemberPage {
+        form: sent.unwrap_or_else(|| details.clone()),
+        details,
+        page: person.viewer.page(),
+        nav: ctx.nav(&i18n, Section::Members),
+        may_update: ctx.may::<MembersUpdate>(),
+        may_assign: ctx.may::<RolesAssign>(),
+        may_invite: ctx.may::<MembersInvite>(),
+        may_remove: ctx.may::<MembersRemove>(),
+        owns_profile: member.account.status == AccountStatus::Active,
+        held: choices(&i18n, &held, &keys),
+        roles: choices(&i18n, &all, &keys),
+        status,
+        member,
+        registration,
+        invitation,
+        trail,
+        org: ctx.org,
+        notice,
+        problem,
+    }
+    .into_response())
+}
+
+/// Events shown in a member's audit trail, newest first.
+const TRAIL: i64 = 50;
+
+async fn show(
+    State(state): State<AppState>,
+    person: Person,
+    Path((org, account)): Path<(String, String)>,
+    Query(q): Query<ShowQuery>,
+) -> Response {
+    let ctx = match org_context::<MembersRead>(&state, &person, &org).await {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    let Ok(account) = account.parse() else {
+        return error_page(&person.viewer, StatusCode::NOT_FOUND, "error-not-found");
+    };
+    let notice = q
+        .done
+        .map(|d| person.viewer.i18n.error(&format!("done-{d}"), ""))
+        .filter(|n| !n.is_empty());
+    member_page(&state, &person, ctx, account, notice, None, None)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// After a change: back to the member's page saying what was done, or the
+/// page again with the refusal.
+async fn after(
+    state: &AppState,
+    person: &Person,
+    org: &str,
+    account: AccountId,
+    done: &str,
+    outcome: Result<(), ApiError>,
+    sent: Option<Details>,
+) -> Response {
+    match outcome {
+        Ok(()) => {
+            Redirect::to(&format!("/orgs/{org}/members/{account}?done={done}")).into_response()
+        }
+        Err(e) if e.status.is_server_error() => e.into_response(),
+        Err(e) if e.status == StatusCode::NOT_FOUND && e.body.error.code == "not_found" => {
+            error_page(&person.viewer, StatusCode::NOT_FOUND, "error-not-found")
+        }
+        Err(e) => {
+            let problem = Problem::of(&person.viewer.i18n, &e);
+            let ctx = match org_context::<MembersRead>(state, person, org).await {
+                Ok(c) => c,
+                Err(page) => return page,
+            };
+            match member_page(state, person, ctx, account, None, Some(problem), sent).await {
+                Ok(mut page) => {
+                    *page.status_mut() = e.status;
+                    page
+                }
+                Err(e) => e.into_response(),
+            }
+        }
+    }
+}
+
+/// The organization, the proof of `R` there and the member's account id of a
+/// change route, or the page that says why not.
+async fn change_route<R: Right>(
+    state: &AppState,
+    person: &Person,
+    org: &str,
+    account: &str,
+) -> Result<(OrgContext, portier_core::rights::Authorized<R>, AccountId), Response> {
+    let ctx = org_context::<R>(state, person, org).await?;
+    let auth = ctx
+        .principal
+        .authorize::<R>(&ctx.org)
+        .map_err(|e| ApiError::from(e).into_response())?;
+    let account = account
+        .parse()
+        .map_err(|_| error_page(&person.viewer, StatusCode::NOT_FOUND, "error-not-found"))?;
+    Ok((ctx, auth, account))
+}
+
+#[derive(Deserialize, Clone)]
+pub struct DetailsForm {
+    email: Option<String>,
+    salutation: Option<String>,
+    given_name: Option<String>,
+    infix: Option<String>,
+    family_name: Option<String>,
+    phone: Option<String>,
+    mobile: Option<String>,
+    job_title: Option<String>,
+    staff_code: Option<String>,
+    labels: Option<String>,
+}
+
+async fn change_details(
+    State(state): State<AppState>,
+    person: Person,
+    ClientAddr(client): ClientAddr,
+    Path((org, account)): Path<(String, String)>,
+    Form(form): Form<DetailsForm>,
+) -> Response {
+    let (_, auth, account) =
+        match change_route::<MembersUpdate>(&state, &person, &org, &account).await {
+            Ok(r) => r,
+            Err(page) => return page,
+        };
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let sent = Details {
+        email: text(&form.email),
+        salutation: text(&form.salutation),
+        given_name: text(&form.given_name),
+        infix: text(&form.infix),
+        family_name: text(&form.family_name),
+        phone: text(&form.phone),
+        mobile: text(&form.mobile),
+        job_title: text(&form.job_title),
+        staff_code: text(&form.staff_code),
+        labels: text(&form.labels),
+        ..Details::default()
+    };
+    // A field left out of the form stays; one emptied is emptied.
+    let field = |v: Option<String>| v.map(|v| optional(&v));
+    let patch = MemberPatch::parse(MemberPatchInput {
+        email: form
+            .email
+            .map(|e| e.trim().to_owned())
+            .filter(|e| !e.is_empty()),
+        salutation: field(form.salutation),
+        given_name: field(form.given_name),
+        infix: field(form.infix),
+        family_name: field(form.family_name),
+        phone: field(form.phone),
+        mobile: field(form.mobile),
+        job_title: field(form.job_title),
+        staff_code: field(form.staff_code),
+        description: None,
+        labels: form.labels.map(|l| labels(&l)),
+    });
+    let outcome = match patch {
+        Err(e) => Err(ApiError::from(e)),
+        Ok(patch) => portier_store::members::update(
+            &state.store,
+            &auth,
+            account,
+            patch,
+            &state.config.lifecycle,
+            &Origin::now(client),
+        )
+        .await
+        .map(|_| ())
+        .map_err(ApiError::from),
+    };
+    after(
+        &state,
+        &person,
+        &org,
+        account,
+        "details",
+        outcome,
+        Some(sent),
+    )
+    .await
+}
+
+async fn change_roles(
+    State(state): State<AppState>,
+    person: Person,
+    ClientAddr(client): ClientAddr,
+    Path((org, account)): Path<(String, String)>,
+    RawForm(raw): RawForm,
+) -> Response {
+    let (ctx, auth, account) =
+        match change_route::<RolesAssign>(&state, &person, &org, &account).await {
+            Ok(r) => r,
+            Err(page) => return page,
+        };
+    let fields = form_pairs(&raw);
+    let keys: Result<Vec<RoleKey>, _> = fields
+        .iter()
+        .filter(|(n, _)| n == "roles")
+        .enumerate()
+        .map(|(i, (_, k))| RoleKey::parse(&format!("roles[{i}]"), k))
+        .collect();
+    let big = fields
+        .iter()
+        .find(|(n, _)| n == "big")
+        .and_then(|(_, v)| optional(v));
+    let outcome = match keys {
+        Err(e) => Err(e.into()),
+        Ok(keys) => crate::membership::set_roles(
+            &state,
+            &ctx.principal,
+            &auth,
+            account,
+            keys,
+            big.map(|n| ("BIG".to_owned(), n)),
+            client,
+        )
+        .await
+        .map(|_| ()),
+    };
+    after(&state, &person, &org, account, "roles", outcome, None).await
+}
+
+async fn resend(
+    State(state): State<AppState>,
+    person: Person,
+    ClientAddr(client): ClientAddr,
+    Path((org, account)): Path<(String, String)>,
+) -> Response {
+    let (_, auth, account) =
+        match change_route::<MembersInvite>(&state, &person, &org, &account).await {
+            Ok(r) => r,
+            Err(page) => return page,
+        };
+    let outcome = portier_store::members::resend_invitation(
+        &state.store,
+        &auth,
+        account,
+        &state.config.lifecycle,
+        &Origin::now(client),
+    )
+    .await
+    .map_err(ApiError::from);
+    after(&state, &person, &org, account, "resend", outcome, None).await
+}
+
+async fn set_active(
+    state: AppState,
+    person: Person,
+    client: Option<String>,
+    org: String,
+    account: String,
+    active: bool,
+) -> Response {
+    let (_, auth, account) =
+        match change_route::<MembersUpdate>(&state, &person, &org, &account).await {
+            Ok(r) => r,
+            Err(page) => return page,
+        };
+    let outcome = portier_store::members::set_active(
+        &state.store,
+        &auth,
+        account,
+        active,
+        &state.config.lifecycle,
+        &Origin::now(client),
+    )
+    .await
+    .map(|_| ())
+    .map_err(ApiError::from);
+    let done = if active { "reactivate" } else { "deactivate" };
+    after(&state, &person, &org, account, done, outcome, None).await
+}
+
+async fn deactivate(
+    State(state): State<AppState>,
+    person: Person,
+    ClientAddr(client): ClientAddr,
+    Path((org, account)): Path<(String, String)>,
+) -> Response {
+    set_active(state, person, client, org, account, false).await
+}
+
+async fn reactivate(
+    State(state): State<AppState>,
+    person: Person,
+    ClientAddr(client): ClientAddr,
+    Path((org, account)): Path<(String, String)>,
+) -> Response {
+    set_active(state, person, client, org, account, true).await
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    person: Person,
+    ClientAddr(client): ClientAddr,
+    Path((org, account)): Path<(String, String)>,
+) -> Response {
+    let (_, auth, account) =
+        match change_route::<MembersRemove>(&state, &person, &org, &account).await {
+            Ok(r) => r,
+            Err(page) => return page,
+        };
+    match portier_store::members::remove(&state.store, &auth, account, &Origin::now(client)).await {
+        Ok(()) => Redirect::to(&format!("/orgs/{org}/members?done=removed")).into_response(),
+        Err(e) => {
+            after(
+                &state,
+                &person,
+                &org,
+                account,
+                "remove",
+                Err(ApiError::from(e)),
+                None,
+            )
+            .await
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! What every page about one organization shares: finding the organization
+//! the person may see, their rights there, the organization's menu, and
+//! showing a refusal next to the field it concerns.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use portier_core::organizations::Organization;
+use portier_core::rights::{AuditRead, MembersRead, Principal, Right};
+
+use super::{I18n, Person, error_page};
+use crate::{ApiError, AppState};
+
+/// An organization page's organization and the person's rights there.
+pub struct OrgContext {
+    pub org: Organization,
+    pub principal: Principal,
+}
+
+impl OrgContext {
+    pub fn may<R: Right>(&self) -> bool {
+        self.principal.holds(&R::PERMISSION, &self.org.path)
+    }
+
+    /// The organization's menu: the pages the person has the right to see,
+    /// `current` marked.
+    pub fn nav(&self, i18n: &I18n, current: Section) -> Vec<NavLink> {
+        let id = self.org.id;
+        Section::ALL
+            .iter()
+            .filter(|s| s.allowed(self))
+            .map(|s| NavLink {
+                href: format!("/orgs/{id}/{}", s.path()),
+                label: i18n.t(s.label()),
+                current: *s == current,
+            })
+            .collect()
+    }
+}
+
+/// One entry of an organization's menu.
+pub struct NavLink {
+    pub href: String,
+    pub label: String,
+    pub current: bool,
+}
+
+/// The pages about an organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Members,
+    Audit,
+}
+
+impl Section {
+    const ALL: &'static [Section] = &[Section::Members, Section::Audit];
+
+    fn path(self) -> &'static str {
+        match self {
+            Section::Members => "members",
+            Section::Audit => "audit",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Section::Members => "nav-members",
+            Section::Audit => "nav-audit",
+        }
+    }
+
+    fn allowed(self, ctx: &OrgContext) -> bool {
+        match self {
+            Section::Members => ctx.may::<MembersRead>(),
+            Section::Audit => ctx.may::<AuditRead>(),
+        }
+    }
+}
+
+/// The organization of a page (`org` from its path) when the person may see
+/// it and holds `R` there; else the page that says "not found" (nothing is
+/// told about organizations the person cannot see) or "forbidden".
+pub async fn org_context<R: Right>(
+    state: &AppState,
+    person: &Person,
+    org: &str,
+) -> Result<OrgContext, Response> {
+    let viewer = &person.viewer;
+    let not_found = || error_page(viewer, StatusCode::NOT_FOUND, "error-not-found");
+    let Ok(id) = org.parse() else {
+        return Err(not_found());
+    };
+    let found = portier_store::organizations::get(&state.store, id)
+        .await
+        .map_err(|e| ApiError::from(e).into_response())?;
+    let principal = portier_store::members::principal_for_account(&state.store, person.account.id)
+        .await
+        .map_err(|e| ApiError::from(e).into_response())?;
+    let Some(org) = found.filter(|o| principal.sees(&o.path)) else {
+        return Err(not_found());
+    };
+    if !principal.holds(&R::PERMISSION, &org.path) {
+        return Err(error_page(viewer, StatusCode::FORBIDDEN, "error-forbidden"));
+    }
+    Ok(OrgContext { org, principal })
+}
+
+/// A refusal shown next to the field it concerns (or above the form).
+pub struct Problem {
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn of(i18n: &I18n, e: &ApiError) -> Problem {
+        Problem {
+            field: e.body.error.field.clone(),
+            message: i18n.error(&e.body.error.code, &e.body.error.message),
+        }
+    }
+
+    /// Whether the refusal concerns `field` (or a part of it: `roles[1]`,
+    /// `registration.number`).
+    fn concerns(&self, field: &str) -> bool {
+        self.field.as_deref().is_some_and(|f| {
+            f == field
+                || f.strip_prefix(field)
+                    .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+        })
+    }
+}
+
+/// A page with a form that may have been refused.
+pub trait Refusal {
+    fn problem(&self) -> Option<&Problem>;
+
+    /// The message for `field`, when the refusal concerns it.
+    fn error_for(&self, field: &str) -> String {
+        self.problem()
+            .filter(|p| p.concerns(field))
+            .map(|p| p.message.clone())
+            .unwrap_or_default()
+    }
+
+    /// The message when it concerns none of the fields `shown`.
+    fn general_error(&self, shown: &[&str]) -> String {
+        match self.problem() {
+            Some(p) if !shown.iter().any(|s| p.concerns(s)) => p.message.clone(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// A form body as name/value pairs, repeated names kept (checkboxes).
+pub fn form_pairs(raw: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(raw).into_owned().collect()
+}
+
+/// A text field: trimmed, and nothing when empty.
+pub fn optional(s: &str) -> Option<String> {
+    Some(s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+/// Comma-separated labels as a list.
+pub fn labels(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_concerns_its_field_and_the_parts_of_it() {
+        let p = Problem {
+            field: Some("registration.number".into()),
+            message: "x".into(),
+        };
+        assert!(p.concerns("registration"));
+        assert!(!p.concerns("reg"));
+        assert!(!p.concerns("email"));
+        let p = Problem {
+            field: Some("roles[2]".into()),
+            message: "x".into(),
+        };
+        assert!(p.concerns("roles"));
+        assert!(!p.concerns("role"));
+    }
+}
