@@ -4,10 +4,15 @@
 // both and passes their addresses. Every flow is walked in English and in
 // Dutch; a screenshot of each page lands in $OUT.
 //
-// The flows so far: the bootstrapped administrator activates from the mail
-// (a weak password refused with its reasons), lands on the dashboard, signs
-// out, signs in (a wrong password refused), switches the language, and
-// chooses a new password with a reset link from the mail.
+// The flows: the bootstrapped administrator activates from the mail (a weak
+// password refused with its reasons), lands on the dashboard, signs out,
+// signs in (a wrong password refused), switches the language, and chooses a
+// new password with a reset link from the mail. Then User Management (issue
+// 5's "done when"): the administrator adds a user with a role that needs a
+// BIG number (refused without it, accepted with it), the new user activates
+// from the mail and signs in, the administrator changes the user's role,
+// deactivates, reactivates and removes them, and the audit log shows each
+// step.
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -44,6 +49,32 @@ const TEXT = {
     changed: "Your password is changed",
     other: "Nederlands",
     otherTitle: "Overzicht",
+    userManagement: "User Management",
+    users: "Users in this organization",
+    addUser: "Add new user",
+    doctor: "Doctor",
+    member: "Member",
+    big: "BIG number",
+    givenName: "Given name",
+    familyName: "Family name",
+    addSubmit: "Add user",
+    needsBig: "The chosen role needs a BIG number.",
+    received: "received a mail to activate their account.",
+    openUser: "Open the user",
+    changeRole: "Change role",
+    saveRoles: "Save roles",
+    rolesChanged: "The roles are changed.",
+    deactivate: "Deactivate",
+    deactivated: "The user is deactivated.",
+    reactivate: "Reactivate",
+    reactivated: "The user is reactivated.",
+    remove: "Remove from organization",
+    removeConfirm: "Yes, remove from the organization",
+    removed: "The user is removed from the organization.",
+    auditLog: "Audit log",
+    about: "About (e-mail address)",
+    show: "Show",
+    steps: ["Added to the organization", "Account activated", "Roles changed", "Deactivated", "Reactivated", "Removed from the organization"],
   },
   nl: {
     browser: "nl-NL",
@@ -65,6 +96,32 @@ const TEXT = {
     changed: "Je wachtwoord is gewijzigd",
     other: "English",
     otherTitle: "Dashboard",
+    userManagement: "Gebruikersbeheer",
+    users: "Gebruikers in deze organisatie",
+    addUser: "Nieuwe gebruiker toevoegen",
+    doctor: "Arts",
+    member: "Lid",
+    big: "BIG-nummer",
+    givenName: "Voornaam",
+    familyName: "Achternaam",
+    addSubmit: "Gebruiker toevoegen",
+    needsBig: "De gekozen rol vraagt een BIG-nummer.",
+    received: "heeft een e-mail gekregen om het account te activeren.",
+    openUser: "Gebruiker openen",
+    changeRole: "Rol wijzigen",
+    saveRoles: "Rollen opslaan",
+    rolesChanged: "De rollen zijn gewijzigd.",
+    deactivate: "Deactiveren",
+    deactivated: "De gebruiker is gedeactiveerd.",
+    reactivate: "Heractiveren",
+    reactivated: "De gebruiker is geheractiveerd.",
+    remove: "Uit de organisatie verwijderen",
+    removeConfirm: "Ja, uit de organisatie verwijderen",
+    removed: "De gebruiker is uit de organisatie verwijderd.",
+    auditLog: "Auditlog",
+    about: "Betreft (e-mailadres)",
+    show: "Tonen",
+    steps: ["Aan de organisatie toegevoegd", "Account geactiveerd", "Rollen gewijzigd", "Gedeactiveerd", "Geheractiveerd", "Uit de organisatie verwijderd"],
   },
 };
 
@@ -168,7 +225,93 @@ async function walk(browser, lang) {
   await page.getByLabel(t.password, { exact: true }).fill(NEWER);
   await page.getByRole("button", { name: t.signIn }).click();
   await page.getByRole("heading", { name: t.dashboard, level: 1 }).waitFor();
+
+  await userManagement(browser, page, lang, boot);
   await context.close();
+}
+
+/** A role that needs a BIG number (seed 000), defined over the API. */
+async function doctorRole(boot) {
+  const r = await fetch(`${base}/api/v1/organizations/${boot.organization_id}/roles`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${boot.api_token}`, "content-type": "application/json", origin: base },
+    body: JSON.stringify({
+      key: "doctor", name: { en: "Doctor", nl: "Arts" }, kind: "content",
+      permissions: ["documents.read"], requires_registration: "BIG",
+    }),
+  });
+  assert.equal(r.status, 201, await r.text());
+}
+
+async function userManagement(browser, page, lang, boot) {
+  const t = TEXT[lang];
+  const user = `eva-${lang}@e2e.example`;
+  await doctorRole(boot);
+
+  // From the dashboard into User Management, then Add new user.
+  await page.getByRole("link", { name: t.userManagement }).click();
+  await page.getByRole("heading", { name: t.users, level: 1 }).waitFor();
+  await screenshot(page, lang, "users");
+  await page.getByRole("link", { name: t.addUser }).click();
+  await page.getByRole("heading", { name: t.addUser, level: 1 }).waitFor();
+  await screenshot(page, lang, "add-user");
+  const big = page.getByLabel(t.big);
+  assert.ok(!(await big.isVisible()), "the BIG number is asked only for a role that needs it");
+  await page.getByRole("checkbox", { name: t.doctor }).check();
+  await big.waitFor();
+  await page.getByLabel(t.email).fill(user);
+  await page.getByLabel(t.givenName).fill("Eva");
+  await page.getByLabel(t.familyName).fill("Visser");
+  await page.getByRole("button", { name: t.addSubmit }).click();
+  // Refused without the number, next to its field; what was typed stays.
+  await page.locator("#registration-error", { hasText: t.needsBig }).waitFor();
+  assert.equal(await page.getByLabel(t.email).inputValue(), user);
+  await screenshot(page, lang, "add-user-needs-big");
+  await page.getByLabel(t.big).fill("1906 1234 501");
+  await page.getByRole("button", { name: t.addSubmit }).click();
+  await page.getByText(`${user} ${t.received}`).waitFor();
+  await screenshot(page, lang, "user-added");
+
+  // The new user activates from the mail and signs in.
+  const invited = await browser.newContext({ locale: t.browser, viewport: { width: 390, height: 844 } });
+  const phone = await invited.newPage();
+  const token = await mailLink(user, "/activate/");
+  await phone.goto(`${base}/activate/${token}`);
+  await phone.getByLabel(t.newPassword).fill(STRONG);
+  await phone.getByRole("button", { name: t.activate }).click();
+  await phone.getByRole("heading", { name: t.dashboard, level: 1 }).waitFor();
+  assert.ok(await phone.getByText(`Ziekenhuis ${lang.toUpperCase()}`).isVisible());
+  assert.equal(await phone.getByRole("link", { name: t.userManagement }).count(), 0, "a doctor manages nobody");
+  await screenshot(phone, lang, "new-user-dashboard-phone");
+  await invited.close();
+
+  // The administrator changes the role, deactivates, reactivates, removes.
+  await page.getByRole("link", { name: t.openUser }).click();
+  await page.getByRole("heading", { name: "Eva Visser", level: 1 }).waitFor();
+  await screenshot(page, lang, "member");
+  await page.getByText(t.changeRole, { exact: true }).click();
+  await page.getByRole("checkbox", { name: t.doctor }).uncheck();
+  await page.getByRole("checkbox", { name: t.member }).check();
+  await page.getByRole("button", { name: t.saveRoles }).click();
+  await page.getByText(t.rolesChanged).waitFor();
+  await page.getByRole("button", { name: t.deactivate }).click();
+  await page.getByText(t.deactivated).waitFor();
+  await screenshot(page, lang, "member-deactivated");
+  await page.getByRole("button", { name: t.reactivate }).click();
+  await page.getByText(t.reactivated).waitFor();
+  await page.getByText(t.remove, { exact: true }).click();
+  await page.getByRole("button", { name: t.removeConfirm }).click();
+  await page.getByText(t.removed).waitFor();
+  assert.equal(await page.getByText(user).count(), 0, "gone from the list");
+
+  // The audit log shows each step.
+  await page.getByRole("link", { name: t.auditLog }).click();
+  await page.getByLabel(t.about).fill(user);
+  await page.getByRole("button", { name: t.show }).click();
+  await page.getByRole("heading", { name: t.auditLog, level: 1 }).waitFor();
+  const log = await page.locator("table").innerText();
+  for (const step of t.steps) assert.ok(log.includes(step), `the audit log shows "${step}"`);
+  await screenshot(page, lang, "audit-log");
 }
 
 const browser = await chromium.launch({

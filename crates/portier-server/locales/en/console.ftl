@@ -261,3 +261,5 @@ audit-unknown-person = No account has that e-mail address.
 audit-none-found = No events match.
 audit-newest = Newest first
 audit-older = Older events
+labels = Labels
+add-role-hint = Choose one or more roles. With none, the person is a member without rights.

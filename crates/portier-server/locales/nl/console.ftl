@@ -260,3 +260,5 @@ audit-unknown-person = Geen account heeft dat e-mailadres.
 audit-none-found = Geen gebeurtenissen gevonden.
 audit-newest = Nieuwste eerst
 audit-older = Oudere gebeurtenissen
+labels = Labels
+add-role-hint = Kies een of meer rollen. Zonder rol is de persoon lid zonder rechten.

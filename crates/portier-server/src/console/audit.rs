@@ -57,11 +57,22 @@ fn short(v: &Value) -> String {
     }
 }
 
-/// `changes` in one line: `field: before → after; …`.
+/// A value that says nothing: no value, an empty text or list.
+fn blank(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    }
+}
+
+/// `changes` in one line, leaving out what is empty: `field: before → after; …`.
 pub fn details(changes: &Value) -> String {
     match changes {
         Value::Object(o) => o
             .iter()
+            .filter(|(_, v)| !blank(v))
             .map(|(k, v)| format!("{k}: {}", short(v)))
             .collect::<Vec<_>>()
             .join("; "),
@@ -132,7 +143,7 @@ pub async fn entries(
             .unwrap_or_else(|| format!("{} {}", e.target_type, e.target_id));
             Entry {
                 target,
-                at: format!("{} {}", i18n.date(e.at), e.at.format("%H:%M:%S")),
+                at: i18n.moment(e.at),
                 action: i18n.error(
                     &format!("action-{}", e.action.replace(['.', '_'], "-")),
                     &e.action,
@@ -363,7 +374,9 @@ mod tests {
         let v = serde_json::json!({
             "roles": {"before": ["member"], "after": ["doctor", "user-manager"]},
             "active": {"before": true, "after": false},
-            "email": "a@example.org"
+            "email": "a@example.org",
+            "labels": [],
+            "staff_code": null
         });
         assert_eq!(
             details(&v),

@@ -457,7 +457,6 @@ async fn new_form(
         Err(page) => return page,
     };
     let values = AddValues {
-        roles: vec![portier_core::roles::MEMBER.to_owned()],
         active: true,
         ..AddValues::default()
     };

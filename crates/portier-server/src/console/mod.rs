@@ -104,31 +104,52 @@ impl I18n {
         }
     }
 
-    /// A date as people of the language write it.
+    /// A moment, to the second, in UTC (said so, as the viewer may be
+    /// anywhere): `29 Nov 2026 14:05:09 UTC`.
+    pub fn moment(&self, at: chrono::DateTime<chrono::Utc>) -> String {
+        let month = match self.locale {
+            Locale::En => at.format("%b").to_string(),
+            Locale::Nl => DUTCH_MONTHS[month_index(at)].1.to_owned(),
+        };
+        format!(
+            "{} {month} {} UTC",
+            at.format("%-d"),
+            at.format("%Y %H:%M:%S")
+        )
+    }
+
+    /// A date as people of the language write it: `29 November 2026`,
+    /// `29 november 2026`.
     pub fn date(&self, at: chrono::DateTime<chrono::Utc>) -> String {
         match self.locale {
             Locale::En => at.format("%-d %B %Y").to_string(),
             Locale::Nl => {
-                const MONTHS: [&str; 12] = [
-                    "januari",
-                    "februari",
-                    "maart",
-                    "april",
-                    "mei",
-                    "juni",
-                    "juli",
-                    "augustus",
-                    "september",
-                    "oktober",
-                    "november",
-                    "december",
-                ];
-                let month =
-                    MONTHS[(at.format("%-m").to_string().parse::<usize>().unwrap_or(1) - 1) % 12];
+                let month = DUTCH_MONTHS[month_index(at)].0;
                 format!("{} {month} {}", at.format("%-d"), at.format("%Y"))
             }
         }
     }
+}
+
+/// The months in Dutch, in full and short.
+const DUTCH_MONTHS: [(&str, &str); 12] = [
+    ("januari", "jan"),
+    ("februari", "feb"),
+    ("maart", "mrt"),
+    ("april", "apr"),
+    ("mei", "mei"),
+    ("juni", "jun"),
+    ("juli", "jul"),
+    ("augustus", "aug"),
+    ("september", "sep"),
+    ("oktober", "okt"),
+    ("november", "nov"),
+    ("december", "dec"),
+];
+
+fn month_index(at: chrono::DateTime<chrono::Utc>) -> usize {
+    use chrono::Datelike;
+    at.month0() as usize % 12
 }
 
 /// What every page shows around its content.
@@ -394,6 +415,18 @@ mod tests {
         let t = I18n { locale: Locale::Nl };
         assert_eq!(t.t("login-title"), "Aanmelden");
         assert_eq!(t.t1("rule-length", "count", "8"), "minstens 8 tekens");
+    }
+
+    #[test]
+    fn dates_read_as_each_language_writes_them() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-03-05T08:04:09Z")
+            .unwrap()
+            .to_utc();
+        let (en, nl) = (I18n { locale: Locale::En }, I18n { locale: Locale::Nl });
+        assert_eq!(en.date(at), "5 March 2026");
+        assert_eq!(nl.date(at), "5 maart 2026");
+        assert_eq!(en.moment(at), "5 Mar 2026 08:04:09 UTC");
+        assert_eq!(nl.moment(at), "5 mrt 2026 08:04:09 UTC");
     }
 
     #[test]
