@@ -50,6 +50,16 @@ const TEXT = {
     other: "Nederlands",
     otherTitle: "Overzicht",
     userManagement: "User Management",
+    usersNav: "Users",
+    rolesNav: "Roles and permissions",
+    newRole: "New role",
+    roleKey: "Key",
+    nameEn: "Name in English",
+    nameNl: "Name in Dutch",
+    productPermissions: "Permissions of your applications",
+    requiresBig: "People with this role need a BIG number",
+    saveRole: "Save",
+    roleCreated: "The role is created.",
     users: "Users in this organization",
     addUser: "Add new user",
     doctor: "Doctor",
@@ -97,6 +107,16 @@ const TEXT = {
     other: "English",
     otherTitle: "Dashboard",
     userManagement: "Gebruikersbeheer",
+    usersNav: "Gebruikers",
+    rolesNav: "Rollen en rechten",
+    newRole: "Nieuwe rol",
+    roleKey: "Sleutel",
+    nameEn: "Naam in het Engels",
+    nameNl: "Naam in het Nederlands",
+    productPermissions: "Rechten van jullie applicaties",
+    requiresBig: "Mensen met deze rol hebben een BIG-nummer nodig",
+    saveRole: "Opslaan",
+    roleCreated: "De rol is aangemaakt.",
     users: "Gebruikers in deze organisatie",
     addUser: "Nieuwe gebruiker toevoegen",
     doctor: "Arts",
@@ -226,32 +246,34 @@ async function walk(browser, lang) {
   await page.getByRole("button", { name: t.signIn }).click();
   await page.getByRole("heading", { name: t.dashboard, level: 1 }).waitFor();
 
-  await userManagement(browser, page, lang, boot);
+  await userManagement(browser, page, lang);
   await context.close();
 }
 
-/** A role that needs a BIG number (seed 000), defined over the API. */
-async function doctorRole(boot) {
-  const r = await fetch(`${base}/api/v1/organizations/${boot.organization_id}/roles`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${boot.api_token}`, "content-type": "application/json", origin: base },
-    body: JSON.stringify({
-      key: "doctor", name: { en: "Doctor", nl: "Arts" }, kind: "content",
-      permissions: ["documents.read"], requires_registration: "BIG",
-    }),
-  });
-  assert.equal(r.status, 201, await r.text());
-}
-
-async function userManagement(browser, page, lang, boot) {
+async function userManagement(browser, page, lang) {
   const t = TEXT[lang];
   const user = `eva-${lang}@e2e.example`;
-  await doctorRole(boot);
 
-  // From the dashboard into User Management, then Add new user.
+  // From the dashboard into User Management.
   await page.getByRole("link", { name: t.userManagement }).click();
   await page.getByRole("heading", { name: t.users, level: 1 }).waitFor();
   await screenshot(page, lang, "users");
+
+  // A role that needs a BIG number (seed 000), defined in Roles and permissions.
+  await page.getByRole("link", { name: t.rolesNav, exact: true }).click();
+  await page.getByRole("link", { name: t.newRole }).click();
+  assert.ok(!(await page.getByText("admins.manage").isVisible()), "a content role is not offered Portier's permissions");
+  await page.getByLabel(t.roleKey).fill("doctor");
+  await page.getByLabel(t.nameEn).fill("Doctor");
+  await page.getByLabel(t.nameNl).fill("Arts");
+  await page.getByRole("textbox", { name: t.productPermissions }).fill("documents.read");
+  await page.getByLabel(t.requiresBig).check();
+  await screenshot(page, lang, "new-role");
+  await page.getByRole("button", { name: t.saveRole, exact: true }).click();
+  await page.getByText(t.roleCreated).waitFor();
+  await screenshot(page, lang, "roles-matrix");
+  await page.getByRole("link", { name: t.usersNav, exact: true }).click();
+  await page.getByRole("heading", { name: t.users, level: 1 }).waitFor();
   await page.getByRole("link", { name: t.addUser }).click();
   await page.getByRole("heading", { name: t.addUser, level: 1 }).waitFor();
   await screenshot(page, lang, "add-user");

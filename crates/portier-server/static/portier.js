@@ -50,3 +50,19 @@ document.addEventListener("DOMContentLoaded", () => {
   passwordRules();
   bigStep();
 });
+
+// A content role carries only the product's permissions (seed 001): Portier's
+// are offered, and sent, only for an administrator role.
+function adminOnly() {
+  for (const part of document.querySelectorAll("[data-admin-only]")) {
+    const kinds = part.closest("form").querySelectorAll("input[name=kind]");
+    if (!kinds.length) continue;
+    const update = () => {
+      part.hidden = ![...kinds].some((k) => k.checked && k.value === "admin");
+      for (const box of part.querySelectorAll("input")) box.disabled = part.hidden;
+    };
+    for (const k of kinds) k.addEventListener("change", update);
+    update();
+  }
+}
+document.addEventListener("DOMContentLoaded", adminOnly);

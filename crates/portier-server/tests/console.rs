@@ -357,4 +357,42 @@ both_backends! {
         assert_eq!(forged.status().as_u16(), 403, "a form from another site");
         assert!(app.get(&format!("/api/v1/organizations/{}/members/{account}", app.org_id)).await.status == 200, "still a member");
     }
+
+    async fn roles_and_permissions_a_matrix_and_custom_roles_edited_in_the_console(db) {
+        let app = TestApp::start(db).await;
+        let admin = admin_session(&app).await;
+        let roles = format!("/orgs/{}/roles", app.org_id);
+        let matrix = get(&app, &roles, Some(&admin), Some("nl")).await;
+        assert_eq!(matrix.status, 200);
+        assert!(matrix.html.contains("Gebruikersbeheerder") && matrix.html.contains("de leden van de organisatie zien"), "{}", matrix.html);
+        let new = format!("{roles}/new");
+        let content_with_admin_rights = post(&app, &new, Some(&admin), &[("key", "doctor"), ("name.en", "Doctor"), ("name.nl", "Arts"), ("kind", "content"), ("permissions", "members.read")]).await;
+        assert_eq!(content_with_admin_rights.status, 422);
+        assert!(content_with_admin_rights.html.contains("id=\"permissions-error\""), "{}", content_with_admin_rights.html);
+        let bad_key = post(&app, &new, Some(&admin), &[("key", "Dokter X"), ("name.en", "Doctor"), ("kind", "content")]).await;
+        assert!(bad_key.status == 422 && bad_key.html.contains("id=\"key-error\""), "{}", bad_key.html);
+        let created = post(&app, &new, Some(&admin), &[("key", "doctor"), ("name.en", "Doctor"), ("name.nl", "Arts"), ("kind", "content"), ("product", "documents.read, documents.sign"), ("big", "1")]).await;
+        assert_eq!((created.status, created.headers["location"].to_str().unwrap()), (303, format!("{roles}?done=role-created").as_str()));
+        let matrix = get(&app, &format!("{roles}?done=role-created"), Some(&admin), None).await;
+        assert!(matrix.html.contains("The role is created.") && matrix.html.contains("documents.sign") && matrix.html.contains(&format!("href=\"{roles}/doctor\"")), "{}", matrix.html);
+        let r = app.get(&format!("/api/v1/organizations/{}/roles/doctor", app.org_id)).await;
+        assert_eq!((r.body["requires_registration"].as_str(), r.body["name"]["nl"].as_str()), (Some("BIG"), Some("Arts")), "{}", r.body);
+        let again = post(&app, &new, Some(&admin), &[("key", "doctor"), ("name.en", "Doctor"), ("kind", "content")]).await;
+        assert!(again.status == 409 && again.html.contains("id=\"key-error\""), "{}", again.html);
+        // Changed: the name and permissions; the key and kind stay.
+        let changed = post(&app, &format!("{roles}/doctor"), Some(&admin), &[("name.en", "Physician"), ("name.nl", "Arts"), ("product", "documents.read"), ("big", "1")]).await;
+        assert_eq!(changed.status, 303);
+        let r = app.get(&format!("/api/v1/organizations/{}/roles/doctor", app.org_id)).await;
+        assert_eq!((r.body["name"]["en"].as_str(), r.body["permissions"].as_array().map(Vec::len)), (Some("Physician"), Some(1)));
+        // In use: not deleted, and said why.
+        app.add_member(json!({"email": "dr@example.nl", "roles": ["doctor"], "registration": {"register": "BIG", "number": "19061234501"}})).await;
+        let in_use = post(&app, &format!("{roles}/doctor/delete"), Some(&admin), &[]).await;
+        assert_eq!(in_use.status, 409);
+        assert!(in_use.html.contains("Members or groups still hold this role"), "{}", in_use.html);
+        assert_eq!(get(&app, &format!("{roles}/administrator"), Some(&admin), None).await.status, 404, "built-ins are not edited");
+        let manager = app.session_in(&app.org_id.clone(), "km@example.nl", &["user-manager"]).await;
+        assert_eq!(get(&app, &roles, Some(&manager), None).await.status, 200, "a key user reads the matrix");
+        assert_eq!(get(&app, &new, Some(&manager), None).await.status, 403);
+        assert_eq!(post(&app, &new, Some(&manager), &[("key", "x"), ("name.en", "X"), ("kind", "content")]).await.status, 403);
+    }
 }

@@ -144,10 +144,7 @@ pub async fn entries(
             Entry {
                 target,
                 at: i18n.moment(e.at),
-                action: i18n.error(
-                    &format!("action-{}", e.action.replace(['.', '_'], "-")),
-                    &e.action,
-                ),
+                action: action_text(i18n, &e.action),
                 actor,
                 details: details(&e.changes),
                 organization: e
@@ -198,7 +195,7 @@ const ACTIONS: &[&str] = &[
 
 /// An action's name in the viewer's language.
 fn action_text(i18n: &I18n, action: &str) -> String {
-    i18n.error(
+    i18n.or(
         &format!("action-{}", action.replace(['.', '_'], "-")),
         action,
     )

@@ -27,6 +27,7 @@ use serde::Deserialize;
 use super::org::{
     NavLink, OrgContext, Problem, Refusal, Section, form_pairs, labels, optional, org_context,
 };
+use super::roles::role_name;
 use super::{I18n, Page, Person, error_page, url_encode};
 use crate::extract::ClientAddr;
 use crate::{ApiError, AppState};
@@ -160,13 +161,6 @@ impl ListQuery {
     }
 }
 
-fn role_name(i18n: &I18n, r: &Role) -> String {
-    match i18n.locale {
-        portier_core::locale::Locale::En => r.name.en.clone(),
-        portier_core::locale::Locale::Nl => r.name.nl.clone(),
-    }
-}
-
 /// Members shown per page of the list.
 const PAGE: usize = 50;
 
@@ -267,7 +261,7 @@ async fn list(
         notice: q
             .done
             .as_deref()
-            .map(|d| i18n.error(&format!("done-{d}"), ""))
+            .map(|d| i18n.or(&format!("done-{d}"), ""))
             .filter(|n| !n.is_empty()),
         filter: q,
         next,
@@ -814,7 +808,7 @@ async fn show(
     };
     let notice = q
         .done
-        .map(|d| person.viewer.i18n.error(&format!("done-{d}"), ""))
+        .map(|d| person.viewer.i18n.or(&format!("done-{d}"), ""))
         .filter(|n| !n.is_empty());
     member_page(&state, &person, ctx, account, notice, None, None)
         .await

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod dashboard;
 pub mod members;
 pub mod org;
+pub mod roles;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -78,17 +79,17 @@ impl I18n {
         LOCALES.lookup_with_args(self.id(), key, &args)
     }
 
+    /// The text of `key`, or `fallback` where there is none.
+    pub fn or(&self, key: &str, fallback: &str) -> String {
+        LOCALES
+            .try_lookup(self.id(), key)
+            .unwrap_or_else(|| fallback.to_owned())
+    }
+
     /// A refusal or warning by its code (`err-<code>`), or `fallback` (the
     /// domain's English sentence) where no text of ours exists yet.
     pub fn error(&self, code: &str, fallback: &str) -> String {
-        let key = if code.starts_with("action-") || code.starts_with("done-") {
-            code.to_owned()
-        } else {
-            format!("err-{code}")
-        };
-        LOCALES
-            .try_lookup(self.id(), &key)
-            .unwrap_or_else(|| fallback.to_owned())
+        self.or(&format!("err-{code}"), fallback)
     }
 
     /// `lang` of the page's `<html>`.
@@ -386,6 +387,7 @@ pub fn router() -> Router<AppState> {
         .merge(auth::router())
         .merge(members::router())
         .merge(audit::router())
+        .merge(roles::router())
         .route("/language", get(switch_language))
         .route("/static/portier.css", get(stylesheet))
         .route("/static/portier.js", get(script))

@@ -48,15 +48,17 @@ pub struct NavLink {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Section {
     Members,
+    Roles,
     Audit,
 }
 
 impl Section {
-    const ALL: &'static [Section] = &[Section::Members, Section::Audit];
+    const ALL: &'static [Section] = &[Section::Members, Section::Roles, Section::Audit];
 
     fn path(self) -> &'static str {
         match self {
             Section::Members => "members",
+            Section::Roles => "roles",
             Section::Audit => "audit",
         }
     }
@@ -64,13 +66,14 @@ impl Section {
     fn label(self) -> &'static str {
         match self {
             Section::Members => "nav-members",
+            Section::Roles => "nav-roles",
             Section::Audit => "nav-audit",
         }
     }
 
     fn allowed(self, ctx: &OrgContext) -> bool {
         match self {
-            Section::Members => ctx.may::<MembersRead>(),
+            Section::Members | Section::Roles => ctx.may::<MembersRead>(),
             Section::Audit => ctx.may::<AuditRead>(),
         }
     }
