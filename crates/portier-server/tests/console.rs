@@ -395,4 +395,20 @@ both_backends! {
         assert_eq!(get(&app, &new, Some(&manager), None).await.status, 403);
         assert_eq!(post(&app, &new, Some(&manager), &[("key", "x"), ("name.en", "X"), ("kind", "content")]).await.status, 403);
     }
+
+    async fn administrators_here_and_inherited_from_above(db) {
+        let app = TestApp::start(db).await;
+        let admin = admin_session(&app).await;
+        app.person("km@example.nl", &["user-manager"]).await;
+        app.person("m@example.nl", &["member"]).await;
+        let page = get(&app, &format!("/orgs/{}/administrators", app.org_id), Some(&admin), None).await;
+        assert_eq!(page.status, 200);
+        assert!(page.html.contains("admin@example.nl") && page.html.contains("km@example.nl") && page.html.contains("User manager"), "{}", page.html);
+        assert!(!page.html.contains(">m@example.nl<"), "a member without administrator roles is not listed");
+        let r = app.call("POST", "/api/v1/organizations", Some(&app.token.clone()), Some(json!({"name": "Ward 3", "parent_id": app.org_id}))).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let ward = r.body["id"].as_str().unwrap().to_owned();
+        let below = get(&app, &format!("/orgs/{ward}/administrators"), Some(&admin), Some("nl")).await;
+        assert!(below.html.contains("Geërfd van Acme") && below.html.contains("admin@example.nl"), "{}", below.html);
+    }
 }

@@ -4,6 +4,7 @@
 //! security policy (no inline script, no framing) and forms are protected by
 //! the same Origin / Sec-Fetch-Site check as the API (`lib.rs`).
 
+pub mod admins;
 pub mod audit;
 pub mod auth;
 pub mod dashboard;
@@ -388,6 +389,7 @@ pub fn router() -> Router<AppState> {
         .merge(members::router())
         .merge(audit::router())
         .merge(roles::router())
+        .merge(admins::router())
         .route("/language", get(switch_language))
         .route("/static/portier.css", get(stylesheet))
         .route("/static/portier.js", get(script))

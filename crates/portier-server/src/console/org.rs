@@ -48,16 +48,23 @@ pub struct NavLink {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Section {
     Members,
+    Administrators,
     Roles,
     Audit,
 }
 
 impl Section {
-    const ALL: &'static [Section] = &[Section::Members, Section::Roles, Section::Audit];
+    const ALL: &'static [Section] = &[
+        Section::Members,
+        Section::Administrators,
+        Section::Roles,
+        Section::Audit,
+    ];
 
     fn path(self) -> &'static str {
         match self {
             Section::Members => "members",
+            Section::Administrators => "administrators",
             Section::Roles => "roles",
             Section::Audit => "audit",
         }
@@ -66,6 +73,7 @@ impl Section {
     fn label(self) -> &'static str {
         match self {
             Section::Members => "nav-members",
+            Section::Administrators => "nav-admins",
             Section::Roles => "nav-roles",
             Section::Audit => "nav-audit",
         }
@@ -73,7 +81,7 @@ impl Section {
 
     fn allowed(self, ctx: &OrgContext) -> bool {
         match self {
-            Section::Members | Section::Roles => ctx.may::<MembersRead>(),
+            Section::Members | Section::Administrators | Section::Roles => ctx.may::<MembersRead>(),
             Section::Audit => ctx.may::<AuditRead>(),
         }
     }
