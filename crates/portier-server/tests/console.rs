@@ -411,4 +411,40 @@ both_backends! {
         let below = get(&app, &format!("/orgs/{ward}/administrators"), Some(&admin), Some("nl")).await;
         assert!(below.html.contains("Geërfd van Acme") && below.html.contains("admin@example.nl"), "{}", below.html);
     }
+
+    async fn groups_carry_roles_and_take_members_by_address(db) {
+        let app = TestApp::start(db).await;
+        doctor_role(&app).await;
+        let manager = app.session_in(&app.org_id.clone(), "km@example.nl", &["user-manager"]).await;
+        let eva = app.person("eva@example.nl", &["member"]).await;
+        let groups = format!("/orgs/{}/groups", app.org_id);
+        assert!(get(&app, &groups, Some(&manager), None).await.html.contains("There are no groups yet."));
+        let admin_role = post(&app, &groups, Some(&manager), &[("name", "Night team"), ("roles", "administrator")]).await;
+        assert_eq!(admin_role.status, 422);
+        assert!(admin_role.html.contains("id=\"roles-error\""), "{}", admin_role.html);
+        let created = post(&app, &groups, Some(&manager), &[("name", "Night team"), ("description", "Ward 3 at night"), ("roles", "member")]).await;
+        assert_eq!(created.status, 303);
+        let page = created.headers["location"].to_str().unwrap().split('?').next().unwrap().to_owned();
+        let taken = post(&app, &groups, Some(&manager), &[("name", "Night team")]).await;
+        assert!(taken.status == 409 && taken.html.contains("id=\"name-error\""), "{}", taken.html);
+        let stranger = post(&app, &format!("{page}/members"), Some(&manager), &[("email", "nobody@example.nl")]).await;
+        assert_eq!(stranger.status, 422);
+        assert!(stranger.html.contains("id=\"email-error\">Only members of this organization"), "{}", stranger.html);
+        let added = post(&app, &format!("{page}/members"), Some(&manager), &[("email", " Eva@Example.nl ")]).await;
+        assert_eq!(added.status, 303, "{}", added.html);
+        let shown = get(&app, &page, Some(&manager), Some("nl")).await;
+        assert!(shown.html.contains("eva@example.nl") && shown.html.contains("Ward 3 at night"), "{}", shown.html);
+        let member = app.get(&format!("/api/v1/organizations/{}/members/{eva}", app.org_id)).await;
+        assert_eq!(member.body["groups"], json!(["Night team"]), "{}", member.body);
+        let renamed = post(&app, &page, Some(&manager), &[("name", "Nachtdienst"), ("description", ""), ("roles", "member")]).await;
+        assert_eq!(renamed.status, 303);
+        let removed = post(&app, &format!("{page}/members/{eva}/remove"), Some(&manager), &[]).await;
+        assert_eq!(removed.status, 303);
+        let list = get(&app, &groups, Some(&manager), None).await;
+        assert!(list.html.contains("Nachtdienst") && list.html.contains("<td>0</td>"), "{}", list.html);
+        let deleted = post(&app, &format!("{page}/delete"), Some(&manager), &[]).await;
+        assert_eq!(deleted.headers["location"].to_str().unwrap(), format!("{groups}?done=group-deleted"));
+        let member = app.session_in(&app.org_id.clone(), "m@example.nl", &["member"]).await;
+        assert_eq!(post(&app, &groups, Some(&member), &[("name", "X")]).await.status, 403);
+    }
 }

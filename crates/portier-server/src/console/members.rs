@@ -19,7 +19,7 @@ use portier_core::organizations::Organization;
 use portier_core::rights::{
     MembersInvite, MembersRead, MembersRemove, MembersUpdate, Right, RolesAssign,
 };
-use portier_core::roles::{Role, RoleKey};
+use portier_core::roles::RoleKey;
 use portier_store::audit::{AuditFilter, Origin};
 use portier_store::members::{MemberFilter, MemberView};
 use serde::Deserialize;
@@ -27,7 +27,7 @@ use serde::Deserialize;
 use super::org::{
     NavLink, OrgContext, Problem, Refusal, Section, form_pairs, labels, optional, org_context,
 };
-use super::roles::role_name;
+use super::roles::{RoleChoice, choices, role_name};
 use super::{I18n, Page, Person, error_page, url_encode};
 use crate::extract::ClientAddr;
 use crate::{ApiError, AppState};
@@ -269,36 +269,6 @@ async fn list(
         page: person.viewer.page(),
     }
     .into_response()
-}
-
-/// A role as the add form and the role change show it: name, kind, what it
-/// allows, whether it needs a BIG number.
-pub struct RoleChoice {
-    pub key: String,
-    pub name: String,
-    pub admin: bool,
-    pub permissions: String,
-    pub needs_big: bool,
-    pub chosen: bool,
-}
-
-fn choices(i18n: &I18n, roles: &[Role], chosen: &[String]) -> Vec<RoleChoice> {
-    roles
-        .iter()
-        .map(|r| RoleChoice {
-            key: r.key.as_str().to_owned(),
-            name: role_name(i18n, r),
-            admin: r.kind == portier_core::roles::RoleKind::Admin,
-            permissions: r
-                .permissions
-                .iter()
-                .map(|p| p.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            needs_big: r.requires_registration.is_some(),
-            chosen: chosen.iter().any(|c| c == r.key.as_str()),
-        })
-        .collect()
 }
 
 /// What the add form was filled with.

@@ -8,6 +8,7 @@ pub mod admins;
 pub mod audit;
 pub mod auth;
 pub mod dashboard;
+pub mod groups;
 pub mod members;
 pub mod org;
 pub mod roles;
@@ -390,6 +391,7 @@ pub fn router() -> Router<AppState> {
         .merge(audit::router())
         .merge(roles::router())
         .merge(admins::router())
+        .merge(groups::router())
         .route("/language", get(switch_language))
         .route("/static/portier.css", get(stylesheet))
         .route("/static/portier.js", get(script))

@@ -50,6 +50,7 @@ pub enum Section {
     Members,
     Administrators,
     Roles,
+    Groups,
     Audit,
 }
 
@@ -58,6 +59,7 @@ impl Section {
         Section::Members,
         Section::Administrators,
         Section::Roles,
+        Section::Groups,
         Section::Audit,
     ];
 
@@ -66,6 +68,7 @@ impl Section {
             Section::Members => "members",
             Section::Administrators => "administrators",
             Section::Roles => "roles",
+            Section::Groups => "groups",
             Section::Audit => "audit",
         }
     }
@@ -75,13 +78,16 @@ impl Section {
             Section::Members => "nav-members",
             Section::Administrators => "nav-admins",
             Section::Roles => "nav-roles",
+            Section::Groups => "nav-groups",
             Section::Audit => "nav-audit",
         }
     }
 
     fn allowed(self, ctx: &OrgContext) -> bool {
         match self {
-            Section::Members | Section::Administrators | Section::Roles => ctx.may::<MembersRead>(),
+            Section::Members | Section::Administrators | Section::Roles | Section::Groups => {
+                ctx.may::<MembersRead>()
+            }
             Section::Audit => ctx.may::<AuditRead>(),
         }
     }

@@ -47,6 +47,36 @@ pub fn permission_text(i18n: &I18n, p: &Permission) -> String {
     }
 }
 
+/// A role as the add form and the role change show it: name, kind, what it
+/// allows, whether it needs a BIG number.
+pub struct RoleChoice {
+    pub key: String,
+    pub name: String,
+    pub admin: bool,
+    pub permissions: String,
+    pub needs_big: bool,
+    pub chosen: bool,
+}
+
+pub fn choices(i18n: &I18n, roles: &[Role], chosen: &[String]) -> Vec<RoleChoice> {
+    roles
+        .iter()
+        .map(|r| RoleChoice {
+            key: r.key.as_str().to_owned(),
+            name: role_name(i18n, r),
+            admin: r.kind == portier_core::roles::RoleKind::Admin,
+            permissions: r
+                .permissions
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            needs_big: r.requires_registration.is_some(),
+            chosen: chosen.iter().any(|c| c == r.key.as_str()),
+        })
+        .collect()
+}
+
 /// A column of the matrix.
 pub struct Column {
     pub key: String,
