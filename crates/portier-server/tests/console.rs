@@ -447,4 +447,35 @@ both_backends! {
         let member = app.session_in(&app.org_id.clone(), "m@example.nl", &["member"]).await;
         assert_eq!(post(&app, &groups, Some(&member), &[("name", "X")]).await.status, 403);
     }
+
+    async fn resources_are_registered_and_access_given_to_members_and_groups(db) {
+        let app = TestApp::start(db).await;
+        let manager = app.session_in(&app.org_id.clone(), "km@example.nl", &["user-manager"]).await;
+        let eva = app.person("eva@example.nl", &["member"]).await;
+        let resources = format!("/orgs/{}/resources", app.org_id);
+        let bad = post(&app, &resources, Some(&manager), &[("type", "Mail Box"), ("id", "info"), ("name", "Info")]).await;
+        assert!(bad.status == 422 && bad.html.contains("id=\"type-error\""), "{}", bad.html);
+        let created = post(&app, &resources, Some(&manager), &[("type", "mailbox"), ("id", "info/praktijk"), ("name", "Info mailbox")]).await;
+        assert_eq!(created.status, 303);
+        let page = created.headers["location"].to_str().unwrap().split('?').next().unwrap().to_owned();
+        assert!(page.ends_with("/mailbox/info%2Fpraktijk"), "{page}");
+        let stranger = post(&app, &format!("{page}/grants"), Some(&manager), &[("relation", "use"), ("email", "nobody@example.nl")]).await;
+        assert!(stranger.status == 422 && stranger.html.contains("id=\"account_id-error\""), "{}", stranger.html);
+        let granted = post(&app, &format!("{page}/grants"), Some(&manager), &[("relation", "use"), ("email", "eva@example.nl")]).await;
+        assert_eq!(granted.status, 303, "{}", granted.html);
+        let shown = get(&app, &page, Some(&manager), None).await;
+        assert!(shown.html.contains("eva@example.nl") && shown.html.contains("mailbox.use"), "{}", shown.html);
+        // The check API agrees.
+        let check = app.call("POST", "/api/v1/check", Some(&app.token.clone()), Some(json!({"account_id": eva, "organization_id": app.org_id, "permission": "mailbox.use", "resource": {"type": "mailbox", "id": "info/praktijk"}}))).await;
+        assert_eq!(check.body["allowed"], json!(true), "{}", check.body);
+        let grant = shown.html.split("/grants/").nth(1).unwrap().split('/').next().unwrap().to_owned();
+        let revoked = post(&app, &format!("{page}/grants/{grant}/revoke"), Some(&manager), &[]).await;
+        assert_eq!(revoked.status, 303);
+        let check = app.call("POST", "/api/v1/check", Some(&app.token.clone()), Some(json!({"account_id": eva, "organization_id": app.org_id, "permission": "mailbox.use", "resource": {"type": "mailbox", "id": "info/praktijk"}}))).await;
+        assert_eq!(check.body["allowed"], json!(false));
+        let deleted = post(&app, &format!("{page}/delete"), Some(&manager), &[]).await;
+        assert_eq!(deleted.headers["location"].to_str().unwrap(), format!("{resources}?done=resource-deleted"));
+        let member = app.session_in(&app.org_id.clone(), "m@example.nl", &["member"]).await;
+        assert_eq!(post(&app, &resources, Some(&member), &[("type", "mailbox"), ("id", "x"), ("name", "X")]).await.status, 403);
+    }
 }

@@ -106,7 +106,7 @@ pub struct CreateGrant {
 }
 
 /// The `{type}` and `{id}` of a resource route; a malformed one names nothing.
-fn resource_in_path(kind: &str, key: &str) -> Result<(String, String), ApiError> {
+pub(crate) fn resource_in_path(kind: &str, key: &str) -> Result<(String, String), ApiError> {
     let missing = || ApiError::from(portier_core::Error::NotFound { what: "resource" });
     Ok((
         parse_type("type", kind).map_err(|_| missing())?,
@@ -176,7 +176,7 @@ pub async fn create(
 }
 
 /// Percent-encodes what a path segment cannot carry as it is.
-fn url_segment(s: &str) -> String {
+pub(crate) fn url_segment(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => {

@@ -11,6 +11,7 @@ pub mod dashboard;
 pub mod groups;
 pub mod members;
 pub mod org;
+pub mod resources;
 pub mod roles;
 
 use std::borrow::Cow;
@@ -392,6 +393,7 @@ pub fn router() -> Router<AppState> {
         .merge(roles::router())
         .merge(admins::router())
         .merge(groups::router())
+        .merge(resources::router())
         .route("/language", get(switch_language))
         .route("/static/portier.css", get(stylesheet))
         .route("/static/portier.js", get(script))

@@ -51,6 +51,7 @@ pub enum Section {
     Administrators,
     Roles,
     Groups,
+    Resources,
     Audit,
 }
 
@@ -60,6 +61,7 @@ impl Section {
         Section::Administrators,
         Section::Roles,
         Section::Groups,
+        Section::Resources,
         Section::Audit,
     ];
 
@@ -69,6 +71,7 @@ impl Section {
             Section::Administrators => "administrators",
             Section::Roles => "roles",
             Section::Groups => "groups",
+            Section::Resources => "resources",
             Section::Audit => "audit",
         }
     }
@@ -79,15 +82,18 @@ impl Section {
             Section::Administrators => "nav-admins",
             Section::Roles => "nav-roles",
             Section::Groups => "nav-groups",
+            Section::Resources => "nav-resources",
             Section::Audit => "nav-audit",
         }
     }
 
     fn allowed(self, ctx: &OrgContext) -> bool {
         match self {
-            Section::Members | Section::Administrators | Section::Roles | Section::Groups => {
-                ctx.may::<MembersRead>()
-            }
+            Section::Members
+            | Section::Administrators
+            | Section::Roles
+            | Section::Groups
+            | Section::Resources => ctx.may::<MembersRead>(),
             Section::Audit => ctx.may::<AuditRead>(),
         }
     }
