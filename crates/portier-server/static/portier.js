@@ -66,3 +66,10 @@ function adminOnly() {
   }
 }
 document.addEventListener("DOMContentLoaded", adminOnly);
+
+// A secret shown once is selected whole, ready to copy.
+document.addEventListener("DOMContentLoaded", () => {
+  for (const input of document.querySelectorAll("[data-select-all]")) {
+    input.addEventListener("focus", () => input.select());
+  }
+});

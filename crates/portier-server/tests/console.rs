@@ -478,4 +478,33 @@ both_backends! {
         let member = app.session_in(&app.org_id.clone(), "m@example.nl", &["member"]).await;
         assert_eq!(post(&app, &resources, Some(&member), &[("type", "mailbox"), ("id", "x"), ("name", "X")]).await.status, 403);
     }
+
+    async fn api_tokens_are_shown_once_carry_only_held_rights_and_can_be_revoked(db) {
+        let app = TestApp::start(db).await;
+        let admin = admin_session(&app).await;
+        let tokens = format!("/orgs/{}/tokens", app.org_id);
+        let none = post(&app, &tokens, Some(&admin), &[("name", "Rooster")]).await;
+        assert!(none.status == 422 && none.html.contains("id=\"permissions-error\""), "{}", none.html);
+        let past = post(&app, &tokens, Some(&admin), &[("name", "Rooster"), ("permissions", "members.read"), ("expires", "2020-01-01")]).await;
+        assert!(past.status == 422 && past.html.contains("id=\"expires_at-error\">This date has passed."), "{}", past.html);
+        let more = post(&app, &tokens, Some(&admin), &[("name", "Rooster"), ("permissions", "members.read"), ("product", "documents.read")]).await;
+        assert!(more.status == 422 && more.html.contains("You cannot hand out a permission you do not hold yourself."), "{}", more.html);
+        let made = post(&app, &tokens, Some(&admin), &[("name", "Rooster"), ("permissions", "members.read"), ("expires", "2099-12-31")]).await;
+        assert_eq!(made.status, 200);
+        assert_eq!(made.headers["cache-control"], "no-store", "the secret is never cached");
+        let secret = made.html.split("id=\"secret\" readonly value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        assert!(made.html.contains("31 December 2099"), "{}", made.html);
+        let r = app.call("GET", &format!("/api/v1/organizations/{}/members", app.org_id), Some(&secret), None).await;
+        assert_eq!(r.status, 200, "the token works");
+        let again = get(&app, &tokens, Some(&admin), None).await;
+        assert!(again.html.contains("Rooster") && !again.html.contains(&secret), "shown once only");
+        let id = again.html.split("/tokens/").nth(1).unwrap().split('/').next().unwrap().to_owned();
+        let revoked = post(&app, &format!("{tokens}/{id}/revoke"), Some(&admin), &[]).await;
+        assert_eq!(revoked.status, 303);
+        let r = app.call("GET", &format!("/api/v1/organizations/{}/members", app.org_id), Some(&secret), None).await;
+        assert_eq!(r.status, 401, "revoked");
+        // A key user holds no tokens.manage; nor can anyone hand out more than they hold.
+        let manager = app.session_in(&app.org_id.clone(), "km@example.nl", &["user-manager"]).await;
+        assert_eq!(get(&app, &tokens, Some(&manager), None).await.status, 403);
+    }
 }

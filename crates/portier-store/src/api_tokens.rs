@@ -80,6 +80,14 @@ pub async fn issue(
     let name = portier_core::accounts::profile_text("name", Some(name), 100)?.ok_or_else(|| {
         portier_core::FieldError::new("name", "required", "give the token a name")
     })?;
+    if permissions.is_empty() {
+        return Err(portier_core::FieldError::new(
+            "permissions",
+            "required",
+            "give the token at least one permission",
+        )
+        .into());
+    }
     if expires_at.is_some_and(|e| e <= origin.now) {
         return Err(portier_core::FieldError::new(
             "expires_at",

@@ -120,14 +120,6 @@ pub async fn create(
     let (org, auth) = authorized::<TokensManage>(&state, &caller, &org).await?;
     let raw: Vec<String> = body.permissions.into_iter().map(|p| p.0).collect();
     let permissions = parse_list("permissions", &raw)?;
-    if permissions.is_empty() {
-        return Err(portier_core::FieldError::new(
-            "permissions",
-            "required",
-            "give the token at least one permission",
-        )
-        .into());
-    }
     let origin = Origin::now(client);
     let created = portier_store::api_tokens::issue(
         &state.store,

@@ -13,6 +13,7 @@ pub mod members;
 pub mod org;
 pub mod resources;
 pub mod roles;
+pub mod tokens;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -394,6 +395,7 @@ pub fn router() -> Router<AppState> {
         .merge(admins::router())
         .merge(groups::router())
         .merge(resources::router())
+        .merge(tokens::router())
         .route("/language", get(switch_language))
         .route("/static/portier.css", get(stylesheet))
         .route("/static/portier.js", get(script))

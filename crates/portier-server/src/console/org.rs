@@ -5,7 +5,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use portier_core::organizations::Organization;
-use portier_core::rights::{AuditRead, MembersRead, Principal, Right};
+use portier_core::rights::{AuditRead, MembersRead, Principal, Right, TokensManage};
 
 use super::{I18n, Person, error_page};
 use crate::{ApiError, AppState};
@@ -52,6 +52,7 @@ pub enum Section {
     Roles,
     Groups,
     Resources,
+    Tokens,
     Audit,
 }
 
@@ -62,6 +63,7 @@ impl Section {
         Section::Roles,
         Section::Groups,
         Section::Resources,
+        Section::Tokens,
         Section::Audit,
     ];
 
@@ -72,6 +74,7 @@ impl Section {
             Section::Roles => "roles",
             Section::Groups => "groups",
             Section::Resources => "resources",
+            Section::Tokens => "tokens",
             Section::Audit => "audit",
         }
     }
@@ -83,6 +86,7 @@ impl Section {
             Section::Roles => "nav-roles",
             Section::Groups => "nav-groups",
             Section::Resources => "nav-resources",
+            Section::Tokens => "nav-tokens",
             Section::Audit => "nav-audit",
         }
     }
@@ -94,6 +98,7 @@ impl Section {
             | Section::Roles
             | Section::Groups
             | Section::Resources => ctx.may::<MembersRead>(),
+            Section::Tokens => ctx.may::<TokensManage>(),
             Section::Audit => ctx.may::<AuditRead>(),
         }
     }
