@@ -58,6 +58,15 @@ impl ApiError {
         self
     }
 
+    /// The same refusal about `to` where it was about `from`: the field as
+    /// a form names it.
+    pub fn renamed(mut self, from: &str, to: &str) -> ApiError {
+        if self.body.error.field.as_deref() == Some(from) {
+            self.body.error.field = Some(to.to_owned());
+        }
+        self
+    }
+
     pub fn field(status: StatusCode, e: FieldError) -> ApiError {
         ApiError::new(status, e.code, e.message).with_field(e.field)
     }

@@ -507,4 +507,34 @@ both_backends! {
         let manager = app.session_in(&app.org_id.clone(), "km@example.nl", &["user-manager"]).await;
         assert_eq!(get(&app, &tokens, Some(&manager), None).await.status, 403);
     }
+
+    async fn organization_settings_name_language_password_policy_and_child_organizations(db) {
+        let app = TestApp::start(db).await;
+        let admin = admin_session(&app).await;
+        let manager = app.session_in(&app.org_id.clone(), "km@example.nl", &["user-manager"]).await;
+        let settings = format!("/orgs/{}/settings", app.org_id);
+        let page = get(&app, &settings, Some(&admin), None).await;
+        assert_eq!(page.status, 200);
+        assert!(page.html.contains("value=\"standard\" checked"), "{}", page.html);
+        let short = post(&app, &settings, Some(&admin), &[("name", "Acme Zorg"), ("locale", "nl"), ("preset", "custom"), ("min_length", "6"), ("digit", "1")]).await;
+        assert_eq!(short.status, 422);
+        assert!(short.html.contains("id=\"min_length-error\">The minimum length must be between 8 and 128."), "{}", short.html);
+        assert!(short.html.contains("value=\"Acme Zorg\""), "what was typed stays");
+        let nameless = post(&app, &settings, Some(&admin), &[("name", " "), ("locale", "nl"), ("preset", "nist")]).await;
+        assert!(nameless.status == 422 && nameless.html.contains("id=\"name-error\""), "{}", nameless.html);
+        let saved = post(&app, &settings, Some(&admin), &[("name", "Acme Zorg"), ("locale", "nl"), ("preset", "nist")]).await;
+        assert_eq!(saved.status, 303);
+        let org = app.get(&format!("/api/v1/organizations/{}", app.org_id)).await;
+        assert_eq!((org.body["name"].as_str(), org.body["settings"]["locale"].as_str(), org.body["settings"]["password_policy"]["min_length"].as_u64()), (Some("Acme Zorg"), Some("nl"), Some(15)), "{}", org.body);
+        let child = post(&app, &format!("{settings}/children"), Some(&admin), &[("child_name", "Ward 3")]).await;
+        assert_eq!(child.status, 303);
+        let ward = child.headers["location"].to_str().unwrap().to_owned();
+        assert!(get(&app, &ward, Some(&admin), None).await.html.contains("Ward 3"), "an administrator above manages it");
+        let listed = get(&app, &settings, Some(&admin), None).await;
+        assert!(listed.html.contains(">Ward 3</a>"), "{}", listed.html);
+        let empty = post(&app, &format!("{settings}/children"), Some(&admin), &[("child_name", "")]).await;
+        assert!(empty.status == 422 && empty.html.contains("id=\"child_name-error\""), "{}", empty.html);
+        assert_eq!(get(&app, &settings, Some(&manager), None).await.status, 403);
+        assert_eq!(post(&app, &format!("{settings}/children"), Some(&manager), &[("child_name", "X")]).await.status, 403);
+    }
 }

@@ -13,6 +13,7 @@ pub mod members;
 pub mod org;
 pub mod resources;
 pub mod roles;
+pub mod settings;
 pub mod tokens;
 
 use std::borrow::Cow;
@@ -396,6 +397,7 @@ pub fn router() -> Router<AppState> {
         .merge(groups::router())
         .merge(resources::router())
         .merge(tokens::router())
+        .merge(settings::router())
         .route("/language", get(switch_language))
         .route("/static/portier.css", get(stylesheet))
         .route("/static/portier.js", get(script))

@@ -5,7 +5,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use portier_core::organizations::Organization;
-use portier_core::rights::{AuditRead, MembersRead, Principal, Right, TokensManage};
+use portier_core::rights::{AuditRead, MembersRead, OrgUpdate, Principal, Right, TokensManage};
 
 use super::{I18n, Person, error_page};
 use crate::{ApiError, AppState};
@@ -54,6 +54,7 @@ pub enum Section {
     Resources,
     Tokens,
     Audit,
+    Settings,
 }
 
 impl Section {
@@ -65,6 +66,7 @@ impl Section {
         Section::Resources,
         Section::Tokens,
         Section::Audit,
+        Section::Settings,
     ];
 
     fn path(self) -> &'static str {
@@ -76,6 +78,7 @@ impl Section {
             Section::Resources => "resources",
             Section::Tokens => "tokens",
             Section::Audit => "audit",
+            Section::Settings => "settings",
         }
     }
 
@@ -88,6 +91,7 @@ impl Section {
             Section::Resources => "nav-resources",
             Section::Tokens => "nav-tokens",
             Section::Audit => "nav-audit",
+            Section::Settings => "nav-settings",
         }
     }
 
@@ -100,6 +104,7 @@ impl Section {
             | Section::Resources => ctx.may::<MembersRead>(),
             Section::Tokens => ctx.may::<TokensManage>(),
             Section::Audit => ctx.may::<AuditRead>(),
+            Section::Settings => ctx.may::<OrgUpdate>(),
         }
     }
 }

@@ -1,0 +1,304 @@
+//! Organization settings: the name, the language of its mails, the password
+//! policy (a preset or rules of its own), and the organizations below it.
+//! Changed by holders of `org.update`; child organizations made by holders
+//! of `org.create`.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Path, Query, RawForm, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use portier_core::locale::Locale;
+use portier_core::organizations::{Organization, OrganizationPatch};
+use portier_core::passwords::{PasswordPolicy, PolicyPreset};
+use portier_core::rights::{OrgCreate, OrgUpdate};
+use portier_store::audit::Origin;
+use serde::Deserialize;
+
+use super::org::{NavLink, OrgContext, Problem, Refusal, Section, form_pairs, org_context};
+use super::{Page, Person};
+use crate::extract::ClientAddr;
+use crate::{ApiError, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/orgs/{org}/settings", get(show).post(update))
+        .route("/orgs/{org}/settings/children", post(create_child))
+}
+
+/// What the settings form holds.
+#[derive(Clone)]
+pub struct Values {
+    pub name: String,
+    pub locale: String,
+    /// `standard`, `nist` or `custom`.
+    pub preset: String,
+    pub min_length: String,
+    pub digit: bool,
+    pub lower: bool,
+    pub upper: bool,
+    pub symbol: bool,
+}
+
+fn preset_of(policy: &PasswordPolicy) -> &'static str {
+    if *policy == PolicyPreset::Standard.policy() {
+        "standard"
+    } else if *policy == PolicyPreset::Nist.policy() {
+        "nist"
+    } else {
+        "custom"
+    }
+}
+
+impl Values {
+    fn of(org: &Organization) -> Values {
+        let p = &org.settings.password_policy;
+        Values {
+            name: org.name.clone(),
+            locale: org.settings.locale.as_str().to_owned(),
+            preset: preset_of(p).to_owned(),
+            min_length: p.min_length.to_string(),
+            digit: p.require_digit,
+            lower: p.require_lower,
+            upper: p.require_upper,
+            symbol: p.require_symbol,
+        }
+    }
+
+    fn from_form(raw: &[u8]) -> Values {
+        let fields = form_pairs(raw);
+        let one = |k: &str| {
+            fields
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let has = |k: &str| fields.iter().any(|(n, _)| n == k);
+        Values {
+            name: one("name"),
+            locale: one("locale"),
+            preset: one("preset"),
+            min_length: one("min_length"),
+            digit: has("digit"),
+            lower: has("lower"),
+            upper: has("upper"),
+            symbol: has("symbol"),
+        }
+    }
+
+    /// The change the form asks for.
+    fn patch(&self) -> Result<OrganizationPatch, ApiError> {
+        let policy = match self.preset.as_str() {
+            "standard" => PolicyPreset::Standard.policy(),
+            "nist" => PolicyPreset::Nist.policy(),
+            _ => PasswordPolicy {
+                min_length: self.min_length.trim().parse().map_err(|_| {
+                    ApiError::from(portier_core::FieldError::new(
+                        "settings.password_policy.min_length",
+                        "policy_min_length",
+                        "the minimum length must be between 8 and 128",
+                    ))
+                })?,
+                require_digit: self.digit,
+                require_lower: self.lower,
+                require_upper: self.upper,
+                require_symbol: self.symbol,
+            },
+        };
+        Ok(OrganizationPatch {
+            name: Some(self.name.clone()),
+            locale: Some(Locale::parse("settings.locale", &self.locale)?),
+            password_policy: Some(policy),
+            ..OrganizationPatch::default()
+        })
+    }
+
+    pub fn is_preset(&self, name: &str) -> bool {
+        self.preset == name
+    }
+
+    pub fn is_locale(&self, name: &str) -> bool {
+        self.locale == name
+    }
+}
+
+pub struct Child {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "settings.html")]
+pub struct SettingsPage {
+    pub page: Page,
+    pub org: Organization,
+    pub nav: Vec<NavLink>,
+    pub values: Values,
+    pub children: Vec<Child>,
+    pub may_create: bool,
+    /// The name typed for a new child organization.
+    pub child_name: String,
+    pub problem: Option<Problem>,
+    pub notice: Option<String>,
+}
+
+impl Refusal for SettingsPage {
+    fn problem(&self) -> Option<&Problem> {
+        self.problem.as_ref()
+    }
+}
+
+impl SettingsPage {
+    fn general(&self) -> String {
+        self.general_error(&["name", "settings", "child_name"])
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct Done {
+    done: Option<String>,
+}
+
+async fn settings_page(
+    state: &AppState,
+    person: &Person,
+    ctx: &OrgContext,
+    values: Option<Values>,
+    child_name: String,
+    problem: Option<Problem>,
+    notice: Option<String>,
+) -> Result<SettingsPage, ApiError> {
+    let children = portier_store::organizations::list_within(
+        &state.store,
+        std::slice::from_ref(&ctx.org.path),
+        None,
+        1000,
+    )
+    .await?
+    .into_iter()
+    .filter(|o| o.parent_id == Some(ctx.org.id))
+    .map(|o| Child {
+        id: o.id.to_string(),
+        name: o.name,
+    })
+    .collect();
+    Ok(SettingsPage {
+        page: person.viewer.page(),
+        nav: ctx.nav(&person.viewer.i18n, Section::Settings),
+        values: values.unwrap_or_else(|| Values::of(&ctx.org)),
+        org: ctx.org.clone(),
+        children,
+        may_create: ctx.may::<OrgCreate>(),
+        child_name,
+        problem,
+        notice,
+    })
+}
+
+async fn show(
+    State(state): State<AppState>,
+    person: Person,
+    Path(org): Path<String>,
+    Query(q): Query<Done>,
+) -> Response {
+    let ctx = match org_context::<OrgUpdate>(&state, &person, &org).await {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    let notice = q
+        .done
+        .map(|d| person.viewer.i18n.or(&format!("done-{d}"), ""))
+        .filter(|n| !n.is_empty());
+    settings_page(&state, &person, &ctx, None, String::new(), None, notice)
+        .await
+        .into_response()
+}
+
+/// The page again with a refusal, or the error page when it is ours.
+async fn refused(
+    state: &AppState,
+    person: &Person,
+    ctx: &OrgContext,
+    values: Option<Values>,
+    child_name: String,
+    e: ApiError,
+) -> Response {
+    if e.status.is_server_error() {
+        return e.into_response();
+    }
+    let problem = Problem::of(&person.viewer.i18n, &e);
+    match settings_page(state, person, ctx, values, child_name, Some(problem), None).await {
+        Ok(page) => (e.status, page).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn update(
+    State(state): State<AppState>,
+    person: Person,
+    ClientAddr(client): ClientAddr,
+    Path(org): Path<String>,
+    RawForm(raw): RawForm,
+) -> Response {
+    let ctx = match org_context::<OrgUpdate>(&state, &person, &org).await {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    let values = Values::from_form(&raw);
+    let updated = async {
+        let patch = values.patch()?;
+        let auth = ctx.principal.authorize::<OrgUpdate>(&ctx.org)?;
+        portier_store::organizations::update(&state.store, &auth, patch, &Origin::now(client))
+            .await?;
+        Ok::<_, ApiError>(())
+    }
+    .await;
+    match updated {
+        Ok(()) => {
+            Redirect::to(&format!("/orgs/{}/settings?done=settings", ctx.org.id)).into_response()
+        }
+        Err(e) => refused(&state, &person, &ctx, Some(values), String::new(), e).await,
+    }
+}
+
+async fn create_child(
+    State(state): State<AppState>,
+    person: Person,
+    ClientAddr(client): ClientAddr,
+    Path(org): Path<String>,
+    RawForm(raw): RawForm,
+) -> Response {
+    let ctx = match org_context::<OrgCreate>(&state, &person, &org).await {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    let name = form_pairs(&raw)
+        .into_iter()
+        .find(|(n, _)| n == "child_name")
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    let created = async {
+        let auth = ctx.principal.authorize::<OrgCreate>(&ctx.org)?;
+        let child = portier_store::organizations::create_child(
+            &state.store,
+            &auth,
+            &name,
+            None,
+            &Origin::now(client),
+        )
+        .await
+        .map_err(|e| ApiError::from(e).renamed("name", "child_name"))?;
+        Ok::<_, ApiError>(child)
+    }
+    .await;
+    match created {
+        Ok(child) => Redirect::to(&format!(
+            "/orgs/{}/members?done=organization-created",
+            child.id
+        ))
+        .into_response(),
+        Err(e) => refused(&state, &person, &ctx, None, name, e).await,
+    }
+}
