@@ -1,10 +1,11 @@
-//! What the API and the console both do with a link from a mail: check the
-//! new password against the person's policies and details, then activate the
-//! account or complete the reset.
+//! What the API and the console both do with a person's own account: a new
+//! password behind a link from a mail (checked against the person's
+//! policies and details, then the account activated or the reset done), a
+//! change to their own profile, and a new password while signed in.
 
 use portier_core::passwords::{Password, PasswordPolicy, PasswordRejected};
 use portier_core::tokens::{TokenKind, TokenUnusable};
-use portier_store::accounts::ProfileFill;
+use portier_store::accounts::{ProfileFill, ProfilePatch};
 use portier_store::audit::Origin;
 use portier_store::tokens::{LinkProblem, TokenInfo};
 
@@ -74,4 +75,63 @@ pub(crate) async fn finish_reset(
         ));
     }
     Ok(())
+}
+
+/// A person's change to their own profile, each field checked as the
+/// profile's rules say (`None` leaves a field as it is).
+pub(crate) fn profile_patch(raw: ProfilePatch) -> Result<ProfilePatch, ApiError> {
+    use portier_core::accounts::profile_text;
+    use portier_core::members::parse_phone;
+    let text = |field: &str, v: Option<Option<String>>, max| match v {
+        None => Ok(None),
+        Some(v) => profile_text(field, v.as_deref(), max).map(Some),
+    };
+    let phone = |field: &str, v: Option<Option<String>>| match v {
+        None => Ok(None),
+        Some(v) => parse_phone(field, v.as_deref()).map(Some),
+    };
+    Ok(ProfilePatch {
+        salutation: text("salutation", raw.salutation, 32)?,
+        given_name: text("given_name", raw.given_name, 100)?,
+        infix: text("infix", raw.infix, 32)?,
+        family_name: text("family_name", raw.family_name, 100)?,
+        phone: phone("phone", raw.phone)?,
+        mobile: phone("mobile", raw.mobile)?,
+        locale: raw.locale,
+    })
+}
+
+/// A signed-in person's new password: the current one must be right, and
+/// the new one meet the strictest policy of their organizations and not be
+/// their name or address. The hash to store, or every rule it breaks.
+pub(crate) async fn password_change(
+    state: &AppState,
+    account: &portier_core::accounts::Account,
+    current: String,
+    new: String,
+) -> Result<Result<String, PasswordRejected>, ApiError> {
+    let hash = portier_store::accounts::password_hash(&state.store, account.id).await?;
+    if !state.hasher.verify(hash, current).await {
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "current_password_wrong",
+            "the current password is not right",
+        )
+        .with_field("current_password"));
+    }
+    let policies = portier_store::accounts::password_policies(&state.store, account.id).await?;
+    let personal: Vec<&str> = [
+        Some(account.email.as_str()),
+        account.name.given_name.as_deref(),
+        account.name.family_name.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    Ok(
+        match Password::new(new, &PasswordPolicy::strictest(&policies), &personal) {
+            Ok(password) => Ok(state.hasher.hash(password).await),
+            Err(rejected) => Err(rejected),
+        },
+    )
 }

@@ -537,4 +537,32 @@ both_backends! {
         assert_eq!(get(&app, &settings, Some(&manager), None).await.status, 403);
         assert_eq!(post(&app, &format!("{settings}/children"), Some(&manager), &[("child_name", "X")]).await.status, 403);
     }
+
+    async fn my_account_profile_language_and_a_new_password(db) {
+        let app = TestApp::start(db).await;
+        let me = app.session_in(&app.org_id.clone(), "eva@example.nl", &["member"]).await;
+        let (_, other) = app.login("eva@example.nl", GOOD).await;
+        let other = other.unwrap();
+        let page = get(&app, "/account", Some(&me), None).await;
+        assert_eq!(page.status, 200);
+        assert!(page.html.contains("eva@example.nl") && page.html.contains("href=\"/account\""));
+        let bad = post(&app, "/account", Some(&me), &[("given_name", "Eva"), ("family_name", "Visser"), ("phone", "06-abc"), ("locale", "nl")]).await;
+        assert!(bad.status == 422 && bad.html.contains("id=\"phone-error\""), "{}", bad.html);
+        assert!(bad.html.contains("value=\"Visser\""), "what was typed stays");
+        let saved = post(&app, "/account", Some(&me), &[("given_name", "Eva"), ("infix", "van"), ("family_name", "Dijk"), ("phone", "020 123 4567"), ("locale", "nl")]).await;
+        assert_eq!((saved.status, saved.headers["location"].to_str().unwrap()), (303, "/account?done=profile"));
+        let dutch = get(&app, "/account?done=profile", Some(&me), Some("en")).await;
+        assert!(dutch.html.contains("Je profiel is opgeslagen.") && dutch.html.contains("Eva van Dijk"), "the account's language wins over the browser's: {}", dutch.html);
+        let wrong = post(&app, "/account/password", Some(&me), &[("current_password", "nope"), ("password", "Another-Str0ng-Pass!")]).await;
+        assert!(wrong.status == 422 && wrong.html.contains("id=\"current_password-error\""), "{}", wrong.html);
+        let weak = post(&app, "/account/password", Some(&me), &[("current_password", GOOD), ("password", "dijk")]).await;
+        assert_eq!(weak.status, 422);
+        assert!(weak.html.contains("minstens 8 tekens"), "every unmet rule: {}", weak.html);
+        let changed = post(&app, "/account/password", Some(&me), &[("current_password", GOOD), ("password", "Another-Str0ng-Pass!")]).await;
+        assert_eq!(changed.status, 303);
+        assert_eq!(get(&app, "/account", Some(&me), None).await.status, 200, "this session stays");
+        assert_eq!(get(&app, "/account", Some(&other), None).await.status, 303, "the other one is signed out");
+        let (r, _) = app.login("eva@example.nl", "Another-Str0ng-Pass!").await;
+        assert_eq!(r.status, 200);
+    }
 }

@@ -7,10 +7,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use portier_core::Error as DomainError;
-use portier_core::accounts::{AccountStatus, profile_text};
+use portier_core::accounts::AccountStatus;
 use portier_core::locale::Locale;
-use portier_core::members::parse_phone;
-use portier_core::passwords::{Password, PasswordPolicy};
 use portier_store::accounts::ProfilePatch;
 use portier_store::audit::Origin;
 use serde::{Deserialize, Serialize};
@@ -150,29 +148,15 @@ pub async fn update_me(
     let account = portier_store::accounts::get(&state.store, session.account_id)
         .await?
         .ok_or(DomainError::NotFound { what: "account" })?;
-    let text =
-        |field: &str, v: Option<Option<String>>, max| -> Result<Option<Option<String>>, ApiError> {
-            Ok(match v {
-                None => None,
-                Some(v) => Some(profile_text(field, v.as_deref(), max)?),
-            })
-        };
-    let phone =
-        |field: &str, v: Option<Option<String>>| -> Result<Option<Option<String>>, ApiError> {
-            Ok(match v {
-                None => None,
-                Some(v) => Some(parse_phone(field, v.as_deref())?),
-            })
-        };
-    let patch = ProfilePatch {
-        salutation: text("salutation", super::inner2(body.salutation), 32)?,
-        given_name: text("given_name", super::inner2(body.given_name), 100)?,
-        infix: text("infix", super::inner2(body.infix), 32)?,
-        family_name: text("family_name", super::inner2(body.family_name), 100)?,
-        phone: phone("phone", super::inner2(body.phone))?,
-        mobile: phone("mobile", super::inner2(body.mobile))?,
+    let patch = crate::accounts::profile_patch(ProfilePatch {
+        salutation: super::inner2(body.salutation),
+        given_name: super::inner2(body.given_name),
+        infix: super::inner2(body.infix),
+        family_name: super::inner2(body.family_name),
+        phone: super::inner2(body.phone),
+        mobile: super::inner2(body.mobile),
         locale: body.locale,
-    };
+    })?;
     let new_password = match (body.new_password, body.current_password) {
         (None, _) => None,
         (Some(_), None) => {
@@ -184,34 +168,16 @@ pub async fn update_me(
             .with_field("current_password"));
         }
         (Some(new), Some(current)) => {
-            let hash = portier_store::accounts::password_hash(&state.store, account.id).await?;
-            if !state.hasher.verify(hash, current).await {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "current_password_wrong",
-                    "the current password is not right",
-                )
-                .with_field("current_password"));
-            }
-            let policies =
-                portier_store::accounts::password_policies(&state.store, account.id).await?;
-            let personal: Vec<&str> = [
-                Some(account.email.as_str()),
-                account.name.given_name.as_deref(),
-                account.name.family_name.as_deref(),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
             let locale = account.locale.unwrap_or_default();
-            let password = Password::new(new, &PasswordPolicy::strictest(&policies), &personal)
-                .map_err(|e| {
-                    ApiError::field(
+            match crate::accounts::password_change(&state, &account, current, new).await? {
+                Ok(hash) => Some(hash),
+                Err(rejected) => {
+                    return Err(ApiError::field(
                         StatusCode::UNPROCESSABLE_ENTITY,
-                        e.into_field_error_in("new_password", locale),
-                    )
-                })?;
-            Some(state.hasher.hash(password).await)
+                        rejected.into_field_error_in("new_password", locale),
+                    ));
+                }
+            }
         }
     };
     let origin = Origin::now(client);

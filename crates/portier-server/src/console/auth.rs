@@ -136,8 +136,8 @@ pub struct Rules {
 }
 
 impl Rules {
-    fn of(info: &TokenInfo) -> Rules {
-        let p = PasswordPolicy::strictest(&info.policies);
+    pub fn of(policies: &[PasswordPolicy]) -> Rules {
+        let p = PasswordPolicy::strictest(policies);
         Rules {
             min_length: p.min_length,
             digit: p.require_digit,
@@ -229,7 +229,7 @@ fn activate_page(viewer: &Viewer, info: &TokenInfo, refused: Vec<String>) -> Act
         page: viewer.page(),
         intro,
         expires: t.t1("activate-expires", "date", &t.date(info.expires_at)),
-        rules: Rules::of(info),
+        rules: Rules::of(&info.policies),
         refused,
     }
 }
@@ -250,7 +250,7 @@ pub struct PasswordForm {
     password: String,
 }
 
-fn refused(i18n: &I18n, e: &PasswordRejected) -> Vec<String> {
+pub fn refused(i18n: &I18n, e: &PasswordRejected) -> Vec<String> {
     e.0.iter().map(|v| v.message_in(i18n.locale)).collect()
 }
 
@@ -379,7 +379,7 @@ fn new_password_page(viewer: &Viewer, info: &TokenInfo, refused: Vec<String>) ->
         intro: viewer
             .i18n
             .t1("reset-new-intro", "email", info.account.email.as_str()),
-        rules: Rules::of(info),
+        rules: Rules::of(&info.policies),
         refused,
         done: false,
     }

@@ -4,6 +4,7 @@
 //! security policy (no inline script, no framing) and forms are protected by
 //! the same Origin / Sec-Fetch-Site check as the API (`lib.rs`).
 
+pub mod account;
 pub mod admins;
 pub mod audit;
 pub mod auth;
@@ -398,6 +399,7 @@ pub fn router() -> Router<AppState> {
         .merge(resources::router())
         .merge(tokens::router())
         .merge(settings::router())
+        .merge(account::router())
         .route("/language", get(switch_language))
         .route("/static/portier.css", get(stylesheet))
         .route("/static/portier.js", get(script))
