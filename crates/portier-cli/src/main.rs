@@ -163,6 +163,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     server_config.sessions = config.sessions;
     server_config.trusted_proxies = config.trusted_proxies.clone();
     server_config.big_register_url = config.big_register_url.clone();
+    server_config.dev_mailbox = config.smtp_url.is_none();
     server_config.lifecycle.templates = std::sync::Arc::new(mail_templates(&config)?);
     let state = portier_server::AppState::new(store.clone(), server_config);
     tracing::info!(
@@ -229,6 +230,11 @@ fn print_welcome(config: &Config, has_organizations: bool) {
     println!("  Console: {url}/  (sign in in a browser)");
     println!("  API:     {url}/api/v1  (described at {url}/api/v1/openapi.json)");
     println!("  Health:  {url}/healthz  {url}/readyz  {url}/metrics");
+    if config.smtp_url.is_none() {
+        println!(
+            "  Mail:    {url}/dev/mail  (no PORTIER_SMTP_URL: the development mailbox, on this machine only)"
+        );
+    }
     if !has_organizations {
         println!();
         println!(

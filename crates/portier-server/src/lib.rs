@@ -59,6 +59,9 @@ pub struct ServerConfig {
     /// The BIG register's SOAP service (`PORTIER_BIG_REGISTER_URL`); without
     /// it registration numbers stay `unchecked`.
     pub big_register_url: Option<String>,
+    /// No SMTP server is configured: mail stays in the database, and the
+    /// console shows it at `/dev/mail` to whoever sits at this machine.
+    pub dev_mailbox: bool,
 }
 
 impl ServerConfig {
@@ -71,6 +74,7 @@ impl ServerConfig {
             body_limit: 1024 * 1024,
             trusted_proxies: extract::TrustedProxies::default(),
             rights_max_age: rights::MAX_AGE,
+            dev_mailbox: false,
             big_register_url: None,
         }
     }

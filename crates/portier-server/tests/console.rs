@@ -565,4 +565,23 @@ both_backends! {
         let (r, _) = app.login("eva@example.nl", "Another-Str0ng-Pass!").await;
         assert_eq!(r.status, 200);
     }
+
+    async fn the_development_mailbox_shows_mail_with_its_links_on_this_machine_only(db) {
+        let app = TestApp::start_with(db, |c| c.dev_mailbox = true).await;
+        app.add_member(json!({"email": "eva@example.nl"})).await;
+        let token = app.mail_link("eva@example.nl", "/activate/").await;
+        let page = get(&app, "/dev/mail?to=eva@example.nl", None, None).await;
+        assert_eq!(page.status, 200);
+        assert!(page.html.contains(&format!("href=\"{}/activate/{token}\"", app.base)), "{}", page.html);
+        let proxied = browser().get(format!("{}/dev/mail", app.base)).header("x-forwarded-for", "192.0.2.7").send().await.unwrap();
+        assert_eq!(proxied.status().as_u16(), 404, "a request through a proxy is not this machine");
+    }
+
+    async fn without_a_development_mailbox_there_is_no_mail_page(db) {
+        let app = TestApp::start(db).await;
+        app.add_member(json!({"email": "eva@example.nl"})).await;
+        let page = get(&app, "/dev/mail", None, None).await;
+        assert_eq!(page.status, 404);
+        assert!(!page.html.contains("eva@example.nl"));
+    }
 }

@@ -9,6 +9,7 @@ pub mod admins;
 pub mod audit;
 pub mod auth;
 pub mod dashboard;
+pub mod devmail;
 pub mod groups;
 pub mod members;
 pub mod org;
@@ -400,6 +401,7 @@ pub fn router() -> Router<AppState> {
         .merge(tokens::router())
         .merge(settings::router())
         .merge(account::router())
+        .merge(devmail::router())
         .route("/language", get(switch_language))
         .route("/static/portier.css", get(stylesheet))
         .route("/static/portier.js", get(script))
