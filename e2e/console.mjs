@@ -18,7 +18,10 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
+
+const AXE = fs.readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 const base = process.env.PORTIER_BASE;
 const maildir = process.env.MAILDIR;
@@ -173,11 +176,30 @@ async function mailLink(to, marker, after = 0) {
   }
 }
 
+/**
+ * Checks a page against WCAG 2.1 A and AA with axe-core (labels, headings,
+ * contrast, landmarks, keyboard names), and that it fits its screen: nothing
+ * wider than the window, so a phone never scrolls sideways.
+ */
+async function accessible(page, name) {
+  await page.evaluate(AXE);
+  const found = await page.evaluate(async () => {
+    const r = await window.axe.run(document, {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+    });
+    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  });
+  assert.deepEqual(found, [], `${name}: accessibility`);
+  const [scroll, width] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+  assert.ok(scroll <= width, `${name}: ${scroll} px wide in a ${width} px window`);
+}
+
 let shot = 0;
 async function screenshot(page, lang, name) {
   shot += 1;
   const file = path.join(out, `${lang}-${String(shot).padStart(2, "0")}-${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
+  await accessible(page, `${lang} ${name}`);
 }
 
 async function walk(browser, lang) {
@@ -325,6 +347,15 @@ async function userManagement(browser, page, lang) {
   await page.getByRole("button", { name: t.removeConfirm }).click();
   await page.getByText(t.removed).waitFor();
   assert.equal(await page.getByText(user).count(), 0, "gone from the list");
+
+  // The administrator's pages on a phone.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await screenshot(page, lang, "users-phone");
+  await page.getByRole("link", { name: t.addUser }).click();
+  await screenshot(page, lang, "add-user-phone");
+  await page.getByRole("link", { name: t.rolesNav, exact: true }).click();
+  await screenshot(page, lang, "roles-phone");
+  await page.setViewportSize({ width: 1100, height: 800 });
 
   // The audit log shows each step.
   await page.getByRole("link", { name: t.auditLog }).click();

@@ -440,6 +440,17 @@ both_backends! {
         assert_eq!(renamed.status, 303);
         let removed = post(&app, &format!("{page}/members/{eva}/remove"), Some(&manager), &[]).await;
         assert_eq!(removed.status, 303);
+        // From the member's page: the groups ticked, all in one change.
+        let group_id = page.rsplit('/').next().unwrap().to_owned();
+        let member_page = format!("/orgs/{}/members/{eva}", app.org_id);
+        let joined = post(&app, &format!("{member_page}/groups"), Some(&manager), &[("groups", group_id.as_str())]).await;
+        assert_eq!(joined.status, 303);
+        let member = app.get(&format!("/api/v1/organizations/{}/members/{eva}", app.org_id)).await;
+        assert_eq!(member.body["groups"], json!(["Nachtdienst"]));
+        let left = post(&app, &format!("{member_page}/groups"), Some(&manager), &[]).await;
+        assert_eq!(left.status, 303);
+        let member = app.get(&format!("/api/v1/organizations/{}/members/{eva}", app.org_id)).await;
+        assert_eq!(member.body["groups"], json!([]));
         let list = get(&app, &groups, Some(&manager), None).await;
         assert!(list.html.contains("Nachtdienst") && list.html.contains("<td>0</td>"), "{}", list.html);
         let deleted = post(&app, &format!("{page}/delete"), Some(&manager), &[]).await;

@@ -77,6 +77,30 @@ pub async fn get(store: &Store, id: AccountId) -> Result<Option<Account>> {
     row.map(TryInto::try_into).transpose()
 }
 
+/// The e-mail addresses of `ids`, in one read per hundred.
+pub async fn emails_of(
+    store: &Store,
+    ids: &[AccountId],
+) -> Result<std::collections::HashMap<AccountId, String>> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in ids.chunks(100) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT id, email FROM accounts WHERE id IN ({})",
+            placeholders.join(", ")
+        );
+        let rows: Vec<(Uuid, String)> = reader!(store, |c| {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+            for id in chunk {
+                q = q.bind(id.0);
+            }
+            q.fetch_all(c).await
+        })?;
+        out.extend(rows.into_iter().map(|(id, email)| (AccountId(id), email)));
+    }
+    Ok(out)
+}
+
 pub(crate) async fn get_tx(tx: &mut Tx, id: AccountId) -> Result<Option<Account>> {
     let row: Option<AccountRow> = in_tx!(tx, |c| {
         sqlx::query_as(select_accounts!("WHERE id = $1"))

@@ -526,9 +526,8 @@ async fn insert_member(tx: &mut Tx, group: GroupId, membership: MembershipId) ->
     })
 }
 
-/// Adds a member of the organization to one of its groups, or takes them out
-/// (`join: false`). Whoever does it must be allowed to give the roles the
-/// group carries. Returns whether anything changed.
+/// Puts the member `account` in the group (`join`) or takes them out; false
+/// when they already were (or were not) in it.
 pub async fn set_member(
     store: &Store,
     caller: &Principal,
@@ -540,8 +539,69 @@ pub async fn set_member(
 ) -> Result<bool> {
     let mut tx = store.begin().await?;
     let org = organizations::get_in_tx(&mut tx, auth.organization_id()).await?;
-    let group = get_tx(&mut tx, org.id, id).await?;
-    let membership: Option<Uuid> = in_tx!(&mut tx, |c| {
+    let membership = membership_of(&mut tx, &org, account).await?;
+    let changed = change_member(
+        &mut tx, caller, auth, &org, id, membership, account, join, origin,
+    )
+    .await?;
+    if changed {
+        crate::rights::changed(&mut tx, org.environment_id).await?;
+    }
+    tx.commit().await?;
+    Ok(changed)
+}
+
+/// Puts the member `account` in exactly the groups `wanted` of the
+/// organization, in one transaction: each join and leave checked and
+/// audited as [`set_member`] does, all or nothing.
+pub async fn set_groups_of(
+    store: &Store,
+    caller: &Principal,
+    auth: &Authorized<GroupsManage>,
+    account: AccountId,
+    wanted: &[GroupId],
+    origin: &Origin,
+) -> Result<()> {
+    let mut tx = store.begin().await?;
+    let org = organizations::get_in_tx(&mut tx, auth.organization_id()).await?;
+    let membership = membership_of(&mut tx, &org, account).await?;
+    let current: Vec<Uuid> = in_tx!(&mut tx, |c| {
+        sqlx::query_scalar("SELECT group_id FROM group_members WHERE membership_id = $1")
+            .bind(membership.0)
+            .fetch_all(c)
+            .await
+    })?;
+    let mut changed = false;
+    for id in wanted.iter().filter(|g| !current.contains(&g.0)) {
+        changed |= change_member(
+            &mut tx, caller, auth, &org, *id, membership, account, true, origin,
+        )
+        .await?;
+    }
+    for id in current
+        .iter()
+        .map(|g| GroupId(*g))
+        .filter(|g| !wanted.contains(g))
+    {
+        changed |= change_member(
+            &mut tx, caller, auth, &org, id, membership, account, false, origin,
+        )
+        .await?;
+    }
+    if changed {
+        crate::rights::changed(&mut tx, org.environment_id).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The membership of `account` in `org`, or "member not found".
+async fn membership_of(
+    tx: &mut Tx,
+    org: &Organization,
+    account: AccountId,
+) -> Result<MembershipId> {
+    let membership: Option<Uuid> = in_tx!(tx, |c| {
         sqlx::query_scalar(
             "SELECT id FROM memberships WHERE organization_id = $1 AND account_id = $2",
         )
@@ -550,14 +610,30 @@ pub async fn set_member(
         .fetch_optional(c)
         .await
     })?;
-    let membership: MembershipId = membership
+    Ok(membership
         .ok_or(DomainError::NotFound { what: "member" })?
-        .into();
-    may_change_membership(&mut tx, caller, &org, &group).await?;
+        .into())
+}
+
+/// One join or leave inside a transaction, checked and audited.
+#[allow(clippy::too_many_arguments)]
+async fn change_member(
+    tx: &mut Tx,
+    caller: &Principal,
+    auth: &Authorized<GroupsManage>,
+    org: &Organization,
+    id: GroupId,
+    membership: MembershipId,
+    account: AccountId,
+    join: bool,
+    origin: &Origin,
+) -> Result<bool> {
+    let group = get_tx(tx, org.id, id).await?;
+    may_change_membership(tx, caller, org, &group).await?;
     let changed = if join {
-        insert_member(&mut tx, id, membership).await?
+        insert_member(tx, id, membership).await?
     } else {
-        in_tx!(&mut tx, |c| {
+        in_tx!(tx, |c| {
             sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND membership_id = $2")
                 .bind(id.0)
                 .bind(membership.0)
@@ -576,14 +652,12 @@ pub async fn set_member(
     };
     let changes = serde_json::json!({"group": group.name, "account_id": account});
     audit::record(
-        &mut tx,
+        tx,
         org.environment_id,
-        group_event(auth.actor(), action, &org, id, changes, origin),
+        group_event(auth.actor(), action, org, id, changes, origin),
         origin.now,
     )
     .await?;
-    crate::rights::changed(&mut tx, org.environment_id).await?;
-    tx.commit().await?;
     Ok(true)
 }
 

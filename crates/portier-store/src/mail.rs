@@ -100,7 +100,8 @@ pub struct OutboxMail {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
-/// The newest messages first; with `to`, only those to that address.
+/// The newest messages first (ids are time-ordered UUIDv7, so the primary
+/// key gives the order); with `to`, only those to that address.
 pub async fn recent(
     store: &crate::Store,
     to: Option<&Email>,
@@ -112,7 +113,7 @@ pub async fn recent(
             "SELECT id, kind, to_address, account_id, organization_id, locale, subject, body_text,
                     status, attempts, last_error, created_at, sent_at
              FROM mail_outbox WHERE ($1 IS NULL OR to_address = $1)
-             ORDER BY created_at DESC, id DESC LIMIT $2",
+             ORDER BY id DESC LIMIT $2",
         )
         .bind(to)
         .bind(limit)

@@ -446,3 +446,6 @@ devmail-to = To (e-mail address)
 devmail-to-named = to { $to }
 devmail-none = No mail yet.
 devmail-text = The whole text
+member-groups-legend = In these groups
+member-save-groups = Save groups
+done-groups = The groups are saved.

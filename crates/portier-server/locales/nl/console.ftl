@@ -445,3 +445,6 @@ devmail-to = Aan (e-mailadres)
 devmail-to-named = aan { $to }
 devmail-none = Nog geen e-mail.
 devmail-text = De hele tekst
+member-groups-legend = In deze groepen
+member-save-groups = Groepen opslaan
+done-groups = De groepen zijn opgeslagen.

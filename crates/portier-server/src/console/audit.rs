@@ -88,8 +88,9 @@ pub async fn entries(
     i18n: &I18n,
     events: Vec<AuditEvent>,
     organizations: &HashMap<OrganizationId, String>,
-) -> Vec<Entry> {
-    let mut people: HashMap<AccountId, String> = HashMap::new();
+) -> Result<Vec<Entry>, ApiError> {
+    // The people behind the events and those they were about, read at once.
+    let mut ids: Vec<AccountId> = Vec::new();
     for e in &events {
         let actor = match &e.actor {
             Actor::Account { id } => Some(*id),
@@ -99,21 +100,12 @@ pub async fn entries(
         let target = (e.target_type == "account")
             .then(|| e.target_id.parse().ok())
             .flatten();
-        for id in [actor, target].into_iter().flatten() {
-            if people.contains_key(&id) {
-                continue;
-            }
-            let found = portier_store::accounts::get(&state.store, id)
-                .await
-                .ok()
-                .flatten();
-            let name = found
-                .map(|a| a.email.to_string())
-                .unwrap_or_else(|| id.to_string());
-            people.insert(id, name);
-        }
+        ids.extend([actor, target].into_iter().flatten());
     }
-    events
+    ids.sort();
+    ids.dedup();
+    let people = portier_store::accounts::emails_of(&state.store, &ids).await?;
+    Ok(events
         .into_iter()
         .map(|e| {
             let actor = match &e.actor {
@@ -153,7 +145,7 @@ pub async fn entries(
                     .unwrap_or_default(),
             }
         })
-        .collect()
+        .collect())
 }
 
 /// The actions the log can be narrowed to, in the order the filter offers
@@ -333,7 +325,7 @@ async fn log_page(
     .into_iter()
     .map(|o| (o.id, o.name))
     .collect();
-    let trail = entries(state, &i18n, events, &organizations).await;
+    let trail = entries(state, &i18n, events, &organizations).await?;
     Ok(LogPage {
         page: person.viewer.page(),
         nav: ctx.nav(&i18n, Section::Audit),

@@ -17,7 +17,7 @@ use portier_core::ids::AccountId;
 use portier_core::members::{MemberInput, MemberPatch, MemberPatchInput, MemberStatus, NewMember};
 use portier_core::organizations::Organization;
 use portier_core::rights::{
-    MembersInvite, MembersRead, MembersRemove, MembersUpdate, Right, RolesAssign,
+    GroupsManage, MembersInvite, MembersRead, MembersRemove, MembersUpdate, Right, RolesAssign,
 };
 use portier_core::roles::RoleKey;
 use portier_store::audit::{AuditFilter, Origin};
@@ -42,6 +42,7 @@ pub fn router() -> Router<AppState> {
             post(change_details),
         )
         .route("/orgs/{org}/members/{account}/roles", post(change_roles))
+        .route("/orgs/{org}/members/{account}/groups", post(change_groups))
         .route("/orgs/{org}/members/{account}/resend", post(resend))
         .route("/orgs/{org}/members/{account}/deactivate", post(deactivate))
         .route("/orgs/{org}/members/{account}/reactivate", post(reactivate))
@@ -548,6 +549,9 @@ pub struct MemberPage {
     pub registration: Option<crate::api::members::RegistrationView>,
     pub invitation: Option<crate::api::members::InvitationView>,
     pub trail: Vec<super::audit::Entry>,
+    /// The organization's groups: (id, name, the member is in it).
+    pub groups: Vec<(String, String, bool)>,
+    pub may_manage_groups: bool,
     pub may_update: bool,
     pub may_assign: bool,
     pub may_invite: bool,
@@ -733,7 +737,15 @@ async fn member_page(
     };
     let events =
         portier_store::audit::list(&state.store, &ctx.org.path, &filter, None, TRAIL).await?;
-    let trail = super::audit::entries(state, &i18n, events, &Default::default()).await;
+    let trail = super::audit::entries(state, &i18n, events, &Default::default()).await?;
+    let groups = portier_store::groups::list(&state.store, ctx.org.id)
+        .await?
+        .into_iter()
+        .map(|g| {
+            let member_of = member.groups.contains(&g.name);
+            (g.id.to_string(), g.name, member_of)
+        })
+        .collect();
     let status = member.status();
     let details = Details::of(&i18n, &member);
     Ok(MemberPage {
@@ -741,6 +753,8 @@ async fn member_page(
         details,
         page: person.viewer.page(),
         nav: ctx.nav(&i18n, Section::Members),
+        groups,
+        may_manage_groups: ctx.may::<GroupsManage>(),
         may_update: ctx.may::<MembersUpdate>(),
         may_assign: ctx.may::<RolesAssign>(),
         may_invite: ctx.may::<MembersInvite>(),
@@ -962,6 +976,41 @@ async fn change_roles(
         .map(|_| ()),
     };
     after(&state, &person, &org, account, "roles", outcome, None).await
+}
+
+async fn change_groups(
+    State(state): State<AppState>,
+    person: Person,
+    ClientAddr(client): ClientAddr,
+    Path((org, account)): Path<(String, String)>,
+    RawForm(raw): RawForm,
+) -> Response {
+    let (ctx, auth, account) =
+        match change_route::<GroupsManage>(&state, &person, &org, &account).await {
+            Ok(r) => r,
+            Err(page) => return page,
+        };
+    let wanted: Result<Vec<portier_core::ids::GroupId>, _> = form_pairs(&raw)
+        .into_iter()
+        .filter(|(n, _)| n == "groups")
+        .map(|(_, v)| v.parse())
+        .collect();
+    let outcome = match wanted {
+        Err(_) => Err(ApiError::from(portier_core::Error::NotFound {
+            what: "group",
+        })),
+        Ok(wanted) => portier_store::groups::set_groups_of(
+            &state.store,
+            &ctx.principal,
+            &auth,
+            account,
+            &wanted,
+            &Origin::now(client),
+        )
+        .await
+        .map_err(ApiError::from),
+    };
+    after(&state, &person, &org, account, "groups", outcome, None).await
 }
 
 async fn resend(
