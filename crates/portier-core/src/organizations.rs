@@ -57,6 +57,11 @@ impl OrgPath {
         self.0.starts_with(&other.0)
     }
 
+    /// The organizations on the path, the root first and this one last.
+    pub fn ids(&self) -> impl Iterator<Item = OrganizationId> + '_ {
+        self.0.split('/').filter_map(|s| s.parse().ok())
+    }
+
     /// The environment (root) this path belongs to.
     pub fn environment_id(&self) -> Option<OrganizationId> {
         self.0.split('/').next().and_then(|s| s.parse().ok())
@@ -252,6 +257,8 @@ mod tests {
         assert!(!env.path.is_within(&dept.path));
         assert!(env.path.is_within(&env.path));
         assert_eq!(dept.path.environment_id(), Some(env.id));
+        assert_eq!(dept.path.ids().collect::<Vec<_>>(), vec![env.id, dept.id]);
+        assert_eq!(env.path.ids().collect::<Vec<_>>(), vec![env.id]);
     }
 
     #[test]

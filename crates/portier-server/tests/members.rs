@@ -224,6 +224,14 @@ both_backends! {
         assert_eq!(names(&app.get(&format!("{base}?q=%25")).await.body), Vec::<String>::new(), "wildcards match literally");
         assert_eq!(names(&app.get(&format!("{base}?role=user-manager")).await.body), vec!["Anna Aalders"]);
         assert_eq!(names(&app.get(&format!("{base}?label=West")).await.body), vec!["Anna Aalders"]);
+        // A member's labels changed: the filter follows.
+        let bob = app.get(&format!("{base}?q=bob")).await.body["items"][0]["account_id"].as_str().unwrap().to_owned();
+        let r = app.call("PATCH", &format!("{base}/{bob}"), Some(&app.token.clone()), Some(json!({"labels": ["West", "Nacht"]}))).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(names(&app.get(&format!("{base}?label=West")).await.body), vec!["Anna Aalders", "Bob Bakker"]);
+        assert_eq!(names(&app.get(&format!("{base}?label=Nacht")).await.body), vec!["Bob Bakker"]);
+        assert_eq!(names(&app.get(&format!("{base}?label=Oost")).await.body), vec!["Jan van der Berg", "Piet de Vries"]);
+        assert_eq!(names(&app.get(&format!("{base}?label=%25")).await.body), Vec::<String>::new(), "a label matches literally");
         assert_eq!(names(&app.get(&format!("{base}?status=active")).await.body), Vec::<String>::new());
         assert_eq!(app.get(&format!("{base}?status=invited")).await.body["items"].as_array().unwrap().len(), 5);
         assert_eq!(app.get(&format!("{base}?status=sleeping")).await.error(422).1, Some("status"));

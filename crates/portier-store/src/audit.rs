@@ -8,7 +8,8 @@ use portier_core::ids::OrganizationId;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::{Result, Store, Tx, in_tx, reader};
+use crate::db::Arg;
+use crate::{Result, Store, Tx, bind_all, in_tx, reader};
 
 /// Where a change comes from: the client's address and the moment, passed in
 /// so that tests choose the time.
@@ -247,27 +248,107 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<AuditEvent>> {
     let (low, high) = crate::organizations::prefix_range(root);
-    let rows: Vec<EventRow> = reader!(store, |c| {
-        sqlx::query_as(
-            "SELECT e.id, e.environment_id, e.lane, e.seq, e.at, e.actor, e.action, e.organization_id, e.target_type,
-                    e.target_id, e.changes, e.client_addr, e.prev_hash, e.hash
-             FROM audit_events e JOIN organizations o ON o.id = e.organization_id
-             WHERE o.path >= $1 AND o.path < $2
-               AND ($3 IS NULL OR e.actor_account_id = $3)
-               AND ($4 IS NULL OR e.action = $4)
-               AND ($5 IS NULL OR e.target_id = $5)
-               AND ($6 IS NULL OR e.id < $6)
-             ORDER BY e.id DESC LIMIT $7",
+    let orgs: Vec<Uuid> = reader!(store, |c| {
+        sqlx::query_scalar("SELECT id FROM organizations WHERE path >= $1 AND path < $2 LIMIT $3")
+            .bind(&low)
+            .bind(&high)
+            .bind(FEW_ORGANIZATIONS + 1)
+            .fetch_all(c)
+            .await
+    })?;
+    if orgs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut args = vec![Arg::Int(limit)];
+    let next = |args: &mut Vec<Arg>, a: Arg| {
+        args.push(a);
+        format!("${}", args.len())
+    };
+    let mut conditions = Vec::new();
+    if let Some(actor) = filter.actor {
+        conditions.push(format!(
+            "e.actor_account_id = {}",
+            next(&mut args, Arg::Id(actor))
+        ));
+    }
+    if let Some(action) = &filter.action {
+        conditions.push(format!(
+            "e.action = {}",
+            next(&mut args, Arg::Text(action.clone()))
+        ));
+    }
+    if let Some(target) = &filter.target {
+        conditions.push(format!(
+            "e.target_id = {}",
+            next(&mut args, Arg::Text(target.clone()))
+        ));
+    }
+    if let Some(before) = before {
+        conditions.push(format!("e.id < {}", next(&mut args, Arg::Id(before))));
+    }
+    let and = |conditions: &[String]| {
+        conditions
+            .iter()
+            .map(|c| format!(" AND {c}"))
+            .collect::<String>()
+    };
+    let sql = if orgs.len() as i64 > FEW_ORGANIZATIONS {
+        // Many organizations: the log in time order, kept to the subtree.
+        let range = format!(
+            "o.path >= {} AND o.path < {}",
+            next(&mut args, Arg::Text(low)),
+            next(&mut args, Arg::Text(high))
+        );
+        format!(
+            "SELECT {EVENT_COLUMNS} FROM audit_events e JOIN organizations o ON o.id = e.organization_id
+             WHERE {range}{} ORDER BY e.id DESC LIMIT $1",
+            and(&conditions)
         )
-        .bind(&low)
-        .bind(&high)
-        .bind(filter.actor)
-        .bind(&filter.action)
-        .bind(&filter.target)
-        .bind(before)
-        .bind(limit)
+    } else if filter.actor.is_some() || filter.target.is_some() {
+        // One person's doings or one thing's history: few, by their index.
+        let ids: Vec<String> = orgs.iter().map(|o| next(&mut args, Arg::Id(*o))).collect();
+        format!(
+            "SELECT {EVENT_COLUMNS} FROM audit_events e
+             WHERE e.organization_id IN ({}){} ORDER BY e.id DESC LIMIT $1",
+            ids.join(", "),
+            and(&conditions)
+        )
+    } else {
+        // Each organization's newest (by action, if asked) from its own
+        // index, merged.
+        let branches: Vec<String> = orgs
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                let id = next(&mut args, Arg::Id(*o));
+                format!(
+                    "SELECT * FROM (SELECT {EVENT_COLUMNS} FROM audit_events e
+                     WHERE e.organization_id = {id}{} ORDER BY e.id DESC LIMIT $1) AS o{i}",
+                    and(&conditions)
+                )
+            })
+            .collect();
+        format!(
+            "SELECT * FROM ({}) AS newest ORDER BY id DESC LIMIT $1",
+            branches.join(" UNION ALL ")
+        )
+    };
+    let rows: Vec<EventRow> = reader!(store, |c| {
+        // Fixed text and placeholders only; the values are bound.
+        bind_all!(
+            sqlx::query_as::<_, EventRow>(sqlx::AssertSqlSafe(sql.as_str())),
+            &args
+        )
         .fetch_all(c)
         .await
     })?;
     Ok(rows.into_iter().map(|r| r.into_event().0).collect())
 }
+
+/// Up to this many organizations under the root, the log is read from each
+/// one's own index and merged; past it, as one stretch in time order.
+const FEW_ORGANIZATIONS: i64 = 64;
+
+const EVENT_COLUMNS: &str =
+    "e.id, e.environment_id, e.lane, e.seq, e.at, e.actor, e.action, e.organization_id,
+     e.target_type, e.target_id, e.changes, e.client_addr, e.prev_hash, e.hash";

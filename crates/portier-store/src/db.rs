@@ -128,6 +128,30 @@ macro_rules! on_pool {
     };
 }
 
+/// A value bound to a query put together at run time ([`bind_all!`]).
+pub(crate) enum Arg {
+    Id(uuid::Uuid),
+    Text(String),
+    Int(i64),
+}
+
+/// Binds each of `$args` (a sequence of [`Arg`]) to `$query`, in order.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! bind_all {
+    ($query:expr, $args:expr) => {{
+        let mut query = $query;
+        for a in $args {
+            query = match a {
+                $crate::db::Arg::Id(v) => query.bind(*v),
+                $crate::db::Arg::Text(v) => query.bind(v.as_str()),
+                $crate::db::Arg::Int(v) => query.bind(*v),
+            };
+        }
+        query
+    }};
+}
+
 /// Runs `$body` with `$c` bound to a reader connection of the configured backend.
 #[macro_export]
 #[doc(hidden)]

@@ -19,9 +19,10 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::audit::{self, Origin};
+use crate::db::Arg;
 use crate::lifecycle::Lifecycle;
 use crate::{
-    Error, Result, Store, Tx, accounts, in_tx, mail, organizations, reader, roles, tokens,
+    Error, Result, Store, Tx, accounts, bind_all, in_tx, mail, organizations, reader, roles, tokens,
 };
 
 /// The outcome of adding a person, as the API answers it.
@@ -356,7 +357,39 @@ async fn insert_membership(
         m.staff_code.as_deref(),
     )
     .await?;
+    set_labels(tx, m.id, m.organization_id, &m.labels).await?;
     insert_membership_roles(tx, m.id, roles).await
+}
+
+/// The rows that let a label find its members (`membership_labels`).
+async fn set_labels(
+    tx: &mut Tx,
+    membership: MembershipId,
+    organization: OrganizationId,
+    labels: &[String],
+) -> Result<()> {
+    in_tx!(tx, |c| {
+        sqlx::query("DELETE FROM membership_labels WHERE membership_id = $1")
+            .bind(membership.0)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    for label in labels {
+        in_tx!(tx, |c| {
+            sqlx::query(
+                "INSERT INTO membership_labels (membership_id, organization_id, label) VALUES ($1, $2, $3)
+                 ON CONFLICT (membership_id, label) DO NOTHING",
+            )
+            .bind(membership.0)
+            .bind(organization.0)
+            .bind(label)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(())
 }
 
 async fn insert_membership_roles(
@@ -472,19 +505,34 @@ pub async fn administrators(store: &Store, org: &Organization) -> Result<Vec<Adm
         active: bool,
         key: String,
     }
+    // The organization and those above it, nearest first; from the few
+    // admin-kind roles to their holders there.
+    let path: Vec<Uuid> = org.path.ids().map(|o| o.0).collect();
+    let args: Vec<Arg> = path.iter().map(|o| Arg::Id(*o)).collect();
+    let ids = (1..=args.len())
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let depth = (1..=args.len())
+        .map(|i| format!("WHEN ${i} THEN {i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let sql = format!(
+        "SELECT a.id, a.email, a.salutation, a.given_name, a.infix, a.family_name, a.phone,
+                a.mobile, a.locale, a.status, a.disabled, a.created_at,
+                m.organization_id, m.active, r.key
+         FROM roles r JOIN membership_roles mr ON mr.role_id = r.id
+         JOIN memberships m ON m.id = mr.membership_id
+         JOIN accounts a ON a.id = m.account_id
+         WHERE r.kind = 'admin' AND m.organization_id IN ({ids})
+         ORDER BY CASE m.organization_id {depth} END DESC, m.sort_key, a.id, r.key"
+    );
     let rows: Vec<Row> = reader!(store, |c| {
-        sqlx::query_as(
-            "SELECT a.id, a.email, a.salutation, a.given_name, a.infix, a.family_name, a.phone,
-                    a.mobile, a.locale, a.status, a.disabled, a.created_at,
-                    m.organization_id, m.active, r.key
-             FROM memberships m JOIN organizations o ON o.id = m.organization_id
-             JOIN accounts a ON a.id = m.account_id
-             JOIN membership_roles mr ON mr.membership_id = m.id
-             JOIN roles r ON r.id = mr.role_id
-             WHERE r.kind = 'admin' AND substr($1, 1, length(o.path)) = o.path
-             ORDER BY length(o.path) DESC, m.sort_key, a.id, r.key",
+        // Fixed text and placeholders only; the values are bound.
+        bind_all!(
+            sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql.as_str())),
+            &args
         )
-        .bind(org.path.as_str())
         .fetch_all(c)
         .await
     })?;
@@ -647,13 +695,6 @@ macro_rules! select_members {
     };
 }
 
-/// A value bound to a query put together at run time.
-enum Arg {
-    Id(Uuid),
-    Text(String),
-    Int(i64),
-}
-
 /// A search reads the members whose sort key begins with it as one stretch of
 /// the listing index, in order. Of the other terms that match (names as read,
 /// addresses, staff codes), below this many it reads them all and sorts them;
@@ -668,18 +709,51 @@ const FEW_MATCHES: i64 = 5_000;
 /// members; the walk under 1 ms).
 const FEW_MATCHES_OF_ONE: i64 = 500;
 
-macro_rules! bind_all {
-    ($query:expr, $args:expr) => {{
-        let mut query = $query;
-        for a in $args {
-            query = match a {
-                Arg::Id(v) => query.bind(*v),
-                Arg::Text(v) => query.bind(v.as_str()),
-                Arg::Int(v) => query.bind(*v),
-            };
+/// A filter as a way into the members: the ids it matches, as a subquery of
+/// the list (its value at the list's placeholder) and of a count (at `$2`).
+struct Driver {
+    list: String,
+    count: String,
+    value: Arg,
+}
+
+impl Driver {
+    fn new(list: String, count: String, value: Arg) -> Driver {
+        Driver { list, count, value }
+    }
+}
+
+/// Below this many matches a filter's members are read by its index and
+/// sorted; above it, the listing index is walked, where they are dense
+/// enough to fill a page soon.
+const FEW_FILTERED: i64 = 2_000;
+
+/// The subquery of the first filter that matches few, if any.
+async fn few_by(
+    store: &Store,
+    org: OrganizationId,
+    drivers: Vec<Driver>,
+) -> Result<Option<String>> {
+    for d in drivers {
+        let sql = format!(
+            "SELECT COUNT(*) FROM ({} LIMIT {FEW_FILTERED}) AS matches",
+            d.count
+        );
+        let args = [Arg::Id(org.0), d.value];
+        let n: i64 = reader!(store, |c| {
+            // Fixed text and placeholders only; the values are bound.
+            bind_all!(
+                sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.as_str())),
+                &args
+            )
+            .fetch_one(c)
+            .await
+        })?;
+        if n < FEW_FILTERED {
+            return Ok(Some(d.list));
         }
-        query
-    }};
+    }
+    Ok(None)
 }
 
 /// How many terms of the organization other than sort keys begin with the
@@ -776,7 +850,8 @@ pub(crate) async fn list_by(
     } else {
         FEW_MATCHES
     };
-    let strategy = match (&range_t, strategy) {
+    let forced = strategy;
+    let strategy = match (&range_t, forced) {
         (None, _) => Strategy::Walk,
         (Some(_), Some(s)) => s,
         (Some(range), None) if count_matches(store, &args, range, few).await? < few => {
@@ -786,25 +861,51 @@ pub(crate) async fn list_by(
     };
     let mut joins = String::new();
     let mut conditions = Vec::new();
+    // Each narrowing filter is also a way in: the members it matches, read
+    // by its index, when they are few (below).
+    let mut drivers: Vec<Driver> = Vec::new();
     if let Some(role) = &filter.role {
+        let p = next(&mut args, Arg::Text(role.clone()));
         conditions.push(format!(
             "EXISTS (SELECT 1 FROM membership_roles fr JOIN roles f ON f.id = fr.role_id
-                     WHERE fr.membership_id = m.id AND f.key = {})",
-            next(&mut args, Arg::Text(role.clone()))
+                     WHERE fr.membership_id = m.id AND f.key = {p})"
         ));
+        let sub = |p: &str| {
+            format!(
+                "SELECT fr.membership_id AS id FROM roles f
+                 JOIN membership_roles fr ON fr.role_id = f.id
+                 JOIN memberships fm ON fm.id = fr.membership_id
+                 WHERE fm.organization_id = $1 AND f.key = {p}"
+            )
+        };
+        drivers.push(Driver::new(sub(&p), sub("$2"), Arg::Text(role.clone())));
     }
     if let Some(group) = &filter.group {
+        let p = next(&mut args, Arg::Id(group.0));
         conditions.push(format!(
-            "EXISTS (SELECT 1 FROM group_members fg WHERE fg.membership_id = m.id AND fg.group_id = {})",
-            next(&mut args, Arg::Id(group.0))
+            "EXISTS (SELECT 1 FROM group_members fg WHERE fg.membership_id = m.id AND fg.group_id = {p})"
         ));
+        let sub = |p: &str| {
+            format!(
+                "SELECT fg.membership_id AS id FROM groups g
+                 JOIN group_members fg ON fg.group_id = g.id
+                 WHERE g.organization_id = $1 AND g.id = {p}"
+            )
+        };
+        drivers.push(Driver::new(sub(&p), sub("$2"), Arg::Id(group.0)));
     }
     if let Some(label) = &filter.label {
-        let quoted = serde_json::Value::String(label.clone()).to_string();
+        let p = next(&mut args, Arg::Text(label.clone()));
         conditions.push(format!(
-            "CAST(m.labels AS TEXT) LIKE {} ESCAPE '\\'",
-            next(&mut args, Arg::Text(format!("%{}%", like_literal(&quoted))))
+            "EXISTS (SELECT 1 FROM membership_labels fl WHERE fl.membership_id = m.id AND fl.label = {p})"
         ));
+        let sub = |p: &str| {
+            format!(
+                "SELECT fl.membership_id AS id FROM membership_labels fl
+                 WHERE fl.organization_id = $1 AND fl.label = {p}"
+            )
+        };
+        drivers.push(Driver::new(sub(&p), sub("$2"), Arg::Text(label.clone())));
     }
     match filter.status {
         None => {}
@@ -885,16 +986,30 @@ pub(crate) async fn list_by(
             )
         }
         _ => {
-            // No search: the list in order.
+            // No search: the list in order; when a filter matches few, those
+            // few read by its index and sorted, else the listing index walked.
             let mut wher = vec!["m.organization_id = $1".to_owned()];
             if let Some(k) = &keyset {
                 wher.push(k("m"));
             }
-            format!(
-                "SELECT m.id FROM memberships m{joins} WHERE {}
-                 ORDER BY m.sort_key, m.account_id LIMIT {limit}",
-                all(wher)
-            )
+            // Tests force the walk to compare both ways.
+            let driven = match forced {
+                Some(Strategy::Walk) => None,
+                _ => few_by(store, organization_id, drivers).await?,
+            };
+            match driven {
+                Some(sub) => format!(
+                    "SELECT m.id FROM ({sub}) AS f CROSS JOIN memberships m{joins}
+                     WHERE m.id = f.id AND {}
+                     ORDER BY m.sort_key, m.account_id LIMIT {limit}",
+                    all(wher)
+                ),
+                None => format!(
+                    "SELECT m.id FROM memberships m{joins} WHERE {}
+                     ORDER BY m.sort_key, m.account_id LIMIT {limit}",
+                    all(wher)
+                ),
+            }
         }
     };
     let page = format!("WHERE m.id IN ({page}) ORDER BY m.sort_key, m.account_id");
@@ -935,13 +1050,6 @@ async fn with_groups(store: &Store, views: &mut [MemberView]) -> Result<()> {
         v.groups = names.remove(&v.membership.id).unwrap_or_default();
     }
     Ok(())
-}
-
-/// Escapes LIKE's wildcards so user input matches literally.
-fn like_literal(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }
 
 /// One member of an organization, or `None`.
@@ -1229,6 +1337,9 @@ pub async fn update(
         .await
         .map(|r| r.rows_affected())
     })?;
+    if next_m.labels != m.labels {
+        set_labels(&mut tx, m.id, org.id, &next_m.labels).await?;
+    }
     let found_as =
         |a: &Account, m: &Membership| (a.name.clone(), a.email.clone(), m.staff_code.clone());
     if found_as(&account, &m) != found_as(&next_account, &next_m) {

@@ -137,6 +137,12 @@ both_backends! {
             MemberFilter { q: Some("b".into()), status: Some(MemberStatus::Deactivated), ..MemberFilter::default() },
             MemberFilter { q: Some("a".into()), status: Some(MemberStatus::Invited), ..MemberFilter::default() },
             MemberFilter { q: Some("nobody".into()), ..MemberFilter::default() },
+            // No search: read by a filter's index, or the list walked.
+            MemberFilter { role: Some("user-manager".into()), ..MemberFilter::default() },
+            MemberFilter { label: Some("West".into()), ..MemberFilter::default() },
+            MemberFilter { role: Some("member".into()), label: Some("Oost".into()), ..MemberFilter::default() },
+            MemberFilter { label: Some("Noord".into()), ..MemberFilter::default() },
+            MemberFilter { status: Some(MemberStatus::Deactivated), ..MemberFilter::default() },
         ];
         for filter in filters {
             let mut pages = Vec::new();

@@ -59,6 +59,7 @@ pub struct MailQuery {
 /// The links of a mail's text.
 fn links(text: &str) -> Vec<String> {
     text.split_whitespace()
+        .map(|w| w.trim_start_matches(['(', '<']))
         .filter(|w| w.starts_with("http://") || w.starts_with("https://"))
         .map(|w| w.trim_end_matches(['.', ',', ')', '>']).to_owned())
         .collect()
