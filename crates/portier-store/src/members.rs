@@ -503,53 +503,86 @@ pub async fn administrators(store: &Store, org: &Organization) -> Result<Vec<Adm
         account: accounts::AccountRow,
         organization_id: Uuid,
         active: bool,
-        key: String,
+        role_id: Uuid,
     }
-    // The organization and those above it, nearest first; from the few
-    // admin-kind roles to their holders there.
-    let path: Vec<Uuid> = org.path.ids().map(|o| o.0).collect();
-    let args: Vec<Arg> = path.iter().map(|o| Arg::Id(*o)).collect();
-    let ids = (1..=args.len())
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let depth = (1..=args.len())
-        .map(|i| format!("WHEN ${i} THEN {i}"))
-        .collect::<Vec<_>>()
-        .join(" ");
+    // The organization and those above it, nearest first.
+    let path: Vec<Arg> = org.path.ids().map(|o| Arg::Id(o.0)).collect();
+    let list = |from: usize, n: usize| {
+        (from..from + n)
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // The admin-kind roles there: few, and named one by one below, so that
+    // PostgreSQL estimates their holders as few, not as a share of all.
     let sql = format!(
-        "SELECT a.id, a.email, a.salutation, a.given_name, a.infix, a.family_name, a.phone,
-                a.mobile, a.locale, a.status, a.disabled, a.created_at,
-                m.organization_id, m.active, r.key
-         FROM roles r JOIN membership_roles mr ON mr.role_id = r.id
-         JOIN memberships m ON m.id = mr.membership_id
-         JOIN accounts a ON a.id = m.account_id
-         WHERE r.kind = 'admin' AND m.organization_id IN ({ids})
-         ORDER BY CASE m.organization_id {depth} END DESC, m.sort_key, a.id, r.key"
+        "SELECT id, key FROM roles WHERE kind = 'admin'
+           AND (organization_id IS NULL OR organization_id IN ({}))",
+        list(1, path.len())
     );
-    let rows: Vec<Row> = reader!(store, |c| {
+    let roles: Vec<(Uuid, String)> = reader!(store, |c| {
         // Fixed text and placeholders only; the values are bound.
         bind_all!(
-            sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql.as_str())),
-            &args
+            sqlx::query_as::<_, (Uuid, String)>(sqlx::AssertSqlSafe(sql.as_str())),
+            &path
         )
         .fetch_all(c)
         .await
     })?;
+    let key_of: BTreeMap<Uuid, String> = roles.into_iter().collect();
+    let depth = (1..=path.len())
+        .map(|i| format!("WHEN ${i} THEN {i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    // From those roles to their holders (CROSS JOIN: SQLite keeps that
+    // order, rather than reading every member of the organization).
+    let sql = format!(
+        "SELECT a.id, a.email, a.salutation, a.given_name, a.infix, a.family_name, a.phone,
+                a.mobile, a.locale, a.status, a.disabled, a.created_at,
+                m.organization_id, m.active, mr.role_id
+         FROM membership_roles mr CROSS JOIN memberships m
+         JOIN accounts a ON a.id = m.account_id
+         WHERE m.id = mr.membership_id AND m.organization_id IN ({})
+           AND mr.role_id IN ({})
+         ORDER BY CASE m.organization_id {depth} END DESC, m.sort_key, a.id",
+        list(1, path.len()),
+        list(path.len() + 1, key_of.len()),
+    );
+    let args: Vec<Arg> = path
+        .into_iter()
+        .chain(key_of.keys().map(|r| Arg::Id(*r)))
+        .collect();
+    let rows: Vec<Row> = if key_of.is_empty() {
+        Vec::new()
+    } else {
+        reader!(store, |c| {
+            // Fixed text and placeholders only; the values are bound.
+            bind_all!(
+                sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql.as_str())),
+                &args
+            )
+            .fetch_all(c)
+            .await
+        })?
+    };
     let mut out: Vec<Administrator> = Vec::new();
     for row in rows {
         let org_id: OrganizationId = row.organization_id.into();
+        let key = key_of.get(&row.role_id).cloned().unwrap_or_default();
         match out.last_mut() {
             Some(last) if last.account.id.0 == row.account.id && last.organization_id == org_id => {
-                last.roles.push(row.key)
+                last.roles.push(key)
             }
             _ => out.push(Administrator {
                 account: row.account.try_into()?,
                 organization_id: org_id,
                 membership_active: row.active,
-                roles: vec![row.key],
+                roles: vec![key],
             }),
         }
+    }
+    for a in &mut out {
+        a.roles.sort();
     }
     Ok(out)
 }
