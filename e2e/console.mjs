@@ -329,8 +329,16 @@ async function userManagement(browser, page, lang) {
   await screenshot(phone, lang, "new-user-dashboard-phone");
   await invited.close();
 
+  // The list shows her with her role, active now; her name opens her page.
+  assert.ok(await page.getByRole("link", { name: t.openUser }).isVisible());
+  await page.getByRole("link", { name: t.usersNav, exact: true }).click();
+  await page.getByRole("heading", { name: t.users, level: 1 }).waitFor();
+  const row = page.getByRole("row", { name: /Eva Visser/ });
+  assert.ok(await row.getByText(t.doctor, { exact: true }).isVisible(), "her role in the list");
+  await screenshot(page, lang, "users-with-new-user");
+
   // The administrator changes the role, deactivates, reactivates, removes.
-  await page.getByRole("link", { name: t.openUser }).click();
+  await page.getByRole("link", { name: "Eva Visser" }).click();
   await page.getByRole("heading", { name: "Eva Visser", level: 1 }).waitFor();
   await screenshot(page, lang, "member");
   await page.getByText(t.changeRole, { exact: true }).click();
