@@ -24,5 +24,6 @@ pub mod search;
 pub mod sessions;
 pub mod throttle;
 pub mod tokens;
+pub mod two_factor;
 
 pub use error::{Error, FieldError};
