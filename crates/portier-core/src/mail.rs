@@ -16,13 +16,19 @@ pub enum MailKind {
     Added,
     /// The password-reset link (seed 002).
     PasswordReset,
+    /// A recovery code was used to sign in (issue 6).
+    RecoveryCodeUsed,
+    /// An administrator took the person's second factors away (issue 6).
+    TwoFactorReset,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 3] = [
+    pub const ALL: [MailKind; 5] = [
         MailKind::Invitation,
         MailKind::Added,
         MailKind::PasswordReset,
+        MailKind::RecoveryCodeUsed,
+        MailKind::TwoFactorReset,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -30,6 +36,8 @@ impl MailKind {
             MailKind::Invitation => "invitation",
             MailKind::Added => "added",
             MailKind::PasswordReset => "password_reset",
+            MailKind::RecoveryCodeUsed => "recovery_code_used",
+            MailKind::TwoFactorReset => "two_factor_reset",
         }
     }
 }
@@ -78,6 +86,18 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "password_reset.nl.subject",
     "password_reset.nl.txt",
     "password_reset.nl.html",
+    "recovery_code_used.en.subject",
+    "recovery_code_used.en.txt",
+    "recovery_code_used.en.html",
+    "recovery_code_used.nl.subject",
+    "recovery_code_used.nl.txt",
+    "recovery_code_used.nl.html",
+    "two_factor_reset.en.subject",
+    "two_factor_reset.en.txt",
+    "two_factor_reset.en.html",
+    "two_factor_reset.nl.subject",
+    "two_factor_reset.nl.txt",
+    "two_factor_reset.nl.html",
 ];
 
 /// The template set: the built-ins, with any overrides an operator supplied.

@@ -32,6 +32,13 @@ pub const LOGIN_PER_CLIENT: Limit = Limit {
     max: 50,
     window: Duration::from_secs(15 * 60),
 };
+/// Wrong second factors for one account (its password was right): five in
+/// a quarter of an hour leave a guesser of 6-digit codes (three valid at a
+/// time) about one chance in 700 a day, on top of knowing the password.
+pub const SECOND_FACTOR_PER_ACCOUNT: Limit = Limit {
+    max: 5,
+    window: Duration::from_secs(15 * 60),
+};
 /// Password-reset requests from one client address.
 pub const RESET_PER_CLIENT: Limit = Limit {
     max: 10,

@@ -154,8 +154,7 @@ impl RecoveryCode {
 /// The digest of a typed recovery code, or `None` when it cannot be one.
 pub fn typed_recovery_digest(typed: &str) -> Option<String> {
     let letters = normalize(typed);
-    (letters.len() == 16 && letters.bytes().all(|b| LETTERS.contains(&b)))
-        .then(|| digest(&letters))
+    (letters.len() == 16 && letters.bytes().all(|b| LETTERS.contains(&b))).then(|| digest(&letters))
 }
 
 fn recovery_digest(code: &str) -> String {
@@ -201,7 +200,11 @@ mod tests {
         assert_eq!(s.step_of(&code, now - 30), Some(now / 30), "one step early");
         assert_eq!(s.step_of(&code, now + 60), None, "two steps late");
         assert_eq!(s.step_of(&code, now - 60), None);
-        assert_eq!(s.step_of(&format!("{} {}", &code[..3], &code[3..]), now), Some(now / 30), "spaces as apps show it");
+        assert_eq!(
+            s.step_of(&format!("{} {}", &code[..3], &code[3..]), now),
+            Some(now / 30),
+            "spaces as apps show it"
+        );
         assert_eq!(s.step_of("12345", now), None);
         assert_eq!(s.step_of("abcdef", now), None);
     }
@@ -212,10 +215,16 @@ mod tests {
         let now = 1_800_000_000;
         let code = s.code_at(now);
         let step = accept(&s, &code, now, None).unwrap();
-        assert_eq!(accept(&s, &code, now, Some(step)), Err(CodeRefused::Replayed));
+        assert_eq!(
+            accept(&s, &code, now, Some(step)),
+            Err(CodeRefused::Replayed)
+        );
         // The previous step's code, still inside the drift: used up too.
         let before = s.code_at(now - 30);
-        assert_eq!(accept(&s, &before, now, Some(step)), Err(CodeRefused::Replayed));
+        assert_eq!(
+            accept(&s, &before, now, Some(step)),
+            Err(CodeRefused::Replayed)
+        );
         let next = s.code_at(now + 30);
         assert_eq!(accept(&s, &next, now + 30, Some(step)), Ok(step + 1));
         let wrong = if code == "000000" { "000001" } else { "000000" };
@@ -229,19 +238,34 @@ mod tests {
         assert_eq!(TotpSecret::from_base32(&s.to_base32()), Some(s.clone()));
         assert_eq!(TotpSecret::from_base32("GEZDGNBV"), None, "too short");
         let url = s.otpauth_url(&Email::parse("eva@example.nl").unwrap());
-        assert!(url.starts_with("otpauth://totp/Portier:eva%40example.nl?"), "{url}");
-        assert!(url.contains("secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ") && url.contains("issuer=Portier"), "{url}");
+        assert!(
+            url.starts_with("otpauth://totp/Portier:eva%40example.nl?"),
+            "{url}"
+        );
+        assert!(
+            url.contains("secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ")
+                && url.contains("issuer=Portier"),
+            "{url}"
+        );
     }
 
     #[test]
     fn recovery_codes_are_read_as_typed() {
-        let code = RecoveryCode::from_random([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 255]);
+        let code =
+            RecoveryCode::from_random([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 255]);
         assert_eq!(code.expose().len(), 19);
         assert_eq!(code.expose().matches('-').count(), 3);
         let typed = code.expose().to_uppercase().replace('-', " ");
         assert_eq!(typed_recovery_digest(&typed), Some(code.hash()));
         assert_eq!(typed_recovery_digest("abc"), None);
-        assert_eq!(typed_recovery_digest("0000-0000-0000-0000"), None, "no 0 in the alphabet");
-        assert_ne!(RecoveryCode::from_random([1; 16]).hash(), RecoveryCode::from_random([2; 16]).hash());
+        assert_eq!(
+            typed_recovery_digest("0000-0000-0000-0000"),
+            None,
+            "no 0 in the alphabet"
+        );
+        assert_ne!(
+            RecoveryCode::from_random([1; 16]).hash(),
+            RecoveryCode::from_random([2; 16]).hash()
+        );
     }
 }

@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 use chrono::Utc;
 use portier_core::rights::Principal;
-use portier_store::sessions::Session;
+use portier_store::sessions::{Session, Stage};
 
 use crate::{ApiError, AppState};
 
@@ -79,18 +79,32 @@ impl CookieSettings {
     }
 }
 
-/// The live session behind the request's cookie, if any.
+/// The live, signed-in session behind the request's cookie, if any. A
+/// session still waiting for its second factor is not one.
 pub async fn session_of(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<Session>, ApiError> {
+    session_at(state, headers, Stage::Full).await
+}
+
+/// The live session behind the request's cookie at `stage`, if any.
+pub async fn session_at(
+    state: &AppState,
+    headers: &HeaderMap,
+    stage: Stage,
+) -> Result<Option<Session>, ApiError> {
     let Some(value) = state.config.cookie.read(headers) else {
         return Ok(None);
     };
-    Ok(
-        portier_store::sessions::find(&state.store, value, &state.config.sessions, Utc::now())
-            .await?,
+    Ok(portier_store::sessions::find(
+        &state.store,
+        value,
+        &state.config.sessions,
+        stage,
+        Utc::now(),
     )
+    .await?)
 }
 
 fn not_signed_in() -> ApiError {

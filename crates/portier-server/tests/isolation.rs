@@ -167,6 +167,13 @@ fn table() -> Vec<Row> {
             [200, 200, 403, 401, 404],
         ),
         row(
+            "POST",
+            "/api/v1/organizations/{org}/members/{account_id}/reset-two-factor",
+            "/api/v1/organizations/{org}/members/{victim}/reset-two-factor",
+            None,
+            [200, 200, 403, 401, 404],
+        ),
+        row(
             "DELETE",
             "/api/v1/organizations/{org}/members/{account_id}",
             "/api/v1/organizations/{org}/members/{victim}",
@@ -407,6 +414,50 @@ fn table() -> Vec<Row> {
             "/api/v1/me",
             Some(json!({"given_name": "Sam"})),
             [200, 200, 200, 401, 200],
+        ),
+        // Two-step verification: one's own (nobody here has set it up).
+        row(
+            "GET",
+            "/api/v1/me/two-factor",
+            "/api/v1/me/two-factor",
+            None,
+            [200, 200, 200, 401, 200],
+        ),
+        row(
+            "POST",
+            "/api/v1/me/totp",
+            "/api/v1/me/totp",
+            None,
+            [201, 201, 201, 401, 201],
+        ),
+        row(
+            "POST",
+            "/api/v1/me/totp/confirm",
+            "/api/v1/me/totp/confirm",
+            Some(json!({"code": "12345"})),
+            [422, 422, 422, 401, 422],
+        ),
+        row(
+            "POST",
+            "/api/v1/me/recovery-codes",
+            "/api/v1/me/recovery-codes",
+            Some(json!({"code": "123456"})),
+            [409, 409, 409, 401, 409],
+        ),
+        row(
+            "DELETE",
+            "/api/v1/me/totp",
+            "/api/v1/me/totp",
+            Some(json!({"code": "123456"})),
+            [409, 409, 409, 401, 409],
+        ),
+        // Signed in already: no second step waits.
+        row(
+            "POST",
+            "/api/v1/auth/mfa",
+            "/api/v1/auth/mfa",
+            Some(json!({"code": "123456"})),
+            [401, 401, 401, 401, 401],
         ),
         // Last: it ends each persona's session.
         row(

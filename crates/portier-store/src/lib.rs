@@ -28,6 +28,7 @@ pub mod testing;
 mod tests;
 pub mod throttles;
 pub mod tokens;
+pub mod two_factor;
 
 pub use db::{Backend, PoolState, Store, Tx};
 pub use error::Error;

@@ -9,6 +9,28 @@ use uuid::Uuid;
 
 use crate::{Result, Store, in_tx, reader, relaxed, writer};
 
+/// How far a sign-in has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Signed in: the session opens what the person may do.
+    Full,
+    /// The password was right; a second factor is still to be given. Such a
+    /// session opens nothing but that step, and only for a few minutes.
+    SecondFactor,
+}
+
+impl Stage {
+    fn as_str(self) -> &'static str {
+        match self {
+            Stage::Full => "full",
+            Stage::SecondFactor => "second_factor",
+        }
+    }
+}
+
+/// How long the second step of a sign-in may take.
+pub const SECOND_FACTOR_WITHIN: chrono::Duration = chrono::Duration::minutes(10);
+
 /// A live session, found from its cookie.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -25,16 +47,21 @@ pub async fn create(
     user_agent: Option<&str>,
     client_addr: Option<&str>,
     policy: &SessionPolicy,
+    stage: Stage,
     now: DateTime<Utc>,
 ) -> Result<SecretToken> {
     let secret = SecretToken::from_random(rand::random(), "");
-    let expires =
-        now + chrono::Duration::from_std(policy.absolute).unwrap_or(chrono::Duration::days(1));
+    let expires = match stage {
+        Stage::Full => {
+            now + chrono::Duration::from_std(policy.absolute).unwrap_or(chrono::Duration::days(1))
+        }
+        Stage::SecondFactor => now + SECOND_FACTOR_WITHIN,
+    };
     let user_agent = user_agent.map(|u| u.chars().take(300).collect::<String>());
     relaxed!(store, |c| {
         sqlx::query(
-            "INSERT INTO sessions (id_hash, account_id, user_agent, client_addr, created_at, last_seen_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $5, $6)",
+            "INSERT INTO sessions (id_hash, account_id, user_agent, client_addr, created_at, last_seen_at, expires_at, stage)
+             VALUES ($1, $2, $3, $4, $5, $5, $6, $7)",
         )
         .bind(secret.hash())
         .bind(account.0)
@@ -42,6 +69,7 @@ pub async fn create(
         .bind(client_addr)
         .bind(now)
         .bind(expires)
+        .bind(stage.as_str())
         .execute(c)
         .await
         .map(|r| r.rows_affected())
@@ -49,30 +77,35 @@ pub async fn create(
     Ok(secret)
 }
 
-/// The live session a cookie stands for, touching its last-seen time at most
-/// once a minute. Expired sessions are removed when met.
+/// The live session a cookie stands for at `stage`, touching its last-seen
+/// time at most once a minute. Expired sessions are removed when met.
 pub async fn find(
     store: &Store,
     presented: &str,
     policy: &SessionPolicy,
+    stage: Stage,
     now: DateTime<Utc>,
 ) -> Result<Option<Session>> {
     if presented.len() != 64 || !presented.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(None);
     }
     let hash = SecretToken::presented(presented).hash();
-    let row: Option<(Option<Uuid>, DateTime<Utc>, DateTime<Utc>)> = reader!(store, |c| {
+    // The account, when it started, when last seen, when it ends.
+    type Row = (Option<Uuid>, DateTime<Utc>, DateTime<Utc>, DateTime<Utc>);
+    let row: Option<Row> = reader!(store, |c| {
         sqlx::query_as(
-            "SELECT account_id, created_at, last_seen_at FROM sessions WHERE id_hash = $1",
+            "SELECT account_id, created_at, last_seen_at, expires_at FROM sessions
+                 WHERE id_hash = $1 AND stage = $2",
         )
         .bind(&hash)
+        .bind(stage.as_str())
         .fetch_optional(c)
         .await
     })?;
-    let Some((Some(account), created_at, last_seen_at)) = row else {
+    let Some((Some(account), created_at, last_seen_at, expires_at)) = row else {
         return Ok(None);
     };
-    if !policy.is_alive(now, created_at, last_seen_at) {
+    if !policy.is_alive(now, created_at, last_seen_at) || now >= expires_at {
         end(store, &hash).await?;
         return Ok(None);
     }

@@ -18,6 +18,17 @@ login-failed = The e-mail address or the password is not right.
 login-inactive = This account cannot sign in: it is deactivated, or not yet activated. Ask your organization's administrator.
 login-throttled = Too many attempts. Try again in { $minutes } minutes.
 login-signed-out = You are signed out.
+second-step-title = Two-step verification
+second-step-code = Code from your authenticator app
+second-step-code-hint = Open the app on your phone and type the six digits it shows for Portier.
+second-step-submit = Continue
+second-step-use-recovery = Use a recovery code instead
+second-step-use-app = Use a code from your authenticator app instead
+second-step-recovery-code = Recovery code
+second-step-recovery-hint = One of the ten codes you saved when you set up two-step verification. Each works once.
+second-step-wrong = This code is not right. Type the code your app shows now.
+second-step-wrong-recovery = This recovery code is not right, or it has been used.
+second-step-used = This code has just been used. Wait for the next one.
 
 activate-title = Activate your account
 activate-intro = { $organization } invited { $email }. Choose a password to activate the account.

@@ -17,6 +17,17 @@ login-failed = Het e-mailadres of het wachtwoord klopt niet.
 login-inactive = Dit account kan zich niet aanmelden: het is gedeactiveerd of nog niet geactiveerd. Vraag het de beheerder van je organisatie.
 login-throttled = Te veel pogingen. Probeer het over { $minutes } minuten opnieuw.
 login-signed-out = Je bent afgemeld.
+second-step-title = Tweestapsverificatie
+second-step-code = Code uit je authenticator-app
+second-step-code-hint = Open de app op je telefoon en typ de zes cijfers die hij voor Portier toont.
+second-step-submit = Doorgaan
+second-step-use-recovery = Gebruik in plaats daarvan een herstelcode
+second-step-use-app = Gebruik in plaats daarvan een code uit je authenticator-app
+second-step-recovery-code = Herstelcode
+second-step-recovery-hint = Een van de tien codes die je bewaarde toen je tweestapsverificatie instelde. Elke code werkt één keer.
+second-step-wrong = Deze code klopt niet. Typ de code die je app nu toont.
+second-step-wrong-recovery = Deze herstelcode klopt niet, of is al gebruikt.
+second-step-used = Deze code is net gebruikt. Wacht op de volgende.
 
 activate-title = Activeer je account
 activate-intro = { $organization } heeft { $email } uitgenodigd. Kies een wachtwoord om het account te activeren.

@@ -12,6 +12,8 @@ use portier_core::email::Email;
 use portier_core::throttle::{self, Limit};
 use portier_core::tokens::{TokenKind, digest};
 use portier_store::audit::Origin;
+use portier_store::sessions::Stage;
+use portier_store::two_factor::Proof;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -51,7 +53,10 @@ pub struct NewPassword {
 
 /// Checks every limit in one read; the first one reached answers 429.
 /// Returns which keys have a counter at all (those worth clearing later).
-async fn enforce(state: &AppState, limits: &[(String, Limit)]) -> Result<Vec<bool>, ApiError> {
+pub(crate) async fn enforce(
+    state: &AppState,
+    limits: &[(String, Limit)],
+) -> Result<Vec<bool>, ApiError> {
     let keys: Vec<&str> = limits.iter().map(|(k, _)| k.as_str()).collect();
     let counters = portier_store::throttles::read(&state.store, &keys).await?;
     check_limits(limits, &counters)
@@ -72,7 +77,7 @@ fn check_limits(
     Ok(counters.iter().map(Option::is_some).collect())
 }
 
-async fn count(state: &AppState, limits: &[(String, Limit)]) -> Result<(), ApiError> {
+pub(crate) async fn count(state: &AppState, limits: &[(String, Limit)]) -> Result<(), ApiError> {
     for (key, limit) in limits {
         portier_store::throttles::hit(&state.store, key, limit, Utc::now()).await?;
     }
@@ -107,7 +112,7 @@ pub async fn login(
         ],
         Json(SignedIn {
             account_id: signed.account_id.0,
-            mfa_required: false,
+            mfa_required: signed.second_factor,
         }),
     ))
 }
@@ -116,6 +121,8 @@ pub async fn login(
 pub(crate) struct SignIn {
     pub account_id: portier_core::ids::AccountId,
     pub cookie: header::HeaderValue,
+    /// The session waits for a second factor (`POST /auth/mfa`).
+    pub second_factor: bool,
 }
 
 /// Signs a person in, for the API and the console alike: the throttles, one
@@ -171,26 +178,184 @@ pub(crate) async fn sign_in(
             portier_store::throttles::clear(&state.store, key).await?;
         }
     }
-    // A new id at every sign-in: a session fixed before it is worthless.
-    if let Some(old) = crate::auth::session_of(state, headers).await? {
-        portier_store::sessions::end(&state.store, &old.id_hash).await?;
+    let second_factor = portier_store::two_factor::status(&state.store, candidate.account.id)
+        .await?
+        .totp;
+    let stage = if second_factor {
+        Stage::SecondFactor
+    } else {
+        Stage::Full
+    };
+    start_session(state, headers, candidate.account.id, client, stage).await
+}
+
+/// A new session for `account` at `stage`, ending the one the request came
+/// with: a new id at every step, so a session fixed before is worthless.
+pub(crate) async fn start_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    account: portier_core::ids::AccountId,
+    client: Option<String>,
+    stage: Stage,
+) -> Result<SignIn, ApiError> {
+    for old_stage in [Stage::Full, Stage::SecondFactor] {
+        if let Some(old) = crate::auth::session_at(state, headers, old_stage).await? {
+            portier_store::sessions::end(&state.store, &old.id_hash).await?;
+        }
     }
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
     let secret = portier_store::sessions::create(
         &state.store,
-        candidate.account.id,
+        account,
         user_agent,
         client.as_deref(),
         &state.config.sessions,
+        stage,
         Utc::now(),
     )
     .await?;
     Ok(SignIn {
-        account_id: candidate.account.id,
+        account_id: account,
         cookie: state.config.cookie.set(secret.expose()),
+        second_factor: stage == Stage::SecondFactor,
     })
+}
+
+/// The second step of a sign-in: one of the two.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecondStep {
+    /// The current code of the authenticator app.
+    #[schema(max_length = 16)]
+    pub code: Option<String>,
+    /// One of the recovery codes, instead (each works once).
+    #[schema(max_length = 40)]
+    pub recovery_code: Option<String>,
+}
+
+impl SecondStep {
+    pub(crate) fn proof(self) -> Result<Proof, ApiError> {
+        let long = |field: &str| {
+            ApiError::field(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                portier_core::FieldError::new(field, "too_long", "this is longer than any code"),
+            )
+        };
+        match (self.code, self.recovery_code) {
+            (Some(c), None) if c.len() > 16 => Err(long("code")),
+            (Some(c), None) => Ok(Proof::Code(c)),
+            (None, Some(r)) if r.len() > 40 => Err(long("recovery_code")),
+            (None, Some(r)) => Ok(Proof::RecoveryCode(r)),
+            _ => Err(ApiError::field(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                portier_core::FieldError::new(
+                    "code",
+                    "one_of",
+                    "send either code (from the authenticator app) or recovery_code",
+                ),
+            )),
+        }
+    }
+}
+
+/// Complete a sign-in that answered `mfa_required: true`.
+///
+/// With the session cookie that sign-in set (valid for 10 minutes) and a
+/// current code of the authenticator app or a recovery code. A code works
+/// once; a recovery code is used up, audited and mailed to the person. Wrong
+/// codes are limited like passwords (429 with `Retry-After`).
+#[utoipa::path(post, operation_id = "auth_mfa", path = "/auth/mfa", tag = "auth", security(()), request_body = SecondStep,
+    responses(
+        (status = 200, body = SignedIn),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 429, body = ErrorBody),
+    ))]
+pub async fn mfa(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<SecondStep>,
+) -> Result<impl IntoResponse, ApiError> {
+    let proof = body.proof()?;
+    let signed = second_step(&state, client, &headers, &proof).await?;
+    Ok((
+        [
+            (header::SET_COOKIE, signed.cookie),
+            (
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("no-store"),
+            ),
+        ],
+        Json(SignedIn {
+            account_id: signed.account_id.0,
+            mfa_required: false,
+        }),
+    ))
+}
+
+/// The second step, for the API and the console alike: the half-signed-in
+/// session, the throttles, the proof used up, a new signed-in session.
+pub(crate) async fn second_step(
+    state: &AppState,
+    client: Option<String>,
+    headers: &HeaderMap,
+    proof: &Proof,
+) -> Result<SignIn, ApiError> {
+    let pending = crate::auth::session_at(state, headers, Stage::SecondFactor)
+        .await?
+        .ok_or_else(|| {
+            ApiError::unauthenticated(
+                "no_sign_in_started",
+                "sign in with your password first; the second step must follow within 10 minutes",
+            )
+        })?;
+    let limits = second_factor_limits(pending.account_id, client.as_deref());
+    let counted = enforce(state, &limits).await?;
+    let account = portier_store::accounts::get(&state.store, pending.account_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthenticated("no_sign_in_started", "sign in again"))?;
+    let origin = Origin::now(client.clone());
+    let checked = portier_store::two_factor::verify(
+        &state.store,
+        &account,
+        proof,
+        &state.config.lifecycle,
+        &origin,
+    )
+    .await;
+    if let Err(e) = checked {
+        if matches!(
+            e,
+            portier_store::Error::Domain(portier_core::Error::Invalid(_))
+        ) {
+            count(state, &limits).await?;
+        }
+        return Err(e.into());
+    }
+    if counted[0] {
+        portier_store::throttles::clear(&state.store, &limits[0].0).await?;
+    }
+    start_session(state, headers, account.id, client, Stage::Full).await
+}
+
+/// Wrong second factors are limited like passwords: per account and per
+/// client (the account's counter is cleared by a right one).
+pub(crate) fn second_factor_limits(
+    account: portier_core::ids::AccountId,
+    client: Option<&str>,
+) -> [(String, Limit); 2] {
+    [
+        (
+            format!("second_factor:account:{account}"),
+            throttle::SECOND_FACTOR_PER_ACCOUNT,
+        ),
+        (
+            format!("second_factor:client:{}", client.unwrap_or("unknown")),
+            throttle::LOGIN_PER_CLIENT,
+        ),
+    ]
 }
 
 /// Sign out: ends this session.
@@ -200,8 +365,10 @@ pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
-    if let Some(session) = crate::auth::session_of(&state, &headers).await? {
-        portier_store::sessions::end(&state.store, &session.id_hash).await?;
+    for stage in [Stage::Full, Stage::SecondFactor] {
+        if let Some(session) = crate::auth::session_at(&state, &headers, stage).await? {
+            portier_store::sessions::end(&state.store, &session.id_hash).await?;
+        }
     }
     Ok((
         StatusCode::NO_CONTENT,

@@ -12,6 +12,7 @@ pub mod organizations;
 pub mod resources;
 pub mod roles;
 pub mod tokens;
+pub mod two_factor;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -88,6 +89,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(members::resend_activation))
         .routes(routes!(members::deactivate))
         .routes(routes!(members::reactivate))
+        .routes(routes!(two_factor::reset))
         .routes(routes!(roles::set_member_roles))
         .routes(routes!(roles::list, roles::create))
         .routes(routes!(roles::get_one, roles::update, roles::delete))
@@ -107,10 +109,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(activations::show, activations::activate))
         .routes(routes!(audit::list))
         .routes(routes!(auth::login))
+        .routes(routes!(auth::mfa))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::request_reset))
         .routes(routes!(auth::complete_reset))
         .routes(routes!(me::get_me, me::update_me))
+        .routes(routes!(two_factor::status))
+        .routes(routes!(two_factor::start, two_factor::remove))
+        .routes(routes!(two_factor::confirm))
+        .routes(routes!(two_factor::renew_recovery_codes))
         .route("/openapi.json", get(openapi_json));
     OpenApiRouter::new().nest("/api/v1", v1)
 }

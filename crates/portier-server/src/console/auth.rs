@@ -24,6 +24,10 @@ use crate::{ApiError, AppState};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/login", get(login_form).post(login))
+        .route(
+            "/login/second-step",
+            get(second_step_form).post(second_step),
+        )
         .route("/logout", post(logout))
         .route("/activate/{token}", get(activate_form).post(activate))
         .route("/reset", get(reset_form).post(reset_request))
@@ -88,11 +92,7 @@ async fn login(
 ) -> Response {
     let next = local_path(form.next.as_deref());
     match crate::api::auth::sign_in(&state, client, &headers, &form.email, form.password).await {
-        Ok(signed) => {
-            let mut response = Redirect::to(&next).into_response();
-            response.headers_mut().insert(SET_COOKIE, signed.cookie);
-            response
-        }
+        Ok(signed) => onwards(signed, &next),
         Err(e) if e.status.is_server_error() => e.into_response(),
         Err(e) => {
             let status = if e.status == StatusCode::TOO_MANY_REQUESTS {
@@ -106,6 +106,110 @@ async fn login(
                 email: form.email.trim().to_owned(),
                 next,
                 notice: None,
+            };
+            (status, page).into_response()
+        }
+    }
+}
+
+/// After the password: on to `next`, or first to the second step.
+fn onwards(signed: crate::api::auth::SignIn, next: &str) -> Response {
+    let to = if signed.second_factor {
+        format!(
+            "/login/second-step?next={}",
+            form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+        )
+    } else {
+        next.to_owned()
+    };
+    let mut response = Redirect::to(&to).into_response();
+    response.headers_mut().insert(SET_COOKIE, signed.cookie);
+    response
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "auth/second_step.html")]
+pub struct SecondStepPage {
+    pub page: Page,
+    pub next: String,
+    /// The recovery-code form is the one to show (chosen, or refused).
+    pub recovery: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct SecondStepQuery {
+    next: Option<String>,
+    recovery: Option<String>,
+}
+
+async fn second_step_form(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Query(q): Query<SecondStepQuery>,
+) -> Response {
+    let pending = crate::auth::session_at(
+        &state,
+        &headers,
+        portier_store::sessions::Stage::SecondFactor,
+    )
+    .await;
+    match pending {
+        Ok(Some(_)) => SecondStepPage {
+            page: viewer.page(),
+            next: local_path(q.next.as_deref()),
+            recovery: q.recovery.is_some(),
+            error: None,
+        }
+        .into_response(),
+        Ok(None) => Redirect::to("/login").into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SecondStepForm {
+    code: Option<String>,
+    recovery_code: Option<String>,
+    next: Option<String>,
+}
+
+async fn second_step(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+    Form(form): Form<SecondStepForm>,
+) -> Response {
+    let next = local_path(form.next.as_deref());
+    let recovery = form.recovery_code.is_some();
+    let proof = match (form.code, form.recovery_code) {
+        (_, Some(r)) => portier_store::two_factor::Proof::RecoveryCode(r),
+        (Some(c), None) => portier_store::two_factor::Proof::Code(c),
+        (None, None) => portier_store::two_factor::Proof::Code(String::new()),
+    };
+    match crate::api::auth::second_step(&state, client, &headers, &proof).await {
+        Ok(signed) => onwards(signed, &next),
+        Err(e) if e.status.is_server_error() => e.into_response(),
+        // Too late, or signed out meanwhile: from the start.
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => Redirect::to("/login").into_response(),
+        Err(e) => {
+            let error = if e.status == StatusCode::TOO_MANY_REQUESTS {
+                sign_in_refusal(&viewer.i18n, &e)
+            } else if e.body.error.code == "code_used" {
+                viewer.i18n.t("second-step-used")
+            } else if recovery {
+                viewer.i18n.t("second-step-wrong-recovery")
+            } else {
+                viewer.i18n.t("second-step-wrong")
+            };
+            let status = e.status;
+            let page = SecondStepPage {
+                page: viewer.page(),
+                next,
+                recovery,
+                error: Some(error),
             };
             (status, page).into_response()
         }
@@ -293,11 +397,7 @@ async fn activate(
     // Activated: signed in at once, on to the dashboard.
     let email = info.account.email.to_string();
     match crate::api::auth::sign_in(&state, client, &headers, &email, password).await {
-        Ok(signed) => {
-            let mut response = Redirect::to("/").into_response();
-            response.headers_mut().insert(SET_COOKIE, signed.cookie);
-            response
-        }
+        Ok(signed) => onwards(signed, "/"),
         // The account is active all the same (a membership deactivated
         // meanwhile, say): the sign-in page says why.
         Err(_) => Redirect::to("/login").into_response(),

@@ -1,0 +1,279 @@
+//! `/me/totp` and `/me/recovery-codes`: a person sets up two-step
+//! verification with an authenticator app, gets ten recovery codes, renews
+//! them and turns it off; and `…/members/{id}/reset-two-factor`, an
+//! administrator taking it away from a member who lost their phone.
+//! Wrong codes count against the same limits as wrong codes at sign-in.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use portier_core::two_factor::TotpSecret;
+use portier_store::audit::Origin;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use portier_core::ids::AccountId;
+use portier_core::organizations::Organization;
+use portier_core::rights::{Authorized, MembersUpdate, Principal};
+use portier_core::roles::RoleKind;
+
+use crate::auth::{Caller, Person};
+use crate::error::ErrorBody;
+use crate::extract::{ApiJson, ClientAddr};
+use crate::{ApiError, AppState};
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TotpEnrolment {
+    /// The secret in base32, to type into an app by hand.
+    pub secret: String,
+    /// The same as an `otpauth://` URL (what the QR code carries).
+    pub otpauth_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CurrentCode {
+    /// The current code of the authenticator app (6 digits).
+    #[schema(max_length = 16)]
+    pub code: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RecoveryCodes {
+    /// Ten codes, each usable once instead of the app's code. Shown only now.
+    pub recovery_codes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TwoFactorStatus {
+    /// An authenticator app is set up.
+    pub totp: bool,
+    /// Unused recovery codes.
+    pub recovery_codes_left: i64,
+}
+
+fn code_field(code: &str) -> Result<&str, ApiError> {
+    if code.len() > 16 {
+        return Err(ApiError::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            portier_core::FieldError::new("code", "too_long", "this is longer than any code"),
+        ));
+    }
+    Ok(code)
+}
+
+/// Runs a change that checks a code of the person's, within the limits of
+/// wrong second factors: a wrong code counts, a right one clears the count.
+pub(crate) async fn with_code<T>(
+    state: &AppState,
+    person: &portier_store::sessions::Session,
+    client: Option<&str>,
+    change: impl std::future::Future<Output = portier_store::Result<T>>,
+) -> Result<T, ApiError> {
+    let limits = super::auth::second_factor_limits(person.account_id, client);
+    let counted = super::auth::enforce(state, &limits).await?;
+    match change.await {
+        Ok(v) => {
+            if counted[0] {
+                portier_store::throttles::clear(&state.store, &limits[0].0).await?;
+            }
+            Ok(v)
+        }
+        Err(e) => {
+            if matches!(
+                e,
+                portier_store::Error::Domain(portier_core::Error::Invalid(_))
+            ) {
+                super::auth::count(state, &limits).await?;
+            }
+            Err(e.into())
+        }
+    }
+}
+
+/// Whether two-step verification is set up.
+#[utoipa::path(get, operation_id = "me_two_factor", path = "/me/two-factor", tag = "me",
+    responses((status = 200, body = TwoFactorStatus), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn status(
+    State(state): State<AppState>,
+    Person(session): Person,
+) -> Result<Json<TwoFactorStatus>, ApiError> {
+    let s = portier_store::two_factor::status(&state.store, session.account_id).await?;
+    Ok(Json(TwoFactorStatus {
+        totp: s.totp,
+        recovery_codes_left: s.recovery_codes_left,
+    }))
+}
+
+/// Start setting up an authenticator app.
+///
+/// Not in force until confirmed with a code (`POST /me/totp/confirm`); a
+/// second start replaces the first. 409 when one is set up already.
+#[utoipa::path(post, operation_id = "me_totp_start", path = "/me/totp", tag = "me",
+    responses((status = 201, body = TotpEnrolment), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn start(
+    State(state): State<AppState>,
+    Person(session): Person,
+) -> Result<(StatusCode, Json<TotpEnrolment>), ApiError> {
+    let enrolment = start_enrolment(&state, session.account_id).await?;
+    Ok((StatusCode::CREATED, Json(enrolment)))
+}
+
+/// A new secret, waiting to be confirmed, for the API and the console.
+pub(crate) async fn start_enrolment(
+    state: &AppState,
+    account: portier_core::ids::AccountId,
+) -> Result<TotpEnrolment, ApiError> {
+    let account = portier_store::accounts::get(&state.store, account)
+        .await?
+        .ok_or_else(|| ApiError::unauthenticated("unauthenticated", "sign in again"))?;
+    let secret = TotpSecret::from_random(rand::random());
+    portier_store::two_factor::start_totp(&state.store, account.id, &secret, chrono::Utc::now())
+        .await?;
+    Ok(TotpEnrolment {
+        secret: secret.to_base32(),
+        otpauth_url: secret.otpauth_url(&account.email),
+    })
+}
+
+/// Confirm the authenticator app with a code it shows.
+///
+/// From now on signing in asks for a code. Answers ten recovery codes, shown
+/// only now; they replace any earlier ones.
+#[utoipa::path(post, operation_id = "me_totp_confirm", path = "/me/totp/confirm", tag = "me", request_body = CurrentCode,
+    responses((status = 200, body = RecoveryCodes), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn confirm(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    Person(session): Person,
+    ApiJson(body): ApiJson<CurrentCode>,
+) -> Result<Json<RecoveryCodes>, ApiError> {
+    let code = code_field(&body.code)?;
+    let origin = Origin::now(client.clone());
+    let codes = with_code(
+        &state,
+        &session,
+        client.as_deref(),
+        portier_store::two_factor::confirm_totp(&state.store, session.account_id, code, &origin),
+    )
+    .await?;
+    Ok(Json(RecoveryCodes {
+        recovery_codes: codes.iter().map(|c| c.expose().to_owned()).collect(),
+    }))
+}
+
+/// Turn two-step verification off, with a current code.
+///
+/// The app and every recovery code stop working.
+#[utoipa::path(delete, operation_id = "me_totp_remove", path = "/me/totp", tag = "me", request_body = CurrentCode,
+    responses((status = 204, description = "Turned off"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn remove(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    Person(session): Person,
+    ApiJson(body): ApiJson<CurrentCode>,
+) -> Result<StatusCode, ApiError> {
+    let code = code_field(&body.code)?;
+    let origin = Origin::now(client.clone());
+    with_code(
+        &state,
+        &session,
+        client.as_deref(),
+        portier_store::two_factor::disable(&state.store, session.account_id, code, &origin),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// New recovery codes, with a current code; the old ones stop working.
+#[utoipa::path(post, operation_id = "me_recovery_codes_renew", path = "/me/recovery-codes", tag = "me", request_body = CurrentCode,
+    responses((status = 200, body = RecoveryCodes), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn renew_recovery_codes(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    Person(session): Person,
+    ApiJson(body): ApiJson<CurrentCode>,
+) -> Result<Json<RecoveryCodes>, ApiError> {
+    let code = code_field(&body.code)?;
+    let origin = Origin::now(client.clone());
+    let codes = with_code(
+        &state,
+        &session,
+        client.as_deref(),
+        portier_store::two_factor::regenerate_recovery_codes(
+            &state.store,
+            session.account_id,
+            code,
+            &origin,
+        ),
+    )
+    .await?;
+    Ok(Json(RecoveryCodes {
+        recovery_codes: codes.iter().map(|c| c.expose().to_owned()).collect(),
+    }))
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TwoFactorReset {
+    /// False when the member had nothing set up (nothing changed).
+    pub reset: bool,
+}
+
+/// Take a member's two-step verification away (a lost phone).
+///
+/// The member signs in with their password alone until they set it up
+/// again; audited here and mailed to them. Needs `members.update`, and
+/// `admins.manage` for a member holding an administrator role. Their codes
+/// are never shown to anyone.
+#[utoipa::path(post, operation_id = "members_reset_two_factor", path = "/organizations/{org}/members/{account_id}/reset-two-factor", tag = "members",
+    params(("org" = Uuid, Path, description = "Organization id"), ("account_id" = Uuid, Path, description = "The member's account id")),
+    responses((status = 200, body = TwoFactorReset), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn reset(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    caller: Caller,
+    Path((org, account)): Path<(String, String)>,
+) -> Result<Json<TwoFactorReset>, ApiError> {
+    let (org, auth) = super::authorized::<MembersUpdate>(&state, &caller, &org).await?;
+    let account = crate::extract::path_id("account_id", &account)?;
+    let reset = reset_member(&state, &caller.0, &org, &auth, account, client).await?;
+    Ok(Json(TwoFactorReset { reset }))
+}
+
+/// Takes a member's second factors away, for the API and the console: an
+/// administrator's only with `admins.manage` (seed 001: administrators'
+/// business). False when there was nothing to take.
+pub(crate) async fn reset_member(
+    state: &AppState,
+    principal: &Principal,
+    org: &Organization,
+    auth: &Authorized<MembersUpdate>,
+    account: AccountId,
+    client: Option<String>,
+) -> Result<bool, ApiError> {
+    let member = portier_store::members::get(&state.store, org.id, account)
+        .await?
+        .ok_or(portier_core::Error::NotFound { what: "member" })?;
+    let roles = portier_store::roles::list(&state.store, org).await?;
+    let administrator = roles.iter().any(|r| {
+        r.kind == RoleKind::Admin && member.roles.iter().any(|k| k.as_str() == r.key.as_str())
+    });
+    if administrator && !principal.holds(&portier_core::permissions::ADMINS_MANAGE, &org.path) {
+        return Err(portier_core::Error::Forbidden {
+            permission: portier_core::permissions::ADMINS_MANAGE,
+        }
+        .into());
+    }
+    Ok(portier_store::two_factor::reset(
+        &state.store,
+        auth.actor().clone(),
+        org,
+        &member.account,
+        &state.config.lifecycle,
+        &Origin::now(client),
+    )
+    .await?)
+}

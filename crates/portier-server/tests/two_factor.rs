@@ -1,0 +1,265 @@
+//! Two-step verification (issue 6): setting up an authenticator app (codes
+//! computed by `oathtool` from Debian, as a phone would), the sign-in's
+//! second step, replayed and wrong codes, recovery codes, turning it off,
+//! an administrator's reset, and the member list's `two_factor`, on both
+//! backends.
+
+mod common;
+
+use common::{GOOD, TestApp};
+use portier_core::email::Email;
+use portier_core::two_factor::TotpSecret;
+use portier_store::both_backends;
+use serde_json::{Value, json};
+
+/// The code `oathtool` computes for `secret` at `offset` steps from now.
+fn oathtool(secret: &str, offset: i64) -> String {
+    let at = chrono::Utc::now() + chrono::Duration::seconds(30 * offset);
+    let out = std::process::Command::new("oathtool")
+        .args([
+            "--totp",
+            "-b",
+            "--now",
+            &at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            secret,
+        ])
+        .output()
+        .expect("oathtool (Debian package oathtool) is needed: scripts/test installs it");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// The same code computed by Portier's own TOTP.
+fn own_code(secret: &str, offset: i64) -> String {
+    let at = chrono::Utc::now().timestamp() + 30 * offset;
+    TotpSecret::from_base32(secret).unwrap().code_at(at as u64)
+}
+
+/// A code that is none of the codes within reach now.
+fn wrong_code(secret: &str) -> String {
+    let near: Vec<String> = (-2..=2).map(|o| own_code(secret, o)).collect();
+    (0..10)
+        .map(|d| format!("{d}{d}{d}{d}{d}{d}"))
+        .find(|c| !near.contains(c))
+        .unwrap()
+}
+
+/// A person with an authenticator app set up: (session cookie, secret,
+/// recovery codes). The confirming code used the current step.
+async fn enrolled(app: &TestApp, email: &str, roles: &[&str]) -> (String, String, Vec<String>) {
+    let cookie = app.session_in(&app.org_id.clone(), email, roles).await;
+    let r = app
+        .with_cookie("POST", "/api/v1/me/totp", &cookie, None)
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let secret = r.body["secret"].as_str().unwrap().to_owned();
+    let r = app
+        .with_cookie(
+            "POST",
+            "/api/v1/me/totp/confirm",
+            &cookie,
+            Some(json!({"code": oathtool(&secret, 0)})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let codes = r.body["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    (cookie, secret, codes)
+}
+
+async fn mfa(app: &TestApp, cookie: &str, body: Value) -> (common::Answer, Option<String>) {
+    let r = app
+        .client
+        .post(format!("{}/api/v1/auth/mfa", app.base))
+        .header("cookie", cookie)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let set = r
+        .headers()
+        .get("set-cookie")
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned());
+    (TestApp::answer(r).await, set)
+}
+
+both_backends! {
+    async fn an_authenticator_app_is_set_up_with_a_code_and_then_asked_for_at_every_sign_in(db) {
+        let app = TestApp::start(db).await;
+        let cookie = app.session_in(&app.org_id.clone(), "eva@example.nl", &["member"]).await;
+        let r = app.with_cookie("POST", "/api/v1/me/totp", &cookie, None).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let secret = r.body["secret"].as_str().unwrap().to_owned();
+        let url = r.body["otpauth_url"].as_str().unwrap();
+        assert!(url.starts_with("otpauth://totp/Portier:eva%40example.nl?") && url.contains(&format!("secret={secret}")), "{url}");
+        assert_eq!(oathtool(&secret, 0), own_code(&secret, 0), "Portier and oathtool agree");
+        // Not in force before it is confirmed.
+        let (r, _) = app.login("eva@example.nl", GOOD).await;
+        assert_eq!(r.body["mfa_required"], false);
+        let me = app.with_cookie("GET", "/api/v1/me/two-factor", &cookie, None).await;
+        assert_eq!(me.body, json!({"totp": false, "recovery_codes_left": 0}));
+        // A wrong code does not confirm it; the app's code does.
+        let r = app.with_cookie("POST", "/api/v1/me/totp/confirm", &cookie, Some(json!({"code": wrong_code(&secret)}))).await;
+        assert_eq!(r.error(422), ("wrong_code", Some("code")));
+        let now = oathtool(&secret, 0);
+        let r = app.with_cookie("POST", "/api/v1/me/totp/confirm", &cookie, Some(json!({"code": now}))).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let codes: Vec<&str> = r.body["recovery_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+        assert_eq!(codes.len(), 10);
+        let mut unique = codes.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 10);
+        // Stored as digests only, never as the codes or the secret shown.
+        let stored = portier_store::testing::strings(&app.db.store, "SELECT secret FROM credentials WHERE kind = 'recovery'").await;
+        assert!(stored.iter().all(|s| !codes.iter().any(|c| s.contains(c))), "{stored:?}");
+        let r = app.with_cookie("POST", "/api/v1/me/totp", &cookie, None).await;
+        assert_eq!(r.error(409).0, "two_factor_active");
+        let me = app.with_cookie("GET", "/api/v1/me/two-factor", &cookie, None).await;
+        assert_eq!(me.body, json!({"totp": true, "recovery_codes_left": 10}));
+        let list = app.get(&format!("/api/v1/organizations/{}/members?q=eva", app.org_id)).await;
+        assert_eq!(list.body["items"][0]["two_factor"], true, "seed 001: administrators see it");
+
+        // Signing in now stops halfway: the session opens nothing else.
+        let (r, half) = app.login("eva@example.nl", GOOD).await;
+        assert_eq!((r.status, &r.body["mfa_required"]), (200, &json!(true)));
+        let half = half.unwrap();
+        assert_eq!(app.with_cookie("GET", "/api/v1/me", &half, None).await.status, 401);
+        assert_eq!(app.with_cookie("POST", "/api/v1/me/totp", &half, None).await.status, 401);
+        // The code that confirmed the app was used: refused as a replay.
+        let (r, _) = mfa(&app, &half, json!({"code": now})).await;
+        assert_eq!(r.error(422), ("code_used", Some("code")));
+        let (r, full) = mfa(&app, &half, json!({"code": oathtool(&secret, 1)})).await;
+        assert_eq!((r.status, &r.body["mfa_required"]), (200, &json!(false)), "{}", r.body);
+        let full = full.unwrap();
+        assert_ne!(full, half, "a new session id for the signed-in session");
+        assert_eq!(app.with_cookie("GET", "/api/v1/me", &full, None).await.status, 200);
+        // The half session is gone; its step cannot be taken twice.
+        let (r, _) = mfa(&app, &half, json!({"code": oathtool(&secret, 1)})).await;
+        assert_eq!(r.error(401).0, "no_sign_in_started");
+        let (r, _) = mfa(&app, &full, json!({"code": oathtool(&secret, 1)})).await;
+        assert_eq!(r.status, 401, "a signed-in session has no second step to take");
+        let (r, _) = mfa(&app, &half, json!({"code": "123456", "recovery_code": "x"})).await;
+        assert_eq!(r.error(422).1, Some("code"), "one of the two");
+    }
+
+    async fn wrong_codes_are_limited_like_passwords_and_a_reset_does_not_skip_the_second_step(db) {
+        let app = TestApp::start(db).await;
+        let (_, secret, _) = enrolled(&app, "eva@example.nl", &["member"]).await;
+        let (_, half) = app.login("eva@example.nl", GOOD).await;
+        let half = half.unwrap();
+        let right = oathtool(&secret, 1);
+        let wrong = wrong_code(&secret);
+        for _ in 0..5 {
+            let (r, _) = mfa(&app, &half, json!({"code": wrong})).await;
+            assert_eq!(r.error(422), ("wrong_code", Some("code")));
+        }
+        let (r, _) = mfa(&app, &half, json!({"code": right})).await;
+        assert_eq!(r.status, 429, "five wrong codes: even the right one waits");
+        assert!(r.headers.get("retry-after").is_some());
+        portier_store::testing::execute(&app.db.store, "DELETE FROM throttles").await;
+
+        // A new password by mail still leads to the second step.
+        let r = app.call("POST", "/api/v1/auth/password-reset", None, Some(json!({"email": "eva@example.nl"}))).await;
+        assert_eq!(r.status, 202);
+        let token = app.mail_link("eva@example.nl", "/reset/").await;
+        let r = app.call("POST", &format!("/api/v1/auth/password-reset/{token}"), None, Some(json!({"password": "Nw9!qPz4#sLm"}))).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r.headers.get("set-cookie").is_none(), "a reset signs nobody in");
+        let (r, _) = app.login("eva@example.nl", "Nw9!qPz4#sLm").await;
+        assert_eq!(r.body["mfa_required"], true);
+    }
+
+    async fn a_recovery_code_works_once_is_audited_and_mailed(db) {
+        let app = TestApp::start(db).await;
+        let (_, _, codes) = enrolled(&app, "eva@example.nl", &["member"]).await;
+        let (_, half) = app.login("eva@example.nl", GOOD).await;
+        let half = half.unwrap();
+        // As typed from paper: upper case, spaces for dashes.
+        let typed = codes[3].to_uppercase().replace('-', " ");
+        let (r, full) = mfa(&app, &half, json!({"recovery_code": typed})).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let full = full.unwrap();
+        let me = app.with_cookie("GET", "/api/v1/me/two-factor", &full, None).await;
+        assert_eq!(me.body["recovery_codes_left"], 9);
+        let mails = portier_store::mail::recent(&app.db.store, Some(&Email::parse("eva@example.nl").unwrap()), 5).await.unwrap();
+        assert_eq!(mails[0].kind, "recovery_code_used");
+        assert!(mails[0].body_text.contains("/account/two-factor"), "{}", mails[0].body_text);
+        let actions = portier_store::testing::strings(&app.db.store, "SELECT action FROM audit_events ORDER BY seq").await;
+        assert!(actions.contains(&"account.recovery_code_used".to_owned()) && actions.contains(&"account.two_factor_enabled".to_owned()), "{actions:?}");
+        // Used up.
+        let (_, half) = app.login("eva@example.nl", GOOD).await;
+        let half = half.unwrap();
+        let (r, _) = mfa(&app, &half, json!({"recovery_code": codes[3]})).await;
+        assert_eq!(r.error(422), ("wrong_code", Some("recovery_code")));
+        let (r, _) = mfa(&app, &half, json!({"recovery_code": codes[4]})).await;
+        assert_eq!(r.status, 200);
+    }
+
+    async fn new_recovery_codes_and_turning_it_off_ask_for_a_current_code(db) {
+        let app = TestApp::start(db).await;
+        let (cookie, secret, old) = enrolled(&app, "eva@example.nl", &["member"]).await;
+        let r = app.with_cookie("POST", "/api/v1/me/recovery-codes", &cookie, Some(json!({"code": "12"}))).await;
+        assert_eq!(r.error(422), ("wrong_code", Some("code")));
+        let r = app.with_cookie("POST", "/api/v1/me/recovery-codes", &cookie, Some(json!({"code": oathtool(&secret, 1)}))).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let new: Vec<String> = r.body["recovery_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
+        assert!(new.iter().all(|c| !old.contains(c)));
+        let (_, half) = app.login("eva@example.nl", GOOD).await;
+        let (r, _) = mfa(&app, half.as_ref().unwrap(), json!({"recovery_code": old[0]})).await;
+        assert_eq!(r.status, 422, "the old codes stopped working");
+        let r = app.with_cookie("DELETE", "/api/v1/me/totp", &cookie, Some(json!({"code": oathtool(&secret, 1)}))).await;
+        assert_eq!(r.error(422).0, "code_used");
+        let r = app.with_cookie("DELETE", "/api/v1/me/totp", &cookie, Some(json!({}))).await;
+        assert_eq!(r.error(422).1, Some("code"), "the code is required");
+        let r = app.with_cookie("DELETE", "/api/v1/me/totp", &cookie, Some(json!({"code": oathtool(&secret, -1)}))).await;
+        assert_eq!(r.error(422).0, "code_used", "an older step after a newer one");
+        // Half a minute on, as far as the app is concerned.
+        portier_store::testing::execute(&app.db.store, "UPDATE credentials SET last_step = NULL").await;
+        let r = app.with_cookie("DELETE", "/api/v1/me/totp", &cookie, Some(json!({"code": oathtool(&secret, 0)}))).await;
+        assert_eq!(r.status, 204, "{}", r.body);
+        let (r, _) = app.login("eva@example.nl", GOOD).await;
+        assert_eq!(r.body["mfa_required"], false);
+        let left = portier_store::testing::strings(&app.db.store, "SELECT kind FROM credentials WHERE kind <> 'password'").await;
+        assert!(app.with_cookie("GET", "/api/v1/me", &cookie, None).await.status == 200, "the session stays");
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    async fn an_administrator_resets_a_members_second_factor_but_never_sees_it(db) {
+        let app = TestApp::start(db).await;
+        let (_, _, _) = enrolled(&app, "eva@example.nl", &["member"]).await;
+        let eva = app.get(&format!("/api/v1/organizations/{}/members?q=eva", app.org_id)).await.body["items"][0]["account_id"].as_str().unwrap().to_owned();
+        let (_, _, _) = enrolled(&app, "boss@example.nl", &["administrator"]).await;
+        let boss = app.get(&format!("/api/v1/organizations/{}/members?q=boss", app.org_id)).await.body["items"][0]["account_id"].as_str().unwrap().to_owned();
+        let manager = app.session_in(&app.org_id.clone(), "km@example.nl", &["user-manager"]).await;
+        let reset = |who: &str| format!("/api/v1/organizations/{}/members/{who}/reset-two-factor", app.org_id);
+        let member = app.session_in(&app.org_id.clone(), "m@example.nl", &["member"]).await;
+        assert_eq!(app.with_cookie("POST", &reset(&eva), &member, None).await.status, 403);
+        // An administrator's is administrators' business (seed 001).
+        let r = app.with_cookie("POST", &reset(&boss), &manager, None).await;
+        assert_eq!(r.error(403).0, "forbidden");
+        let r = app.with_cookie("POST", &reset(&eva), &manager, None).await;
+        assert_eq!((r.status, &r.body), (200, &json!({"reset": true})));
+        let r = app.with_cookie("POST", &reset(&eva), &manager, None).await;
+        assert_eq!(r.body, json!({"reset": false}), "nothing left to reset");
+        let (r, _) = app.login("eva@example.nl", GOOD).await;
+        assert_eq!(r.body["mfa_required"], false);
+        let mails = portier_store::mail::recent(&app.db.store, Some(&Email::parse("eva@example.nl").unwrap()), 1).await.unwrap();
+        assert_eq!(mails[0].kind, "two_factor_reset");
+        assert!(mails[0].body_text.contains("Acme"), "{}", mails[0].body_text);
+        let audit = app.get(&format!("/api/v1/organizations/{}/audit?action=member.two_factor_reset", app.org_id)).await;
+        assert_eq!(audit.body["items"].as_array().unwrap().len(), 1, "{}", audit.body);
+        assert_eq!(app.call("POST", &reset(&boss), Some(&app.token.clone()), None).await.body, json!({"reset": true}));
+        // Another environment's administrator learns nothing.
+        let (_, other) = TestApp::environment(&app.db, "Elders").await;
+        assert_eq!(app.call("POST", &reset(&eva), Some(&other), None).await.status, 404);
+    }
+}

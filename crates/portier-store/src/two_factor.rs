@@ -1,0 +1,460 @@
+//! Two-step verification: a person's TOTP authenticator and recovery codes,
+//! kept as `credentials` rows (`totp_pending` until confirmed with a code,
+//! then `totp`; `recovery`, one row per unused code, holding its digest).
+//! Every change commits with its audit event, and with its mail when the
+//! person must hear of it.
+
+use chrono::{DateTime, Utc};
+use portier_core::Error as DomainError;
+use portier_core::accounts::Account;
+use portier_core::audit::{Actor, NewAuditEvent};
+use portier_core::ids::AccountId;
+use portier_core::mail::{MailContext, MailKind};
+use portier_core::organizations::Organization;
+use portier_core::two_factor::{self, CodeRefused, RecoveryCode, TotpSecret};
+use uuid::Uuid;
+
+use crate::audit::{self, Origin};
+use crate::lifecycle::Lifecycle;
+use crate::{Error, Result, Store, Tx, in_tx, reader};
+
+/// What a person has set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Status {
+    /// An authenticator app, confirmed.
+    pub totp: bool,
+    /// Unused recovery codes.
+    pub recovery_codes_left: i64,
+}
+
+pub async fn status(store: &Store, account: AccountId) -> Result<Status> {
+    let rows: Vec<(String, i64)> = reader!(store, |c| {
+        sqlx::query_as(
+            "SELECT kind, COUNT(*) FROM credentials
+             WHERE account_id = $1 AND kind IN ('totp', 'recovery') GROUP BY kind",
+        )
+        .bind(account.0)
+        .fetch_all(c)
+        .await
+    })?;
+    let n = |k: &str| rows.iter().find(|(kind, _)| kind == k).map_or(0, |r| r.1);
+    Ok(Status {
+        totp: n("totp") > 0,
+        recovery_codes_left: n("recovery"),
+    })
+}
+
+fn already_on() -> Error {
+    Error::Domain(DomainError::Conflict {
+        code: "two_factor_active",
+        field: None,
+        message: "an authenticator app is set up already: turn it off first to set up another"
+            .into(),
+    })
+}
+
+fn nothing_to_confirm() -> Error {
+    Error::Domain(DomainError::Conflict {
+        code: "no_enrolment",
+        field: None,
+        message: "no authenticator app is being set up: start again".into(),
+    })
+}
+
+fn not_on() -> Error {
+    Error::Domain(DomainError::Conflict {
+        code: "two_factor_inactive",
+        field: None,
+        message: "no authenticator app is set up".into(),
+    })
+}
+
+/// A code refused, as the 422 of the field it was sent in.
+pub fn refused(field: &str, why: CodeRefused) -> Error {
+    let code = match why {
+        CodeRefused::Wrong => "wrong_code",
+        CodeRefused::Replayed => "code_used",
+    };
+    portier_core::FieldError::new(field, code, why.to_string()).into()
+}
+
+async fn insert(
+    tx: &mut Tx,
+    account: AccountId,
+    kind: &str,
+    secret: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    in_tx!(tx, |c| {
+        sqlx::query(
+            "INSERT INTO credentials (id, account_id, kind, secret, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(Uuid::now_v7())
+        .bind(account.0)
+        .bind(kind)
+        .bind(secret)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+async fn delete(tx: &mut Tx, account: AccountId, kinds: &str) -> Result<u64> {
+    // `kinds` is fixed text of this module, never input.
+    let sql = format!("DELETE FROM credentials WHERE account_id = $1 AND kind IN ({kinds})");
+    Ok(in_tx!(tx, |c| {
+        sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(account.0)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?)
+}
+
+async fn record(
+    tx: &mut Tx,
+    actor: Actor,
+    action: &'static str,
+    account: AccountId,
+    org: Option<&Organization>,
+    changes: serde_json::Value,
+    origin: &Origin,
+) -> Result<()> {
+    let event = NewAuditEvent {
+        actor,
+        action,
+        organization_id: org.map(|o| o.id),
+        target_type: "account",
+        target_id: account.to_string(),
+        changes,
+        client_addr: origin.client_addr.clone(),
+    };
+    let chain = org.map_or(audit::PLATFORM_CHAIN, |o| o.environment_id);
+    audit::record(tx, chain, event, origin.now).await
+}
+
+/// Starts setting up an authenticator app: a new secret, not in force until
+/// confirmed with a code. A second start replaces the first.
+pub async fn start_totp(
+    store: &Store,
+    account: AccountId,
+    secret: &TotpSecret,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let mut tx = store.begin().await?;
+    if kind_exists(&mut tx, account, "totp").await? {
+        return Err(already_on());
+    }
+    delete(&mut tx, account, "'totp_pending'").await?;
+    insert(&mut tx, account, "totp_pending", &secret.to_base32(), now).await?;
+    tx.commit().await
+}
+
+async fn kind_exists(tx: &mut Tx, account: AccountId, kind: &str) -> Result<bool> {
+    let found: Option<i32> = in_tx!(tx, |c| {
+        sqlx::query_scalar("SELECT 1 FROM credentials WHERE account_id = $1 AND kind = $2 LIMIT 1")
+            .bind(account.0)
+            .bind(kind)
+            .fetch_optional(c)
+            .await
+    })?;
+    Ok(found.is_some())
+}
+
+/// The secret of `kind` (`totp` or `totp_pending`) with its last step.
+async fn secret_of(
+    tx: &mut Tx,
+    account: AccountId,
+    kind: &str,
+) -> Result<Option<(Uuid, TotpSecret, Option<i64>)>> {
+    let row: Option<(Uuid, String, Option<i64>)> = in_tx!(tx, |c| {
+        sqlx::query_as(
+            "SELECT id, secret, last_step FROM credentials WHERE account_id = $1 AND kind = $2
+             ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(account.0)
+        .bind(kind)
+        .fetch_optional(c)
+        .await
+    })?;
+    row.map(|(id, s, last)| {
+        TotpSecret::from_base32(&s)
+            .map(|secret| (id, secret, last))
+            .ok_or_else(|| Error::Corrupt(format!("credential {id}: not a TOTP secret")))
+    })
+    .transpose()
+}
+
+/// Remembers `step` as used, unless another request used it (or a later
+/// one) first: true when this one won.
+async fn use_step(tx: &mut Tx, id: Uuid, step: i64, now: DateTime<Utc>) -> Result<bool> {
+    let n = in_tx!(tx, |c| {
+        sqlx::query(
+            "UPDATE credentials SET last_step = $2, last_used_at = $3
+             WHERE id = $1 AND (last_step IS NULL OR last_step < $2)",
+        )
+        .bind(id)
+        .bind(step)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    Ok(n == 1)
+}
+
+fn unix(now: DateTime<Utc>) -> u64 {
+    u64::try_from(now.timestamp()).unwrap_or(0)
+}
+
+/// New recovery codes in place of any old ones; the codes, to show once.
+async fn new_recovery_codes(
+    tx: &mut Tx,
+    account: AccountId,
+    now: DateTime<Utc>,
+) -> Result<Vec<RecoveryCode>> {
+    delete(tx, account, "'recovery'").await?;
+    let codes: Vec<RecoveryCode> = (0..two_factor::RECOVERY_CODES)
+        .map(|_| RecoveryCode::from_random(rand::random()))
+        .collect();
+    for code in &codes {
+        insert(tx, account, "recovery", &code.hash(), now).await?;
+    }
+    Ok(codes)
+}
+
+/// Confirms the authenticator app being set up with one of its codes: it is
+/// in force from now on, and ten recovery codes replace any earlier ones.
+pub async fn confirm_totp(
+    store: &Store,
+    account: AccountId,
+    code: &str,
+    origin: &Origin,
+) -> Result<Vec<RecoveryCode>> {
+    let mut tx = store.begin().await?;
+    if kind_exists(&mut tx, account, "totp").await? {
+        return Err(already_on());
+    }
+    let (id, secret, last) = secret_of(&mut tx, account, "totp_pending")
+        .await?
+        .ok_or_else(nothing_to_confirm)?;
+    let step = two_factor::accept(&secret, code, unix(origin.now), last)
+        .map_err(|e| refused("code", e))?;
+    if !use_step(&mut tx, id, step, origin.now).await? {
+        return Err(refused("code", CodeRefused::Replayed));
+    }
+    in_tx!(&mut tx, |c| {
+        sqlx::query("UPDATE credentials SET kind = 'totp' WHERE id = $1")
+            .bind(id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    let codes = new_recovery_codes(&mut tx, account, origin.now).await?;
+    record(
+        &mut tx,
+        Actor::Account { id: account },
+        "account.two_factor_enabled",
+        account,
+        None,
+        serde_json::json!({"method": "totp"}),
+        origin,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(codes)
+}
+
+/// Checks a current code of the person's authenticator app and uses it up.
+async fn use_code(
+    tx: &mut Tx,
+    account: AccountId,
+    code: &str,
+    field: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let (id, secret, last) = secret_of(tx, account, "totp").await?.ok_or_else(not_on)?;
+    let step = two_factor::accept(&secret, code, unix(now), last).map_err(|e| refused(field, e))?;
+    if use_step(tx, id, step, now).await? {
+        Ok(())
+    } else {
+        Err(refused(field, CodeRefused::Replayed))
+    }
+}
+
+/// New recovery codes, for a current code of the authenticator app.
+pub async fn regenerate_recovery_codes(
+    store: &Store,
+    account: AccountId,
+    code: &str,
+    origin: &Origin,
+) -> Result<Vec<RecoveryCode>> {
+    let mut tx = store.begin().await?;
+    use_code(&mut tx, account, code, "code", origin.now).await?;
+    let codes = new_recovery_codes(&mut tx, account, origin.now).await?;
+    record(
+        &mut tx,
+        Actor::Account { id: account },
+        "account.recovery_codes_renewed",
+        account,
+        None,
+        serde_json::json!({}),
+        origin,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(codes)
+}
+
+/// The person turns two-step verification off, with a current code.
+pub async fn disable(store: &Store, account: AccountId, code: &str, origin: &Origin) -> Result<()> {
+    let mut tx = store.begin().await?;
+    use_code(&mut tx, account, code, "code", origin.now).await?;
+    delete(&mut tx, account, "'totp', 'totp_pending', 'recovery'").await?;
+    record(
+        &mut tx,
+        Actor::Account { id: account },
+        "account.two_factor_disabled",
+        account,
+        None,
+        serde_json::json!({"method": "totp"}),
+        origin,
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// The second step of a sign-in.
+#[derive(Debug, Clone)]
+pub enum Proof {
+    /// A code of the authenticator app.
+    Code(String),
+    /// One of the recovery codes.
+    RecoveryCode(String),
+}
+
+/// Checks the second step of a sign-in and uses it up: a code of the
+/// authenticator app once, a recovery code for good (that use is audited and
+/// the person is told by mail). Returns the recovery codes left when one was
+/// used.
+pub async fn verify(
+    store: &Store,
+    account: &Account,
+    proof: &Proof,
+    lifecycle: &Lifecycle,
+    origin: &Origin,
+) -> Result<Option<i64>> {
+    let mut tx = store.begin().await?;
+    match proof {
+        Proof::Code(code) => {
+            use_code(&mut tx, account.id, code, "code", origin.now).await?;
+            tx.commit().await?;
+            Ok(None)
+        }
+        Proof::RecoveryCode(typed) => {
+            let wrong = || {
+                portier_core::FieldError::new(
+                    "recovery_code",
+                    "wrong_code",
+                    "this recovery code is not right, or it has been used",
+                )
+            };
+            let digest = two_factor::typed_recovery_digest(typed).ok_or_else(wrong)?;
+            let used = in_tx!(&mut tx, |c| {
+                sqlx::query("DELETE FROM credentials WHERE account_id = $1 AND kind = 'recovery' AND secret = $2")
+                    .bind(account.id.0)
+                    .bind(&digest)
+                    .execute(c)
+                    .await
+                    .map(|r| r.rows_affected())
+            })?;
+            if used != 1 {
+                return Err(wrong().into());
+            }
+            let left: i64 = in_tx!(&mut tx, |c| {
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM credentials WHERE account_id = $1 AND kind = 'recovery'",
+                )
+                .bind(account.id.0)
+                .fetch_one(c)
+                .await
+            })?;
+            record(
+                &mut tx,
+                Actor::Account { id: account.id },
+                "account.recovery_code_used",
+                account.id,
+                None,
+                serde_json::json!({"recovery_codes_left": left}),
+                origin,
+            )
+            .await?;
+            let ctx = notice(lifecycle, account, None);
+            crate::mail::enqueue_rendered(
+                &mut tx,
+                lifecycle,
+                MailKind::RecoveryCodeUsed,
+                account,
+                None,
+                &ctx,
+                origin.now,
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(Some(left))
+        }
+    }
+}
+
+fn notice(lifecycle: &Lifecycle, account: &Account, org: Option<&Organization>) -> MailContext {
+    MailContext {
+        name: account.name.display_name(),
+        email: account.email.to_string(),
+        organization: org.map(|o| o.name.clone()).unwrap_or_default(),
+        link: format!("{}/account/two-factor", lifecycle.public_url),
+        expires_at: None,
+    }
+}
+
+/// An administrator takes a member's second factors away (they lost their
+/// phone): audited in the organization and mailed to the person. Returns
+/// false when there was nothing to take.
+pub async fn reset(
+    store: &Store,
+    actor: Actor,
+    org: &Organization,
+    account: &Account,
+    lifecycle: &Lifecycle,
+    origin: &Origin,
+) -> Result<bool> {
+    let mut tx = store.begin().await?;
+    let removed = delete(&mut tx, account.id, "'totp', 'totp_pending', 'recovery'").await?;
+    if removed == 0 {
+        return Ok(false);
+    }
+    record(
+        &mut tx,
+        actor,
+        "member.two_factor_reset",
+        account.id,
+        Some(org),
+        serde_json::json!({}),
+        origin,
+    )
+    .await?;
+    let ctx = notice(lifecycle, account, Some(org));
+    crate::mail::enqueue_rendered(
+        &mut tx,
+        lifecycle,
+        MailKind::TwoFactorReset,
+        account,
+        Some(org),
+        &ctx,
+        origin.now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
