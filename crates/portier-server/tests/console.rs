@@ -595,4 +595,41 @@ both_backends! {
         assert_eq!(page.status, 404);
         assert!(!page.html.contains("eva@example.nl"));
     }
+
+    async fn signing_in_with_two_step_verification_asks_for_the_code_or_a_recovery_code(db) {
+        let app = TestApp::start(db).await;
+        let cookie = app.session_in(&app.org_id.clone(), "eva@example.nl", &["member"]).await;
+        let r = app.with_cookie("POST", "/api/v1/me/totp", &cookie, None).await;
+        let secret = portier_core::two_factor::TotpSecret::from_base32(r.body["secret"].as_str().unwrap()).unwrap();
+        let at = |steps: i64| secret.code_at((chrono::Utc::now().timestamp() + 30 * steps) as u64);
+        let r = app.with_cookie("POST", "/api/v1/me/totp/confirm", &cookie, Some(json!({"code": at(0)}))).await;
+        let recovery = r.body["recovery_codes"][0].as_str().unwrap().to_owned();
+        let signed = post(&app, "/login", None, &[("email", "eva@example.nl"), ("password", GOOD), ("next", "/account")]).await;
+        assert_eq!(signed.status, 303);
+        assert_eq!(signed.headers["location"], "/login/second-step?next=%2Faccount");
+        let half = session_cookie(&signed);
+        assert_eq!(get(&app, "/account", Some(&half), None).await.status, 303, "nothing opens halfway");
+        let step = get(&app, "/login/second-step?next=%2Faccount", Some(&half), Some("nl")).await;
+        assert!(step.html.contains("Code uit je authenticator-app") && step.html.contains("autocomplete=\"one-time-code\""), "{}", step.html);
+        let wrong = post(&app, "/login/second-step", Some(&half), &[("code", "12345"), ("next", "/account")]).await;
+        assert_eq!(wrong.status, 422);
+        assert!(wrong.html.contains("This code is not right."), "{}", wrong.html);
+        let used = post(&app, "/login/second-step", Some(&half), &[("code", &at(0)), ("next", "/account")]).await;
+        assert!(used.html.contains("This code has just been used."), "{}", used.html);
+        let done = post(&app, "/login/second-step", Some(&half), &[("code", &at(1)), ("next", "/account")]).await;
+        assert_eq!((done.status, done.headers["location"].to_str().unwrap()), (303, "/account"));
+        assert_eq!(get(&app, "/account", Some(&session_cookie(&done)), None).await.status, 200);
+        // Without a sign-in under way the step sends back to the start.
+        assert_eq!(get(&app, "/login/second-step", None, None).await.headers["location"], "/login");
+        // A recovery code instead.
+        let signed = post(&app, "/login", None, &[("email", "eva@example.nl"), ("password", GOOD)]).await;
+        let half = session_cookie(&signed);
+        let form = get(&app, "/login/second-step?recovery=1", Some(&half), None).await;
+        assert!(form.html.contains("name=\"recovery_code\""), "{}", form.html);
+        let done = post(&app, "/login/second-step", Some(&half), &[("recovery_code", &recovery), ("next", "/")]).await;
+        assert_eq!(done.status, 303);
+        let again = post(&app, "/login", None, &[("email", "eva@example.nl"), ("password", GOOD)]).await;
+        let refused = post(&app, "/login/second-step", Some(&session_cookie(&again)), &[("recovery_code", &recovery)]).await;
+        assert!(refused.html.contains("This recovery code is not right, or it has been used."), "{}", refused.html);
+    }
 }
