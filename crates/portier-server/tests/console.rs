@@ -632,4 +632,40 @@ both_backends! {
         let refused = post(&app, "/login/second-step", Some(&session_cookie(&again)), &[("recovery_code", &recovery)]).await;
         assert!(refused.html.contains("This recovery code is not right, or it has been used."), "{}", refused.html);
     }
+
+    async fn two_step_verification_is_set_up_and_turned_off_in_my_account(db) {
+        let app = TestApp::start(db).await;
+        let cookie = app.session_in(&app.org_id.clone(), "eva@example.nl", &["member"]).await;
+        let account = get(&app, "/account", Some(&cookie), None).await;
+        assert!(account.html.contains("href=\"/account/two-factor\""));
+        let off = get(&app, "/account/two-factor", Some(&cookie), None).await;
+        assert!(off.html.contains("Two-step verification is off"), "{}", off.html);
+        let enrol = post(&app, "/account/two-factor/start", Some(&cookie), &[]).await;
+        assert_eq!(enrol.status, 200);
+        assert!(enrol.html.contains("<svg role=\"img\" aria-label=\"QR code to scan with your authenticator app\""), "{}", enrol.html);
+        assert!(!enrol.html.contains("<?xml") && !enrol.html.contains("style="), "inline SVG without style");
+        let start = enrol.html.find("<code class=\"secret\">").unwrap() + "<code class=\"secret\">".len();
+        let key: String = enrol.html[start..].split('<').next().unwrap().replace(' ', "");
+        let secret = portier_core::two_factor::TotpSecret::from_base32(&key).unwrap();
+        let at = |steps: i64| secret.code_at((chrono::Utc::now().timestamp() + 30 * steps) as u64);
+        // A wrong code: the same QR code again, with the reason.
+        let wrong = post(&app, "/account/two-factor/confirm", Some(&cookie), &[("code", "12345")]).await;
+        assert_eq!(wrong.status, 422);
+        assert!(wrong.html.contains("This code is not right.") && wrong.html.contains(&key[..4]), "{}", wrong.html);
+        let on = post(&app, "/account/two-factor/confirm", Some(&cookie), &[("code", &at(0))]).await;
+        assert_eq!(on.status, 200, "{}", on.html);
+        assert_eq!(on.html.matches("<li><code>").count(), 10, "{}", on.html);
+        let shown = get(&app, "/account/two-factor", Some(&cookie), Some("nl")).await;
+        assert!(shown.html.contains("Tweestapsverificatie staat aan") && shown.html.contains("Herstelcodes over: 10."), "{}", shown.html);
+        let list = app.get(&format!("/api/v1/organizations/{}/members?q=eva", app.org_id)).await;
+        assert_eq!(list.body["items"][0]["two_factor"], true);
+        let renewed = post(&app, "/account/two-factor/recovery-codes", Some(&cookie), &[("code", &at(1))]).await;
+        assert_eq!(renewed.html.matches("<li><code>").count(), 10);
+        let used = post(&app, "/account/two-factor/off", Some(&cookie), &[("code", &at(1))]).await;
+        assert_eq!(used.status, 422);
+        assert!(used.html.contains("This code has just been used."), "{}", used.html);
+        portier_store::testing::execute(&app.db.store, "UPDATE credentials SET last_step = NULL").await;
+        let turned = post(&app, "/account/two-factor/off", Some(&cookie), &[("code", &at(0))]).await;
+        assert!(turned.html.contains("Two-step verification is off."), "{}", turned.html);
+    }
 }

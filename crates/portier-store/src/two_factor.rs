@@ -225,6 +225,15 @@ async fn new_recovery_codes(
     Ok(codes)
 }
 
+/// The secret of the authenticator app being set up, if any (to show its
+/// QR code again after a wrong code).
+pub async fn pending(store: &Store, account: AccountId) -> Result<Option<TotpSecret>> {
+    let mut tx = store.begin().await?;
+    let found = secret_of(&mut tx, account, "totp_pending").await?;
+    tx.commit().await?;
+    Ok(found.map(|(_, secret, _)| secret))
+}
+
 /// Confirms the authenticator app being set up with one of its codes: it is
 /// in force from now on, and ten recovery codes replace any earlier ones.
 pub async fn confirm_totp(

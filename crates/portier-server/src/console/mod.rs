@@ -17,6 +17,7 @@ pub mod resources;
 pub mod roles;
 pub mod settings;
 pub mod tokens;
+pub mod two_factor;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -401,6 +402,7 @@ pub fn router() -> Router<AppState> {
         .merge(tokens::router())
         .merge(settings::router())
         .merge(account::router())
+        .merge(two_factor::router())
         .merge(devmail::router())
         .route("/language", get(switch_language))
         .route("/static/portier.css", get(stylesheet))

@@ -1,0 +1,302 @@
+//! My account → Two-step verification: set up an authenticator app (a QR
+//! code drawn by the server as SVG, and the secret as text), confirm it
+//! with a code, see the ten recovery codes once, renew them or turn it off
+//! with a current code. The same rules and limits as the API
+//! (`crate::api::two_factor`).
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Form, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use portier_store::audit::Origin;
+use serde::Deserialize;
+
+use super::{I18n, Page, Person};
+use crate::api::two_factor::{TotpEnrolment, with_code};
+use crate::extract::ClientAddr;
+use crate::{ApiError, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/account/two-factor", get(show))
+        .route("/account/two-factor/start", post(start))
+        .route("/account/two-factor/confirm", post(confirm))
+        .route("/account/two-factor/recovery-codes", post(renew))
+        .route("/account/two-factor/off", post(turn_off))
+}
+
+/// What the page shows besides the state.
+pub enum Mode {
+    Overview,
+    /// Setting up: the QR code (SVG) and the secret as text.
+    Enrol {
+        qr: String,
+        secret: String,
+    },
+    /// Recovery codes, shown this once.
+    Codes(Vec<String>),
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "two_factor.html")]
+pub struct TwoFactorPage {
+    pub page: Page,
+    pub totp: bool,
+    pub recovery_codes_left: i64,
+    pub mode: Mode,
+    pub error: Option<String>,
+    pub notice: Option<String>,
+}
+
+/// The secret spaced in fours, as apps ask for it typed by hand.
+fn spaced(secret: &str) -> String {
+    secret
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The otpauth URL as a QR code in SVG, to sit in the page.
+fn qr_svg(url: &str, label: &str) -> String {
+    let Ok(code) = qrcode::QrCode::new(url.as_bytes()) else {
+        return String::new();
+    };
+    let svg = code
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .build();
+    let svg = svg.split_once("?>").map_or(svg.as_str(), |(_, s)| s);
+    let label = askama::filters::escape(label, askama::filters::Html)
+        .map(|l| l.to_string())
+        .unwrap_or_default();
+    svg.replacen(
+        "<svg ",
+        &format!("<svg role=\"img\" aria-label=\"{label}\" "),
+        1,
+    )
+}
+
+fn enrol_mode(i18n: &I18n, e: &TotpEnrolment) -> Mode {
+    Mode::Enrol {
+        qr: qr_svg(&e.otpauth_url, &i18n.t("two-factor-qr-label")),
+        secret: spaced(&e.secret),
+    }
+}
+
+async fn page(
+    state: &AppState,
+    person: &Person,
+    mode: Mode,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Result<TwoFactorPage, ApiError> {
+    let status = portier_store::two_factor::status(&state.store, person.account.id).await?;
+    Ok(TwoFactorPage {
+        page: person.viewer.page(),
+        totp: status.totp,
+        recovery_codes_left: status.recovery_codes_left,
+        mode,
+        error,
+        notice,
+    })
+}
+
+fn respond(p: Result<TwoFactorPage, ApiError>, status: StatusCode) -> Response {
+    match p {
+        Ok(p) => (status, p).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A refused code, in the person's language.
+fn refusal(i18n: &I18n, e: &ApiError) -> String {
+    match (e.status, e.body.error.code.as_str()) {
+        (StatusCode::TOO_MANY_REQUESTS, _) => {
+            let minutes = e.retry_after.unwrap_or(60).div_ceil(60).to_string();
+            i18n.t1("login-throttled", "minutes", &minutes)
+        }
+        (_, "code_used") => i18n.t("second-step-used"),
+        (_, "two_factor_active") => i18n.t("two-factor-already-on"),
+        (_, "no_enrolment") | (_, "two_factor_inactive") => i18n.t("two-factor-start-again"),
+        _ => i18n.t("second-step-wrong"),
+    }
+}
+
+async fn show(State(state): State<AppState>, person: Person) -> Response {
+    respond(
+        page(&state, &person, Mode::Overview, None, None).await,
+        StatusCode::OK,
+    )
+}
+
+async fn start(State(state): State<AppState>, person: Person) -> Response {
+    let i18n = person.viewer.i18n;
+    match crate::api::two_factor::start_enrolment(&state, person.account.id).await {
+        Ok(e) => respond(
+            page(&state, &person, enrol_mode(&i18n, &e), None, None).await,
+            StatusCode::OK,
+        ),
+        Err(e) if e.status.is_server_error() => e.into_response(),
+        Err(e) => respond(
+            page(
+                &state,
+                &person,
+                Mode::Overview,
+                Some(refusal(&i18n, &e)),
+                None,
+            )
+            .await,
+            e.status,
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    code: String,
+}
+
+async fn confirm(
+    State(state): State<AppState>,
+    person: Person,
+    ClientAddr(client): ClientAddr,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let i18n = person.viewer.i18n;
+    let origin = Origin::now(client.clone());
+    let confirmed = with_code(
+        &state,
+        &person.session,
+        client.as_deref(),
+        portier_store::two_factor::confirm_totp(
+            &state.store,
+            person.account.id,
+            &form.code,
+            &origin,
+        ),
+    )
+    .await;
+    match confirmed {
+        Ok(codes) => {
+            let codes = codes.iter().map(|c| c.expose().to_owned()).collect();
+            let notice = Some(i18n.t("two-factor-on"));
+            respond(
+                page(&state, &person, Mode::Codes(codes), None, notice).await,
+                StatusCode::OK,
+            )
+        }
+        Err(e) if e.status.is_server_error() => e.into_response(),
+        Err(e) => {
+            // The same QR code again, with what was wrong.
+            let pending = portier_store::two_factor::pending(&state.store, person.account.id).await;
+            let mode = match pending {
+                Ok(Some(secret)) => enrol_mode(
+                    &i18n,
+                    &TotpEnrolment {
+                        secret: secret.to_base32(),
+                        otpauth_url: secret.otpauth_url(&person.account.email),
+                    },
+                ),
+                Ok(None) => Mode::Overview,
+                Err(e) => return ApiError::from(e).into_response(),
+            };
+            respond(
+                page(&state, &person, mode, Some(refusal(&i18n, &e)), None).await,
+                e.status,
+            )
+        }
+    }
+}
+
+async fn renew(
+    State(state): State<AppState>,
+    person: Person,
+    ClientAddr(client): ClientAddr,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let i18n = person.viewer.i18n;
+    let origin = Origin::now(client.clone());
+    let renewed = with_code(
+        &state,
+        &person.session,
+        client.as_deref(),
+        portier_store::two_factor::regenerate_recovery_codes(
+            &state.store,
+            person.account.id,
+            &form.code,
+            &origin,
+        ),
+    )
+    .await;
+    match renewed {
+        Ok(codes) => {
+            let codes = codes.iter().map(|c| c.expose().to_owned()).collect();
+            let notice = Some(i18n.t("two-factor-renewed"));
+            respond(
+                page(&state, &person, Mode::Codes(codes), None, notice).await,
+                StatusCode::OK,
+            )
+        }
+        Err(e) if e.status.is_server_error() => e.into_response(),
+        Err(e) => respond(
+            page(
+                &state,
+                &person,
+                Mode::Overview,
+                Some(refusal(&i18n, &e)),
+                None,
+            )
+            .await,
+            e.status,
+        ),
+    }
+}
+
+async fn turn_off(
+    State(state): State<AppState>,
+    person: Person,
+    ClientAddr(client): ClientAddr,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let i18n = person.viewer.i18n;
+    let origin = Origin::now(client.clone());
+    let off = with_code(
+        &state,
+        &person.session,
+        client.as_deref(),
+        portier_store::two_factor::disable(&state.store, person.account.id, &form.code, &origin),
+    )
+    .await;
+    match off {
+        Ok(()) => respond(
+            page(
+                &state,
+                &person,
+                Mode::Overview,
+                None,
+                Some(i18n.t("two-factor-off")),
+            )
+            .await,
+            StatusCode::OK,
+        ),
+        Err(e) if e.status.is_server_error() => e.into_response(),
+        Err(e) => respond(
+            page(
+                &state,
+                &person,
+                Mode::Overview,
+                Some(refusal(&i18n, &e)),
+                None,
+            )
+            .await,
+            e.status,
+        ),
+    }
+}
