@@ -667,5 +667,21 @@ both_backends! {
         portier_store::testing::execute(&app.db.store, "UPDATE credentials SET last_step = NULL").await;
         let turned = post(&app, "/account/two-factor/off", Some(&cookie), &[("code", &at(0))]).await;
         assert!(turned.html.contains("Two-step verification is off."), "{}", turned.html);
+
+        // Set up again, then reset by an administrator from the member's page.
+        post(&app, "/account/two-factor/start", Some(&cookie), &[]).await;
+        let secret = portier_store::two_factor::pending(&app.db.store, portier_core::ids::AccountId(uuid::Uuid::parse_str(list.body["items"][0]["account_id"].as_str().unwrap()).unwrap())).await.unwrap().unwrap();
+        portier_store::testing::execute(&app.db.store, "UPDATE credentials SET last_step = NULL").await;
+        let code = secret.code_at(chrono::Utc::now().timestamp() as u64);
+        assert_eq!(post(&app, "/account/two-factor/confirm", Some(&cookie), &[("code", &code)]).await.status, 200);
+        let eva = list.body["items"][0]["account_id"].as_str().unwrap();
+        let admin = admin_session(&app).await;
+        let page = format!("/orgs/{}/members/{eva}", app.org_id);
+        let shown = get(&app, &page, Some(&admin), None).await;
+        assert!(shown.html.contains("Reset two-step verification"), "{}", shown.html);
+        let done = post(&app, &format!("{page}/reset-two-factor"), Some(&admin), &[]).await;
+        assert_eq!(done.headers["location"].to_str().unwrap(), format!("{page}?done=reset-two-factor"));
+        let after = get(&app, &format!("{page}?done=reset-two-factor"), Some(&admin), None).await;
+        assert!(after.html.contains("Two-step verification is reset") && !after.html.contains("<summary>Reset two-step verification"), "{}", after.html);
     }
 }

@@ -184,6 +184,10 @@ done-resend = A new invitation is on its way; the previous link no longer works.
 done-deactivate = The user is deactivated.
 done-reactivate = The user is reactivated.
 done-removed = The user is removed from the organization.
+done-reset-two-factor = Two-step verification is reset; the user got a mail about it.
+member-reset-two-factor = Reset two-step verification
+member-reset-two-factor-explained = For someone who lost their phone: their authenticator app and recovery codes stop working, they sign in with their password alone and can set it up again. They get a mail about it. Nobody, administrators included, ever sees their codes.
+member-reset-two-factor-confirm = Reset two-step verification
 
 audit-none = Nothing has happened yet.
 audit-when = When

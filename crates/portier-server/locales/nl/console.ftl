@@ -183,6 +183,10 @@ done-resend = Er is een nieuwe uitnodiging onderweg; de vorige link werkt niet m
 done-deactivate = De gebruiker is gedeactiveerd.
 done-reactivate = De gebruiker is geheractiveerd.
 done-removed = De gebruiker is uit de organisatie verwijderd.
+done-reset-two-factor = De tweestapsverificatie is uitgezet; de gebruiker kreeg er een mail over.
+member-reset-two-factor = Tweestapsverificatie uitzetten
+member-reset-two-factor-explained = Voor wie zijn telefoon kwijt is: de authenticator-app en herstelcodes werken niet meer, hij logt in met alleen zijn wachtwoord en kan het opnieuw instellen. Hij krijgt er een mail over. Niemand, ook een beheerder niet, ziet ooit zijn codes.
+member-reset-two-factor-confirm = Tweestapsverificatie uitzetten
 
 audit-none = Er is nog niets gebeurd.
 audit-when = Wanneer

@@ -45,6 +45,10 @@ pub fn router() -> Router<AppState> {
         .route("/orgs/{org}/members/{account}/groups", post(change_groups))
         .route("/orgs/{org}/members/{account}/resend", post(resend))
         .route("/orgs/{org}/members/{account}/deactivate", post(deactivate))
+        .route(
+            "/orgs/{org}/members/{account}/reset-two-factor",
+            post(reset_two_factor),
+        )
         .route("/orgs/{org}/members/{account}/reactivate", post(reactivate))
         .route("/orgs/{org}/members/{account}/remove", post(remove))
 }
@@ -1062,6 +1066,41 @@ async fn set_active(
     .map_err(ApiError::from);
     let done = if active { "reactivate" } else { "deactivate" };
     after(&state, &person, &org, account, done, outcome, None).await
+}
+
+/// Takes the member's two-step verification away (a lost phone), under
+/// the API's rules.
+async fn reset_two_factor(
+    State(state): State<AppState>,
+    person: Person,
+    ClientAddr(client): ClientAddr,
+    Path((org, account)): Path<(String, String)>,
+) -> Response {
+    let (ctx, auth, account) =
+        match change_route::<MembersUpdate>(&state, &person, &org, &account).await {
+            Ok(r) => r,
+            Err(page) => return page,
+        };
+    let outcome = crate::api::two_factor::reset_member(
+        &state,
+        &ctx.principal,
+        &ctx.org,
+        &auth,
+        account,
+        client,
+    )
+    .await
+    .map(|_| ());
+    after(
+        &state,
+        &person,
+        &org,
+        account,
+        "reset-two-factor",
+        outcome,
+        None,
+    )
+    .await
 }
 
 async fn deactivate(
