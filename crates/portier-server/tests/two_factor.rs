@@ -148,6 +148,9 @@ both_backends! {
         let (r, _) = mfa(&app, &full, json!({"code": oathtool(&secret, 1)})).await;
         assert_eq!(r.status, 401, "a signed-in session has no second step to take");
         let (r, _) = mfa(&app, &half, json!({"code": "123456", "recovery_code": "x"})).await;
+        assert_eq!(r.error(401).0, "no_sign_in_started", "who first, then what was sent");
+        let (_, again) = app.login("eva@example.nl", GOOD).await;
+        let (r, _) = mfa(&app, again.as_ref().unwrap(), json!({"code": "123456", "recovery_code": "x"})).await;
         assert_eq!(r.error(422).1, Some("code"), "one of the two");
     }
 

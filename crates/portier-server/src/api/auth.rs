@@ -278,8 +278,7 @@ pub async fn mfa(
     headers: HeaderMap,
     ApiJson(body): ApiJson<SecondStep>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let proof = body.proof()?;
-    let signed = second_step(&state, client, &headers, &proof).await?;
+    let signed = second_step(&state, client, &headers, body.proof()).await?;
     Ok((
         [
             (header::SET_COOKIE, signed.cookie),
@@ -301,8 +300,9 @@ pub(crate) async fn second_step(
     state: &AppState,
     client: Option<String>,
     headers: &HeaderMap,
-    proof: &Proof,
+    proof: Result<Proof, ApiError>,
 ) -> Result<SignIn, ApiError> {
+    // Who first: without a sign-in under way, what was sent does not matter.
     let pending = crate::auth::session_at(state, headers, Stage::SecondFactor)
         .await?
         .ok_or_else(|| {
@@ -311,6 +311,7 @@ pub(crate) async fn second_step(
                 "sign in with your password first; the second step must follow within 10 minutes",
             )
         })?;
+    let proof = &proof?;
     let limits = second_factor_limits(pending.account_id, client.as_deref());
     let counted = enforce(state, &limits).await?;
     let account = portier_store::accounts::get(&state.store, pending.account_id)

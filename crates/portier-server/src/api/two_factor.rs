@@ -230,7 +230,7 @@ pub struct TwoFactorReset {
 /// are never shown to anyone.
 #[utoipa::path(post, operation_id = "members_reset_two_factor", path = "/organizations/{org}/members/{account_id}/reset-two-factor", tag = "members",
     params(("org" = Uuid, Path, description = "Organization id"), ("account_id" = Uuid, Path, description = "The member's account id")),
-    responses((status = 200, body = TwoFactorReset), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = TwoFactorReset), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn reset(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
