@@ -102,19 +102,7 @@ pub async fn login(
     ApiJson(body): ApiJson<Login>,
 ) -> Result<impl IntoResponse, ApiError> {
     let signed = sign_in(&state, client, &headers, &body.email.0, body.password).await?;
-    Ok((
-        [
-            (header::SET_COOKIE, signed.cookie),
-            (
-                header::CACHE_CONTROL,
-                header::HeaderValue::from_static("no-store"),
-            ),
-        ],
-        Json(SignedIn {
-            account_id: signed.account_id.0,
-            mfa_required: signed.second_factor,
-        }),
-    ))
+    Ok(signed.answer())
 }
 
 /// A person who just signed in, and the cookie of their new session.
@@ -123,6 +111,25 @@ pub(crate) struct SignIn {
     pub cookie: header::HeaderValue,
     /// The session waits for a second factor (`POST /auth/mfa`).
     pub second_factor: bool,
+}
+
+impl SignIn {
+    /// The API's answer: the cookie, never cached, and who signed in.
+    fn answer(self) -> impl IntoResponse {
+        (
+            [
+                (header::SET_COOKIE, self.cookie),
+                (
+                    header::CACHE_CONTROL,
+                    header::HeaderValue::from_static("no-store"),
+                ),
+            ],
+            Json(SignedIn {
+                account_id: self.account_id.0,
+                mfa_required: self.second_factor,
+            }),
+        )
+    }
 }
 
 /// Signs a person in, for the API and the console alike: the throttles, one
@@ -279,19 +286,7 @@ pub async fn mfa(
     ApiJson(body): ApiJson<SecondStep>,
 ) -> Result<impl IntoResponse, ApiError> {
     let signed = second_step(&state, client, &headers, body.proof()).await?;
-    Ok((
-        [
-            (header::SET_COOKIE, signed.cookie),
-            (
-                header::CACHE_CONTROL,
-                header::HeaderValue::from_static("no-store"),
-            ),
-        ],
-        Json(SignedIn {
-            account_id: signed.account_id.0,
-            mfa_required: false,
-        }),
-    ))
+    Ok(signed.answer())
 }
 
 /// The second step, for the API and the console alike: the half-signed-in

@@ -44,6 +44,14 @@ pub struct RecoveryCodes {
     pub recovery_codes: Vec<String>,
 }
 
+impl From<Vec<portier_core::two_factor::RecoveryCode>> for RecoveryCodes {
+    fn from(codes: Vec<portier_core::two_factor::RecoveryCode>) -> Self {
+        RecoveryCodes {
+            recovery_codes: codes.iter().map(|c| c.expose().to_owned()).collect(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TwoFactorStatus {
     /// An authenticator app is set up.
@@ -158,9 +166,7 @@ pub async fn confirm(
         portier_store::two_factor::confirm_totp(&state.store, session.account_id, code, &origin),
     )
     .await?;
-    Ok(Json(RecoveryCodes {
-        recovery_codes: codes.iter().map(|c| c.expose().to_owned()).collect(),
-    }))
+    Ok(Json(codes.into()))
 }
 
 /// Turn two-step verification off, with a current code.
@@ -211,9 +217,7 @@ pub async fn renew_recovery_codes(
         ),
     )
     .await?;
-    Ok(Json(RecoveryCodes {
-        recovery_codes: codes.iter().map(|c| c.expose().to_owned()).collect(),
-    }))
+    Ok(Json(codes.into()))
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -15,7 +15,7 @@ use portier_store::audit::Origin;
 use serde::Deserialize;
 
 use super::{I18n, Page, Person};
-use crate::api::two_factor::{TotpEnrolment, with_code};
+use crate::api::two_factor::{RecoveryCodes, TotpEnrolment, with_code};
 use crate::extract::ClientAddr;
 use crate::{ApiError, AppState};
 
@@ -185,7 +185,7 @@ async fn confirm(
     .await;
     match confirmed {
         Ok(codes) => {
-            let codes = codes.iter().map(|c| c.expose().to_owned()).collect();
+            let codes = RecoveryCodes::from(codes).recovery_codes;
             let notice = Some(i18n.t("two-factor-on"));
             respond(
                 page(&state, &person, Mode::Codes(codes), None, notice).await,
@@ -237,7 +237,7 @@ async fn renew(
     .await;
     match renewed {
         Ok(codes) => {
-            let codes = codes.iter().map(|c| c.expose().to_owned()).collect();
+            let codes = RecoveryCodes::from(codes).recovery_codes;
             let notice = Some(i18n.t("two-factor-renewed"));
             respond(
                 page(&state, &person, Mode::Codes(codes), None, notice).await,
