@@ -169,6 +169,38 @@ impl FromRequestParts<AppState> for Person {
     }
 }
 
+/// A signed-in person, or one who must set up two-step verification before
+/// anything else (an organization of theirs requires it): the routes that
+/// set it up.
+pub struct Enrollee {
+    pub session: Session,
+    /// The session is at [`Stage::Enrol`]; setting up makes it a full one.
+    pub enrolling: bool,
+}
+
+impl FromRequestParts<AppState> for Enrollee {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match Person::from_request_parts(parts, state).await {
+            Ok(Person(session)) => Ok(Enrollee {
+                session,
+                enrolling: false,
+            }),
+            Err(e) if e.status == axum::http::StatusCode::UNAUTHORIZED => {
+                session_at(state, &parts.headers, Stage::Enrol)
+                    .await?
+                    .map(|session| Enrollee {
+                        session,
+                        enrolling: true,
+                    })
+                    .ok_or(e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

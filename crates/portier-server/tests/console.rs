@@ -684,4 +684,33 @@ both_backends! {
         let after = get(&app, &format!("{page}?done=reset-two-factor"), Some(&admin), None).await;
         assert!(after.html.contains("Two-step verification is reset") && !after.html.contains("<summary>Reset two-step verification"), "{}", after.html);
     }
+
+    async fn a_required_second_factor_is_set_up_right_after_signing_in(db) {
+        let app = TestApp::start(db).await;
+        app.person("eva@example.nl", &["member"]).await;
+        let admin = admin_session(&app).await;
+        let settings = format!("/orgs/{}/settings", app.org_id);
+        let form = get(&app, &settings, Some(&admin), None).await;
+        assert!(form.html.contains("name=\"require_two_factor\""), "{}", form.html);
+        let saved = post(&app, &settings, Some(&admin), &[("name", "Acme"), ("locale", "en"), ("preset", "standard"), ("require_two_factor", "1")]).await;
+        assert_eq!(saved.status, 303, "{}", saved.html);
+        let signed = post(&app, "/login", None, &[("email", "eva@example.nl"), ("password", GOOD), ("next", "/account")]).await;
+        assert_eq!(signed.headers["location"], "/account/two-factor?next=%2Faccount");
+        let enrol = session_cookie(&signed);
+        let elsewhere = get(&app, "/", Some(&enrol), None).await;
+        assert_eq!(elsewhere.headers["location"], "/account/two-factor?next=/", "nothing else first");
+        let page = get(&app, "/account/two-factor?next=%2Faccount", Some(&enrol), None).await;
+        assert!(page.html.contains("requires two-step verification. Set it up to continue.") && !page.html.contains("Back to my account"), "{}", page.html);
+        let started = post(&app, "/account/two-factor/start?next=%2Faccount", Some(&enrol), &[]).await;
+        let start = started.html.find("<code class=\"secret\">").unwrap() + "<code class=\"secret\">".len();
+        let key: String = started.html[start..].split('<').next().unwrap().replace(' ', "");
+        let secret = portier_core::two_factor::TotpSecret::from_base32(&key).unwrap();
+        let code = secret.code_at(chrono::Utc::now().timestamp() as u64);
+        let done = post(&app, "/account/two-factor/confirm?next=%2Faccount", Some(&enrol), &[("code", &code)]).await;
+        assert_eq!(done.status, 200, "{}", done.html);
+        assert!(done.html.contains("href=\"/account\">I have saved them"), "{}", done.html);
+        let full = session_cookie(&done);
+        assert_eq!(get(&app, "/account", Some(&full), None).await.status, 200);
+        assert_eq!(get(&app, "/account", Some(&enrol), None).await.status, 303, "the enrolment session is gone");
+    }
 }

@@ -265,4 +265,55 @@ both_backends! {
         let (_, other) = TestApp::environment(&app.db, "Elders").await;
         assert_eq!(app.call("POST", &reset(&eva), Some(&other), None).await.status, 404);
     }
+
+    async fn an_organization_that_requires_it_makes_members_set_it_up_before_anything_else(db) {
+        let app = TestApp::start(db).await;
+        let org = app.org_id.clone();
+        let r = app.call("POST", "/api/v1/organizations", Some(&app.token.clone()), Some(json!({"name": "Ward 3", "parent_id": org}))).await;
+        let ward = r.body["id"].as_str().unwrap().to_owned();
+        app.person_in(&ward, "eva@example.nl", &["member"]).await;
+        let (r, _) = app.login("eva@example.nl", GOOD).await;
+        assert_eq!(r.body["two_factor_setup_required"], false);
+        let path = format!("/api/v1/organizations/{org}");
+        let r = app.call("PATCH", &path, Some(&app.token.clone()), Some(json!({"require_two_factor": true, "settings": {"require_two_factor": false}}))).await;
+        assert_eq!(r.error(422).1, Some("require_two_factor"));
+        let r = app.call("PATCH", &path, Some(&app.token.clone()), Some(json!({"require_two_factor": true}))).await;
+        assert_eq!((r.status, &r.body["settings"]["require_two_factor"]), (200, &json!(true)), "{}", r.body);
+
+        // Eva belongs to the ward below: the environment's rule holds there.
+        let (r, enrol) = app.login("eva@example.nl", GOOD).await;
+        assert_eq!((&r.body["mfa_required"], &r.body["two_factor_setup_required"]), (&json!(false), &json!(true)));
+        let enrol = enrol.unwrap();
+        assert_eq!(app.with_cookie("GET", "/api/v1/me", &enrol, None).await.status, 401, "nothing else works");
+        assert_eq!(app.with_cookie("GET", &format!("/api/v1/organizations/{ward}/members"), &enrol, None).await.status, 401);
+        assert_eq!(app.with_cookie("GET", "/api/v1/me/two-factor", &enrol, None).await.body["totp"], false);
+        let r = app.with_cookie("POST", "/api/v1/me/totp", &enrol, None).await;
+        let secret = r.body["secret"].as_str().unwrap().to_owned();
+        let r = app
+            .client
+            .post(format!("{}/api/v1/me/totp/confirm", app.base))
+            .header("cookie", &enrol)
+            .json(&json!({"code": oathtool(&secret, 0)}))
+            .send()
+            .await
+            .unwrap();
+        let full = r.headers().get("set-cookie").map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned()).expect("signed in now");
+        assert_eq!(TestApp::answer(r).await.body["recovery_codes"].as_array().unwrap().len(), 10);
+        assert_eq!(app.with_cookie("GET", "/api/v1/me", &full, None).await.status, 200);
+        assert_eq!(app.with_cookie("GET", "/api/v1/me", &enrol, None).await.status, 401, "the old id is gone");
+        // It cannot be turned off while required; the next sign-in asks for a code.
+        let r = app.with_cookie("DELETE", "/api/v1/me/totp", &full, Some(json!({"code": oathtool(&secret, 1)}))).await;
+        assert_eq!(r.error(409).0, "two_factor_required");
+        let (r, _) = app.login("eva@example.nl", GOOD).await;
+        assert_eq!((&r.body["mfa_required"], &r.body["two_factor_setup_required"]), (&json!(true), &json!(false)));
+        // Another environment that does not require it changes nothing; the
+        // strictest applies.
+        let (other, token) = TestApp::environment(&app.db, "Elders").await;
+        app.call("POST", &format!("/api/v1/organizations/{other}/members"), Some(&token), Some(json!({"email": "eva@example.nl"}))).await;
+        assert!(portier_store::two_factor::required(&app.db.store, portier_core::ids::AccountId(uuid::Uuid::parse_str(r.body["account_id"].as_str().unwrap()).unwrap())).await.unwrap());
+        // Leaving the requiring organization lifts it.
+        let eva = r.body["account_id"].as_str().unwrap().to_owned();
+        assert_eq!(app.call("POST", &format!("/api/v1/organizations/{ward}/members/{eva}/deactivate"), Some(&app.token.clone()), None).await.status, 200);
+        assert!(!portier_store::two_factor::required(&app.db.store, portier_core::ids::AccountId(uuid::Uuid::parse_str(&eva).unwrap())).await.unwrap());
+    }
 }

@@ -17,19 +17,29 @@ pub enum Stage {
     /// The password was right; a second factor is still to be given. Such a
     /// session opens nothing but that step, and only for a few minutes.
     SecondFactor,
+    /// Signed in, but an organization of the person's requires two-step
+    /// verification they have not set up: the session opens nothing but
+    /// setting it up, which makes it a full one.
+    Enrol,
 }
 
 impl Stage {
+    pub const ALL: [Stage; 3] = [Stage::Full, Stage::SecondFactor, Stage::Enrol];
+
     fn as_str(self) -> &'static str {
         match self {
             Stage::Full => "full",
             Stage::SecondFactor => "second_factor",
+            Stage::Enrol => "enrol",
         }
     }
 }
 
 /// How long the second step of a sign-in may take.
 pub const SECOND_FACTOR_WITHIN: chrono::Duration = chrono::Duration::minutes(10);
+/// How long setting up a required second factor may take (installing an
+/// app included).
+pub const ENROL_WITHIN: chrono::Duration = chrono::Duration::minutes(30);
 
 /// A live session, found from its cookie.
 #[derive(Debug, Clone)]
@@ -56,6 +66,7 @@ pub async fn create(
             now + chrono::Duration::from_std(policy.absolute).unwrap_or(chrono::Duration::days(1))
         }
         Stage::SecondFactor => now + SECOND_FACTOR_WITHIN,
+        Stage::Enrol => now + ENROL_WITHIN,
     };
     let user_agent = user_agent.map(|u| u.chars().take(300).collect::<String>());
     relaxed!(store, |c| {

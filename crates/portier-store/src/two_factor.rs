@@ -44,6 +44,28 @@ pub async fn status(store: &Store, account: AccountId) -> Result<Status> {
     })
 }
 
+/// Whether the person must have two-step verification: one of their
+/// active memberships is in an organization that requires it (or lies below
+/// one that does), or requires it of them in particular. The strictest of
+/// their organizations applies.
+pub async fn required(store: &Store, account: AccountId) -> Result<bool> {
+    let found: Option<i32> = reader!(store, |c| {
+        sqlx::query_scalar(
+            "SELECT 1 FROM memberships m JOIN organizations o ON o.id = m.organization_id
+             WHERE m.account_id = $1 AND m.active = TRUE
+               AND (m.require_two_factor = TRUE OR EXISTS (
+                 SELECT 1 FROM organizations a
+                 WHERE a.environment_id = o.environment_id AND a.require_two_factor = TRUE
+                   AND substr(o.path, 1, length(a.path)) = a.path))
+             LIMIT 1",
+        )
+        .bind(account.0)
+        .fetch_optional(c)
+        .await
+    })?;
+    Ok(found.is_some())
+}
+
 fn already_on() -> Error {
     Error::Domain(DomainError::Conflict {
         code: "two_factor_active",
@@ -317,8 +339,17 @@ pub async fn regenerate_recovery_codes(
     Ok(codes)
 }
 
-/// The person turns two-step verification off, with a current code.
+/// The person turns two-step verification off, with a current code; not
+/// while an organization of theirs requires it.
 pub async fn disable(store: &Store, account: AccountId, code: &str, origin: &Origin) -> Result<()> {
+    if required(store, account).await? {
+        return Err(Error::Domain(DomainError::Conflict {
+            code: "two_factor_required",
+            field: None,
+            message: "an organization you belong to requires two-step verification: it cannot be turned off"
+                .into(),
+        }));
+    }
     let mut tx = store.begin().await?;
     use_code(&mut tx, account, code, "code", origin.now).await?;
     delete(&mut tx, account, "'totp', 'totp_pending', 'recovery'").await?;

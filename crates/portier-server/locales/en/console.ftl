@@ -494,3 +494,7 @@ two-factor-turn-off-explained = Your authenticator app and recovery codes stop w
 two-factor-turn-off-submit = Turn off two-step verification
 two-factor-already-on = Two-step verification is on already.
 two-factor-start-again = Nothing is being set up any more. Start again.
+two-factor-required = An organization you belong to requires two-step verification. Set it up to continue.
+two-factor-cannot-turn-off = An organization you belong to requires two-step verification, so it cannot be turned off.
+settings-require-two-factor = Members must use two-step verification
+settings-require-two-factor-hint = Members without it set it up right after their next sign-in, before anything else; it holds for the organizations below this one too. Who belongs to several organizations meets the strictest.

@@ -493,3 +493,7 @@ two-factor-turn-off-explained = Je authenticator-app en herstelcodes werken dan 
 two-factor-turn-off-submit = Tweestapsverificatie uitzetten
 two-factor-already-on = Tweestapsverificatie staat al aan.
 two-factor-start-again = Er wordt niets meer ingesteld. Begin opnieuw.
+two-factor-required = Een organisatie waar je bij hoort vereist tweestapsverificatie. Stel die in om verder te gaan.
+two-factor-cannot-turn-off = Een organisatie waar je bij hoort vereist tweestapsverificatie; uitzetten kan daarom niet.
+settings-require-two-factor = Leden moeten tweestapsverificatie gebruiken
+settings-require-two-factor-hint = Leden die het nog niet hebben, stellen het direct na hun volgende keer inloggen in, vóór al het andere; het geldt ook voor de organisaties hieronder. Wie bij meerdere organisaties hoort, volgt de strengste.

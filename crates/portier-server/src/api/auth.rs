@@ -34,8 +34,13 @@ pub struct Login {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SignedIn {
     pub account_id: Uuid,
-    /// True when a second factor must still be given (two-step verification).
+    /// True when a second factor must still be given (two-step verification):
+    /// `POST /auth/mfa` completes the sign-in.
     pub mfa_required: bool,
+    /// True when an organization of the person's requires two-step
+    /// verification they have not set up: until `POST /me/totp/confirm`, the
+    /// session opens nothing but `/me/totp` and `/me/two-factor`.
+    pub two_factor_setup_required: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -109,8 +114,9 @@ pub async fn login(
 pub(crate) struct SignIn {
     pub account_id: portier_core::ids::AccountId,
     pub cookie: header::HeaderValue,
-    /// The session waits for a second factor (`POST /auth/mfa`).
-    pub second_factor: bool,
+    /// How far the sign-in has come: `SecondFactor` waits for
+    /// `POST /auth/mfa`, `Enrol` for two-step verification to be set up.
+    pub stage: Stage,
 }
 
 impl SignIn {
@@ -126,7 +132,8 @@ impl SignIn {
             ],
             Json(SignedIn {
                 account_id: self.account_id.0,
-                mfa_required: self.second_factor,
+                mfa_required: self.stage == Stage::SecondFactor,
+                two_factor_setup_required: self.stage == Stage::Enrol,
             }),
         )
     }
@@ -185,11 +192,14 @@ pub(crate) async fn sign_in(
             portier_store::throttles::clear(&state.store, key).await?;
         }
     }
-    let second_factor = portier_store::two_factor::status(&state.store, candidate.account.id)
+    let id = candidate.account.id;
+    let stage = if portier_store::two_factor::status(&state.store, id)
         .await?
-        .totp;
-    let stage = if second_factor {
+        .totp
+    {
         Stage::SecondFactor
+    } else if portier_store::two_factor::required(&state.store, id).await? {
+        Stage::Enrol
     } else {
         Stage::Full
     };
@@ -205,7 +215,7 @@ pub(crate) async fn start_session(
     client: Option<String>,
     stage: Stage,
 ) -> Result<SignIn, ApiError> {
-    for old_stage in [Stage::Full, Stage::SecondFactor] {
+    for old_stage in Stage::ALL {
         if let Some(old) = crate::auth::session_at(state, headers, old_stage).await? {
             portier_store::sessions::end(&state.store, &old.id_hash).await?;
         }
@@ -226,7 +236,7 @@ pub(crate) async fn start_session(
     Ok(SignIn {
         account_id: account,
         cookie: state.config.cookie.set(secret.expose()),
-        second_factor: stage == Stage::SecondFactor,
+        stage,
     })
 }
 
@@ -361,7 +371,7 @@ pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
-    for stage in [Stage::Full, Stage::SecondFactor] {
+    for stage in Stage::ALL {
         if let Some(session) = crate::auth::session_at(&state, &headers, stage).await? {
             portier_store::sessions::end(&state.store, &session.id_hash).await?;
         }

@@ -80,6 +80,9 @@ pub struct CreateOrganization {
 pub struct UpdateOrganization {
     /// As when creating.
     pub name: Option<super::Line<200>>,
+    /// Members must set up two-step verification (issue 6's contract): the
+    /// same as `settings.require_two_factor`; give one of the two.
+    pub require_two_factor: Option<bool>,
     #[serde(default, deserialize_with = "object")]
     pub settings: Option<SettingsInput>,
 }
@@ -250,10 +253,19 @@ pub async fn update(
 ) -> Result<Json<OrganizationView>, ApiError> {
     let org = visible(&state, &caller, path_id("org", &org)?).await?;
     let auth = caller.0.authorize::<OrgUpdate>(&org)?;
-    let patch = body
-        .settings
-        .unwrap_or_default()
-        .into_patch(body.name.map(|n| n.0))?;
+    let mut settings = body.settings.unwrap_or_default();
+    if let Some(required) = body.require_two_factor {
+        if settings.require_two_factor.is_some_and(|s| s != required) {
+            return Err(FieldError::new(
+                "require_two_factor",
+                "conflict",
+                "give require_two_factor once: here or in settings",
+            )
+            .into());
+        }
+        settings.require_two_factor = Some(required);
+    }
+    let patch = settings.into_patch(body.name.map(|n| n.0))?;
     let updated =
         portier_store::organizations::update(&state.store, &auth, patch, &Origin::now(client))
             .await?;

@@ -17,7 +17,11 @@ use portier_core::organizations::Organization;
 use portier_core::rights::{Authorized, MembersUpdate, Principal};
 use portier_core::roles::RoleKind;
 
-use crate::auth::{Caller, Person};
+use axum::http::header::SET_COOKIE;
+use axum::response::IntoResponse;
+use portier_store::sessions::Stage;
+
+use crate::auth::{Caller, Enrollee, Person};
 use crate::error::ErrorBody;
 use crate::extract::{ApiJson, ClientAddr};
 use crate::{ApiError, AppState};
@@ -104,7 +108,7 @@ pub(crate) async fn with_code<T>(
     responses((status = 200, body = TwoFactorStatus), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn status(
     State(state): State<AppState>,
-    Person(session): Person,
+    Enrollee { session, .. }: Enrollee,
 ) -> Result<Json<TwoFactorStatus>, ApiError> {
     let s = portier_store::two_factor::status(&state.store, session.account_id).await?;
     Ok(Json(TwoFactorStatus {
@@ -121,7 +125,7 @@ pub async fn status(
     responses((status = 201, body = TotpEnrolment), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn start(
     State(state): State<AppState>,
-    Person(session): Person,
+    Enrollee { session, .. }: Enrollee,
 ) -> Result<(StatusCode, Json<TotpEnrolment>), ApiError> {
     let enrolment = start_enrolment(&state, session.account_id).await?;
     Ok((StatusCode::CREATED, Json(enrolment)))
@@ -147,16 +151,19 @@ pub(crate) async fn start_enrolment(
 /// Confirm the authenticator app with a code it shows.
 ///
 /// From now on signing in asks for a code. Answers ten recovery codes, shown
-/// only now; they replace any earlier ones.
+/// only now; they replace any earlier ones. A session that had to set it up
+/// first (`two_factor_setup_required` at sign-in) becomes a signed-in one,
+/// under a new cookie.
 #[utoipa::path(post, operation_id = "me_totp_confirm", path = "/me/totp/confirm", tag = "me", request_body = CurrentCode,
     responses((status = 200, body = RecoveryCodes), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn confirm(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
-    Person(session): Person,
+    headers: axum::http::HeaderMap,
+    Enrollee { session, enrolling }: Enrollee,
     ApiJson(body): ApiJson<CurrentCode>,
-) -> Result<Json<RecoveryCodes>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let code = code_field(&body.code)?;
     let origin = Origin::now(client.clone());
     let codes = with_code(
@@ -166,7 +173,15 @@ pub async fn confirm(
         portier_store::two_factor::confirm_totp(&state.store, session.account_id, code, &origin),
     )
     .await?;
-    Ok(Json(codes.into()))
+    let codes = Json(RecoveryCodes::from(codes));
+    if !enrolling {
+        return Ok(codes.into_response());
+    }
+    // Set up as required: signed in from now on, with a new session id.
+    let signed =
+        super::auth::start_session(&state, &headers, session.account_id, client, Stage::Full)
+            .await?;
+    Ok(([(SET_COOKIE, signed.cookie)], codes).into_response())
 }
 
 /// Turn two-step verification off, with a current code.

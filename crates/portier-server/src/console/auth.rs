@@ -14,6 +14,7 @@ use axum::routing::{get, post};
 use portier_core::passwords::{PasswordPolicy, PasswordRejected};
 use portier_core::tokens::{TokenKind, TokenUnusable};
 use portier_store::accounts::ProfileFill;
+use portier_store::sessions::Stage;
 use portier_store::tokens::{LinkProblem, TokenInfo};
 use serde::Deserialize;
 
@@ -114,13 +115,11 @@ async fn login(
 
 /// After the password: on to `next`, or first to the second step.
 fn onwards(signed: crate::api::auth::SignIn, next: &str) -> Response {
-    let to = if signed.second_factor {
-        format!(
-            "/login/second-step?next={}",
-            form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
-        )
-    } else {
-        next.to_owned()
+    let next_q = form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>();
+    let to = match signed.stage {
+        Stage::SecondFactor => format!("/login/second-step?next={next_q}"),
+        Stage::Enrol => format!("/account/two-factor?next={next_q}"),
+        Stage::Full => next.to_owned(),
     };
     let mut response = Redirect::to(&to).into_response();
     response.headers_mut().insert(SET_COOKIE, signed.cookie);

@@ -33,10 +33,10 @@ use fluent_templates::fluent_bundle::FluentValue;
 use fluent_templates::{LanguageIdentifier, Loader, langid, static_loader};
 use portier_core::accounts::Account;
 use portier_core::locale::Locale;
-use portier_store::sessions::Session;
+use portier_store::sessions::{Session, Stage};
 use serde::Deserialize;
 
-use crate::AppState;
+use crate::{ApiError, AppState};
 
 static_loader! {
     static LOCALES = {
@@ -271,6 +271,68 @@ impl FromRequestParts<AppState> for Person {
                 session,
                 account,
             }),
+            _ => {
+                // Signed in, but made to set up two-step verification first.
+                let enrolling = crate::auth::session_at(state, &parts.headers, Stage::Enrol).await;
+                let next = url_encode(&viewer.here);
+                if let Ok(Some(_)) = enrolling {
+                    return Err(
+                        Redirect::to(&format!("/account/two-factor?next={next}")).into_response()
+                    );
+                }
+                Err(Redirect::to(&format!("/login?next={next}")).into_response())
+            }
+        }
+    }
+}
+
+/// A person at My account → Two-step verification: signed in, or signed in
+/// but made to set it up before anything else (an organization of theirs
+/// requires it).
+pub struct Enrollee {
+    pub person: Person,
+    pub enrolling: bool,
+}
+
+impl FromRequestParts<AppState> for Enrollee {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let mut viewer = Viewer::from_request_parts(parts, state).await?;
+        if let (Some(session), Some(account)) = (viewer.session.clone(), viewer.account.clone()) {
+            return Ok(Enrollee {
+                person: Person {
+                    viewer,
+                    session,
+                    account,
+                },
+                enrolling: false,
+            });
+        }
+        let found = crate::auth::session_at(state, &parts.headers, Stage::Enrol)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let account = match &found {
+            Some(s) => portier_store::accounts::get(&state.store, s.account_id)
+                .await
+                .map_err(|e| ApiError::from(e).into_response())?,
+            None => None,
+        };
+        match (found, account) {
+            (Some(session), Some(account)) => {
+                viewer.i18n = I18n {
+                    locale: language(&parts.headers, Some(&account)),
+                };
+                viewer.account = Some(account.clone());
+                Ok(Enrollee {
+                    person: Person {
+                        viewer,
+                        session,
+                        account,
+                    },
+                    enrolling: true,
+                })
+            }
             _ => {
                 let next = url_encode(&viewer.here);
                 Err(Redirect::to(&format!("/login?next={next}")).into_response())

@@ -39,6 +39,7 @@ pub struct Values {
     pub lower: bool,
     pub upper: bool,
     pub symbol: bool,
+    pub require_two_factor: bool,
 }
 
 fn preset_of(policy: &PasswordPolicy) -> &'static str {
@@ -63,6 +64,7 @@ impl Values {
             lower: p.require_lower,
             upper: p.require_upper,
             symbol: p.require_symbol,
+            require_two_factor: org.settings.require_two_factor,
         }
     }
 
@@ -85,6 +87,7 @@ impl Values {
             lower: has("lower"),
             upper: has("upper"),
             symbol: has("symbol"),
+            require_two_factor: has("require_two_factor"),
         }
     }
 
@@ -111,6 +114,7 @@ impl Values {
             name: Some(self.name.clone()),
             locale: Some(Locale::parse("settings.locale", &self.locale)?),
             password_policy: Some(policy),
+            require_two_factor: Some(self.require_two_factor),
             ..OrganizationPatch::default()
         })
     }

@@ -7,14 +7,16 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Form, State};
+use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
+use axum::http::header::SET_COOKIE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use portier_store::audit::Origin;
+use portier_store::sessions::Stage;
 use serde::Deserialize;
 
-use super::{I18n, Page, Person};
+use super::{Enrollee, I18n, Page, local_path};
 use crate::api::two_factor::{RecoveryCodes, TotpEnrolment, with_code};
 use crate::extract::ClientAddr;
 use crate::{ApiError, AppState};
@@ -44,6 +46,10 @@ pub enum Mode {
 #[template(path = "two_factor.html")]
 pub struct TwoFactorPage {
     pub page: Page,
+    /// Made to set it up before anything else (an organization requires it).
+    pub enrolling: bool,
+    /// Where to go on once it is set up.
+    pub next: String,
     pub totp: bool,
     pub recovery_codes_left: i64,
     pub mode: Mode,
@@ -89,15 +95,25 @@ fn enrol_mode(i18n: &I18n, e: &TotpEnrolment) -> Mode {
     }
 }
 
+/// Where to go on after setting up, from the query or the form.
+#[derive(Deserialize, Default)]
+pub struct Next {
+    next: Option<String>,
+}
+
 async fn page(
     state: &AppState,
-    person: &Person,
+    who: &Enrollee,
+    next: &Next,
     mode: Mode,
     error: Option<String>,
     notice: Option<String>,
 ) -> Result<TwoFactorPage, ApiError> {
+    let person = &who.person;
     let status = portier_store::two_factor::status(&state.store, person.account.id).await?;
     Ok(TwoFactorPage {
+        enrolling: who.enrolling,
+        next: local_path(next.next.as_deref()),
         page: person.viewer.page(),
         totp: status.totp,
         recovery_codes_left: status.recovery_codes_left,
@@ -123,30 +139,33 @@ fn refusal(i18n: &I18n, e: &ApiError) -> String {
         }
         (_, "code_used") => i18n.t("second-step-used"),
         (_, "two_factor_active") => i18n.t("two-factor-already-on"),
+        (_, "two_factor_required") => i18n.t("two-factor-cannot-turn-off"),
         (_, "no_enrolment") | (_, "two_factor_inactive") => i18n.t("two-factor-start-again"),
         _ => i18n.t("second-step-wrong"),
     }
 }
 
-async fn show(State(state): State<AppState>, person: Person) -> Response {
+async fn show(State(state): State<AppState>, who: Enrollee, Query(next): Query<Next>) -> Response {
     respond(
-        page(&state, &person, Mode::Overview, None, None).await,
+        page(&state, &who, &next, Mode::Overview, None, None).await,
         StatusCode::OK,
     )
 }
 
-async fn start(State(state): State<AppState>, person: Person) -> Response {
+async fn start(State(state): State<AppState>, who: Enrollee, Query(next): Query<Next>) -> Response {
+    let person = &who.person;
     let i18n = person.viewer.i18n;
     match crate::api::two_factor::start_enrolment(&state, person.account.id).await {
         Ok(e) => respond(
-            page(&state, &person, enrol_mode(&i18n, &e), None, None).await,
+            page(&state, &who, &next, enrol_mode(&i18n, &e), None, None).await,
             StatusCode::OK,
         ),
         Err(e) if e.status.is_server_error() => e.into_response(),
         Err(e) => respond(
             page(
                 &state,
-                &person,
+                &who,
+                &next,
                 Mode::Overview,
                 Some(refusal(&i18n, &e)),
                 None,
@@ -165,10 +184,13 @@ pub struct CodeForm {
 
 async fn confirm(
     State(state): State<AppState>,
-    person: Person,
+    who: Enrollee,
+    Query(next): Query<Next>,
     ClientAddr(client): ClientAddr,
+    headers: axum::http::HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Response {
+    let person = &who.person;
     let i18n = person.viewer.i18n;
     let origin = Origin::now(client.clone());
     let confirmed = with_code(
@@ -187,10 +209,29 @@ async fn confirm(
         Ok(codes) => {
             let codes = RecoveryCodes::from(codes).recovery_codes;
             let notice = Some(i18n.t("two-factor-on"));
-            respond(
-                page(&state, &person, Mode::Codes(codes), None, notice).await,
+            let mut shown = respond(
+                page(&state, &who, &next, Mode::Codes(codes), None, notice).await,
                 StatusCode::OK,
-            )
+            );
+            if who.enrolling {
+                // Set up as required: signed in from now on, under a new id.
+                let account = person.account.id;
+                match crate::api::auth::start_session(
+                    &state,
+                    &headers,
+                    account,
+                    client,
+                    Stage::Full,
+                )
+                .await
+                {
+                    Ok(signed) => {
+                        shown.headers_mut().insert(SET_COOKIE, signed.cookie);
+                    }
+                    Err(e) => return e.into_response(),
+                }
+            }
+            shown
         }
         Err(e) if e.status.is_server_error() => e.into_response(),
         Err(e) => {
@@ -208,7 +249,7 @@ async fn confirm(
                 Err(e) => return ApiError::from(e).into_response(),
             };
             respond(
-                page(&state, &person, mode, Some(refusal(&i18n, &e)), None).await,
+                page(&state, &who, &next, mode, Some(refusal(&i18n, &e)), None).await,
                 e.status,
             )
         }
@@ -217,10 +258,12 @@ async fn confirm(
 
 async fn renew(
     State(state): State<AppState>,
-    person: Person,
+    who: Enrollee,
+    Query(next): Query<Next>,
     ClientAddr(client): ClientAddr,
     Form(form): Form<CodeForm>,
 ) -> Response {
+    let person = &who.person;
     let i18n = person.viewer.i18n;
     let origin = Origin::now(client.clone());
     let renewed = with_code(
@@ -240,7 +283,7 @@ async fn renew(
             let codes = RecoveryCodes::from(codes).recovery_codes;
             let notice = Some(i18n.t("two-factor-renewed"));
             respond(
-                page(&state, &person, Mode::Codes(codes), None, notice).await,
+                page(&state, &who, &next, Mode::Codes(codes), None, notice).await,
                 StatusCode::OK,
             )
         }
@@ -248,7 +291,8 @@ async fn renew(
         Err(e) => respond(
             page(
                 &state,
-                &person,
+                &who,
+                &next,
                 Mode::Overview,
                 Some(refusal(&i18n, &e)),
                 None,
@@ -261,10 +305,12 @@ async fn renew(
 
 async fn turn_off(
     State(state): State<AppState>,
-    person: Person,
+    who: Enrollee,
+    Query(next): Query<Next>,
     ClientAddr(client): ClientAddr,
     Form(form): Form<CodeForm>,
 ) -> Response {
+    let person = &who.person;
     let i18n = person.viewer.i18n;
     let origin = Origin::now(client.clone());
     let off = with_code(
@@ -278,7 +324,8 @@ async fn turn_off(
         Ok(()) => respond(
             page(
                 &state,
-                &person,
+                &who,
+                &next,
                 Mode::Overview,
                 None,
                 Some(i18n.t("two-factor-off")),
@@ -290,7 +337,8 @@ async fn turn_off(
         Err(e) => respond(
             page(
                 &state,
-                &person,
+                &who,
+                &next,
                 Mode::Overview,
                 Some(refusal(&i18n, &e)),
                 None,

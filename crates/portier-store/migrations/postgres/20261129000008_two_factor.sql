@@ -10,3 +10,7 @@ CREATE INDEX credentials_account ON credentials (account_id, kind, secret);
 -- A session is 'full', or 'second_factor': the password was right and a
 -- second factor is still to be given; such a session opens nothing else.
 ALTER TABLE sessions ADD COLUMN stage TEXT NOT NULL DEFAULT 'full';
+
+-- An administrator may require two-step verification of one member, as an
+-- organization may of all its members (organizations.require_two_factor).
+ALTER TABLE memberships ADD COLUMN require_two_factor BOOLEAN NOT NULL DEFAULT FALSE;
