@@ -44,9 +44,60 @@ impl SessionPolicy {
     }
 }
 
+/// A short name for the device behind a user agent, for a person's list of
+/// sessions: "Firefox on Linux", "Safari on iPhone"; `None` when nothing in
+/// it is recognized (the list then shows the raw text).
+pub fn device(user_agent: &str) -> Option<String> {
+    // Order matters: Edge and Opera say Chrome too, Chrome says Safari.
+    const BROWSERS: [(&str, &str); 6] = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("Chromium/", "Chromium"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+    ];
+    const SYSTEMS: [(&str, &str); 7] = [
+        ("iPhone", "iPhone"),
+        ("iPad", "iPad"),
+        ("Android", "Android"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    ];
+    let browser = BROWSERS
+        .iter()
+        .find(|(m, _)| user_agent.contains(m))
+        .map(|b| b.1);
+    let system = SYSTEMS
+        .iter()
+        .find(|(m, _)| user_agent.contains(m))
+        .map(|s| s.1);
+    match (browser, system) {
+        (Some(b), Some(s)) => Some(format!("{b} on {s}")),
+        (Some(b), None) => Some(b.to_owned()),
+        (None, Some(s)) => Some(s.to_owned()),
+        (None, None) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_device_is_named_from_its_user_agent() {
+        let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+        assert_eq!(device(firefox).as_deref(), Some("Firefox on Linux"));
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+        assert_eq!(device(iphone).as_deref(), Some("Safari on iPhone"));
+        let edge = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36 Edg/126.0";
+        assert_eq!(device(edge).as_deref(), Some("Edge on Windows"));
+        let android = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36";
+        assert_eq!(device(android).as_deref(), Some("Chrome on Android"));
+        assert_eq!(device("curl/8.5.0"), None);
+    }
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()

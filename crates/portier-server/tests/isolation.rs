@@ -174,6 +174,13 @@ fn table() -> Vec<Row> {
             [200, 200, 403, 401, 404],
         ),
         row(
+            "POST",
+            "/api/v1/organizations/{org}/members/{account_id}/end-sessions",
+            "/api/v1/organizations/{org}/members/{victim}/end-sessions",
+            None,
+            [200, 200, 403, 401, 404],
+        ),
+        row(
             "DELETE",
             "/api/v1/organizations/{org}/members/{account_id}",
             "/api/v1/organizations/{org}/members/{victim}",
@@ -450,6 +457,28 @@ fn table() -> Vec<Row> {
             "/api/v1/me/totp",
             Some(json!({"code": "123456"})),
             [409, 409, 409, 401, 409],
+        ),
+        // Sessions: one's own.
+        row(
+            "GET",
+            "/api/v1/me/sessions",
+            "/api/v1/me/sessions",
+            None,
+            [200, 200, 200, 401, 200],
+        ),
+        row(
+            "DELETE",
+            "/api/v1/me/sessions/{id}",
+            "/api/v1/me/sessions/00000000000000000000000000000000",
+            None,
+            [404, 404, 404, 401, 404],
+        ),
+        row(
+            "DELETE",
+            "/api/v1/me/sessions",
+            "/api/v1/me/sessions",
+            None,
+            [200, 200, 200, 401, 200],
         ),
         // Signed in already: no second step waits.
         row(

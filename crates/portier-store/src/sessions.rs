@@ -166,3 +166,113 @@ pub(crate) async fn end_all_in(
             .map(|r| r.rows_affected())
     })?)
 }
+
+/// A session as its owner sees it in their list.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    /// A public name for the session: derived from its hash, never the
+    /// cookie's value nor the key it is stored under.
+    pub id: String,
+    pub user_agent: Option<String>,
+    pub client_addr: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+}
+
+/// The public id of the session stored under `id_hash`.
+pub fn public_id(id_hash: &str) -> String {
+    portier_core::tokens::digest(&format!("session:{id_hash}"))[..32].to_owned()
+}
+
+/// The person's live, signed-in sessions, the most recently used first.
+pub async fn list(
+    store: &Store,
+    account: AccountId,
+    policy: &SessionPolicy,
+    now: DateTime<Utc>,
+) -> Result<Vec<SessionInfo>> {
+    type Row = (
+        String,
+        Option<String>,
+        Option<String>,
+        DateTime<Utc>,
+        DateTime<Utc>,
+        DateTime<Utc>,
+    );
+    let rows: Vec<Row> = reader!(store, |c| {
+        sqlx::query_as(
+            "SELECT id_hash, user_agent, client_addr, created_at, last_seen_at, expires_at FROM sessions
+             WHERE account_id = $1 AND stage = 'full' ORDER BY last_seen_at DESC",
+        )
+        .bind(account.0)
+        .fetch_all(c)
+        .await
+    })?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| policy.is_alive(now, r.3, r.4) && now < r.5)
+        .map(
+            |(hash, user_agent, client_addr, created_at, last_seen_at, _)| SessionInfo {
+                id: public_id(&hash),
+                user_agent,
+                client_addr,
+                created_at,
+                last_seen_at,
+            },
+        )
+        .collect())
+}
+
+/// Ends the person's sessions: the one with public id `only`, or with
+/// `None` every one but `keep`; audited as `action` by `actor` (the person,
+/// or an administrator in `org`). Returns how many ended.
+pub async fn end_of_account(
+    store: &Store,
+    account: AccountId,
+    only: Option<&str>,
+    keep: Option<&str>,
+    actor: portier_core::audit::Actor,
+    org: Option<&portier_core::organizations::Organization>,
+    origin: &crate::audit::Origin,
+) -> Result<u64> {
+    let mut tx = store.begin().await?;
+    let ended = match only {
+        Some(id) => {
+            let hashes: Vec<String> = in_tx!(&mut tx, |c| {
+                sqlx::query_scalar("SELECT id_hash FROM sessions WHERE account_id = $1")
+                    .bind(account.0)
+                    .fetch_all(c)
+                    .await
+            })?;
+            match hashes.into_iter().find(|h| public_id(h) == id) {
+                None => return Ok(0),
+                Some(hash) => in_tx!(&mut tx, |c| {
+                    sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+                        .bind(&hash)
+                        .execute(c)
+                        .await
+                        .map(|r| r.rows_affected())
+                })?,
+            }
+        }
+        None => end_all_in(&mut tx, account, keep).await?,
+    };
+    let action = if org.is_some() {
+        "member.sessions_ended"
+    } else {
+        "account.sessions_ended"
+    };
+    let event = portier_core::audit::NewAuditEvent {
+        actor,
+        action,
+        organization_id: org.map(|o| o.id),
+        target_type: "account",
+        target_id: account.to_string(),
+        changes: serde_json::json!({"sessions_ended": ended}),
+        client_addr: origin.client_addr.clone(),
+    };
+    let chain = org.map_or(crate::audit::PLATFORM_CHAIN, |o| o.environment_id);
+    crate::audit::record(&mut tx, chain, event, origin.now).await?;
+    tx.commit().await?;
+    Ok(ended)
+}

@@ -11,6 +11,7 @@ pub mod members;
 pub mod organizations;
 pub mod resources;
 pub mod roles;
+pub mod sessions;
 pub mod tokens;
 pub mod two_factor;
 
@@ -90,6 +91,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(members::deactivate))
         .routes(routes!(members::reactivate))
         .routes(routes!(two_factor::reset))
+        .routes(routes!(sessions::end_of_member))
         .routes(routes!(roles::set_member_roles))
         .routes(routes!(roles::list, roles::create))
         .routes(routes!(roles::get_one, roles::update, roles::delete))
@@ -118,6 +120,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(two_factor::start, two_factor::remove))
         .routes(routes!(two_factor::confirm))
         .routes(routes!(two_factor::renew_recovery_codes))
+        .routes(routes!(sessions::list, sessions::end_others))
+        .routes(routes!(sessions::end))
         .route("/openapi.json", get(openapi_json));
     OpenApiRouter::new().nest("/api/v1", v1)
 }

@@ -262,9 +262,8 @@ pub async fn reset(
     Ok(Json(TwoFactorReset { reset }))
 }
 
-/// Takes a member's second factors away, for the API and the console: an
-/// administrator's only with `admins.manage` (seed 001: administrators'
-/// business). False when there was nothing to take.
+/// Takes a member's second factors away, for the API and the console.
+/// False when there was nothing to take.
 pub(crate) async fn reset_member(
     state: &AppState,
     principal: &Principal,
@@ -273,6 +272,27 @@ pub(crate) async fn reset_member(
     account: AccountId,
     client: Option<String>,
 ) -> Result<bool, ApiError> {
+    let member = member_within_rights(state, principal, org, account).await?;
+    Ok(portier_store::two_factor::reset(
+        &state.store,
+        auth.actor().clone(),
+        org,
+        &member.account,
+        &state.config.lifecycle,
+        &Origin::now(client),
+    )
+    .await?)
+}
+
+/// The member `account` of `org`, when the caller (who holds
+/// `members.update`) may act on their sign-in: an administrator's is
+/// administrators' business (seed 001) and needs `admins.manage`.
+pub(crate) async fn member_within_rights(
+    state: &AppState,
+    principal: &Principal,
+    org: &Organization,
+    account: AccountId,
+) -> Result<portier_store::members::MemberView, ApiError> {
     let member = portier_store::members::get(&state.store, org.id, account)
         .await?
         .ok_or(portier_core::Error::NotFound { what: "member" })?;
@@ -286,13 +306,5 @@ pub(crate) async fn reset_member(
         }
         .into());
     }
-    Ok(portier_store::two_factor::reset(
-        &state.store,
-        auth.actor().clone(),
-        org,
-        &member.account,
-        &state.config.lifecycle,
-        &Origin::now(client),
-    )
-    .await?)
+    Ok(member)
 }

@@ -1,0 +1,180 @@
+//! `/me/sessions`: a person's signed-in sessions (device, address, started,
+//! last seen), and ending any or all others; and an administrator ending
+//! every session of a member (`…/members/{id}/end-sessions`).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use portier_core::audit::Actor;
+use portier_core::rights::MembersUpdate;
+use portier_store::audit::Origin;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::{Caller, Person};
+use crate::error::ErrorBody;
+use crate::extract::ClientAddr;
+use crate::{ApiError, AppState};
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SessionView {
+    /// Names the session in `DELETE /me/sessions/{id}`.
+    pub id: String,
+    /// The browser and system, e.g. "Firefox on Linux", when recognized.
+    pub device: Option<String>,
+    pub user_agent: Option<String>,
+    /// The address the session started from.
+    pub client_addr: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    /// The session this request came with.
+    pub current: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SessionList {
+    pub items: Vec<SessionView>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SessionsEnded {
+    pub ended: u64,
+}
+
+/// The person's sessions, for the API and the console.
+pub(crate) async fn of(
+    state: &AppState,
+    session: &portier_store::sessions::Session,
+) -> Result<Vec<SessionView>, ApiError> {
+    let current = portier_store::sessions::public_id(&session.id_hash);
+    let list = portier_store::sessions::list(
+        &state.store,
+        session.account_id,
+        &state.config.sessions,
+        Utc::now(),
+    )
+    .await?;
+    Ok(list
+        .into_iter()
+        .map(|s| SessionView {
+            current: s.id == current,
+            device: s
+                .user_agent
+                .as_deref()
+                .and_then(portier_core::sessions::device),
+            id: s.id,
+            user_agent: s.user_agent,
+            client_addr: s.client_addr,
+            started_at: s.created_at,
+            last_seen_at: s.last_seen_at,
+        })
+        .collect())
+}
+
+/// My sessions, the most recently used first.
+#[utoipa::path(get, operation_id = "me_sessions", path = "/me/sessions", tag = "me",
+    responses((status = 200, body = SessionList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Person(session): Person,
+) -> Result<Json<SessionList>, ApiError> {
+    Ok(Json(SessionList {
+        items: of(&state, &session).await?,
+    }))
+}
+
+/// End one of my sessions (this one too: that signs out here).
+#[utoipa::path(delete, operation_id = "me_sessions_end", path = "/me/sessions/{id}", tag = "me",
+    params(("id" = String, Path, description = "A session's id from GET /me/sessions")),
+    responses((status = 204, description = "Ended"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn end(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    Person(session): Person,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let actor = Actor::Account {
+        id: session.account_id,
+    };
+    let ended = portier_store::sessions::end_of_account(
+        &state.store,
+        session.account_id,
+        Some(&id),
+        None,
+        actor,
+        None,
+        &Origin::now(client),
+    )
+    .await?;
+    if ended == 0 {
+        return Err(portier_core::Error::NotFound { what: "session" }.into());
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// End all my other sessions (a lost laptop); this one stays.
+#[utoipa::path(delete, operation_id = "me_sessions_end_others", path = "/me/sessions", tag = "me",
+    responses((status = 200, body = SessionsEnded), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn end_others(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    Person(session): Person,
+) -> Result<Json<SessionsEnded>, ApiError> {
+    let actor = Actor::Account {
+        id: session.account_id,
+    };
+    let ended = portier_store::sessions::end_of_account(
+        &state.store,
+        session.account_id,
+        None,
+        Some(&session.id_hash),
+        actor,
+        None,
+        &Origin::now(client),
+    )
+    .await?;
+    Ok(Json(SessionsEnded { ended }))
+}
+
+/// End every session of a member (signed out everywhere at once).
+///
+/// *Permissions*: `members.update`, and `admins.manage` for a member who
+/// holds an administrator role. Audited here.
+#[utoipa::path(post, operation_id = "members_end_sessions", path = "/organizations/{org}/members/{account_id}/end-sessions", tag = "members",
+    params(("org" = Uuid, Path, description = "Organization id"), ("account_id" = Uuid, Path, description = "The member's account id")),
+    responses((status = 200, body = SessionsEnded), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn end_of_member(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    caller: Caller,
+    Path((org, account)): Path<(String, String)>,
+) -> Result<Json<SessionsEnded>, ApiError> {
+    let (org, auth) = super::authorized::<MembersUpdate>(&state, &caller, &org).await?;
+    let account = crate::extract::path_id("account_id", &account)?;
+    let ended = end_member_sessions(&state, &caller.0, &org, &auth, account, client).await?;
+    Ok(Json(SessionsEnded { ended }))
+}
+
+/// Ends a member's sessions, for the API and the console: an
+/// administrator's only with `admins.manage`.
+pub(crate) async fn end_member_sessions(
+    state: &AppState,
+    principal: &portier_core::rights::Principal,
+    org: &portier_core::organizations::Organization,
+    auth: &portier_core::rights::Authorized<MembersUpdate>,
+    account: portier_core::ids::AccountId,
+    client: Option<String>,
+) -> Result<u64, ApiError> {
+    let member = super::two_factor::member_within_rights(state, principal, org, account).await?;
+    Ok(portier_store::sessions::end_of_account(
+        &state.store,
+        member.account.id,
+        None,
+        None,
+        auth.actor().clone(),
+        Some(org),
+        &Origin::now(client),
+    )
+    .await?)
+}
