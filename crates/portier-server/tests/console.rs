@@ -713,4 +713,41 @@ both_backends! {
         assert_eq!(get(&app, "/account", Some(&full), None).await.status, 200);
         assert_eq!(get(&app, "/account", Some(&enrol), None).await.status, 303, "the enrolment session is gone");
     }
+
+    async fn sessions_are_listed_and_ended_in_my_account_and_by_an_administrator(db) {
+        let app = TestApp::start(db).await;
+        let eva = app.person("eva@example.nl", &["member"]).await;
+        let here = session_cookie(&post(&app, "/login", None, &[("email", "eva@example.nl"), ("password", GOOD)]).await);
+        let (_, there) = app.login("eva@example.nl", GOOD).await;
+        let there = there.unwrap();
+        let (_, third) = app.login("eva@example.nl", GOOD).await;
+        let third = third.unwrap();
+        let page = get(&app, "/account", Some(&here), None).await;
+        assert_eq!(page.html.matches("/end\"><button").count(), 3, "{}", page.html);
+        assert!(page.html.contains("this one") && page.html.contains("Sign out everywhere else"));
+        // End one other session by its form.
+        let list = app.with_cookie("GET", "/api/v1/me/sessions", &here, None).await;
+        let other = list.body["items"].as_array().unwrap().iter().find(|i| i["current"] == false).unwrap()["id"].as_str().unwrap().to_owned();
+        let ended = post(&app, &format!("/account/sessions/{other}/end"), Some(&here), &[]).await;
+        assert_eq!(ended.headers["location"], "/account?done=session-ended");
+        let left = app.with_cookie("GET", "/api/v1/me/sessions", &here, None).await;
+        assert_eq!(left.body["items"].as_array().unwrap().len(), 2);
+        let all = post(&app, "/account/sessions/end-others", Some(&here), &[]).await;
+        assert_eq!(all.headers["location"], "/account?done=sessions-ended");
+        assert_eq!(app.with_cookie("GET", "/api/v1/me", &there, None).await.status, 401);
+        assert_eq!(app.with_cookie("GET", "/api/v1/me", &third, None).await.status, 401);
+        assert_eq!(get(&app, "/account", Some(&here), None).await.status, 200);
+        // An administrator signs her out everywhere from her page.
+        let admin = admin_session(&app).await;
+        let member = format!("/orgs/{}/members/{eva}", app.org_id);
+        assert!(get(&app, &member, Some(&admin), None).await.html.contains("Sign out everywhere"));
+        let done = post(&app, &format!("{member}/end-sessions"), Some(&admin), &[]).await;
+        assert_eq!(done.headers["location"].to_str().unwrap(), format!("{member}?done=sessions-ended-member"));
+        assert_eq!(get(&app, "/account", Some(&here), None).await.status, 303, "signed out");
+        // Her own current session, ended from the list, signs her out.
+        let mine = session_cookie(&post(&app, "/login", None, &[("email", "eva@example.nl"), ("password", GOOD)]).await);
+        let id = app.with_cookie("GET", "/api/v1/me/sessions", &mine, None).await.body["items"][0]["id"].as_str().unwrap().to_owned();
+        let out = post(&app, &format!("/account/sessions/{id}/end"), Some(&mine), &[]).await;
+        assert_eq!(out.headers["location"], "/login?signed_out=1");
+    }
 }

@@ -24,6 +24,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/account", get(show).post(update_profile))
         .route("/account/password", post(change_password))
+        .route("/account/sessions/end-others", post(end_other_sessions))
+        .route("/account/sessions/{id}/end", post(end_session))
 }
 
 /// The profile as the form holds it.
@@ -103,6 +105,8 @@ pub struct AccountPage {
     /// The registration number and its state, when there is one.
     pub registration: Option<(String, String)>,
     pub rules: Rules,
+    /// The person's sessions, this one among them.
+    pub sessions: Vec<crate::api::sessions::SessionView>,
     /// The new password's unmet rules.
     pub refused: Vec<String>,
     pub problem: Option<Problem>,
@@ -160,7 +164,9 @@ async fn account_page(state: &AppState, person: &Person, said: Said) -> Result<R
                 i18n.t(&format!("registration-{}", view.state.as_str())),
             )
         });
+    let sessions = crate::api::sessions::of(state, &person.session).await?;
     Ok(AccountPage {
+        sessions,
         page: person.viewer.page(),
         email: person.account.email.to_string(),
         profile: said.profile.unwrap_or_else(|| Profile::of(&person.account)),
@@ -280,5 +286,58 @@ async fn change_password(
             };
             again(&state, &person, e.status, said).await
         }
+    }
+}
+
+/// Ends one of the person's sessions; this one signs them out.
+async fn end_session(
+    State(state): State<AppState>,
+    person: Person,
+    ClientAddr(client): ClientAddr,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let actor = portier_core::audit::Actor::Account {
+        id: person.account.id,
+    };
+    let this = portier_store::sessions::public_id(&person.session.id_hash) == id;
+    let ended = portier_store::sessions::end_of_account(
+        &state.store,
+        person.account.id,
+        Some(&id),
+        None,
+        actor,
+        None,
+        &Origin::now(client),
+    )
+    .await;
+    match ended {
+        Err(e) => ApiError::from(e).into_response(),
+        Ok(_) if this => Redirect::to("/login?signed_out=1").into_response(),
+        Ok(_) => Redirect::to("/account?done=session-ended").into_response(),
+    }
+}
+
+/// Ends every session of the person's but this one.
+async fn end_other_sessions(
+    State(state): State<AppState>,
+    person: Person,
+    ClientAddr(client): ClientAddr,
+) -> Response {
+    let actor = portier_core::audit::Actor::Account {
+        id: person.account.id,
+    };
+    let ended = portier_store::sessions::end_of_account(
+        &state.store,
+        person.account.id,
+        None,
+        Some(&person.session.id_hash),
+        actor,
+        None,
+        &Origin::now(client),
+    )
+    .await;
+    match ended {
+        Err(e) => ApiError::from(e).into_response(),
+        Ok(_) => Redirect::to("/account?done=sessions-ended").into_response(),
     }
 }

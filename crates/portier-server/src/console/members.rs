@@ -49,6 +49,10 @@ pub fn router() -> Router<AppState> {
             "/orgs/{org}/members/{account}/reset-two-factor",
             post(reset_two_factor),
         )
+        .route(
+            "/orgs/{org}/members/{account}/end-sessions",
+            post(end_sessions),
+        )
         .route("/orgs/{org}/members/{account}/reactivate", post(reactivate))
         .route("/orgs/{org}/members/{account}/remove", post(remove))
 }
@@ -1097,6 +1101,40 @@ async fn reset_two_factor(
         &org,
         account,
         "reset-two-factor",
+        outcome,
+        None,
+    )
+    .await
+}
+
+/// Signs the member out everywhere, under the API's rules.
+async fn end_sessions(
+    State(state): State<AppState>,
+    person: Person,
+    ClientAddr(client): ClientAddr,
+    Path((org, account)): Path<(String, String)>,
+) -> Response {
+    let (ctx, auth, account) =
+        match change_route::<MembersUpdate>(&state, &person, &org, &account).await {
+            Ok(r) => r,
+            Err(page) => return page,
+        };
+    let outcome = crate::api::sessions::end_member_sessions(
+        &state,
+        &ctx.principal,
+        &ctx.org,
+        &auth,
+        account,
+        client,
+    )
+    .await
+    .map(|_| ());
+    after(
+        &state,
+        &person,
+        &org,
+        account,
+        "sessions-ended-member",
         outcome,
         None,
     )
