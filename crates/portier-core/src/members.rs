@@ -68,6 +68,9 @@ pub struct Membership {
     pub labels: Vec<String>,
     pub invited_by: Option<AccountId>,
     pub created_at: DateTime<Utc>,
+    /// This member must use two-step verification, whatever the
+    /// organization requires of everyone (issue 6).
+    pub require_two_factor: bool,
 }
 
 /// Something accepted that deserves a second look, shown with the answer.
@@ -380,6 +383,7 @@ pub struct MemberPatch {
     pub staff_code: Option<Option<String>>,
     pub description: Option<Option<String>>,
     pub labels: Option<Vec<String>>,
+    pub require_two_factor: Option<bool>,
 }
 
 /// The same, as sent.
@@ -396,6 +400,7 @@ pub struct MemberPatchInput {
     pub staff_code: Option<Option<String>>,
     pub description: Option<Option<String>>,
     pub labels: Option<Vec<String>>,
+    pub require_two_factor: Option<bool>,
 }
 
 impl MemberPatch {
@@ -435,6 +440,7 @@ impl MemberPatch {
                 .map(|v| multiline_text("description", v.as_deref(), 1000))
                 .transpose()?,
             labels: input.labels.map(|l| parse_labels(&l)).transpose()?,
+            require_two_factor: input.require_two_factor,
         })
     }
 

@@ -692,6 +692,17 @@ both_backends! {
         let settings = format!("/orgs/{}/settings", app.org_id);
         let form = get(&app, &settings, Some(&admin), None).await;
         assert!(form.html.contains("name=\"require_two_factor\""), "{}", form.html);
+        // One member first, from their page.
+        let sam = app.person("sam@example.nl", &["member"]).await;
+        let page = format!("/orgs/{}/members/{sam}", app.org_id);
+        assert!(get(&app, &page, Some(&admin), None).await.html.contains("Require two-step verification of this person"));
+        let required = post(&app, &format!("{page}/details"), Some(&admin), &[("require_two_factor", "1")]).await;
+        assert_eq!(required.status, 303, "{}", required.html);
+        assert!(get(&app, &page, Some(&admin), None).await.html.contains("required of this person"));
+        let (r, _) = app.login("sam@example.nl", GOOD).await;
+        assert_eq!(r.body["two_factor_setup_required"], true);
+        let (r, _) = app.login("eva@example.nl", GOOD).await;
+        assert_eq!(r.body["two_factor_setup_required"], false, "only of that one");
         let saved = post(&app, &settings, Some(&admin), &[("name", "Acme"), ("locale", "en"), ("preset", "standard"), ("require_two_factor", "1")]).await;
         assert_eq!(saved.status, 303, "{}", saved.html);
         let signed = post(&app, "/login", None, &[("email", "eva@example.nl"), ("password", GOOD), ("next", "/account")]).await;

@@ -316,4 +316,27 @@ both_backends! {
         assert_eq!(app.call("POST", &format!("/api/v1/organizations/{ward}/members/{eva}/deactivate"), Some(&app.token.clone()), None).await.status, 200);
         assert!(!portier_store::two_factor::required(&app.db.store, portier_core::ids::AccountId(uuid::Uuid::parse_str(&eva).unwrap())).await.unwrap());
     }
+
+    async fn an_administrator_requires_it_of_one_member(db) {
+        let app = TestApp::start(db).await;
+        let eva = app.person("eva@example.nl", &["member"]).await;
+        let path = format!("/api/v1/organizations/{}/members/{eva}", app.org_id);
+        let r = app.call("PATCH", &path, Some(&app.token.clone()), Some(json!({"require_two_factor": "yes"}))).await;
+        assert_eq!(r.error(422).1, Some("require_two_factor"));
+        let r = app.call("PATCH", &path, Some(&app.token.clone()), Some(json!({"require_two_factor": true}))).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["member"]["require_two_factor"], true);
+        let audit = app.get(&format!("/api/v1/organizations/{}/audit?action=member.updated", app.org_id)).await;
+        assert!(audit.body["items"][0]["changes"].to_string().contains("require_two_factor"), "{}", audit.body);
+        let (r, _) = app.login("eva@example.nl", GOOD).await;
+        assert_eq!(r.body["two_factor_setup_required"], true);
+        // Others in the organization are not asked.
+        app.person("sam@example.nl", &["member"]).await;
+        let (r, _) = app.login("sam@example.nl", GOOD).await;
+        assert_eq!(r.body["two_factor_setup_required"], false);
+        let r = app.call("PATCH", &path, Some(&app.token.clone()), Some(json!({"require_two_factor": false}))).await;
+        assert_eq!(r.body["member"]["require_two_factor"], false);
+        let (r, _) = app.login("eva@example.nl", GOOD).await;
+        assert_eq!(r.body["two_factor_setup_required"], false);
+    }
 }

@@ -129,6 +129,7 @@ pub async fn add(
         labels: new.labels.clone(),
         invited_by: auth.actor().account_id(),
         created_at: origin.now,
+        require_two_factor: false,
     };
     insert_membership(
         &mut tx,
@@ -430,6 +431,7 @@ pub(crate) async fn insert(
         labels: Vec::new(),
         invited_by,
         created_at: now,
+        require_two_factor: false,
     };
     insert_membership(tx, &m, account, roles).await?;
     Ok(m)
@@ -649,6 +651,7 @@ struct MemberRow {
     labels: Json<Vec<String>>,
     invited_by: Option<Uuid>,
     created_at: DateTime<Utc>,
+    require_two_factor: bool,
     two_factor: bool,
     role_keys: Option<String>,
 }
@@ -700,6 +703,7 @@ impl MemberRow {
                 labels: self.labels.0,
                 invited_by: self.invited_by.map(Into::into),
                 created_at: self.created_at,
+                require_two_factor: self.require_two_factor,
             },
             roles,
             groups: Vec::new(),
@@ -718,7 +722,7 @@ macro_rules! select_members {
                     m.sort_key, a.phone, a.mobile, a.locale, a.status, a.disabled,
                     a.created_at AS account_created_at, m.id AS membership_id, m.organization_id,
                     m.active, m.staff_code, m.description, m.job_title, m.labels, m.invited_by,
-                    m.created_at,
+                    m.created_at, m.require_two_factor,
                     ", second_factor!("a.id"), " AS two_factor,
                     (SELECT ", $agg, " FROM membership_roles mr JOIN roles r ON r.id = mr.role_id
                      WHERE mr.membership_id = m.id) AS role_keys
@@ -1175,6 +1179,7 @@ struct MembershipRow {
     labels: Json<Vec<String>>,
     invited_by: Option<Uuid>,
     created_at: DateTime<Utc>,
+    require_two_factor: bool,
 }
 
 /// The membership of `account` in `org`, read inside a write transaction.
@@ -1237,7 +1242,8 @@ async fn membership_in(
         .ok_or(DomainError::NotFound { what: "member" })?;
     let row: Option<MembershipRow> = in_tx!(tx, |c| {
         sqlx::query_as(
-            "SELECT id, active, staff_code, description, job_title, labels, invited_by, created_at
+            "SELECT id, active, staff_code, description, job_title, labels, invited_by, created_at,
+                    require_two_factor
              FROM memberships WHERE organization_id = $1 AND account_id = $2",
         )
         .bind(org.0)
@@ -1257,6 +1263,7 @@ async fn membership_in(
         labels: r.labels.0,
         invited_by: r.invited_by.map(Into::into),
         created_at: r.created_at,
+        require_two_factor: r.require_two_factor,
     };
     Ok((account, m))
 }
@@ -1314,6 +1321,9 @@ pub async fn update(
     if let Some(labels) = &patch.labels {
         next_m.labels.clone_from(labels);
     }
+    if let Some(required) = patch.require_two_factor {
+        next_m.require_two_factor = required;
+    }
     let email_changed = patch.email.as_ref().is_some_and(|e| *e != account.email);
     if let (true, Some(email)) = (email_changed, &patch.email) {
         if accounts::find_by_email_tx(&mut tx, email).await?.is_some() {
@@ -1357,7 +1367,8 @@ pub async fn update(
         .execute(&mut *c)
         .await?;
         sqlx::query(
-            "UPDATE memberships SET job_title = $1, staff_code = $2, description = $3, labels = $4, updated_at = $5
+            "UPDATE memberships SET job_title = $1, staff_code = $2, description = $3, labels = $4, updated_at = $5,
+                require_two_factor = $7
              WHERE id = $6",
         )
         .bind(&next_m.job_title)
@@ -1366,6 +1377,7 @@ pub async fn update(
         .bind(Json(&next_m.labels))
         .bind(origin.now)
         .bind(m.id.0)
+        .bind(next_m.require_two_factor)
         .execute(c)
         .await
         .map(|r| r.rows_affected())

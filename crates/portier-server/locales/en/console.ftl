@@ -513,3 +513,6 @@ done-sessions-ended = You are signed out everywhere else.
 member-end-sessions = Sign out everywhere
 member-end-sessions-explained = Ends every session of this person at once, on every device; they can sign in again with their password (and second factor).
 done-sessions-ended-member = The user is signed out everywhere.
+member-two-factor-required = required of this person
+member-two-factor-require = Require two-step verification of this person
+member-two-factor-not-required = No longer require it of this person

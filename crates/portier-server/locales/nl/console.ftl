@@ -512,3 +512,6 @@ done-sessions-ended = Je bent overal elders uitgelogd.
 member-end-sessions = Overal uitloggen
 member-end-sessions-explained = Beëindigt meteen elke sessie van deze persoon, op elk apparaat; inloggen kan weer met wachtwoord (en tweede stap).
 done-sessions-ended-member = De gebruiker is overal uitgelogd.
+member-two-factor-required = verplicht voor deze persoon
+member-two-factor-require = Tweestapsverificatie verplichten voor deze persoon
+member-two-factor-not-required = Niet langer verplichten voor deze persoon

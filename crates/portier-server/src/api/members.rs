@@ -65,6 +65,9 @@ pub struct MemberDetail {
     pub description: Option<String>,
     /// `invited` until the person has activated the account.
     pub account_status: AccountStatus,
+    /// This member must use two-step verification, whatever the organization
+    /// requires of everyone.
+    pub require_two_factor: bool,
     pub invited_by: Option<Uuid>,
     /// The latest invitation mail from this organization, if any.
     pub invitation: Option<InvitationView>,
@@ -285,6 +288,7 @@ impl From<&MemberView> for MemberDetail {
             job_title: v.membership.job_title.clone(),
             description: v.membership.description.clone(),
             account_status: v.account.status,
+            require_two_factor: v.membership.require_two_factor,
             invited_by: v.membership.invited_by.map(|a| a.0),
             invitation: None,
             role_details: Vec::new(),
@@ -515,6 +519,9 @@ pub struct UpdateMember {
     #[schema(value_type = Option<Paragraphs<1000>>)]
     pub description: Option<Option<Paragraphs<1000>>>,
     pub labels: Option<Vec<super::Line<64>>>,
+    /// Require two-step verification of this member (issue 6): they set it
+    /// up at their next sign-in, before anything else.
+    pub require_two_factor: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -581,6 +588,7 @@ pub async fn update(
         staff_code: inner2(body.staff_code),
         description: inner2(body.description),
         labels: body.labels.map(|l| l.into_iter().map(|l| l.0).collect()),
+        require_two_factor: body.require_two_factor,
     })?;
     let sent = portier_store::members::update(
         &state.store,

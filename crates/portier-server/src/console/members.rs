@@ -865,6 +865,8 @@ async fn change_route<R: Right>(
 #[derive(Deserialize, Clone)]
 pub struct DetailsForm {
     email: Option<String>,
+    /// "1" or "0", from the two-step verification form of the member page.
+    require_two_factor: Option<String>,
     salutation: Option<String>,
     given_name: Option<String>,
     infix: Option<String>,
@@ -919,6 +921,7 @@ async fn change_details(
         staff_code: field(form.staff_code),
         description: None,
         labels: form.labels.map(|l| labels(&l)),
+        require_two_factor: form.require_two_factor.map(|v| v == "1"),
     });
     let outcome = match patch {
         Err(e) => Err(ApiError::from(e)),
