@@ -655,6 +655,11 @@ both_backends! {
         let on = post(&app, "/account/two-factor/confirm", Some(&cookie), &[("code", &at(0))]).await;
         assert_eq!(on.status, 200, "{}", on.html);
         assert_eq!(on.html.matches("<li><code>").count(), 10, "{}", on.html);
+        let admin = admin_session(&app).await;
+        let users = get(&app, &format!("/orgs/{}/members", app.org_id), Some(&admin), None).await;
+        assert!(users.html.contains("3 members; 1 (33%) use two-step verification."), "{}", users.html);
+        let with = get(&app, &format!("/orgs/{}/members?two_factor=yes", app.org_id), Some(&admin), None).await;
+        assert_eq!(with.html.matches("<tr>").count() - 1, 1, "{}", with.html);
         let shown = get(&app, "/account/two-factor", Some(&cookie), Some("nl")).await;
         assert!(shown.html.contains("Tweestapsverificatie staat aan") && shown.html.contains("Herstelcodes over: 10."), "{}", shown.html);
         let list = app.get(&format!("/api/v1/organizations/{}/members?q=eva", app.org_id)).await;
@@ -675,7 +680,6 @@ both_backends! {
         let code = secret.code_at(chrono::Utc::now().timestamp() as u64);
         assert_eq!(post(&app, "/account/two-factor/confirm", Some(&cookie), &[("code", &code)]).await.status, 200);
         let eva = list.body["items"][0]["account_id"].as_str().unwrap();
-        let admin = admin_session(&app).await;
         let page = format!("/orgs/{}/members/{eva}", app.org_id);
         let shown = get(&app, &page, Some(&admin), None).await;
         assert!(shown.html.contains("Reset two-step verification"), "{}", shown.html);

@@ -371,6 +371,13 @@ fn table() -> Vec<Row> {
             ),
             [200, 200, 403, 401, 404],
         ),
+        row(
+            "GET",
+            "/api/v1/organizations/{org}/statistics",
+            "/api/v1/organizations/{org}/statistics",
+            None,
+            [200, 200, 403, 401, 404],
+        ),
         // Links from mail: the link is the credential, whoever follows it.
         row(
             "GET",

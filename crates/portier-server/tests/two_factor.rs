@@ -339,4 +339,23 @@ both_backends! {
         let (r, _) = app.login("eva@example.nl", GOOD).await;
         assert_eq!(r.body["two_factor_setup_required"], false);
     }
+
+    async fn the_overview_shows_who_has_it_and_the_share(db) {
+        let app = TestApp::start(db).await;
+        enrolled(&app, "eva@example.nl", &["member"]).await;
+        app.person("sam@example.nl", &["member"]).await;
+        app.add_member(json!({"email": "new@example.nl"})).await;
+        let base = format!("/api/v1/organizations/{}/members", app.org_id);
+        let emails = |body: &Value| -> Vec<String> { body["items"].as_array().unwrap().iter().map(|i| i["email"].as_str().unwrap().to_owned()).collect() };
+        assert_eq!(emails(&app.get(&format!("{base}?two_factor=true")).await.body), vec!["eva@example.nl"]);
+        let without = emails(&app.get(&format!("{base}?two_factor=false")).await.body);
+        assert_eq!(without.len(), 3, "{without:?}");
+        assert!(!without.contains(&"eva@example.nl".to_owned()));
+        assert_eq!(app.get(&format!("{base}?two_factor=maybe")).await.error(422).1, Some("two_factor"));
+        let stats = app.get(&format!("/api/v1/organizations/{}/statistics", app.org_id)).await;
+        // The bootstrap administrator (invited), Eva and Sam (active), new (invited).
+        assert_eq!(stats.body, json!({"members": 4, "invited": 2, "active": 2, "deactivated": 0, "two_factor": 1, "two_factor_share": 0.25}));
+        let (_, other) = TestApp::environment(&app.db, "Elders").await;
+        assert_eq!(app.call("GET", &format!("/api/v1/organizations/{}/statistics", app.org_id), Some(&other), None).await.status, 404);
+    }
 }

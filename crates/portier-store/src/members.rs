@@ -618,6 +618,8 @@ pub struct MemberFilter {
     pub group: Option<portier_core::ids::GroupId>,
     pub label: Option<String>,
     pub status: Option<portier_core::members::MemberStatus>,
+    /// Members with (true) or without (false) two-step verification set up.
+    pub two_factor: Option<bool>,
 }
 
 /// Where a page starts: after this sort key and account id.
@@ -943,6 +945,27 @@ pub(crate) async fn list_by(
             )
         };
         drivers.push(Driver::new(sub(&p), sub("$2"), Arg::Text(label.clone())));
+    }
+    match filter.two_factor {
+        None => {}
+        Some(false) => conditions.push(concat!("NOT ", second_factor!("m.account_id")).into()),
+        Some(true) => {
+            // Few have it, as a rule: read by the credentials' kind. (The
+            // kind is bound, so the list and the count share the text.)
+            let p = next(&mut args, Arg::Text("totp".into()));
+            conditions.push(format!(
+                "EXISTS (SELECT 1 FROM credentials cr WHERE cr.account_id = m.account_id
+                         AND cr.kind IN ({p}, 'webauthn'))"
+            ));
+            let sub = |p: &str| {
+                format!(
+                    "SELECT fm.id FROM credentials cr JOIN memberships fm ON fm.account_id = cr.account_id
+                     WHERE fm.organization_id = $1 AND cr.kind IN ({p}, 'webauthn')
+                     GROUP BY fm.id"
+                )
+            };
+            drivers.push(Driver::new(sub(&p), sub("$2"), Arg::Text("totp".into())));
+        }
     }
     match filter.status {
         None => {}
@@ -1685,4 +1708,54 @@ async fn end_sessions_without_membership(tx: &mut Tx, account: AccountId) -> Res
         crate::sessions::end_all_in(tx, account, None).await?;
     }
     Ok(())
+}
+
+/// How many members an organization has, by state, and how many of them
+/// have two-step verification set up (seeds 001, 004).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Statistics {
+    pub members: i64,
+    pub invited: i64,
+    pub active: i64,
+    pub deactivated: i64,
+    pub two_factor: i64,
+}
+
+pub async fn statistics(store: &Store, org: OrganizationId) -> Result<Statistics> {
+    let (members, two_factor) = two_factor_share(store, org).await?;
+    let (deactivated, invited): (i64, i64) = reader!(store, |c| {
+        sqlx::query_as(
+            "SELECT
+               (SELECT COUNT(*) FROM memberships WHERE organization_id = $1 AND active = FALSE),
+               (SELECT COUNT(*) FROM memberships m JOIN accounts a ON a.id = m.account_id
+                WHERE m.organization_id = $1 AND m.active = TRUE AND a.status = 'invited')",
+        )
+        .bind(org.0)
+        .fetch_one(c)
+        .await
+    })?;
+    Ok(Statistics {
+        members,
+        invited,
+        active: members - deactivated - invited,
+        deactivated,
+        two_factor,
+    })
+}
+
+/// The members of an organization, and how many of them have two-step
+/// verification set up: counted from indexes (the listing index, then the
+/// credentials by kind), cheap enough for every view of the users list.
+pub async fn two_factor_share(store: &Store, org: OrganizationId) -> Result<(i64, i64)> {
+    Ok(reader!(store, |c| {
+        sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM memberships WHERE organization_id = $1),
+                    (SELECT COUNT(DISTINCT m.id) FROM credentials cr
+                     JOIN memberships m ON m.account_id = cr.account_id
+                     WHERE m.organization_id = $1 AND cr.kind IN ('totp', 'webauthn'))",
+        )
+        .bind(org.0)
+        .fetch_one(c)
+        .await
+    })?)
 }

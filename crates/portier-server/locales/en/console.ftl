@@ -516,3 +516,6 @@ done-sessions-ended-member = The user is signed out everywhere.
 member-two-factor-required = required of this person
 member-two-factor-require = Require two-step verification of this person
 member-two-factor-not-required = No longer require it of this person
+members-two-factor-yes = Set up
+members-two-factor-no = Not set up
+members-two-factor-share = { $members } members; { $with } ({ $share }%) use two-step verification.

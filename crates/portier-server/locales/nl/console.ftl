@@ -515,3 +515,6 @@ done-sessions-ended-member = De gebruiker is overal uitgelogd.
 member-two-factor-required = verplicht voor deze persoon
 member-two-factor-require = Tweestapsverificatie verplichten voor deze persoon
 member-two-factor-not-required = Niet langer verplichten voor deze persoon
+members-two-factor-yes = Ingesteld
+members-two-factor-no = Niet ingesteld
+members-two-factor-share = { $members } leden; { $with } ({ $share }%) gebruiken tweestapsverificatie.

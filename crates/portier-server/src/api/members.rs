@@ -250,6 +250,8 @@ pub struct ListQuery {
     group: Option<Uuid>,
     label: Option<String>,
     status: Option<MemberStatus>,
+    /// Members with (`true`) or without (`false`) two-step verification.
+    two_factor: Option<bool>,
     /// 1 to 500; default 100.
     #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
@@ -424,6 +426,12 @@ pub async fn list(
                 invalid("status", "status must be invited, active or deactivated")
             })?),
         };
+    let two_factor = match q.get("two_factor").map(String::as_str) {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(_) => return Err(invalid("two_factor", "two_factor must be true or false")),
+    };
     let cursor = match q.get("cursor") {
         None => None,
         Some(raw) => Some(decode_cursor(raw).ok_or_else(|| {
@@ -448,6 +456,7 @@ pub async fn list(
         group,
         label: q.get("label").cloned(),
         status,
+        two_factor,
     };
     let views =
         portier_store::members::list(&state.store, org.id, &filter, cursor.as_ref(), limit + 1)

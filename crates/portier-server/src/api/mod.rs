@@ -85,6 +85,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     let v1 = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(organizations::list, organizations::create))
         .routes(routes!(organizations::get_one, organizations::update))
+        .routes(routes!(organizations::statistics))
         .routes(routes!(members::add, members::list))
         .routes(routes!(members::get_one, members::update, members::remove))
         .routes(routes!(members::resend_activation))

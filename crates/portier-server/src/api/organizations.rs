@@ -271,3 +271,53 @@ pub async fn update(
             .await?;
     Ok(Json(OrganizationView::from(&updated)))
 }
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrganizationStatistics {
+    /// Members of this organization (not of those below it).
+    pub members: i64,
+    pub invited: i64,
+    pub active: i64,
+    pub deactivated: i64,
+    /// Members with two-step verification set up (seeds 001, 004).
+    pub two_factor: i64,
+    /// `two_factor` as a share of `members`, 0 to 1 (0 without members).
+    pub two_factor_share: f64,
+}
+
+/// How many members, in which state, and how many use two-step verification.
+///
+/// *Permissions*: `members.read`.
+#[utoipa::path(get, operation_id = "organizations_statistics", path = "/organizations/{org}/statistics", tag = "organizations",
+    params(("org" = Uuid, Path, description = "The organization's id")),
+    responses(
+        (status = 200, body = OrganizationStatistics),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ))]
+pub async fn statistics(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+) -> Result<Json<OrganizationStatistics>, ApiError> {
+    let (org, _) =
+        super::authorized::<portier_core::rights::MembersRead>(&state, &caller, &org).await?;
+    let s = portier_store::members::statistics(&state.store, org.id).await?;
+    Ok(Json(OrganizationStatistics {
+        members: s.members,
+        invited: s.invited,
+        active: s.active,
+        deactivated: s.deactivated,
+        two_factor: s.two_factor,
+        two_factor_share: share(s.two_factor, s.members),
+    }))
+}
+
+/// `part` of `whole`, 0 to 1.
+pub(crate) fn share(part: i64, whole: i64) -> f64 {
+    if whole <= 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}

@@ -81,6 +81,8 @@ fn status_text(i18n: &I18n, status: MemberStatus) -> String {
 #[template(path = "members/list.html")]
 pub struct ListPage {
     pub page: Page,
+    /// "40 members; 12 (30%) use two-step verification", above the whole list.
+    pub share: Option<String>,
     pub org: Organization,
     pub nav: Vec<NavLink>,
     pub rows: Vec<Row>,
@@ -116,6 +118,8 @@ pub struct ListQuery {
     pub group: Option<String>,
     pub label: Option<String>,
     pub status: Option<String>,
+    /// `yes` or `no`: with or without two-step verification.
+    pub two_factor: Option<String>,
     pub cursor: Option<String>,
     pub done: Option<String>,
 }
@@ -129,6 +133,7 @@ impl ListQuery {
             ("group", &self.group),
             ("label", &self.label),
             ("status", &self.status),
+            ("two_factor", &self.two_factor),
         ]
         .into_iter()
         .filter_map(|(k, v)| {
@@ -166,6 +171,11 @@ impl ListQuery {
             }),
             label: given(&self.label).map(|l| l.trim().to_owned()),
             status,
+            two_factor: match self.two_factor.as_deref() {
+                Some("yes") => Some(true),
+                Some("no") => Some(false),
+                _ => None,
+            },
         }
     }
 }
@@ -234,6 +244,26 @@ async fn list(
         (Err(e), _) | (_, Err(e)) => return ApiError::from(e).into_response(),
     };
     let i18n = person.viewer.i18n;
+    // seeds 001, 004: how many of the members use two-step verification,
+    // above the whole list.
+    let share = if q.pairs().is_empty() && q.cursor.is_none() {
+        match portier_store::members::two_factor_share(&state.store, ctx.org.id).await {
+            Ok((members, with)) => {
+                let percent = crate::api::organizations::share(with, members) * 100.0;
+                Some(i18n.tn(
+                    "members-two-factor-share",
+                    &[
+                        ("members", &members.to_string()),
+                        ("with", &with.to_string()),
+                        ("share", &format!("{percent:.0}")),
+                    ],
+                ))
+            }
+            Err(e) => return ApiError::from(e).into_response(),
+        }
+    } else {
+        None
+    };
     let name_of = |key: &String| {
         roles
             .iter()
@@ -242,6 +272,7 @@ async fn list(
             .unwrap_or_else(|| key.clone())
     };
     ListPage {
+        share,
         may_add: ctx.may::<MembersInvite>(),
         nav: ctx.nav(&i18n, Section::Members),
         rows: views

@@ -14,3 +14,6 @@ ALTER TABLE sessions ADD COLUMN stage TEXT NOT NULL DEFAULT 'full';
 -- An administrator may require two-step verification of one member, as an
 -- organization may of all its members (organizations.require_two_factor).
 ALTER TABLE memberships ADD COLUMN require_two_factor BOOLEAN NOT NULL DEFAULT FALSE;
+
+-- The members with two-step verification, found from the credentials' kind.
+CREATE INDEX credentials_kind ON credentials (kind, account_id);
