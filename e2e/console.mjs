@@ -12,10 +12,13 @@
 // BIG number (refused without it, accepted with it), the new user activates
 // from the mail and signs in, the administrator changes the user's role,
 // deactivates, reactivates and removes them, and the audit log shows each
-// step.
+// step. Then two-step verification (issue 6): the administrator sets up an
+// authenticator app (its code computed here, RFC 6238), keeps the recovery
+// codes, signs out, signs in with a code, and again with a recovery code.
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
@@ -88,6 +91,19 @@ const TEXT = {
     about: "About (e-mail address)",
     show: "Show",
     steps: ["Added to the organization", "Account activated", "Roles changed", "Deactivated", "Reactivated", "Removed from the organization"],
+    myAccount: "My account",
+    manageTwoStep: "Set up or change two-step verification",
+    setUpApp: "Set up an authenticator app",
+    appCode: "The six-digit code the app now shows",
+    turnOn: "Turn on",
+    yourCodes: "Your recovery codes",
+    saved: "I have saved them",
+    isOn: "Two-step verification is on",
+    secondStep: "Two-step verification",
+    signInCode: "Code from your authenticator app",
+    next: "Continue",
+    useRecovery: "Use a recovery code instead",
+    recoveryCode: "Recovery code",
   },
   nl: {
     browser: "nl-NL",
@@ -145,6 +161,19 @@ const TEXT = {
     about: "Betreft (e-mailadres)",
     show: "Tonen",
     steps: ["Aan de organisatie toegevoegd", "Account geactiveerd", "Rollen gewijzigd", "Gedeactiveerd", "Geheractiveerd", "Uit de organisatie verwijderd"],
+    myAccount: "Mijn account",
+    manageTwoStep: "Tweestapsverificatie instellen of wijzigen",
+    setUpApp: "Een authenticator-app instellen",
+    appCode: "De code van zes cijfers die de app nu toont",
+    turnOn: "Aanzetten",
+    yourCodes: "Je herstelcodes",
+    saved: "Ik heb ze bewaard",
+    isOn: "Tweestapsverificatie staat aan",
+    secondStep: "Tweestapsverificatie",
+    signInCode: "Code uit je authenticator-app",
+    next: "Doorgaan",
+    useRecovery: "Gebruik in plaats daarvan een herstelcode",
+    recoveryCode: "Herstelcode",
   },
 };
 
@@ -192,6 +221,26 @@ async function accessible(page, name) {
   assert.deepEqual(found, [], `${name}: accessibility`);
   const [scroll, width] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
   assert.ok(scroll <= width, `${name}: ${scroll} px wide in a ${width} px window`);
+}
+
+/** RFC 4648 base32 to bytes. */
+function base32(text) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  const bits = [...text.replace(/[\s=]/g, "").toUpperCase()]
+    .map((c) => alphabet.indexOf(c).toString(2).padStart(5, "0"))
+    .join("");
+  const bytes = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
+  return Buffer.from(bytes);
+}
+
+/** The code an authenticator app shows at `at` (RFC 6238: SHA-1, 6 digits, 30 s). */
+function totp(secret, at = Date.now()) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)));
+  const mac = crypto.createHmac("sha1", base32(secret)).update(counter).digest();
+  const offset = mac[mac.length - 1] & 15;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, "0");
 }
 
 let shot = 0;
@@ -269,7 +318,50 @@ async function walk(browser, lang) {
   await page.getByRole("heading", { name: t.dashboard, level: 1 }).waitFor();
 
   await userManagement(browser, page, lang);
+  await twoStep(page, lang, admin);
   await context.close();
+}
+
+async function twoStep(page, lang, admin) {
+  const t = TEXT[lang];
+  // Set up: the QR code and its key; the app's code turns it on.
+  await page.getByRole("link", { name: t.myAccount }).click();
+  await page.getByRole("link", { name: t.manageTwoStep }).click();
+  await page.getByRole("button", { name: t.setUpApp }).click();
+  await page.locator("svg[role=img]").waitFor();
+  await screenshot(page, lang, "two-step-set-up");
+  const secret = (await page.locator("code.secret").innerText()).replace(/\s/g, "");
+  await page.getByLabel(t.appCode).fill(totp(secret));
+  await page.getByRole("button", { name: t.turnOn }).click();
+  await page.getByRole("heading", { name: t.yourCodes }).waitFor();
+  const codes = await page.locator(".codes code").allInnerTexts();
+  assert.equal(codes.length, 10, "ten recovery codes");
+  await screenshot(page, lang, "two-step-recovery-codes");
+  await page.getByRole("link", { name: t.saved }).click();
+  await page.getByText(t.isOn).waitFor();
+  await page.getByRole("button", { name: t.signOut }).click();
+
+  // In again: the password, then the app's next code (the one that turned
+  // it on is used up).
+  await page.getByLabel(t.email).fill(admin);
+  await page.getByLabel(t.password, { exact: true }).fill(NEWER);
+  await page.getByRole("button", { name: t.signIn }).click();
+  await page.getByRole("heading", { name: t.secondStep, level: 1 }).waitFor();
+  await screenshot(page, lang, "two-step-sign-in");
+  await page.getByLabel(t.signInCode).fill(totp(secret, Date.now() + 30_000));
+  await page.getByRole("button", { name: t.next }).click();
+  await page.getByRole("heading", { name: t.dashboard, level: 1 }).waitFor();
+  await page.getByRole("button", { name: t.signOut }).click();
+
+  // And with a recovery code instead.
+  await page.getByLabel(t.email).fill(admin);
+  await page.getByLabel(t.password, { exact: true }).fill(NEWER);
+  await page.getByRole("button", { name: t.signIn }).click();
+  await page.getByRole("link", { name: t.useRecovery }).click();
+  await page.getByLabel(t.recoveryCode).fill(codes[0]);
+  await screenshot(page, lang, "two-step-recovery-code");
+  await page.getByRole("button", { name: t.next }).click();
+  await page.getByRole("heading", { name: t.dashboard, level: 1 }).waitFor();
 }
 
 async function userManagement(browser, page, lang) {
