@@ -107,6 +107,21 @@ pub async fn session_at(
     .await?)
 }
 
+/// Why a request without a signed-in session is refused: 403
+/// `two_factor_setup_required` for a person who signed in but must set up
+/// two-step verification first, else 401.
+async fn refused(state: &AppState, headers: &HeaderMap) -> ApiError {
+    match session_at(state, headers, Stage::Enrol).await {
+        Ok(Some(_)) => ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "two_factor_setup_required",
+            "an organization you belong to requires two-step verification: set it up first (POST /me/totp, then POST /me/totp/confirm)",
+        ),
+        Ok(None) => not_signed_in(),
+        Err(e) => e,
+    }
+}
+
 fn not_signed_in() -> ApiError {
     ApiError::unauthenticated(
         "unauthenticated",
@@ -119,9 +134,9 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let Some(header) = parts.headers.get(AUTHORIZATION) else {
-            let session = session_of(state, &parts.headers)
-                .await?
-                .ok_or_else(not_signed_in)?;
+            let Some(session) = session_of(state, &parts.headers).await? else {
+                return Err(refused(state, &parts.headers).await);
+            };
             let principal =
                 portier_store::members::principal_for_account(&state.store, session.account_id)
                     .await?;
@@ -162,10 +177,10 @@ impl FromRequestParts<AppState> for Person {
                 "this route is for a signed-in person; API tokens act for organizations",
             ));
         }
-        session_of(state, &parts.headers)
-            .await?
-            .map(Person)
-            .ok_or_else(not_signed_in)
+        match session_of(state, &parts.headers).await? {
+            Some(session) => Ok(Person(session)),
+            None => Err(refused(state, &parts.headers).await),
+        }
     }
 }
 
@@ -187,7 +202,7 @@ impl FromRequestParts<AppState> for Enrollee {
                 session,
                 enrolling: false,
             }),
-            Err(e) if e.status == axum::http::StatusCode::UNAUTHORIZED => {
+            Err(e) if e.body.error.code == "two_factor_setup_required" => {
                 session_at(state, &parts.headers, Stage::Enrol)
                     .await?
                     .map(|session| Enrollee {

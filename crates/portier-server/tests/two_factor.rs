@@ -284,8 +284,8 @@ both_backends! {
         let (r, enrol) = app.login("eva@example.nl", GOOD).await;
         assert_eq!((&r.body["mfa_required"], &r.body["two_factor_setup_required"]), (&json!(false), &json!(true)));
         let enrol = enrol.unwrap();
-        assert_eq!(app.with_cookie("GET", "/api/v1/me", &enrol, None).await.status, 401, "nothing else works");
-        assert_eq!(app.with_cookie("GET", &format!("/api/v1/organizations/{ward}/members"), &enrol, None).await.status, 401);
+        assert_eq!(app.with_cookie("GET", "/api/v1/me", &enrol, None).await.error(403).0, "two_factor_setup_required", "nothing else works");
+        assert_eq!(app.with_cookie("GET", &format!("/api/v1/organizations/{ward}/members"), &enrol, None).await.error(403).0, "two_factor_setup_required");
         assert_eq!(app.with_cookie("GET", "/api/v1/me/two-factor", &enrol, None).await.body["totp"], false);
         let r = app.with_cookie("POST", "/api/v1/me/totp", &enrol, None).await;
         let secret = r.body["secret"].as_str().unwrap().to_owned();
