@@ -714,6 +714,12 @@ both_backends! {
         let enrol = session_cookie(&signed);
         let elsewhere = get(&app, "/", Some(&enrol), None).await;
         assert_eq!(elsewhere.headers["location"], "/account/two-factor?next=/", "nothing else first");
+        // Signing out ends a sign-in at this stage too.
+        let out = post(&app, "/logout", Some(&enrol), &[]).await;
+        assert_eq!(out.status, 303);
+        assert_eq!(app.with_cookie("GET", "/api/v1/me/two-factor", &enrol, None).await.status, 401);
+        let signed = post(&app, "/login", None, &[("email", "eva@example.nl"), ("password", GOOD), ("next", "/account")]).await;
+        let enrol = session_cookie(&signed);
         let page = get(&app, "/account/two-factor?next=%2Faccount", Some(&enrol), None).await;
         assert!(page.html.contains("requires two-step verification. Set it up to continue.") && !page.html.contains("Back to my account"), "{}", page.html);
         let started = post(&app, "/account/two-factor/start?next=%2Faccount", Some(&enrol), &[]).await;

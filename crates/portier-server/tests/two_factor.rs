@@ -75,6 +75,40 @@ async fn enrolled(app: &TestApp, email: &str, roles: &[&str]) -> (String, String
     (cookie, secret, codes)
 }
 
+/// Runs the futures at once and waits for all.
+async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for f in futures {
+        set.push(f);
+    }
+    let mut out = Vec::new();
+    // Polled together: each request is on the wire before any answer.
+    let joined = async {
+        let mut pinned: Vec<_> = set.into_iter().map(Box::pin).collect();
+        let mut results: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+        std::future::poll_fn(|cx| {
+            let mut pending = false;
+            for (i, f) in pinned.iter_mut().enumerate() {
+                if results[i].is_none() {
+                    match f.as_mut().poll(cx) {
+                        std::task::Poll::Ready(v) => results[i] = Some(v),
+                        std::task::Poll::Pending => pending = true,
+                    }
+                }
+            }
+            if pending {
+                std::task::Poll::Pending
+            } else {
+                std::task::Poll::Ready(())
+            }
+        })
+        .await;
+        results.into_iter().map(Option::unwrap).collect::<Vec<_>>()
+    };
+    out.extend(joined.await);
+    out
+}
+
 async fn mfa(app: &TestApp, cookie: &str, body: Value) -> (common::Answer, Option<String>) {
     let r = app
         .client
@@ -169,6 +203,13 @@ both_backends! {
         assert_eq!(r.status, 429, "five wrong codes: even the right one waits");
         assert!(r.headers.get("retry-after").is_some());
         portier_store::testing::execute(&app.db.store, "DELETE FROM throttles").await;
+        // Guesses sent all at once count all the same: five are checked.
+        let guesses = (0..20).map(|_| mfa(&app, &half, json!({"code": wrong.clone()})));
+        let answers = futures_join(guesses).await;
+        let checked = answers.iter().filter(|(r, _)| r.status == 422).count();
+        let refused = answers.iter().filter(|(r, _)| r.status == 429).count();
+        assert_eq!((checked, refused), (5, 15));
+        portier_store::testing::execute(&app.db.store, "DELETE FROM throttles").await;
 
         // A new password by mail still leads to the second step.
         let r = app.call("POST", "/api/v1/auth/password-reset", None, Some(json!({"email": "eva@example.nl"}))).await;
@@ -262,8 +303,22 @@ both_backends! {
         assert_eq!(audit.body["items"].as_array().unwrap().len(), 1, "{}", audit.body);
         assert_eq!(app.call("POST", &reset(&boss), Some(&app.token.clone()), None).await.body, json!({"reset": true}));
         // Another environment's administrator learns nothing.
-        let (_, other) = TestApp::environment(&app.db, "Elders").await;
+        let (elders, other) = TestApp::environment(&app.db, "Elders").await;
         assert_eq!(app.call("POST", &reset(&eva), Some(&other), None).await.status, 404);
+        // Eva set it up again and belongs to Elders too: Acme's administrators
+        // no longer reach all of her sign-in, and Elders' cannot through
+        // their own organization either.
+        let cookie = app.login("eva@example.nl", GOOD).await.1.unwrap();
+        let secret = app.with_cookie("POST", "/api/v1/me/totp", &cookie, None).await.body["secret"].as_str().unwrap().to_owned();
+        assert_eq!(app.with_cookie("POST", "/api/v1/me/totp/confirm", &cookie, Some(json!({"code": oathtool(&secret, 0)}))).await.status, 200);
+        let r = app.call("POST", &format!("/api/v1/organizations/{elders}/members"), Some(&other), Some(json!({"email": "eva@example.nl"}))).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        assert_eq!(app.call("POST", &reset(&eva), Some(&app.token.clone()), None).await.error(403).0, "member_elsewhere");
+        let theirs = format!("/api/v1/organizations/{elders}/members/{eva}/reset-two-factor");
+        assert_eq!(app.call("POST", &theirs, Some(&other), None).await.error(403).0, "member_elsewhere");
+        let end = format!("/api/v1/organizations/{}/members/{eva}/end-sessions", app.org_id);
+        assert_eq!(app.call("POST", &end, Some(&app.token.clone()), None).await.error(403).0, "member_elsewhere");
+        assert_eq!(app.with_cookie("GET", "/api/v1/me/two-factor", &cookie, None).await.body["totp"], true, "nothing changed");
     }
 
     async fn an_organization_that_requires_it_makes_members_set_it_up_before_anything_else(db) {
@@ -272,14 +327,19 @@ both_backends! {
         let r = app.call("POST", "/api/v1/organizations", Some(&app.token.clone()), Some(json!({"name": "Ward 3", "parent_id": org}))).await;
         let ward = r.body["id"].as_str().unwrap().to_owned();
         app.person_in(&ward, "eva@example.nl", &["member"]).await;
-        let (r, _) = app.login("eva@example.nl", GOOD).await;
+        let (r, before) = app.login("eva@example.nl", GOOD).await;
         assert_eq!(r.body["two_factor_setup_required"], false);
+        let before = before.unwrap();
+        assert_eq!(app.with_cookie("GET", "/api/v1/me", &before, None).await.status, 200);
         let path = format!("/api/v1/organizations/{org}");
         let r = app.call("PATCH", &path, Some(&app.token.clone()), Some(json!({"require_two_factor": true, "settings": {"require_two_factor": false}}))).await;
         assert_eq!(r.error(422).1, Some("require_two_factor"));
         let r = app.call("PATCH", &path, Some(&app.token.clone()), Some(json!({"require_two_factor": true}))).await;
         assert_eq!((r.status, &r.body["settings"]["require_two_factor"]), (200, &json!(true)), "{}", r.body);
 
+        // A session open when it was switched on must set it up first too.
+        assert_eq!(app.with_cookie("GET", "/api/v1/me", &before, None).await.error(403).0, "two_factor_setup_required");
+        assert_eq!(app.with_cookie("GET", "/api/v1/me/two-factor", &before, None).await.status, 200);
         // Eva belongs to the ward below: the environment's rule holds there.
         let (r, enrol) = app.login("eva@example.nl", GOOD).await;
         assert_eq!((&r.body["mfa_required"], &r.body["two_factor_setup_required"]), (&json!(false), &json!(true)));

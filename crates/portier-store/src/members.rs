@@ -1408,6 +1408,9 @@ pub async fn update(
     if next_m.labels != m.labels {
         set_labels(&mut tx, m.id, org.id, &next_m.labels).await?;
     }
+    if next_m.require_two_factor && !m.require_two_factor && m.active {
+        crate::two_factor::require_now(&mut tx, None, Some(account.id), origin.now).await?;
+    }
     let found_as =
         |a: &Account, m: &Membership| (a.name.clone(), a.email.clone(), m.staff_code.clone());
     if found_as(&account, &m) != found_as(&next_account, &next_m) {

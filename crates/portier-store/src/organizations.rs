@@ -279,6 +279,10 @@ pub async fn update(
         .await
         .map(|r| r.rows_affected())
     })?;
+    if next.settings.require_two_factor && !current.settings.require_two_factor {
+        // Required from now on, not from the next sign-in only.
+        crate::two_factor::require_now(&mut tx, Some(next.path.as_str()), None, origin.now).await?;
+    }
     let event = NewAuditEvent {
         actor: auth.actor().clone(),
         action: "organization.updated",

@@ -36,25 +36,30 @@ pub async fn read(store: &Store, keys: &[&str]) -> Result<Vec<Option<(i64, DateT
 }
 
 /// Counts one event against `key`, starting a new window when the last one
-/// is over. One statement, so concurrent hits on any node all count.
-pub async fn hit(store: &Store, key: &str, limit: &Limit, now: DateTime<Utc>) -> Result<()> {
+/// is over. One statement, so concurrent hits on any node all count; returns
+/// the count and window start after this one.
+pub async fn hit(
+    store: &Store,
+    key: &str,
+    limit: &Limit,
+    now: DateTime<Utc>,
+) -> Result<(i64, DateTime<Utc>)> {
     let window_over =
         now - chrono::Duration::from_std(limit.window).unwrap_or(chrono::Duration::hours(1));
-    relaxed!(store, |c| {
-        sqlx::query(
+    Ok(relaxed!(store, |c| {
+        sqlx::query_as(
             "INSERT INTO throttles (key, count, window_start) VALUES ($1, 1, $2)
              ON CONFLICT (key) DO UPDATE SET
                 count = CASE WHEN throttles.window_start <= $3 THEN 1 ELSE throttles.count + 1 END,
-                window_start = CASE WHEN throttles.window_start <= $3 THEN $2 ELSE throttles.window_start END",
+                window_start = CASE WHEN throttles.window_start <= $3 THEN $2 ELSE throttles.window_start END
+             RETURNING count, window_start",
         )
         .bind(key)
         .bind(now)
         .bind(window_over)
-        .execute(c)
+        .fetch_one(c)
         .await
-        .map(|r| r.rows_affected())
-    })?;
-    Ok(())
+    })?)
 }
 
 /// Forgets `key` (a successful sign-in clears its failures).

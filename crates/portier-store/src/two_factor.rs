@@ -66,6 +66,67 @@ pub async fn required(store: &Store, account: AccountId) -> Result<bool> {
     Ok(found.is_some())
 }
 
+/// Every organization the person belongs to (in any state), and whether
+/// they hold an administrator role there: what an administrator must be
+/// able to manage before touching the person's sign-in, which is theirs
+/// everywhere (one account per person).
+pub async fn reach_of(
+    store: &Store,
+    account: AccountId,
+) -> Result<Vec<(portier_core::organizations::OrgPath, bool)>> {
+    let rows: Vec<(String, bool)> = reader!(store, |c| {
+        sqlx::query_as(
+            "SELECT o.path, EXISTS (SELECT 1 FROM membership_roles mr JOIN roles r ON r.id = mr.role_id
+                                    WHERE mr.membership_id = m.id AND r.kind = 'admin')
+             FROM memberships m JOIN organizations o ON o.id = m.organization_id
+             WHERE m.account_id = $1",
+        )
+        .bind(account.0)
+        .fetch_all(c)
+        .await
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(|(path, admin)| {
+            (
+                portier_core::organizations::OrgPath::from_stored(path),
+                admin,
+            )
+        })
+        .collect())
+}
+
+/// A requirement just switched on: the signed-in sessions of those it now
+/// applies to (active members of the organizations under `path`, or the one
+/// `account`) who have no second factor go back to setting it up first.
+pub(crate) async fn require_now(
+    tx: &mut Tx,
+    path: Option<&str>,
+    account: Option<AccountId>,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let until = now + crate::sessions::ENROL_WITHIN;
+    Ok(in_tx!(tx, |c| {
+        sqlx::query(
+            "UPDATE sessions SET stage = 'enrol', expires_at = CASE WHEN expires_at < $3 THEN expires_at ELSE $3 END
+             WHERE stage = 'full'
+               AND account_id IN (
+                 SELECT m.account_id FROM memberships m JOIN organizations o ON o.id = m.organization_id
+                 WHERE m.active = TRUE
+                   AND ($1 IS NULL OR substr(o.path, 1, length($1)) = $1)
+                   AND ($2 IS NULL OR m.account_id = $2))
+               AND NOT EXISTS (SELECT 1 FROM credentials cr WHERE cr.account_id = sessions.account_id
+                               AND cr.kind IN ('totp', 'webauthn'))",
+        )
+        .bind(path)
+        .bind(account.map(|a| a.0))
+        .bind(until)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?)
+}
+
 fn already_on() -> Error {
     Error::Domain(DomainError::Conflict {
         code: "two_factor_active",
@@ -366,8 +427,8 @@ pub async fn disable(store: &Store, account: AccountId, code: &str, origin: &Ori
     tx.commit().await
 }
 
-/// The second step of a sign-in.
-#[derive(Debug, Clone)]
+/// The second step of a sign-in (no `Debug`: it holds a code).
+#[derive(Clone)]
 pub enum Proof {
     /// A code of the authenticator app.
     Code(String),

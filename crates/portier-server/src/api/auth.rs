@@ -241,7 +241,7 @@ pub(crate) async fn start_session(
 }
 
 /// The second step of a sign-in: one of the two.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecondStep {
     /// The current code of the authenticator app.
@@ -317,33 +317,60 @@ pub(crate) async fn second_step(
             )
         })?;
     let proof = &proof?;
-    let limits = second_factor_limits(pending.account_id, client.as_deref());
-    let counted = enforce(state, &limits).await?;
     let account = portier_store::accounts::get(&state.store, pending.account_id)
         .await?
         .ok_or_else(|| ApiError::unauthenticated("no_sign_in_started", "sign in again"))?;
     let origin = Origin::now(client.clone());
-    let checked = portier_store::two_factor::verify(
-        &state.store,
-        &account,
-        proof,
-        &state.config.lifecycle,
-        &origin,
+    second_factor_guarded(
+        state,
+        account.id,
+        client.as_deref(),
+        portier_store::two_factor::verify(
+            &state.store,
+            &account,
+            proof,
+            &state.config.lifecycle,
+            &origin,
+        ),
     )
-    .await;
-    if let Err(e) = checked {
-        if matches!(
-            e,
-            portier_store::Error::Domain(portier_core::Error::Invalid(_))
-        ) {
-            count(state, &limits).await?;
-        }
-        return Err(e.into());
-    }
-    if counted[0] {
-        portier_store::throttles::clear(&state.store, &limits[0].0).await?;
-    }
+    .await?;
     start_session(state, headers, account.id, client, Stage::Full).await
+}
+
+/// Runs a check of a person's second factor within its limits. The attempt
+/// counts against the account before the code is checked, in one atomic
+/// step, so that guesses sent in parallel all count; a right code clears
+/// the count. A wrong one also counts against the client (spraying across
+/// accounts).
+pub(crate) async fn second_factor_guarded<T>(
+    state: &AppState,
+    account: portier_core::ids::AccountId,
+    client: Option<&str>,
+    check: impl std::future::Future<Output = portier_store::Result<T>>,
+) -> Result<T, ApiError> {
+    let [per_account, per_client] = second_factor_limits(account, client);
+    enforce(state, std::slice::from_ref(&per_client)).await?;
+    let now = Utc::now();
+    let (n, start) =
+        portier_store::throttles::hit(&state.store, &per_account.0, &per_account.1, now).await?;
+    if let Some(wait) = per_account.1.retry_after(n - 1, start, now) {
+        return Err(ApiError::throttled(wait));
+    }
+    match check.await {
+        Ok(v) => {
+            portier_store::throttles::clear(&state.store, &per_account.0).await?;
+            Ok(v)
+        }
+        Err(e) => {
+            if matches!(
+                e,
+                portier_store::Error::Domain(portier_core::Error::Invalid(_))
+            ) {
+                count(state, std::slice::from_ref(&per_client)).await?;
+            }
+            Err(e.into())
+        }
+    }
 }
 
 /// Wrong second factors are limited like passwords: per account and per

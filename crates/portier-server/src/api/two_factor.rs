@@ -15,7 +15,6 @@ use utoipa::ToSchema;
 use portier_core::ids::AccountId;
 use portier_core::organizations::Organization;
 use portier_core::rights::{Authorized, MembersUpdate, Principal};
-use portier_core::roles::RoleKind;
 
 use axum::http::header::SET_COOKIE;
 use axum::response::IntoResponse;
@@ -26,7 +25,7 @@ use crate::error::ErrorBody;
 use crate::extract::{ApiJson, ClientAddr};
 use crate::{ApiError, AppState};
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Clone, Serialize, ToSchema)]
 pub struct TotpEnrolment {
     /// The secret in base32, to type into an app by hand.
     pub secret: String,
@@ -34,7 +33,7 @@ pub struct TotpEnrolment {
     pub otpauth_url: String,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CurrentCode {
     /// The current code of the authenticator app (6 digits).
@@ -42,7 +41,7 @@ pub struct CurrentCode {
     pub code: String,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Clone, Serialize, ToSchema)]
 pub struct RecoveryCodes {
     /// Ten codes, each usable once instead of the app's code. Shown only now.
     pub recovery_codes: Vec<String>,
@@ -64,6 +63,19 @@ pub struct TwoFactorStatus {
     pub recovery_codes_left: i64,
 }
 
+/// An answer that carries a secret (a TOTP key, recovery codes): never
+/// kept by a cache.
+fn secret(answer: impl IntoResponse) -> axum::response::Response {
+    (
+        [(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        )],
+        answer,
+    )
+        .into_response()
+}
+
 fn code_field(code: &str) -> Result<&str, ApiError> {
     if code.len() > 16 {
         return Err(ApiError::field(
@@ -75,32 +87,14 @@ fn code_field(code: &str) -> Result<&str, ApiError> {
 }
 
 /// Runs a change that checks a code of the person's, within the limits of
-/// wrong second factors: a wrong code counts, a right one clears the count.
+/// wrong second factors (`api::auth::second_factor_guarded`).
 pub(crate) async fn with_code<T>(
     state: &AppState,
     person: &portier_store::sessions::Session,
     client: Option<&str>,
     change: impl std::future::Future<Output = portier_store::Result<T>>,
 ) -> Result<T, ApiError> {
-    let limits = super::auth::second_factor_limits(person.account_id, client);
-    let counted = super::auth::enforce(state, &limits).await?;
-    match change.await {
-        Ok(v) => {
-            if counted[0] {
-                portier_store::throttles::clear(&state.store, &limits[0].0).await?;
-            }
-            Ok(v)
-        }
-        Err(e) => {
-            if matches!(
-                e,
-                portier_store::Error::Domain(portier_core::Error::Invalid(_))
-            ) {
-                super::auth::count(state, &limits).await?;
-            }
-            Err(e.into())
-        }
-    }
+    super::auth::second_factor_guarded(state, person.account_id, client, change).await
 }
 
 /// Whether two-step verification is set up.
@@ -126,9 +120,9 @@ pub async fn status(
 pub async fn start(
     State(state): State<AppState>,
     Enrollee { session, .. }: Enrollee,
-) -> Result<(StatusCode, Json<TotpEnrolment>), ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let enrolment = start_enrolment(&state, session.account_id).await?;
-    Ok((StatusCode::CREATED, Json(enrolment)))
+    Ok(secret((StatusCode::CREATED, Json(enrolment))))
 }
 
 /// A new secret, waiting to be confirmed, for the API and the console.
@@ -175,13 +169,13 @@ pub async fn confirm(
     .await?;
     let codes = Json(RecoveryCodes::from(codes));
     if !enrolling {
-        return Ok(codes.into_response());
+        return Ok(secret(codes));
     }
     // Set up as required: signed in from now on, with a new session id.
     let signed =
         super::auth::start_session(&state, &headers, session.account_id, client, Stage::Full)
             .await?;
-    Ok(([(SET_COOKIE, signed.cookie)], codes).into_response())
+    Ok(secret(([(SET_COOKIE, signed.cookie)], codes)))
 }
 
 /// Turn two-step verification off, with a current code.
@@ -217,7 +211,7 @@ pub async fn renew_recovery_codes(
     ClientAddr(client): ClientAddr,
     Person(session): Person,
     ApiJson(body): ApiJson<CurrentCode>,
-) -> Result<Json<RecoveryCodes>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let code = code_field(&body.code)?;
     let origin = Origin::now(client.clone());
     let codes = with_code(
@@ -232,7 +226,7 @@ pub async fn renew_recovery_codes(
         ),
     )
     .await?;
-    Ok(Json(codes.into()))
+    Ok(secret(Json(RecoveryCodes::from(codes))))
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -285,26 +279,36 @@ pub(crate) async fn reset_member(
 }
 
 /// The member `account` of `org`, when the caller (who holds
-/// `members.update`) may act on their sign-in: an administrator's is
-/// administrators' business (seed 001) and needs `admins.manage`.
+/// `members.update` here) may act on their sign-in. That sign-in is the
+/// person's everywhere (one account per person), so the caller must hold
+/// `members.update` in every organization the person belongs to, and
+/// `admins.manage` wherever they are an administrator (seed 001:
+/// administrators' business): an administrator of one organization never
+/// weakens a person's sign-in for another.
 pub(crate) async fn member_within_rights(
     state: &AppState,
     principal: &Principal,
     org: &Organization,
     account: AccountId,
 ) -> Result<portier_store::members::MemberView, ApiError> {
+    use portier_core::permissions::{ADMINS_MANAGE, MEMBERS_UPDATE};
     let member = portier_store::members::get(&state.store, org.id, account)
         .await?
         .ok_or(portier_core::Error::NotFound { what: "member" })?;
-    let roles = portier_store::roles::list(&state.store, org).await?;
-    let administrator = roles.iter().any(|r| {
-        r.kind == RoleKind::Admin && member.roles.iter().any(|k| k.as_str() == r.key.as_str())
-    });
-    if administrator && !principal.holds(&portier_core::permissions::ADMINS_MANAGE, &org.path) {
-        return Err(portier_core::Error::Forbidden {
-            permission: portier_core::permissions::ADMINS_MANAGE,
+    for (path, administrator) in portier_store::two_factor::reach_of(&state.store, account).await? {
+        if !principal.holds(&MEMBERS_UPDATE, &path) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "member_elsewhere",
+                "this person also belongs to organizations you do not manage; their administrators must agree, so ask them",
+            ));
         }
-        .into());
+        if administrator && !principal.holds(&ADMINS_MANAGE, &path) {
+            return Err(portier_core::Error::Forbidden {
+                permission: ADMINS_MANAGE,
+            }
+            .into());
+        }
     }
     Ok(member)
 }

@@ -215,11 +215,18 @@ async fn second_step(
     }
 }
 
-async fn logout(State(state): State<AppState>, viewer: Viewer) -> Response {
-    if let Some(session) = &viewer.session
-        && let Err(e) = portier_store::sessions::end(&state.store, &session.id_hash).await
-    {
-        return ApiError::from(e).into_response();
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    // Whatever stage the sign-in had reached.
+    for stage in Stage::ALL {
+        match crate::auth::session_at(&state, &headers, stage).await {
+            Ok(Some(session)) => {
+                if let Err(e) = portier_store::sessions::end(&state.store, &session.id_hash).await {
+                    return ApiError::from(e).into_response();
+                }
+            }
+            Ok(None) => {}
+            Err(e) => return e.into_response(),
+        }
     }
     let mut response = Redirect::to("/login?signed_out=1").into_response();
     response

@@ -356,8 +356,18 @@ pub fn url_encode(s: &str) -> String {
 /// A path on this site to go on to, from a form or a query: anything else
 /// (another site, a scheme, `//host`) is the dashboard.
 pub fn local_path(next: Option<&str>) -> String {
+    // Visible ASCII only: browsers drop tabs and line breaks from a URL, so
+    // "/\t/evil.example" would become "//evil.example", and a line break
+    // cannot go into a Location header at all.
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && n.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            n.to_owned()
+        }
         _ => "/".to_owned(),
     }
 }
@@ -533,6 +543,10 @@ mod tests {
             "//evil.example",
             "/\\evil.example",
             "javascript:alert(1)",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/ /x",
+            "/caf\u{e9}",
         ] {
             assert_eq!(local_path(Some(bad)), "/", "{bad}");
         }

@@ -263,6 +263,10 @@ async fn renew(
     ClientAddr(client): ClientAddr,
     Form(form): Form<CodeForm>,
 ) -> Response {
+    if who.enrolling {
+        // Nothing set up yet to renew or turn off.
+        return axum::response::Redirect::to("/account/two-factor").into_response();
+    }
     let person = &who.person;
     let i18n = person.viewer.i18n;
     let origin = Origin::now(client.clone());
@@ -310,6 +314,10 @@ async fn turn_off(
     ClientAddr(client): ClientAddr,
     Form(form): Form<CodeForm>,
 ) -> Response {
+    if who.enrolling {
+        // Nothing set up yet to renew or turn off.
+        return axum::response::Redirect::to("/account/two-factor").into_response();
+    }
     let person = &who.person;
     let i18n = person.viewer.i18n;
     let origin = Origin::now(client.clone());
