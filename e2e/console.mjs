@@ -326,6 +326,8 @@ async function twoStep(page, lang, admin) {
   const t = TEXT[lang];
   // Set up: the QR code and its key; the app's code turns it on.
   await page.getByRole("link", { name: t.myAccount }).click();
+  await page.getByRole("link", { name: t.manageTwoStep }).waitFor();
+  await screenshot(page, lang, "my-account-sessions");
   await page.getByRole("link", { name: t.manageTwoStep }).click();
   await page.getByRole("button", { name: t.setUpApp }).click();
   await page.locator("svg[role=img]").waitFor();

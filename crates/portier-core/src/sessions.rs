@@ -48,6 +48,16 @@ impl SessionPolicy {
 /// sessions: "Firefox on Linux", "Safari on iPhone"; `None` when nothing in
 /// it is recognized (the list then shows the raw text).
 pub fn device(user_agent: &str) -> Option<String> {
+    match device_parts(user_agent) {
+        (Some(b), Some(s)) => Some(format!("{b} on {s}")),
+        (Some(b), None) => Some(b.to_owned()),
+        (None, Some(s)) => Some(s.to_owned()),
+        (None, None) => None,
+    }
+}
+
+/// The browser and the system of [`device`], each when recognized.
+pub fn device_parts(user_agent: &str) -> (Option<&'static str>, Option<&'static str>) {
     // Order matters: Edge and Opera say Chrome too, Chrome says Safari.
     const BROWSERS: [(&str, &str); 6] = [
         ("Edg/", "Edge"),
@@ -74,12 +84,7 @@ pub fn device(user_agent: &str) -> Option<String> {
         .iter()
         .find(|(m, _)| user_agent.contains(m))
         .map(|s| s.1);
-    match (browser, system) {
-        (Some(b), Some(s)) => Some(format!("{b} on {s}")),
-        (Some(b), None) => Some(b.to_owned()),
-        (None, Some(s)) => Some(s.to_owned()),
-        (None, None) => None,
-    }
+    (browser, system)
 }
 
 #[cfg(test)]

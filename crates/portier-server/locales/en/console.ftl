@@ -519,3 +519,4 @@ member-two-factor-not-required = No longer require it of this person
 members-two-factor-yes = Set up
 members-two-factor-no = Not set up
 members-two-factor-share = { $members } members; { $with } ({ $share }%) use two-step verification.
+sessions-device-on = { $browser } on { $system }

@@ -518,3 +518,4 @@ member-two-factor-not-required = Niet langer verplichten voor deze persoon
 members-two-factor-yes = Ingesteld
 members-two-factor-no = Niet ingesteld
 members-two-factor-share = { $members } leden; { $with } ({ $share }%) gebruiken tweestapsverificatie.
+sessions-device-on = { $browser } op { $system }

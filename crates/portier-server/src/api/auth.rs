@@ -23,7 +23,8 @@ use crate::error::ErrorBody;
 use crate::extract::{ApiJson, ClientAddr};
 use crate::{ApiError, AppState};
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+/// No `Debug`: it holds a password.
+#[derive(Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Login {
     pub email: super::EmailAddress,

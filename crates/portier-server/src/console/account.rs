@@ -120,6 +120,20 @@ impl Refusal for AccountPage {
 }
 
 impl AccountPage {
+    /// "Firefox on Linux" in the page's language, else the raw user agent.
+    pub fn device(&self, s: &crate::api::sessions::SessionView) -> String {
+        let agent = s.user_agent.as_deref().unwrap_or("");
+        match portier_core::sessions::device_parts(agent) {
+            (Some(b), Some(system)) => self
+                .page
+                .i18n
+                .tn("sessions-device-on", &[("browser", b), ("system", system)]),
+            (Some(one), None) | (None, Some(one)) => one.to_owned(),
+            (None, None) if agent.is_empty() => "?".to_owned(),
+            (None, None) => agent.chars().take(60).collect(),
+        }
+    }
+
     fn general(&self) -> String {
         self.general_error(&[
             "salutation",
