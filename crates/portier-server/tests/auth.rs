@@ -65,6 +65,13 @@ both_backends! {
         // The window passes: the owner gets in again.
         portier_store::testing::execute(&app.db.store, "UPDATE throttles SET window_start = '2000-01-01T00:00:00Z'").await;
         assert_eq!(app.login("sam@example.nl", GOOD).await.0.status, 200);
+        // Guesses sent all at once count all the same: five are checked,
+        // the rest refused unchecked.
+        let guesses = (0..20).map(|_| app.login("sam@example.nl", "Wrong-password-1"));
+        let answers = common::all_at_once(guesses).await;
+        let checked = answers.iter().filter(|(r, _)| r.status == 401).count();
+        let refused = answers.iter().filter(|(r, _)| r.status == 429).count();
+        assert_eq!((checked, refused), (5, 15));
     }
 
     async fn a_reset_link_sets_a_new_password_once_and_ends_every_session(db) {

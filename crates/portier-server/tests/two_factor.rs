@@ -75,40 +75,6 @@ async fn enrolled(app: &TestApp, email: &str, roles: &[&str]) -> (String, String
     (cookie, secret, codes)
 }
 
-/// Runs the futures at once and waits for all.
-async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let mut set = Vec::new();
-    for f in futures {
-        set.push(f);
-    }
-    let mut out = Vec::new();
-    // Polled together: each request is on the wire before any answer.
-    let joined = async {
-        let mut pinned: Vec<_> = set.into_iter().map(Box::pin).collect();
-        let mut results: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
-        std::future::poll_fn(|cx| {
-            let mut pending = false;
-            for (i, f) in pinned.iter_mut().enumerate() {
-                if results[i].is_none() {
-                    match f.as_mut().poll(cx) {
-                        std::task::Poll::Ready(v) => results[i] = Some(v),
-                        std::task::Poll::Pending => pending = true,
-                    }
-                }
-            }
-            if pending {
-                std::task::Poll::Pending
-            } else {
-                std::task::Poll::Ready(())
-            }
-        })
-        .await;
-        results.into_iter().map(Option::unwrap).collect::<Vec<_>>()
-    };
-    out.extend(joined.await);
-    out
-}
-
 async fn mfa(app: &TestApp, cookie: &str, body: Value) -> (common::Answer, Option<String>) {
     let r = app
         .client
@@ -205,7 +171,7 @@ both_backends! {
         portier_store::testing::execute(&app.db.store, "DELETE FROM throttles").await;
         // Guesses sent all at once count all the same: five are checked.
         let guesses = (0..20).map(|_| mfa(&app, &half, json!({"code": wrong.clone()})));
-        let answers = futures_join(guesses).await;
+        let answers = common::all_at_once(guesses).await;
         let checked = answers.iter().filter(|(r, _)| r.status == 422).count();
         let refused = answers.iter().filter(|(r, _)| r.status == 429).count();
         assert_eq!((checked, refused), (5, 15));

@@ -73,3 +73,16 @@ pub async fn clear(store: &Store, key: &str) -> Result<()> {
     })?;
     Ok(())
 }
+
+/// Forgets `keys` (at most two) in one statement.
+pub async fn clear_all(store: &Store, keys: &[&str]) -> Result<()> {
+    relaxed!(store, |c| {
+        sqlx::query("DELETE FROM throttles WHERE key IN ($1, $2)")
+            .bind(keys.first().copied())
+            .bind(keys.get(1).copied())
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}

@@ -168,12 +168,22 @@ pub(crate) async fn sign_in(
         [&limits[0].0, &limits[1].0, &limits[2].0],
     )
     .await?;
-    let counted = check_limits(&limits, &read.counters)?;
+    check_limits(&limits, &read.counters)?;
+    // This attempt counts against the person before the password is
+    // checked, each count one atomic step: guesses sent in parallel all
+    // count, and those past the limit are refused unchecked.
+    let now = Utc::now();
+    for (key, limit) in &limits[..2] {
+        let (n, start) = portier_store::throttles::hit(&state.store, key, limit, now).await?;
+        if let Some(wait) = limit.retry_after(n - 1, start, now) {
+            return Err(ApiError::throttled(wait));
+        }
+    }
     let candidate = read.candidate;
     let hash = candidate.as_ref().and_then(|c| c.password_hash.clone());
     let verified = state.hasher.verify(hash, password).await;
     let Some(candidate) = candidate.filter(|_| verified) else {
-        count(state, &limits).await?;
+        count(state, &limits[2..]).await?;
         return Err(ApiError::unauthenticated(
             "invalid_credentials",
             "the e-mail address or the password is not right",
@@ -188,21 +198,12 @@ pub(crate) async fn sign_in(
     }
     // A success forgets this person's failures (not the client's: spraying
     // across accounts stays counted).
-    for ((key, _), exists) in limits[..2].iter().zip(&counted) {
-        if *exists {
-            portier_store::throttles::clear(&state.store, key).await?;
-        }
-    }
+    portier_store::throttles::clear_all(&state.store, &[&limits[0].0, &limits[1].0]).await?;
     let id = candidate.account.id;
-    let stage = if portier_store::two_factor::status(&state.store, id)
-        .await?
-        .totp
-    {
-        Stage::SecondFactor
-    } else if portier_store::two_factor::required(&state.store, id).await? {
-        Stage::Enrol
-    } else {
-        Stage::Full
+    let stage = match portier_store::two_factor::at_sign_in(&state.store, id).await? {
+        (true, _) => Stage::SecondFactor,
+        (false, true) => Stage::Enrol,
+        (false, false) => Stage::Full,
     };
     start_session(state, headers, candidate.account.id, client, stage).await
 }

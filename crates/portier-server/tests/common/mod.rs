@@ -306,3 +306,39 @@ impl Answer {
         (e["code"].as_str().expect("error code"), e["field"].as_str())
     }
 }
+
+/// Runs the futures at once and waits for all.
+pub async fn all_at_once<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for f in futures {
+        set.push(f);
+    }
+    let mut out = Vec::new();
+    // Polled together: each request is on the wire before any answer.
+    let joined = async {
+        let mut pinned: Vec<_> = set.into_iter().map(Box::pin).collect();
+        let mut results: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+        std::future::poll_fn(|cx| {
+            let mut pending = false;
+            for (i, f) in pinned.iter_mut().enumerate() {
+                if results[i].is_none() {
+                    match f.as_mut().poll(cx) {
+                        std::task::Poll::Ready(v) => results[i] = Some(v),
+                        std::task::Poll::Pending => pending = true,
+                    }
+                }
+            }
+            if pending {
+                std::task::Poll::Pending
+            } else {
+                std::task::Poll::Ready(())
+            }
+        })
+        .await;
+        results.into_iter().map(Option::unwrap).collect::<Vec<_>>()
+    };
+    out.extend(joined.await);
+    out
+}
