@@ -353,6 +353,10 @@ pub struct LoginCandidate {
     pub account: Account,
     pub password_hash: Option<String>,
     pub may_sign_in: bool,
+    /// An authenticator app is set up: the sign-in needs a second step.
+    pub second_factor: bool,
+    /// Two-step verification is required of the person (issue 6).
+    pub two_factor_required: bool,
 }
 
 /// The account's password hash, if it has set a password.
@@ -397,6 +401,8 @@ pub async fn login_candidate(store: &Store, email: &Email, keys: [&str; 3]) -> R
         created_at: Option<DateTime<Utc>>,
         password_hash: Option<String>,
         active_memberships: Option<i64>,
+        second_factor: Option<bool>,
+        two_factor_required: Option<bool>,
         count_1: Option<i64>,
         since_1: Option<DateTime<Utc>>,
         count_2: Option<i64>,
@@ -405,11 +411,15 @@ pub async fn login_candidate(store: &Store, email: &Email, keys: [&str; 3]) -> R
         since_3: Option<DateTime<Utc>>,
     }
     let row: Row = reader!(store, |c| {
-        sqlx::query_as(
+        sqlx::query_as(concat!(
             "SELECT a.id, a.email, a.salutation, a.given_name, a.infix, a.family_name, a.phone, a.mobile,
                     a.locale, a.status, a.disabled, a.created_at,
                     (SELECT secret FROM credentials WHERE account_id = a.id AND kind = 'password') AS password_hash,
                     (SELECT COUNT(*) FROM memberships WHERE account_id = a.id AND active = TRUE) AS active_memberships,
+                    EXISTS (SELECT 1 FROM credentials WHERE account_id = a.id AND kind = 'totp') AS second_factor,
+                    ",
+            crate::two_factor_required!("a.id"),
+            " AS two_factor_required,
                     t1.count AS count_1, t1.window_start AS since_1,
                     t2.count AS count_2, t2.window_start AS since_2,
                     t3.count AS count_3, t3.window_start AS since_3
@@ -417,8 +427,8 @@ pub async fn login_candidate(store: &Store, email: &Email, keys: [&str; 3]) -> R
              LEFT JOIN accounts a ON a.email = w.wanted
              LEFT JOIN throttles t1 ON t1.key = $2
              LEFT JOIN throttles t2 ON t2.key = $3
-             LEFT JOIN throttles t3 ON t3.key = $4",
-        )
+             LEFT JOIN throttles t3 ON t3.key = $4"
+        ))
         .bind(email.as_str())
         .bind(keys[0])
         .bind(keys[1])
@@ -462,6 +472,8 @@ pub async fn login_candidate(store: &Store, email: &Email, keys: [&str; 3]) -> R
             account,
             password_hash: row.password_hash,
             may_sign_in,
+            second_factor: row.second_factor.unwrap_or(false),
+            two_factor_required: row.two_factor_required.unwrap_or(false),
         }),
         counters,
     })

@@ -28,6 +28,26 @@ pub mod testing;
 mod tests;
 pub mod throttles;
 pub mod tokens;
+/// SQL that is true when two-step verification is required of the account
+/// `$account` (an expression): one of its active memberships requires it, or
+/// lies in an organization that does or below one that does. Written once
+/// for the sign-in's read and [`two_factor::required`].
+#[macro_export]
+#[doc(hidden)]
+macro_rules! two_factor_required {
+    ($account:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM memberships m JOIN organizations o ON o.id = m.organization_id
+             WHERE m.account_id = ",
+            $account,
+            " AND m.active = TRUE
+               AND (m.require_two_factor = TRUE OR EXISTS (
+                 SELECT 1 FROM organizations ra
+                 WHERE ra.environment_id = o.environment_id AND ra.require_two_factor = TRUE
+                   AND substr(o.path, 1, length(ra.path)) = ra.path)))"
+        )
+    };
+}
 pub mod two_factor;
 
 pub use db::{Backend, PoolState, Store, Tx};

@@ -44,45 +44,19 @@ pub async fn status(store: &Store, account: AccountId) -> Result<Status> {
     })
 }
 
-/// The memberships that make two-step verification required of `$1`.
-macro_rules! required_sql {
-    () => {
-        "SELECT 1 FROM memberships m JOIN organizations o ON o.id = m.organization_id
-         WHERE m.account_id = $1 AND m.active = TRUE
-           AND (m.require_two_factor = TRUE OR EXISTS (
-             SELECT 1 FROM organizations a
-             WHERE a.environment_id = o.environment_id AND a.require_two_factor = TRUE
-               AND substr(o.path, 1, length(a.path)) = a.path))"
-    };
-}
-
-/// What a sign-in needs next, in one read: (an authenticator app is set up,
-/// two-step verification is required of the person). See [`status`] and
-/// [`required`].
-pub async fn at_sign_in(store: &Store, account: AccountId) -> Result<(bool, bool)> {
-    let (totp, required): (bool, bool) = reader!(store, |c| {
-        sqlx::query_as(concat!(
-            "SELECT EXISTS (SELECT 1 FROM credentials WHERE account_id = $1 AND kind = 'totp'), EXISTS (",
-            required_sql!(),
-            ")"
-        ))
-        .bind(account.0)
-        .fetch_one(c)
-        .await
-    })?;
-    Ok((totp, required))
-}
-
 /// Whether the person must have two-step verification: one of their
 /// active memberships is in an organization that requires it (or lies below
 /// one that does), or requires it of them in particular. The strictest of
 /// their organizations applies.
 pub async fn required(store: &Store, account: AccountId) -> Result<bool> {
     let found: Option<i32> = reader!(store, |c| {
-        sqlx::query_scalar(concat!(required_sql!(), " LIMIT 1"))
-            .bind(account.0)
-            .fetch_optional(c)
-            .await
+        sqlx::query_scalar(concat!(
+            "SELECT 1 WHERE ",
+            crate::two_factor_required!("$1")
+        ))
+        .bind(account.0)
+        .fetch_optional(c)
+        .await
     })?;
     Ok(found.is_some())
 }

@@ -199,11 +199,12 @@ pub(crate) async fn sign_in(
     // A success forgets this person's failures (not the client's: spraying
     // across accounts stays counted).
     portier_store::throttles::clear_all(&state.store, &[&limits[0].0, &limits[1].0]).await?;
-    let id = candidate.account.id;
-    let stage = match portier_store::two_factor::at_sign_in(&state.store, id).await? {
-        (true, _) => Stage::SecondFactor,
-        (false, true) => Stage::Enrol,
-        (false, false) => Stage::Full,
+    let stage = if candidate.second_factor {
+        Stage::SecondFactor
+    } else if candidate.two_factor_required {
+        Stage::Enrol
+    } else {
+        Stage::Full
     };
     start_session(state, headers, candidate.account.id, client, stage).await
 }
