@@ -77,6 +77,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_persons_two_sign_in_limits_share_a_window() {
+        // The sign-in counts both in one statement over one window.
+        assert_eq!(
+            LOGIN_PER_ACCOUNT.window,
+            LOGIN_PER_ACCOUNT_AND_CLIENT.window
+        );
+    }
+
+    #[test]
     fn the_limit_holds_within_its_window_and_lifts_after_it() {
         let start: DateTime<Utc> = "2026-11-22T08:00:00Z".parse().unwrap();
         let l = LOGIN_PER_ACCOUNT_AND_CLIENT;

@@ -44,22 +44,52 @@ pub async fn hit(
     limit: &Limit,
     now: DateTime<Utc>,
 ) -> Result<(i64, DateTime<Utc>)> {
+    let counted = hit_all(store, &[key], limit.window, now).await?;
+    counted
+        .first()
+        .copied()
+        .ok_or_else(|| crate::Error::Corrupt(format!("throttle {key}: no count returned")))
+}
+
+/// [`hit`] for several keys whose limits share `window`, in one statement;
+/// the counts in the order of `keys`.
+pub async fn hit_all(
+    store: &Store,
+    keys: &[&str],
+    window: std::time::Duration,
+    now: DateTime<Utc>,
+) -> Result<Vec<(i64, DateTime<Utc>)>> {
     let window_over =
-        now - chrono::Duration::from_std(limit.window).unwrap_or(chrono::Duration::hours(1));
-    Ok(relaxed!(store, |c| {
-        sqlx::query_as(
-            "INSERT INTO throttles (key, count, window_start) VALUES ($1, 1, $2)
-             ON CONFLICT (key) DO UPDATE SET
-                count = CASE WHEN throttles.window_start <= $3 THEN 1 ELSE throttles.count + 1 END,
-                window_start = CASE WHEN throttles.window_start <= $3 THEN $2 ELSE throttles.window_start END
-             RETURNING count, window_start",
-        )
-        .bind(key)
-        .bind(now)
-        .bind(window_over)
-        .fetch_one(c)
-        .await
-    })?)
+        now - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::hours(1));
+    let values: Vec<String> = (0..keys.len())
+        .map(|i| format!("(${}, 1, $1)", i + 3))
+        .collect();
+    let sql = format!(
+        "INSERT INTO throttles (key, count, window_start) VALUES {}
+         ON CONFLICT (key) DO UPDATE SET
+            count = CASE WHEN throttles.window_start <= $2 THEN 1 ELSE throttles.count + 1 END,
+            window_start = CASE WHEN throttles.window_start <= $2 THEN $1 ELSE throttles.window_start END
+         RETURNING key, count, window_start",
+        values.join(", ")
+    );
+    let rows: Vec<(String, i64, DateTime<Utc>)> = relaxed!(store, |c| {
+        // Fixed text and placeholders only; the values are bound.
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(now)
+            .bind(window_over);
+        for k in keys {
+            q = q.bind(*k);
+        }
+        q.fetch_all(c).await
+    })?;
+    keys.iter()
+        .map(|k| {
+            rows.iter()
+                .find(|(key, _, _)| key == k)
+                .map(|(_, n, at)| (*n, *at))
+                .ok_or_else(|| crate::Error::Corrupt(format!("throttle {k}: no count returned")))
+        })
+        .collect()
 }
 
 /// Forgets `key` (a successful sign-in clears its failures).

@@ -173,8 +173,11 @@ pub(crate) async fn sign_in(
     // checked, each count one atomic step: guesses sent in parallel all
     // count, and those past the limit are refused unchecked.
     let now = Utc::now();
-    for (key, limit) in &limits[..2] {
-        let (n, start) = portier_store::throttles::hit(&state.store, key, limit, now).await?;
+    let person = [limits[0].0.as_str(), limits[1].0.as_str()];
+    // Both limits count over the same window (one statement for both).
+    let window = limits[0].1.window.max(limits[1].1.window);
+    let counts = portier_store::throttles::hit_all(&state.store, &person, window, now).await?;
+    for ((_, limit), (n, start)) in limits[..2].iter().zip(counts) {
         if let Some(wait) = limit.retry_after(n - 1, start, now) {
             return Err(ApiError::throttled(wait));
         }
