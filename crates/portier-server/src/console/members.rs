@@ -1106,73 +1106,68 @@ async fn set_active(
     after(&state, &person, &org, account, done, outcome, None).await
 }
 
-/// Takes the member's two-step verification away (a lost phone), under
-/// the API's rules.
+/// What an administrator does to a member's sign-in, which is the
+/// person's everywhere (the API's rules: rights over each of their
+/// organizations).
+#[derive(Clone, Copy)]
+enum SignInAction {
+    /// Take their two-step verification away (a lost phone).
+    ResetTwoFactor,
+    /// Sign them out everywhere.
+    EndSessions,
+}
+
+async fn sign_in_action(
+    state: AppState,
+    person: Person,
+    client: Option<String>,
+    org: String,
+    account: String,
+    action: SignInAction,
+) -> Response {
+    let (ctx, auth, account) =
+        match change_route::<MembersUpdate>(&state, &person, &org, &account).await {
+            Ok(r) => r,
+            Err(page) => return page,
+        };
+    let (principal, target) = (&ctx.principal, &ctx.org);
+    let (outcome, done) = match action {
+        SignInAction::ResetTwoFactor => (
+            crate::api::two_factor::reset_member(&state, principal, target, &auth, account, client)
+                .await
+                .map(|_| ()),
+            "reset-two-factor",
+        ),
+        SignInAction::EndSessions => (
+            crate::api::sessions::end_member_sessions(
+                &state, principal, target, &auth, account, client,
+            )
+            .await
+            .map(|_| ()),
+            "sessions-ended-member",
+        ),
+    };
+    after(&state, &person, &org, account, done, outcome, None).await
+}
+
 async fn reset_two_factor(
     State(state): State<AppState>,
     person: Person,
     ClientAddr(client): ClientAddr,
     Path((org, account)): Path<(String, String)>,
 ) -> Response {
-    let (ctx, auth, account) =
-        match change_route::<MembersUpdate>(&state, &person, &org, &account).await {
-            Ok(r) => r,
-            Err(page) => return page,
-        };
-    let outcome = crate::api::two_factor::reset_member(
-        &state,
-        &ctx.principal,
-        &ctx.org,
-        &auth,
-        account,
-        client,
-    )
-    .await
-    .map(|_| ());
-    after(
-        &state,
-        &person,
-        &org,
-        account,
-        "reset-two-factor",
-        outcome,
-        None,
-    )
-    .await
+    let action = SignInAction::ResetTwoFactor;
+    sign_in_action(state, person, client, org, account, action).await
 }
 
-/// Signs the member out everywhere, under the API's rules.
 async fn end_sessions(
     State(state): State<AppState>,
     person: Person,
     ClientAddr(client): ClientAddr,
     Path((org, account)): Path<(String, String)>,
 ) -> Response {
-    let (ctx, auth, account) =
-        match change_route::<MembersUpdate>(&state, &person, &org, &account).await {
-            Ok(r) => r,
-            Err(page) => return page,
-        };
-    let outcome = crate::api::sessions::end_member_sessions(
-        &state,
-        &ctx.principal,
-        &ctx.org,
-        &auth,
-        account,
-        client,
-    )
-    .await
-    .map(|_| ());
-    after(
-        &state,
-        &person,
-        &org,
-        account,
-        "sessions-ended-member",
-        outcome,
-        None,
-    )
-    .await
+    let action = SignInAction::EndSessions;
+    sign_in_action(state, person, client, org, account, action).await
 }
 
 async fn deactivate(

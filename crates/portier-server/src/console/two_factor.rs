@@ -256,6 +256,14 @@ async fn confirm(
     }
 }
 
+/// What a current code is asked for on the overview: new recovery codes,
+/// or turning it off.
+#[derive(Clone, Copy)]
+enum WithCode {
+    Renew,
+    TurnOff,
+}
+
 async fn renew(
     State(state): State<AppState>,
     who: Enrollee,
@@ -263,48 +271,7 @@ async fn renew(
     ClientAddr(client): ClientAddr,
     Form(form): Form<CodeForm>,
 ) -> Response {
-    if who.enrolling {
-        // Nothing set up yet to renew or turn off.
-        return axum::response::Redirect::to("/account/two-factor").into_response();
-    }
-    let person = &who.person;
-    let i18n = person.viewer.i18n;
-    let origin = Origin::now(client.clone());
-    let renewed = with_code(
-        &state,
-        &person.session,
-        client.as_deref(),
-        portier_store::two_factor::regenerate_recovery_codes(
-            &state.store,
-            person.account.id,
-            &form.code,
-            &origin,
-        ),
-    )
-    .await;
-    match renewed {
-        Ok(codes) => {
-            let codes = RecoveryCodes::from(codes).recovery_codes;
-            let notice = Some(i18n.t("two-factor-renewed"));
-            respond(
-                page(&state, &who, &next, Mode::Codes(codes), None, notice).await,
-                StatusCode::OK,
-            )
-        }
-        Err(e) if e.status.is_server_error() => e.into_response(),
-        Err(e) => respond(
-            page(
-                &state,
-                &who,
-                &next,
-                Mode::Overview,
-                Some(refusal(&i18n, &e)),
-                None,
-            )
-            .await,
-            e.status,
-        ),
-    }
+    with_current_code(state, who, next, client, form, WithCode::Renew).await
 }
 
 async fn turn_off(
@@ -314,31 +281,44 @@ async fn turn_off(
     ClientAddr(client): ClientAddr,
     Form(form): Form<CodeForm>,
 ) -> Response {
+    with_current_code(state, who, next, client, form, WithCode::TurnOff).await
+}
+
+async fn with_current_code(
+    state: AppState,
+    who: Enrollee,
+    next: Next,
+    client: Option<String>,
+    form: CodeForm,
+    action: WithCode,
+) -> Response {
     if who.enrolling {
         // Nothing set up yet to renew or turn off.
         return axum::response::Redirect::to("/account/two-factor").into_response();
     }
-    let person = &who.person;
-    let i18n = person.viewer.i18n;
+    let (account, i18n) = (who.person.account.id, who.person.viewer.i18n);
     let origin = Origin::now(client.clone());
-    let off = with_code(
-        &state,
-        &person.session,
-        client.as_deref(),
-        portier_store::two_factor::disable(&state.store, person.account.id, &form.code, &origin),
-    )
-    .await;
-    match off {
-        Ok(()) => respond(
-            page(
-                &state,
-                &who,
-                &next,
-                Mode::Overview,
-                None,
-                Some(i18n.t("two-factor-off")),
+    let store = &state.store;
+    let done = async {
+        match action {
+            WithCode::Renew => portier_store::two_factor::regenerate_recovery_codes(
+                store, account, &form.code, &origin,
             )
-            .await,
+            .await
+            .map(|codes| {
+                let codes = RecoveryCodes::from(codes).recovery_codes;
+                (Mode::Codes(codes), i18n.t("two-factor-renewed"))
+            }),
+            WithCode::TurnOff => {
+                portier_store::two_factor::disable(store, account, &form.code, &origin)
+                    .await
+                    .map(|()| (Mode::Overview, i18n.t("two-factor-off")))
+            }
+        }
+    };
+    match with_code(&state, &who.person.session, client.as_deref(), done).await {
+        Ok((mode, notice)) => respond(
+            page(&state, &who, &next, mode, None, Some(notice)).await,
             StatusCode::OK,
         ),
         Err(e) if e.status.is_server_error() => e.into_response(),
