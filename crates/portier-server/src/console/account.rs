@@ -12,11 +12,10 @@ use axum::routing::{get, post};
 use portier_core::locale::Locale;
 use portier_store::accounts::ProfilePatch;
 use portier_store::audit::Origin;
-use serde::Deserialize;
 
 use super::auth::{Rules, refused};
 use super::org::{Problem, Refusal, form_pairs, optional};
-use super::{Page, Person};
+use super::{Done, Page, Person};
 use crate::extract::ClientAddr;
 use crate::{ApiError, AppState};
 
@@ -149,11 +148,6 @@ impl AccountPage {
     }
 }
 
-#[derive(Deserialize, Default)]
-pub struct Done {
-    done: Option<String>,
-}
-
 /// What the page says besides the account: a refusal, unmet password rules,
 /// what was done, and the profile as sent.
 #[derive(Default)]
@@ -195,10 +189,7 @@ async fn account_page(state: &AppState, person: &Person, said: Said) -> Result<R
 
 async fn show(State(state): State<AppState>, person: Person, Query(q): Query<Done>) -> Response {
     let said = Said {
-        notice: q
-            .done
-            .map(|d| person.viewer.i18n.or(&format!("done-{d}"), ""))
-            .filter(|n| !n.is_empty()),
+        notice: person.viewer.i18n.done(q.done.as_deref()),
         ..Said::default()
     };
     account_page(&state, &person, said)

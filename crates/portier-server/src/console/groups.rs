@@ -17,13 +17,12 @@ use portier_core::rights::{GroupsManage, MembersRead};
 use portier_core::roles::RoleKind;
 use portier_store::audit::Origin;
 use portier_store::groups::GroupView;
-use serde::Deserialize;
 
 use super::org::{
     NavLink, OrgContext, Problem, Refusal, Section, form_pairs, optional, org_context,
 };
 use super::roles::{RoleChoice, choices, role_name};
-use super::{Page, Person, error_page};
+use super::{Done, Page, Person, error_page};
 use crate::extract::ClientAddr;
 use crate::{ApiError, AppState};
 
@@ -127,16 +126,6 @@ impl ListPage {
     }
 }
 
-#[derive(Deserialize, Default)]
-pub struct Done {
-    done: Option<String>,
-}
-
-fn notice(person: &Person, done: Option<String>) -> Option<String> {
-    done.map(|d| person.viewer.i18n.or(&format!("done-{d}"), ""))
-        .filter(|n| !n.is_empty())
-}
-
 async fn list_page(
     state: &AppState,
     person: &Person,
@@ -188,7 +177,7 @@ async fn list(
         Ok(c) => c,
         Err(page) => return page,
     };
-    let notice = notice(&person, q.done);
+    let notice = person.viewer.i18n.done(q.done.as_deref());
     list_page(&state, &person, &ctx, GroupValues::default(), None, notice)
         .await
         .into_response()
@@ -352,7 +341,7 @@ async fn show(
         Err(page) => return page,
     };
     let shown = Shown {
-        notice: notice(&person, q.done),
+        notice: person.viewer.i18n.done(q.done.as_deref()),
         ..Shown::default()
     };
     group_page(&state, &person, &ctx, &group, shown)

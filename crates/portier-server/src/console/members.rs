@@ -298,11 +298,7 @@ async fn list(
             .into_iter()
             .map(|g| (g.id.to_string(), g.name))
             .collect(),
-        notice: q
-            .done
-            .as_deref()
-            .map(|d| i18n.or(&format!("done-{d}"), ""))
-            .filter(|n| !n.is_empty()),
+        notice: i18n.done(q.done.as_deref()),
         filter: q,
         next,
         org: ctx.org,
@@ -829,10 +825,7 @@ async fn show(
     let Ok(account) = account.parse() else {
         return error_page(&person.viewer, StatusCode::NOT_FOUND, "error-not-found");
     };
-    let notice = q
-        .done
-        .map(|d| person.viewer.i18n.or(&format!("done-{d}"), ""))
-        .filter(|n| !n.is_empty());
+    let notice = person.viewer.i18n.done(q.done.as_deref());
     member_page(&state, &person, ctx, account, notice, None, None)
         .await
         .unwrap_or_else(IntoResponse::into_response)

@@ -87,6 +87,13 @@ impl I18n {
         LOCALES.lookup_with_args(self.id(), key, &args)
     }
 
+    /// What a page says after a change, from its `?done=` key (`done-<key>`
+    /// in the texts); nothing for a key without a text.
+    pub fn done(&self, done: Option<&str>) -> Option<String> {
+        done.map(|d| self.or(&format!("done-{d}"), ""))
+            .filter(|n| !n.is_empty())
+    }
+
     /// The text of `key`, or `fallback` where there is none.
     pub fn or(&self, key: &str, fallback: &str) -> String {
         LOCALES
@@ -159,6 +166,12 @@ const DUTCH_MONTHS: [(&str, &str); 12] = [
 fn month_index(at: chrono::DateTime<chrono::Utc>) -> usize {
     use chrono::Datelike;
     at.month0() as usize % 12
+}
+
+/// The query of a page that a change redirects to: `?done=<key>`.
+#[derive(Deserialize, Default)]
+pub struct Done {
+    pub done: Option<String>,
 }
 
 /// What every page shows around its content.

@@ -16,10 +16,9 @@ use portier_core::resources::{NewResource, ResourceInput, parse_relation};
 use portier_core::rights::{MembersRead, ResourcesManage};
 use portier_store::audit::Origin;
 use portier_store::resources::{Holder, Resource};
-use serde::Deserialize;
 
 use super::org::{NavLink, OrgContext, Problem, Refusal, Section, form_pairs, org_context};
-use super::{Page, Person, error_page};
+use super::{Done, Page, Person, error_page};
 use crate::api::resources::{resource_in_path, url_segment};
 use crate::extract::ClientAddr;
 use crate::{ApiError, AppState};
@@ -97,16 +96,6 @@ impl ListPage {
     }
 }
 
-#[derive(Deserialize, Default)]
-pub struct Done {
-    done: Option<String>,
-}
-
-fn notice(person: &Person, done: Option<String>) -> Option<String> {
-    done.map(|d| person.viewer.i18n.or(&format!("done-{d}"), ""))
-        .filter(|n| !n.is_empty())
-}
-
 async fn list_page(
     state: &AppState,
     person: &Person,
@@ -150,7 +139,7 @@ async fn list(
         Ok(c) => c,
         Err(page) => return page,
     };
-    let notice = notice(&person, q.done);
+    let notice = person.viewer.i18n.done(q.done.as_deref());
     list_page(&state, &person, &ctx, None, None, notice)
         .await
         .into_response()
@@ -330,7 +319,7 @@ async fn show(
         Err(page) => return page,
     };
     let said = Said {
-        notice: notice(&person, q.done),
+        notice: person.viewer.i18n.done(q.done.as_deref()),
         problem: None,
     };
     resource_page(&state, &person, &ctx, (&kind, &key), None, said)

@@ -15,10 +15,9 @@ use portier_core::permissions::{CATALOGUE, Permission};
 use portier_core::rights::{MembersRead, RolesManage};
 use portier_core::roles::{Role, RoleDefinition, RoleInput, RoleKey, RoleKind, RolePatchInput};
 use portier_store::audit::Origin;
-use serde::Deserialize;
 
 use super::org::{NavLink, OrgContext, Problem, Refusal, Section, form_pairs, labels, org_context};
-use super::{I18n, Page, Person, error_page};
+use super::{Done, I18n, Page, Person, error_page};
 use crate::extract::ClientAddr;
 use crate::{ApiError, AppState};
 
@@ -107,11 +106,6 @@ pub struct MatrixPage {
     pub notice: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
-pub struct Done {
-    done: Option<String>,
-}
-
 async fn matrix(
     State(state): State<AppState>,
     person: Person,
@@ -160,10 +154,7 @@ async fn matrix(
             })
             .collect(),
         may_manage: ctx.may::<RolesManage>(),
-        notice: q
-            .done
-            .map(|d| i18n.or(&format!("done-{d}"), ""))
-            .filter(|n| !n.is_empty()),
+        notice: i18n.done(q.done.as_deref()),
         org: ctx.org,
     }
     .into_response()

@@ -14,10 +14,9 @@ use portier_core::organizations::{Organization, OrganizationPatch};
 use portier_core::passwords::{PasswordPolicy, PolicyPreset};
 use portier_core::rights::{OrgCreate, OrgUpdate};
 use portier_store::audit::Origin;
-use serde::Deserialize;
 
 use super::org::{NavLink, OrgContext, Problem, Refusal, Section, form_pairs, org_context};
-use super::{Page, Person};
+use super::{Done, Page, Person};
 use crate::extract::ClientAddr;
 use crate::{ApiError, AppState};
 
@@ -160,11 +159,6 @@ impl SettingsPage {
     }
 }
 
-#[derive(Deserialize, Default)]
-pub struct Done {
-    done: Option<String>,
-}
-
 async fn settings_page(
     state: &AppState,
     person: &Person,
@@ -211,10 +205,7 @@ async fn show(
         Ok(c) => c,
         Err(page) => return page,
     };
-    let notice = q
-        .done
-        .map(|d| person.viewer.i18n.or(&format!("done-{d}"), ""))
-        .filter(|n| !n.is_empty());
+    let notice = person.viewer.i18n.done(q.done.as_deref());
     settings_page(&state, &person, &ctx, None, String::new(), None, notice)
         .await
         .into_response()

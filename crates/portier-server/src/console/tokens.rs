@@ -14,11 +14,10 @@ use portier_core::organizations::Organization;
 use portier_core::permissions::{CATALOGUE, parse_list};
 use portier_core::rights::TokensManage;
 use portier_store::audit::Origin;
-use serde::Deserialize;
 
 use super::org::{NavLink, OrgContext, Problem, Refusal, Section, form_pairs, labels, org_context};
 use super::roles::permission_text;
-use super::{Page, Person, error_page};
+use super::{Done, Page, Person, error_page};
 use crate::extract::ClientAddr;
 use crate::{ApiError, AppState};
 
@@ -134,11 +133,6 @@ impl Sent {
     }
 }
 
-#[derive(Deserialize, Default)]
-pub struct Done {
-    done: Option<String>,
-}
-
 async fn tokens_page(
     state: &AppState,
     person: &Person,
@@ -215,10 +209,7 @@ async fn list(
         Ok(c) => c,
         Err(page) => return page,
     };
-    let notice = q
-        .done
-        .map(|d| person.viewer.i18n.or(&format!("done-{d}"), ""))
-        .filter(|n| !n.is_empty());
+    let notice = person.viewer.i18n.done(q.done.as_deref());
     tokens_page(&state, &person, &ctx, Sent::default(), None, None, notice)
         .await
         .into_response()
