@@ -14,7 +14,7 @@ use portier_store::accounts::ProfilePatch;
 use portier_store::audit::Origin;
 
 use super::auth::{Rules, refused};
-use super::org::{Problem, Refusal, form_pairs, optional};
+use super::org::{FormFields, Problem, Refusal, optional};
 use super::{Done, Page, Person};
 use crate::extract::ClientAddr;
 use crate::{ApiError, AppState};
@@ -55,14 +55,8 @@ impl Profile {
     }
 
     fn from_form(raw: &[u8]) -> Profile {
-        let fields = form_pairs(raw);
-        let one = |k: &str| {
-            fields
-                .iter()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
+        let fields = FormFields::of(raw);
+        let one = |k: &str| fields.one(k);
         Profile {
             salutation: one("salutation"),
             given_name: one("given_name"),
@@ -247,14 +241,8 @@ async fn change_password(
     ClientAddr(client): ClientAddr,
     RawForm(raw): RawForm,
 ) -> Response {
-    let fields = form_pairs(&raw);
-    let one = |k: &str| {
-        fields
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
+    let fields = FormFields::of(&raw);
+    let one = |k: &str| fields.one(k);
     let checked = crate::accounts::password_change(
         &state,
         &person.account,

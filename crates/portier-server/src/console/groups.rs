@@ -19,7 +19,7 @@ use portier_store::audit::Origin;
 use portier_store::groups::GroupView;
 
 use super::org::{
-    NavLink, OrgContext, Problem, Refusal, Section, form_pairs, optional, org_context,
+    FormFields, NavLink, OrgContext, Problem, Refusal, Section, optional, org_context,
 };
 use super::roles::{RoleChoice, choices, role_name};
 use super::{Done, Page, Person, error_page};
@@ -56,22 +56,11 @@ impl GroupValues {
     }
 
     fn from_form(raw: &[u8]) -> GroupValues {
-        let fields = form_pairs(raw);
-        let one = |k: &str| {
-            fields
-                .iter()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
+        let fields = FormFields::of(raw);
         GroupValues {
-            name: one("name"),
-            description: one("description"),
-            roles: fields
-                .iter()
-                .filter(|(n, _)| n == "roles")
-                .map(|(_, v)| v.clone())
-                .collect(),
+            name: fields.one("name"),
+            description: fields.one("description"),
+            roles: fields.all("roles"),
         }
     }
 }
@@ -506,11 +495,7 @@ async fn add_member(
         Ok(m) => m,
         Err(page) => return page,
     };
-    let typed = form_pairs(&raw)
-        .into_iter()
-        .find(|(n, _)| n == "email")
-        .map(|(_, v)| v)
-        .unwrap_or_default();
+    let typed = FormFields::of(&raw).one("email");
     let outcome = match Email::parse(&typed) {
         Err(e) => Err(ApiError::from(e.in_field("email"))),
         Ok(email) => match portier_store::accounts::find_by_email(&state.store, &email).await {

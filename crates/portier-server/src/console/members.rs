@@ -25,7 +25,7 @@ use portier_store::members::{MemberFilter, MemberView};
 use serde::Deserialize;
 
 use super::org::{
-    NavLink, OrgContext, Problem, Refusal, Section, form_pairs, labels, optional, org_context,
+    FormFields, NavLink, OrgContext, Problem, Refusal, Section, labels, optional, org_context,
 };
 use super::roles::{RoleChoice, choices, role_name};
 use super::{I18n, Page, Person, error_page, url_encode};
@@ -329,21 +329,8 @@ pub struct AddValues {
 }
 
 impl AddValues {
-    fn from_form(fields: &[(String, String)]) -> AddValues {
-        let one = |k: &str| {
-            fields
-                .iter()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
-        let all = |k: &str| {
-            fields
-                .iter()
-                .filter(|(n, _)| n == k)
-                .map(|(_, v)| v.clone())
-                .collect()
-        };
+    fn from_form(fields: &FormFields) -> AddValues {
+        let (one, all) = (|k: &str| fields.one(k), |k: &str| fields.all(k));
         AddValues {
             roles: all("roles"),
             email: one("email"),
@@ -358,7 +345,7 @@ impl AddValues {
             staff_code: one("staff_code"),
             labels: one("labels"),
             groups: all("groups"),
-            active: fields.iter().any(|(n, _)| n == "active"),
+            active: fields.has("active"),
             confirmed: one("confirmed"),
         }
     }
@@ -487,8 +474,7 @@ async fn add(
         Ok(c) => c,
         Err(page) => return page,
     };
-    let fields: Vec<(String, String)> = form_pairs(&raw);
-    let values = AddValues::from_form(&fields);
+    let values = AddValues::from_form(&FormFields::of(&raw));
     let i18n = person.viewer.i18n;
     let refuse = |e: ApiError| async {
         if e.status.is_server_error() {
@@ -985,17 +971,14 @@ async fn change_roles(
             Ok(r) => r,
             Err(page) => return page,
         };
-    let fields = form_pairs(&raw);
+    let fields = FormFields::of(&raw);
     let keys: Result<Vec<RoleKey>, _> = fields
+        .all("roles")
         .iter()
-        .filter(|(n, _)| n == "roles")
         .enumerate()
-        .map(|(i, (_, k))| RoleKey::parse(&format!("roles[{i}]"), k))
+        .map(|(i, k)| RoleKey::parse(&format!("roles[{i}]"), k))
         .collect();
-    let big = fields
-        .iter()
-        .find(|(n, _)| n == "big")
-        .and_then(|(_, v)| optional(v));
+    let big = optional(&fields.one("big"));
     let outcome = match keys {
         Err(e) => Err(e.into()),
         Ok(keys) => crate::membership::set_roles(
@@ -1025,10 +1008,10 @@ async fn change_groups(
             Ok(r) => r,
             Err(page) => return page,
         };
-    let wanted: Result<Vec<portier_core::ids::GroupId>, _> = form_pairs(&raw)
-        .into_iter()
-        .filter(|(n, _)| n == "groups")
-        .map(|(_, v)| v.parse())
+    let wanted: Result<Vec<portier_core::ids::GroupId>, _> = FormFields::of(&raw)
+        .all("groups")
+        .iter()
+        .map(|v| v.parse())
         .collect();
     let outcome = match wanted {
         Err(_) => Err(ApiError::from(portier_core::Error::NotFound {

@@ -183,9 +183,36 @@ pub trait Refusal {
     }
 }
 
-/// A form body as name/value pairs, repeated names kept (checkboxes).
-pub fn form_pairs(raw: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(raw).into_owned().collect()
+/// A form body's fields by name, repeated names kept (checkboxes).
+pub struct FormFields(Vec<(String, String)>);
+
+impl FormFields {
+    pub fn of(raw: &[u8]) -> FormFields {
+        FormFields(form_urlencoded::parse(raw).into_owned().collect())
+    }
+
+    /// The first value of `name`, or "".
+    pub fn one(&self, name: &str) -> String {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+
+    /// Every value of `name`, in the form's order.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// Whether `name` was sent at all (a ticked checkbox).
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(n, _)| n == name)
+    }
 }
 
 /// A text field: trimmed, and nothing when empty.

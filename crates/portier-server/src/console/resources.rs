@@ -17,7 +17,7 @@ use portier_core::rights::{MembersRead, ResourcesManage};
 use portier_store::audit::Origin;
 use portier_store::resources::{Holder, Resource};
 
-use super::org::{NavLink, OrgContext, Problem, Refusal, Section, form_pairs, org_context};
+use super::org::{FormFields, NavLink, OrgContext, Problem, Refusal, Section, org_context};
 use super::{Done, Page, Person, error_page};
 use crate::api::resources::{resource_in_path, url_segment};
 use crate::extract::ClientAddr;
@@ -33,23 +33,6 @@ pub fn router() -> Router<AppState> {
             post(revoke),
         )
         .route("/orgs/{org}/resources/{kind}/{key}/delete", post(delete))
-}
-
-/// A form's fields by name.
-struct Fields(Vec<(String, String)>);
-
-impl Fields {
-    fn of(raw: &[u8]) -> Fields {
-        Fields(form_pairs(raw))
-    }
-
-    fn get(&self, name: &str) -> String {
-        self.0
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    }
 }
 
 pub struct ResourceRow {
@@ -100,7 +83,7 @@ async fn list_page(
     state: &AppState,
     person: &Person,
     ctx: &OrgContext,
-    form: Option<&Fields>,
+    form: Option<&FormFields>,
     problem: Option<Problem>,
     notice: Option<String>,
 ) -> Result<ListPage, ApiError> {
@@ -114,14 +97,14 @@ async fn list_page(
             href: href(&ctx.org, r),
         })
         .collect();
-    let field = |n: &str| form.map(|f| f.get(n)).unwrap_or_default();
+    let field = |n: &str| form.map(|f| f.one(n)).unwrap_or_default();
     Ok(ListPage {
         page: person.viewer.page(),
         nav: ctx.nav(&person.viewer.i18n, Section::Resources),
         org: ctx.org.clone(),
         resources,
         may_manage: ctx.may::<ResourcesManage>(),
-        kind: form.map_or_else(|| "mailbox".to_owned(), |f| f.get("type")),
+        kind: form.map_or_else(|| "mailbox".to_owned(), |f| f.one("type")),
         key: field("id"),
         name: field("name"),
         problem,
@@ -156,11 +139,11 @@ async fn create(
         Ok(c) => c,
         Err(page) => return page,
     };
-    let form = Fields::of(&raw);
+    let form = FormFields::of(&raw);
     let new = NewResource::parse(ResourceInput {
-        kind: form.get("type").trim().to_owned(),
-        key: form.get("id"),
-        name: form.get("name"),
+        kind: form.one("type").trim().to_owned(),
+        key: form.one("id"),
+        name: form.one("name"),
     });
     let created = match (new, ctx.principal.authorize::<ResourcesManage>(&ctx.org)) {
         (Err(e), _) => Err(ApiError::from(e)),
@@ -243,7 +226,7 @@ async fn resource_page(
     person: &Person,
     ctx: &OrgContext,
     (kind, key): (&str, &str),
-    form: Option<&Fields>,
+    form: Option<&FormFields>,
     said: Said,
 ) -> Result<Response, ApiError> {
     let found = match resource_in_path(kind, key) {
@@ -286,7 +269,7 @@ async fn resource_page(
             group,
         });
     }
-    let field = |n: &str| form.map(|f| f.get(n)).unwrap_or_default();
+    let field = |n: &str| form.map(|f| f.one(n)).unwrap_or_default();
     Ok(ResourcePage {
         page: person.viewer.page(),
         nav: ctx.nav(&person.viewer.i18n, Section::Resources),
@@ -299,7 +282,7 @@ async fn resource_page(
             .map(|g| (g.id.to_string(), g.name))
             .collect(),
         may_manage: ctx.may::<ResourcesManage>(),
-        relation: form.map_or_else(|| "use".to_owned(), |f| f.get("relation")),
+        relation: form.map_or_else(|| "use".to_owned(), |f| f.one("relation")),
         email: field("email"),
         group: field("group"),
         problem: said.problem,
@@ -365,7 +348,7 @@ async fn after(
     key: &str,
     done: &str,
     outcome: Result<(), ApiError>,
-    form: Option<&Fields>,
+    form: Option<&FormFields>,
 ) -> Response {
     let base = format!("/orgs/{}/resources/{kind}/{}", ctx.org.id, url_segment(key));
     match outcome {
@@ -411,10 +394,10 @@ async fn grant(
         Ok(m) => m,
         Err(page) => return page,
     };
-    let form = Fields::of(&raw);
+    let form = FormFields::of(&raw);
     let holder = holder_of(&state, &form).await;
     let outcome = match (
-        parse_relation("relation", form.get("relation").trim()),
+        parse_relation("relation", form.one("relation").trim()),
         holder,
     ) {
         (Err(e), _) => Err(ApiError::from(e)),
@@ -447,15 +430,15 @@ async fn grant(
 
 /// Whom a grant is for: the group chosen, else the member whose address was
 /// typed.
-async fn holder_of(state: &AppState, form: &Fields) -> Result<Holder, ApiError> {
-    let group = form.get("group");
+async fn holder_of(state: &AppState, form: &FormFields) -> Result<Holder, ApiError> {
+    let group = form.one("group");
     if !group.is_empty() {
         return group
             .parse()
             .map(Holder::Group)
             .map_err(|_| ApiError::from(portier_core::Error::NotFound { what: "group" }));
     }
-    let email = Email::parse(&form.get("email")).map_err(|e| e.in_field("account_id"))?;
+    let email = Email::parse(&form.one("email")).map_err(|e| e.in_field("account_id"))?;
     match portier_store::accounts::find_by_email(&state.store, &email).await? {
         Some(a) => Ok(Holder::Account(a.id)),
         None => Err(not_a_member()),

@@ -16,7 +16,7 @@ use portier_core::rights::{MembersRead, RolesManage};
 use portier_core::roles::{Role, RoleDefinition, RoleInput, RoleKey, RoleKind, RolePatchInput};
 use portier_store::audit::Origin;
 
-use super::org::{NavLink, OrgContext, Problem, Refusal, Section, form_pairs, labels, org_context};
+use super::org::{FormFields, NavLink, OrgContext, Problem, Refusal, Section, labels, org_context};
 use super::{Done, I18n, Page, Person, error_page};
 use crate::extract::ClientAddr;
 use crate::{ApiError, AppState};
@@ -194,26 +194,16 @@ impl RoleValues {
     }
 
     fn from_form(raw: &[u8]) -> RoleValues {
-        let fields = form_pairs(raw);
-        let one = |k: &str| {
-            fields
-                .iter()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
+        let fields = FormFields::of(raw);
+        let one = |k: &str| fields.one(k);
         RoleValues {
             key: one("key"),
             name_en: one("name.en"),
             name_nl: one("name.nl"),
             kind: one("kind"),
-            portier: fields
-                .iter()
-                .filter(|(n, _)| n == "permissions")
-                .map(|(_, v)| v.clone())
-                .collect(),
+            portier: fields.all("permissions"),
             product: one("product"),
-            big: fields.iter().any(|(n, _)| n == "big"),
+            big: fields.has("big"),
         }
     }
 

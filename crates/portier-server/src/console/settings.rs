@@ -15,7 +15,7 @@ use portier_core::passwords::{PasswordPolicy, PolicyPreset};
 use portier_core::rights::{OrgCreate, OrgUpdate};
 use portier_store::audit::Origin;
 
-use super::org::{NavLink, OrgContext, Problem, Refusal, Section, form_pairs, org_context};
+use super::org::{FormFields, NavLink, OrgContext, Problem, Refusal, Section, org_context};
 use super::{Done, Page, Person};
 use crate::extract::ClientAddr;
 use crate::{ApiError, AppState};
@@ -68,15 +68,8 @@ impl Values {
     }
 
     fn from_form(raw: &[u8]) -> Values {
-        let fields = form_pairs(raw);
-        let one = |k: &str| {
-            fields
-                .iter()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
-        let has = |k: &str| fields.iter().any(|(n, _)| n == k);
+        let fields = FormFields::of(raw);
+        let (one, has) = (|k: &str| fields.one(k), |k: &str| fields.has(k));
         Values {
             name: one("name"),
             locale: one("locale"),
@@ -269,11 +262,7 @@ async fn create_child(
         Ok(c) => c,
         Err(page) => return page,
     };
-    let name = form_pairs(&raw)
-        .into_iter()
-        .find(|(n, _)| n == "child_name")
-        .map(|(_, v)| v)
-        .unwrap_or_default();
+    let name = FormFields::of(&raw).one("child_name");
     let created = async {
         let auth = ctx.principal.authorize::<OrgCreate>(&ctx.org)?;
         let child = portier_store::organizations::create_child(

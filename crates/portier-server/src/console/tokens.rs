@@ -15,7 +15,7 @@ use portier_core::permissions::{CATALOGUE, parse_list};
 use portier_core::rights::TokensManage;
 use portier_store::audit::Origin;
 
-use super::org::{NavLink, OrgContext, Problem, Refusal, Section, form_pairs, labels, org_context};
+use super::org::{FormFields, NavLink, OrgContext, Problem, Refusal, Section, labels, org_context};
 use super::roles::permission_text;
 use super::{Done, Page, Person, error_page};
 use crate::extract::ClientAddr;
@@ -87,21 +87,11 @@ struct Sent {
 
 impl Sent {
     fn of(raw: &[u8]) -> Sent {
-        let fields = form_pairs(raw);
-        let one = |k: &str| {
-            fields
-                .iter()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
+        let fields = FormFields::of(raw);
+        let one = |k: &str| fields.one(k);
         Sent {
             name: one("name"),
-            portier: fields
-                .iter()
-                .filter(|(n, _)| n == "permissions")
-                .map(|(_, v)| v.clone())
-                .collect(),
+            portier: fields.all("permissions"),
             product: one("product"),
             expires: one("expires"),
         }
