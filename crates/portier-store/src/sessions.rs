@@ -262,17 +262,8 @@ pub async fn end_of_account(
     } else {
         "account.sessions_ended"
     };
-    let event = portier_core::audit::NewAuditEvent {
-        actor,
-        action,
-        organization_id: org.map(|o| o.id),
-        target_type: "account",
-        target_id: account.to_string(),
-        changes: serde_json::json!({"sessions_ended": ended}),
-        client_addr: origin.client_addr.clone(),
-    };
-    let chain = org.map_or(crate::audit::PLATFORM_CHAIN, |o| o.environment_id);
-    crate::audit::record(&mut tx, chain, event, origin.now).await?;
+    let changes = serde_json::json!({"sessions_ended": ended});
+    crate::two_factor::record(&mut tx, actor, action, account, org, changes, origin).await?;
     tx.commit().await?;
     Ok(ended)
 }

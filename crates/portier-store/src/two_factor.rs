@@ -191,7 +191,9 @@ async fn delete(tx: &mut Tx, account: AccountId, kinds: &str) -> Result<u64> {
     })?)
 }
 
-async fn record(
+/// Records a change to a person's sign-in: in the organization's chain
+/// when an administrator of `org` made it, else in the platform's.
+pub(crate) async fn record(
     tx: &mut Tx,
     actor: Actor,
     action: &'static str,
