@@ -14,6 +14,7 @@ pub mod locale;
 pub mod mail;
 pub mod members;
 pub mod organizations;
+pub mod passkeys;
 pub mod passwords;
 pub mod permissions;
 pub mod registrations;

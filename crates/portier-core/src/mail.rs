@@ -20,15 +20,19 @@ pub enum MailKind {
     RecoveryCodeUsed,
     /// An administrator took the person's second factors away (issue 6).
     TwoFactorReset,
+    /// A passkey was added to the person's account (issue 6): if it was not
+    /// them, someone else can now sign in as them.
+    PasskeyAdded,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 5] = [
+    pub const ALL: [MailKind; 6] = [
         MailKind::Invitation,
         MailKind::Added,
         MailKind::PasswordReset,
         MailKind::RecoveryCodeUsed,
         MailKind::TwoFactorReset,
+        MailKind::PasskeyAdded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +42,7 @@ impl MailKind {
             MailKind::PasswordReset => "password_reset",
             MailKind::RecoveryCodeUsed => "recovery_code_used",
             MailKind::TwoFactorReset => "two_factor_reset",
+            MailKind::PasskeyAdded => "passkey_added",
         }
     }
 }
@@ -98,6 +103,12 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "two_factor_reset.nl.subject",
     "two_factor_reset.nl.txt",
     "two_factor_reset.nl.html",
+    "passkey_added.en.subject",
+    "passkey_added.en.txt",
+    "passkey_added.en.html",
+    "passkey_added.nl.subject",
+    "passkey_added.nl.txt",
+    "passkey_added.nl.html",
 ];
 
 /// The template set: the built-ins, with any overrides an operator supplied.

@@ -39,6 +39,12 @@ pub const SECOND_FACTOR_PER_ACCOUNT: Limit = Limit {
     max: 5,
     window: Duration::from_secs(15 * 60),
 };
+/// Passkey sign-ins started from one client address: each keeps a
+/// challenge for a few minutes, so a client cannot fill the table.
+pub const PASSKEY_CEREMONIES_PER_CLIENT: Limit = Limit {
+    max: 60,
+    window: Duration::from_secs(15 * 60),
+};
 /// Password-reset requests from one client address.
 pub const RESET_PER_CLIENT: Limit = Limit {
     max: 10,

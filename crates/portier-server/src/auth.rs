@@ -115,7 +115,7 @@ async fn refused(state: &AppState, headers: &HeaderMap) -> ApiError {
         Ok(Some(_)) => ApiError::new(
             axum::http::StatusCode::FORBIDDEN,
             "two_factor_setup_required",
-            "an organization you belong to requires two-step verification: set it up first (POST /me/totp, then POST /me/totp/confirm)",
+            "an organization you belong to requires two-step verification: set it up first (POST /me/totp, then POST /me/totp/confirm; or a passkey: POST /me/passkeys, then POST /me/passkeys/confirm)",
         ),
         Ok(None) => not_signed_in(),
         Err(e) => e,

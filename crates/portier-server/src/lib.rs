@@ -62,6 +62,8 @@ pub struct ServerConfig {
     /// No SMTP server is configured: mail stays in the database, and the
     /// console shows it at `/dev/mail` to whoever sits at this machine.
     pub dev_mailbox: bool,
+    /// The relying party passkeys are made for: the public URL's host.
+    pub passkeys: portier_core::passkeys::RelyingParty,
 }
 
 impl ServerConfig {
@@ -76,6 +78,7 @@ impl ServerConfig {
             rights_max_age: rights::MAX_AGE,
             dev_mailbox: false,
             big_register_url: None,
+            passkeys: portier_core::passkeys::RelyingParty::for_public_url(public_url),
         }
     }
 }

@@ -495,6 +495,63 @@ fn table() -> Vec<Row> {
             Some(json!({"code": "123456"})),
             [401, 401, 401, 401, 401],
         ),
+        row(
+            "POST",
+            "/api/v1/auth/mfa/passkey",
+            "/api/v1/auth/mfa/passkey",
+            None,
+            [401, 401, 401, 401, 401],
+        ),
+        // Passkeys: one's own (another's is 404, tests/passkeys.rs).
+        row(
+            "GET",
+            "/api/v1/me/passkeys",
+            "/api/v1/me/passkeys",
+            None,
+            [200, 200, 200, 401, 200],
+        ),
+        row(
+            "POST",
+            "/api/v1/me/passkeys",
+            "/api/v1/me/passkeys",
+            None,
+            [201, 201, 201, 401, 201],
+        ),
+        row(
+            "POST",
+            "/api/v1/me/passkeys/confirm",
+            "/api/v1/me/passkeys/confirm",
+            Some(json!({"ceremony_id": "unknown", "credential": {}})),
+            [422, 422, 422, 401, 422],
+        ),
+        row(
+            "PATCH",
+            "/api/v1/me/passkeys/{id}",
+            "/api/v1/me/passkeys/{unknown_id}",
+            Some(json!({"name": "Laptop"})),
+            [404, 404, 404, 401, 404],
+        ),
+        row(
+            "DELETE",
+            "/api/v1/me/passkeys/{id}",
+            "/api/v1/me/passkeys/{unknown_id}",
+            None,
+            [404, 404, 404, 401, 404],
+        ),
+        row(
+            "POST",
+            "/api/v1/auth/passkey",
+            "/api/v1/auth/passkey",
+            None,
+            [200, 200, 200, 200, 200],
+        ),
+        row(
+            "POST",
+            "/api/v1/auth/passkey/finish",
+            "/api/v1/auth/passkey/finish",
+            Some(json!({"ceremony_id": "unknown", "credential": {}})),
+            [422, 422, 422, 422, 422],
+        ),
         // Last: it ends each persona's session.
         row(
             "POST",
@@ -609,6 +666,7 @@ async fn fixtures(app: &TestApp) -> Fixtures {
     shared.insert("member", member);
     shared.insert("group", group);
     shared.insert("unknown_link", "a".repeat(64));
+    shared.insert("unknown_id", uuid::Uuid::now_v7().to_string());
     Fixtures {
         shared,
         per_persona,
@@ -644,7 +702,11 @@ async fn foreign_admin(app: &TestApp) -> String {
 
 both_backends! {
     async fn every_route_answers_each_kind_of_caller_exactly_as_listed(db) {
-        let app = TestApp::start(db).await;
+        // Passkeys need a host name (the requests still go to 127.0.0.1).
+        let app = TestApp::start_with(db, |c| {
+            c.passkeys = portier_core::passkeys::RelyingParty::for_public_url("http://localhost:8080");
+        })
+        .await;
         let org = app.org_id.clone();
         let fx = fixtures(&app).await;
         let sessions = [

@@ -105,7 +105,7 @@ both_backends! {
         let (r, _) = app.login("eva@example.nl", GOOD).await;
         assert_eq!(r.body["mfa_required"], false);
         let me = app.with_cookie("GET", "/api/v1/me/two-factor", &cookie, None).await;
-        assert_eq!(me.body, json!({"totp": false, "recovery_codes_left": 0}));
+        assert_eq!(me.body, json!({"totp": false, "recovery_codes_left": 0, "passkeys": 0}));
         // A wrong code does not confirm it; the app's code does.
         let r = app.with_cookie("POST", "/api/v1/me/totp/confirm", &cookie, Some(json!({"code": wrong_code(&secret)}))).await;
         assert_eq!(r.error(422), ("wrong_code", Some("code")));
@@ -124,7 +124,7 @@ both_backends! {
         let r = app.with_cookie("POST", "/api/v1/me/totp", &cookie, None).await;
         assert_eq!(r.error(409).0, "two_factor_active");
         let me = app.with_cookie("GET", "/api/v1/me/two-factor", &cookie, None).await;
-        assert_eq!(me.body, json!({"totp": true, "recovery_codes_left": 10}));
+        assert_eq!(me.body, json!({"totp": true, "recovery_codes_left": 10, "passkeys": 0}));
         let list = app.get(&format!("/api/v1/organizations/{}/members?q=eva", app.org_id)).await;
         assert_eq!(list.body["items"][0]["two_factor"], true, "seed 001: administrators see it");
 

@@ -416,7 +416,7 @@ pub async fn login_candidate(store: &Store, email: &Email, keys: [&str; 3]) -> R
                     a.locale, a.status, a.disabled, a.created_at,
                     (SELECT secret FROM credentials WHERE account_id = a.id AND kind = 'password') AS password_hash,
                     (SELECT COUNT(*) FROM memberships WHERE account_id = a.id AND active = TRUE) AS active_memberships,
-                    EXISTS (SELECT 1 FROM credentials WHERE account_id = a.id AND kind = 'totp') AS second_factor,
+                    EXISTS (SELECT 1 FROM credentials WHERE account_id = a.id AND kind IN ('totp', 'webauthn')) AS second_factor,
                     ",
             crate::two_factor_required!("a.id"),
             " AS two_factor_required,
@@ -464,9 +464,7 @@ pub async fn login_candidate(store: &Store, email: &Email, keys: [&str; 3]) -> R
         created_at,
     }
     .try_into()?;
-    let may_sign_in = account.status == AccountStatus::Active
-        && !account.disabled
-        && row.active_memberships.unwrap_or(0) > 0;
+    let may_sign_in = may_sign_in(&account, row.active_memberships.unwrap_or(0));
     Ok(LoginRead {
         candidate: Some(LoginCandidate {
             account,
@@ -477,6 +475,28 @@ pub async fn login_candidate(store: &Store, email: &Email, keys: [&str; 3]) -> R
         }),
         counters,
     })
+}
+
+/// An account signs in when it is active, not disabled, and active in at
+/// least one organization.
+fn may_sign_in(account: &Account, active_memberships: i64) -> bool {
+    account.status == AccountStatus::Active && !account.disabled && active_memberships > 0
+}
+
+/// The account `id` when it may sign in now (a passkey named it).
+pub async fn signing_in(store: &Store, id: AccountId) -> Result<Option<Account>> {
+    let Some(account) = get(store, id).await? else {
+        return Ok(None);
+    };
+    let active: i64 = reader!(store, |c| {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM memberships WHERE account_id = $1 AND active = TRUE",
+        )
+        .bind(id.0)
+        .fetch_one(c)
+        .await
+    })?;
+    Ok(may_sign_in(&account, active).then_some(account))
 }
 
 /// Queues a password-reset link for `email` if it belongs to an account that

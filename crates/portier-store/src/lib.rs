@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod mail;
 pub mod members;
 pub mod organizations;
+pub mod passkeys;
 mod pool;
 pub mod registrations;
 pub mod resources;

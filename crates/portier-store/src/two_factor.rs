@@ -25,13 +25,15 @@ pub struct Status {
     pub totp: bool,
     /// Unused recovery codes.
     pub recovery_codes_left: i64,
+    /// Passkeys.
+    pub passkeys: i64,
 }
 
 pub async fn status(store: &Store, account: AccountId) -> Result<Status> {
     let rows: Vec<(String, i64)> = reader!(store, |c| {
         sqlx::query_as(
             "SELECT kind, COUNT(*) FROM credentials
-             WHERE account_id = $1 AND kind IN ('totp', 'recovery') GROUP BY kind",
+             WHERE account_id = $1 AND kind IN ('totp', 'recovery', 'webauthn') GROUP BY kind",
         )
         .bind(account.0)
         .fetch_all(c)
@@ -41,6 +43,7 @@ pub async fn status(store: &Store, account: AccountId) -> Result<Status> {
     Ok(Status {
         totp: n("totp") > 0,
         recovery_codes_left: n("recovery"),
+        passkeys: n("webauthn"),
     })
 }
 
@@ -290,7 +293,7 @@ fn unix(now: DateTime<Utc>) -> u64 {
 }
 
 /// New recovery codes in place of any old ones; the codes, to show once.
-async fn new_recovery_codes(
+pub(crate) async fn new_recovery_codes(
     tx: &mut Tx,
     account: AccountId,
     now: DateTime<Utc>,
@@ -397,20 +400,34 @@ pub async fn regenerate_recovery_codes(
     Ok(codes)
 }
 
-/// The person turns two-step verification off, with a current code; not
-/// while an organization of theirs requires it.
+/// Refused: an organization of the person's requires a second factor, and
+/// this is their last.
+pub(crate) fn still_required() -> Error {
+    Error::Domain(DomainError::Conflict {
+        code: "two_factor_required",
+        field: None,
+        message: "an organization you belong to requires two-step verification: your last second factor cannot be removed"
+            .into(),
+    })
+}
+
+/// The person turns their authenticator app off, with a current code; not
+/// while an organization of theirs requires two-step verification and no
+/// passkey stays. Without a passkey the recovery codes go too.
 pub async fn disable(store: &Store, account: AccountId, code: &str, origin: &Origin) -> Result<()> {
-    if required(store, account).await? {
-        return Err(Error::Domain(DomainError::Conflict {
-            code: "two_factor_required",
-            field: None,
-            message: "an organization you belong to requires two-step verification: it cannot be turned off"
-                .into(),
-        }));
-    }
+    let required = required(store, account).await?;
     let mut tx = store.begin().await?;
+    let passkeys = kind_exists(&mut tx, account, "webauthn").await?;
+    if required && !passkeys {
+        return Err(still_required());
+    }
     use_code(&mut tx, account, code, "code", origin.now).await?;
-    delete(&mut tx, account, "'totp', 'totp_pending', 'recovery'").await?;
+    let kinds = if passkeys {
+        "'totp', 'totp_pending'"
+    } else {
+        "'totp', 'totp_pending', 'recovery'"
+    };
+    delete(&mut tx, account, kinds).await?;
     record(
         &mut tx,
         Actor::Account { id: account },
@@ -506,7 +523,11 @@ pub async fn verify(
     }
 }
 
-fn notice(lifecycle: &Lifecycle, account: &Account, org: Option<&Organization>) -> MailContext {
+pub(crate) fn notice(
+    lifecycle: &Lifecycle,
+    account: &Account,
+    org: Option<&Organization>,
+) -> MailContext {
     MailContext {
         name: account.name.display_name(),
         email: account.email.to_string(),
@@ -517,7 +538,7 @@ fn notice(lifecycle: &Lifecycle, account: &Account, org: Option<&Organization>) 
 }
 
 /// An administrator takes a member's second factors away (they lost their
-/// phone): audited in the organization and mailed to the person. Returns
+/// phone), passkeys included: audited in the organization and mailed to the person. Returns
 /// false when there was nothing to take.
 pub async fn reset(
     store: &Store,
@@ -528,7 +549,12 @@ pub async fn reset(
     origin: &Origin,
 ) -> Result<bool> {
     let mut tx = store.begin().await?;
-    let removed = delete(&mut tx, account.id, "'totp', 'totp_pending', 'recovery'").await?;
+    let removed = delete(
+        &mut tx,
+        account.id,
+        "'totp', 'totp_pending', 'recovery', 'webauthn'",
+    )
+    .await?;
     if removed == 0 {
         return Ok(false);
     }

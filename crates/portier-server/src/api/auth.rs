@@ -122,7 +122,7 @@ pub(crate) struct SignIn {
 
 impl SignIn {
     /// The API's answer: the cookie, never cached, and who signed in.
-    fn answer(self) -> impl IntoResponse {
+    pub(crate) fn answer(self) -> impl IntoResponse {
         (
             [
                 (header::SET_COOKIE, self.cookie),
@@ -246,7 +246,7 @@ pub(crate) async fn start_session(
     })
 }
 
-/// The second step of a sign-in: one of the two.
+/// The second step of a sign-in: one of the three.
 #[derive(Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecondStep {
@@ -256,27 +256,39 @@ pub struct SecondStep {
     /// One of the recovery codes, instead (each works once).
     #[schema(max_length = 40)]
     pub recovery_code: Option<String>,
+    /// A passkey's answer, instead: `navigator.credentials.get` with the
+    /// options of `POST /auth/mfa/passkey`.
+    pub passkey: Option<super::passkeys::PasskeyAnswer>,
+}
+
+/// A second factor as given.
+pub(crate) enum SecondProof {
+    /// A code, or a recovery code.
+    Code(Proof),
+    /// A passkey's answer.
+    Passkey(super::passkeys::PasskeyAnswer),
 }
 
 impl SecondStep {
-    pub(crate) fn proof(self) -> Result<Proof, ApiError> {
+    pub(crate) fn proof(self) -> Result<SecondProof, ApiError> {
         let long = |field: &str| {
             ApiError::field(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 portier_core::FieldError::new(field, "too_long", "this is longer than any code"),
             )
         };
-        match (self.code, self.recovery_code) {
-            (Some(c), None) if c.len() > 16 => Err(long("code")),
-            (Some(c), None) => Ok(Proof::Code(c)),
-            (None, Some(r)) if r.len() > 40 => Err(long("recovery_code")),
-            (None, Some(r)) => Ok(Proof::RecoveryCode(r)),
+        match (self.code, self.recovery_code, self.passkey) {
+            (Some(c), None, None) if c.len() > 16 => Err(long("code")),
+            (Some(c), None, None) => Ok(SecondProof::Code(Proof::Code(c))),
+            (None, Some(r), None) if r.len() > 40 => Err(long("recovery_code")),
+            (None, Some(r), None) => Ok(SecondProof::Code(Proof::RecoveryCode(r))),
+            (None, None, Some(p)) => Ok(SecondProof::Passkey(p)),
             _ => Err(ApiError::field(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 portier_core::FieldError::new(
                     "code",
                     "one_of",
-                    "send either code (from the authenticator app) or recovery_code",
+                    "send one of code (from the authenticator app), recovery_code or passkey",
                 ),
             )),
         }
@@ -286,9 +298,10 @@ impl SecondStep {
 /// Complete a sign-in that answered `mfa_required: true`.
 ///
 /// With the session cookie that sign-in set (valid for 10 minutes) and a
-/// current code of the authenticator app or a recovery code. A code works
-/// once; a recovery code is used up, audited and mailed to the person. Wrong
-/// codes are limited like passwords (429 with `Retry-After`).
+/// current code of the authenticator app, a recovery code, or a passkey's
+/// answer (`POST /auth/mfa/passkey` first). A code works once; a recovery
+/// code is used up, audited and mailed to the person. Wrong ones are
+/// limited like passwords (429 with `Retry-After`).
 #[utoipa::path(post, operation_id = "auth_mfa", path = "/auth/mfa", tag = "auth", security(()), request_body = SecondStep,
     responses(
         (status = 200, body = SignedIn),
@@ -311,36 +324,58 @@ pub(crate) async fn second_step(
     state: &AppState,
     client: Option<String>,
     headers: &HeaderMap,
-    proof: Result<Proof, ApiError>,
+    proof: Result<SecondProof, ApiError>,
 ) -> Result<SignIn, ApiError> {
     // Who first: without a sign-in under way, what was sent does not matter.
-    let pending = crate::auth::session_at(state, headers, Stage::SecondFactor)
+    let pending = pending_sign_in(state, headers).await?;
+    let proof = &proof?;
+    let account = portier_store::accounts::get(&state.store, pending.account_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthenticated("no_sign_in_started", "sign in again"))?;
+    let origin = Origin::now(client.clone());
+    match proof {
+        SecondProof::Code(proof) => {
+            second_factor_guarded(
+                state,
+                account.id,
+                client.as_deref(),
+                portier_store::two_factor::verify(
+                    &state.store,
+                    &account,
+                    proof,
+                    &state.config.lifecycle,
+                    &origin,
+                ),
+            )
+            .await?;
+        }
+        SecondProof::Passkey(answer) => {
+            second_factor_guarded(
+                state,
+                account.id,
+                client.as_deref(),
+                super::passkeys::verify_second_factor(state, &pending, answer),
+            )
+            .await?;
+        }
+    }
+    start_session(state, headers, account.id, client, Stage::Full).await
+}
+
+/// The half-signed-in session of the request: the password was right, the
+/// second step is due.
+pub(crate) async fn pending_sign_in(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<portier_store::sessions::Session, ApiError> {
+    crate::auth::session_at(state, headers, Stage::SecondFactor)
         .await?
         .ok_or_else(|| {
             ApiError::unauthenticated(
                 "no_sign_in_started",
                 "sign in with your password first; the second step must follow within 10 minutes",
             )
-        })?;
-    let proof = &proof?;
-    let account = portier_store::accounts::get(&state.store, pending.account_id)
-        .await?
-        .ok_or_else(|| ApiError::unauthenticated("no_sign_in_started", "sign in again"))?;
-    let origin = Origin::now(client.clone());
-    second_factor_guarded(
-        state,
-        account.id,
-        client.as_deref(),
-        portier_store::two_factor::verify(
-            &state.store,
-            &account,
-            proof,
-            &state.config.lifecycle,
-            &origin,
-        ),
-    )
-    .await?;
-    start_session(state, headers, account.id, client, Stage::Full).await
+        })
 }
 
 /// Runs a check of a person's second factor within its limits. The attempt

@@ -9,6 +9,7 @@ pub mod groups;
 pub mod me;
 pub mod members;
 pub mod organizations;
+pub mod passkeys;
 pub mod resources;
 pub mod roles;
 pub mod sessions;
@@ -113,6 +114,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::list))
         .routes(routes!(auth::login))
         .routes(routes!(auth::mfa))
+        .routes(routes!(passkeys::start_second_factor))
+        .routes(routes!(passkeys::start_sign_in))
+        .routes(routes!(passkeys::finish_sign_in))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::request_reset))
         .routes(routes!(auth::complete_reset))
@@ -121,6 +125,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(two_factor::start, two_factor::remove))
         .routes(routes!(two_factor::confirm))
         .routes(routes!(two_factor::renew_recovery_codes))
+        .routes(routes!(passkeys::list, passkeys::start))
+        .routes(routes!(passkeys::confirm))
+        .routes(routes!(passkeys::rename, passkeys::remove))
         .routes(routes!(sessions::list, sessions::end_others))
         .routes(routes!(sessions::end))
         .route("/openapi.json", get(openapi_json));

@@ -61,6 +61,8 @@ pub struct TwoFactorStatus {
     pub totp: bool,
     /// Unused recovery codes.
     pub recovery_codes_left: i64,
+    /// Passkeys (`GET /me/passkeys` lists them).
+    pub passkeys: i64,
 }
 
 /// An answer that carries a secret (a TOTP key, recovery codes): never
@@ -108,6 +110,7 @@ pub async fn status(
     Ok(Json(TwoFactorStatus {
         totp: s.totp,
         recovery_codes_left: s.recovery_codes_left,
+        passkeys: s.passkeys,
     }))
 }
 

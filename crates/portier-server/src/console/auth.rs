@@ -188,7 +188,14 @@ async fn second_step(
         (Some(c), None) => portier_store::two_factor::Proof::Code(c),
         (None, None) => portier_store::two_factor::Proof::Code(String::new()),
     };
-    match crate::api::auth::second_step(&state, client, &headers, Ok(proof)).await {
+    match crate::api::auth::second_step(
+        &state,
+        client,
+        &headers,
+        Ok(crate::api::auth::SecondProof::Code(proof)),
+    )
+    .await
+    {
         Ok(signed) => onwards(signed, &next),
         Err(e) if e.status.is_server_error() => e.into_response(),
         // Too late, or signed out meanwhile: from the start.
