@@ -14,7 +14,10 @@
 // deactivates, reactivates and removes them, and the audit log shows each
 // step. Then two-step verification (issue 6): the administrator sets up an
 // authenticator app (its code computed here, RFC 6238), keeps the recovery
-// codes, signs out, signs in with a code, and again with a recovery code.
+// codes, signs out, signs in with a code, and again with a recovery code;
+// then adds a passkey (Chromium's virtual authenticator, through the
+// DevTools protocol, stands in for a fingerprint reader), signs in with the
+// password and the passkey, and with the passkey alone.
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -104,6 +107,11 @@ const TEXT = {
     next: "Continue",
     useRecovery: "Use a recovery code instead",
     recoveryCode: "Recovery code",
+    passkeyName: "Name of the new passkey (optional)",
+    addPasskey: "Add a passkey",
+    passkeyAdded: "The passkey is added.",
+    usePasskey: "Use a passkey",
+    signInPasskey: "Sign in with a passkey",
   },
   nl: {
     browser: "nl-NL",
@@ -174,6 +182,11 @@ const TEXT = {
     next: "Doorgaan",
     useRecovery: "Gebruik in plaats daarvan een herstelcode",
     recoveryCode: "Herstelcode",
+    passkeyName: "Naam van de nieuwe passkey (niet verplicht)",
+    addPasskey: "Een passkey toevoegen",
+    passkeyAdded: "De passkey is toegevoegd.",
+    usePasskey: "Een passkey gebruiken",
+    signInPasskey: "Aanmelden met een passkey",
   },
 };
 
@@ -284,11 +297,11 @@ async function walk(browser, lang) {
   await screenshot(page, lang, "signed-out");
   await page.getByLabel(t.email).fill(admin);
   await page.getByLabel(t.password, { exact: true }).fill("not-it");
-  await page.getByRole("button", { name: t.signIn }).click();
+  await page.getByRole("button", { name: t.signIn, exact: true }).click();
   await page.getByText(t.wrong).waitFor();
   await screenshot(page, lang, "sign-in-refused");
   await page.getByLabel(t.password, { exact: true }).fill(STRONG);
-  await page.getByRole("button", { name: t.signIn }).click();
+  await page.getByRole("button", { name: t.signIn, exact: true }).click();
   await page.getByRole("heading", { name: t.dashboard, level: 1 }).waitFor();
 
   // The switch on every page.
@@ -314,7 +327,7 @@ async function walk(browser, lang) {
   await page.goto(`${base}/login`);
   await page.getByLabel(t.email).fill(admin);
   await page.getByLabel(t.password, { exact: true }).fill(NEWER);
-  await page.getByRole("button", { name: t.signIn }).click();
+  await page.getByRole("button", { name: t.signIn, exact: true }).click();
   await page.getByRole("heading", { name: t.dashboard, level: 1 }).waitFor();
 
   await userManagement(browser, page, lang);
@@ -347,7 +360,7 @@ async function twoStep(page, lang, admin) {
   // it on is used up).
   await page.getByLabel(t.email).fill(admin);
   await page.getByLabel(t.password, { exact: true }).fill(NEWER);
-  await page.getByRole("button", { name: t.signIn }).click();
+  await page.getByRole("button", { name: t.signIn, exact: true }).click();
   await page.getByRole("heading", { name: t.secondStep, level: 1 }).waitFor();
   await screenshot(page, lang, "two-step-sign-in");
   await page.getByLabel(t.signInCode).fill(totp(secret, Date.now() + 30_000));
@@ -358,12 +371,64 @@ async function twoStep(page, lang, admin) {
   // And with a recovery code instead.
   await page.getByLabel(t.email).fill(admin);
   await page.getByLabel(t.password, { exact: true }).fill(NEWER);
-  await page.getByRole("button", { name: t.signIn }).click();
+  await page.getByRole("button", { name: t.signIn, exact: true }).click();
   await page.getByRole("link", { name: t.useRecovery }).click();
   await page.getByLabel(t.recoveryCode).fill(codes[0]);
   await screenshot(page, lang, "two-step-recovery-code");
   await page.getByRole("button", { name: t.next }).click();
   await page.getByRole("heading", { name: t.dashboard, level: 1 }).waitFor();
+  await passkeys(page, lang, admin);
+}
+
+/**
+ * A passkey, made and used by Chromium's virtual authenticator (a platform
+ * authenticator that keeps discoverable credentials and verifies its user
+ * without asking), as a laptop's fingerprint reader would.
+ */
+async function passkeys(page, lang, admin) {
+  const t = TEXT[lang];
+  const devtools = await page.context().newCDPSession(page);
+  await devtools.send("WebAuthn.enable");
+  const { authenticatorId } = await devtools.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  await page.getByRole("link", { name: t.myAccount }).click();
+  await page.getByRole("link", { name: t.manageTwoStep }).click();
+  await page.getByLabel(t.passkeyName).fill("Laptop");
+  await page.getByRole("button", { name: t.addPasskey }).click();
+  await page.getByText(t.passkeyAdded).waitFor();
+  assert.equal(await page.locator("input[value=Laptop]").count(), 1, "the passkey is listed by its name");
+  const { credentials } = await devtools.send("WebAuthn.getCredentials", { authenticatorId });
+  assert.equal(credentials.length, 1, "the device holds the passkey");
+  assert.ok(credentials[0].isResidentCredential, "a discoverable one: it signs in without an address");
+  await screenshot(page, lang, "passkeys");
+  await page.getByRole("button", { name: t.signOut }).click();
+
+  // The password, then the passkey as the second step.
+  await page.getByLabel(t.email).fill(admin);
+  await page.getByLabel(t.password, { exact: true }).fill(NEWER);
+  await page.getByRole("button", { name: t.signIn, exact: true }).click();
+  await page.getByRole("heading", { name: t.secondStep, level: 1 }).waitFor();
+  await screenshot(page, lang, "two-step-passkey");
+  await page.getByRole("button", { name: t.usePasskey }).click();
+  await page.getByRole("heading", { name: t.dashboard, level: 1 }).waitFor();
+  await page.getByRole("button", { name: t.signOut }).click();
+
+  // The passkey alone: no address, no password.
+  await page.getByText(t.signedOut).waitFor();
+  await screenshot(page, lang, "sign-in-passkey");
+  await page.getByRole("button", { name: t.signInPasskey }).click();
+  await page.getByRole("heading", { name: t.dashboard, level: 1 }).waitFor();
+  const used = await devtools.send("WebAuthn.getCredentials", { authenticatorId });
+  assert.ok(used.credentials[0].signCount >= 2, "signed twice");
+  await devtools.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId });
 }
 
 async function userManagement(browser, page, lang) {

@@ -42,7 +42,8 @@ pub struct SettingsArgs {
         hide_env_values = true
     )]
     pub database_url: Option<String>,
-    /// The address people and links use to reach Portier [default: http://<listen>].
+    /// The address people and links use to reach Portier [default: http://<listen>,
+    /// with localhost for a loopback address].
     #[arg(long, env = "PORTIER_PUBLIC_URL", global = true, value_name = "URL")]
     pub public_url: Option<String>,
     /// smtp://host:port or smtps://user:pass@host; unset keeps mail in the development mailbox.
@@ -183,7 +184,7 @@ impl Config {
             .public_url
             .clone()
             .or(file.public_url)
-            .unwrap_or_else(|| format!("http://{listen}"))
+            .unwrap_or_else(|| default_public_url(listen))
             .trim_end_matches('/')
             .to_owned();
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
@@ -324,6 +325,17 @@ fn read_file(explicit: Option<&Path>) -> anyhow::Result<FileSettings> {
     toml::from_str(&text).with_context(|| format!("{} is not valid", path.display()))
 }
 
+/// The public URL when none is set: the listening address, named
+/// `localhost` when it is a loopback one, since browsers bind passkeys to a
+/// host name and refuse them on an IP address.
+fn default_public_url(listen: SocketAddr) -> String {
+    if listen.ip().is_loopback() {
+        format!("http://localhost:{}", listen.port())
+    } else {
+        format!("http://{listen}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,10 +358,17 @@ mod tests {
         .unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.database_url, "sqlite://portier-data/portier.db");
-        assert_eq!(c.public_url, "http://127.0.0.1:8080");
+        assert_eq!(
+            c.public_url, "http://localhost:8080",
+            "a host name: passkeys work"
+        );
         assert_eq!(c.activation_ttl, Duration::from_secs(7 * 86400));
         assert_eq!(c.reset_ttl, Duration::from_secs(3600));
-        assert_eq!(c.smtp_from, "portier@127.0.0.1");
+        assert_eq!(c.smtp_from, "portier@localhost");
+        assert_eq!(
+            default_public_url("0.0.0.0:9000".parse().unwrap()),
+            "http://0.0.0.0:9000"
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 

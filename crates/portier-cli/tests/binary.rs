@@ -263,7 +263,7 @@ async fn a_newcomer_serves_bootstraps_and_calls_the_api(db_url: Option<&str>) {
     }
     let activation = boot["activation_url"].as_str().unwrap();
     assert!(
-        activation.starts_with("http://127.0.0.1:8080/activate/"),
+        activation.starts_with("http://localhost:8080/activate/"),
         "{activation}"
     );
     let (org, token) = (

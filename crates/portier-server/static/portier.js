@@ -1,6 +1,7 @@
 // Portier's console works without this script; with it, password rules are
-// checked while typing, a password can be shown, and the BIG number is asked
-// only when a chosen role needs one.
+// checked while typing, a password can be shown, the BIG number is asked
+// only when a chosen role needs one, and passkeys can be made and used (they
+// need the browser's navigator.credentials, so only this part needs it).
 "use strict";
 
 function showPasswords() {
@@ -73,3 +74,89 @@ document.addEventListener("DOMContentLoaded", () => {
     input.addEventListener("focus", () => input.select());
   }
 });
+
+// Passkeys: a form marked data-passkey="create" or "get" asks the API at
+// data-passkey-start for a ceremony, hands its options to the browser, and
+// carries the browser's answer (binary values in base64url, as the server
+// reads them) to the form's own action. Shown only where the browser can.
+const base64url = {
+  decode(text) {
+    const b64 = text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4);
+    return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  },
+  encode(buffer) {
+    let text = "";
+    for (const byte of new Uint8Array(buffer)) text += String.fromCharCode(byte);
+    return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  },
+};
+
+async function passkeyAnswer(kind, options) {
+  const key = options.publicKey;
+  key.challenge = base64url.decode(key.challenge);
+  for (const c of key.excludeCredentials || []) c.id = base64url.decode(c.id);
+  for (const c of key.allowCredentials || []) c.id = base64url.decode(c.id);
+  if (kind === "create") {
+    key.user.id = base64url.decode(key.user.id);
+    const made = await navigator.credentials.create({ publicKey: key });
+    return {
+      id: made.id,
+      rawId: base64url.encode(made.rawId),
+      type: made.type,
+      response: {
+        attestationObject: base64url.encode(made.response.attestationObject),
+        clientDataJSON: base64url.encode(made.response.clientDataJSON),
+        transports: made.response.getTransports ? made.response.getTransports() : undefined,
+      },
+      extensions: made.getClientExtensionResults(),
+    };
+  }
+  const used = await navigator.credentials.get({ publicKey: key });
+  return {
+    id: used.id,
+    rawId: base64url.encode(used.rawId),
+    type: used.type,
+    response: {
+      authenticatorData: base64url.encode(used.response.authenticatorData),
+      clientDataJSON: base64url.encode(used.response.clientDataJSON),
+      signature: base64url.encode(used.response.signature),
+      userHandle: used.response.userHandle ? base64url.encode(used.response.userHandle) : null,
+    },
+    extensions: used.getClientExtensionResults(),
+  };
+}
+
+function passkeys() {
+  const forms = document.querySelectorAll("form[data-passkey]");
+  if (!window.PublicKeyCredential || !navigator.credentials) {
+    for (const p of document.querySelectorAll("[data-passkey-unsupported]")) p.hidden = false;
+    return;
+  }
+  for (const form of forms) {
+    form.hidden = false;
+    const failed = form.querySelector("[data-passkey-error]");
+    const button = form.querySelector("button[type=submit]");
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      if (failed) failed.hidden = true;
+      button.disabled = true;
+      try {
+        const started = await fetch(form.dataset.passkeyStart, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { accept: "application/json" },
+        });
+        if (!started.ok) throw new Error(`ceremony: ${started.status}`);
+        const ceremony = await started.json();
+        const answer = await passkeyAnswer(form.dataset.passkey, ceremony.options);
+        form.elements.ceremony_id.value = ceremony.ceremony_id;
+        form.elements.credential.value = JSON.stringify(answer);
+        form.submit();
+      } catch (e) {
+        button.disabled = false;
+        if (failed) failed.hidden = false;
+      }
+    });
+  }
+}
+document.addEventListener("DOMContentLoaded", passkeys);

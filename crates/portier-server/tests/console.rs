@@ -689,6 +689,68 @@ both_backends! {
         assert!(after.html.contains("Two-step verification is reset") && !after.html.contains("<summary>Reset two-step verification"), "{}", after.html);
     }
 
+    async fn passkeys_are_added_used_renamed_and_removed_in_the_console(db) {
+        use common::passkey::{Held, create, device, get as sign, get_discoverable, with_passkeys};
+        let app = TestApp::start_with(db, with_passkeys).await;
+        let cookie = app.session_in(&app.org_id.clone(), "eva@example.nl", &["member"]).await;
+        let page = get(&app, "/account/two-factor", Some(&cookie), None).await;
+        assert!(page.html.contains("You have no passkeys yet.") && page.html.contains("data-passkey=\"create\" data-passkey-start=\"/api/v1/me/passkeys\""), "{}", page.html);
+        // The page's script starts the ceremony at the API and posts the
+        // device's answer with the form.
+        let mut laptop = device();
+        let r = app.with_cookie("POST", "/api/v1/me/passkeys", &cookie, None).await;
+        let made = create(&mut laptop, &r.body["options"]);
+        let held = Held { credential_id: made["id"].as_str().unwrap().to_owned(), user_handle: r.body["options"]["publicKey"]["user"]["id"].clone() };
+        let broken = post(&app, "/account/passkeys", Some(&cookie), &[("ceremony_id", r.body["ceremony_id"].as_str().unwrap()), ("credential", "not json"), ("name", "Laptop")]).await;
+        assert_eq!(broken.status, 422);
+        assert!(broken.html.contains("Your device&#39;s answer was not accepted.") || broken.html.contains("Your device&#x27;s answer was not accepted."), "{}", broken.html);
+        let r = app.with_cookie("POST", "/api/v1/me/passkeys", &cookie, None).await;
+        let made = create(&mut laptop, &r.body["options"]);
+        let held = Held { credential_id: made["id"].as_str().unwrap().to_owned(), ..held };
+        let added = post(&app, "/account/passkeys", Some(&cookie), &[("ceremony_id", r.body["ceremony_id"].as_str().unwrap()), ("credential", &made.to_string()), ("name", "Laptop")]).await;
+        assert_eq!(added.status, 200, "{}", added.html);
+        assert!(added.html.contains("The passkey is added.") && added.html.matches("<li><code>").count() == 10, "the first second factor's recovery codes, once: {}", added.html);
+        let page = get(&app, "/account/two-factor", Some(&cookie), Some("nl")).await;
+        assert!(page.html.contains("value=\"Laptop\"") && page.html.contains("Tweestapsverificatie staat aan") && page.html.contains("Nooit"), "{}", page.html);
+        let id = page.html.split("/account/passkeys/").nth(1).unwrap()[..36].to_owned();
+        let renamed = post(&app, &format!("/account/passkeys/{id}/rename"), Some(&cookie), &[("name", "Work laptop")]).await;
+        assert!(renamed.html.contains("The passkey is renamed.") && renamed.html.contains("value=\"Work laptop\""), "{}", renamed.html);
+        let refused = post(&app, &format!("/account/passkeys/{id}/rename"), Some(&cookie), &[("name", "")]).await;
+        assert_eq!(refused.status, 422);
+
+        // The sign-in's second step offers the passkey, and no app code (there is no app).
+        let signed = post(&app, "/login", None, &[("email", "eva@example.nl"), ("password", GOOD), ("next", "/account")]).await;
+        let half = session_cookie(&signed);
+        let step = get(&app, "/login/second-step?next=%2Faccount", Some(&half), None).await;
+        assert!(step.html.contains("data-passkey-start=\"/api/v1/auth/mfa/passkey\"") && !step.html.contains("one-time-code"), "{}", step.html);
+        let r = app.with_cookie("POST", "/api/v1/auth/mfa/passkey", &half, None).await;
+        let answer = sign(&mut laptop, &r.body["options"]);
+        let done = post(&app, "/login/second-step/passkey", Some(&half), &[("ceremony_id", r.body["ceremony_id"].as_str().unwrap()), ("credential", &answer.to_string()), ("next", "/account")]).await;
+        assert_eq!((done.status, done.headers["location"].to_str().unwrap()), (303, "/account"));
+        assert_eq!(get(&app, "/account", Some(&session_cookie(&done)), None).await.status, 200);
+
+        // Without a password at all, from the sign-in page.
+        let login = get(&app, "/login", None, None).await;
+        assert!(login.html.contains("data-passkey-start=\"/api/v1/auth/passkey\""), "{}", login.html);
+        let r = app.with_cookie("POST", "/api/v1/auth/passkey", "x=y", None).await;
+        let answer = get_discoverable(&mut laptop, &r.body["options"], &held);
+        let done = post(&app, "/login/passkey", None, &[("ceremony_id", r.body["ceremony_id"].as_str().unwrap()), ("credential", &answer.to_string()), ("next", "/account")]).await;
+        assert_eq!((done.status, done.headers["location"].to_str().unwrap()), (303, "/account"));
+        let again = post(&app, "/login/passkey", None, &[("ceremony_id", r.body["ceremony_id"].as_str().unwrap()), ("credential", &answer.to_string())]).await;
+        assert!(again.html.contains("The passkey could not be made or used here."), "used once: {}", again.html);
+
+        let removed = post(&app, &format!("/account/passkeys/{id}/remove"), Some(&cookie), &[]).await;
+        assert!(removed.html.contains("The passkey is removed.") && removed.html.contains("You have no passkeys yet."), "{}", removed.html);
+    }
+
+    async fn passkeys_are_not_offered_on_an_ip_address(db) {
+        let app = TestApp::start(db).await;
+        let cookie = app.session_in(&app.org_id.clone(), "eva@example.nl", &["member"]).await;
+        let page = get(&app, "/account/two-factor", Some(&cookie), None).await;
+        assert!(page.html.contains("Passkeys cannot be used at this address") && !page.html.contains("data-passkey="), "{}", page.html);
+        assert!(!get(&app, "/login", None, None).await.html.contains("data-passkey="));
+    }
+
     async fn a_required_second_factor_is_set_up_right_after_signing_in(db) {
         let app = TestApp::start(db).await;
         app.person("eva@example.nl", &["member"]).await;

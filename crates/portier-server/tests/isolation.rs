@@ -703,10 +703,7 @@ async fn foreign_admin(app: &TestApp) -> String {
 both_backends! {
     async fn every_route_answers_each_kind_of_caller_exactly_as_listed(db) {
         // Passkeys need a host name (the requests still go to 127.0.0.1).
-        let app = TestApp::start_with(db, |c| {
-            c.passkeys = portier_core::passkeys::RelyingParty::for_public_url("http://localhost:8080");
-        })
-        .await;
+        let app = TestApp::start_with(db, common::passkey::with_passkeys).await;
         let org = app.org_id.clone();
         let fx = fixtures(&app).await;
         let sessions = [

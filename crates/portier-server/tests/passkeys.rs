@@ -7,67 +7,15 @@
 
 mod common;
 
+use common::passkey::{Held, create, device, get, get_discoverable, with_passkeys};
 use common::{GOOD, TestApp};
 use portier_core::email::Email;
-use portier_core::passkeys::RelyingParty;
 use portier_store::both_backends;
 use serde_json::{Value, json};
-use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
-use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url};
-
-/// The address passkeys are made for in these tests (browsers refuse them
-/// on an IP address; the requests themselves go to 127.0.0.1).
-const ORIGIN: &str = "http://localhost:8080";
-
-fn with_passkeys(config: &mut portier_server::ServerConfig) {
-    config.passkeys = RelyingParty::for_public_url(ORIGIN);
-}
 
 async fn app(db: portier_store::testing::TestDb) -> TestApp {
     TestApp::start_with(db, with_passkeys).await
-}
-
-/// A device with a passkey authenticator that verifies its user.
-fn device() -> SoftPasskey {
-    SoftPasskey::new(true)
-}
-
-fn create(device: &mut SoftPasskey, options: &Value) -> Value {
-    let options: CreationChallengeResponse = serde_json::from_value(options.clone()).unwrap();
-    let made = device
-        .do_registration(Url::parse(ORIGIN).unwrap(), options)
-        .expect("the device makes a passkey");
-    serde_json::to_value(made).unwrap()
-}
-
-fn get(device: &mut SoftPasskey, options: &Value) -> Value {
-    let options: RequestChallengeResponse = serde_json::from_value(options.clone()).unwrap();
-    let signed = device
-        .do_authentication(Url::parse(ORIGIN).unwrap(), options)
-        .expect("the device signs");
-    serde_json::to_value(signed).unwrap()
-}
-
-/// A passkey a device holds: its credential id and the user handle it was
-/// made with (both as the browser writes them).
-#[derive(Clone)]
-struct Held {
-    credential_id: String,
-    user_handle: Value,
-}
-
-/// The device answers a sign-in that names nobody, as a browser does with a
-/// discoverable passkey: it picks `held` and returns the user handle stored
-/// with it. (`SoftPasskey` keeps no discoverable credentials, so the test
-/// names the one to use; the handle is not signed, the browser passes it on.)
-fn get_discoverable(device: &mut SoftPasskey, options: &Value, held: &Held) -> Value {
-    let mut options = options.clone();
-    options["publicKey"]["allowCredentials"] =
-        json!([{"type": "public-key", "id": held.credential_id}]);
-    let mut answer = get(device, &options);
-    answer["response"]["userHandle"] = held.user_handle.clone();
-    answer
 }
 
 /// Adds a passkey made by `device` to the person of `cookie`; the answer.

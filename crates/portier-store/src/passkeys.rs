@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::audit::Origin;
 use crate::lifecycle::Lifecycle;
-use crate::two_factor::{new_recovery_codes, notice, record};
+use crate::two_factor::{Told, new_recovery_codes, record, record_and_tell};
 use crate::{Error, Result, Store, Tx, in_tx, reader, writer};
 
 /// What a ceremony is for.
@@ -255,27 +255,15 @@ pub async fn add(
     } else {
         None
     };
-    record(
-        &mut tx,
-        Actor::Account { id: account.id },
-        "account.passkey_added",
-        account.id,
-        None,
-        serde_json::json!({"passkey": info.id, "name": info.name}),
-        origin,
-    )
-    .await?;
-    let ctx = notice(lifecycle, account, None);
-    crate::mail::enqueue_rendered(
-        &mut tx,
-        lifecycle,
-        MailKind::PasskeyAdded,
+    let told = Told {
+        actor: Actor::Account { id: account.id },
+        action: "account.passkey_added",
         account,
-        None,
-        &ctx,
-        origin.now,
-    )
-    .await?;
+        org: None,
+        changes: serde_json::json!({"passkey": info.id, "name": info.name}),
+        mail: MailKind::PasskeyAdded,
+    };
+    record_and_tell(&mut tx, told, lifecycle, origin).await?;
     tx.commit().await?;
     Ok((info, codes))
 }

@@ -218,6 +218,49 @@ pub(crate) async fn record(
     audit::record(tx, chain, event, origin.now).await
 }
 
+/// A change to a person's sign-in they must hear of.
+pub(crate) struct Told<'a> {
+    pub actor: Actor,
+    pub action: &'static str,
+    pub account: &'a Account,
+    /// The organization whose administrator made it, if one did.
+    pub org: Option<&'a Organization>,
+    pub changes: serde_json::Value,
+    pub mail: MailKind,
+}
+
+/// Records `change` and queues its mail to the person, in `tx`.
+pub(crate) async fn record_and_tell(
+    tx: &mut Tx,
+    change: Told<'_>,
+    lifecycle: &Lifecycle,
+    origin: &Origin,
+) -> Result<()> {
+    let account = change.account;
+    record(
+        tx,
+        change.actor,
+        change.action,
+        account.id,
+        change.org,
+        change.changes,
+        origin,
+    )
+    .await?;
+    let ctx = notice(lifecycle, account, change.org);
+    crate::mail::enqueue_rendered(
+        tx,
+        lifecycle,
+        change.mail,
+        account,
+        change.org,
+        &ctx,
+        origin.now,
+    )
+    .await?;
+    Ok(())
+}
+
 /// Starts setting up an authenticator app: a new secret, not in force until
 /// confirmed with a code. A second start replaces the first.
 pub async fn start_totp(
@@ -496,27 +539,15 @@ pub async fn verify(
                 .fetch_one(c)
                 .await
             })?;
-            record(
-                &mut tx,
-                Actor::Account { id: account.id },
-                "account.recovery_code_used",
-                account.id,
-                None,
-                serde_json::json!({"recovery_codes_left": left}),
-                origin,
-            )
-            .await?;
-            let ctx = notice(lifecycle, account, None);
-            crate::mail::enqueue_rendered(
-                &mut tx,
-                lifecycle,
-                MailKind::RecoveryCodeUsed,
+            let told = Told {
+                actor: Actor::Account { id: account.id },
+                action: "account.recovery_code_used",
                 account,
-                None,
-                &ctx,
-                origin.now,
-            )
-            .await?;
+                org: None,
+                changes: serde_json::json!({"recovery_codes_left": left}),
+                mail: MailKind::RecoveryCodeUsed,
+            };
+            record_and_tell(&mut tx, told, lifecycle, origin).await?;
             tx.commit().await?;
             Ok(Some(left))
         }
@@ -558,27 +589,15 @@ pub async fn reset(
     if removed == 0 {
         return Ok(false);
     }
-    record(
-        &mut tx,
+    let told = Told {
         actor,
-        "member.two_factor_reset",
-        account.id,
-        Some(org),
-        serde_json::json!({}),
-        origin,
-    )
-    .await?;
-    let ctx = notice(lifecycle, account, Some(org));
-    crate::mail::enqueue_rendered(
-        &mut tx,
-        lifecycle,
-        MailKind::TwoFactorReset,
+        action: "member.two_factor_reset",
         account,
-        Some(org),
-        &ctx,
-        origin.now,
-    )
-    .await?;
+        org: Some(org),
+        changes: serde_json::json!({}),
+        mail: MailKind::TwoFactorReset,
+    };
+    record_and_tell(&mut tx, told, lifecycle, origin).await?;
     tx.commit().await?;
     Ok(true)
 }

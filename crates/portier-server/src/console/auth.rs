@@ -29,6 +29,8 @@ pub fn router() -> Router<AppState> {
             "/login/second-step",
             get(second_step_form).post(second_step),
         )
+        .route("/login/second-step/passkey", post(second_step_passkey))
+        .route("/login/passkey", post(login_passkey))
         .route("/logout", post(logout))
         .route("/activate/{token}", get(activate_form).post(activate))
         .route("/reset", get(reset_form).post(reset_request))
@@ -43,6 +45,8 @@ pub struct LoginPage {
     pub next: String,
     pub error: Option<String>,
     pub notice: Option<String>,
+    /// Offer signing in with a passkey (with JavaScript, in a browser that can).
+    pub passkeys: bool,
 }
 
 #[derive(Deserialize)]
@@ -51,7 +55,11 @@ pub struct LoginQuery {
     signed_out: Option<String>,
 }
 
-async fn login_form(viewer: Viewer, Query(q): Query<LoginQuery>) -> Response {
+async fn login_form(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<LoginQuery>,
+) -> Response {
     if viewer.session.is_some() && q.signed_out.is_none() {
         return Redirect::to(&local_path(q.next.as_deref())).into_response();
     }
@@ -61,6 +69,7 @@ async fn login_form(viewer: Viewer, Query(q): Query<LoginQuery>) -> Response {
         email: String::new(),
         next: local_path(q.next.as_deref()),
         error: None,
+        passkeys: state.config.passkeys.available(),
     }
     .into_response()
 }
@@ -80,6 +89,8 @@ fn sign_in_refusal(i18n: &I18n, e: &ApiError) -> String {
             i18n.t1("login-throttled", "minutes", &minutes)
         }
         (_, "account_inactive") => i18n.t("login-inactive"),
+        (_, "passkey_refused") => i18n.t("passkeys-refused"),
+        (_, "ceremony_unknown") | (_, "passkeys_unavailable") => i18n.t("passkeys-failed"),
         _ => i18n.t("login-failed"),
     }
 }
@@ -101,15 +112,64 @@ async fn login(
             } else {
                 StatusCode::UNAUTHORIZED
             };
-            let page = LoginPage {
-                error: Some(sign_in_refusal(&viewer.i18n, &e)),
-                page: viewer.page(),
-                email: form.email.trim().to_owned(),
-                next,
-                notice: None,
-            };
-            (status, page).into_response()
+            refused_login(&state, &viewer, &e, status, form.email.trim(), next)
         }
+    }
+}
+
+/// The sign-in page again, saying why it did not pass.
+fn refused_login(
+    state: &AppState,
+    viewer: &Viewer,
+    e: &ApiError,
+    status: StatusCode,
+    email: &str,
+    next: String,
+) -> Response {
+    let page = LoginPage {
+        error: Some(sign_in_refusal(&viewer.i18n, e)),
+        page: viewer.page(),
+        email: email.to_owned(),
+        next,
+        notice: None,
+        passkeys: state.config.passkeys.available(),
+    };
+    (status, page).into_response()
+}
+
+/// A passkey's answer, carried by a console form (the page's script filled
+/// it in from `navigator.credentials`).
+#[derive(Deserialize)]
+pub struct PasskeyForm {
+    #[serde(default)]
+    ceremony_id: String,
+    #[serde(default)]
+    credential: String,
+    next: Option<String>,
+}
+
+impl PasskeyForm {
+    fn answer(&self) -> crate::api::passkeys::PasskeyAnswer {
+        crate::api::passkeys::PasskeyAnswer {
+            ceremony_id: self.ceremony_id.clone(),
+            credential: serde_json::from_str(&self.credential).unwrap_or_default(),
+        }
+    }
+}
+
+/// Signing in with a passkey alone.
+async fn login_passkey(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+    Form(form): Form<PasskeyForm>,
+) -> Response {
+    let next = local_path(form.next.as_deref());
+    match crate::api::passkeys::sign_in(&state, client, &headers, &form.answer()).await {
+        Ok(signed) => onwards(signed, &next),
+        Err(e) if e.status.is_server_error() => e.into_response(),
+        Err(e) => refused_login(&state, &viewer, &e, e.status, "", next),
     }
 }
 
@@ -133,7 +193,33 @@ pub struct SecondStepPage {
     pub next: String,
     /// The recovery-code form is the one to show (chosen, or refused).
     pub recovery: bool,
+    /// The person has an authenticator app.
+    pub app: bool,
+    /// The person has a passkey.
+    pub passkey: bool,
     pub error: Option<String>,
+}
+
+impl SecondStepPage {
+    /// The page for the sign-in of `account`, offering what they have.
+    async fn of(
+        state: &AppState,
+        viewer: &Viewer,
+        account: portier_core::ids::AccountId,
+        next: String,
+        recovery: bool,
+        error: Option<String>,
+    ) -> Result<SecondStepPage, ApiError> {
+        let status = portier_store::two_factor::status(&state.store, account).await?;
+        Ok(SecondStepPage {
+            page: viewer.page(),
+            next,
+            recovery: recovery || (!status.totp && status.passkeys == 0),
+            app: status.totp,
+            passkey: status.passkeys > 0 && state.config.passkeys.available(),
+            error,
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -154,15 +240,17 @@ async fn second_step_form(
         portier_store::sessions::Stage::SecondFactor,
     )
     .await;
-    match pending {
-        Ok(Some(_)) => SecondStepPage {
-            page: viewer.page(),
-            next: local_path(q.next.as_deref()),
-            recovery: q.recovery.is_some(),
-            error: None,
+    let next = local_path(q.next.as_deref());
+    let page = match pending {
+        Ok(Some(session)) => {
+            let recovery = q.recovery.is_some();
+            SecondStepPage::of(&state, &viewer, session.account_id, next, recovery, None).await
         }
-        .into_response(),
-        Ok(None) => Redirect::to("/login").into_response(),
+        Ok(None) => return Redirect::to("/login").into_response(),
+        Err(e) => Err(e),
+    };
+    match page {
+        Ok(page) => page.into_response(),
         Err(e) => e.into_response(),
     }
 }
@@ -210,14 +298,58 @@ async fn second_step(
             } else {
                 viewer.i18n.t("second-step-wrong")
             };
-            let status = e.status;
-            let page = SecondStepPage {
-                page: viewer.page(),
+            refused_second_step(&state, &viewer, &headers, next, recovery, error, e.status).await
+        }
+    }
+}
+
+/// The second step's page again, saying why it did not pass.
+async fn refused_second_step(
+    state: &AppState,
+    viewer: &Viewer,
+    headers: &HeaderMap,
+    next: String,
+    recovery: bool,
+    error: String,
+    status: StatusCode,
+) -> Response {
+    let page = match crate::api::auth::pending_sign_in(state, headers).await {
+        Ok(pending) => {
+            SecondStepPage::of(
+                state,
+                viewer,
+                pending.account_id,
                 next,
                 recovery,
-                error: Some(error),
-            };
-            (status, page).into_response()
+                Some(error),
+            )
+            .await
+        }
+        Err(_) => return Redirect::to("/login").into_response(),
+    };
+    match page {
+        Ok(page) => (status, page).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The second step with a passkey.
+async fn second_step_passkey(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+    Form(form): Form<PasskeyForm>,
+) -> Response {
+    let next = local_path(form.next.as_deref());
+    let proof = crate::api::auth::SecondProof::Passkey(form.answer());
+    match crate::api::auth::second_step(&state, client, &headers, Ok(proof)).await {
+        Ok(signed) => onwards(signed, &next),
+        Err(e) if e.status.is_server_error() => e.into_response(),
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => Redirect::to("/login").into_response(),
+        Err(e) => {
+            let error = sign_in_refusal(&viewer.i18n, &e);
+            refused_second_step(&state, &viewer, &headers, next, false, error, e.status).await
         }
     }
 }

@@ -1,8 +1,11 @@
 //! My account → Two-step verification: set up an authenticator app (a QR
 //! code drawn by the server as SVG, and the secret as text), confirm it
 //! with a code, see the ten recovery codes once, renew them or turn it off
-//! with a current code. The same rules and limits as the API
-//! (`crate::api::two_factor`).
+//! with a current code; add, rename and remove passkeys (the page's script
+//! asks the browser to make one, `navigator.credentials.create`, with
+//! options from the API, and the form carries its answer here). The same
+//! rules and limits as the API (`crate::api::two_factor`,
+//! `crate::api::passkeys`).
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -28,6 +31,9 @@ pub fn router() -> Router<AppState> {
         .route("/account/two-factor/confirm", post(confirm))
         .route("/account/two-factor/recovery-codes", post(renew))
         .route("/account/two-factor/off", post(turn_off))
+        .route("/account/passkeys", post(add_passkey))
+        .route("/account/passkeys/{id}/rename", post(rename_passkey))
+        .route("/account/passkeys/{id}/remove", post(remove_passkey))
 }
 
 /// What the page shows besides the state.
@@ -52,6 +58,9 @@ pub struct TwoFactorPage {
     pub next: String,
     pub totp: bool,
     pub recovery_codes_left: i64,
+    pub passkeys: Vec<portier_store::passkeys::PasskeyInfo>,
+    /// Passkeys can be made here (the public address has a host name).
+    pub passkeys_available: bool,
     pub mode: Mode,
     pub error: Option<String>,
     pub notice: Option<String>,
@@ -111,7 +120,10 @@ async fn page(
 ) -> Result<TwoFactorPage, ApiError> {
     let person = &who.person;
     let status = portier_store::two_factor::status(&state.store, person.account.id).await?;
+    let passkeys = portier_store::passkeys::list(&state.store, person.account.id).await?;
     Ok(TwoFactorPage {
+        passkeys,
+        passkeys_available: state.config.passkeys.available(),
         enrolling: who.enrolling,
         next: local_path(next.next.as_deref()),
         page: person.viewer.page(),
@@ -140,6 +152,11 @@ fn refusal(i18n: &I18n, e: &ApiError) -> String {
         (_, "code_used") => i18n.t("second-step-used"),
         (_, "two_factor_active") => i18n.t("two-factor-already-on"),
         (_, "two_factor_required") => i18n.t("two-factor-cannot-turn-off"),
+        (_, "passkey_refused") => i18n.t("passkeys-refused"),
+        (_, "ceremony_unknown") | (_, "passkeys_unavailable") => i18n.t("passkeys-failed"),
+        (_, "passkey_registered") => i18n.t("passkeys-registered"),
+        (_, "too_long") | (_, "invalid") | (_, "required") => i18n.t("passkeys-name-invalid"),
+        (StatusCode::NOT_FOUND, _) => i18n.t("passkeys-gone"),
         (_, "no_enrolment") | (_, "two_factor_inactive") => i18n.t("two-factor-start-again"),
         _ => i18n.t("second-step-wrong"),
     }
@@ -209,29 +226,11 @@ async fn confirm(
         Ok(codes) => {
             let codes = RecoveryCodes::from(codes).recovery_codes;
             let notice = Some(i18n.t("two-factor-on"));
-            let mut shown = respond(
+            let shown = respond(
                 page(&state, &who, &next, Mode::Codes(codes), None, notice).await,
                 StatusCode::OK,
             );
-            if who.enrolling {
-                // Set up as required: signed in from now on, under a new id.
-                let account = person.account.id;
-                match crate::api::auth::start_session(
-                    &state,
-                    &headers,
-                    account,
-                    client,
-                    Stage::Full,
-                )
-                .await
-                {
-                    Ok(signed) => {
-                        shown.headers_mut().insert(SET_COOKIE, signed.cookie);
-                    }
-                    Err(e) => return e.into_response(),
-                }
-            }
-            shown
+            signed_in_if_enrolling(&state, &who, &headers, client, shown).await
         }
         Err(e) if e.status.is_server_error() => e.into_response(),
         Err(e) => {
@@ -254,6 +253,138 @@ async fn confirm(
             )
         }
     }
+}
+
+/// A second factor was just set up: a session that had to set one up
+/// first becomes a signed-in one, under a new id.
+async fn signed_in_if_enrolling(
+    state: &AppState,
+    who: &Enrollee,
+    headers: &axum::http::HeaderMap,
+    client: Option<String>,
+    mut shown: Response,
+) -> Response {
+    if !who.enrolling {
+        return shown;
+    }
+    let account = who.person.account.id;
+    match crate::api::auth::start_session(state, headers, account, client, Stage::Full).await {
+        Ok(signed) => {
+            shown.headers_mut().insert(SET_COOKIE, signed.cookie);
+            shown
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NewPasskeyForm {
+    #[serde(default)]
+    ceremony_id: String,
+    #[serde(default)]
+    credential: String,
+    #[serde(default)]
+    name: String,
+}
+
+/// The overview again, after a refusal.
+async fn refused_overview(state: &AppState, who: &Enrollee, next: &Next, e: ApiError) -> Response {
+    if e.status.is_server_error() {
+        return e.into_response();
+    }
+    let error = Some(refusal(&who.person.viewer.i18n, &e));
+    respond(
+        page(state, who, next, Mode::Overview, error, None).await,
+        e.status,
+    )
+}
+
+/// Keeps the passkey the browser made (its answer came in the form).
+async fn add_passkey(
+    State(state): State<AppState>,
+    who: Enrollee,
+    Query(next): Query<Next>,
+    ClientAddr(client): ClientAddr,
+    headers: axum::http::HeaderMap,
+    Form(form): Form<NewPasskeyForm>,
+) -> Response {
+    let i18n = who.person.viewer.i18n;
+    let body = crate::api::passkeys::NewPasskey {
+        ceremony_id: form.ceremony_id,
+        credential: serde_json::from_str(&form.credential).unwrap_or_default(),
+        name: Some(form.name),
+    };
+    let session = &who.person.session;
+    match crate::api::passkeys::add(&state, client.clone(), &headers, session, body).await {
+        Ok(added) => {
+            let notice = Some(i18n.t("passkeys-added-notice"));
+            let mode = added.recovery_codes.map_or(Mode::Overview, Mode::Codes);
+            let shown = respond(
+                page(&state, &who, &next, mode, None, notice).await,
+                StatusCode::OK,
+            );
+            signed_in_if_enrolling(&state, &who, &headers, client, shown).await
+        }
+        Err(e) => refused_overview(&state, &who, &next, e).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PasskeyNameForm {
+    #[serde(default)]
+    name: String,
+}
+
+async fn rename_passkey(
+    State(state): State<AppState>,
+    who: Enrollee,
+    Query(next): Query<Next>,
+    ClientAddr(client): ClientAddr,
+    axum::extract::Path(id): axum::extract::Path<uuid::Uuid>,
+    Form(form): Form<PasskeyNameForm>,
+) -> Response {
+    let session = &who.person.session;
+    let renamed = crate::api::passkeys::rename_passkey(&state, client, session, id, &form.name);
+    overview_after(
+        &state,
+        &who,
+        &next,
+        renamed.await.map(drop),
+        "passkeys-renamed",
+    )
+    .await
+}
+
+/// The overview after a change: saying it is done, or why it was refused.
+async fn overview_after(
+    state: &AppState,
+    who: &Enrollee,
+    next: &Next,
+    done: Result<(), ApiError>,
+    notice: &str,
+) -> Response {
+    match done {
+        Ok(()) => {
+            let notice = Some(who.person.viewer.i18n.t(notice));
+            respond(
+                page(state, who, next, Mode::Overview, None, notice).await,
+                StatusCode::OK,
+            )
+        }
+        Err(e) => refused_overview(state, who, next, e).await,
+    }
+}
+
+async fn remove_passkey(
+    State(state): State<AppState>,
+    who: Enrollee,
+    Query(next): Query<Next>,
+    ClientAddr(client): ClientAddr,
+    axum::extract::Path(id): axum::extract::Path<uuid::Uuid>,
+) -> Response {
+    let session = &who.person.session;
+    let removed = crate::api::passkeys::remove_passkey(&state, client, session, id).await;
+    overview_after(&state, &who, &next, removed, "passkeys-removed").await
 }
 
 /// What a current code is asked for on the overview: new recovery codes,

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod passkey;
+
 use std::time::Duration;
 
 use portier_core::email::Email;
