@@ -739,6 +739,17 @@ both_backends! {
         let again = post(&app, "/login/passkey", None, &[("ceremony_id", r.body["ceremony_id"].as_str().unwrap()), ("credential", &answer.to_string())]).await;
         assert!(again.html.contains("The passkey could not be made or used here."), "used once: {}", again.html);
 
+        // New recovery codes with the passkey (there is no app to give a code).
+        let page = get(&app, "/account/two-factor", Some(&cookie), None).await;
+        assert!(page.html.contains("data-passkey-start=\"/api/v1/me/passkeys/verify\"") && !page.html.contains("id=\"renew-code\""), "{}", page.html);
+        let r = app.with_cookie("POST", "/api/v1/me/passkeys/verify", &cookie, None).await;
+        let answer = sign(&mut laptop, &r.body["options"]);
+        let renewed = post(&app, "/account/two-factor/recovery-codes", Some(&cookie), &[("ceremony_id", r.body["ceremony_id"].as_str().unwrap()), ("credential", &answer.to_string())]).await;
+        assert!(renewed.html.contains("New recovery codes are made") && renewed.html.matches("<li><code>").count() == 10, "{}", renewed.html);
+        let again = post(&app, "/account/two-factor/recovery-codes", Some(&cookie), &[("ceremony_id", r.body["ceremony_id"].as_str().unwrap()), ("credential", &answer.to_string())]).await;
+        assert_eq!(again.status, 422);
+        assert!(again.html.contains("The passkey could not be made or used here."), "{}", again.html);
+
         let removed = post(&app, &format!("/account/passkeys/{id}/remove"), Some(&cookie), &[]).await;
         assert!(removed.html.contains("The passkey is removed.") && removed.html.contains("You have no passkeys yet."), "{}", removed.html);
     }

@@ -525,6 +525,13 @@ fn table() -> Vec<Row> {
             [422, 422, 422, 401, 422],
         ),
         row(
+            "POST",
+            "/api/v1/me/passkeys/verify",
+            "/api/v1/me/passkeys/verify",
+            None,
+            [409, 409, 409, 401, 409],
+        ),
+        row(
             "PATCH",
             "/api/v1/me/passkeys/{id}",
             "/api/v1/me/passkeys/{unknown_id}",

@@ -375,6 +375,54 @@ both_backends! {
         assert_eq!(app.with_cookie("GET", "/api/v1/me", &next, None).await.status, 200);
     }
 
+    async fn recovery_codes_are_renewed_with_a_passkey_in_the_same_session_only(db) {
+        let app = app(db).await;
+        let cookie = app.session_in(&app.org_id.clone(), "eva@example.nl", &["member"]).await;
+        let mut laptop = device();
+        let first = add(&app, &cookie, &mut laptop, None).await;
+        let old = first["recovery_codes"][0].as_str().unwrap().to_owned();
+        // No app: no code to give.
+        let r = app.with_cookie("POST", "/api/v1/me/recovery-codes", &cookie, Some(json!({"code": "123456"}))).await;
+        assert_eq!(r.error(409).0, "two_factor_inactive");
+        let r = app.with_cookie("POST", "/api/v1/me/recovery-codes", &cookie, Some(json!({}))).await;
+        assert_eq!(r.error(422), ("one_of", Some("code")));
+        // A challenge of another session of hers does not count here.
+        let (_, other) = {
+            let (r, half) = app.login("eva@example.nl", GOOD).await;
+            assert_eq!(r.body["mfa_required"], true);
+            (r, half.unwrap())
+        };
+        let (r, _) = post(&app, &app.base, "/api/v1/auth/mfa/passkey", Some(&other), None).await;
+        let elsewhere = get(&mut laptop, &r.body["options"]);
+        let body = json!({"passkey": {"ceremony_id": r.body["ceremony_id"], "credential": elsewhere}});
+        let r = app.with_cookie("POST", "/api/v1/me/recovery-codes", &cookie, Some(body)).await;
+        assert_eq!(r.error(422), ("ceremony_unknown", Some("ceremony_id")), "a sign-in's challenge is not a confirmation");
+
+        let (r, _) = post(&app, &app.base, "/api/v1/me/passkeys/verify", Some(&cookie), None).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let answer = get(&mut laptop, &r.body["options"]);
+        let body = json!({"passkey": {"ceremony_id": r.body["ceremony_id"], "credential": answer}});
+        let r = app.with_cookie("POST", "/api/v1/me/recovery-codes", &cookie, Some(body.clone())).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.headers["cache-control"], "no-store");
+        let new = r.body["recovery_codes"].as_array().unwrap();
+        assert_eq!(new.len(), 10);
+        assert!(!new.iter().any(|c| c == &json!(old)));
+        let r = app.with_cookie("POST", "/api/v1/me/recovery-codes", &cookie, Some(body)).await;
+        assert_eq!(r.error(422).0, "ceremony_unknown", "once only");
+        // The old codes are gone: the new ones sign in.
+        let (_, half) = app.login("eva@example.nl", GOOD).await;
+        let (r, _) = post(&app, &app.base, "/api/v1/auth/mfa", half.as_deref(), Some(json!({"recovery_code": old}))).await;
+        assert_eq!(r.error(422).0, "wrong_code");
+        let fresh = new[0].as_str().unwrap();
+        let (r, _) = post(&app, &app.base, "/api/v1/auth/mfa", half.as_deref(), Some(json!({"recovery_code": fresh}))).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        // Someone without a passkey has nothing to start.
+        let piet = app.session_in(&app.org_id.clone(), "piet@example.nl", &["member"]).await;
+        let (r, _) = post(&app, &app.base, "/api/v1/me/passkeys/verify", Some(&piet), None).await;
+        assert_eq!(r.error(409).0, "no_passkey");
+    }
+
     async fn passkeys_need_a_host_name(db) {
         let app = TestApp::start(db).await;
         let cookie = app.session_in(&app.org_id.clone(), "eva@example.nl", &["member"]).await;

@@ -28,6 +28,9 @@ pub enum Purpose {
     SecondFactor,
     /// A whole sign-in, nobody named yet.
     SignIn,
+    /// A signed-in person showing it is them again, before a change to
+    /// their second factors (new recovery codes).
+    Confirm,
 }
 
 impl Purpose {
@@ -36,6 +39,7 @@ impl Purpose {
             Purpose::Register => "register",
             Purpose::SecondFactor => "second_factor",
             Purpose::SignIn => "sign_in",
+            Purpose::Confirm => "confirm",
         }
     }
 }

@@ -419,15 +419,32 @@ async fn use_code(
     }
 }
 
-/// New recovery codes, for a current code of the authenticator app.
+/// How a person showed it is them before a change to their second factors.
+pub enum Confirmed<'a> {
+    /// A current code of their authenticator app, checked and used up here.
+    Code(&'a str),
+    /// One of their passkeys signed a challenge of this session; the caller
+    /// checked it (`crate::passkeys::take` with `Purpose::Confirm`).
+    Passkey,
+}
+
+/// New recovery codes, for a current code of the authenticator app or a
+/// passkey.
 pub async fn regenerate_recovery_codes(
     store: &Store,
     account: AccountId,
-    code: &str,
+    confirmed: Confirmed<'_>,
     origin: &Origin,
 ) -> Result<Vec<RecoveryCode>> {
     let mut tx = store.begin().await?;
-    use_code(&mut tx, account, code, "code", origin.now).await?;
+    match confirmed {
+        Confirmed::Code(code) => use_code(&mut tx, account, code, "code", origin.now).await?,
+        Confirmed::Passkey => {
+            if !kind_exists(&mut tx, account, "webauthn").await? {
+                return Err(not_on());
+            }
+        }
+    }
     let codes = new_recovery_codes(&mut tx, account, origin.now).await?;
     record(
         &mut tx,

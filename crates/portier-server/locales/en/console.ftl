@@ -492,6 +492,7 @@ two-factor-renewed = New recovery codes are made; the old ones no longer work.
 two-factor-off = Two-step verification is off.
 two-factor-renew = New recovery codes
 two-factor-renew-submit = Make new recovery codes
+two-factor-renew-passkey = Make new recovery codes with a passkey
 two-factor-turn-off = Turn off the authenticator app
 two-factor-turn-off-explained = Your authenticator app stops working, and so do your recovery codes unless you have a passkey.
 two-factor-turn-off-submit = Turn off the authenticator app

@@ -491,6 +491,7 @@ two-factor-renewed = Er zijn nieuwe herstelcodes gemaakt; de oude werken niet me
 two-factor-off = Tweestapsverificatie staat uit.
 two-factor-renew = Nieuwe herstelcodes
 two-factor-renew-submit = Nieuwe herstelcodes maken
+two-factor-renew-passkey = Nieuwe herstelcodes maken met een passkey
 two-factor-turn-off = De authenticator-app uitzetten
 two-factor-turn-off-explained = Je authenticator-app werkt dan niet meer, en je herstelcodes ook niet, tenzij je een passkey hebt.
 two-factor-turn-off-submit = De authenticator-app uitzetten

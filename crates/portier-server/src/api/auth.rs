@@ -354,7 +354,12 @@ pub(crate) async fn second_step(
                 state,
                 account.id,
                 client.as_deref(),
-                super::passkeys::verify_second_factor(state, &pending, answer),
+                super::passkeys::verify_in_session(
+                    state,
+                    &pending,
+                    portier_store::passkeys::Purpose::SecondFactor,
+                    answer,
+                ),
             )
             .await?;
         }

@@ -127,6 +127,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(two_factor::renew_recovery_codes))
         .routes(routes!(passkeys::list, passkeys::start))
         .routes(routes!(passkeys::confirm))
+        .routes(routes!(passkeys::start_confirmation))
         .routes(routes!(passkeys::rename, passkeys::remove))
         .routes(routes!(sessions::list, sessions::end_others))
         .routes(routes!(sessions::end))

@@ -383,17 +383,35 @@ pub async fn start_second_factor(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     let pending = super::auth::pending_sign_in(&state, &headers).await?;
-    let ceremony = second_factor_ceremony(&state, &pending).await?;
+    let ceremony = session_ceremony(&state, &pending, Purpose::SecondFactor).await?;
     Ok((no_store(), Json(ceremony)))
 }
 
-/// A ceremony for the second step of `pending`'s sign-in, for the API and
-/// the console. 409 `no_passkey` when the person has none.
-pub(crate) async fn second_factor_ceremony(
+/// Start showing it is you with a passkey.
+///
+/// Before a change to your second factors that asks for one
+/// (`POST /me/recovery-codes` with `{passkey: {ceremony_id, credential}}`):
+/// hand `options` to `navigator.credentials.get` and send its answer there.
+/// 409 `no_passkey` without one.
+#[utoipa::path(post, operation_id = "me_passkeys_verify", path = "/me/passkeys/verify", tag = "me",
+    responses((status = 200, body = Ceremony), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn start_confirmation(
+    State(state): State<AppState>,
+    Person(session): Person,
+) -> Result<impl IntoResponse, ApiError> {
+    let ceremony = session_ceremony(&state, &session, Purpose::Confirm).await?;
+    Ok((no_store(), Json(ceremony)))
+}
+
+/// A ceremony with one of `session`'s person's passkeys, bound to that
+/// session, for the API and the console. 409 `no_passkey` when the person
+/// has none.
+pub(crate) async fn session_ceremony(
     state: &AppState,
-    pending: &Session,
+    session: &Session,
+    purpose: Purpose,
 ) -> Result<Ceremony, ApiError> {
-    let passkeys: Vec<_> = portier_store::passkeys::records(&state.store, pending.account_id)
+    let passkeys: Vec<_> = portier_store::passkeys::records(&state.store, session.account_id)
         .await?
         .into_iter()
         .map(|s| s.record)
@@ -412,35 +430,32 @@ pub(crate) async fn second_factor_ceremony(
         .map_err(unavailable)?;
     begin(
         state,
-        Purpose::SecondFactor,
-        Some(pending.account_id),
-        Some(pending),
+        purpose,
+        Some(session.account_id),
+        Some(session),
         started,
     )
     .await
 }
 
-/// Checks a passkey's answer to the second step of `pending`'s sign-in
-/// (an `Invalid` error when it does not hold, which counts as a wrong
-/// second factor).
-pub(crate) async fn verify_second_factor(
+/// Checks a passkey's answer to a ceremony of `purpose` that `session`
+/// started (an `Invalid` error when it does not hold, which counts as a
+/// wrong second factor).
+pub(crate) async fn verify_in_session(
     state: &AppState,
-    pending: &Session,
+    session: &Session,
+    purpose: Purpose,
     answer: &PasskeyAnswer,
 ) -> portier_store::Result<()> {
-    let ceremony = portier_store::passkeys::take(
-        &state.store,
-        Purpose::SecondFactor,
-        &answer.ceremony_id,
-        Utc::now(),
-    )
-    .await?
-    .filter(|c| {
-        c.account_id == Some(pending.account_id)
-            && c.session_hash.as_deref() == Some(pending.id_hash.as_str())
-    })
-    .ok_or_else(no_ceremony)?;
-    let stored = portier_store::passkeys::records(&state.store, pending.account_id).await?;
+    let ceremony =
+        portier_store::passkeys::take(&state.store, purpose, &answer.ceremony_id, Utc::now())
+            .await?
+            .filter(|c| {
+                c.account_id == Some(session.account_id)
+                    && c.session_hash.as_deref() == Some(session.id_hash.as_str())
+            })
+            .ok_or_else(no_ceremony)?;
+    let stored = portier_store::passkeys::records(&state.store, session.account_id).await?;
     let records: Vec<_> = stored.iter().map(|s| s.record.clone()).collect();
     let asserted = state
         .config

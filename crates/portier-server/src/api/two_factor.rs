@@ -205,31 +205,66 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// New recovery codes, with a current code; the old ones stop working.
-#[utoipa::path(post, operation_id = "me_recovery_codes_renew", path = "/me/recovery-codes", tag = "me", request_body = CurrentCode,
+/// What shows it is you before new recovery codes: one of the two.
+#[derive(Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeOrPasskey {
+    /// The current code of the authenticator app (6 digits).
+    #[schema(max_length = 16)]
+    pub code: Option<String>,
+    /// A passkey's answer to the options of `POST /me/passkeys/verify`.
+    pub passkey: Option<super::passkeys::PasskeyAnswer>,
+}
+
+/// New recovery codes, with a current code or a passkey; the old ones stop
+/// working.
+#[utoipa::path(post, operation_id = "me_recovery_codes_renew", path = "/me/recovery-codes", tag = "me", request_body = CodeOrPasskey,
     responses((status = 200, body = RecoveryCodes), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn renew_recovery_codes(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
     Person(session): Person,
-    ApiJson(body): ApiJson<CurrentCode>,
+    ApiJson(body): ApiJson<CodeOrPasskey>,
 ) -> Result<axum::response::Response, ApiError> {
-    let code = code_field(&body.code)?;
-    let origin = Origin::now(client.clone());
-    let codes = with_code(
-        &state,
-        &session,
-        client.as_deref(),
-        portier_store::two_factor::regenerate_recovery_codes(
-            &state.store,
-            session.account_id,
-            code,
-            &origin,
-        ),
-    )
-    .await?;
+    let codes = renew(&state, &session, client, body).await?;
     Ok(secret(Json(RecoveryCodes::from(codes))))
+}
+
+/// New recovery codes once the person showed it is them, for the API and
+/// the console; within the limits of wrong second factors.
+pub(crate) async fn renew(
+    state: &AppState,
+    session: &portier_store::sessions::Session,
+    client: Option<String>,
+    body: CodeOrPasskey,
+) -> Result<Vec<portier_core::two_factor::RecoveryCode>, ApiError> {
+    use portier_store::two_factor::{Confirmed, regenerate_recovery_codes};
+    let origin = Origin::now(client.clone());
+    let (account, store) = (session.account_id, &state.store);
+    match (body.code, body.passkey) {
+        (Some(code), None) => {
+            let code = code_field(&code)?;
+            let renewed = regenerate_recovery_codes(store, account, Confirmed::Code(code), &origin);
+            with_code(state, session, client.as_deref(), renewed).await
+        }
+        (None, Some(answer)) => {
+            let renewed = async {
+                let purpose = portier_store::passkeys::Purpose::Confirm;
+                super::passkeys::verify_in_session(state, session, purpose, &answer).await?;
+                regenerate_recovery_codes(store, account, Confirmed::Passkey, &origin).await
+            };
+            with_code(state, session, client.as_deref(), renewed).await
+        }
+        _ => Err(ApiError::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            portier_core::FieldError::new(
+                "code",
+                "one_of",
+                "send either code (from the authenticator app) or passkey",
+            ),
+        )),
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

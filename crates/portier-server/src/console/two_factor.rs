@@ -387,24 +387,51 @@ async fn remove_passkey(
     overview_after(&state, &who, &next, removed, "passkeys-removed").await
 }
 
-/// What a current code is asked for on the overview: new recovery codes,
-/// or turning it off.
-#[derive(Clone, Copy)]
-enum WithCode {
-    Renew,
-    TurnOff,
+#[derive(Deserialize)]
+pub struct RenewForm {
+    code: Option<String>,
+    /// A passkey's answer instead (the page's script filled these in).
+    ceremony_id: Option<String>,
+    credential: Option<String>,
 }
 
+/// New recovery codes, for a current code or a passkey.
 async fn renew(
     State(state): State<AppState>,
     who: Enrollee,
     Query(next): Query<Next>,
     ClientAddr(client): ClientAddr,
-    Form(form): Form<CodeForm>,
+    Form(form): Form<RenewForm>,
 ) -> Response {
-    with_current_code(state, who, next, client, form, WithCode::Renew).await
+    if who.enrolling {
+        // Nothing set up yet to renew.
+        return axum::response::Redirect::to("/account/two-factor").into_response();
+    }
+    let passkey = form
+        .ceremony_id
+        .map(|ceremony_id| crate::api::passkeys::PasskeyAnswer {
+            ceremony_id,
+            credential: serde_json::from_str(form.credential.as_deref().unwrap_or(""))
+                .unwrap_or_default(),
+        });
+    let body = crate::api::two_factor::CodeOrPasskey {
+        code: passkey.is_none().then(|| form.code.unwrap_or_default()),
+        passkey,
+    };
+    match crate::api::two_factor::renew(&state, &who.person.session, client, body).await {
+        Ok(codes) => {
+            let codes = RecoveryCodes::from(codes).recovery_codes;
+            let notice = Some(who.person.viewer.i18n.t("two-factor-renewed"));
+            respond(
+                page(&state, &who, &next, Mode::Codes(codes), None, notice).await,
+                StatusCode::OK,
+            )
+        }
+        Err(e) => refused_overview(&state, &who, &next, e).await,
+    }
 }
 
+/// Turns the authenticator app off, for a current code of it.
 async fn turn_off(
     State(state): State<AppState>,
     who: Enrollee,
@@ -412,58 +439,17 @@ async fn turn_off(
     ClientAddr(client): ClientAddr,
     Form(form): Form<CodeForm>,
 ) -> Response {
-    with_current_code(state, who, next, client, form, WithCode::TurnOff).await
-}
-
-async fn with_current_code(
-    state: AppState,
-    who: Enrollee,
-    next: Next,
-    client: Option<String>,
-    form: CodeForm,
-    action: WithCode,
-) -> Response {
     if who.enrolling {
-        // Nothing set up yet to renew or turn off.
+        // Nothing set up yet to turn off.
         return axum::response::Redirect::to("/account/two-factor").into_response();
     }
-    let (account, i18n) = (who.person.account.id, who.person.viewer.i18n);
     let origin = Origin::now(client.clone());
-    let store = &state.store;
-    let done = async {
-        match action {
-            WithCode::Renew => portier_store::two_factor::regenerate_recovery_codes(
-                store, account, &form.code, &origin,
-            )
-            .await
-            .map(|codes| {
-                let codes = RecoveryCodes::from(codes).recovery_codes;
-                (Mode::Codes(codes), i18n.t("two-factor-renewed"))
-            }),
-            WithCode::TurnOff => {
-                portier_store::two_factor::disable(store, account, &form.code, &origin)
-                    .await
-                    .map(|()| (Mode::Overview, i18n.t("two-factor-off")))
-            }
-        }
-    };
-    match with_code(&state, &who.person.session, client.as_deref(), done).await {
-        Ok((mode, notice)) => respond(
-            page(&state, &who, &next, mode, None, Some(notice)).await,
-            StatusCode::OK,
-        ),
-        Err(e) if e.status.is_server_error() => e.into_response(),
-        Err(e) => respond(
-            page(
-                &state,
-                &who,
-                &next,
-                Mode::Overview,
-                Some(refusal(&i18n, &e)),
-                None,
-            )
-            .await,
-            e.status,
-        ),
-    }
+    let off = portier_store::two_factor::disable(
+        &state.store,
+        who.person.account.id,
+        &form.code,
+        &origin,
+    );
+    let done = with_code(&state, &who.person.session, client.as_deref(), off).await;
+    overview_after(&state, &who, &next, done, "two-factor-off").await
 }

@@ -11,7 +11,8 @@ CREATE UNIQUE INDEX credentials_credential_id ON credentials (credential_id);
 -- answer may reach any node. Used once (deleted when taken), short-lived.
 -- purpose: 'register' (account_id's new passkey), 'second_factor' (after the
 -- password of account_id, in the session whose digest is session_hash),
--- 'sign_in' (nobody named yet).
+-- 'sign_in' (nobody named yet), 'confirm' (account_id showing it is them
+-- again in session session_hash, before new recovery codes).
 CREATE TABLE webauthn_ceremonies (
     id_hash      TEXT PRIMARY KEY NOT NULL,
     purpose      TEXT NOT NULL,
