@@ -259,11 +259,17 @@ impl RelyingParty {
 
 /// The passkey among `passkeys` that signed, with its record updated when
 /// the ceremony moved its counter. A counter that went back (a cloned
-/// authenticator) is refused by webauthn-rs before this.
+/// authenticator) is refused by webauthn-rs before this. The device must
+/// have verified its user (fingerprint, face, PIN): that is what makes a
+/// passkey two factors in one, so it is checked here too, not left to the
+/// crate's policy.
 fn asserted(
     result: &webauthn_rs::prelude::AuthenticationResult,
     passkeys: &[Passkey],
 ) -> Result<Asserted, Refused> {
+    if !result.user_verified() {
+        return Err(Refused);
+    }
     let mut passkey = passkeys
         .iter()
         .find(|p| p.cred_id() == result.cred_id())

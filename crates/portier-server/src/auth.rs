@@ -184,6 +184,26 @@ impl FromRequestParts<AppState> for Person {
     }
 }
 
+/// Changes to how a person signs in (adding a second factor, removing a
+/// passkey) are open only shortly after signing in: someone who takes over
+/// an older session cannot add a way in of their own. 403
+/// `recent_sign_in_required` otherwise.
+pub fn recent_sign_in(state: &AppState, session: &Session) -> Result<(), ApiError> {
+    let window =
+        chrono::Duration::from_std(state.config.recent_sign_in).unwrap_or(chrono::Duration::zero());
+    if Utc::now() - session.created_at <= window {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        axum::http::StatusCode::FORBIDDEN,
+        "recent_sign_in_required",
+        format!(
+            "for your safety, sign in again first: this change needs a sign-in of the last {} minutes",
+            state.config.recent_sign_in.as_secs().div_ceil(60)
+        ),
+    ))
+}
+
 /// A signed-in person, or one who must set up two-step verification before
 /// anything else (an organization of theirs requires it): the routes that
 /// set it up.

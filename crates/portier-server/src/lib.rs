@@ -64,6 +64,9 @@ pub struct ServerConfig {
     pub dev_mailbox: bool,
     /// The relying party passkeys are made for: the public URL's host.
     pub passkeys: portier_core::passkeys::RelyingParty,
+    /// How long after signing in a person may change their second factors
+    /// (`auth::recent_sign_in`).
+    pub recent_sign_in: Duration,
 }
 
 impl ServerConfig {
@@ -79,6 +82,7 @@ impl ServerConfig {
             dev_mailbox: false,
             big_register_url: None,
             passkeys: portier_core::passkeys::RelyingParty::for_public_url(public_url),
+            recent_sign_in: Duration::from_secs(15 * 60),
         }
     }
 }

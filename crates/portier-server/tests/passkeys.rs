@@ -210,6 +210,10 @@ both_backends! {
         let stale = app.with_cookie("POST", "/api/v1/me/passkeys", &cookie, None).await;
         let body = json!({"ceremony_id": stale.body["ceremony_id"], "credential": forged.clone()});
         assert_eq!(app.with_cookie("POST", "/api/v1/me/passkeys/confirm", &cookie, Some(body)).await.error(422), ("passkey_refused", Some("credential")));
+        // Only the newest start of a person's is open (one row, not one each).
+        let body = json!({"ceremony_id": r.body["ceremony_id"], "credential": forged.clone()});
+        assert_eq!(app.with_cookie("POST", "/api/v1/me/passkeys/confirm", &cookie, Some(body)).await.error(422).0, "ceremony_unknown");
+        let r = app.with_cookie("POST", "/api/v1/me/passkeys", &cookie, None).await;
         forged["response"]["clientDataJSON"] = json!("e30");
         let body = json!({"ceremony_id": r.body["ceremony_id"], "credential": forged});
         assert_eq!(app.with_cookie("POST", "/api/v1/me/passkeys/confirm", &cookie, Some(body)).await.error(422), ("passkey_refused", Some("credential")));
@@ -421,6 +425,126 @@ both_backends! {
         let piet = app.session_in(&app.org_id.clone(), "piet@example.nl", &["member"]).await;
         let (r, _) = post(&app, &app.base, "/api/v1/me/passkeys/verify", Some(&piet), None).await;
         assert_eq!(r.error(409).0, "no_passkey");
+    }
+
+    async fn changing_second_factors_needs_a_recent_sign_in(db) {
+        let app = app(db).await;
+        let cookie = app.session_in(&app.org_id.clone(), "eva@example.nl", &["member"]).await;
+        let mut laptop = device();
+        let added = add(&app, &cookie, &mut laptop, None).await;
+        // The same session, on a node that counts its sign-in as too long ago.
+        let later = app.second_node(|c| { with_passkeys(c); c.recent_sign_in = std::time::Duration::ZERO; }).await;
+        let call = |method: &'static str, path: String, body: Option<Value>| {
+            let mut req = app.client.request(method.parse().unwrap(), format!("{later}{path}")).header("cookie", &cookie);
+            if let Some(b) = body { req = req.json(&b); }
+            async move { TestApp::answer(req.send().await.unwrap()).await }
+        };
+        let r = call("POST", "/api/v1/me/passkeys".into(), None).await;
+        assert_eq!(r.error(403).0, "recent_sign_in_required");
+        let r = call("POST", "/api/v1/me/totp".into(), None).await;
+        assert_eq!(r.error(403).0, "recent_sign_in_required");
+        let id = added["passkey"]["id"].as_str().unwrap();
+        let r = call("DELETE", format!("/api/v1/me/passkeys/{id}"), None).await;
+        assert_eq!(r.error(403).0, "recent_sign_in_required");
+        // A started ceremony cannot be finished there either.
+        let r = app.with_cookie("POST", "/api/v1/me/passkeys", &cookie, None).await;
+        let made = create(&mut device(), &r.body["options"]);
+        let r = call("POST", "/api/v1/me/passkeys/confirm".into(), Some(json!({"ceremony_id": r.body["ceremony_id"], "credential": made}))).await;
+        assert_eq!(r.error(403).0, "recent_sign_in_required");
+        // Reading and renaming stay open.
+        assert_eq!(call("GET", "/api/v1/me/passkeys".into(), None).await.status, 200);
+        assert_eq!(call("PATCH", format!("/api/v1/me/passkeys/{id}"), Some(json!({"name": "Old laptop"}))).await.status, 200);
+    }
+
+    async fn a_sign_in_still_setting_up_ends_when_a_factor_is_added_elsewhere(db) {
+        let app = app(db).await;
+        app.person("eva@example.nl", &["member"]).await;
+        let path = format!("/api/v1/organizations/{}", app.org_id);
+        app.call("PATCH", &path, Some(&app.token.clone()), Some(json!({"require_two_factor": true}))).await;
+        // Someone else who knows the password signs in too, before Eva sets up.
+        let (_, theirs) = app.login("eva@example.nl", GOOD).await;
+        let theirs = theirs.unwrap();
+        let (_, hers) = app.login("eva@example.nl", GOOD).await;
+        let hers = hers.unwrap();
+        let r = app.with_cookie("POST", "/api/v1/me/passkeys", &hers, None).await;
+        let made = create(&mut device(), &r.body["options"]);
+        let (r, full) = post(&app, &app.base, "/api/v1/me/passkeys/confirm", Some(&hers), Some(json!({"ceremony_id": r.body["ceremony_id"], "credential": made}))).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        assert!(full.is_some());
+        // The other half-way sign-in cannot add a factor of its own now.
+        assert_eq!(app.with_cookie("POST", "/api/v1/me/passkeys", &theirs, None).await.status, 401);
+        assert_eq!(app.with_cookie("POST", "/api/v1/me/totp", &theirs, None).await.status, 401);
+    }
+
+    async fn a_device_that_does_not_verify_its_user_makes_no_passkey(db) {
+        let app = app(db).await;
+        let cookie = app.session_in(&app.org_id.clone(), "eva@example.nl", &["member"]).await;
+        let r = app.with_cookie("POST", "/api/v1/me/passkeys", &cookie, None).await;
+        // A device that cannot verify its user refuses what Portier asks; a
+        // client that tells it not to bother gets a passkey without the
+        // "user verified" flag, which Portier refuses.
+        let mut careless = SoftPasskey::new(false);
+        let mut options = r.body["options"].clone();
+        options["publicKey"]["authenticatorSelection"]["userVerification"] = json!("discouraged");
+        let made = create(&mut careless, &options);
+        let r = app.with_cookie("POST", "/api/v1/me/passkeys/confirm", &cookie, Some(json!({"ceremony_id": r.body["ceremony_id"], "credential": made}))).await;
+        assert_eq!(r.error(422), ("passkey_refused", Some("credential")));
+    }
+
+    async fn a_second_step_challenge_belongs_to_its_own_sign_in(db) {
+        let app = app(db).await;
+        let cookie = app.session_in(&app.org_id.clone(), "eva@example.nl", &["member"]).await;
+        let mut laptop = device();
+        add(&app, &cookie, &mut laptop, None).await;
+        let (_, first) = app.login("eva@example.nl", GOOD).await;
+        let (_, second) = app.login("eva@example.nl", GOOD).await;
+        let (r, _) = post(&app, &app.base, "/api/v1/auth/mfa/passkey", first.as_deref(), None).await;
+        let answer = get(&mut laptop, &r.body["options"]);
+        let body = json!({"passkey": {"ceremony_id": r.body["ceremony_id"], "credential": answer}});
+        let (r, set) = post(&app, &app.base, "/api/v1/auth/mfa", second.as_deref(), Some(body)).await;
+        assert_eq!(r.error(422), ("ceremony_unknown", Some("ceremony_id")), "another sign-in's challenge");
+        assert!(set.is_none());
+    }
+
+    async fn passkey_sign_ins_started_are_limited_per_client(db) {
+        let app = app(db).await;
+        for _ in 0..60 {
+            let (r, _) = post(&app, &app.base, "/api/v1/auth/passkey", None, None).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+        let (r, _) = post(&app, &app.base, "/api/v1/auth/passkey", None, None).await;
+        assert_eq!(r.error(429).0, "throttled");
+        let open = portier_store::testing::strings(&app.db.store, "SELECT purpose FROM webauthn_ceremonies").await;
+        assert_eq!(open.len(), 60, "no row for the refused one");
+    }
+
+    async fn with_both_an_app_and_a_passkey_either_goes_and_the_codes_stay(db) {
+        let app = app(db).await;
+        let cookie = app.session_in(&app.org_id.clone(), "eva@example.nl", &["member"]).await;
+        let r = app.with_cookie("POST", "/api/v1/me/totp", &cookie, None).await;
+        let secret = portier_core::two_factor::TotpSecret::from_base32(r.body["secret"].as_str().unwrap()).unwrap();
+        let code = |steps: i64| secret.code_at((chrono::Utc::now().timestamp() + 30 * steps) as u64);
+        let r = app.with_cookie("POST", "/api/v1/me/totp/confirm", &cookie, Some(json!({"code": code(0)}))).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let mut laptop = device();
+        let added = add(&app, &cookie, &mut laptop, None).await;
+        assert_eq!(added["recovery_codes"], Value::Null);
+        // The organization requires it: the app may go while a passkey stays.
+        let path = format!("/api/v1/organizations/{}", app.org_id);
+        app.call("PATCH", &path, Some(&app.token.clone()), Some(json!({"require_two_factor": true}))).await;
+        let r = app.with_cookie("DELETE", "/api/v1/me/totp", &cookie, Some(json!({"code": code(1)}))).await;
+        assert_eq!(r.status, 204, "{}", r.body);
+        let status = app.with_cookie("GET", "/api/v1/me/two-factor", &cookie, None).await;
+        assert_eq!(status.body, json!({"totp": false, "recovery_codes_left": 10, "passkeys": 1}), "the codes stand in for the passkey now");
+        // And the other way round: a passkey may go while the app stays.
+        let r = app.with_cookie("POST", "/api/v1/me/totp", &cookie, None).await;
+        let secret = portier_core::two_factor::TotpSecret::from_base32(r.body["secret"].as_str().unwrap()).unwrap();
+        let code = |steps: i64| secret.code_at((chrono::Utc::now().timestamp() + 30 * steps) as u64);
+        assert_eq!(app.with_cookie("POST", "/api/v1/me/totp/confirm", &cookie, Some(json!({"code": code(0)}))).await.status, 200);
+        let id = added["passkey"]["id"].as_str().unwrap();
+        assert_eq!(app.with_cookie("DELETE", &format!("/api/v1/me/passkeys/{id}"), &cookie, None).await.status, 204);
+        let status = app.with_cookie("GET", "/api/v1/me/two-factor", &cookie, None).await;
+        assert_eq!(status.body, json!({"totp": true, "recovery_codes_left": 10, "passkeys": 0}));
     }
 
     async fn passkeys_need_a_host_name(db) {

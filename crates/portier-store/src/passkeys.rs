@@ -16,7 +16,9 @@ use uuid::Uuid;
 
 use crate::audit::Origin;
 use crate::lifecycle::Lifecycle;
-use crate::two_factor::{Told, new_recovery_codes, record, record_and_tell};
+use crate::two_factor::{
+    Told, end_enrolments, lock_factors, new_recovery_codes, record, record_and_tell,
+};
 use crate::{Error, Result, Store, Tx, in_tx, reader, writer};
 
 /// What a ceremony is for.
@@ -53,7 +55,8 @@ pub struct Ceremony {
 
 /// Keeps a ceremony's state until its answer; the id to hand the client
 /// (only its digest is stored). Ceremonies past their time go at the same
-/// moment, so the table holds only those under way.
+/// moment, and so does the person's earlier one of the same purpose, so the
+/// table holds only those under way.
 pub async fn begin(
     store: &Store,
     purpose: Purpose,
@@ -65,12 +68,20 @@ pub async fn begin(
     let id = SecretToken::from_random(rand::random(), "");
     let expires = portier_core::tokens::expires_at(now, passkeys::CEREMONY_TTL);
     let mut tx = store.begin().await?;
+    // Gone too: an earlier ceremony of the same purpose for the same person
+    // (and session), so repeated starts keep one row, not one each.
     in_tx!(&mut tx, |c| {
-        sqlx::query("DELETE FROM webauthn_ceremonies WHERE expires_at < $1")
-            .bind(now)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
+        sqlx::query(
+            "DELETE FROM webauthn_ceremonies WHERE expires_at < $1
+                OR (purpose = $2 AND account_id = $3 AND ($4 IS NULL OR session_hash = $4))",
+        )
+        .bind(now)
+        .bind(purpose.as_str())
+        .bind(account.map(|a| a.0))
+        .bind(session_hash)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
     })?;
     in_tx!(&mut tx, |c| {
         sqlx::query(
@@ -220,6 +231,7 @@ pub async fn add(
     origin: &Origin,
 ) -> Result<(PasskeyInfo, Option<Vec<RecoveryCode>>)> {
     let mut tx = store.begin().await?;
+    lock_factors(&mut tx, account.id).await?;
     let first = !other_factor(&mut tx, account.id, None).await?;
     let info = PasskeyInfo {
         id: Uuid::now_v7(),
@@ -259,6 +271,7 @@ pub async fn add(
     } else {
         None
     };
+    end_enrolments(&mut tx, account.id).await?;
     let told = Told {
         actor: Actor::Account { id: account.id },
         action: "account.passkey_added",
@@ -315,14 +328,9 @@ pub async fn rename(
 /// someone an organization requires it of. Removing the last one takes the
 /// recovery codes along (they stand in for a second factor there is no
 /// more).
-pub async fn remove(
-    store: &Store,
-    account: AccountId,
-    id: Uuid,
-    required: bool,
-    origin: &Origin,
-) -> Result<()> {
+pub async fn remove(store: &Store, account: AccountId, id: Uuid, origin: &Origin) -> Result<()> {
     let mut tx = store.begin().await?;
+    let required = lock_factors(&mut tx, account).await?;
     let name: Option<Option<String>> = in_tx!(&mut tx, |c| {
         sqlx::query_scalar(
             "SELECT label FROM credentials WHERE id = $1 AND account_id = $2 AND kind = 'webauthn'",

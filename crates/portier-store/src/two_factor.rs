@@ -369,6 +369,7 @@ pub async fn confirm_totp(
     origin: &Origin,
 ) -> Result<Vec<RecoveryCode>> {
     let mut tx = store.begin().await?;
+    lock_factors(&mut tx, account).await?;
     if kind_exists(&mut tx, account, "totp").await? {
         return Err(already_on());
     }
@@ -388,6 +389,7 @@ pub async fn confirm_totp(
             .map(|r| r.rows_affected())
     })?;
     let codes = new_recovery_codes(&mut tx, account, origin.now).await?;
+    end_enrolments(&mut tx, account).await?;
     record(
         &mut tx,
         Actor::Account { id: account },
@@ -460,6 +462,47 @@ pub async fn regenerate_recovery_codes(
     Ok(codes)
 }
 
+/// Starts a change to the person's second factors in `tx`: locks their
+/// account row on PostgreSQL (SQLite's `BEGIN IMMEDIATE` excludes other
+/// writers already), so two changes at once cannot both take "another
+/// factor is left" for true. Returns whether an organization of theirs
+/// requires a second factor, as of now.
+pub(crate) async fn lock_factors(tx: &mut Tx, account: AccountId) -> Result<bool> {
+    if tx.backend() == crate::Backend::Postgres {
+        in_tx!(tx, |c| {
+            sqlx::query("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE")
+                .bind(account.0)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+    }
+    let found: Option<i32> = in_tx!(tx, |c| {
+        sqlx::query_scalar(concat!(
+            "SELECT 1 WHERE ",
+            crate::two_factor_required!("$1")
+        ))
+        .bind(account.0)
+        .fetch_optional(c)
+        .await
+    })?;
+    Ok(found.is_some())
+}
+
+/// A second factor was just set up: sign-ins still waiting to set one up
+/// (stage `enrol`, which opened with the password alone) end, so none of
+/// them can add another factor now that there is one.
+pub(crate) async fn end_enrolments(tx: &mut Tx, account: AccountId) -> Result<()> {
+    in_tx!(tx, |c| {
+        sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND stage = 'enrol'")
+            .bind(account.0)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
 /// Refused: an organization of the person's requires a second factor, and
 /// this is their last.
 pub(crate) fn still_required() -> Error {
@@ -475,8 +518,8 @@ pub(crate) fn still_required() -> Error {
 /// while an organization of theirs requires two-step verification and no
 /// passkey stays. Without a passkey the recovery codes go too.
 pub async fn disable(store: &Store, account: AccountId, code: &str, origin: &Origin) -> Result<()> {
-    let required = required(store, account).await?;
     let mut tx = store.begin().await?;
+    let required = lock_factors(&mut tx, account).await?;
     let passkeys = kind_exists(&mut tx, account, "webauthn").await?;
     if required && !passkeys {
         return Err(still_required());

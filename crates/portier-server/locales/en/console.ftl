@@ -500,6 +500,7 @@ two-factor-already-on = Two-step verification is on already.
 two-factor-start-again = Nothing is being set up any more. Start again.
 two-factor-required = An organization you belong to requires two-step verification. Set it up to continue.
 two-factor-cannot-turn-off = An organization you belong to requires two-step verification, so it cannot be turned off.
+two-factor-sign-in-again = For your safety, sign in again first: changing how you sign in needs a sign-in of the last 15 minutes.
 two-factor-app-on = Authenticator app: set up.
 passkeys-title = Passkeys
 passkeys-why = A passkey is kept by your device (phone, laptop or security key) and unlocked there with your fingerprint, face or PIN. It signs you in without a password, and after your password it counts as the second step.

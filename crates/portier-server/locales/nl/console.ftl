@@ -499,6 +499,7 @@ two-factor-already-on = Tweestapsverificatie staat al aan.
 two-factor-start-again = Er wordt niets meer ingesteld. Begin opnieuw.
 two-factor-required = Een organisatie waar je bij hoort vereist tweestapsverificatie. Stel die in om verder te gaan.
 two-factor-cannot-turn-off = Een organisatie waar je bij hoort vereist tweestapsverificatie; uitzetten kan daarom niet.
+two-factor-sign-in-again = Meld je voor de veiligheid eerst opnieuw aan: wijzigen hoe je inlogt kan alleen binnen 15 minuten na het aanmelden.
 two-factor-app-on = Authenticator-app: ingesteld.
 passkeys-title = Passkeys
 passkeys-why = Een passkey wordt bewaard door je apparaat (telefoon, laptop of beveiligingssleutel) en daar ontgrendeld met je vingerafdruk, gezicht of pincode. Je meldt je er zonder wachtwoord mee aan, en na je wachtwoord telt hij als tweede stap.

@@ -151,14 +151,17 @@ pub async fn list(
 ///
 /// Hand `options` to `navigator.credentials.create`, then send its answer to
 /// `POST /me/passkeys/confirm`. Open also to a person who must set up
-/// two-step verification first. 409 `passkeys_unavailable` when Portier's
-/// public address is an IP address (browsers refuse passkeys there).
+/// two-step verification first. Only within 15 minutes of signing in (403
+/// `recent_sign_in_required`): a session taken over later cannot add a way
+/// in. 409 `passkeys_unavailable` when Portier's public address is an IP
+/// address (browsers refuse passkeys there).
 #[utoipa::path(post, operation_id = "me_passkeys_start", path = "/me/passkeys", tag = "me",
     responses((status = 201, body = Ceremony), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn start(
     State(state): State<AppState>,
     Enrollee { session, .. }: Enrollee,
 ) -> Result<impl IntoResponse, ApiError> {
+    crate::auth::recent_sign_in(&state, &session)?;
     let ceremony = start_registration(&state, session.account_id).await?;
     Ok((StatusCode::CREATED, no_store(), Json(ceremony)))
 }
@@ -258,6 +261,7 @@ pub(crate) async fn add(
 ) -> Result<PasskeyAdded, ApiError> {
     let name = name_field(body.name.as_deref())?;
     let id = ceremony_id_field(&body.ceremony_id)?;
+    crate::auth::recent_sign_in(state, session)?;
     let ceremony = portier_store::passkeys::take(&state.store, Purpose::Register, id, Utc::now())
         .await?
         .filter(|c| c.account_id == Some(session.account_id))
@@ -334,9 +338,10 @@ pub(crate) async fn rename_passkey(
 
 /// Remove one of my passkeys.
 ///
-/// It stops working at once. 409 `two_factor_required` when it is the last
-/// second factor and an organization requires one; removing the last one
-/// also removes the recovery codes.
+/// It stops working at once. Only within 15 minutes of signing in (403
+/// `recent_sign_in_required`). 409 `two_factor_required` when it is the
+/// last second factor and an organization requires one; removing the last
+/// one also removes the recovery codes.
 #[utoipa::path(delete, operation_id = "me_passkeys_remove", path = "/me/passkeys/{id}", tag = "me",
     params(("id" = Uuid, Path, description = "The passkey's id")),
     responses((status = 204, description = "Removed"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -359,15 +364,9 @@ pub(crate) async fn remove_passkey(
     session: &Session,
     id: Uuid,
 ) -> Result<(), ApiError> {
-    let required = portier_store::two_factor::required(&state.store, session.account_id).await?;
-    portier_store::passkeys::remove(
-        &state.store,
-        session.account_id,
-        id,
-        required,
-        &Origin::now(client),
-    )
-    .await?;
+    crate::auth::recent_sign_in(state, session)?;
+    portier_store::passkeys::remove(&state.store, session.account_id, id, &Origin::now(client))
+        .await?;
     Ok(())
 }
 
@@ -586,14 +585,14 @@ async fn identify(state: &AppState, body: &PasskeyAnswer) -> Result<AccountId, A
     let asserted = rp
         .finish_discoverable(&ceremony.state, &body.credential, &stored.record)
         .map_err(refused)?;
-    used(state, std::slice::from_ref(&stored), &asserted).await?;
-    portier_store::accounts::signing_in(&state.store, stored.account_id)
+    let account = portier_store::accounts::signing_in(&state.store, stored.account_id)
         .await?
-        .map(|a| a.id)
         .ok_or_else(|| {
             ApiError::unauthenticated(
                 "account_inactive",
                 "this account cannot sign in: it is deactivated, or no organization it belongs to has it active",
             )
-        })
+        })?;
+    used(state, std::slice::from_ref(&stored), &asserted).await?;
+    Ok(account.id)
 }

@@ -117,23 +117,25 @@ pub async fn status(
 /// Start setting up an authenticator app.
 ///
 /// Not in force until confirmed with a code (`POST /me/totp/confirm`); a
-/// second start replaces the first. 409 when one is set up already.
+/// second start replaces the first. 409 when one is set up already; 403
+/// `recent_sign_in_required` more than 15 minutes after signing in.
 #[utoipa::path(post, operation_id = "me_totp_start", path = "/me/totp", tag = "me",
     responses((status = 201, body = TotpEnrolment), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn start(
     State(state): State<AppState>,
     Enrollee { session, .. }: Enrollee,
 ) -> Result<axum::response::Response, ApiError> {
-    let enrolment = start_enrolment(&state, session.account_id).await?;
+    let enrolment = start_enrolment(&state, &session).await?;
     Ok(secret((StatusCode::CREATED, Json(enrolment))))
 }
 
 /// A new secret, waiting to be confirmed, for the API and the console.
 pub(crate) async fn start_enrolment(
     state: &AppState,
-    account: portier_core::ids::AccountId,
+    session: &portier_store::sessions::Session,
 ) -> Result<TotpEnrolment, ApiError> {
-    let account = portier_store::accounts::get(&state.store, account)
+    crate::auth::recent_sign_in(state, session)?;
+    let account = portier_store::accounts::get(&state.store, session.account_id)
         .await?
         .ok_or_else(|| ApiError::unauthenticated("unauthenticated", "sign in again"))?;
     let secret = TotpSecret::from_random(rand::random());
@@ -162,6 +164,7 @@ pub async fn confirm(
     ApiJson(body): ApiJson<CurrentCode>,
 ) -> Result<axum::response::Response, ApiError> {
     let code = code_field(&body.code)?;
+    crate::auth::recent_sign_in(&state, &session)?;
     let origin = Origin::now(client.clone());
     let codes = with_code(
         &state,

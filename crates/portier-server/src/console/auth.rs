@@ -211,12 +211,13 @@ impl SecondStepPage {
         error: Option<String>,
     ) -> Result<SecondStepPage, ApiError> {
         let status = portier_store::two_factor::status(&state.store, account).await?;
+        let passkey = status.passkeys > 0 && state.config.passkeys.available();
         Ok(SecondStepPage {
             page: viewer.page(),
             next,
-            recovery: recovery || (!status.totp && status.passkeys == 0),
+            recovery: recovery || (!status.totp && !passkey),
             app: status.totp,
-            passkey: status.passkeys > 0 && state.config.passkeys.available(),
+            passkey,
             error,
         })
     }

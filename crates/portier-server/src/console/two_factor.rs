@@ -153,6 +153,7 @@ fn refusal(i18n: &I18n, e: &ApiError) -> String {
         (_, "two_factor_active") => i18n.t("two-factor-already-on"),
         (_, "two_factor_required") => i18n.t("two-factor-cannot-turn-off"),
         (_, "passkey_refused") => i18n.t("passkeys-refused"),
+        (_, "recent_sign_in_required") => i18n.t("two-factor-sign-in-again"),
         (_, "ceremony_unknown") | (_, "passkeys_unavailable") => i18n.t("passkeys-failed"),
         (_, "passkey_registered") => i18n.t("passkeys-registered"),
         (_, "too_long") | (_, "invalid") | (_, "required") => i18n.t("passkeys-name-invalid"),
@@ -172,7 +173,7 @@ async fn show(State(state): State<AppState>, who: Enrollee, Query(next): Query<N
 async fn start(State(state): State<AppState>, who: Enrollee, Query(next): Query<Next>) -> Response {
     let person = &who.person;
     let i18n = person.viewer.i18n;
-    match crate::api::two_factor::start_enrolment(&state, person.account.id).await {
+    match crate::api::two_factor::start_enrolment(&state, &person.session).await {
         Ok(e) => respond(
             page(&state, &who, &next, enrol_mode(&i18n, &e), None, None).await,
             StatusCode::OK,
@@ -209,6 +210,9 @@ async fn confirm(
 ) -> Response {
     let person = &who.person;
     let i18n = person.viewer.i18n;
+    if let Err(e) = crate::auth::recent_sign_in(&state, &person.session) {
+        return refused_overview(&state, &who, &next, e).await;
+    }
     let origin = Origin::now(client.clone());
     let confirmed = with_code(
         &state,
@@ -340,9 +344,12 @@ async fn rename_passkey(
     who: Enrollee,
     Query(next): Query<Next>,
     ClientAddr(client): ClientAddr,
-    axum::extract::Path(id): axum::extract::Path<uuid::Uuid>,
+    axum::extract::Path(id): axum::extract::Path<String>,
     Form(form): Form<PasskeyNameForm>,
 ) -> Response {
+    let Some(id) = full_sign_in(&who, &id) else {
+        return axum::response::Redirect::to("/account/two-factor").into_response();
+    };
     let session = &who.person.session;
     let renamed = crate::api::passkeys::rename_passkey(&state, client, session, id, &form.name);
     overview_after(
@@ -353,6 +360,13 @@ async fn rename_passkey(
         "passkeys-renamed",
     )
     .await
+}
+
+/// The passkey `raw` names, when the person is signed in in full (a
+/// sign-in still setting up a second factor only adds one); `None` sends
+/// back to the overview.
+fn full_sign_in(who: &Enrollee, raw: &str) -> Option<uuid::Uuid> {
+    (!who.enrolling).then(|| raw.parse().ok()).flatten()
 }
 
 /// The overview after a change: saying it is done, or why it was refused.
@@ -380,8 +394,11 @@ async fn remove_passkey(
     who: Enrollee,
     Query(next): Query<Next>,
     ClientAddr(client): ClientAddr,
-    axum::extract::Path(id): axum::extract::Path<uuid::Uuid>,
+    axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Response {
+    let Some(id) = full_sign_in(&who, &id) else {
+        return axum::response::Redirect::to("/account/two-factor").into_response();
+    };
     let session = &who.person.session;
     let removed = crate::api::passkeys::remove_passkey(&state, client, session, id).await;
     overview_after(&state, &who, &next, removed, "passkeys-removed").await
