@@ -17,6 +17,7 @@ pub mod organizations;
 pub mod passkeys;
 pub mod passwords;
 pub mod permissions;
+pub mod portfolios;
 pub mod registrations;
 pub mod resources;
 pub mod rights;

@@ -1,0 +1,472 @@
+//! Portfolios and their billing (issue 7; seeds 000, 001). A portfolio is a
+//! dated file for a person's training, managed and paid for by one
+//! organization at a time. What an organization is billed for a month is the
+//! number of its portfolios active on the **last day of that month** (the
+//! reference date), also when it is invoiced quarterly; an organization
+//! billed annually is not counted monthly (seed 000).
+//!
+//! Dates are whole days (the organization's calendar). A change takes effect
+//! from its date: a portfolio started on D is active on D, one deactivated,
+//! completed or transferred away on D is not active (for the old
+//! organization) on D. So starting on the last day of a month bills that
+//! month (seed 000: "create it on January 1 and not on December 31"), and
+//! deactivating on the last day does not.
+
+use chrono::{Datelike, Days, NaiveDate};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::FieldError;
+
+/// The states of a portfolio (seed 001).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PortfolioState {
+    Active,
+    /// Temporarily deactivated: it can be reactivated.
+    Deactivated,
+    /// Completed: final.
+    Completed,
+}
+
+impl PortfolioState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PortfolioState::Active => "active",
+            PortfolioState::Deactivated => "deactivated",
+            PortfolioState::Completed => "completed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PortfolioState> {
+        match s {
+            "active" => Some(PortfolioState::Active),
+            "deactivated" => Some(PortfolioState::Deactivated),
+            "completed" => Some(PortfolioState::Completed),
+            _ => None,
+        }
+    }
+}
+
+/// How often an organization is invoiced (an organization setting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BillingCycle {
+    #[default]
+    Monthly,
+    /// Invoiced per quarter, counted per month all the same.
+    Quarterly,
+    /// Invoiced per year: not counted monthly.
+    Annual,
+}
+
+impl BillingCycle {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BillingCycle::Monthly => "monthly",
+            BillingCycle::Quarterly => "quarterly",
+            BillingCycle::Annual => "annual",
+        }
+    }
+
+    pub fn parse(field: &str, s: &str) -> Result<BillingCycle, FieldError> {
+        match s {
+            "monthly" => Ok(BillingCycle::Monthly),
+            "quarterly" => Ok(BillingCycle::Quarterly),
+            "annual" => Ok(BillingCycle::Annual),
+            _ => Err(FieldError::new(
+                field,
+                "invalid",
+                "the billing cycle is monthly, quarterly or annual",
+            )),
+        }
+    }
+
+    /// Whether portfolios are counted per month for this cycle.
+    pub fn counted_monthly(self) -> bool {
+        self != BillingCycle::Annual
+    }
+}
+
+/// A calendar month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Month {
+    pub year: i32,
+    /// 1 to 12.
+    pub month: u32,
+}
+
+/// The longest range a billing report covers at once.
+pub const MAX_MONTHS: usize = 120;
+
+impl Month {
+    pub fn of(day: NaiveDate) -> Month {
+        Month {
+            year: day.year(),
+            month: day.month(),
+        }
+    }
+
+    /// Reads `YYYY-MM`.
+    pub fn parse(field: &str, s: &str) -> Result<Month, FieldError> {
+        let bad = || FieldError::new(field, "invalid", "a month is written YYYY-MM, e.g. 2026-01");
+        let (y, m) = s.split_once('-').ok_or_else(bad)?;
+        if y.len() != 4 || m.len() != 2 {
+            return Err(bad());
+        }
+        let year: i32 = y.parse().map_err(|_| bad())?;
+        let month: u32 = m.parse().map_err(|_| bad())?;
+        if !(1..=12).contains(&month) || !(1900..=9999).contains(&year) {
+            return Err(bad());
+        }
+        Ok(Month { year, month })
+    }
+
+    pub fn first_day(self) -> NaiveDate {
+        NaiveDate::from_ymd_opt(self.year, self.month, 1).unwrap_or_default()
+    }
+
+    pub fn next(self) -> Month {
+        if self.month == 12 {
+            Month {
+                year: self.year + 1,
+                month: 1,
+            }
+        } else {
+            Month {
+                year: self.year,
+                month: self.month + 1,
+            }
+        }
+    }
+
+    /// The reference date: the month's last day.
+    pub fn last_day(self) -> NaiveDate {
+        self.next().first_day().pred_opt().unwrap_or_default()
+    }
+
+    /// `from` to `to`, both included; refused when backwards or longer than
+    /// [`MAX_MONTHS`].
+    pub fn range(from: Month, to: Month) -> Result<Vec<Month>, FieldError> {
+        if to < from {
+            return Err(FieldError::new(
+                "to",
+                "before_from",
+                "the last month comes before the first",
+            ));
+        }
+        let mut months = vec![from];
+        while let Some(&last) = months.last()
+            && last < to
+        {
+            if months.len() == MAX_MONTHS {
+                return Err(FieldError::new(
+                    "to",
+                    "too_long",
+                    format!("a report covers at most {MAX_MONTHS} months"),
+                ));
+            }
+            months.push(last.next());
+        }
+        Ok(months)
+    }
+}
+
+impl std::fmt::Display for Month {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
+/// A stretch of days in which a portfolio was active and paid for by one
+/// organization: from `from` (included) until `until` (excluded; `None`:
+/// still so). A portfolio's history is a row of these, one per change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivePeriod {
+    pub portfolio: Uuid,
+    pub account: Uuid,
+    pub type_key: String,
+    pub organization: Uuid,
+    pub from: NaiveDate,
+    pub until: Option<NaiveDate>,
+}
+
+impl ActivePeriod {
+    pub fn covers(&self, day: NaiveDate) -> bool {
+        self.from <= day && self.until.is_none_or(|u| day < u)
+    }
+}
+
+/// One month of a billing report: the portfolios counted (active on its
+/// last day).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonthBill<'a> {
+    pub month: Month,
+    pub portfolios: Vec<&'a ActivePeriod>,
+}
+
+/// The months `months` of an organization billed per `cycle`, from the
+/// active periods of the portfolios it paid for: per month those covering
+/// its last day. An annually billed organization has none counted.
+pub fn billed<'a>(
+    months: &[Month],
+    periods: &'a [ActivePeriod],
+    cycle: BillingCycle,
+) -> Vec<MonthBill<'a>> {
+    months
+        .iter()
+        .map(|&month| MonthBill {
+            month,
+            portfolios: if cycle.counted_monthly() {
+                let day = month.last_day();
+                periods.iter().filter(|p| p.covers(day)).collect()
+            } else {
+                Vec::new()
+            },
+        })
+        .collect()
+}
+
+/// A heads-up an action answers with (contract: `warnings`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    pub code: &'static str,
+    pub message: String,
+    /// The month that will be billed because of it.
+    pub month: String,
+    /// The date to choose instead to avoid it.
+    pub avoid_by_starting_on: NaiveDate,
+}
+
+/// The warning for a portfolio that starts (or is reactivated, or taken
+/// over) on `start`, when that bills a month it barely belongs to: `start`
+/// is the last day of its month, the reference date (seed 000). None for an
+/// annually billed organization, or any other day.
+pub fn start_warning(start: NaiveDate, cycle: BillingCycle) -> Option<Warning> {
+    let month = Month::of(start);
+    if !cycle.counted_monthly() || start != month.last_day() {
+        return None;
+    }
+    let tomorrow = start.checked_add_days(Days::new(1))?;
+    Some(Warning {
+        code: "billed_for_this_month",
+        message: format!(
+            "{start} is the last day of {month}, the reference date of billing: this portfolio will be billed for {month} too. To begin billing with {next}, start it on {tomorrow}.",
+            next = month.next(),
+        ),
+        month: month.to_string(),
+        avoid_by_starting_on: tomorrow,
+    })
+}
+
+/// A start date as given: `YYYY-MM-DD`, or `today` when absent. In the past
+/// only as far as today (history is not rewritten); in the future as far as
+/// wanted.
+pub fn start_date(given: Option<&str>, today: NaiveDate) -> Result<NaiveDate, FieldError> {
+    let Some(text) = given else {
+        return Ok(today);
+    };
+    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+        FieldError::new(
+            "start_date",
+            "invalid",
+            "a date is written YYYY-MM-DD, e.g. 2026-01-01",
+        )
+    })?;
+    if day < today {
+        return Err(FieldError::new(
+            "start_date",
+            "in_the_past",
+            "a portfolio starts today or later",
+        ));
+    }
+    Ok(day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn m(s: &str) -> Month {
+        Month::parse("month", s).unwrap()
+    }
+
+    fn period(n: u128, org: u128, from: &str, until: Option<&str>) -> ActivePeriod {
+        ActivePeriod {
+            portfolio: Uuid::from_u128(n),
+            account: Uuid::from_u128(100 + n),
+            type_key: "surgery".into(),
+            organization: Uuid::from_u128(org),
+            from: d(from),
+            until: until.map(d),
+        }
+    }
+
+    #[test]
+    fn months_parse_step_and_end_on_their_last_day() {
+        assert_eq!(m("2026-01").to_string(), "2026-01");
+        assert_eq!(m("2028-02").last_day(), d("2028-02-29"), "a leap year");
+        assert_eq!(m("2026-02").last_day(), d("2026-02-28"));
+        assert_eq!(m("2100-02").last_day(), d("2100-02-28"), "no leap year");
+        assert_eq!(m("2026-12").last_day(), d("2026-12-31"));
+        assert_eq!(m("2026-12").next(), m("2027-01"));
+        for bad in [
+            "2026-1", "2026-13", "26-01", "2026/01", "", "2026-00", "abcd-ef",
+        ] {
+            assert!(Month::parse("from", bad).is_err(), "{bad}");
+        }
+        assert_eq!(Month::range(m("2026-11"), m("2027-02")).unwrap().len(), 4);
+        assert_eq!(
+            Month::range(m("2026-03"), m("2026-02")).unwrap_err().code,
+            "before_from"
+        );
+        assert_eq!(
+            Month::range(m("2000-01"), m("2010-01")).unwrap_err().code,
+            "too_long"
+        );
+        assert_eq!(
+            Month::range(m("2000-01"), m("2009-12")).unwrap().len(),
+            MAX_MONTHS
+        );
+    }
+
+    /// The hand-computed table (issue 7's "done when"): months crossing a
+    /// year end, a leap-year February, a transfer in the middle of a month
+    /// and a start on a last day. Organization 1 pays monthly; 2 takes one
+    /// over on 2028-02-15.
+    ///
+    /// | portfolio | history                                              |
+    /// |-----------|------------------------------------------------------|
+    /// | 1         | org 1 from 2027-12-31 (the last day: December billed) |
+    /// | 2         | org 1 from 2028-01-01, to org 2 on 2028-02-15         |
+    /// | 3         | org 1 from 2028-01-10, deactivated 2028-02-29         |
+    /// | 4         | org 1 from 2028-02-29 (leap day, the last day)        |
+    /// | 5         | org 1 2027-11-05 to 2028-01-31 (deactivated on the last day) |
+    ///
+    /// | month   | org 1 billed | org 2 billed |
+    /// |---------|--------------|--------------|
+    /// | 2027-11 | 5            | -            |
+    /// | 2027-12 | 1, 5         | -            |
+    /// | 2028-01 | 1, 2, 3      | -            |
+    /// | 2028-02 | 1, 4         | 2            |
+    /// | 2028-03 | 1, 4         | 2            |
+    #[test]
+    fn the_last_day_of_each_month_decides_what_is_billed() {
+        let periods = vec![
+            period(1, 1, "2027-12-31", None),
+            period(2, 1, "2028-01-01", Some("2028-02-15")),
+            period(2, 2, "2028-02-15", None),
+            period(3, 1, "2028-01-10", Some("2028-02-29")),
+            period(4, 1, "2028-02-29", None),
+            period(5, 1, "2027-11-05", Some("2028-01-31")),
+        ];
+        let months = Month::range(m("2027-11"), m("2028-03")).unwrap();
+        let of = |org: u128| -> Vec<ActivePeriod> {
+            periods
+                .iter()
+                .filter(|p| p.organization == Uuid::from_u128(org))
+                .cloned()
+                .collect()
+        };
+        let table = |org: u128, cycle: BillingCycle| -> Vec<(String, Vec<u128>)> {
+            let mine = of(org);
+            billed(&months, &mine, cycle)
+                .into_iter()
+                .map(|b| {
+                    let mut ids: Vec<u128> =
+                        b.portfolios.iter().map(|p| p.portfolio.as_u128()).collect();
+                    ids.sort();
+                    (b.month.to_string(), ids)
+                })
+                .collect()
+        };
+        let expect = |rows: &[(&str, &[u128])]| -> Vec<(String, Vec<u128>)> {
+            rows.iter()
+                .map(|(m, ids)| (m.to_string(), ids.to_vec()))
+                .collect()
+        };
+        assert_eq!(
+            table(1, BillingCycle::Monthly),
+            expect(&[
+                ("2027-11", &[5]),
+                ("2027-12", &[1, 5]),
+                ("2028-01", &[1, 2, 3]),
+                ("2028-02", &[1, 4]),
+                ("2028-03", &[1, 4]),
+            ])
+        );
+        assert_eq!(
+            table(1, BillingCycle::Quarterly),
+            table(1, BillingCycle::Monthly),
+            "invoiced per quarter, counted per month all the same"
+        );
+        assert_eq!(
+            table(2, BillingCycle::Monthly),
+            expect(&[
+                ("2027-11", &[]),
+                ("2027-12", &[]),
+                ("2028-01", &[]),
+                ("2028-02", &[2]),
+                ("2028-03", &[2]),
+            ])
+        );
+        assert!(
+            table(1, BillingCycle::Annual)
+                .iter()
+                .all(|(_, ids)| ids.is_empty()),
+            "an annually billed organization is not counted monthly"
+        );
+    }
+
+    #[test]
+    fn starting_on_the_last_day_of_a_month_warns_and_names_the_way_out() {
+        let w = start_warning(d("2026-12-31"), BillingCycle::Monthly).unwrap();
+        assert_eq!(
+            (w.code, w.month.as_str()),
+            ("billed_for_this_month", "2026-12")
+        );
+        assert_eq!(w.avoid_by_starting_on, d("2027-01-01"));
+        assert!(w.message.contains("2027-01-01"), "{}", w.message);
+        let leap = start_warning(d("2028-02-29"), BillingCycle::Quarterly).unwrap();
+        assert_eq!(leap.avoid_by_starting_on, d("2028-03-01"));
+        assert!(start_warning(d("2026-02-28"), BillingCycle::Monthly).is_some());
+        assert_eq!(
+            start_warning(d("2028-02-28"), BillingCycle::Monthly),
+            None,
+            "not the last day in a leap year"
+        );
+        assert_eq!(start_warning(d("2027-01-01"), BillingCycle::Monthly), None);
+        assert_eq!(start_warning(d("2026-12-30"), BillingCycle::Monthly), None);
+        assert_eq!(
+            start_warning(d("2026-12-31"), BillingCycle::Annual),
+            None,
+            "seed 000: not for annual payers"
+        );
+    }
+
+    #[test]
+    fn start_dates_are_today_or_later() {
+        let today = d("2026-11-29");
+        assert_eq!(start_date(None, today).unwrap(), today);
+        assert_eq!(
+            start_date(Some("2027-01-01"), today).unwrap(),
+            d("2027-01-01")
+        );
+        assert_eq!(
+            start_date(Some("2026-11-28"), today).unwrap_err().code,
+            "in_the_past"
+        );
+        assert_eq!(
+            start_date(Some("2026-02-30"), today).unwrap_err().code,
+            "invalid"
+        );
+        assert_eq!(
+            start_date(Some("tomorrow"), today).unwrap_err().field,
+            "start_date"
+        );
+    }
+}
