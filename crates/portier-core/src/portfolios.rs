@@ -356,7 +356,7 @@ mod tests {
     /// | 2028-03 | 1, 4         | 2            |
     #[test]
     fn the_last_day_of_each_month_decides_what_is_billed() {
-        let periods = vec![
+        let periods = [
             period(1, 1, "2027-12-31", None),
             period(2, 1, "2028-01-01", Some("2028-02-15")),
             period(2, 2, "2028-02-15", None),
