@@ -68,12 +68,15 @@ impl OrgPath {
     }
 }
 
+/// How often an organization is invoiced (issue 7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum BillingCycle {
     #[default]
     Monthly,
+    /// Invoiced per quarter, counted per month all the same (seed 001).
+    Quarterly,
     /// seed 000: organizations that pay annually are not counted monthly.
     Annual,
 }
@@ -82,6 +85,7 @@ impl BillingCycle {
     pub fn as_str(self) -> &'static str {
         match self {
             BillingCycle::Monthly => "monthly",
+            BillingCycle::Quarterly => "quarterly",
             BillingCycle::Annual => "annual",
         }
     }
@@ -89,13 +93,21 @@ impl BillingCycle {
     pub fn parse(field: &str, s: &str) -> Result<Self, FieldError> {
         match s {
             "monthly" => Ok(BillingCycle::Monthly),
+            "quarterly" => Ok(BillingCycle::Quarterly),
             "annual" => Ok(BillingCycle::Annual),
             other => Err(FieldError::new(
                 field,
                 "billing_cycle_invalid",
-                format!("\"{other}\" is not a billing cycle; use \"monthly\" or \"annual\""),
+                format!(
+                    "\"{other}\" is not a billing cycle; use \"monthly\", \"quarterly\" or \"annual\""
+                ),
             )),
         }
+    }
+
+    /// Whether portfolios are counted per month for this cycle.
+    pub fn counted_monthly(self) -> bool {
+        self != BillingCycle::Annual
     }
 }
 

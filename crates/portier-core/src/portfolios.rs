@@ -17,6 +17,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::FieldError;
+pub use crate::organizations::BillingCycle;
 
 /// The states of a portfolio (seed 001).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -45,46 +46,6 @@ impl PortfolioState {
             "completed" => Some(PortfolioState::Completed),
             _ => None,
         }
-    }
-}
-
-/// How often an organization is invoiced (an organization setting).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BillingCycle {
-    #[default]
-    Monthly,
-    /// Invoiced per quarter, counted per month all the same.
-    Quarterly,
-    /// Invoiced per year: not counted monthly.
-    Annual,
-}
-
-impl BillingCycle {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BillingCycle::Monthly => "monthly",
-            BillingCycle::Quarterly => "quarterly",
-            BillingCycle::Annual => "annual",
-        }
-    }
-
-    pub fn parse(field: &str, s: &str) -> Result<BillingCycle, FieldError> {
-        match s {
-            "monthly" => Ok(BillingCycle::Monthly),
-            "quarterly" => Ok(BillingCycle::Quarterly),
-            "annual" => Ok(BillingCycle::Annual),
-            _ => Err(FieldError::new(
-                field,
-                "invalid",
-                "the billing cycle is monthly, quarterly or annual",
-            )),
-        }
-    }
-
-    /// Whether portfolios are counted per month for this cycle.
-    pub fn counted_monthly(self) -> bool {
-        self != BillingCycle::Annual
     }
 }
 
