@@ -49,6 +49,34 @@ impl PortfolioState {
     }
 }
 
+/// A kind of portfolio an environment offers (issue 7): a key the roles
+/// name in `portfolio_types`, and its name in English and Dutch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PortfolioType {
+    pub key: String,
+    pub name: crate::roles::LocalizedName,
+}
+
+impl PortfolioType {
+    pub fn parse(
+        key: &str,
+        en: Option<&str>,
+        nl: Option<&str>,
+    ) -> Result<PortfolioType, FieldError> {
+        let key = crate::roles::RoleKey::parse("key", key).map_err(|_| {
+            FieldError::new(
+                "key",
+                "portfolio_type_invalid",
+                "a portfolio type is a key: 1 to 64 lower-case letters, digits and hyphens",
+            )
+        })?;
+        Ok(PortfolioType {
+            key: key.as_str().to_owned(),
+            name: crate::roles::localized_name(en, nl, "portfolio type")?,
+        })
+    }
+}
+
 /// A calendar month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Month {

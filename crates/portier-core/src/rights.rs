@@ -53,6 +53,8 @@ rights! {
     AdminsManage => ADMINS_MANAGE,
     RolesManage => ROLES_MANAGE,
     GroupsManage => GROUPS_MANAGE,
+    PortfoliosManage => PORTFOLIOS_MANAGE,
+    BillingRead => BILLING_READ,
     AuditRead => AUDIT_READ,
     OrgUpdate => ORG_UPDATE,
     OrgCreate => ORG_CREATE,

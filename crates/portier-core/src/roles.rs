@@ -267,8 +267,23 @@ impl RolePatchInput {
 }
 
 fn parse_name(en: Option<&str>, nl: Option<&str>) -> Result<LocalizedName, FieldError> {
-    let en = profile_text("name.en", en, 100)?
-        .ok_or_else(|| FieldError::new("name.en", "required", "give the role a name in English"))?;
+    localized_name(en, nl, "role")
+}
+
+/// A name in English and Dutch, 1 to 100 characters each, for a `what`
+/// ("role", "portfolio type").
+pub fn localized_name(
+    en: Option<&str>,
+    nl: Option<&str>,
+    what: &str,
+) -> Result<LocalizedName, FieldError> {
+    let en = profile_text("name.en", en, 100)?.ok_or_else(|| {
+        FieldError::new(
+            "name.en",
+            "required",
+            format!("give the {what} a name in English"),
+        )
+    })?;
     // Without a Dutch name, Dutch readers see the English one; a blank one
     // sent is a mistake, not a wish for none.
     let nl = match nl {

@@ -231,6 +231,64 @@ fn table() -> Vec<Row> {
             [200, 200, 403, 401, 404],
         ),
         // Groups.
+        // Portfolios and billing: portfolios.manage and billing.read are the
+        // administrator's, not the user-manager's.
+        row(
+            "GET",
+            "/api/v1/organizations/{org}/portfolio-types",
+            "/api/v1/organizations/{org}/portfolio-types",
+            None,
+            [200, 200, 403, 401, 404],
+        ),
+        row(
+            "POST",
+            "/api/v1/organizations/{org}/portfolio-types",
+            "/api/v1/organizations/{org}/portfolio-types",
+            Some(json!({"key": "type-{n}", "name": {"en": "Type {n}"}})),
+            [201, 403, 403, 401, 404],
+        ),
+        row(
+            "POST",
+            "/api/v1/organizations/{org}/members/{account_id}/portfolios",
+            "/api/v1/organizations/{org}/members/{member}/portfolios",
+            Some(json!({"type": "nope"})),
+            [422, 403, 403, 401, 404],
+        ),
+        row(
+            "GET",
+            "/api/v1/organizations/{org}/portfolios",
+            "/api/v1/organizations/{org}/portfolios",
+            None,
+            [200, 403, 403, 401, 404],
+        ),
+        row(
+            "POST",
+            "/api/v1/organizations/{org}/portfolios/{id}/deactivate",
+            "/api/v1/organizations/{org}/portfolios/{unknown_id}/deactivate",
+            None,
+            [404, 403, 403, 401, 404],
+        ),
+        row(
+            "POST",
+            "/api/v1/organizations/{org}/portfolios/{id}/complete",
+            "/api/v1/organizations/{org}/portfolios/{unknown_id}/complete",
+            None,
+            [404, 403, 403, 401, 404],
+        ),
+        row(
+            "POST",
+            "/api/v1/organizations/{org}/portfolios/{id}/reactivate",
+            "/api/v1/organizations/{org}/portfolios/{unknown_id}/reactivate",
+            None,
+            [404, 403, 403, 401, 404],
+        ),
+        row(
+            "GET",
+            "/api/v1/organizations/{org}/billing",
+            "/api/v1/organizations/{org}/billing?from=2026-01&to=2026-03",
+            None,
+            [200, 403, 403, 401, 404],
+        ),
         row(
             "GET",
             "/api/v1/organizations/{org}/groups",

@@ -17,6 +17,7 @@ pub mod members;
 pub mod organizations;
 pub mod passkeys;
 mod pool;
+pub mod portfolios;
 pub mod registrations;
 pub mod resources;
 pub mod rights;

@@ -10,6 +10,7 @@ pub mod me;
 pub mod members;
 pub mod organizations;
 pub mod passkeys;
+pub mod portfolios;
 pub mod resources;
 pub mod roles;
 pub mod sessions;
@@ -46,6 +47,7 @@ use crate::{ApiError, AppState};
         (name = "members", description = "Who belongs to an organization, in which role"),
         (name = "roles", description = "Roles and the permissions they carry"),
         (name = "groups", description = "Teams of members that carry roles"),
+        (name = "portfolios", description = "Portfolios, the billable unit, and what an organization is billed for"),
         (name = "resources", description = "Mailboxes, administrations and other things members are granted access to"),
         (name = "tokens", description = "API tokens for the products that call Portier"),
         (name = "check", description = "May this person do this here? The question integrating products ask"),
@@ -94,6 +96,13 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(members::reactivate))
         .routes(routes!(two_factor::reset))
         .routes(routes!(sessions::end_of_member))
+        .routes(routes!(portfolios::list_types, portfolios::create_type))
+        .routes(routes!(portfolios::create))
+        .routes(routes!(portfolios::list))
+        .routes(routes!(portfolios::deactivate))
+        .routes(routes!(portfolios::complete))
+        .routes(routes!(portfolios::reactivate))
+        .routes(routes!(portfolios::billing))
         .routes(routes!(roles::set_member_roles))
         .routes(routes!(roles::list, roles::create))
         .routes(routes!(roles::get_one, roles::update, roles::delete))

@@ -1,0 +1,393 @@
+//! Portfolios and billing (issue 7; seeds 000, 001): the portfolio types of
+//! an environment, a member's portfolio and its states, the organization's
+//! portfolios, and the billing report: per month the portfolios active on
+//! its last day. Actions that start a portfolio answer `warnings` when that
+//! bills the current month because it starts on its last day.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use chrono::NaiveDate;
+use portier_core::organizations::BillingCycle;
+use portier_core::portfolios::{self, Month, PortfolioState, PortfolioType, Warning};
+use portier_core::rights::{BillingRead, MembersRead, PortfoliosManage};
+use portier_store::audit::Origin;
+use portier_store::portfolios::{Change, PortfolioView as Stored};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::authorized;
+use super::roles::{KeyText, NameInput};
+use crate::auth::Caller;
+use crate::error::ErrorBody;
+use crate::extract::{ApiJson, ClientAddr, path_id};
+use crate::{ApiError, AppState};
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PortfolioTypeView {
+    pub key: String,
+    #[schema(value_type = Object)]
+    pub name: portier_core::roles::LocalizedName,
+}
+
+impl From<PortfolioType> for PortfolioTypeView {
+    fn from(t: PortfolioType) -> Self {
+        PortfolioTypeView {
+            key: t.key,
+            name: t.name,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PortfolioTypeList {
+    pub items: Vec<PortfolioTypeView>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePortfolioType {
+    /// Unique in the environment; roles name it in `portfolio_types`.
+    pub key: KeyText,
+    pub name: NameInput,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePortfolio {
+    /// A portfolio type of the environment that one of the member's roles
+    /// allows.
+    #[serde(rename = "type")]
+    pub type_key: KeyText,
+    /// `YYYY-MM-DD`, today or later; today when absent.
+    #[schema(max_length = 10)]
+    pub start_date: Option<String>,
+}
+
+/// A heads-up about billing.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WarningView {
+    /// `billed_for_this_month`.
+    pub code: String,
+    pub message: String,
+    /// The month billed because of it (`YYYY-MM`).
+    pub month: String,
+    /// Start on this date instead to avoid it.
+    pub avoid_by_starting_on: NaiveDate,
+}
+
+impl From<Warning> for WarningView {
+    fn from(w: Warning) -> Self {
+        WarningView {
+            code: w.code.to_owned(),
+            message: w.message,
+            month: w.month,
+            avoid_by_starting_on: w.avoid_by_starting_on,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PortfolioView {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    #[serde(rename = "type")]
+    pub type_key: String,
+    /// `active`, `deactivated` or `completed`.
+    pub state: String,
+    pub start_date: NaiveDate,
+    /// The organization that manages it and pays for it.
+    pub organization_id: Uuid,
+    /// Said when the action bills the current month (seed 000).
+    pub warnings: Vec<WarningView>,
+}
+
+impl PortfolioView {
+    fn of(p: &Stored, warning: Option<Warning>) -> PortfolioView {
+        PortfolioView {
+            id: p.id,
+            account_id: p.account_id.0,
+            type_key: p.type_key.clone(),
+            state: p.state.as_str().to_owned(),
+            start_date: p.start_date,
+            organization_id: p.organization_id,
+            warnings: warning.into_iter().map(WarningView::from).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PortfolioList {
+    pub items: Vec<PortfolioView>,
+}
+
+/// The portfolio types of the organization's environment.
+#[utoipa::path(get, operation_id = "portfolio_types_list", path = "/organizations/{org}/portfolio-types", tag = "portfolios",
+    params(("org" = Uuid, Path, description = "Organization id")),
+    responses((status = 200, body = PortfolioTypeList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn list_types(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+) -> Result<Json<PortfolioTypeList>, ApiError> {
+    let (org, _) = authorized::<MembersRead>(&state, &caller, &org).await?;
+    let items = portier_store::portfolios::types(&state.store, &org).await?;
+    Ok(Json(PortfolioTypeList {
+        items: items.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Add a portfolio type to the organization's environment.
+///
+/// Needs `portfolios.manage`. 409 when the key is taken.
+#[utoipa::path(post, operation_id = "portfolio_types_create", path = "/organizations/{org}/portfolio-types", tag = "portfolios", request_body = CreatePortfolioType,
+    params(("org" = Uuid, Path, description = "Organization id")),
+    responses((status = 201, body = PortfolioTypeView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_type(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientAddr(client): ClientAddr,
+    Path(org): Path<String>,
+    ApiJson(body): ApiJson<CreatePortfolioType>,
+) -> Result<(StatusCode, Json<PortfolioTypeView>), ApiError> {
+    let (_, auth) = authorized::<PortfoliosManage>(&state, &caller, &org).await?;
+    let new = PortfolioType::parse(
+        &body.key.0,
+        Some(&body.name.en.0),
+        body.name.nl.as_ref().map(|n| n.0.as_str()),
+    )?;
+    let created =
+        portier_store::portfolios::create_type(&state.store, &auth, new, &Origin::now(client))
+            .await?;
+    Ok((StatusCode::CREATED, Json(created.into())))
+}
+
+/// Give a member a portfolio.
+///
+/// Needs `portfolios.manage`. The type must be one of the environment's and
+/// allowed by one of the member's roles here (422 on `type`); a person has
+/// one active portfolio at a time (409 `active_portfolio_exists`). Billing
+/// counts portfolios active on the last day of each month: starting on such
+/// a day answers a warning naming the month billed and the date to start on
+/// instead.
+#[utoipa::path(post, operation_id = "portfolios_create", path = "/organizations/{org}/members/{account_id}/portfolios", tag = "portfolios", request_body = CreatePortfolio,
+    params(("org" = Uuid, Path, description = "Organization id"), ("account_id" = Uuid, Path, description = "The member's account id")),
+    responses((status = 201, body = PortfolioView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientAddr(client): ClientAddr,
+    Path((org, account)): Path<(String, String)>,
+    ApiJson(body): ApiJson<CreatePortfolio>,
+) -> Result<(StatusCode, Json<PortfolioView>), ApiError> {
+    let (_, auth) = authorized::<PortfoliosManage>(&state, &caller, &org).await?;
+    let account = path_id("account_id", &account)?;
+    let origin = Origin::now(client);
+    let start = portfolios::start_date(body.start_date.as_deref(), origin.now.date_naive())?;
+    let (created, warning) = portier_store::portfolios::create(
+        &state.store,
+        &auth,
+        account,
+        body.type_key.0.trim(),
+        start,
+        &origin,
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(PortfolioView::of(&created, warning)),
+    ))
+}
+
+/// The portfolios of this organization and those below it.
+///
+/// Needs `portfolios.manage`. `state` filters (`active`, `deactivated`,
+/// `completed`); the newest first, at most `limit` (1–500, default 100).
+#[utoipa::path(get, operation_id = "portfolios_list", path = "/organizations/{org}/portfolios", tag = "portfolios",
+    params(("org" = Uuid, Path, description = "Organization id"),
+        ("state" = Option<String>, Query, description = "active, deactivated or completed"),
+        ("limit" = Option<i64>, Query, description = "1 to 500")),
+    responses((status = 200, body = PortfolioList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<PortfolioList>, ApiError> {
+    let (org, _) = authorized::<PortfoliosManage>(&state, &caller, &org).await?;
+    let wanted = q
+        .get("state")
+        .map(|s| {
+            PortfolioState::parse(s).ok_or_else(|| {
+                portier_core::FieldError::new(
+                    "state",
+                    "invalid",
+                    "a state is active, deactivated or completed",
+                )
+            })
+        })
+        .transpose()?;
+    let limit = super::Page::limit(&q)?;
+    let items = portier_store::portfolios::list(&state.store, &org, wanted, limit).await?;
+    Ok(Json(PortfolioList {
+        items: items.iter().map(|p| PortfolioView::of(p, None)).collect(),
+    }))
+}
+
+async fn change(
+    state: &AppState,
+    caller: &Caller,
+    client: Option<String>,
+    org: &str,
+    id: &str,
+    change: Change,
+) -> Result<Json<PortfolioView>, ApiError> {
+    let (_, auth) = authorized::<PortfoliosManage>(state, caller, org).await?;
+    let id: Uuid = path_id("id", id)?;
+    let origin = Origin::now(client);
+    let today = origin.now.date_naive();
+    let (changed, warning) =
+        portier_store::portfolios::change(&state.store, &auth, id, change, today, &origin).await?;
+    Ok(Json(PortfolioView::of(&changed, warning)))
+}
+
+/// Temporarily deactivate a portfolio (seed 001).
+///
+/// It is not billed from today on, and can be reactivated. Needs
+/// `portfolios.manage`; 409 unless it is active.
+#[utoipa::path(post, operation_id = "portfolios_deactivate", path = "/organizations/{org}/portfolios/{id}/deactivate", tag = "portfolios",
+    params(("org" = Uuid, Path, description = "Organization id"), ("id" = Uuid, Path, description = "Portfolio id")),
+    responses((status = 200, body = PortfolioView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn deactivate(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientAddr(client): ClientAddr,
+    Path((org, id)): Path<(String, String)>,
+) -> Result<Json<PortfolioView>, ApiError> {
+    change(&state, &caller, client, &org, &id, Change::Deactivate).await
+}
+
+/// Complete a portfolio (seed 001): final, not billed from today on.
+///
+/// Needs `portfolios.manage`; 409 when completed already.
+#[utoipa::path(post, operation_id = "portfolios_complete", path = "/organizations/{org}/portfolios/{id}/complete", tag = "portfolios",
+    params(("org" = Uuid, Path, description = "Organization id"), ("id" = Uuid, Path, description = "Portfolio id")),
+    responses((status = 200, body = PortfolioView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn complete(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientAddr(client): ClientAddr,
+    Path((org, id)): Path<(String, String)>,
+) -> Result<Json<PortfolioView>, ApiError> {
+    change(&state, &caller, client, &org, &id, Change::Complete).await
+}
+
+/// Reactivate a temporarily deactivated portfolio.
+///
+/// Active, and billed, from today. Needs `portfolios.manage`; 409 unless it
+/// is deactivated, or when the person has another active one. Answers a
+/// warning on the last day of a month.
+#[utoipa::path(post, operation_id = "portfolios_reactivate", path = "/organizations/{org}/portfolios/{id}/reactivate", tag = "portfolios",
+    params(("org" = Uuid, Path, description = "Organization id"), ("id" = Uuid, Path, description = "Portfolio id")),
+    responses((status = 200, body = PortfolioView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn reactivate(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientAddr(client): ClientAddr,
+    Path((org, id)): Path<(String, String)>,
+) -> Result<Json<PortfolioView>, ApiError> {
+    change(&state, &caller, client, &org, &id, Change::Reactivate).await
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BilledPortfolio {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    #[serde(rename = "type")]
+    pub type_key: String,
+    /// The organization (this one or one below it) that paid that month.
+    pub organization_id: Uuid,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BilledMonth {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// The day counted: the month's last.
+    pub reference_date: NaiveDate,
+    pub billed: usize,
+    /// Why each counts: active on the reference date, paid for by this
+    /// organization or one below it.
+    pub portfolios: Vec<BilledPortfolio>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BillingReport {
+    pub billing_cycle: BillingCycle,
+    /// For an annually billed organization: why no month counts.
+    pub note: Option<String>,
+    pub months: Vec<BilledMonth>,
+}
+
+/// What the organization is billed for, per month.
+///
+/// Per month from `from` to `to` (`YYYY-MM`, both included, at most 120
+/// months): the portfolios of this organization and those below it that
+/// were active on the month's last day. Quarterly invoices count the same
+/// months; an annually billed organization is not counted monthly. Needs
+/// `billing.read`.
+#[utoipa::path(get, operation_id = "billing_report", path = "/organizations/{org}/billing", tag = "portfolios",
+    params(("org" = Uuid, Path, description = "Organization id"),
+        ("from" = String, Query, description = "First month, YYYY-MM"),
+        ("to" = String, Query, description = "Last month, YYYY-MM")),
+    responses((status = 200, body = BillingReport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn billing(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<BillingReport>, ApiError> {
+    let (org, _) = authorized::<BillingRead>(&state, &caller, &org).await?;
+    let month = |name: &str| -> Result<Month, ApiError> {
+        let raw = q.get(name).ok_or_else(|| {
+            portier_core::FieldError::new(name, "required", "give the month as YYYY-MM")
+        })?;
+        Ok(Month::parse(name, raw)?)
+    };
+    let months = Month::range(month("from")?, month("to")?)?;
+    let (first, last) = (months[0].first_day(), months[months.len() - 1].last_day());
+    let periods =
+        portier_store::portfolios::billing_periods(&state.store, &org, first, last).await?;
+    let cycle = org.settings.billing_cycle;
+    let bills = portfolios::billed(&months, &periods, cycle);
+    Ok(Json(BillingReport {
+        billing_cycle: cycle,
+        note: (!cycle.counted_monthly()).then(|| {
+            "this organization is billed annually: its portfolios are not counted per month"
+                .to_owned()
+        }),
+        months: bills
+            .into_iter()
+            .map(|b| BilledMonth {
+                month: b.month.to_string(),
+                reference_date: b.month.last_day(),
+                billed: b.portfolios.len(),
+                portfolios: b
+                    .portfolios
+                    .iter()
+                    .map(|p| BilledPortfolio {
+                        id: p.portfolio,
+                        account_id: p.account,
+                        type_key: p.type_key.clone(),
+                        organization_id: p.organization,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }))
+}

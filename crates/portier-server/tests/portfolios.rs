@@ -1,0 +1,224 @@
+//! Portfolios and billing (issue 7) on both backends: portfolio types, a
+//! member's portfolio and the rules for giving one (the type, the role, one
+//! active at a time), deactivating, completing and reactivating, the
+//! last-day warning, and the billing report, also for a hand-computed
+//! scenario whose dates are injected (no clock).
+
+mod common;
+
+use chrono::NaiveDate;
+use common::TestApp;
+use portier_core::ids::AccountId;
+use portier_core::portfolios::{BillingCycle, Month, billed};
+use portier_core::rights::PortfoliosManage;
+use portier_store::audit::Origin;
+use portier_store::both_backends;
+use portier_store::portfolios::Change;
+use serde_json::{Value, json};
+
+/// The environment gets a type "surgery" and a role "resident" that allows
+/// it; returns the account id of a resident and of a plain member.
+async fn residents(app: &TestApp) -> (String, String) {
+    let org = app.org_id.clone();
+    let token = app.token.clone();
+    let r = app
+        .call("POST", &format!("/api/v1/organizations/{org}/portfolio-types"), Some(&token),
+            Some(json!({"key": "surgery", "name": {"en": "Specialty training surgery", "nl": "Opleiding chirurgie"}})))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = app
+        .call("POST", &format!("/api/v1/organizations/{org}/roles"), Some(&token),
+            Some(json!({"key": "resident", "name": {"en": "Resident", "nl": "AIOS"}, "kind": "content", "portfolio_types": ["surgery"]})))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let resident = app
+        .add_member(json!({"email": "eva@example.nl", "roles": ["resident"]}))
+        .await;
+    let member = app
+        .add_member(json!({"email": "piet@example.nl", "roles": ["member"]}))
+        .await;
+    (resident, member)
+}
+
+fn d(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+both_backends! {
+    async fn portfolio_types_belong_to_the_environment(db) {
+        let app = TestApp::start(db).await;
+        let org = app.org_id.clone();
+        let path = format!("/api/v1/organizations/{org}/portfolio-types");
+        let token = app.token.clone();
+        let r = app.call("POST", &path, Some(&token), Some(json!({"key": "onboarding-nurse", "name": {"en": "Onboarding nurse"}}))).await;
+        assert_eq!((r.status, &r.body["name"]), (201, &json!({"en": "Onboarding nurse", "nl": "Onboarding nurse"})), "{}", r.body);
+        let r = app.call("POST", &path, Some(&token), Some(json!({"key": "onboarding-nurse", "name": {"en": "Again"}}))).await;
+        assert_eq!(r.error(409), ("portfolio_type_exists", Some("key")));
+        let r = app.call("POST", &path, Some(&token), Some(json!({"key": "Surgery!", "name": {"en": "x"}}))).await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        // A department below sees the environment's types.
+        let r = app.call("POST", "/api/v1/organizations", Some(&token), Some(json!({"name": "Ward 3", "parent_id": org}))).await;
+        let ward = r.body["id"].as_str().unwrap().to_owned();
+        let r = app.call("GET", &format!("/api/v1/organizations/{ward}/portfolio-types"), Some(&token), None).await;
+        assert_eq!(r.body["items"][0]["key"], "onboarding-nurse", "{}", r.body);
+    }
+
+    async fn a_member_gets_a_portfolio_their_role_allows_one_at_a_time(db) {
+        let app = TestApp::start(db).await;
+        let (eva, piet) = residents(&app).await;
+        let org = app.org_id.clone();
+        let token = app.token.clone();
+        let give = |who: &str| format!("/api/v1/organizations/{org}/members/{who}/portfolios");
+        let r = app.call("POST", &give(&eva), Some(&token), Some(json!({"type": "cardiology"}))).await;
+        assert_eq!(r.error(422), ("unknown_portfolio_type", Some("type")));
+        let r = app.call("POST", &give(&piet), Some(&token), Some(json!({"type": "surgery"}))).await;
+        assert_eq!(r.error(422), ("not_allowed_by_role", Some("type")), "seed 001: only roles that allow the type");
+        let r = app.call("POST", &give(&eva), Some(&token), Some(json!({"type": "surgery", "start_date": "2020-01-01"}))).await;
+        assert_eq!(r.error(422), ("in_the_past", Some("start_date")));
+        let r = app.call("POST", &give(&eva), Some(&token), Some(json!({"type": "surgery", "start_date": "2099-13-01"}))).await;
+        assert_eq!(r.error(422), ("invalid", Some("start_date")));
+        let stranger = uuid::Uuid::now_v7();
+        let r = app.call("POST", &give(&stranger.to_string()), Some(&token), Some(json!({"type": "surgery"}))).await;
+        assert_eq!(r.error(404).0, "not_found");
+
+        // On the last day of a month: billed for it, and told so with the way out.
+        let r = app.call("POST", &give(&eva), Some(&token), Some(json!({"type": "surgery", "start_date": "2099-12-31"}))).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        assert_eq!((&r.body["state"], &r.body["type"], &r.body["start_date"]), (&json!("active"), &json!("surgery"), &json!("2099-12-31")));
+        assert_eq!(r.body["organization_id"], json!(org));
+        assert_eq!(r.body["warnings"][0]["code"], "billed_for_this_month");
+        assert_eq!(r.body["warnings"][0]["month"], "2099-12");
+        assert_eq!(r.body["warnings"][0]["avoid_by_starting_on"], "2100-01-01");
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        let r = app.call("POST", &give(&eva), Some(&token), Some(json!({"type": "surgery", "start_date": "2100-01-01"}))).await;
+        assert_eq!(r.error(409).0, "active_portfolio_exists", "generally one active at a time");
+
+        let list = app.call("GET", &format!("/api/v1/organizations/{org}/portfolios?state=active"), Some(&token), None).await;
+        assert_eq!(list.body["items"].as_array().unwrap().len(), 1, "{}", list.body);
+        let r = app.call("GET", &format!("/api/v1/organizations/{org}/portfolios?state=paused"), Some(&token), None).await;
+        assert_eq!(r.error(422).1, Some("state"));
+
+        // Deactivated (it had not begun: no day of it is billed), back, completed.
+        let act = |what: &str| format!("/api/v1/organizations/{org}/portfolios/{id}/{what}");
+        let r = app.call("POST", &act("deactivate"), Some(&token), None).await;
+        assert_eq!((r.status, &r.body["state"]), (200, &json!("deactivated")), "{}", r.body);
+        assert_eq!(app.call("POST", &act("deactivate"), Some(&token), None).await.error(409).0, "portfolio_state");
+        let r = app.call("POST", &act("reactivate"), Some(&token), None).await;
+        assert_eq!((r.status, &r.body["state"]), (200, &json!("active")), "{}", r.body);
+        assert_eq!(r.body["warnings"][0]["month"], "2099-12", "back from its start date, the last day of a month");
+        let r = app.call("POST", &act("complete"), Some(&token), None).await;
+        assert_eq!((r.status, &r.body["state"]), (200, &json!("completed")));
+        assert_eq!(app.call("POST", &act("reactivate"), Some(&token), None).await.error(409).0, "portfolio_state", "completed is final");
+        // A new one may follow (several consecutively, seed 001), and no warning on a first day.
+        let r = app.call("POST", &give(&eva), Some(&token), Some(json!({"type": "surgery", "start_date": "2100-01-01"}))).await;
+        assert_eq!((r.status, &r.body["warnings"]), (201, &json!([])), "{}", r.body);
+
+        let mut trail = portier_store::testing::strings(&app.db.store, "SELECT action FROM audit_events WHERE action LIKE 'portfolio%'").await;
+        trail.sort();
+        assert_eq!(trail, ["portfolio.completed", "portfolio.created", "portfolio.created", "portfolio.deactivated", "portfolio.reactivated", "portfolio_type.created"]);
+    }
+
+    async fn the_billing_report_counts_the_last_day_of_each_month(db) {
+        let app = TestApp::start(db).await;
+        let (eva, _) = residents(&app).await;
+        let org = app.org_id.clone();
+        let token = app.token.clone();
+        let r = app.call("POST", &format!("/api/v1/organizations/{org}/members/{eva}/portfolios"), Some(&token), Some(json!({"type": "surgery", "start_date": "2099-12-31"}))).await;
+        let id = r.body["id"].clone();
+        let bill = |from: &str, to: &str| format!("/api/v1/organizations/{org}/billing?from={from}&to={to}");
+        let r = app.call("GET", &bill("2099-11", "2100-02"), Some(&token), None).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let counts: Vec<(String, u64)> = r.body["months"].as_array().unwrap().iter()
+            .map(|m| (m["month"].as_str().unwrap().to_owned(), m["billed"].as_u64().unwrap())).collect();
+        assert_eq!(counts, [("2099-11".into(), 0), ("2099-12".into(), 1), ("2100-01".into(), 1), ("2100-02".into(), 1)]);
+        assert_eq!(r.body["months"][1]["reference_date"], "2099-12-31");
+        assert_eq!(r.body["months"][1]["portfolios"][0], json!({"id": id, "account_id": eva, "type": "surgery", "organization_id": org}));
+        assert_eq!(r.body["billing_cycle"], "monthly");
+        for (q, field) in [("from=2026-1&to=2026-02", "from"), ("from=2026-03&to=2026-02", "to"), ("from=2026-01", "to"), ("from=2000-01&to=2026-01", "to")] {
+            let r = app.call("GET", &format!("/api/v1/organizations/{org}/billing?{q}"), Some(&token), None).await;
+            assert_eq!(r.error(422).1, Some(field), "{q}");
+        }
+        // Quarterly: counted per month all the same; annually: not counted monthly.
+        let path = format!("/api/v1/organizations/{org}");
+        app.call("PATCH", &path, Some(&token), Some(json!({"settings": {"billing_cycle": "quarterly"}}))).await;
+        let r = app.call("GET", &bill("2099-12", "2099-12"), Some(&token), None).await;
+        assert_eq!((&r.body["billing_cycle"], &r.body["months"][0]["billed"]), (&json!("quarterly"), &json!(1)));
+        app.call("PATCH", &path, Some(&token), Some(json!({"settings": {"billing_cycle": "annual"}}))).await;
+        let r = app.call("GET", &bill("2099-12", "2099-12"), Some(&token), None).await;
+        assert_eq!((&r.body["billing_cycle"], &r.body["months"][0]["billed"]), (&json!("annual"), &json!(0)));
+        assert!(r.body["note"].as_str().unwrap().contains("annually"));
+        // And no last-day warning for an annual payer (seed 000).
+        let piet = app.add_member(json!({"email": "sam@example.nl", "roles": ["resident"]})).await;
+        let r = app.call("POST", &format!("/api/v1/organizations/{org}/members/{piet}/portfolios"), Some(&token), Some(json!({"type": "surgery", "start_date": "2099-12-31"}))).await;
+        assert_eq!((r.status, &r.body["warnings"]), (201, &json!([])), "{}", r.body);
+    }
+
+    async fn a_stored_history_bills_as_computed_by_hand(db) {
+        // The hand-computed table of issue 7, stored and read back: changes
+        // made on injected dates (a deactivation on a leap day, another on a
+        // last day), read by the report's query and counted by the rule.
+        //
+        // | portfolio | history                                      |
+        // |-----------|----------------------------------------------|
+        // | A         | from 2027-12-31                              |
+        // | B         | from 2028-01-10, deactivated 2028-02-29      |
+        // | C         | from 2027-11-05, deactivated 2028-01-31      |
+        // | D         | from 2028-02-29, completed 2028-03-15        |
+        //
+        // | month   | billed     |
+        // |---------|------------|
+        // | 2027-11 | C          |
+        // | 2027-12 | A, C       |
+        // | 2028-01 | A, B       |
+        // | 2028-02 | A, D       |
+        // | 2028-03 | A          |
+        let app = TestApp::start(db).await;
+        residents(&app).await;
+        let store = &app.db.store;
+        let org = portier_store::organizations::get(store, app.org_id.parse().unwrap()).await.unwrap().unwrap();
+        let principal = portier_store::members::principal_for_account(store, admin_of(&app).await).await.unwrap();
+        let auth = principal.authorize::<PortfoliosManage>(&org).unwrap();
+        let origin = Origin::now(None);
+        let mut ids = Vec::new();
+        for (n, start) in ["2027-12-31", "2028-01-10", "2027-11-05", "2028-02-29"].iter().enumerate() {
+            let who = app.add_member(json!({"email": format!("p{n}@example.nl"), "roles": ["resident"]})).await;
+            let account = AccountId(who.parse().unwrap());
+            let (p, _) = portier_store::portfolios::create(store, &auth, account, "surgery", d(start), &origin).await.unwrap();
+            ids.push(p.id);
+        }
+        for (i, c, on) in [(1, Change::Deactivate, "2028-02-29"), (2, Change::Deactivate, "2028-01-31"), (3, Change::Complete, "2028-03-15")] {
+            portier_store::portfolios::change(store, &auth, ids[i], c, d(on), &origin).await.unwrap();
+        }
+        let months = Month::range(Month::parse("from", "2027-11").unwrap(), Month::parse("to", "2028-03").unwrap()).unwrap();
+        let periods = portier_store::portfolios::billing_periods(store, &org, months[0].first_day(), months[4].last_day()).await.unwrap();
+        let name = |id| ["A", "B", "C", "D"][ids.iter().position(|x| *x == id).unwrap()];
+        let table: Vec<(String, Vec<&str>)> = billed(&months, &periods, BillingCycle::Monthly)
+            .into_iter()
+            .map(|b| {
+                let mut names: Vec<&str> = b.portfolios.iter().map(|p| name(p.portfolio)).collect();
+                names.sort();
+                (b.month.to_string(), names)
+            })
+            .collect();
+        let expect: Vec<(String, Vec<&str>)> = vec![
+            ("2027-11".into(), vec!["C"]),
+            ("2027-12".into(), vec!["A", "C"]),
+            ("2028-01".into(), vec!["A", "B"]),
+            ("2028-02".into(), vec!["A", "D"]),
+            ("2028-03".into(), vec!["A"]),
+        ];
+        assert_eq!(table, expect);
+    }
+}
+
+/// The bootstrapped administrator's account id.
+async fn admin_of(app: &TestApp) -> AccountId {
+    let list = app
+        .get(&format!(
+            "/api/v1/organizations/{}/members?q=admin",
+            app.org_id
+        ))
+        .await;
+    let id: &Value = &list.body["items"][0]["account_id"];
+    AccountId(id.as_str().unwrap().parse().unwrap())
+}
