@@ -123,6 +123,9 @@ pub struct NewMember {
     /// seed 002: unchecked makes an account that cannot be used yet.
     pub active: bool,
     pub warnings: Vec<Warning>,
+    /// seed 000: the portfolio, last; set by the caller once it holds the
+    /// right to give one.
+    pub portfolio: Option<crate::portfolios::NewPortfolio>,
 }
 
 impl NewMember {
@@ -159,6 +162,7 @@ impl NewMember {
             });
         }
         Ok(NewMember {
+            portfolio: None,
             email,
             roles,
             name: PersonName {

@@ -77,6 +77,14 @@ impl PortfolioType {
     }
 }
 
+/// A portfolio asked for with a new member (seed 000: the last step of
+/// adding a user), checked by the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPortfolio {
+    pub type_key: String,
+    pub start: NaiveDate,
+}
+
 /// A calendar month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Month {

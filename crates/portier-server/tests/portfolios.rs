@@ -118,6 +118,44 @@ both_backends! {
         assert_eq!(trail, ["portfolio.completed", "portfolio.created", "portfolio.created", "portfolio.deactivated", "portfolio.reactivated", "portfolio_type.created"]);
     }
 
+    async fn a_portfolio_comes_last_when_adding_a_user_and_removal_asks_about_it(db) {
+        let app = TestApp::start(db).await;
+        residents(&app).await;
+        let org = app.org_id.clone();
+        let token = app.token.clone();
+        let members = format!("/api/v1/organizations/{org}/members");
+        // Refused on the portfolio: nothing of the member is kept.
+        let r = app.call("POST", &members, Some(&token), Some(json!({"email": "sam@example.nl", "roles": ["member"], "portfolio": {"type": "surgery"}}))).await;
+        assert_eq!(r.error(422), ("not_allowed_by_role", Some("portfolio.type")));
+        let r = app.call("POST", &members, Some(&token), Some(json!({"email": "sam@example.nl", "roles": ["resident"], "portfolio": {"type": "surgery", "start_date": "yesterday"}}))).await;
+        assert_eq!(r.error(422), ("invalid", Some("portfolio.start_date")));
+        assert_eq!(app.get(&format!("{members}?q=sam")).await.body["items"].as_array().unwrap().len(), 0, "nothing half-written");
+        // Without the right to give portfolios.
+        let mut set = portier_core::permissions::PermissionSet::new();
+        set.insert(portier_core::permissions::MEMBERS_INVITE);
+        set.insert(portier_core::permissions::ROLES_ASSIGN);
+        let limited = app.restricted_token(&org, set).await;
+        let r = app.call("POST", &members, Some(&limited), Some(json!({"email": "sam@example.nl", "roles": ["resident"], "portfolio": {"type": "surgery"}}))).await;
+        assert_eq!(r.error(403).0, "forbidden");
+        // Role first, then e-mail, then portfolio (seed 000), with the last-day warning.
+        let r = app.call("POST", &members, Some(&token), Some(json!({"email": "sam@example.nl", "roles": ["resident"], "portfolio": {"type": "surgery", "start_date": "2099-12-31"}}))).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        assert_eq!((&r.body["portfolio"]["state"], &r.body["portfolio"]["type"]), (&json!("active"), &json!("surgery")));
+        assert_eq!(r.body["warnings"][0]["code"], "billed_for_this_month", "{}", r.body);
+        let sam = r.body["account_id"].as_str().unwrap().to_owned();
+        let portfolio = r.body["portfolio"]["id"].as_str().unwrap().to_owned();
+
+        // seed 001: removing asks what becomes of the active portfolio.
+        let member = format!("{members}/{sam}");
+        assert_eq!(app.call("DELETE", &member, Some(&token), None).await.error(409), ("active_portfolio", Some("portfolio")));
+        assert_eq!(app.call("DELETE", &format!("{member}?portfolio=keep"), Some(&token), None).await.error(422).1, Some("portfolio"));
+        let r = app.call("DELETE", &format!("{member}?portfolio=complete"), Some(&token), None).await;
+        assert_eq!(r.status, 204, "{}", r.body);
+        let list = app.call("GET", &format!("/api/v1/organizations/{org}/portfolios"), Some(&token), None).await;
+        let item = list.body["items"].as_array().unwrap().iter().find(|p| p["id"] == json!(portfolio)).unwrap().clone();
+        assert_eq!(item["state"], "completed");
+    }
+
     async fn the_billing_report_counts_the_last_day_of_each_month(db) {
         let app = TestApp::start(db).await;
         let (eva, _) = residents(&app).await;

@@ -40,6 +40,8 @@ pub struct Added {
     pub two_factor: bool,
     /// Names of the groups the member joined.
     pub groups: Vec<String>,
+    /// The portfolio given with the membership (seed 000).
+    pub portfolio: Option<crate::portfolios::PortfolioView>,
 }
 
 impl Added {
@@ -165,6 +167,29 @@ pub async fn add(
         .await?;
         false
     };
+    // seed 000: the portfolio last, once the member holds the roles that
+    // allow it.
+    let mut warnings = new.warnings;
+    let portfolio = match &new.portfolio {
+        Some(p) => {
+            let (view, warning) = crate::portfolios::create_in(
+                &mut tx,
+                &org,
+                auth.actor(),
+                account.id,
+                p,
+                "portfolio.type",
+                origin,
+            )
+            .await?;
+            warnings.extend(warning.map(|w| Warning {
+                code: w.code,
+                message: w.message,
+            }));
+            Some(view)
+        }
+        None => None,
+    };
     // An account created just now has no second factor yet.
     let two_factor = reused && has_second_factor(&mut tx, account.id).await?;
     let event = NewAuditEvent {
@@ -199,9 +224,10 @@ pub async fn add(
         membership,
         roles,
         invitation_sent,
-        warnings: new.warnings,
+        warnings,
         two_factor,
         groups,
+        portfolio,
     })
 }
 
@@ -1446,12 +1472,24 @@ pub async fn remove(
     store: &Store,
     auth: &Authorized<portier_core::rights::MembersRemove>,
     account_id: AccountId,
+    portfolio: Option<crate::portfolios::Change>,
     origin: &Origin,
 ) -> Result<()> {
     let mut tx = store.begin().await?;
     let org = organizations::get_for_update(&mut tx, auth.organization_id()).await?;
     let (account, m) = membership_in(&mut tx, org.id, account_id).await?;
     ensure_not_last_administrator(&mut tx, &org, &account, &m).await?;
+    let today = origin.now.date_naive();
+    crate::portfolios::settle_on_removal(
+        &mut tx,
+        &org,
+        auth.actor(),
+        account.id,
+        portfolio,
+        today,
+        origin,
+    )
+    .await?;
     in_tx!(&mut tx, |c| {
         sqlx::query("DELETE FROM memberships WHERE id = $1")
             .bind(m.id.0)

@@ -6,10 +6,12 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use portier_core::Error as DomainError;
 use portier_core::FieldError;
-use portier_core::audit::NewAuditEvent;
+use portier_core::audit::{Actor, NewAuditEvent};
 use portier_core::ids::AccountId;
 use portier_core::organizations::Organization;
-use portier_core::portfolios::{ActivePeriod, PortfolioState, PortfolioType, Warning};
+use portier_core::portfolios::{
+    ActivePeriod, NewPortfolio, PortfolioState, PortfolioType, Warning,
+};
 use portier_core::rights::{Authorized, PortfoliosManage};
 use portier_core::roles::LocalizedName;
 use sqlx::types::Json;
@@ -38,7 +40,7 @@ pub async fn types(store: &Store, org: &Organization) -> Result<Vec<PortfolioTyp
 }
 
 fn event(
-    auth: &Authorized<PortfoliosManage>,
+    actor: &Actor,
     action: &'static str,
     org: &Organization,
     target_type: &'static str,
@@ -47,7 +49,7 @@ fn event(
     origin: &Origin,
 ) -> NewAuditEvent {
     NewAuditEvent {
-        actor: auth.actor().clone(),
+        actor: actor.clone(),
         action,
         organization_id: Some(org.id),
         target_type,
@@ -99,7 +101,7 @@ pub async fn create_type(
     }
     let changes = serde_json::json!({"key": new.key, "name": new.name});
     let e = event(
-        auth,
+        auth.actor(),
         "portfolio_type.created",
         &org,
         "portfolio_type",
@@ -185,8 +187,29 @@ pub async fn create(
 ) -> Result<(PortfolioView, Option<Warning>)> {
     let mut tx = store.begin().await?;
     let org = organizations::get_in_tx(&mut tx, auth.organization_id()).await?;
+    let new = NewPortfolio {
+        type_key: type_key.to_owned(),
+        start,
+    };
+    let created = create_in(&mut tx, &org, auth.actor(), account, &new, "type", origin).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// [`create`] within `tx`, for the member `account` of `org` (also one
+/// added in this same transaction); refusals of the type name `field`.
+pub(crate) async fn create_in(
+    tx: &mut Tx,
+    org: &Organization,
+    actor: &Actor,
+    account: AccountId,
+    new: &NewPortfolio,
+    field: &str,
+    origin: &Origin,
+) -> Result<(PortfolioView, Option<Warning>)> {
+    let (type_key, start) = (new.type_key.as_str(), new.start);
     // The member's roles here, and what they allow.
-    let allowed: Vec<Json<Vec<String>>> = in_tx!(&mut tx, |c| {
+    let allowed: Vec<Json<Vec<String>>> = in_tx!(tx, |c| {
         sqlx::query_scalar(
             "SELECT r.portfolio_types FROM memberships m
                JOIN membership_roles mr ON mr.membership_id = m.id
@@ -198,7 +221,7 @@ pub async fn create(
         .fetch_all(c)
         .await
     })?;
-    let member: Option<i32> = in_tx!(&mut tx, |c| {
+    let member: Option<i32> = in_tx!(tx, |c| {
         sqlx::query_scalar(
             "SELECT 1 FROM memberships WHERE organization_id = $1 AND account_id = $2",
         )
@@ -210,7 +233,7 @@ pub async fn create(
     if member.is_none() {
         return Err(DomainError::NotFound { what: "member" }.into());
     }
-    let known: Option<i32> = in_tx!(&mut tx, |c| {
+    let known: Option<i32> = in_tx!(tx, |c| {
         sqlx::query_scalar("SELECT 1 FROM portfolio_types WHERE environment_id = $1 AND key = $2")
             .bind(org.environment_id.0)
             .bind(type_key)
@@ -219,7 +242,7 @@ pub async fn create(
     })?;
     if known.is_none() {
         return Err(FieldError::new(
-            "type",
+            field,
             "unknown_portfolio_type",
             format!("this environment has no portfolio type \"{type_key}\""),
         )
@@ -230,17 +253,17 @@ pub async fn create(
         .any(|types| types.0.iter().any(|t| t == type_key))
     {
         return Err(FieldError::new(
-            "type",
+            field,
             "not_allowed_by_role",
             format!("none of this member's roles here allows a portfolio of type \"{type_key}\""),
         )
         .into());
     }
-    if has_active(&mut tx, account, None).await? {
+    if has_active(tx, account, None).await? {
         return Err(one_at_a_time());
     }
     let id = Uuid::now_v7();
-    in_tx!(&mut tx, |c| {
+    in_tx!(tx, |c| {
         sqlx::query(
             "INSERT INTO portfolios (id, account_id, environment_id, type_key, organization_id, state,
                                      start_date, created_at, updated_at)
@@ -257,20 +280,19 @@ pub async fn create(
         .await
         .map(|r| r.rows_affected())
     })?;
-    open_period(&mut tx, id, org.id.0, start).await?;
+    open_period(tx, id, org.id.0, start).await?;
     let changes = serde_json::json!({"account_id": account, "type": type_key, "start_date": start});
     let e = event(
-        auth,
+        actor,
         "portfolio.created",
-        &org,
+        org,
         "portfolio",
         id.to_string(),
         changes,
         origin,
     );
-    audit::record(&mut tx, org.environment_id, e, origin.now).await?;
-    let view = get_tx(&mut tx, id).await?;
-    tx.commit().await?;
+    audit::record(tx, org.environment_id, e, origin.now).await?;
+    let view = get_tx(tx, id).await?;
     let warning = portier_core::portfolios::start_warning(start, org.settings.billing_cycle);
     Ok((view, warning))
 }
@@ -382,22 +404,49 @@ pub async fn change(
     if !manager.path.as_str().starts_with(org.path.as_str()) {
         return Err(DomainError::NotFound { what: "portfolio" }.into());
     }
+    let warning = apply(
+        &mut tx,
+        auth.actor(),
+        &manager,
+        &current,
+        change,
+        today,
+        origin,
+    )
+    .await?;
+    let view = get_tx(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok((view, warning))
+}
+
+/// Applies `change` to `current` (managed by `manager`) as of `today`, with
+/// its audit event; the warning of a reactivation on a month's last day.
+async fn apply(
+    tx: &mut Tx,
+    actor: &Actor,
+    manager: &Organization,
+    current: &PortfolioView,
+    change: Change,
+    today: NaiveDate,
+    origin: &Origin,
+) -> Result<Option<Warning>> {
+    let id = current.id;
     let (next, warning) = match (current.state, change) {
         (PortfolioState::Active, Change::Deactivate) => {
-            close_period(&mut tx, id, today).await?;
+            close_period(tx, id, today).await?;
             (PortfolioState::Deactivated, None)
         }
         (PortfolioState::Active, Change::Complete) => {
-            close_period(&mut tx, id, today).await?;
+            close_period(tx, id, today).await?;
             (PortfolioState::Completed, None)
         }
         (PortfolioState::Deactivated, Change::Complete) => (PortfolioState::Completed, None),
         (PortfolioState::Deactivated, Change::Reactivate) => {
-            if has_active(&mut tx, current.account_id, Some(id)).await? {
+            if has_active(tx, current.account_id, Some(id)).await? {
                 return Err(one_at_a_time());
             }
             let from = today.max(current.start_date);
-            open_period(&mut tx, id, manager.id.0, from).await?;
+            open_period(tx, id, manager.id.0, from).await?;
             let cycle = manager.settings.billing_cycle;
             (
                 PortfolioState::Active,
@@ -406,7 +455,7 @@ pub async fn change(
         }
         (state, change) => return Err(cannot(state, change)),
     };
-    in_tx!(&mut tx, |c| {
+    in_tx!(tx, |c| {
         sqlx::query("UPDATE portfolios SET state = $2, updated_at = $3 WHERE id = $1")
             .bind(id)
             .bind(next.as_str())
@@ -417,18 +466,55 @@ pub async fn change(
     })?;
     let changes = serde_json::json!({"state": {"before": current.state.as_str(), "after": next.as_str()}, "on": today});
     let e = event(
-        auth,
+        actor,
         change.action(),
-        &manager,
+        manager,
         "portfolio",
         id.to_string(),
         changes,
         origin,
     );
-    audit::record(&mut tx, manager.environment_id, e, origin.now).await?;
-    let view = get_tx(&mut tx, id).await?;
-    tx.commit().await?;
-    Ok((view, warning))
+    audit::record(tx, manager.environment_id, e, origin.now).await?;
+    Ok(warning)
+}
+
+/// Before `account` leaves `org`: its portfolios active there, ended by
+/// `then` (deactivated or completed) as of `today`. Without `then`, a 409
+/// when there is one (seed 001: removing asks what to do with it).
+pub(crate) async fn settle_on_removal(
+    tx: &mut Tx,
+    org: &Organization,
+    actor: &Actor,
+    account: AccountId,
+    then: Option<Change>,
+    today: NaiveDate,
+    origin: &Origin,
+) -> Result<()> {
+    let sql = format!(
+        "{SELECT} WHERE p.account_id = $1 AND p.organization_id = $2 AND p.state = 'active'"
+    );
+    let rows: Vec<PortfolioRow> = in_tx!(tx, |c| {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(account.0)
+            .bind(org.id.0)
+            .fetch_all(c)
+            .await
+    })?;
+    let active: Vec<PortfolioView> = rows.into_iter().map(view).collect::<Result<_>>()?;
+    match then {
+        _ if active.is_empty() => Ok(()),
+        None | Some(Change::Reactivate) => Err(Error::Domain(DomainError::Conflict {
+            code: "active_portfolio",
+            field: Some("portfolio".into()),
+            message: "this member has an active portfolio here: say whether to deactivate or complete it (portfolio=deactivate or portfolio=complete)".into(),
+        })),
+        Some(change) => {
+            for p in &active {
+                apply(tx, actor, org, p, change, today, origin).await?;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// The portfolios managed by `org` and the organizations below it, in

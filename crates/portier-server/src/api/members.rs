@@ -149,6 +149,11 @@ pub struct AddMember {
     /// sends nothing (seed 002).
     #[serde(default = "yes")]
     pub active: bool,
+    /// seed 000: a portfolio, last, when a role given allows its type. Needs
+    /// `portfolios.manage`. A start on a month's last day answers a warning.
+    #[serde(default, deserialize_with = "crate::extract::some_object")]
+    #[schema(nullable = false)]
+    pub portfolio: Option<super::portfolios::CreatePortfolio>,
 }
 
 fn yes() -> bool {
@@ -234,6 +239,8 @@ pub struct AddedMember {
     pub invitation_sent: bool,
     pub member: MemberItem,
     pub warnings: Vec<Warning>,
+    /// The portfolio given with the membership, if one was asked for.
+    pub portfolio: Option<super::portfolios::PortfolioView>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -372,6 +379,18 @@ pub async fn add(
         registration: body.registration.map(RegistrationInput::pair),
         active: body.active,
     })?;
+    let mut new = new;
+    if let Some(p) = body.portfolio {
+        caller
+            .0
+            .authorize::<portier_core::rights::PortfoliosManage>(&org)?;
+        let today = chrono::Utc::now().date_naive();
+        new.portfolio = Some(portier_core::portfolios::NewPortfolio {
+            type_key: p.type_key.0.trim().to_owned(),
+            start: portier_core::portfolios::start_date(p.start_date.as_deref(), today)
+                .map_err(|e| e.in_field("portfolio.start_date"))?,
+        });
+    }
     let added = crate::membership::add(&state, &caller.0, &auth, new, client).await?;
     let view = added.view();
     let location = format!(
@@ -384,6 +403,10 @@ pub async fn add(
         invitation_sent: added.invitation_sent,
         member: (&view).into(),
         warnings: added.warnings,
+        portfolio: added
+            .portfolio
+            .as_ref()
+            .map(|p| super::portfolios::PortfolioView::of(p, None)),
     };
     Ok((
         StatusCode::CREATED,
@@ -617,10 +640,15 @@ pub async fn update(
 /// Remove a member from the organization: the membership and its rights end;
 /// the account and the audit trail stay. The last administrator of an
 /// environment who can sign in cannot be removed (409 `last_administrator`).
+/// A member with an active portfolio here is removed only when the call
+/// says what becomes of it (seed 001): `portfolio=deactivate` or
+/// `portfolio=complete` (which needs `portfolios.manage`); else 409
+/// `active_portfolio`.
 ///
 /// *Permissions*: `members.remove`.
 #[utoipa::path(delete, operation_id = "members_remove", path = "/organizations/{org}/members/{account_id}", tag = "members",
-    params(("org" = Uuid, Path, description = "The organization's id"), ("account_id" = Uuid, Path, description = "The member's account id")),
+    params(("org" = Uuid, Path, description = "The organization's id"), ("account_id" = Uuid, Path, description = "The member's account id"),
+        ("portfolio" = Option<String>, Query, description = "deactivate or complete: what becomes of an active portfolio here")),
     responses(
         (status = 204, description = "Removed"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -631,9 +659,33 @@ pub async fn remove(
     caller: Caller,
     ClientAddr(client): ClientAddr,
     Path((org, account)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
 ) -> Result<StatusCode, ApiError> {
-    let (_, auth, account) = member_route::<MembersRemove>(&state, &caller, &org, &account).await?;
-    portier_store::members::remove(&state.store, &auth, account, &Origin::now(client)).await?;
+    let (org, auth, account) =
+        member_route::<MembersRemove>(&state, &caller, &org, &account).await?;
+    use portier_store::portfolios::Change;
+    let portfolio = match q.get("portfolio").map(String::as_str) {
+        None => None,
+        Some(then) => {
+            caller
+                .0
+                .authorize::<portier_core::rights::PortfoliosManage>(&org)?;
+            Some(match then {
+                "deactivate" => Change::Deactivate,
+                "complete" => Change::Complete,
+                _ => {
+                    return Err(portier_core::FieldError::new(
+                        "portfolio",
+                        "invalid",
+                        "say deactivate or complete",
+                    )
+                    .into());
+                }
+            })
+        }
+    };
+    let origin = Origin::now(client);
+    portier_store::members::remove(&state.store, &auth, account, portfolio, &origin).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

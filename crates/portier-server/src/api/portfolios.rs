@@ -106,7 +106,7 @@ pub struct PortfolioView {
 }
 
 impl PortfolioView {
-    fn of(p: &Stored, warning: Option<Warning>) -> PortfolioView {
+    pub(crate) fn of(p: &Stored, warning: Option<Warning>) -> PortfolioView {
         PortfolioView {
             id: p.id,
             account_id: p.account_id.0,

@@ -1175,7 +1175,9 @@ async fn remove(
             Ok(r) => r,
             Err(page) => return page,
         };
-    match portier_store::members::remove(&state.store, &auth, account, &Origin::now(client)).await {
+    match portier_store::members::remove(&state.store, &auth, account, None, &Origin::now(client))
+        .await
+    {
         Ok(()) => Redirect::to(&format!("/orgs/{org}/members?done=removed")).into_response(),
         Err(e) => {
             after(
