@@ -65,6 +65,25 @@ enum Command {
         #[arg(long, value_name = "NUMBER")]
         number: Option<String>,
     },
+    /// What an organization is billed for (issue 7): per month, the portfolios
+    /// of the organization and those below it that were active on the month's
+    /// last day. Quarterly invoices count the same months; an annually billed
+    /// organization is not counted monthly.
+    Billing {
+        /// The organization's id.
+        #[arg(long, value_name = "ID")]
+        org: String,
+        /// The month, YYYY-MM (the first, with --to).
+        #[arg(long, value_name = "YYYY-MM")]
+        month: String,
+        /// The last month of a range, YYYY-MM.
+        #[arg(long, value_name = "YYYY-MM")]
+        to: Option<String>,
+        /// CSV for finance (RFC 4180): one row per billed portfolio, and one
+        /// with a count of 0 for a month with none.
+        #[arg(long)]
+        csv: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -117,6 +136,12 @@ fn main() -> ExitCode {
             Command::Mail {
                 action: MailCommand::List { to, limit, json },
             } => mail_list(&config, to.as_deref(), limit, json).await,
+            Command::Billing {
+                org,
+                month,
+                to,
+                csv,
+            } => billing(&config, &org, &month, to.as_deref(), csv).await,
         }
     });
     match result {
@@ -310,6 +335,65 @@ async fn bootstrap(config: &Config, org: &str, email: &str) -> anyhow::Result<()
 }
 
 /// `portier registration`: shows or sets a person's registration number.
+async fn billing(
+    config: &Config,
+    org: &str,
+    month: &str,
+    to: Option<&str>,
+    csv: bool,
+) -> anyhow::Result<()> {
+    use portier_core::portfolios::Month;
+    let store = migrate(config).await?;
+    let id: uuid::Uuid = org
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--org: {org:?} is not an organization id"))?;
+    let org = portier_store::organizations::get(&store, id.into())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("--org: no organization {id}"))?;
+    let parse = |flag: &str, raw: &str| {
+        Month::parse(flag, raw).map_err(|e| anyhow::anyhow!("--{flag}: {}", e.message))
+    };
+    let first = parse("month", month)?;
+    let last = to.map(|t| parse("to", t)).transpose()?.unwrap_or(first);
+    let months = Month::range(first, last).map_err(|e| anyhow::anyhow!("--to: {}", e.message))?;
+    let report = portier_store::portfolios::report(&store, &org, &months).await?;
+    let cycle = org.settings.billing_cycle;
+    if csv {
+        println!("month,reference_date,billed,portfolio_id,account_id,type,organization_id");
+        for (month, counted) in &report {
+            let head = format!("{month},{},{}", month.last_day(), counted.len());
+            if counted.is_empty() {
+                println!("{head},,,,");
+            }
+            for p in counted {
+                println!(
+                    "{head},{},{},{},{}",
+                    p.portfolio, p.account, p.type_key, p.organization
+                );
+            }
+        }
+        return Ok(());
+    }
+    println!("{} ({}), billed {}", org.name, org.id, cycle.as_str());
+    if !cycle.counted_monthly() {
+        println!("Billed annually: its portfolios are not counted per month.");
+    }
+    for (month, counted) in &report {
+        println!(
+            "{month}  reference date {}  billed: {}",
+            month.last_day(),
+            counted.len()
+        );
+        for p in counted {
+            println!(
+                "  {}  account {}  {}  paid by {}",
+                p.portfolio, p.account, p.type_key, p.organization
+            );
+        }
+    }
+    Ok(())
+}
+
 async fn registration(
     config: &Config,
     email: &str,

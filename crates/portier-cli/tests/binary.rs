@@ -462,6 +462,7 @@ fn help_explains_every_command_and_setting() {
         "PORTIER_LOG_FORMAT",
         "portier.toml",
         "mail",
+        "billing",
     ] {
         assert!(
             help.contains(word),
@@ -769,4 +770,84 @@ async fn operators_replace_mail_templates_in_the_data_directory() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Issue 7's report for finance through the real binary: a portfolio given
+/// through a running node's API, then `portier billing` in text and CSV.
+#[tokio::test]
+async fn an_operator_prints_the_billing_report_for_finance() {
+    let dir = Scratch::new();
+    let boot = bootstrap(&dir.0, None, "Ziekenhuis Oost", "beheer@example.nl");
+    let node = Node::start(&dir.0, None);
+    let org = boot["organization_id"].as_str().unwrap().to_owned();
+    let token = boot["api_token"].as_str().unwrap().to_owned();
+    let client = reqwest::Client::new();
+    let post = |path: String, body: Value| {
+        let req = client
+            .post(format!("{}/api/v1/organizations/{org}/{path}", node.base))
+            .bearer_auth(&token)
+            .json(&body);
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            let v: Value = r.json().await.unwrap();
+            assert_eq!(status, 201, "{v}");
+            v
+        }
+    };
+    post(
+        "portfolio-types".into(),
+        serde_json::json!({"key": "surgery", "name": {"en": "Surgery"}}),
+    )
+    .await;
+    post(
+        "roles".into(),
+        serde_json::json!({"key": "resident", "name": {"en": "Resident"}, "kind": "content", "portfolio_types": ["surgery"]}),
+    )
+    .await;
+    let added = add_member(
+        &node,
+        &boot,
+        serde_json::json!({"email": "eva@example.nl", "roles": ["resident"],
+            "portfolio": {"type": "surgery", "start_date": "2099-12-31"}}),
+    )
+    .await;
+    let portfolio = added["portfolio"]["id"].as_str().unwrap().to_owned();
+    let account = added["account_id"].as_str().unwrap().to_owned();
+    let run = |args: &[&str]| {
+        portier(&dir.0, None)
+            .arg("billing")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let csv = run(&[
+        "--org", &org, "--month", "2099-11", "--to", "2100-01", "--csv",
+    ]);
+    assert!(
+        csv.status.success(),
+        "{}",
+        String::from_utf8_lossy(&csv.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&csv.stdout),
+        format!(
+            "month,reference_date,billed,portfolio_id,account_id,type,organization_id\n\
+             2099-11,2099-11-30,0,,,,\n\
+             2099-12,2099-12-31,1,{portfolio},{account},surgery,{org}\n\
+             2100-01,2100-01-31,1,{portfolio},{account},surgery,{org}\n"
+        )
+    );
+    let text = run(&["--org", &org, "--month", "2099-12"]);
+    let out = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        out.contains("Ziekenhuis Oost")
+            && out.contains("2099-12  reference date 2099-12-31  billed: 1"),
+        "{out}"
+    );
+    let bad = run(&["--org", &org, "--month", "2099-13"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--month"));
+    let unknown = run(&["--org", "nope", "--month", "2099-12"]);
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("--org"));
 }

@@ -579,3 +579,22 @@ pub async fn billing_periods(
         )
         .collect())
 }
+
+/// What `org` is billed for in `months` (in order, at least one): per
+/// month the stretches of its portfolios (and those below it) active on the
+/// month's last day; none for an annually billed organization.
+pub async fn report(
+    store: &Store,
+    org: &Organization,
+    months: &[portier_core::portfolios::Month],
+) -> Result<Vec<(portier_core::portfolios::Month, Vec<ActivePeriod>)>> {
+    let (Some(first), Some(last)) = (months.first(), months.last()) else {
+        return Ok(Vec::new());
+    };
+    let periods = billing_periods(store, org, first.first_day(), last.last_day()).await?;
+    let cycle = org.settings.billing_cycle;
+    Ok(portier_core::portfolios::billed(months, &periods, cycle)
+        .into_iter()
+        .map(|b| (b.month, b.portfolios.into_iter().cloned().collect()))
+        .collect())
+}

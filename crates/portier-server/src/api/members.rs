@@ -637,6 +637,17 @@ pub async fn update(
     }))
 }
 
+/// What becomes of a removed member's active portfolio (seed 001).
+#[derive(Debug, Clone, Copy, ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum OnRemoval {
+    /// Temporarily deactivated: it can come back.
+    Deactivate,
+    /// Completed: final.
+    Complete,
+}
+
 /// Remove a member from the organization: the membership and its rights end;
 /// the account and the audit trail stay. The last administrator of an
 /// environment who can sign in cannot be removed (409 `last_administrator`).
@@ -648,11 +659,11 @@ pub async fn update(
 /// *Permissions*: `members.remove`.
 #[utoipa::path(delete, operation_id = "members_remove", path = "/organizations/{org}/members/{account_id}", tag = "members",
     params(("org" = Uuid, Path, description = "The organization's id"), ("account_id" = Uuid, Path, description = "The member's account id"),
-        ("portfolio" = Option<String>, Query, description = "deactivate or complete: what becomes of an active portfolio here")),
+        ("portfolio" = Option<OnRemoval>, Query, description = "What becomes of an active portfolio here")),
     responses(
         (status = 204, description = "Removed"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
     ))]
 pub async fn remove(
     State(state): State<AppState>,

@@ -360,11 +360,8 @@ pub async fn billing(
         Ok(Month::parse(name, raw)?)
     };
     let months = Month::range(month("from")?, month("to")?)?;
-    let (first, last) = (months[0].first_day(), months[months.len() - 1].last_day());
-    let periods =
-        portier_store::portfolios::billing_periods(&state.store, &org, first, last).await?;
+    let bills = portier_store::portfolios::report(&state.store, &org, &months).await?;
     let cycle = org.settings.billing_cycle;
-    let bills = portfolios::billed(&months, &periods, cycle);
     Ok(Json(BillingReport {
         billing_cycle: cycle,
         note: (!cycle.counted_monthly()).then(|| {
@@ -373,12 +370,11 @@ pub async fn billing(
         }),
         months: bills
             .into_iter()
-            .map(|b| BilledMonth {
-                month: b.month.to_string(),
-                reference_date: b.month.last_day(),
-                billed: b.portfolios.len(),
-                portfolios: b
-                    .portfolios
+            .map(|(month, counted)| BilledMonth {
+                month: month.to_string(),
+                reference_date: month.last_day(),
+                billed: counted.len(),
+                portfolios: counted
                     .iter()
                     .map(|p| BilledPortfolio {
                         id: p.portfolio,
