@@ -283,6 +283,13 @@ fn table() -> Vec<Row> {
             [404, 403, 403, 401, 404],
         ),
         row(
+            "POST",
+            "/api/v1/organizations/{org}/portfolios/{id}/transfer",
+            "/api/v1/organizations/{org}/portfolios/{unknown_id}/transfer",
+            Some(json!({"to_organization_id": "{org}"})),
+            [404, 403, 403, 401, 404],
+        ),
+        row(
             "GET",
             "/api/v1/organizations/{org}/billing",
             "/api/v1/organizations/{org}/billing?from=2026-01&to=2026-03",

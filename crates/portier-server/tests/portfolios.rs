@@ -156,6 +156,47 @@ both_backends! {
         assert_eq!(item["state"], "completed");
     }
 
+    async fn a_portfolio_moves_to_another_organization_which_pays_from_today(db) {
+        let app = TestApp::start(db).await;
+        let (eva, _) = residents(&app).await;
+        let org = app.org_id.clone();
+        let token = app.token.clone();
+        let r = app.call("POST", "/api/v1/organizations", Some(&token), Some(json!({"name": "Ward 3", "parent_id": org}))).await;
+        let ward = r.body["id"].as_str().unwrap().to_owned();
+        let r = app.call("POST", &format!("/api/v1/organizations/{org}/members/{eva}/portfolios"), Some(&token), Some(json!({"type": "surgery"}))).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        let move_to = |to: &str| (format!("/api/v1/organizations/{org}/portfolios/{id}/transfer"), json!({"to_organization_id": to}));
+        let (path, body) = move_to(&ward);
+        assert_eq!(app.call("POST", &path, Some(&token), Some(body.clone())).await.error(422), ("not_a_member", Some("to_organization_id")));
+        let (_, same) = move_to(&org);
+        assert_eq!(app.call("POST", &path, Some(&token), Some(same)).await.error(422), ("same_organization", Some("to_organization_id")));
+        let (_, nowhere) = move_to(&uuid::Uuid::now_v7().to_string());
+        assert_eq!(app.call("POST", &path, Some(&token), Some(nowhere)).await.error(404).1, Some("to_organization_id"));
+        // Another environment's organization is not ours to see.
+        let (other, _) = TestApp::environment(&app.db, "Elders").await;
+        let (_, foreign) = move_to(&other);
+        assert_eq!(app.call("POST", &path, Some(&token), Some(foreign)).await.error(404).1, Some("to_organization_id"));
+
+        app.add_member_to(&ward, json!({"email": "eva@example.nl", "roles": ["resident"]})).await;
+        let r = app.call("POST", &path, Some(&token), Some(body)).await;
+        assert_eq!((r.status, &r.body["organization_id"], &r.body["state"]), (200, &json!(ward), &json!("active")), "{}", r.body);
+        // From today the ward pays: this month is the ward's, not the environment's own.
+        let month = chrono::Utc::now().format("%Y-%m").to_string();
+        let bill = |at: &str| format!("/api/v1/organizations/{at}/billing?from={month}&to={month}");
+        let r = app.call("GET", &bill(&ward), Some(&token), None).await;
+        assert_eq!(r.body["months"][0]["billed"], 1, "{}", r.body);
+        assert_eq!(r.body["months"][0]["portfolios"][0]["organization_id"], json!(ward));
+        let r = app.call("GET", &bill(&org), Some(&token), None).await;
+        assert_eq!(r.body["months"][0]["portfolios"].as_array().unwrap().len(), 1, "the environment's report includes those below it");
+        let trail = portier_store::testing::strings(&app.db.store, "SELECT action FROM audit_events WHERE action = 'portfolio.transferred'").await;
+        assert_eq!(trail.len(), 1);
+        // Completed: stays where it is.
+        app.call("POST", &format!("/api/v1/organizations/{ward}/portfolios/{id}/complete"), Some(&token), None).await;
+        let (path, back) = (format!("/api/v1/organizations/{ward}/portfolios/{id}/transfer"), json!({"to_organization_id": org}));
+        assert_eq!(app.call("POST", &path, Some(&token), Some(back)).await.error(409).0, "portfolio_state");
+    }
+
     async fn the_billing_report_counts_the_last_day_of_each_month(db) {
         let app = TestApp::start(db).await;
         let (eva, _) = residents(&app).await;

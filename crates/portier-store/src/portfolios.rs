@@ -478,6 +478,106 @@ async fn apply(
     Ok(warning)
 }
 
+/// Moves portfolio `id`, managed by the organization `from` was given for
+/// or one below it, to the one `to` was given for (seed 001: so that its
+/// costs are billed to the right place), as of `today`: the new
+/// organization pays from today. The person must be a member there, and it
+/// must lie in the same environment (the portfolio's type is the
+/// environment's). A completed portfolio stays where it is. Returns it with
+/// the warning of a move on a month's last day.
+pub async fn transfer(
+    store: &Store,
+    from: &Authorized<PortfoliosManage>,
+    to: &Authorized<PortfoliosManage>,
+    id: Uuid,
+    today: NaiveDate,
+    origin: &Origin,
+) -> Result<(PortfolioView, Option<Warning>)> {
+    let mut tx = store.begin().await?;
+    let org = organizations::get_in_tx(&mut tx, from.organization_id()).await?;
+    let current = get_tx(&mut tx, id).await?;
+    let manager = organizations::get_in_tx(&mut tx, current.organization_id.into()).await?;
+    if !manager.path.as_str().starts_with(org.path.as_str()) {
+        return Err(DomainError::NotFound { what: "portfolio" }.into());
+    }
+    let dest = organizations::get_in_tx(&mut tx, to.organization_id()).await?;
+    if dest.environment_id != manager.environment_id {
+        return Err(FieldError::new(
+            "to_organization_id",
+            "other_environment",
+            "a portfolio moves between organizations of its own environment",
+        )
+        .into());
+    }
+    if dest.id == manager.id {
+        return Err(FieldError::new(
+            "to_organization_id",
+            "same_organization",
+            "this organization manages the portfolio already",
+        )
+        .into());
+    }
+    let member: Option<i32> = in_tx!(&mut tx, |c| {
+        sqlx::query_scalar(
+            "SELECT 1 FROM memberships WHERE organization_id = $1 AND account_id = $2",
+        )
+        .bind(dest.id.0)
+        .bind(current.account_id.0)
+        .fetch_optional(c)
+        .await
+    })?;
+    if member.is_none() {
+        return Err(FieldError::new(
+            "to_organization_id",
+            "not_a_member",
+            "the person is not a member of that organization: add them there first",
+        )
+        .into());
+    }
+    let warning = match current.state {
+        PortfolioState::Completed => {
+            return Err(Error::Domain(DomainError::Conflict {
+                code: "portfolio_state",
+                field: None,
+                message: "a completed portfolio is not transferred".into(),
+            }));
+        }
+        PortfolioState::Deactivated => None,
+        PortfolioState::Active => {
+            let from_day = today.max(current.start_date);
+            close_period(&mut tx, id, from_day).await?;
+            open_period(&mut tx, id, dest.id.0, from_day).await?;
+            portier_core::portfolios::start_warning(from_day, dest.settings.billing_cycle)
+        }
+    };
+    in_tx!(&mut tx, |c| {
+        sqlx::query("UPDATE portfolios SET organization_id = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(dest.id.0)
+            .bind(origin.now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    let changes = serde_json::json!({
+        "organization_id": {"before": manager.id, "after": dest.id},
+        "on": today,
+    });
+    let e = event(
+        from.actor(),
+        "portfolio.transferred",
+        &dest,
+        "portfolio",
+        id.to_string(),
+        changes,
+        origin,
+    );
+    audit::record(&mut tx, dest.environment_id, e, origin.now).await?;
+    let view = get_tx(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok((view, warning))
+}
+
 /// Before `account` leaves `org`: its portfolios active there, ended by
 /// `then` (deactivated or completed) as of `today`. Without `then`, a 409
 /// when there is one (seed 001: removing asks what to do with it).

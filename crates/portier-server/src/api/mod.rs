@@ -102,6 +102,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(portfolios::deactivate))
         .routes(routes!(portfolios::complete))
         .routes(routes!(portfolios::reactivate))
+        .routes(routes!(portfolios::transfer))
         .routes(routes!(portfolios::billing))
         .routes(routes!(roles::set_member_roles))
         .routes(routes!(roles::list, roles::create))

@@ -304,6 +304,44 @@ pub async fn reactivate(
     change(&state, &caller, client, &org, &id, Change::Reactivate).await
 }
 
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Transfer {
+    /// The organization that manages and pays for it from today.
+    pub to_organization_id: Uuid,
+}
+
+/// Transfer a portfolio to another organization (seed 001).
+///
+/// The receiving organization manages it and pays for it from today (a
+/// warning on a month's last day). Needs `portfolios.manage` here and in
+/// the receiving organization, which must be of the same environment and
+/// have the person as a member (422 on `to_organization_id`). 409 for a
+/// completed portfolio.
+#[utoipa::path(post, operation_id = "portfolios_transfer", path = "/organizations/{org}/portfolios/{id}/transfer", tag = "portfolios", request_body = Transfer,
+    params(("org" = Uuid, Path, description = "Organization id"), ("id" = Uuid, Path, description = "Portfolio id")),
+    responses((status = 200, body = PortfolioView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn transfer(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientAddr(client): ClientAddr,
+    Path((org, id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<Transfer>,
+) -> Result<Json<PortfolioView>, ApiError> {
+    let (_, from) = authorized::<PortfoliosManage>(&state, &caller, &org).await?;
+    let id: Uuid = path_id("id", &id)?;
+    let dest = super::visible(&state, &caller, body.to_organization_id.into())
+        .await
+        .map_err(|e| e.with_field("to_organization_id"))?;
+    let to = caller.0.authorize::<PortfoliosManage>(&dest)?;
+    let origin = Origin::now(client);
+    let today = origin.now.date_naive();
+    let (moved, warning) =
+        portier_store::portfolios::transfer(&state.store, &from, &to, id, today, &origin).await?;
+    Ok(Json(PortfolioView::of(&moved, warning)))
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct BilledPortfolio {
     pub id: Uuid,
