@@ -262,6 +262,13 @@ fn table() -> Vec<Row> {
             [200, 403, 403, 401, 404],
         ),
         row(
+            "GET",
+            "/api/v1/organizations/{org}/portfolios/{id}",
+            "/api/v1/organizations/{org}/portfolios/{unknown_id}",
+            None,
+            [404, 403, 403, 401, 404],
+        ),
+        row(
             "POST",
             "/api/v1/organizations/{org}/portfolios/{id}/deactivate",
             "/api/v1/organizations/{org}/portfolios/{unknown_id}/deactivate",

@@ -189,6 +189,11 @@ both_backends! {
         assert_eq!(r.body["months"][0]["portfolios"][0]["organization_id"], json!(ward));
         let r = app.call("GET", &bill(&org), Some(&token), None).await;
         assert_eq!(r.body["months"][0]["portfolios"].as_array().unwrap().len(), 1, "the environment's report includes those below it");
+        // The history says who pays for which months.
+        let r = app.call("GET", &format!("/api/v1/organizations/{org}/portfolios/{id}"), Some(&token), None).await;
+        assert_eq!(r.body["history"].as_array().unwrap().len(), 1, "the environment's own stretch began and ended today: {}", r.body);
+        assert_eq!((&r.body["history"][0]["organization_id"], &r.body["history"][0]["months"]), (&json!(ward), &json!([month])));
+        assert_eq!(app.call("GET", &format!("/api/v1/organizations/{other}/portfolios/{id}"), Some(&token), None).await.status, 404);
         let trail = portier_store::testing::strings(&app.db.store, "SELECT action FROM audit_events WHERE action = 'portfolio.transferred'").await;
         assert_eq!(trail.len(), 1);
         // Completed: stays where it is.

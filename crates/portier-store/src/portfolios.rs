@@ -578,6 +578,46 @@ pub async fn transfer(
     Ok((view, warning))
 }
 
+/// One stretch of a portfolio's history: who paid from `from` (included)
+/// until `until` (excluded; `None`: still).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Stretch {
+    pub organization_id: Uuid,
+    pub from_date: NaiveDate,
+    pub until_date: Option<NaiveDate>,
+}
+
+/// Portfolio `id`, managed by `org` or one below it, with its history: the
+/// stretches it was active and who paid for them, oldest first.
+pub async fn get_with_history(
+    store: &Store,
+    org: &Organization,
+    id: Uuid,
+) -> Result<(PortfolioView, Vec<Stretch>)> {
+    let sql = format!(
+        "{SELECT} JOIN organizations o ON o.id = p.organization_id
+         WHERE p.id = $1 AND substr(o.path, 1, length($2)) = $2"
+    );
+    let row: Option<PortfolioRow> = reader!(store, |c| {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(id)
+            .bind(org.path.as_str())
+            .fetch_optional(c)
+            .await
+    })?;
+    let portfolio = view(row.ok_or(DomainError::NotFound { what: "portfolio" })?)?;
+    let history: Vec<Stretch> = reader!(store, |c| {
+        sqlx::query_as(
+            "SELECT organization_id, from_date, until_date FROM portfolio_periods
+             WHERE portfolio_id = $1 ORDER BY from_date, id",
+        )
+        .bind(id)
+        .fetch_all(c)
+        .await
+    })?;
+    Ok((portfolio, history))
+}
+
 /// Before `account` leaves `org`: its portfolios active there, ended by
 /// `then` (deactivated or completed) as of `today`. Without `then`, a 409
 /// when there is one (seed 001: removing asks what to do with it).

@@ -99,6 +99,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(portfolios::list_types, portfolios::create_type))
         .routes(routes!(portfolios::create))
         .routes(routes!(portfolios::list))
+        .routes(routes!(portfolios::get_one))
         .routes(routes!(portfolios::deactivate))
         .routes(routes!(portfolios::complete))
         .routes(routes!(portfolios::reactivate))

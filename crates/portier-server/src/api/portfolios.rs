@@ -304,6 +304,71 @@ pub async fn reactivate(
     change(&state, &caller, client, &org, &id, Change::Reactivate).await
 }
 
+/// A stretch of days a portfolio was active, and who paid for it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PaidStretch {
+    pub organization_id: Uuid,
+    pub from: NaiveDate,
+    /// The first day no longer paid for by it; null while it still is.
+    pub until: Option<NaiveDate>,
+    /// The months it pays for: those whose last day lies in the stretch.
+    pub months: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PortfolioDetail {
+    #[serde(flatten)]
+    pub portfolio: PortfolioView,
+    /// Which organization paid for which months, oldest first.
+    pub history: Vec<PaidStretch>,
+}
+
+/// A portfolio, with which organization paid for which months.
+///
+/// Needs `portfolios.manage`; 404 unless this organization or one below it
+/// manages it. The months listed for a stretch still open end with the
+/// current one.
+#[utoipa::path(get, operation_id = "portfolios_get", path = "/organizations/{org}/portfolios/{id}", tag = "portfolios",
+    params(("org" = Uuid, Path, description = "Organization id"), ("id" = Uuid, Path, description = "Portfolio id")),
+    responses((status = 200, body = PortfolioDetail), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, id)): Path<(String, String)>,
+) -> Result<Json<PortfolioDetail>, ApiError> {
+    let (org, _) = authorized::<PortfoliosManage>(&state, &caller, &org).await?;
+    let id: Uuid = path_id("id", &id)?;
+    let (portfolio, history) =
+        portier_store::portfolios::get_with_history(&state.store, &org, id).await?;
+    let this_month = Month::of(chrono::Utc::now().date_naive());
+    let months_of = |from: NaiveDate, until: Option<NaiveDate>| -> Vec<String> {
+        let last = until
+            .and_then(|u| u.pred_opt())
+            .map_or(this_month, Month::of);
+        let mut months = Vec::new();
+        let mut m = Month::of(from);
+        while m <= last {
+            if until.is_none_or(|u| m.last_day() < u) {
+                months.push(m.to_string());
+            }
+            m = m.next();
+        }
+        months
+    };
+    Ok(Json(PortfolioDetail {
+        portfolio: PortfolioView::of(&portfolio, None),
+        history: history
+            .into_iter()
+            .map(|s| PaidStretch {
+                organization_id: s.organization_id,
+                from: s.from_date,
+                until: s.until_date,
+                months: months_of(s.from_date, s.until_date),
+            })
+            .collect(),
+    }))
+}
+
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Transfer {
