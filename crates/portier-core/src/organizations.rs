@@ -117,6 +117,10 @@ pub struct OrganizationSettings {
     /// seeds 001, 004: an organization can make two-step verification mandatory.
     pub require_two_factor: bool,
     pub billing_cycle: BillingCycle,
+    /// seed 001: a person generally has one active portfolio at a time; an
+    /// organization may allow several side by side.
+    #[serde(default)]
+    pub allow_parallel_portfolios: bool,
     pub locale: Locale,
     pub password_policy: PasswordPolicy,
 }
@@ -178,6 +182,7 @@ pub struct OrganizationPatch {
     pub name: Option<String>,
     pub require_two_factor: Option<bool>,
     pub billing_cycle: Option<BillingCycle>,
+    pub allow_parallel_portfolios: Option<bool>,
     pub locale: Option<Locale>,
     pub password_policy: Option<PasswordPolicy>,
 }
@@ -201,6 +206,9 @@ impl Organization {
         }
         if let Some(v) = patch.billing_cycle {
             s.billing_cycle = v;
+        }
+        if let Some(v) = patch.allow_parallel_portfolios {
+            s.allow_parallel_portfolios = v;
         }
         if let Some(v) = patch.locale {
             s.locale = v;

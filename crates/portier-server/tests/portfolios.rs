@@ -202,6 +202,22 @@ both_backends! {
         assert_eq!(app.call("POST", &path, Some(&token), Some(back)).await.error(409).0, "portfolio_state");
     }
 
+    async fn an_organization_may_allow_parallel_portfolios(db) {
+        let app = TestApp::start(db).await;
+        let (eva, _) = residents(&app).await;
+        let org = app.org_id.clone();
+        let token = app.token.clone();
+        let give = format!("/api/v1/organizations/{org}/members/{eva}/portfolios");
+        let first = app.call("POST", &give, Some(&token), Some(json!({"type": "surgery"}))).await;
+        assert_eq!(first.status, 201);
+        assert_eq!(app.call("POST", &give, Some(&token), Some(json!({"type": "surgery"}))).await.error(409).0, "active_portfolio_exists");
+        let r = app.call("PATCH", &format!("/api/v1/organizations/{org}"), Some(&token), Some(json!({"settings": {"allow_parallel_portfolios": true}}))).await;
+        assert_eq!(r.body["settings"]["allow_parallel_portfolios"], true, "{}", r.body);
+        assert_eq!(app.call("POST", &give, Some(&token), Some(json!({"type": "surgery"}))).await.status, 201, "side by side now");
+        let list = app.call("GET", &format!("/api/v1/organizations/{org}/portfolios?state=active"), Some(&token), None).await;
+        assert_eq!(list.body["items"].as_array().unwrap().len(), 2);
+    }
+
     async fn the_billing_report_counts_the_last_day_of_each_month(db) {
         let app = TestApp::start(db).await;
         let (eva, _) = residents(&app).await;

@@ -26,6 +26,7 @@ struct OrgRow {
     name: String,
     require_two_factor: bool,
     billing_cycle: String,
+    allow_parallel_portfolios: bool,
     locale: String,
     password_policy: Json<PasswordPolicy>,
     created_at: DateTime<Utc>,
@@ -45,6 +46,7 @@ impl TryFrom<OrgRow> for Organization {
                 require_two_factor: r.require_two_factor,
                 billing_cycle: BillingCycle::parse("billing_cycle", &r.billing_cycle)
                     .map_err(|e| Error::Corrupt(e.message))?,
+                allow_parallel_portfolios: r.allow_parallel_portfolios,
                 locale: Locale::parse("locale", &r.locale)
                     .map_err(|e| Error::Corrupt(e.message))?,
                 password_policy: r.password_policy.0,
@@ -59,7 +61,7 @@ macro_rules! select_orgs {
     ($rest:literal) => {
         concat!(
             "SELECT id, parent_id, environment_id, path, name, require_two_factor, billing_cycle,
-                    locale, password_policy, created_at, updated_at FROM organizations ",
+                    allow_parallel_portfolios, locale, password_policy, created_at, updated_at FROM organizations ",
             $rest
         )
     };
@@ -175,8 +177,8 @@ pub(crate) async fn insert(tx: &mut Tx, org: &Organization) -> Result<()> {
     in_tx!(tx, |c| {
         sqlx::query(
             "INSERT INTO organizations (id, parent_id, environment_id, path, name, require_two_factor,
-                billing_cycle, locale, password_policy, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                billing_cycle, locale, password_policy, created_at, updated_at, allow_parallel_portfolios)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(org.id.0)
         .bind(org.parent_id.map(|p| p.0))
@@ -189,6 +191,7 @@ pub(crate) async fn insert(tx: &mut Tx, org: &Organization) -> Result<()> {
         .bind(Json(&org.settings.password_policy))
         .bind(org.created_at)
         .bind(org.updated_at)
+        .bind(org.settings.allow_parallel_portfolios)
         .execute(c)
         .await.map(|r| r.rows_affected())
     })?;
@@ -266,7 +269,8 @@ pub async fn update(
     in_tx!(&mut tx, |c| {
         sqlx::query(
             "UPDATE organizations SET name = $1, require_two_factor = $2, billing_cycle = $3,
-                locale = $4, password_policy = $5, updated_at = $6 WHERE id = $7",
+                locale = $4, password_policy = $5, updated_at = $6, allow_parallel_portfolios = $8
+             WHERE id = $7",
         )
         .bind(&next.name)
         .bind(next.settings.require_two_factor)
@@ -275,6 +279,7 @@ pub async fn update(
         .bind(Json(&next.settings.password_policy))
         .bind(next.updated_at)
         .bind(next.id.0)
+        .bind(next.settings.allow_parallel_portfolios)
         .execute(c)
         .await
         .map(|r| r.rows_affected())

@@ -148,12 +148,13 @@ const SELECT: &str =
      FROM portfolios p";
 
 /// A change refused because the person has an active portfolio already
-/// (seed 001: generally one at a time).
+/// (seed 001: generally one at a time, unless the organization allows
+/// several side by side).
 fn one_at_a_time() -> Error {
     Error::Domain(DomainError::Conflict {
         code: "active_portfolio_exists",
         field: None,
-        message: "this person has an active portfolio already: deactivate or complete it first"
+        message: "this person has an active portfolio already: deactivate or complete it first, or allow parallel portfolios in the organization's settings"
             .into(),
     })
 }
@@ -259,7 +260,7 @@ pub(crate) async fn create_in(
         )
         .into());
     }
-    if has_active(tx, account, None).await? {
+    if !org.settings.allow_parallel_portfolios && has_active(tx, account, None).await? {
         return Err(one_at_a_time());
     }
     let id = Uuid::now_v7();
@@ -442,7 +443,9 @@ async fn apply(
         }
         (PortfolioState::Deactivated, Change::Complete) => (PortfolioState::Completed, None),
         (PortfolioState::Deactivated, Change::Reactivate) => {
-            if has_active(tx, current.account_id, Some(id)).await? {
+            if !manager.settings.allow_parallel_portfolios
+                && has_active(tx, current.account_id, Some(id)).await?
+            {
                 return Err(one_at_a_time());
             }
             let from = today.max(current.start_date);

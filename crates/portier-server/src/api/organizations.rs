@@ -53,6 +53,8 @@ pub struct OrganizationList {
 pub struct SettingsInput {
     pub require_two_factor: Option<bool>,
     pub billing_cycle: Option<BillingCycle>,
+    /// seed 001: allow a person more than one active portfolio at a time.
+    pub allow_parallel_portfolios: Option<bool>,
     pub locale: Option<Locale>,
     #[serde(default, deserialize_with = "object")]
     pub password_policy: Option<PasswordPolicy>,
@@ -127,6 +129,7 @@ impl SettingsInput {
             name,
             require_two_factor: self.require_two_factor,
             billing_cycle: self.billing_cycle,
+            allow_parallel_portfolios: self.allow_parallel_portfolios,
             locale: self.locale,
             password_policy,
         })

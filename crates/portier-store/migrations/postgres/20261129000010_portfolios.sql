@@ -39,3 +39,7 @@ CREATE TABLE portfolio_periods (
 );
 CREATE INDEX portfolio_periods_portfolio ON portfolio_periods (portfolio_id, from_date);
 CREATE INDEX portfolio_periods_billing ON portfolio_periods (organization_id, from_date);
+
+-- seed 001: a person generally has one active portfolio at a time; an
+-- organization may allow several side by side.
+ALTER TABLE organizations ADD COLUMN allow_parallel_portfolios BOOLEAN NOT NULL DEFAULT FALSE;
