@@ -224,6 +224,31 @@ pub fn billed<'a>(
         .collect()
 }
 
+/// [`billed`] for counts only: `groups` holds stretches of equal dates
+/// with how many there are of each (`from`, `until`, count).
+pub fn counted(
+    months: &[Month],
+    groups: &[(NaiveDate, Option<NaiveDate>, i64)],
+    cycle: BillingCycle,
+) -> Vec<(Month, i64)> {
+    months
+        .iter()
+        .map(|&month| {
+            let day = month.last_day();
+            let n = if cycle.counted_monthly() {
+                groups
+                    .iter()
+                    .filter(|(from, until, _)| *from <= day && until.is_none_or(|u| day < u))
+                    .map(|(_, _, n)| n)
+                    .sum()
+            } else {
+                0
+            };
+            (month, n)
+        })
+        .collect()
+}
+
 /// A heads-up an action answers with (contract: `warnings`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Warning {

@@ -234,6 +234,10 @@ both_backends! {
         assert_eq!(r.body["months"][1]["reference_date"], "2099-12-31");
         assert_eq!(r.body["months"][1]["portfolios"][0], json!({"id": id, "account_id": eva, "type": "surgery", "organization_id": org}));
         assert_eq!(r.body["billing_cycle"], "monthly");
+        let counts = app.call("GET", &format!("{}&detail=false", bill("2099-12", "2099-12")), Some(&token), None).await;
+        assert_eq!((&counts.body["months"][0]["billed"], &counts.body["months"][0]["portfolios"]), (&json!(1), &json!([])), "counts only");
+        let r = app.call("GET", &format!("{}&detail=maybe", bill("2099-12", "2099-12")), Some(&token), None).await;
+        assert_eq!(r.error(422).1, Some("detail"));
         for (q, field) in [("from=2026-1&to=2026-02", "from"), ("from=2026-03&to=2026-02", "to"), ("from=2026-01", "to"), ("from=2000-01&to=2026-01", "to")] {
             let r = app.call("GET", &format!("/api/v1/organizations/{org}/billing?{q}"), Some(&token), None).await;
             assert_eq!(r.error(422).1, Some(field), "{q}");

@@ -696,10 +696,8 @@ pub async fn billing_periods(
     let rows: Vec<Row> = reader!(store, |c| {
         sqlx::query_as(
             "SELECT p.id, p.account_id, p.type_key, pp.organization_id, pp.from_date, pp.until_date
-             FROM portfolio_periods pp
-               JOIN organizations o ON o.id = pp.organization_id
-               JOIN portfolios p ON p.id = pp.portfolio_id
-             WHERE substr(o.path, 1, length($1)) = $1
+             FROM portfolio_periods pp JOIN portfolios p ON p.id = pp.portfolio_id
+             WHERE pp.organization_id IN (SELECT id FROM organizations WHERE substr(path, 1, length($1)) = $1)
                AND pp.from_date <= $3 AND (pp.until_date IS NULL OR pp.until_date > $2)",
         )
         .bind(org.path.as_str())
@@ -740,4 +738,36 @@ pub async fn report(
         .into_iter()
         .map(|b| (b.month, b.portfolios.into_iter().cloned().collect()))
         .collect())
+}
+
+/// The counts of [`report`] without the portfolios: per month of `months`
+/// (in order, at least one) how many were billed. The database counts the
+/// stretches in groups of equal dates, so a large organization costs a few
+/// thousand groups, not a row per portfolio.
+pub async fn counts(
+    store: &Store,
+    org: &Organization,
+    months: &[portier_core::portfolios::Month],
+) -> Result<Vec<(portier_core::portfolios::Month, i64)>> {
+    let (Some(first), Some(last)) = (months.first(), months.last()) else {
+        return Ok(Vec::new());
+    };
+    let groups: Vec<(NaiveDate, Option<NaiveDate>, i64)> = reader!(store, |c| {
+        sqlx::query_as(
+            "SELECT pp.from_date, pp.until_date, COUNT(*) FROM portfolio_periods pp
+             WHERE pp.organization_id IN (SELECT id FROM organizations WHERE substr(path, 1, length($1)) = $1)
+               AND pp.from_date <= $3 AND (pp.until_date IS NULL OR pp.until_date > $2)
+             GROUP BY pp.from_date, pp.until_date",
+        )
+        .bind(org.path.as_str())
+        .bind(first.first_day())
+        .bind(last.last_day())
+        .fetch_all(c)
+        .await
+    })?;
+    Ok(portier_core::portfolios::counted(
+        months,
+        &groups,
+        org.settings.billing_cycle,
+    ))
 }

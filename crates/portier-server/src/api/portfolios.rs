@@ -442,12 +442,14 @@ pub struct BillingReport {
 /// Per month from `from` to `to` (`YYYY-MM`, both included, at most 120
 /// months): the portfolios of this organization and those below it that
 /// were active on the month's last day. Quarterly invoices count the same
-/// months; an annually billed organization is not counted monthly. Needs
-/// `billing.read`.
+/// months; an annually billed organization is not counted monthly. With
+/// `detail=false` each month gives its count only (an overview of many
+/// months of a large organization). Needs `billing.read`.
 #[utoipa::path(get, operation_id = "billing_report", path = "/organizations/{org}/billing", tag = "portfolios",
     params(("org" = Uuid, Path, description = "Organization id"),
         ("from" = String, Query, description = "First month, YYYY-MM"),
-        ("to" = String, Query, description = "Last month, YYYY-MM")),
+        ("to" = String, Query, description = "Last month, YYYY-MM"),
+        ("detail" = Option<bool>, Query, description = "List the portfolios counted (default true)")),
     responses((status = 200, body = BillingReport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn billing(
     State(state): State<AppState>,
@@ -463,21 +465,25 @@ pub async fn billing(
         Ok(Month::parse(name, raw)?)
     };
     let months = Month::range(month("from")?, month("to")?)?;
-    let bills = portier_store::portfolios::report(&state.store, &org, &months).await?;
-    let cycle = org.settings.billing_cycle;
-    Ok(Json(BillingReport {
-        billing_cycle: cycle,
-        note: (!cycle.counted_monthly()).then(|| {
-            "this organization is billed annually: its portfolios are not counted per month"
-                .to_owned()
-        }),
-        months: bills
+    let detail = match q.get("detail").map(String::as_str) {
+        None | Some("true") => true,
+        Some("false") => false,
+        Some(_) => {
+            return Err(portier_core::FieldError::new("detail", "invalid", "true or false").into());
+        }
+    };
+    let month_of = |month: Month, billed: usize, portfolios: Vec<BilledPortfolio>| BilledMonth {
+        month: month.to_string(),
+        reference_date: month.last_day(),
+        billed,
+        portfolios,
+    };
+    let months: Vec<BilledMonth> = if detail {
+        let bills = portier_store::portfolios::report(&state.store, &org, &months).await?;
+        bills
             .into_iter()
-            .map(|(month, counted)| BilledMonth {
-                month: month.to_string(),
-                reference_date: month.last_day(),
-                billed: counted.len(),
-                portfolios: counted
+            .map(|(month, counted)| {
+                let listed = counted
                     .iter()
                     .map(|p| BilledPortfolio {
                         id: p.portfolio,
@@ -485,8 +491,24 @@ pub async fn billing(
                         type_key: p.type_key.clone(),
                         organization_id: p.organization,
                     })
-                    .collect(),
+                    .collect();
+                month_of(month, counted.len(), listed)
             })
-            .collect(),
+            .collect()
+    } else {
+        let counts = portier_store::portfolios::counts(&state.store, &org, &months).await?;
+        counts
+            .into_iter()
+            .map(|(month, n)| month_of(month, usize::try_from(n).unwrap_or(0), Vec::new()))
+            .collect()
+    };
+    let cycle = org.settings.billing_cycle;
+    Ok(Json(BillingReport {
+        billing_cycle: cycle,
+        note: (!cycle.counted_monthly()).then(|| {
+            "this organization is billed annually: its portfolios are not counted per month"
+                .to_owned()
+        }),
+        months,
     }))
 }
