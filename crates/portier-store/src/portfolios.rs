@@ -387,6 +387,22 @@ fn cannot(state: PortfolioState, change: Change) -> Error {
     })
 }
 
+/// Portfolio `id` and the organization managing it, when that is the one
+/// `auth` was given for or one below it; else the domain's 404.
+async fn managed_within(
+    tx: &mut Tx,
+    auth: &Authorized<PortfoliosManage>,
+    id: Uuid,
+) -> Result<(PortfolioView, Organization)> {
+    let org = organizations::get_in_tx(tx, auth.organization_id()).await?;
+    let current = get_tx(tx, id).await?;
+    let manager = organizations::get_in_tx(tx, current.organization_id.into()).await?;
+    if !manager.path.as_str().starts_with(org.path.as_str()) {
+        return Err(DomainError::NotFound { what: "portfolio" }.into());
+    }
+    Ok((current, manager))
+}
+
 /// Changes the state of portfolio `id`, managed by the organization `auth`
 /// was given for or one below it, as of `today`. Returns it with the
 /// warning of a reactivation on a month's last day.
@@ -399,12 +415,7 @@ pub async fn change(
     origin: &Origin,
 ) -> Result<(PortfolioView, Option<Warning>)> {
     let mut tx = store.begin().await?;
-    let org = organizations::get_in_tx(&mut tx, auth.organization_id()).await?;
-    let current = get_tx(&mut tx, id).await?;
-    let manager = organizations::get_in_tx(&mut tx, current.organization_id.into()).await?;
-    if !manager.path.as_str().starts_with(org.path.as_str()) {
-        return Err(DomainError::NotFound { what: "portfolio" }.into());
-    }
+    let (current, manager) = managed_within(&mut tx, auth, id).await?;
     let warning = apply(
         &mut tx,
         auth.actor(),
@@ -497,12 +508,7 @@ pub async fn transfer(
     origin: &Origin,
 ) -> Result<(PortfolioView, Option<Warning>)> {
     let mut tx = store.begin().await?;
-    let org = organizations::get_in_tx(&mut tx, from.organization_id()).await?;
-    let current = get_tx(&mut tx, id).await?;
-    let manager = organizations::get_in_tx(&mut tx, current.organization_id.into()).await?;
-    if !manager.path.as_str().starts_with(org.path.as_str()) {
-        return Err(DomainError::NotFound { what: "portfolio" }.into());
-    }
+    let (current, manager) = managed_within(&mut tx, from, id).await?;
     let dest = organizations::get_in_tx(&mut tx, to.organization_id()).await?;
     if dest.environment_id != manager.environment_id {
         return Err(FieldError::new(
