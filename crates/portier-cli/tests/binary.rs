@@ -778,7 +778,8 @@ async fn operators_replace_mail_templates_in_the_data_directory() {
 async fn an_operator_prints_the_billing_report_for_finance() {
     let dir = Scratch::new();
     let boot = bootstrap(&dir.0, None, "Ziekenhuis Oost", "beheer@example.nl");
-    let node = Node::start(&dir.0, None);
+    let mut node = Node::start(&dir.0, None);
+    node.ready().await;
     let org = boot["organization_id"].as_str().unwrap().to_owned();
     let token = boot["api_token"].as_str().unwrap().to_owned();
     let client = reqwest::Client::new();
