@@ -47,19 +47,19 @@ pub async fn status(store: &Store, account: AccountId) -> Result<Status> {
     })
 }
 
+/// One row when two-step verification is required of the account `$1`.
+const REQUIRED: &str = concat!("SELECT 1 WHERE ", crate::two_factor_required!("$1"));
+
 /// Whether the person must have two-step verification: one of their
 /// active memberships is in an organization that requires it (or lies below
 /// one that does), or requires it of them in particular. The strictest of
 /// their organizations applies.
 pub async fn required(store: &Store, account: AccountId) -> Result<bool> {
     let found: Option<i32> = reader!(store, |c| {
-        sqlx::query_scalar(concat!(
-            "SELECT 1 WHERE ",
-            crate::two_factor_required!("$1")
-        ))
-        .bind(account.0)
-        .fetch_optional(c)
-        .await
+        sqlx::query_scalar(REQUIRED)
+            .bind(account.0)
+            .fetch_optional(c)
+            .await
     })?;
     Ok(found.is_some())
 }
@@ -478,13 +478,10 @@ pub(crate) async fn lock_factors(tx: &mut Tx, account: AccountId) -> Result<bool
         })?;
     }
     let found: Option<i32> = in_tx!(tx, |c| {
-        sqlx::query_scalar(concat!(
-            "SELECT 1 WHERE ",
-            crate::two_factor_required!("$1")
-        ))
-        .bind(account.0)
-        .fetch_optional(c)
-        .await
+        sqlx::query_scalar(REQUIRED)
+            .bind(account.0)
+            .fetch_optional(c)
+            .await
     })?;
     Ok(found.is_some())
 }

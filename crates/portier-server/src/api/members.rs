@@ -362,7 +362,7 @@ pub async fn add(
 ) -> Result<impl IntoResponse, ApiError> {
     let org = visible(&state, &caller, path_id("org", &org)?).await?;
     let auth = caller.0.authorize::<MembersInvite>(&org)?;
-    let new = NewMember::parse(MemberInput {
+    let mut new = NewMember::parse(MemberInput {
         email: body.email.0,
         roles: body.roles,
         salutation: inner(body.salutation),
@@ -379,7 +379,6 @@ pub async fn add(
         registration: body.registration.map(RegistrationInput::pair),
         active: body.active,
     })?;
-    let mut new = new;
     if let Some(p) = body.portfolio {
         caller
             .0

@@ -49,6 +49,18 @@ pub struct PasskeyAnswer {
     pub credential: serde_json::Value,
 }
 
+impl PasskeyAnswer {
+    /// The answer as a console form carries it: the credential as JSON
+    /// text, filled in by the page's script (anything else is no
+    /// credential, which the ceremony then refuses).
+    pub(crate) fn from_form(ceremony_id: String, credential: &str) -> PasskeyAnswer {
+        PasskeyAnswer {
+            ceremony_id,
+            credential: serde_json::from_str(credential).unwrap_or_default(),
+        }
+    }
+}
+
 #[derive(Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPasskey {

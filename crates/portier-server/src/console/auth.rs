@@ -150,10 +150,7 @@ pub struct PasskeyForm {
 
 impl PasskeyForm {
     fn answer(&self) -> crate::api::passkeys::PasskeyAnswer {
-        crate::api::passkeys::PasskeyAnswer {
-            ceremony_id: self.ceremony_id.clone(),
-            credential: serde_json::from_str(&self.credential).unwrap_or_default(),
-        }
+        crate::api::passkeys::PasskeyAnswer::from_form(self.ceremony_id.clone(), &self.credential)
     }
 }
 

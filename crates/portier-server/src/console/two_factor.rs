@@ -313,9 +313,10 @@ async fn add_passkey(
     Form(form): Form<NewPasskeyForm>,
 ) -> Response {
     let i18n = who.person.viewer.i18n;
+    let answer = crate::api::passkeys::PasskeyAnswer::from_form(form.ceremony_id, &form.credential);
     let body = crate::api::passkeys::NewPasskey {
-        ceremony_id: form.ceremony_id,
-        credential: serde_json::from_str(&form.credential).unwrap_or_default(),
+        ceremony_id: answer.ceremony_id,
+        credential: answer.credential,
         name: Some(form.name),
     };
     let session = &who.person.session;
@@ -424,13 +425,10 @@ async fn renew(
         // Nothing set up yet to renew.
         return axum::response::Redirect::to("/account/two-factor").into_response();
     }
-    let passkey = form
-        .ceremony_id
-        .map(|ceremony_id| crate::api::passkeys::PasskeyAnswer {
-            ceremony_id,
-            credential: serde_json::from_str(form.credential.as_deref().unwrap_or(""))
-                .unwrap_or_default(),
-        });
+    let passkey = form.ceremony_id.map(|ceremony_id| {
+        let credential = form.credential.as_deref().unwrap_or("");
+        crate::api::passkeys::PasskeyAnswer::from_form(ceremony_id, credential)
+    });
     let body = crate::api::two_factor::CodeOrPasskey {
         code: passkey.is_none().then(|| form.code.unwrap_or_default()),
         passkey,
