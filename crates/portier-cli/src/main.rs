@@ -212,8 +212,9 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
             let _ = stopped.changed().await;
         },
     ));
+    let signal = shutdown_signal();
     let served = portier_server::serve(listener, state, async move {
-        shutdown_signal().await;
+        signal.await;
         let _ = stop.send(());
     })
     .await;
@@ -281,26 +282,34 @@ fn print_welcome(config: &Config, has_organizations: bool) {
     }
 }
 
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGINT or SIGTERM. The SIGTERM handler is installed when
+/// this is called, not when the future is first polled: a SIGTERM that
+/// arrives as soon as the server answers must stop it gracefully, not kill
+/// it with the signal's default action.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        let interrupt = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        #[cfg(unix)]
+        let terminate = async move {
+            match terminate {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            () = interrupt => {},
+            () = terminate => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
+        tracing::info!("shutting down: finishing requests under way");
     }
-    tracing::info!("shutting down: finishing requests under way");
 }
 
 async fn bootstrap(config: &Config, org: &str, email: &str) -> anyhow::Result<()> {
