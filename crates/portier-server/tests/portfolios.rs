@@ -172,11 +172,11 @@ both_backends! {
         let (_, same) = move_to(&org);
         assert_eq!(app.call("POST", &path, Some(&token), Some(same)).await.error(422), ("same_organization", Some("to_organization_id")));
         let (_, nowhere) = move_to(&uuid::Uuid::now_v7().to_string());
-        assert_eq!(app.call("POST", &path, Some(&token), Some(nowhere)).await.error(404).1, Some("to_organization_id"));
-        // Another environment's organization is not ours to see.
+        assert_eq!(app.call("POST", &path, Some(&token), Some(nowhere)).await.error(422), ("unknown_organization", Some("to_organization_id")));
+        // Another environment's organization answers as one that does not exist.
         let (other, _) = TestApp::environment(&app.db, "Elders").await;
         let (_, foreign) = move_to(&other);
-        assert_eq!(app.call("POST", &path, Some(&token), Some(foreign)).await.error(404).1, Some("to_organization_id"));
+        assert_eq!(app.call("POST", &path, Some(&token), Some(foreign)).await.error(422), ("unknown_organization", Some("to_organization_id")));
 
         app.add_member_to(&ward, json!({"email": "eva@example.nl", "roles": ["resident"]})).await;
         let r = app.call("POST", &path, Some(&token), Some(body)).await;
@@ -200,6 +200,98 @@ both_backends! {
         app.call("POST", &format!("/api/v1/organizations/{ward}/portfolios/{id}/complete"), Some(&token), None).await;
         let (path, back) = (format!("/api/v1/organizations/{ward}/portfolios/{id}/transfer"), json!({"to_organization_id": org}));
         assert_eq!(app.call("POST", &path, Some(&token), Some(back)).await.error(409).0, "portfolio_state");
+    }
+
+    async fn a_transfer_between_two_administrations_waits_for_the_other_sides_consent(db) {
+        let app = TestApp::start(db).await;
+        let (eva, _) = residents(&app).await;
+        let (a, b, token_a, token_b) = two_wards(&app).await;
+        for ward in [&a, &b] {
+            app.add_member_to(ward, json!({"email": "eva@example.nl", "roles": ["resident"]})).await;
+        }
+        let r = app.call("POST", &format!("/api/v1/organizations/{a}/members/{eva}/portfolios"), Some(&token_a), Some(json!({"type": "surgery"}))).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let id = r.body["id"].as_str().unwrap().to_owned();
+
+        // Offered by A: B is asked; nothing moves yet.
+        let offer = format!("/api/v1/organizations/{a}/portfolios/{id}/transfer");
+        let r = app.call("POST", &offer, Some(&token_a), Some(json!({"to_organization_id": b}))).await;
+        assert_eq!((r.status, &r.body["state"], &r.body["asked_by"], &r.body["awaiting_organization_id"]), (202, &json!("pending"), &json!("from"), &json!(b)), "{}", r.body);
+        let request = r.body["id"].as_str().unwrap().to_owned();
+        assert_eq!(app.call("POST", &offer, Some(&token_a), Some(json!({"to_organization_id": b}))).await.error(409).0, "transfer_pending");
+        let answer = |at: &str, what: &str| format!("/api/v1/organizations/{at}/portfolio-transfers/{request}/{what}");
+        assert_eq!(app.call("POST", &answer(&a, "accept"), Some(&token_a), None).await.error(409).0, "awaiting_other_side", "no consent to oneself");
+        assert_eq!(app.call("POST", &answer(&b, "accept"), Some(&token_a), None).await.status, 404, "A cannot act for B");
+        let pending = |at: &str| format!("/api/v1/organizations/{at}/portfolio-transfers?state=pending");
+        let r = app.call("GET", &pending(&b), Some(&token_b), None).await;
+        assert_eq!((r.body["items"].as_array().unwrap().len(), &r.body["items"][0]["portfolio_id"]), (1, &json!(id)), "{}", r.body);
+        assert_eq!(app.call("GET", &pending(&a), Some(&token_a), None).await.body["items"].as_array().unwrap().len(), 1);
+        assert_eq!(app.call("GET", &format!("/api/v1/organizations/{a}/portfolio-transfers?state=open"), Some(&token_a), None).await.error(422).1, Some("state"));
+        // B declines; A asks again and withdraws.
+        let r = app.call("POST", &answer(&b, "decline"), Some(&token_b), None).await;
+        assert_eq!((r.status, &r.body["request"]["state"], &r.body["portfolio"]), (200, &json!("declined"), &Value::Null), "{}", r.body);
+        assert_eq!(app.call("POST", &answer(&b, "accept"), Some(&token_b), None).await.error(409).0, "transfer_state", "answered once");
+        let r = app.call("POST", &offer, Some(&token_a), Some(json!({"to_organization_id": b}))).await;
+        let request2 = r.body["id"].as_str().unwrap().to_owned();
+        let r = app.call("POST", &format!("/api/v1/organizations/{a}/portfolio-transfers/{request2}/decline"), Some(&token_a), None).await;
+        assert_eq!(r.body["request"]["state"], "withdrawn", "{}", r.body);
+
+        // B, which has Eva as a member, sees her portfolio at A and asks to take it over; A consents.
+        let r = app.call("GET", &format!("/api/v1/organizations/{b}/members/{eva}/portfolios"), Some(&token_b), None).await;
+        assert_eq!((&r.body["items"][0]["id"], &r.body["items"][0]["organization_id"]), (&json!(id), &json!(a)), "{}", r.body);
+        let take = format!("/api/v1/organizations/{b}/members/{eva}/portfolios/{id}/take-over");
+        let r = app.call("POST", &take, Some(&token_b), None).await;
+        assert_eq!((r.status, &r.body["asked_by"], &r.body["awaiting_organization_id"]), (202, &json!("to"), &json!(a)), "{}", r.body);
+        let request3 = r.body["id"].as_str().unwrap().to_owned();
+        let accept = format!("/api/v1/organizations/{a}/portfolio-transfers/{request3}/accept");
+        let r = app.call("POST", &accept, Some(&token_a), None).await;
+        assert_eq!((r.status, &r.body["request"]["state"], &r.body["portfolio"]["organization_id"]), (200, &json!("accepted"), &json!(b)), "{}", r.body);
+        let month = chrono::Utc::now().format("%Y-%m").to_string();
+        let r = app.call("GET", &format!("/api/v1/organizations/{b}/billing?from={month}&to={month}"), Some(&token_b), None).await;
+        assert_eq!(r.body["months"][0]["portfolios"][0]["id"], json!(id), "B pays from today: {}", r.body);
+        // A no longer manages it, and another environment sees none of this.
+        assert_eq!(app.call("POST", &format!("/api/v1/organizations/{a}/portfolios/{id}/complete"), Some(&token_a), None).await.status, 404);
+        let (other, other_token) = TestApp::environment(&app.db, "Elders").await;
+        assert_eq!(app.call("GET", &format!("/api/v1/organizations/{other}/members/{eva}/portfolios"), Some(&other_token), None).await.status, 404);
+        assert_eq!(app.call("POST", &format!("/api/v1/organizations/{other}/portfolio-transfers/{request3}/decline"), Some(&other_token), None).await.status, 404);
+        assert_eq!(app.call("POST", &format!("/api/v1/organizations/{other}/members/{eva}/portfolios/{id}/take-over"), Some(&other_token), None).await.status, 404);
+
+        let mut trail = portier_store::testing::strings(&app.db.store, "SELECT action FROM audit_events WHERE action LIKE 'portfolio.transfer%'").await;
+        trail.sort();
+        assert_eq!(trail, ["portfolio.transfer_accepted", "portfolio.transfer_declined", "portfolio.transfer_requested", "portfolio.transfer_requested", "portfolio.transfer_requested", "portfolio.transfer_withdrawn", "portfolio.transferred"]);
+    }
+
+    async fn removing_a_member_can_hand_the_portfolio_to_another_organization(db) {
+        let app = TestApp::start(db).await;
+        let (eva, _) = residents(&app).await;
+        let (a, b, token_a, token_b) = two_wards(&app).await;
+        app.add_member_to(&a, json!({"email": "eva@example.nl", "roles": ["resident"]})).await;
+        let r = app.call("POST", &format!("/api/v1/organizations/{a}/members/{eva}/portfolios"), Some(&token_a), Some(json!({"type": "surgery"}))).await;
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        let leave = format!("/api/v1/organizations/{a}/members/{eva}");
+        assert_eq!(app.call("DELETE", &format!("{leave}?portfolio=transfer"), Some(&token_a), None).await.error(422).1, Some("to_organization_id"));
+        let r = app.call("DELETE", &format!("{leave}?portfolio=transfer&to_organization_id={b}"), Some(&token_a), None).await;
+        assert_eq!(r.error(422), ("not_a_member", Some("to_organization_id")), "nothing removed yet");
+        app.add_member_to(&b, json!({"email": "eva@example.nl", "roles": ["resident"]})).await;
+        // A cannot act for B: A stops paying now, B is asked and, accepting, resumes it.
+        let r = app.call("DELETE", &format!("{leave}?portfolio=transfer&to_organization_id={b}"), Some(&token_a), None).await;
+        assert_eq!(r.status, 204, "{}", r.body);
+        let r = app.call("GET", &format!("/api/v1/organizations/{b}/members/{eva}/portfolios"), Some(&token_b), None).await;
+        assert_eq!((&r.body["items"][0]["state"], &r.body["items"][0]["organization_id"]), (&json!("deactivated"), &json!(a)), "{}", r.body);
+        let r = app.call("GET", &format!("/api/v1/organizations/{b}/portfolio-transfers?state=pending"), Some(&token_b), None).await;
+        assert_eq!(r.body["items"][0]["resume"], true, "{}", r.body);
+        let request = r.body["items"][0]["id"].as_str().unwrap().to_owned();
+        let r = app.call("POST", &format!("/api/v1/organizations/{b}/portfolio-transfers/{request}/accept"), Some(&token_b), None).await;
+        assert_eq!((r.status, &r.body["portfolio"]["state"], &r.body["portfolio"]["organization_id"]), (200, &json!("active"), &json!(b)), "{}", r.body);
+        // With the right on both sides it moves at once.
+        let c = app.call("POST", "/api/v1/organizations", Some(&app.token.clone()), Some(json!({"name": "Ward C", "parent_id": app.org_id}))).await.body["id"].as_str().unwrap().to_owned();
+        app.add_member_to(&c, json!({"email": "eva@example.nl", "roles": ["resident"]})).await;
+        let r = app.call("DELETE", &format!("/api/v1/organizations/{b}/members/{eva}?portfolio=transfer&to_organization_id={c}"), Some(&app.token.clone()), None).await;
+        assert_eq!(r.status, 204, "{}", r.body);
+        let r = app.call("GET", &format!("/api/v1/organizations/{}/portfolios/{id}", app.org_id), Some(&app.token.clone()), None).await;
+        assert_eq!((&r.body["state"], &r.body["organization_id"]), (&json!("active"), &json!(c)), "{}", r.body);
+        let payers: Vec<&Value> = r.body["history"].as_array().unwrap().iter().map(|s| &s["organization_id"]).collect();
+        assert_eq!(payers, [&json!(c)], "each stretch began and ended today but the last: {}", r.body);
     }
 
     async fn an_organization_may_allow_parallel_portfolios(db) {
@@ -313,6 +405,41 @@ both_backends! {
         ];
         assert_eq!(table, expect);
     }
+}
+
+/// Two wards under the environment, each with a token that manages its
+/// members and portfolios there and nowhere else: (a, b, token a, token b).
+async fn two_wards(app: &TestApp) -> (String, String, String, String) {
+    use portier_core::permissions as p;
+    let mut ids = Vec::new();
+    for name in ["Ward A", "Ward B"] {
+        let r = app
+            .call(
+                "POST",
+                "/api/v1/organizations",
+                Some(&app.token.clone()),
+                Some(json!({"name": name, "parent_id": app.org_id})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        ids.push(r.body["id"].as_str().unwrap().to_owned());
+    }
+    let mut tokens = Vec::new();
+    for ward in &ids {
+        let mut set = p::PermissionSet::new();
+        for perm in [
+            p::PORTFOLIOS_MANAGE,
+            p::MEMBERS_READ,
+            p::MEMBERS_REMOVE,
+            p::BILLING_READ,
+        ] {
+            set.insert(perm);
+        }
+        tokens.push(app.restricted_token(ward, set).await);
+    }
+    let (b, a) = (ids.pop().unwrap(), ids.pop().unwrap());
+    let (tb, ta) = (tokens.pop().unwrap(), tokens.pop().unwrap());
+    (a, b, ta, tb)
 }
 
 /// The bootstrapped administrator's account id.

@@ -1472,7 +1472,7 @@ pub async fn remove(
     store: &Store,
     auth: &Authorized<portier_core::rights::MembersRemove>,
     account_id: AccountId,
-    portfolio: Option<crate::portfolios::Change>,
+    portfolio: Option<crate::portfolios::OnRemoval<'_>>,
     origin: &Origin,
 ) -> Result<()> {
     let mut tx = store.begin().await?;

@@ -645,20 +645,25 @@ pub enum OnRemoval {
     Deactivate,
     /// Completed: final.
     Complete,
+    /// Moved to `to_organization_id`, where the person is a member: at once
+    /// when the caller may manage portfolios there, else deactivated here
+    /// and offered to it (reactivated there when it accepts).
+    Transfer,
 }
 
 /// Remove a member from the organization: the membership and its rights end;
 /// the account and the audit trail stay. The last administrator of an
 /// environment who can sign in cannot be removed (409 `last_administrator`).
 /// A member with an active portfolio here is removed only when the call
-/// says what becomes of it (seed 001): `portfolio=deactivate` or
-/// `portfolio=complete` (which needs `portfolios.manage`); else 409
-/// `active_portfolio`.
+/// says what becomes of it (seed 001): `portfolio=deactivate`,
+/// `portfolio=complete` or `portfolio=transfer&to_organization_id=…` (which
+/// need `portfolios.manage`); else 409 `active_portfolio`.
 ///
 /// *Permissions*: `members.remove`.
 #[utoipa::path(delete, operation_id = "members_remove", path = "/organizations/{org}/members/{account_id}", tag = "members",
     params(("org" = Uuid, Path, description = "The organization's id"), ("account_id" = Uuid, Path, description = "The member's account id"),
-        ("portfolio" = Option<OnRemoval>, Query, description = "What becomes of an active portfolio here")),
+        ("portfolio" = Option<OnRemoval>, Query, description = "What becomes of an active portfolio here"),
+        ("to_organization_id" = Option<Uuid>, Query, description = "Where it goes, with portfolio=transfer")),
     responses(
         (status = 204, description = "Removed"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -673,7 +678,8 @@ pub async fn remove(
 ) -> Result<StatusCode, ApiError> {
     let (org, auth, account) =
         member_route::<MembersRemove>(&state, &caller, &org, &account).await?;
-    use portier_store::portfolios::Change;
+    use portier_store::portfolios::OnRemoval as Then;
+    let manages = super::portfolios::manages(&caller);
     let portfolio = match q.get("portfolio").map(String::as_str) {
         None => None,
         Some(then) => {
@@ -681,13 +687,26 @@ pub async fn remove(
                 .0
                 .authorize::<portier_core::rights::PortfoliosManage>(&org)?;
             Some(match then {
-                "deactivate" => Change::Deactivate,
-                "complete" => Change::Complete,
+                "deactivate" => Then::Deactivate,
+                "complete" => Then::Complete,
+                "transfer" => {
+                    let to = q.get("to_organization_id").ok_or_else(|| {
+                        portier_core::FieldError::new(
+                            "to_organization_id",
+                            "required",
+                            "say which organization takes the portfolio over",
+                        )
+                    })?;
+                    Then::Transfer {
+                        to: path_id("to_organization_id", to)?,
+                        manages: &manages,
+                    }
+                }
                 _ => {
                     return Err(portier_core::FieldError::new(
                         "portfolio",
                         "invalid",
-                        "say deactivate or complete",
+                        "say deactivate, complete or transfer",
                     )
                     .into());
                 }

@@ -376,16 +376,100 @@ pub struct Transfer {
     pub to_organization_id: Uuid,
 }
 
+/// A transfer that waits for, or was given, the other organization's answer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TransferRequestView {
+    pub id: Uuid,
+    pub portfolio_id: Uuid,
+    pub account_id: Uuid,
+    #[serde(rename = "type")]
+    pub type_key: String,
+    /// The organization that manages it now.
+    pub from_organization_id: Uuid,
+    /// The organization that would manage and pay for it.
+    pub to_organization_id: Uuid,
+    /// `from` (offered by the managing side) or `to` (asked by the receiving
+    /// side).
+    pub asked_by: String,
+    /// The organization whose answer it waits for.
+    pub awaiting_organization_id: Uuid,
+    /// Reactivated there when accepted (it was deactivated when its member
+    /// left the managing organization).
+    pub resume: bool,
+    /// `pending`, `accepted`, `declined` or `withdrawn`.
+    pub state: String,
+    pub requested_at: chrono::DateTime<chrono::Utc>,
+    pub decided_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl From<portier_store::portfolios::TransferRequest> for TransferRequestView {
+    fn from(t: portier_store::portfolios::TransferRequest) -> Self {
+        TransferRequestView {
+            awaiting_organization_id: t.awaiting(),
+            id: t.id,
+            portfolio_id: t.portfolio_id,
+            account_id: t.account_id.0,
+            type_key: t.type_key,
+            from_organization_id: t.from_organization_id,
+            to_organization_id: t.to_organization_id,
+            asked_by: t.asked_by.as_str().to_owned(),
+            resume: t.resume,
+            state: t.state,
+            requested_at: t.requested_at,
+            decided_at: t.decided_at,
+        }
+    }
+}
+
+/// A transfer done at once (200, the portfolio) or asked of the other
+/// organization (202, the request).
+pub enum TransferOutcome {
+    Done(Json<PortfolioView>),
+    Asked(Json<TransferRequestView>),
+}
+
+impl From<portier_store::portfolios::Transferred> for TransferOutcome {
+    fn from(t: portier_store::portfolios::Transferred) -> Self {
+        use portier_store::portfolios::Transferred;
+        match t {
+            Transferred::Done(p, warning) => {
+                TransferOutcome::Done(Json(PortfolioView::of(&p, warning)))
+            }
+            Transferred::Asked(r) => TransferOutcome::Asked(Json(r.into())),
+        }
+    }
+}
+
+impl axum::response::IntoResponse for TransferOutcome {
+    fn into_response(self) -> axum::response::Response {
+        match self {
+            TransferOutcome::Done(p) => (StatusCode::OK, p).into_response(),
+            TransferOutcome::Asked(r) => (StatusCode::ACCEPTED, r).into_response(),
+        }
+    }
+}
+
+/// Whether `caller` may manage portfolios in an organization: a transfer
+/// between two it manages happens at once.
+pub(crate) fn manages(
+    caller: &Caller,
+) -> impl Fn(&portier_core::organizations::Organization) -> bool + Sync + '_ {
+    |o| caller.0.authorize::<PortfoliosManage>(o).is_ok()
+}
+
 /// Transfer a portfolio to another organization (seed 001).
 ///
-/// The receiving organization manages it and pays for it from today (a
-/// warning on a month's last day). Needs `portfolios.manage` here and in
-/// the receiving organization, which must be of the same environment and
-/// have the person as a member (422 on `to_organization_id`). 409 for a
-/// completed portfolio.
+/// The receiving organization, of the same environment and with the person
+/// as a member (422 on `to_organization_id`), manages it and pays for it
+/// from today (a warning on a month's last day). Needs `portfolios.manage`
+/// here. When the caller has it in the receiving organization too, the
+/// portfolio moves at once (200); otherwise that organization is asked
+/// (202, a transfer request it accepts or declines). 409 for a completed
+/// portfolio, or when a request is open already.
 #[utoipa::path(post, operation_id = "portfolios_transfer", path = "/organizations/{org}/portfolios/{id}/transfer", tag = "portfolios", request_body = Transfer,
     params(("org" = Uuid, Path, description = "Organization id"), ("id" = Uuid, Path, description = "Portfolio id")),
-    responses((status = 200, body = PortfolioView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = PortfolioView, description = "Moved"), (status = 202, body = TransferRequestView, description = "Asked of the receiving organization"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn transfer(
     State(state): State<AppState>,
@@ -393,18 +477,188 @@ pub async fn transfer(
     ClientAddr(client): ClientAddr,
     Path((org, id)): Path<(String, String)>,
     ApiJson(body): ApiJson<Transfer>,
-) -> Result<Json<PortfolioView>, ApiError> {
+) -> Result<TransferOutcome, ApiError> {
     let (_, from) = authorized::<PortfoliosManage>(&state, &caller, &org).await?;
     let id: Uuid = path_id("id", &id)?;
-    let dest = super::visible(&state, &caller, body.to_organization_id.into())
-        .await
-        .map_err(|e| e.with_field("to_organization_id"))?;
-    let to = caller.0.authorize::<PortfoliosManage>(&dest)?;
     let origin = Origin::now(client);
     let today = origin.now.date_naive();
-    let (moved, warning) =
-        portier_store::portfolios::transfer(&state.store, &from, &to, id, today, &origin).await?;
-    Ok(Json(PortfolioView::of(&moved, warning)))
+    let done = portier_store::portfolios::transfer(
+        &state.store,
+        &from,
+        body.to_organization_id.into(),
+        &manages(&caller),
+        id,
+        today,
+        &origin,
+    )
+    .await?;
+    Ok(done.into())
+}
+
+/// A member's portfolios in this environment, also those another
+/// organization manages (which this one can take over).
+///
+/// Needs `portfolios.manage`; 404 unless the person is a member here.
+#[utoipa::path(get, operation_id = "member_portfolios_list", path = "/organizations/{org}/members/{account_id}/portfolios", tag = "portfolios",
+    params(("org" = Uuid, Path, description = "Organization id"), ("account_id" = Uuid, Path, description = "The member's account id")),
+    responses((status = 200, body = PortfolioList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn of_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, account)): Path<(String, String)>,
+) -> Result<Json<PortfolioList>, ApiError> {
+    let (org, _) = authorized::<PortfoliosManage>(&state, &caller, &org).await?;
+    let account = path_id("account_id", &account)?;
+    if portier_store::members::get(&state.store, org.id, account)
+        .await?
+        .is_none()
+    {
+        return Err(portier_core::Error::NotFound { what: "member" }.into());
+    }
+    let items = portier_store::portfolios::of_member(&state.store, &org, account).await?;
+    Ok(Json(PortfolioList {
+        items: items.iter().map(|p| PortfolioView::of(p, None)).collect(),
+    }))
+}
+
+/// Take over a member's portfolio from the organization that manages it
+/// (seed 001: an organization that adds a person who has a portfolio
+/// elsewhere can take over its management and billing).
+///
+/// From today this organization manages and pays for it (a warning on a
+/// month's last day). Needs `portfolios.manage` here. When the caller has
+/// it in the managing organization too, it moves at once (200); otherwise
+/// that organization is asked (202, a transfer request). 404 unless it is
+/// the member's and managed by another organization of the environment.
+#[utoipa::path(post, operation_id = "member_portfolios_take_over", path = "/organizations/{org}/members/{account_id}/portfolios/{id}/take-over", tag = "portfolios",
+    params(("org" = Uuid, Path, description = "Organization id"), ("account_id" = Uuid, Path, description = "The member's account id"), ("id" = Uuid, Path, description = "Portfolio id")),
+    responses((status = 200, body = PortfolioView, description = "Moved"), (status = 202, body = TransferRequestView, description = "Asked of the managing organization"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn take_over(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientAddr(client): ClientAddr,
+    Path((org, account, id)): Path<(String, String, String)>,
+) -> Result<TransferOutcome, ApiError> {
+    let (_, to) = authorized::<PortfoliosManage>(&state, &caller, &org).await?;
+    let account = path_id("account_id", &account)?;
+    let id: Uuid = path_id("id", &id)?;
+    let origin = Origin::now(client);
+    let today = origin.now.date_naive();
+    let done = portier_store::portfolios::take_over(
+        &state.store,
+        &to,
+        account,
+        id,
+        &manages(&caller),
+        today,
+        &origin,
+    )
+    .await?;
+    Ok(done.into())
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TransferRequestList {
+    pub items: Vec<TransferRequestView>,
+}
+
+/// The transfer requests to or from this organization and those below it.
+///
+/// Needs `portfolios.manage`. `state` filters (`pending`, `accepted`,
+/// `declined`, `withdrawn`); the newest first, at most 500.
+#[utoipa::path(get, operation_id = "portfolio_transfers_list", path = "/organizations/{org}/portfolio-transfers", tag = "portfolios",
+    params(("org" = Uuid, Path, description = "Organization id"),
+        ("state" = Option<String>, Query, description = "pending, accepted, declined or withdrawn")),
+    responses((status = 200, body = TransferRequestList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn transfer_requests(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<TransferRequestList>, ApiError> {
+    let (org, _) = authorized::<PortfoliosManage>(&state, &caller, &org).await?;
+    let wanted = match q.get("state").map(String::as_str) {
+        None => None,
+        Some(s @ ("pending" | "accepted" | "declined" | "withdrawn")) => Some(s),
+        Some(_) => {
+            return Err(portier_core::FieldError::new(
+                "state",
+                "invalid",
+                "a state is pending, accepted, declined or withdrawn",
+            )
+            .into());
+        }
+    };
+    let items = portier_store::portfolios::transfer_requests(&state.store, &org, wanted).await?;
+    Ok(Json(TransferRequestList {
+        items: items.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// A transfer request as answered, with the portfolio when it moved.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TransferAnswered {
+    pub request: TransferRequestView,
+    /// The portfolio, now managed by the receiving organization (accepted).
+    pub portfolio: Option<PortfolioView>,
+}
+
+async fn answer(
+    state: &AppState,
+    caller: &Caller,
+    client: Option<String>,
+    org: &str,
+    id: &str,
+    answer: portier_store::portfolios::Answer,
+) -> Result<Json<TransferAnswered>, ApiError> {
+    let (_, auth) = authorized::<PortfoliosManage>(state, caller, org).await?;
+    let id: Uuid = path_id("id", id)?;
+    let origin = Origin::now(client);
+    let today = origin.now.date_naive();
+    let (request, moved) =
+        portier_store::portfolios::answer(&state.store, &auth, id, answer, today, &origin).await?;
+    Ok(Json(TransferAnswered {
+        request: request.into(),
+        portfolio: moved.map(|(p, warning)| PortfolioView::of(&p, warning)),
+    }))
+}
+
+/// Accept a transfer request: the portfolio moves now (seed 001).
+///
+/// For the organization asked (or one above it), with `portfolios.manage`;
+/// the receiving organization pays from today (a warning on a month's last
+/// day). 409 when it is answered already or waits for the other side.
+#[utoipa::path(post, operation_id = "portfolio_transfers_accept", path = "/organizations/{org}/portfolio-transfers/{id}/accept", tag = "portfolios",
+    params(("org" = Uuid, Path, description = "Organization id"), ("id" = Uuid, Path, description = "Transfer request id")),
+    responses((status = 200, body = TransferAnswered), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn accept_transfer(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientAddr(client): ClientAddr,
+    Path((org, id)): Path<(String, String)>,
+) -> Result<Json<TransferAnswered>, ApiError> {
+    use portier_store::portfolios::Answer;
+    answer(&state, &caller, client, &org, &id, Answer::Accept).await
+}
+
+/// Decline a transfer request; the side that asked withdraws it this way.
+///
+/// Needs `portfolios.manage` on either side. The portfolio stays where it
+/// is. 409 when it is answered already.
+#[utoipa::path(post, operation_id = "portfolio_transfers_decline", path = "/organizations/{org}/portfolio-transfers/{id}/decline", tag = "portfolios",
+    params(("org" = Uuid, Path, description = "Organization id"), ("id" = Uuid, Path, description = "Transfer request id")),
+    responses((status = 200, body = TransferAnswered), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn decline_transfer(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientAddr(client): ClientAddr,
+    Path((org, id)): Path<(String, String)>,
+) -> Result<Json<TransferAnswered>, ApiError> {
+    use portier_store::portfolios::Answer;
+    answer(&state, &caller, client, &org, &id, Answer::Decline).await
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
