@@ -87,6 +87,25 @@ async fn doctor_role(app: &TestApp) {
     assert_eq!(r.status, 201, "{}", r.body);
 }
 
+/// The environment gets the portfolio type "surgery" and a role "resident"
+/// that allows it; returns the account id of Eva, a resident.
+async fn resident_role(app: &TestApp) -> String {
+    let org = app.org_id.clone();
+    let token = app.token.clone();
+    let r = app
+        .call("POST", &format!("/api/v1/organizations/{org}/portfolio-types"), Some(&token),
+            Some(json!({"key": "surgery", "name": {"en": "Specialty training surgery", "nl": "Opleiding chirurgie"}})))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = app
+        .call("POST", &format!("/api/v1/organizations/{org}/roles"), Some(&token),
+            Some(json!({"key": "resident", "name": {"en": "Resident", "nl": "AIOS"}, "kind": "content", "portfolio_types": ["surgery"]})))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    app.add_member(json!({"email": "eva@example.nl", "roles": ["resident"]}))
+        .await
+}
+
 /// The member's account id from the link to their page in `html`.
 fn member_link(app: &TestApp, html: &str) -> String {
     let marker = format!("/orgs/{}/members/", app.org_id);
@@ -843,5 +862,124 @@ both_backends! {
         let id = app.with_cookie("GET", "/api/v1/me/sessions", &mine, None).await.body["items"][0]["id"].as_str().unwrap().to_owned();
         let out = post(&app, &format!("/account/sessions/{id}/end"), Some(&mine), &[]).await;
         assert_eq!(out.headers["location"], "/login?signed_out=1");
+    }
+    async fn portfolios_are_given_changed_and_overviewed_with_the_billing_warning_before_saving(db) {
+        let app = TestApp::start(db).await;
+        let eva = resident_role(&app).await;
+        let admin = admin_session(&app).await;
+        let org = app.org_id.clone();
+        let member = format!("/orgs/{org}/members/{eva}");
+        let page = get(&app, &member, Some(&admin), None).await;
+        assert!(page.html.contains("Give a portfolio") && page.html.contains("<option value=\"surgery\">Specialty training surgery</option>"), "{}", page.html);
+        // The last day of a month: said before saving, with the way out.
+        let give = format!("{member}/portfolios");
+        let asked = post(&app, &give, Some(&admin), &[("type", "surgery"), ("start_date", "2099-12-31")]).await;
+        assert_eq!(asked.status, 200);
+        assert!(asked.html.contains("31 December 2099 is the last day of December 2099") && asked.html.contains("Start on 1 January 2100 instead"), "{}", asked.html);
+        assert!(asked.html.contains("name=\"start_date\" value=\"2100-01-01\""), "{}", asked.html);
+        let list = format!("/api/v1/organizations/{org}/portfolios");
+        assert_eq!(app.get(&list).await.body["items"].as_array().unwrap().len(), 0, "nothing saved before confirming");
+        let bad = post(&app, &give, Some(&admin), &[("type", "surgery"), ("start_date", "2001-01-01")]).await;
+        assert!(bad.status == 422 && bad.html.contains("id=\"start_date-error\">This date has passed."), "{}", bad.html);
+        let given = post(&app, &give, Some(&admin), &[("type", "surgery"), ("start_date", "2099-12-31"), ("billing_ok", "1")]).await;
+        assert_eq!((given.status, given.headers["location"].to_str().unwrap()), (303, format!("{member}?done=portfolio-given").as_str()));
+        let id = app.get(&list).await.body["items"][0]["id"].as_str().unwrap().to_owned();
+
+        // The overview: the list, the chart of the last 24 months, the types; in Dutch too.
+        let overview = format!("/orgs/{org}/portfolios");
+        let page = get(&app, &overview, Some(&admin), None).await;
+        assert!(page.html.contains(&format!("href=\"/orgs/{org}/portfolios/{id}\"")) && page.html.contains("Specialty training surgery"), "{}", page.html);
+        assert_eq!(page.html.matches("<rect class=\"bar\"").count(), 24, "{}", page.html);
+        assert!(page.html.contains("Billed portfolios per month") && page.html.contains("id=\"billed-months\""));
+        let dutch = get(&app, &overview, Some(&admin), Some("nl")).await;
+        assert!(dutch.html.contains("Gefactureerde portfolio&#39;s per maand"), "{}", dutch.html);
+        assert!(dutch.html.contains("Opleiding chirurgie"));
+        let none = get(&app, &format!("{overview}?state=completed"), Some(&admin), None).await;
+        assert!(none.html.contains("No portfolio matches."), "{}", none.html);
+
+        // Its page: deactivate, reactivate (from its start, the last day: asked first), complete.
+        let show = format!("{overview}/{id}");
+        let page = get(&app, &show, Some(&admin), None).await;
+        assert!(page.html.contains("Who paid for which months") && page.html.contains(">Active</span>"), "{}", page.html);
+        assert_eq!(post(&app, &format!("{show}/deactivate"), Some(&admin), &[]).await.status, 303);
+        let asked = post(&app, &format!("{show}/reactivate"), Some(&admin), &[]).await;
+        assert!(asked.status == 200 && asked.html.contains("To avoid it, do this tomorrow."), "{}", asked.html);
+        assert_eq!(app.get(&format!("{list}/{id}")).await.body["state"], "deactivated");
+        assert_eq!(post(&app, &format!("{show}/reactivate"), Some(&admin), &[("billing_ok", "1")]).await.status, 303);
+        assert_eq!(post(&app, &format!("{show}/complete"), Some(&admin), &[]).await.status, 303);
+        let again = post(&app, &format!("{show}/complete"), Some(&admin), &[]).await;
+        assert!(again.status == 409 && again.html.contains("That cannot happen to the portfolio in its present state."), "{}", again.html);
+        let done = get(&app, &format!("{overview}?state=completed"), Some(&admin), None).await;
+        assert!(done.html.contains(">Completed</span>"), "{}", done.html);
+
+        // Types: refused next to the field, added; the billing settings.
+        let bad = post(&app, &format!("{overview}/types"), Some(&admin), &[("key", "Bad Key!"), ("name_en", "x")]).await;
+        assert!(bad.status == 422 && bad.html.contains("id=\"key-error\""), "{}", bad.html);
+        assert_eq!(post(&app, &format!("{overview}/types"), Some(&admin), &[("key", "onboarding"), ("name_en", "Onboarding nurse"), ("name_nl", "Inwerken verpleegkundige")]).await.status, 303);
+        assert!(get(&app, &overview, Some(&admin), Some("nl")).await.html.contains("Inwerken verpleegkundige"));
+        let settings = format!("/orgs/{org}/settings");
+        let saved = post(&app, &settings, Some(&admin), &[("name", "Acme"), ("locale", "nl"), ("preset", "standard"), ("billing_cycle", "annual"), ("allow_parallel_portfolios", "1")]).await;
+        assert_eq!(saved.status, 303);
+        let body = app.get(&format!("/api/v1/organizations/{org}")).await.body;
+        assert_eq!((&body["settings"]["billing_cycle"], &body["settings"]["allow_parallel_portfolios"]), (&json!("annual"), &json!(true)), "{body}");
+        let annual = get(&app, &overview, Some(&admin), None).await;
+        assert!(annual.html.contains("billed annually") && !annual.html.contains("<svg"), "{}", annual.html);
+        // Those without portfolios.manage see neither the page nor the card.
+        let manager = app.session_in(&org, "km@example.nl", &["user-manager"]).await;
+        assert_eq!(get(&app, &overview, Some(&manager), None).await.status, 403);
+        assert!(!get(&app, &member, Some(&manager), None).await.html.contains("Give a portfolio"));
+    }
+
+    async fn a_user_is_added_with_a_portfolio_which_another_organization_takes_over_and_removal_asks(db) {
+        let app = TestApp::start(db).await;
+        resident_role(&app).await;
+        let admin = admin_session(&app).await;
+        let org = app.org_id.clone();
+        let new = format!("/orgs/{org}/members/new");
+        let form = [("roles", "resident"), ("email", "sam@example.nl"), ("portfolio_type", "surgery"), ("portfolio_start", "2099-12-31"), ("active", "1")];
+        let page = get(&app, &new, Some(&admin), None).await;
+        assert!(page.html.contains("4. Portfolio") && page.html.contains("5. Profile"), "seed 000: role, e-mail, BIG, portfolio");
+        let warned = post(&app, &new, Some(&admin), &form).await;
+        assert!(warned.status == 200 && warned.html.contains("id=\"billing-warning\"") && warned.html.contains("name=\"billing_confirmed\" value=\"2099-12-31\""), "{}", warned.html);
+        assert!(!app.get(&format!("/api/v1/organizations/{org}/members")).await.body.to_string().contains("sam@example.nl"), "not saved before confirming");
+        let mut confirmed = form.to_vec();
+        confirmed.push(("billing_confirmed", "2099-12-31"));
+        let added = post(&app, &new, Some(&admin), &confirmed).await;
+        assert!(added.status == 200 && added.html.contains("sam@example.nl"), "{}", added.html);
+        let sam = member_link(&app, &added.html);
+        let id = app.get(&format!("/api/v1/organizations/{org}/portfolios")).await.body["items"][0]["id"].as_str().unwrap().to_owned();
+
+        // A ward that has Sam too asks to take it over; the environment's administrator accepts.
+        let ward = app.call("POST", "/api/v1/organizations", Some(&app.token.clone()), Some(json!({"name": "Ward 3", "parent_id": org}))).await.body["id"].as_str().unwrap().to_owned();
+        app.add_member_to(&ward, json!({"email": "sam@example.nl", "roles": ["resident"]})).await;
+        let ward_admin = app.session_in(&ward, "ward.admin@example.nl", &["administrator"]).await;
+        let theirs = format!("/orgs/{ward}/members/{sam}");
+        let page = get(&app, &theirs, Some(&ward_admin), None).await;
+        assert!(page.html.contains("managed by Acme") || page.html.contains("managed by"), "{}", page.html);
+        let asked = post(&app, &format!("{theirs}/portfolios/{id}/take-over"), Some(&ward_admin), &[]).await;
+        assert_eq!(asked.headers["location"].to_str().unwrap(), format!("{theirs}?done=take-over-asked"));
+        let overview = get(&app, &format!("/orgs/{org}/portfolios"), Some(&admin), None).await;
+        assert!(overview.html.contains("Transfers waiting for an answer") && overview.html.contains("Accept: we manage and pay for it from today"), "the managing side is asked: {}", overview.html);
+        let request = app.get(&format!("/api/v1/organizations/{org}/portfolio-transfers?state=pending")).await.body["items"][0]["id"].as_str().unwrap().to_owned();
+        let waiting = get(&app, &format!("/orgs/{ward}/portfolios"), Some(&ward_admin), None).await;
+        assert!(waiting.html.contains("Waiting for the other organization."), "{}", waiting.html);
+        let accept = format!("/orgs/{org}/portfolio-transfers/{request}/accept");
+        let asked = post(&app, &accept, Some(&admin), &[]).await;
+        assert!(asked.status == 200 && asked.html.contains("31 December 2099 is the last day of December 2099"), "it starts on a month's last day: asked first: {}", asked.html);
+        let accepted = post(&app, &accept, Some(&admin), &[("billing_ok", "1")]).await;
+        assert_eq!(accepted.headers["location"].to_str().unwrap(), format!("/orgs/{org}/portfolios?done=transfer-accepted"));
+        assert_eq!(app.get(&format!("/api/v1/organizations/{org}/portfolios/{id}")).await.body["organization_id"], json!(ward));
+
+        // Removing Sam from the ward asks what becomes of the portfolio.
+        let page = get(&app, &theirs, Some(&ward_admin), None).await;
+        assert!(page.html.contains("id=\"remove-portfolio\""), "{}", page.html);
+        let refused = post(&app, &format!("{theirs}/remove"), Some(&ward_admin), &[]).await;
+        assert!(refused.status == 409 && refused.html.contains("Say what becomes of the active portfolio."), "{}", refused.html);
+        let removed = post(&app, &format!("{theirs}/remove"), Some(&ward_admin), &[("portfolio", "transfer"), ("to", org.as_str())]).await;
+        assert_eq!(removed.status, 303, "{}", removed.html);
+        let p = app.get(&format!("/api/v1/organizations/{org}/portfolios/{id}")).await.body;
+        assert_eq!((&p["state"], &p["organization_id"]), (&json!("deactivated"), &json!(ward)), "the ward cannot act for the environment: deactivated and offered: {p}");
+        let overview = get(&app, &format!("/orgs/{org}/portfolios"), Some(&admin), None).await;
+        assert!(overview.html.contains("accepting resumes it"), "{}", overview.html);
     }
 }

@@ -168,7 +168,7 @@ both_backends! {
         let id = r.body["id"].as_str().unwrap().to_owned();
         let move_to = |to: &str| (format!("/api/v1/organizations/{org}/portfolios/{id}/transfer"), json!({"to_organization_id": to}));
         let (path, body) = move_to(&ward);
-        assert_eq!(app.call("POST", &path, Some(&token), Some(body.clone())).await.error(422), ("not_a_member", Some("to_organization_id")));
+        assert_eq!(app.call("POST", &path, Some(&token), Some(body.clone())).await.error(422), ("not_a_member_there", Some("to_organization_id")));
         let (_, same) = move_to(&org);
         assert_eq!(app.call("POST", &path, Some(&token), Some(same)).await.error(422), ("same_organization", Some("to_organization_id")));
         let (_, nowhere) = move_to(&uuid::Uuid::now_v7().to_string());
@@ -271,7 +271,7 @@ both_backends! {
         let leave = format!("/api/v1/organizations/{a}/members/{eva}");
         assert_eq!(app.call("DELETE", &format!("{leave}?portfolio=transfer"), Some(&token_a), None).await.error(422).1, Some("to_organization_id"));
         let r = app.call("DELETE", &format!("{leave}?portfolio=transfer&to_organization_id={b}"), Some(&token_a), None).await;
-        assert_eq!(r.error(422), ("not_a_member", Some("to_organization_id")), "nothing removed yet");
+        assert_eq!(r.error(422), ("not_a_member_there", Some("to_organization_id")), "nothing removed yet");
         app.add_member_to(&b, json!({"email": "eva@example.nl", "roles": ["resident"]})).await;
         // A cannot act for B: A stops paying now, B is asked and, accepting, resumes it.
         let r = app.call("DELETE", &format!("{leave}?portfolio=transfer&to_organization_id={b}"), Some(&token_a), None).await;

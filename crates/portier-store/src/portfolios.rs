@@ -10,7 +10,7 @@ use portier_core::audit::{Actor, NewAuditEvent};
 use portier_core::ids::AccountId;
 use portier_core::organizations::Organization;
 use portier_core::portfolios::{
-    ActivePeriod, NewPortfolio, PortfolioState, PortfolioType, Warning,
+    ActivePeriod, Month, NewPortfolio, PortfolioState, PortfolioType, Warning,
 };
 use portier_core::rights::{Authorized, PortfoliosManage};
 use portier_core::roles::LocalizedName;
@@ -649,7 +649,7 @@ async fn check_destination(
     if member.is_none() {
         return Err(FieldError::new(
             field,
-            "not_a_member",
+            "not_a_member_there",
             "the person is not a member of that organization: add them there first",
         )
         .into());
@@ -811,6 +811,19 @@ async fn transfer_tx(tx: &mut Tx, id: Uuid) -> Result<TransferRequest> {
     transfer_view(row.ok_or(DomainError::NotFound {
         what: "transfer request",
     })?)
+}
+
+/// Transfer request `id`, whichever organizations it concerns (the caller
+/// checks that it may see one of them).
+pub async fn transfer_request(store: &Store, id: Uuid) -> Result<Option<TransferRequest>> {
+    let sql = format!("{SELECT_TRANSFER} WHERE t.id = $1");
+    let row: Option<TransferRow> = reader!(store, |c| {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(id)
+            .fetch_optional(c)
+            .await
+    })?;
+    row.map(transfer_view).transpose()
 }
 
 /// Moves `current` from `manager` to `dest` now when the caller may act
@@ -1102,6 +1115,26 @@ pub struct Stretch {
     pub until_date: Option<NaiveDate>,
 }
 
+impl Stretch {
+    /// The months it pays for: those whose last day it covers, up to
+    /// `this_month` while it is still open.
+    pub fn months(&self, this_month: Month) -> Vec<Month> {
+        let last = self
+            .until_date
+            .and_then(|u| u.pred_opt())
+            .map_or(this_month, Month::of);
+        let mut months = Vec::new();
+        let mut m = Month::of(self.from_date);
+        while m <= last {
+            if self.until_date.is_none_or(|u| m.last_day() < u) {
+                months.push(m);
+            }
+            m = m.next();
+        }
+        months
+    }
+}
+
 /// Portfolio `id`, managed by `org` or one below it, with its history: the
 /// stretches it was active and who paid for them, oldest first.
 pub async fn get_with_history(
@@ -1218,28 +1251,88 @@ pub(crate) async fn settle_on_removal(
     Ok(())
 }
 
+/// A portfolio in a list, with whose it is and who manages it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub portfolio: PortfolioView,
+    /// The person's name, or their e-mail address when none is known.
+    pub person: String,
+    pub email: String,
+    pub organization_name: String,
+}
+
 /// The portfolios managed by `org` and the organizations below it, in
-/// `state` when given, newest first (at most `limit`).
+/// `state` and of type `type_key` when given, newest first (at most
+/// `limit`).
 pub async fn list(
     store: &Store,
     org: &Organization,
     state: Option<PortfolioState>,
+    type_key: Option<&str>,
     limit: i64,
-) -> Result<Vec<PortfolioView>> {
-    let sql = format!(
-        "{SELECT} JOIN organizations o ON o.id = p.organization_id
-         WHERE substr(o.path, 1, length($1)) = $1 AND ($2 IS NULL OR p.state = $2)
-         ORDER BY p.id DESC LIMIT $3"
+) -> Result<Vec<Listed>> {
+    type Row = (
+        Uuid,
+        Uuid,
+        String,
+        String,
+        NaiveDate,
+        Uuid,
+        DateTime<Utc>,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        String,
     );
-    let rows: Vec<PortfolioRow> = reader!(store, |c| {
-        sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-            .bind(org.path.as_str())
-            .bind(state.map(PortfolioState::as_str))
-            .bind(limit)
-            .fetch_all(c)
-            .await
+    let rows: Vec<Row> = reader!(store, |c| {
+        sqlx::query_as(
+            "SELECT p.id, p.account_id, p.type_key, p.state, p.start_date, p.organization_id, p.created_at,
+                    a.email, a.given_name, a.infix, a.family_name, o.name
+             FROM portfolios p
+               JOIN organizations o ON o.id = p.organization_id
+               JOIN accounts a ON a.id = p.account_id
+             WHERE substr(o.path, 1, length($1)) = $1 AND ($2 IS NULL OR p.state = $2)
+               AND ($3 IS NULL OR p.type_key = $3)
+             ORDER BY p.id DESC LIMIT $4",
+        )
+        .bind(org.path.as_str())
+        .bind(state.map(PortfolioState::as_str))
+        .bind(type_key)
+        .bind(limit)
+        .fetch_all(c)
+        .await
     })?;
-    rows.into_iter().map(view).collect()
+    rows.into_iter()
+        .map(
+            |(
+                id,
+                account,
+                type_key,
+                state,
+                start,
+                manager,
+                created,
+                email,
+                given,
+                infix,
+                family,
+                org_name,
+            )| {
+                let name: Vec<String> = [given, infix, family].into_iter().flatten().collect();
+                Ok(Listed {
+                    portfolio: view((id, account, type_key, state, start, manager, created))?,
+                    person: if name.is_empty() {
+                        email.clone()
+                    } else {
+                        name.join(" ")
+                    },
+                    email,
+                    organization_name: org_name,
+                })
+            },
+        )
+        .collect()
 }
 
 /// The active stretches paid for by `org` or an organization below it that

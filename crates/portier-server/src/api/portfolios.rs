@@ -207,10 +207,12 @@ pub async fn create(
 /// The portfolios of this organization and those below it.
 ///
 /// Needs `portfolios.manage`. `state` filters (`active`, `deactivated`,
-/// `completed`); the newest first, at most `limit` (1–500, default 100).
+/// `completed`), as does `type` (a portfolio type's key); the newest
+/// first, at most `limit` (1–500, default 100).
 #[utoipa::path(get, operation_id = "portfolios_list", path = "/organizations/{org}/portfolios", tag = "portfolios",
     params(("org" = Uuid, Path, description = "Organization id"),
         ("state" = Option<String>, Query, description = "active, deactivated or completed"),
+        ("type" = Option<String>, Query, description = "A portfolio type's key"),
         ("limit" = Option<i64>, Query, description = "1 to 500")),
     responses((status = 200, body = PortfolioList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list(
@@ -233,9 +235,14 @@ pub async fn list(
         })
         .transpose()?;
     let limit = super::Page::limit(&q)?;
-    let items = portier_store::portfolios::list(&state.store, &org, wanted, limit).await?;
+    let type_key = q.get("type").map(String::as_str);
+    let items =
+        portier_store::portfolios::list(&state.store, &org, wanted, type_key, limit).await?;
     Ok(Json(PortfolioList {
-        items: items.iter().map(|p| PortfolioView::of(p, None)).collect(),
+        items: items
+            .iter()
+            .map(|l| PortfolioView::of(&l.portfolio, None))
+            .collect(),
     }))
 }
 
@@ -341,20 +348,6 @@ pub async fn get_one(
     let (portfolio, history) =
         portier_store::portfolios::get_with_history(&state.store, &org, id).await?;
     let this_month = Month::of(chrono::Utc::now().date_naive());
-    let months_of = |from: NaiveDate, until: Option<NaiveDate>| -> Vec<String> {
-        let last = until
-            .and_then(|u| u.pred_opt())
-            .map_or(this_month, Month::of);
-        let mut months = Vec::new();
-        let mut m = Month::of(from);
-        while m <= last {
-            if until.is_none_or(|u| m.last_day() < u) {
-                months.push(m.to_string());
-            }
-            m = m.next();
-        }
-        months
-    };
     Ok(Json(PortfolioDetail {
         portfolio: PortfolioView::of(&portfolio, None),
         history: history
@@ -363,7 +356,7 @@ pub async fn get_one(
                 organization_id: s.organization_id,
                 from: s.from_date,
                 until: s.until_date,
-                months: months_of(s.from_date, s.until_date),
+                months: s.months(this_month).iter().map(Month::to_string).collect(),
             })
             .collect(),
     }))

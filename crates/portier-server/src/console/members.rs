@@ -17,7 +17,8 @@ use portier_core::ids::AccountId;
 use portier_core::members::{MemberInput, MemberPatch, MemberPatchInput, MemberStatus, NewMember};
 use portier_core::organizations::Organization;
 use portier_core::rights::{
-    GroupsManage, MembersInvite, MembersRead, MembersRemove, MembersUpdate, Right, RolesAssign,
+    GroupsManage, MembersInvite, MembersRead, MembersRemove, MembersUpdate, PortfoliosManage,
+    Right, RolesAssign,
 };
 use portier_core::roles::RoleKey;
 use portier_store::audit::{AuditFilter, Origin};
@@ -326,6 +327,11 @@ pub struct AddValues {
     pub active: bool,
     /// The address a warning (shared mailbox) was shown and confirmed for.
     pub confirmed: String,
+    /// seed 000: a portfolio, last: its type (none when empty) and start.
+    pub portfolio_type: String,
+    pub portfolio_start: String,
+    /// The start date whose billing warning was shown and confirmed.
+    pub billing_confirmed: String,
 }
 
 impl AddValues {
@@ -347,6 +353,9 @@ impl AddValues {
             groups: all("groups"),
             active: fields.has("active"),
             confirmed: one("confirmed"),
+            portfolio_type: one("portfolio_type"),
+            portfolio_start: one("portfolio_start"),
+            billing_confirmed: one("billing_confirmed"),
         }
     }
 
@@ -369,6 +378,12 @@ pub struct NewPage {
     pub warning: Option<String>,
     /// … for this address.
     pub confirm: Option<String>,
+    /// The portfolio types the person may give here (none without
+    /// `portfolios.manage`): (key, name).
+    pub types: Vec<(String, String)>,
+    /// The portfolio would bill the month it starts in (seed 000), said
+    /// before saving, for this start date.
+    pub billing_warning: Option<(String, String)>,
 }
 
 impl Refusal for NewPage {
@@ -402,6 +417,7 @@ impl NewPage {
             "staff_code",
             "labels",
             "groups",
+            "portfolio",
         ])
     }
 }
@@ -418,7 +434,14 @@ async fn new_page(
     let roles = portier_store::roles::list(&state.store, &ctx.org).await?;
     let groups = portier_store::groups::list(&state.store, ctx.org.id).await?;
     let (warning, confirm) = warning.unzip();
+    let types = if ctx.may::<PortfoliosManage>() {
+        super::portfolios::type_names(state, &ctx.org, &i18n).await?
+    } else {
+        Vec::new()
+    };
     Ok(NewPage {
+        types,
+        billing_warning: None,
         page: person.viewer.page(),
         nav: ctx.nav(&i18n, Section::Members),
         org: ctx.org.clone(),
@@ -507,7 +530,7 @@ async fn add(
         registration: optional(&values.big).map(|n| ("BIG".to_owned(), n)),
         active: values.active,
     });
-    let new = match parsed {
+    let mut new = match parsed {
         Ok(n) => n,
         Err(e) => return refuse(e.into()).await,
     };
@@ -520,6 +543,38 @@ async fn add(
         return new_page(&state, &person, &ctx, values, None, Some(warning))
             .await
             .into_response();
+    }
+    if let Some(type_key) = optional(&values.portfolio_type) {
+        let today = chrono::Utc::now().date_naive();
+        let asked = optional(&values.portfolio_start);
+        let start = ctx
+            .principal
+            .authorize::<PortfoliosManage>(&ctx.org)
+            .map_err(ApiError::from)
+            .and_then(|_| {
+                portier_core::portfolios::start_date(asked.as_deref(), today)
+                    .map_err(|e| e.in_field("portfolio.start_date").into())
+            });
+        let start = match start {
+            Ok(s) => s,
+            Err(e) => return refuse(e).await,
+        };
+        // seed 000: starting on a month's last day bills that month; said
+        // before saving, for the date it was shown for.
+        let cycle = ctx.org.settings.billing_cycle;
+        if let Some(w) = portier_core::portfolios::start_warning(start, cycle)
+            && values.billing_confirmed != start.to_string()
+        {
+            let text = super::portfolios::warning_text(&i18n, &w, start);
+            return match new_page(&state, &person, &ctx, values.clone(), None, None).await {
+                Ok(mut page) => {
+                    page.billing_warning = Some((text, start.to_string()));
+                    page.into_response()
+                }
+                Err(e) => e.into_response(),
+            };
+        }
+        new.portfolio = Some(portier_core::portfolios::NewPortfolio { type_key, start });
     }
     let auth = match ctx.principal.authorize::<MembersInvite>(&ctx.org) {
         Ok(a) => a,
@@ -570,6 +625,8 @@ pub struct MemberPage {
     pub registration: Option<crate::api::members::RegistrationView>,
     pub invitation: Option<crate::api::members::InvitationView>,
     pub trail: Vec<super::audit::Entry>,
+    /// The member's portfolios, for those who manage portfolios here.
+    pub portfolios: Option<super::portfolios::MemberPortfolios>,
     /// The organization's groups: (id, name, the member is in it).
     pub groups: Vec<(String, String, bool)>,
     pub may_manage_groups: bool,
@@ -642,7 +699,14 @@ impl MemberPage {
         // The personal fields are in the form only before activation.
         let personal = if self.owns_profile { 7 } else { 0 };
         let mut shown = DETAIL_FIELDS[personal..].to_vec();
-        shown.extend(["roles", "registration"]);
+        shown.extend([
+            "roles",
+            "registration",
+            "type",
+            "start_date",
+            "portfolio",
+            "to_organization_id",
+        ]);
         self.general_error(&shown)
     }
 
@@ -769,7 +833,9 @@ async fn member_page(
         .collect();
     let status = member.status();
     let details = Details::of(&i18n, &member);
+    let portfolios = super::portfolios::for_member(state, &ctx, &i18n, account).await?;
     Ok(MemberPage {
+        portfolios,
         form: sent.unwrap_or_else(|| details.clone()),
         details,
         page: person.viewer.page(),
@@ -819,7 +885,7 @@ async fn show(
 
 /// After a change: back to the member's page saying what was done, or the
 /// page again with the refusal.
-async fn after(
+pub(super) async fn after(
     state: &AppState,
     person: &Person,
     org: &str,
@@ -1169,27 +1235,38 @@ async fn remove(
     person: Person,
     ClientAddr(client): ClientAddr,
     Path((org, account)): Path<(String, String)>,
+    RawForm(raw): RawForm,
 ) -> Response {
-    let (_, auth, account) =
+    let (ctx, auth, account) =
         match change_route::<MembersRemove>(&state, &person, &org, &account).await {
             Ok(r) => r,
             Err(page) => return page,
         };
-    match portier_store::members::remove(&state.store, &auth, account, None, &Origin::now(client))
-        .await
-    {
+    let fields = FormFields::of(&raw);
+    let manages = |o: &Organization| ctx.principal.authorize::<PortfoliosManage>(o).is_ok();
+    let removed = async {
+        use portier_store::portfolios::OnRemoval;
+        let then = match fields.one("portfolio").as_str() {
+            "" => None,
+            then => {
+                ctx.principal.authorize::<PortfoliosManage>(&ctx.org)?;
+                Some(match then {
+                    "complete" => OnRemoval::Complete,
+                    "transfer" => OnRemoval::Transfer {
+                        to: crate::extract::path_id("to_organization_id", &fields.one("to"))?,
+                        manages: &manages,
+                    },
+                    _ => OnRemoval::Deactivate,
+                })
+            }
+        };
+        portier_store::members::remove(&state.store, &auth, account, then, &Origin::now(client))
+            .await?;
+        Ok::<_, ApiError>(())
+    }
+    .await;
+    match removed {
         Ok(()) => Redirect::to(&format!("/orgs/{org}/members?done=removed")).into_response(),
-        Err(e) => {
-            after(
-                &state,
-                &person,
-                &org,
-                account,
-                "remove",
-                Err(ApiError::from(e)),
-                None,
-            )
-            .await
-        }
+        Err(e) => after(&state, &person, &org, account, "remove", Err(e), None).await,
     }
 }

@@ -13,6 +13,7 @@ pub mod devmail;
 pub mod groups;
 pub mod members;
 pub mod org;
+pub mod portfolios;
 pub mod resources;
 pub mod roles;
 pub mod settings;
@@ -144,6 +145,31 @@ impl I18n {
                 format!("{} {month} {}", at.format("%-d"), at.format("%Y"))
             }
         }
+    }
+}
+
+impl I18n {
+    /// A calendar day as people of the language write it.
+    pub fn day(&self, day: chrono::NaiveDate) -> String {
+        self.date(day.and_time(chrono::NaiveTime::MIN).and_utc())
+    }
+
+    /// A month: `November 2026`, `november 2026`.
+    pub fn month(&self, month: portier_core::portfolios::Month) -> String {
+        let name = match self.locale {
+            Locale::En => month.first_day().format("%B").to_string(),
+            Locale::Nl => DUTCH_MONTHS[(month.month as usize + 11) % 12].0.to_owned(),
+        };
+        format!("{name} {}", month.year)
+    }
+
+    /// A month in few letters, for a chart: `Nov 2026`, `nov 2026`.
+    pub fn month_short(&self, month: portier_core::portfolios::Month) -> String {
+        let name = match self.locale {
+            Locale::En => month.first_day().format("%b").to_string(),
+            Locale::Nl => DUTCH_MONTHS[(month.month as usize + 11) % 12].1.to_owned(),
+        };
+        format!("{name} {}", month.year)
     }
 }
 
@@ -479,6 +505,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(dashboard::show))
         .merge(auth::router())
         .merge(members::router())
+        .merge(portfolios::router())
         .merge(audit::router())
         .merge(roles::router())
         .merge(admins::router())

@@ -5,7 +5,9 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use portier_core::organizations::Organization;
-use portier_core::rights::{AuditRead, MembersRead, OrgUpdate, Principal, Right, TokensManage};
+use portier_core::rights::{
+    AuditRead, MembersRead, OrgUpdate, PortfoliosManage, Principal, Right, TokensManage,
+};
 
 use super::{I18n, Person, error_page};
 use crate::{ApiError, AppState};
@@ -52,6 +54,7 @@ pub enum Section {
     Roles,
     Groups,
     Resources,
+    Portfolios,
     Tokens,
     Audit,
     Settings,
@@ -64,6 +67,7 @@ impl Section {
         Section::Roles,
         Section::Groups,
         Section::Resources,
+        Section::Portfolios,
         Section::Tokens,
         Section::Audit,
         Section::Settings,
@@ -76,6 +80,7 @@ impl Section {
             Section::Roles => "roles",
             Section::Groups => "groups",
             Section::Resources => "resources",
+            Section::Portfolios => "portfolios",
             Section::Tokens => "tokens",
             Section::Audit => "audit",
             Section::Settings => "settings",
@@ -89,6 +94,7 @@ impl Section {
             Section::Roles => "nav-roles",
             Section::Groups => "nav-groups",
             Section::Resources => "nav-resources",
+            Section::Portfolios => "nav-portfolios",
             Section::Tokens => "nav-tokens",
             Section::Audit => "nav-audit",
             Section::Settings => "nav-settings",
@@ -102,6 +108,7 @@ impl Section {
             | Section::Roles
             | Section::Groups
             | Section::Resources => ctx.may::<MembersRead>(),
+            Section::Portfolios => ctx.may::<PortfoliosManage>(),
             Section::Tokens => ctx.may::<TokensManage>(),
             Section::Audit => ctx.may::<AuditRead>(),
             Section::Settings => ctx.may::<OrgUpdate>(),
@@ -207,6 +214,11 @@ impl FormFields {
             .filter(|(n, _)| n == name)
             .map(|(_, v)| v.clone())
             .collect()
+    }
+
+    /// Every field as sent, in order.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
     }
 
     /// Whether `name` was sent at all (a ticked checkbox).

@@ -31,9 +31,14 @@ pub fn router() -> Router<AppState> {
 
 /// A role's name in the viewer's language.
 pub fn role_name(i18n: &I18n, r: &Role) -> String {
+    name_in(i18n, &r.name)
+}
+
+/// A name given in English and Dutch, in the viewer's language.
+pub fn name_in(i18n: &I18n, name: &portier_core::roles::LocalizedName) -> String {
     match i18n.locale {
-        portier_core::locale::Locale::En => r.name.en.clone(),
-        portier_core::locale::Locale::Nl => r.name.nl.clone(),
+        portier_core::locale::Locale::En => name.en.clone(),
+        portier_core::locale::Locale::Nl => name.nl.clone(),
     }
 }
 

@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, RawForm, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use portier_core::locale::Locale;
-use portier_core::organizations::{Organization, OrganizationPatch};
+use portier_core::organizations::{BillingCycle, Organization, OrganizationPatch};
 use portier_core::passwords::{PasswordPolicy, PolicyPreset};
 use portier_core::rights::{OrgCreate, OrgUpdate};
 use portier_store::audit::Origin;
@@ -39,6 +39,9 @@ pub struct Values {
     pub upper: bool,
     pub symbol: bool,
     pub require_two_factor: bool,
+    /// `monthly`, `quarterly` or `annual`.
+    pub billing_cycle: String,
+    pub allow_parallel_portfolios: bool,
 }
 
 fn preset_of(policy: &PasswordPolicy) -> &'static str {
@@ -64,6 +67,8 @@ impl Values {
             upper: p.require_upper,
             symbol: p.require_symbol,
             require_two_factor: org.settings.require_two_factor,
+            billing_cycle: org.settings.billing_cycle.as_str().to_owned(),
+            allow_parallel_portfolios: org.settings.allow_parallel_portfolios,
         }
     }
 
@@ -80,6 +85,8 @@ impl Values {
             upper: has("upper"),
             symbol: has("symbol"),
             require_two_factor: has("require_two_factor"),
+            billing_cycle: one("billing_cycle"),
+            allow_parallel_portfolios: has("allow_parallel_portfolios"),
         }
     }
 
@@ -107,12 +114,19 @@ impl Values {
             locale: Some(Locale::parse("settings.locale", &self.locale)?),
             password_policy: Some(policy),
             require_two_factor: Some(self.require_two_factor),
-            ..OrganizationPatch::default()
+            billing_cycle: super::org::optional(&self.billing_cycle)
+                .map(|c| BillingCycle::parse("settings.billing_cycle", &c))
+                .transpose()?,
+            allow_parallel_portfolios: Some(self.allow_parallel_portfolios),
         })
     }
 
     pub fn is_preset(&self, name: &str) -> bool {
         self.preset == name
+    }
+
+    pub fn is_cycle(&self, name: &str) -> bool {
+        self.billing_cycle == name
     }
 
     pub fn is_locale(&self, name: &str) -> bool {
