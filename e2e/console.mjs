@@ -17,7 +17,11 @@
 // codes, signs out, signs in with a code, and again with a recovery code;
 // then adds a passkey (Chromium's virtual authenticator, through the
 // DevTools protocol, stands in for a fingerprint reader), signs in with the
-// password and the passkey, and with the passkey alone.
+// password and the passkey, and with the passkey alone. Portfolios (issue
+// 7): a portfolio type and a role that allows it, a user added with a
+// portfolio (a start on a month's last day warned about before saving),
+// deactivated and reactivated on its page, the overview's chart of the last
+// 24 months, and removal asking what becomes of the portfolio.
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -112,6 +116,22 @@ const TEXT = {
     passkeyAdded: "The passkey is added.",
     usePasskey: "Use a passkey",
     signInPasskey: "Sign in with a passkey",
+    portfolios: "Portfolios",
+    addType: "Add a portfolio type",
+    typeKey: "Key (lower case, as roles name it)",
+    createType: "Add the type",
+    typeAdded: "The portfolio type is added.",
+    resident: "Resident",
+    surgery: "Specialty training surgery",
+    portfolioType: "Portfolio type",
+    startDate: "Start date",
+    lastDay: "is the last day of December 2099",
+    portfolioDeactivate: "Deactivate temporarily",
+    portfolioDeactivated: "The portfolio is deactivated; it is not billed from today on.",
+    portfolioReactivated: "The portfolio is active again.",
+    allPortfolios: "All portfolios",
+    chart: "Billed portfolios per month",
+    completeIt: "Complete it (final)",
   },
   nl: {
     browser: "nl-NL",
@@ -187,6 +207,22 @@ const TEXT = {
     passkeyAdded: "De passkey is toegevoegd.",
     usePasskey: "Een passkey gebruiken",
     signInPasskey: "Aanmelden met een passkey",
+    portfolios: "Portfolio's",
+    addType: "Portfoliotype toevoegen",
+    typeKey: "Sleutel (kleine letters, zoals rollen hem noemen)",
+    createType: "Type toevoegen",
+    typeAdded: "Het portfoliotype is toegevoegd.",
+    resident: "AIOS",
+    surgery: "Opleiding chirurgie",
+    portfolioType: "Portfoliotype",
+    startDate: "Startdatum",
+    lastDay: "is de laatste dag van december 2099",
+    portfolioDeactivate: "Tijdelijk deactiveren",
+    portfolioDeactivated: "Het portfolio is gedeactiveerd; het wordt vanaf vandaag niet gefactureerd.",
+    portfolioReactivated: "Het portfolio is weer actief.",
+    allPortfolios: "Alle portfolio's",
+    chart: "Gefactureerde portfolio's per maand",
+    completeIt: "Afronden (definitief)",
   },
 };
 
@@ -331,8 +367,77 @@ async function walk(browser, lang) {
   await page.getByRole("heading", { name: t.dashboard, level: 1 }).waitFor();
 
   await userManagement(browser, page, lang);
+  await portfolios(page, lang);
   await twoStep(page, lang, admin);
   await context.close();
+}
+
+async function portfolios(page, lang) {
+  const t = TEXT[lang];
+  const user = `sam-${lang}@e2e.example`;
+  // A portfolio type for the environment, and a role that allows it.
+  await page.getByRole("link", { name: t.portfolios, exact: true }).click();
+  await page.getByRole("heading", { name: t.portfolios, level: 1 }).waitFor();
+  await page.getByText(t.addType, { exact: true }).click();
+  await page.getByLabel(t.typeKey).fill("surgery");
+  await page.getByLabel(t.nameEn).fill("Specialty training surgery");
+  await page.getByLabel(t.nameNl).fill("Opleiding chirurgie");
+  await page.getByRole("button", { name: t.createType }).click();
+  await page.getByText(t.typeAdded).waitFor();
+  await page.getByRole("link", { name: t.rolesNav, exact: true }).click();
+  await page.getByRole("link", { name: t.newRole }).click();
+  await page.getByLabel(t.roleKey).fill("resident");
+  await page.getByLabel(t.nameEn).fill("Resident");
+  await page.getByLabel(t.nameNl).fill("AIOS");
+  await page.getByRole("checkbox", { name: t.surgery }).check();
+  await page.getByRole("button", { name: t.saveRole, exact: true }).click();
+  await page.getByText(t.roleCreated).waitFor();
+
+  // Added with a portfolio, last (seed 000). Starting on a month's last day
+  // is said before saving; another date is saved without a word.
+  await page.getByRole("link", { name: t.usersNav, exact: true }).click();
+  await page.getByRole("link", { name: t.addUser }).click();
+  await page.getByRole("checkbox", { name: t.resident }).check();
+  await page.getByLabel(t.email).fill(user);
+  await page.getByLabel(t.givenName).fill("Sam");
+  await page.getByLabel(t.familyName).fill("de Vries");
+  await page.getByLabel(t.portfolioType).selectOption("surgery");
+  await page.getByLabel(t.startDate).fill("2099-12-31");
+  await page.getByRole("button", { name: t.addSubmit }).click();
+  await page.locator("#billing-warning", { hasText: t.lastDay }).waitFor();
+  await screenshot(page, lang, "add-user-billing-warning");
+  await page.getByLabel(t.startDate).fill("2100-01-01");
+  await page.locator('form[action$="/members/new"] button[type=submit]').click();
+  await page.getByText(`${user} ${t.received}`).waitFor();
+
+  // Her page lists it; its own page deactivates and reactivates it.
+  await page.getByRole("link", { name: t.openUser }).click();
+  await page.getByRole("heading", { name: "Sam de Vries", level: 1 }).waitFor();
+  await screenshot(page, lang, "member-portfolio");
+  await page.getByRole("link", { name: t.surgery }).click();
+  await page.getByRole("heading", { name: `${t.surgery} · Sam de Vries`, level: 1 }).waitFor();
+  await page.getByRole("button", { name: t.portfolioDeactivate }).click();
+  await page.getByText(t.portfolioDeactivated).waitFor();
+  await page.getByRole("button", { name: t.reactivate, exact: true }).click();
+  await page.getByText(t.portfolioReactivated).waitFor();
+  await screenshot(page, lang, "portfolio");
+
+  // The overview with the chart of the last 24 months, drawn on the server.
+  await page.getByRole("link", { name: t.allPortfolios }).click();
+  const chart = page.getByRole("img", { name: t.chart });
+  await chart.waitFor();
+  assert.equal(await page.locator("svg rect.bar").count(), 24, "a bar per month");
+  assert.ok(await page.getByRole("link", { name: "Sam de Vries" }).isVisible());
+  await screenshot(page, lang, "portfolios");
+
+  // Removing her asks what becomes of the active portfolio.
+  await page.getByRole("link", { name: t.usersNav, exact: true }).click();
+  await page.getByRole("link", { name: "Sam de Vries" }).click();
+  await page.getByText(t.remove, { exact: true }).click();
+  await page.getByRole("radio", { name: t.completeIt }).check();
+  await screenshot(page, lang, "remove-asks-about-portfolio");
+  await page.getByRole("button", { name: t.removeConfirm }).click();
+  await page.getByText(t.removed).waitFor();
 }
 
 async function twoStep(page, lang, admin) {

@@ -912,6 +912,15 @@ both_backends! {
         let done = get(&app, &format!("{overview}?state=completed"), Some(&admin), None).await;
         assert!(done.html.contains(">Completed</span>"), "{}", done.html);
 
+        // A role lists the types it allows.
+        let made = post(&app, &format!("/orgs/{org}/roles/new"), Some(&admin), &[("key", "nurse"), ("name.en", "Nurse"), ("kind", "content"), ("portfolio_types", "surgery")]).await;
+        assert_eq!(made.status, 303, "{}", made.html);
+        let roles = app.get(&format!("/api/v1/organizations/{org}/roles")).await.body;
+        let nurse = roles["items"].as_array().unwrap().iter().find(|r| r["key"] == "nurse").unwrap();
+        assert_eq!(nurse["portfolio_types"], json!(["surgery"]), "{roles}");
+        let form = get(&app, &format!("/orgs/{org}/roles/nurse"), Some(&admin), None).await;
+        assert!(form.html.contains(r#"name="portfolio_types" value="surgery" checked"#), "{}", form.html);
+
         // Types: refused next to the field, added; the billing settings.
         let bad = post(&app, &format!("{overview}/types"), Some(&admin), &[("key", "Bad Key!"), ("name_en", "x")]).await;
         assert!(bad.status == 422 && bad.html.contains("id=\"key-error\""), "{}", bad.html);

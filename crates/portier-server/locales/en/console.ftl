@@ -658,3 +658,5 @@ err-transfer_state = This request has been answered already.
 err-not_a_member_there = The person is not a member of that organization: add them there first.
 err-same_organization = This organization manages the portfolio already.
 err-unknown_organization = No organization of this environment has that id.
+roles-portfolio-types = Portfolio types this role allows
+roles-portfolio-types-hint = Only members with a role that allows a type can be given a portfolio of it.

@@ -657,3 +657,5 @@ err-transfer_state = Dit verzoek is al beantwoord.
 err-not_a_member_there = De persoon is geen lid van die organisatie: voeg hem of haar daar eerst toe.
 err-same_organization = Deze organisatie beheert het portfolio al.
 err-unknown_organization = Geen organisatie van deze omgeving heeft dat id.
+roles-portfolio-types = Portfoliotypen die deze rol toestaat
+roles-portfolio-types-hint = Alleen leden met een rol die een type toestaat, kunnen een portfolio van dat type krijgen.

@@ -200,7 +200,7 @@ pub struct Bar {
     pub value: i64,
     /// What hovering it (and a screen reader) says.
     pub title: String,
-    /// The month under it, on every third bar and the last.
+    /// The month under it, on every third bar counted back from the last.
     pub label: Option<String>,
     pub label_x: u32,
 }
@@ -251,7 +251,7 @@ impl Chart {
                             ("count", &value.to_string()),
                         ],
                     ),
-                    label: (i % 3 == 0 || i == last).then(|| i18n.month_short(*month)),
+                    label: ((last - i) % 3 == 0).then(|| i18n.month_short(*month)),
                     label_x: x + slot.saturating_sub(4) / 2,
                 }
             })
@@ -1134,7 +1134,9 @@ mod tests {
         assert_eq!((tallest.value, tallest.y), (12, 12));
         let march = &chart.bars[0];
         assert_eq!(march.height, (196 - 12) * 3 / 12);
-        assert_eq!(march.label.as_deref(), Some("mrt 2024"));
+        assert_eq!(march.label, None);
+        assert_eq!(chart.bars[2].label.as_deref(), Some("mei 2024"));
+        assert_eq!(chart.bars[23].label.as_deref(), Some("feb 2026"));
         assert_eq!(chart.months[0], ("februari 2026".to_owned(), 2));
         assert!(chart.bars.iter().all(|b| b.y + b.height == chart.baseline));
     }

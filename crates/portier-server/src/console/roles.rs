@@ -177,6 +177,8 @@ pub struct RoleValues {
     /// The product's permissions, separated by commas or lines.
     pub product: String,
     pub big: bool,
+    /// The portfolio types the role allows (issue 7), by key.
+    pub portfolio_types: Vec<String>,
 }
 
 impl RoleValues {
@@ -195,6 +197,7 @@ impl RoleValues {
                 .collect::<Vec<_>>()
                 .join(", "),
             big: role.requires_registration.is_some(),
+            portfolio_types: role.portfolio_types.clone(),
         }
     }
 
@@ -209,6 +212,7 @@ impl RoleValues {
             portier: fields.all("permissions"),
             product: one("product"),
             big: fields.has("big"),
+            portfolio_types: fields.all("portfolio_types"),
         }
     }
 
@@ -237,6 +241,8 @@ pub struct RolePage {
     pub editing: Option<String>,
     pub values: RoleValues,
     pub choices: Vec<Choice>,
+    /// The environment's portfolio types: (key, name, allowed).
+    pub types: Vec<(String, String, bool)>,
     pub problem: Option<Problem>,
 }
 
@@ -254,6 +260,7 @@ impl RolePage {
             "kind",
             "permissions",
             "requires_registration",
+            "portfolio_types",
         ])
     }
 
@@ -262,15 +269,25 @@ impl RolePage {
     }
 }
 
-fn role_page(
+async fn role_page(
+    state: &AppState,
     person: &Person,
     ctx: &OrgContext,
     editing: Option<String>,
     values: RoleValues,
     problem: Option<Problem>,
-) -> RolePage {
+) -> Result<RolePage, ApiError> {
     let i18n = person.viewer.i18n;
-    RolePage {
+    let types = portier_store::portfolios::types(&state.store, &ctx.org)
+        .await?
+        .into_iter()
+        .map(|t| {
+            let allowed = values.portfolio_types.contains(&t.key);
+            (t.key, name_in(&i18n, &t.name), allowed)
+        })
+        .collect();
+    Ok(RolePage {
+        types,
         page: person.viewer.page(),
         nav: ctx.nav(&i18n, Section::Roles),
         org: ctx.org.clone(),
@@ -285,11 +302,12 @@ fn role_page(
         editing,
         values,
         problem,
-    }
+    })
 }
 
 /// The form again with the refusal, or the error page when it is ours.
-fn refused(
+async fn refused(
+    state: &AppState,
     person: &Person,
     ctx: &OrgContext,
     editing: Option<String>,
@@ -300,11 +318,10 @@ fn refused(
         return e.into_response();
     }
     let problem = Problem::of(&person.viewer.i18n, &e);
-    (
-        e.status,
-        role_page(person, ctx, editing, values, Some(problem)),
-    )
-        .into_response()
+    match role_page(state, person, ctx, editing, values, Some(problem)).await {
+        Ok(page) => (e.status, page).into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 fn to_matrix(org: &Organization, done: &str) -> Response {
@@ -324,7 +341,9 @@ async fn new_form(
         kind: RoleKind::Content.as_str().to_owned(),
         ..RoleValues::default()
     };
-    role_page(&person, &ctx, None, values, None).into_response()
+    role_page(&state, &person, &ctx, None, values, None)
+        .await
+        .into_response()
 }
 
 async fn create(
@@ -346,7 +365,7 @@ async fn create(
         kind: values.kind.clone(),
         permissions: values.permissions(),
         requires_registration: values.big.then(|| "BIG".to_owned()),
-        portfolio_types: Vec::new(),
+        portfolio_types: values.portfolio_types.clone(),
     });
     let created = match (def, ctx.principal.authorize::<RolesManage>(&ctx.org)) {
         (Err(e), _) => Err(ApiError::from(e)),
@@ -363,7 +382,7 @@ async fn create(
     };
     match created {
         Ok(_) => to_matrix(&ctx.org, "role-created"),
-        Err(e) => refused(&person, &ctx, None, values, e),
+        Err(e) => refused(&state, &person, &ctx, None, values, e).await,
     }
 }
 
@@ -393,9 +412,16 @@ async fn edit_form(
         Err(page) => return page,
     };
     match defined_here(&state, &person, &ctx, &key).await {
-        Ok(role) => {
-            role_page(&person, &ctx, Some(key), RoleValues::of(&role), None).into_response()
-        }
+        Ok(role) => role_page(
+            &state,
+            &person,
+            &ctx,
+            Some(key),
+            RoleValues::of(&role),
+            None,
+        )
+        .await
+        .into_response(),
         Err(page) => page,
     }
 }
@@ -426,7 +452,7 @@ async fn update(
         name_nl: Some(values.name_nl.clone()),
         permissions: Some(values.permissions()),
         requires_registration: Some(values.big.then(|| "BIG".to_owned())),
-        portfolio_types: None,
+        portfolio_types: Some(values.portfolio_types.clone()),
     };
     let updated = match ctx.principal.authorize::<RolesManage>(&ctx.org) {
         Err(e) => Err(ApiError::from(e)),
@@ -443,7 +469,7 @@ async fn update(
     };
     match updated {
         Ok(_) => to_matrix(&ctx.org, "role-updated"),
-        Err(e) => refused(&person, &ctx, Some(key), values, e),
+        Err(e) => refused(&state, &person, &ctx, Some(key), values, e).await,
     }
 }
 
@@ -475,6 +501,6 @@ async fn delete(
     };
     match deleted {
         Ok(()) => to_matrix(&ctx.org, "role-deleted"),
-        Err(e) => refused(&person, &ctx, Some(key), RoleValues::of(&role), e),
+        Err(e) => refused(&state, &person, &ctx, Some(key), RoleValues::of(&role), e).await,
     }
 }
