@@ -251,7 +251,9 @@ impl Chart {
                             ("count", &value.to_string()),
                         ],
                     ),
-                    label: ((last - i) % 3 == 0).then(|| i18n.month_short(*month)),
+                    label: (last - i)
+                        .is_multiple_of(3)
+                        .then(|| i18n.month_short(*month)),
                     label_x: x + slot.saturating_sub(4) / 2,
                 }
             })
