@@ -967,6 +967,9 @@ both_backends! {
         assert!(page.html.contains("managed by Acme") || page.html.contains("managed by"), "{}", page.html);
         let asked = post(&app, &format!("{theirs}/portfolios/{id}/take-over"), Some(&ward_admin), &[]).await;
         assert_eq!(asked.headers["location"].to_str().unwrap(), format!("{theirs}?done=take-over-asked"));
+        let dashboard = get(&app, "/", Some(&admin), None).await;
+        assert!(dashboard.html.contains("Portfolio transfers waiting for your answer: 1"), "{}", dashboard.html);
+        assert!(!get(&app, "/", Some(&ward_admin), None).await.html.contains("Portfolio transfers waiting"), "the ward asked; it does not answer");
         let overview = get(&app, &format!("/orgs/{org}/portfolios"), Some(&admin), None).await;
         assert!(overview.html.contains("Transfers waiting for an answer") && overview.html.contains("Accept: we manage and pay for it from today"), "the managing side is asked: {}", overview.html);
         let request = app.get(&format!("/api/v1/organizations/{org}/portfolio-transfers?state=pending")).await.body["items"][0]["id"].as_str().unwrap().to_owned();

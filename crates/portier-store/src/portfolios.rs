@@ -970,6 +970,23 @@ pub async fn transfer_requests(
     rows.into_iter().map(transfer_view).collect()
 }
 
+/// How many open transfer requests wait for the answer of `org` or an
+/// organization below it.
+pub async fn awaiting(store: &Store, org: &Organization) -> Result<i64> {
+    reader!(store, |c| {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM portfolio_transfers t
+               JOIN organizations o
+                 ON o.id = CASE t.asked_by WHEN 'from' THEN t.to_organization_id ELSE t.from_organization_id END
+             WHERE t.state = 'pending' AND substr(o.path, 1, length($1)) = $1",
+        )
+        .bind(org.path.as_str())
+        .fetch_one(c)
+        .await
+    })
+    .map_err(Into::into)
+}
+
 /// How a transfer request was answered.
 #[derive(Debug, Clone)]
 pub enum Answer {

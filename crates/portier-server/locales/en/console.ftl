@@ -660,3 +660,4 @@ err-same_organization = This organization manages the portfolio already.
 err-unknown_organization = No organization of this environment has that id.
 roles-portfolio-types = Portfolio types this role allows
 roles-portfolio-types-hint = Only members with a role that allows a type can be given a portfolio of it.
+dashboard-transfers-waiting = Portfolio transfers waiting for your answer: { $count }

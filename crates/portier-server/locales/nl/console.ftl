@@ -659,3 +659,4 @@ err-same_organization = Deze organisatie beheert het portfolio al.
 err-unknown_organization = Geen organisatie van deze omgeving heeft dat id.
 roles-portfolio-types = Portfoliotypen die deze rol toestaat
 roles-portfolio-types-hint = Alleen leden met een rol die een type toestaat, kunnen een portfolio van dat type krijgen.
+dashboard-transfers-waiting = Portfolio-overdrachten die op jullie antwoord wachten: { $count }

@@ -6,7 +6,7 @@ use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
-use portier_core::rights::{MembersRead, Right};
+use portier_core::rights::{MembersRead, PortfoliosManage, Right};
 
 use super::{Page, Person};
 use crate::{ApiError, AppState};
@@ -19,6 +19,9 @@ pub struct OrganizationCard {
     pub active: bool,
     /// The role keys held there, for reading.
     pub roles: String,
+    /// Portfolio transfers waiting for this organization's answer, for
+    /// those who manage its portfolios.
+    pub transfers_waiting: i64,
 }
 
 #[derive(Template, WebTemplate)]
@@ -43,25 +46,41 @@ pub async fn show(State(state): State<AppState>, person: Person) -> Response {
         Ok(p) => p,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let manages = |org: portier_core::ids::OrganizationId| {
+    let holds = |org: portier_core::ids::OrganizationId,
+                 permission: &portier_core::permissions::Permission| {
         principal
             .grants
             .iter()
             .find(|g| g.organization_id == org)
-            .is_some_and(|g| principal.holds(&MembersRead::PERMISSION, &g.path))
+            .is_some_and(|g| principal.holds(permission, &g.path))
     };
+    let mut organizations = Vec::new();
+    for m in memberships {
+        let mut transfers_waiting = 0;
+        if m.active && holds(m.organization_id, &PortfoliosManage::PERMISSION) {
+            let counted =
+                match portier_store::organizations::get(&state.store, m.organization_id).await {
+                    Ok(Some(org)) => portier_store::portfolios::awaiting(&state.store, &org).await,
+                    Ok(None) => Ok(0),
+                    Err(e) => Err(e),
+                };
+            match counted {
+                Ok(n) => transfers_waiting = n,
+                Err(e) => return ApiError::from(e).into_response(),
+            }
+        }
+        organizations.push(OrganizationCard {
+            id: m.organization_id.to_string(),
+            manages: m.active && holds(m.organization_id, &MembersRead::PERMISSION),
+            name: m.organization,
+            active: m.active,
+            roles: m.roles.join(", "),
+            transfers_waiting,
+        });
+    }
     DashboardPage {
         page: person.viewer.page(),
-        organizations: memberships
-            .into_iter()
-            .map(|m| OrganizationCard {
-                id: m.organization_id.to_string(),
-                manages: m.active && manages(m.organization_id),
-                name: m.organization,
-                active: m.active,
-                roles: m.roles.join(", "),
-            })
-            .collect(),
+        organizations,
     }
     .into_response()
 }
