@@ -662,7 +662,7 @@ pub enum OnRemoval {
 /// *Permissions*: `members.remove`.
 #[utoipa::path(delete, operation_id = "members_remove", path = "/organizations/{org}/members/{account_id}", tag = "members",
     params(("org" = Uuid, Path, description = "The organization's id"), ("account_id" = Uuid, Path, description = "The member's account id"),
-        ("portfolio" = Option<OnRemoval>, Query, description = "What becomes of an active portfolio here"),
+        ("portfolio" = inline(Option<OnRemoval>), Query, description = "What becomes of an active portfolio here"),
         ("to_organization_id" = Option<Uuid>, Query, description = "Where it goes, with portfolio=transfer")),
     responses(
         (status = 204, description = "Removed"),
