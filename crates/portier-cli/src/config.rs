@@ -110,6 +110,24 @@ pub struct SettingsArgs {
         value_name = "URL"
     )]
     pub big_register_url: Option<String>,
+    /// Self sign-up: open (anyone; a proven domain's people join its
+    /// environment, others start their own), domains-only (only addresses at
+    /// a proven domain) or off [default: off].
+    #[arg(long, env = "PORTIER_SIGNUP", global = true, value_name = "MODE")]
+    pub signup: Option<String>,
+    /// The nameserver that domain proofs ask, as address:port (e.g.
+    /// 127.0.0.1:5353) [default: the system's resolver].
+    #[arg(long, env = "PORTIER_DNS_SERVER", global = true, value_name = "ADDR")]
+    pub dns_server: Option<String>,
+    /// Shared mail domains besides the built-in list (gmail.com, ziggo.nl,
+    /// …), comma-separated: nobody can claim them, and they join nobody.
+    #[arg(
+        long,
+        env = "PORTIER_PUBLIC_MAIL_DOMAINS",
+        global = true,
+        value_name = "LIST"
+    )]
+    pub public_mail_domains: Option<String>,
     /// Log lines as text or JSON [default: text].
     #[arg(long, env = "PORTIER_LOG_FORMAT", global = true, value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -131,6 +149,9 @@ struct FileSettings {
     session_ttl: Option<String>,
     trusted_proxies: Option<String>,
     big_register_url: Option<String>,
+    signup: Option<String>,
+    dns_server: Option<String>,
+    public_mail_domains: Option<String>,
     log_format: Option<LogFormat>,
 }
 
@@ -148,6 +169,9 @@ pub struct Config {
     pub sessions: portier_core::sessions::SessionPolicy,
     pub trusted_proxies: portier_server::extract::TrustedProxies,
     pub big_register_url: Option<String>,
+    pub signup: portier_core::domains::SignupMode,
+    pub dns_server: Option<SocketAddr>,
+    pub public_mail_domains: Vec<String>,
     pub log_format: LogFormat,
 }
 
@@ -222,6 +246,32 @@ impl Config {
         {
             bail!("PORTIER_BIG_REGISTER_URL: {url:?} must start with http:// or https://");
         }
+        let signup_raw = args.signup.clone().or(file.signup).unwrap_or_default();
+        let signup = portier_core::domains::SignupMode::parse(&signup_raw).with_context(|| {
+            format!("PORTIER_SIGNUP: {signup_raw:?} is not open, domains-only or off")
+        })?;
+        let dns_server = match args
+            .dns_server
+            .clone()
+            .or(file.dns_server)
+            .filter(|s| !s.is_empty())
+        {
+            None => None,
+            Some(raw) => Some(raw.parse::<SocketAddr>().with_context(|| {
+                format!(
+                    "PORTIER_DNS_SERVER: {raw:?} is not an address and port such as 127.0.0.1:53"
+                )
+            })?),
+        };
+        let public_mail_domains = args
+            .public_mail_domains
+            .clone()
+            .or(file.public_mail_domains)
+            .unwrap_or_default()
+            .split(',')
+            .map(|d| d.trim().to_ascii_lowercase())
+            .filter(|d| !d.is_empty())
+            .collect();
         let ttl =
             |name: &str, raw: Option<String>, default: Duration| -> anyhow::Result<Duration> {
                 match raw {
@@ -271,6 +321,9 @@ impl Config {
             )
             .map_err(|e| anyhow::anyhow!("PORTIER_TRUSTED_PROXIES: {e}"))?,
             big_register_url,
+            signup,
+            dns_server,
+            public_mail_domains,
             log_format: args
                 .log_format
                 .or(file.log_format)

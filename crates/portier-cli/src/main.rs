@@ -188,6 +188,11 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     server_config.sessions = config.sessions;
     server_config.trusted_proxies = config.trusted_proxies.clone();
     server_config.big_register_url = config.big_register_url.clone();
+    server_config.signup = portier_store::signups::SignupRules {
+        mode: config.signup,
+        public_domains: config.public_mail_domains.clone(),
+    };
+    server_config.dns_server = config.dns_server;
     server_config.dev_mailbox = config.smtp_url.is_none();
     server_config.lifecycle.templates = std::sync::Arc::new(mail_templates(&config)?);
     let state = portier_server::AppState::new(store.clone(), server_config);

@@ -237,7 +237,7 @@ fn parse_local_part(local: &str) -> Result<String, EmailError> {
     Ok(lowered)
 }
 
-fn parse_domain(domain: &str) -> Result<String, EmailError> {
+pub(crate) fn parse_domain(domain: &str) -> Result<String, EmailError> {
     // A trailing dot (fully qualified form) names the same domain.
     let domain = domain.strip_suffix('.').unwrap_or(domain);
     if domain.is_empty() {

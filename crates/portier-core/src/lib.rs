@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod domains;
 pub mod duration;
 pub mod email;
 pub mod error;

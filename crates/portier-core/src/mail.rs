@@ -23,16 +23,33 @@ pub enum MailKind {
     /// A passkey was added to the person's account (issue 6): if it was not
     /// them, someone else can now sign in as them.
     PasskeyAdded,
+    /// The link that confirms a sign-up's address (issue 8).
+    SignupConfirm,
+    /// Someone signed up with an address that has an account already: the
+    /// owner is told, and nothing else happens (no enumeration).
+    SignupExists,
+    /// Self sign-up is only for addresses at an organization's proven domain.
+    SignupUnavailable,
+    /// The link that proves a domain, to one of its administrative mailboxes.
+    DomainProof,
+    /// To an environment's administrators: someone joined by their domain
+    /// (`email` holds the newcomer's address).
+    MemberJoined,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 6] = [
+    pub const ALL: [MailKind; 11] = [
         MailKind::Invitation,
         MailKind::Added,
         MailKind::PasswordReset,
         MailKind::RecoveryCodeUsed,
         MailKind::TwoFactorReset,
         MailKind::PasskeyAdded,
+        MailKind::SignupConfirm,
+        MailKind::SignupExists,
+        MailKind::SignupUnavailable,
+        MailKind::DomainProof,
+        MailKind::MemberJoined,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,6 +60,11 @@ impl MailKind {
             MailKind::RecoveryCodeUsed => "recovery_code_used",
             MailKind::TwoFactorReset => "two_factor_reset",
             MailKind::PasskeyAdded => "passkey_added",
+            MailKind::SignupConfirm => "signup_confirm",
+            MailKind::SignupExists => "signup_exists",
+            MailKind::SignupUnavailable => "signup_unavailable",
+            MailKind::DomainProof => "domain_proof",
+            MailKind::MemberJoined => "member_joined",
         }
     }
 }
@@ -109,6 +131,36 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "passkey_added.nl.subject",
     "passkey_added.nl.txt",
     "passkey_added.nl.html",
+    "signup_confirm.en.subject",
+    "signup_confirm.en.txt",
+    "signup_confirm.en.html",
+    "signup_confirm.nl.subject",
+    "signup_confirm.nl.txt",
+    "signup_confirm.nl.html",
+    "signup_exists.en.subject",
+    "signup_exists.en.txt",
+    "signup_exists.en.html",
+    "signup_exists.nl.subject",
+    "signup_exists.nl.txt",
+    "signup_exists.nl.html",
+    "signup_unavailable.en.subject",
+    "signup_unavailable.en.txt",
+    "signup_unavailable.en.html",
+    "signup_unavailable.nl.subject",
+    "signup_unavailable.nl.txt",
+    "signup_unavailable.nl.html",
+    "domain_proof.en.subject",
+    "domain_proof.en.txt",
+    "domain_proof.en.html",
+    "domain_proof.nl.subject",
+    "domain_proof.nl.txt",
+    "domain_proof.nl.html",
+    "member_joined.en.subject",
+    "member_joined.en.txt",
+    "member_joined.en.html",
+    "member_joined.nl.subject",
+    "member_joined.nl.txt",
+    "member_joined.nl.html",
 ];
 
 /// The template set: the built-ins, with any overrides an operator supplied.

@@ -121,6 +121,10 @@ pub struct OrganizationSettings {
     /// organization may allow several side by side.
     #[serde(default)]
     pub allow_parallel_portfolios: bool,
+    /// issue 8: people who join by signing up with an address at one of the
+    /// environment's proven domains wait for an administrator's approval.
+    #[serde(default)]
+    pub signup_approval: bool,
     pub locale: Locale,
     pub password_policy: PasswordPolicy,
 }
@@ -183,6 +187,7 @@ pub struct OrganizationPatch {
     pub require_two_factor: Option<bool>,
     pub billing_cycle: Option<BillingCycle>,
     pub allow_parallel_portfolios: Option<bool>,
+    pub signup_approval: Option<bool>,
     pub locale: Option<Locale>,
     pub password_policy: Option<PasswordPolicy>,
 }
@@ -209,6 +214,9 @@ impl Organization {
         }
         if let Some(v) = patch.allow_parallel_portfolios {
             s.allow_parallel_portfolios = v;
+        }
+        if let Some(v) = patch.signup_approval {
+            s.signup_approval = v;
         }
         if let Some(v) = patch.locale {
             s.locale = v;

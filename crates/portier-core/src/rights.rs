@@ -60,6 +60,7 @@ rights! {
     OrgCreate => ORG_CREATE,
     TokensManage => TOKENS_MANAGE,
     ResourcesManage => RESOURCES_MANAGE,
+    DomainsManage => DOMAINS_MANAGE,
 }
 
 /// Proof that `actor` holds `R` on `organization_id`. Only

@@ -55,6 +55,21 @@ pub const RESET_PER_ACCOUNT: Limit = Limit {
     max: 3,
     window: Duration::from_secs(60 * 60),
 };
+/// Sign-ups from one client address.
+pub const SIGNUP_PER_CLIENT: Limit = Limit {
+    max: 10,
+    window: Duration::from_secs(60 * 60),
+};
+/// Sign-up mails to one address: no mail bombing through the form.
+pub const SIGNUP_PER_ADDRESS: Limit = Limit {
+    max: 3,
+    window: Duration::from_secs(60 * 60),
+};
+/// Domain proofs mailed for one environment.
+pub const DOMAIN_PROOF_MAILS: Limit = Limit {
+    max: 5,
+    window: Duration::from_secs(60 * 60),
+};
 
 impl Limit {
     /// `Some(seconds to wait)` when `count` events since `window_start` reach

@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod api;
 pub mod auth;
 pub mod console;
+pub mod dns;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -67,6 +68,12 @@ pub struct ServerConfig {
     /// How long after signing in a person may change their second factors
     /// (`auth::recent_sign_in`).
     pub recent_sign_in: Duration,
+    /// Self sign-up (`PORTIER_SIGNUP`, off by default) and the shared mail
+    /// domains besides the built-in ones (`PORTIER_PUBLIC_MAIL_DOMAINS`).
+    pub signup: portier_store::signups::SignupRules,
+    /// The nameserver domain proofs ask (`PORTIER_DNS_SERVER`); the
+    /// system's resolver when absent.
+    pub dns_server: Option<std::net::SocketAddr>,
 }
 
 impl ServerConfig {
@@ -83,6 +90,8 @@ impl ServerConfig {
             big_register_url: None,
             passkeys: portier_core::passkeys::RelyingParty::for_public_url(public_url),
             recent_sign_in: Duration::from_secs(15 * 60),
+            signup: portier_store::signups::SignupRules::default(),
+            dns_server: None,
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod api_tokens;
 pub mod audit;
 pub mod bootstrap;
 pub mod db;
+pub mod domains;
 pub mod error;
 pub mod groups;
 pub mod lifecycle;
@@ -24,6 +25,7 @@ pub mod rights;
 pub mod roles;
 mod search;
 pub mod sessions;
+pub mod signups;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 #[cfg(test)]

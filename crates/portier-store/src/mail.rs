@@ -82,6 +82,54 @@ pub(crate) async fn enqueue_rendered(
     enqueue(tx, &mail, now).await
 }
 
+/// Renders `kind` for an address that may have no account (a sign-up's
+/// confirmation, a domain's proof) and queues it in `tx`: in the
+/// organization's language, else the platform's.
+pub(crate) async fn enqueue_to_address(
+    tx: &mut Tx,
+    lifecycle: &Lifecycle,
+    kind: MailKind,
+    to: &Email,
+    org: Option<&Organization>,
+    ctx: &MailContext,
+    now: DateTime<Utc>,
+) -> Result<MailId> {
+    enqueue_in(tx, lifecycle, kind, to, org, None, ctx, now).await
+}
+
+/// [`enqueue_to_address`] in a chosen language (the person's own choice on
+/// a sign-up form).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn enqueue_in(
+    tx: &mut Tx,
+    lifecycle: &Lifecycle,
+    kind: MailKind,
+    to: &Email,
+    org: Option<&Organization>,
+    locale: Option<Locale>,
+    ctx: &MailContext,
+    now: DateTime<Utc>,
+) -> Result<MailId> {
+    let locale = locale
+        .or(org.map(|o| o.settings.locale))
+        .unwrap_or_default();
+    let rendered = lifecycle
+        .templates
+        .render(kind, locale, ctx)
+        .map_err(Error::Corrupt)?;
+    let mail = NewMail {
+        kind: kind.as_str(),
+        to: to.clone(),
+        account_id: None,
+        organization_id: org.map(|o| o.id),
+        locale,
+        subject: rendered.subject,
+        body_text: rendered.text,
+        body_html: Some(rendered.html),
+    };
+    enqueue(tx, &mail, now).await
+}
+
 /// A queued or delivered message, as operators see the outbox.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct OutboxMail {

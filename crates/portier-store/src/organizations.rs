@@ -27,6 +27,7 @@ struct OrgRow {
     require_two_factor: bool,
     billing_cycle: String,
     allow_parallel_portfolios: bool,
+    signup_approval: bool,
     locale: String,
     password_policy: Json<PasswordPolicy>,
     created_at: DateTime<Utc>,
@@ -47,6 +48,7 @@ impl TryFrom<OrgRow> for Organization {
                 billing_cycle: BillingCycle::parse("billing_cycle", &r.billing_cycle)
                     .map_err(|e| Error::Corrupt(e.message))?,
                 allow_parallel_portfolios: r.allow_parallel_portfolios,
+                signup_approval: r.signup_approval,
                 locale: Locale::parse("locale", &r.locale)
                     .map_err(|e| Error::Corrupt(e.message))?,
                 password_policy: r.password_policy.0,
@@ -61,7 +63,8 @@ macro_rules! select_orgs {
     ($rest:literal) => {
         concat!(
             "SELECT id, parent_id, environment_id, path, name, require_two_factor, billing_cycle,
-                    allow_parallel_portfolios, locale, password_policy, created_at, updated_at FROM organizations ",
+                    allow_parallel_portfolios, signup_approval, locale, password_policy, created_at,
+                    updated_at FROM organizations ",
             $rest
         )
     };
@@ -177,8 +180,9 @@ pub(crate) async fn insert(tx: &mut Tx, org: &Organization) -> Result<()> {
     in_tx!(tx, |c| {
         sqlx::query(
             "INSERT INTO organizations (id, parent_id, environment_id, path, name, require_two_factor,
-                billing_cycle, locale, password_policy, created_at, updated_at, allow_parallel_portfolios)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                billing_cycle, locale, password_policy, created_at, updated_at, allow_parallel_portfolios,
+                signup_approval)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(org.id.0)
         .bind(org.parent_id.map(|p| p.0))
@@ -192,6 +196,7 @@ pub(crate) async fn insert(tx: &mut Tx, org: &Organization) -> Result<()> {
         .bind(org.created_at)
         .bind(org.updated_at)
         .bind(org.settings.allow_parallel_portfolios)
+        .bind(org.settings.signup_approval)
         .execute(c)
         .await.map(|r| r.rows_affected())
     })?;
@@ -269,7 +274,8 @@ pub async fn update(
     in_tx!(&mut tx, |c| {
         sqlx::query(
             "UPDATE organizations SET name = $1, require_two_factor = $2, billing_cycle = $3,
-                locale = $4, password_policy = $5, updated_at = $6, allow_parallel_portfolios = $8
+                locale = $4, password_policy = $5, updated_at = $6, allow_parallel_portfolios = $8,
+                signup_approval = $9
              WHERE id = $7",
         )
         .bind(&next.name)
@@ -280,6 +286,7 @@ pub async fn update(
         .bind(next.updated_at)
         .bind(next.id.0)
         .bind(next.settings.allow_parallel_portfolios)
+        .bind(next.settings.signup_approval)
         .execute(c)
         .await
         .map(|r| r.rows_affected())

@@ -5,6 +5,7 @@ pub mod activations;
 pub mod audit;
 pub mod auth;
 pub mod check;
+pub mod domains;
 pub mod groups;
 pub mod me;
 pub mod members;
@@ -14,6 +15,7 @@ pub mod portfolios;
 pub mod resources;
 pub mod roles;
 pub mod sessions;
+pub mod signup;
 pub mod tokens;
 pub mod two_factor;
 
@@ -48,6 +50,8 @@ use crate::{ApiError, AppState};
         (name = "roles", description = "Roles and the permissions they carry"),
         (name = "groups", description = "Teams of members that carry roles"),
         (name = "portfolios", description = "Portfolios, the billable unit, and what an organization is billed for"),
+        (name = "signup", description = "Self sign-up: join your organization's environment by its proven domain, or start your own"),
+        (name = "domains", description = "The e-mail domains an environment proves, and the people waiting for approval"),
         (name = "resources", description = "Mailboxes, administrations and other things members are granted access to"),
         (name = "tokens", description = "API tokens for the products that call Portier"),
         (name = "check", description = "May this person do this here? The question integrating products ask"),
@@ -109,6 +113,14 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(portfolios::accept_transfer))
         .routes(routes!(portfolios::decline_transfer))
         .routes(routes!(portfolios::billing))
+        .routes(routes!(signup::signup))
+        .routes(routes!(signup::confirm))
+        .routes(routes!(domains::list, domains::claim))
+        .routes(routes!(domains::get_one, domains::remove))
+        .routes(routes!(domains::verify))
+        .routes(routes!(domains::confirm))
+        .routes(routes!(domains::approvals))
+        .routes(routes!(domains::approve))
         .routes(routes!(roles::set_member_roles))
         .routes(routes!(roles::list, roles::create))
         .routes(routes!(roles::get_one, roles::update, roles::delete))

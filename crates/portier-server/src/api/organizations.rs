@@ -55,6 +55,9 @@ pub struct SettingsInput {
     pub billing_cycle: Option<BillingCycle>,
     /// seed 001: allow a person more than one active portfolio at a time.
     pub allow_parallel_portfolios: Option<bool>,
+    /// issue 8: people who join by signing up at one of the environment's
+    /// proven domains wait for an administrator's approval.
+    pub signup_approval: Option<bool>,
     pub locale: Option<Locale>,
     #[serde(default, deserialize_with = "object")]
     pub password_policy: Option<PasswordPolicy>,
@@ -130,6 +133,7 @@ impl SettingsInput {
             require_two_factor: self.require_two_factor,
             billing_cycle: self.billing_cycle,
             allow_parallel_portfolios: self.allow_parallel_portfolios,
+            signup_approval: self.signup_approval,
             locale: self.locale,
             password_policy,
         })

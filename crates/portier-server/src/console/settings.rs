@@ -118,6 +118,7 @@ impl Values {
                 .map(|c| BillingCycle::parse("settings.billing_cycle", &c))
                 .transpose()?,
             allow_parallel_portfolios: Some(self.allow_parallel_portfolios),
+            ..OrganizationPatch::default()
         })
     }
 

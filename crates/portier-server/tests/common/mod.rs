@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod dns;
 pub mod passkey;
 
 use std::time::Duration;
