@@ -394,14 +394,16 @@ fn table() -> Vec<Row> {
             "/api/v1/domains/confirm/{token}",
             "/api/v1/domains/confirm/{unknown_link}",
             None,
-            [410, 410, 410, 410, 410],
+            [404, 404, 404, 404, 404],
         ),
         // Self sign-up is off unless the platform opens it.
         row(
             "POST",
             "/api/v1/signup",
             "/api/v1/signup",
-            Some(json!({"email": "new@example.nl", "given_name": "N", "family_name": "N", "password": GOOD})),
+            Some(
+                json!({"email": "new@example.nl", "given_name": "N", "family_name": "N", "password": GOOD}),
+            ),
             [404, 404, 404, 404, 404],
         ),
         row(

@@ -87,6 +87,36 @@ async fn proven(app: &TestApp, dns: &TestDns) -> String {
     id
 }
 
+/// A console page: (status, location, html).
+async fn page(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    form: &[(&str, &str)],
+) -> (u16, String, String) {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut req = client
+        .request(method.parse().unwrap(), format!("{}{path}", app.base))
+        .header("origin", app.base.clone());
+    if method == "POST" {
+        req = req.form(form);
+    }
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    let r = req.send().await.unwrap();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (r.status().as_u16(), location, r.text().await.unwrap())
+}
+
 both_backends! {
     async fn a_domain_is_proven_by_its_txt_record_and_claimed_once(db) {
         let dns = TestDns::start().await;
@@ -180,7 +210,7 @@ both_backends! {
         let nameless = json!({"email": "piet@example.test", "given_name": " ", "family_name": "Smit", "password": GOOD});
         assert_eq!(app.call("POST", "/api/v1/signup", None, Some(nameless)).await.error(422).1, Some("given_name"));
         assert_eq!(app.call("POST", "/api/v1/signup", None, Some(json!({"email": "no", "given_name": "P", "family_name": "S", "password": GOOD}))).await.error(422).1, Some("email"));
-        assert_eq!(app.call("POST", "/api/v1/signup/not-a-token", None, None).await.error(410).0, "link_unusable");
+        assert_eq!(app.call("POST", "/api/v1/signup/not-a-token", None, None).await.error(404).0, "not_found");
     }
 
     async fn gmail_and_unclaimed_domains_start_an_environment_of_their_own(db) {
@@ -249,9 +279,93 @@ both_backends! {
         assert_eq!(mail_kinds(&app, "eva@example.test").await.first().map(String::as_str), Some("added"));
     }
 
+    async fn a_nameserver_that_does_not_answer_is_a_502_and_proves_nothing(db) {
+        let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let app = TestApp::start_with(db, move |c| c.dns_server = Some(closed)).await;
+        let domains = format!("/api/v1/organizations/{}/domains", app.org_id);
+        let r = app.call("POST", &domains, Some(&app.token.clone()), Some(json!({"domain": "example.test"}))).await;
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        let r = app.call("POST", &format!("{domains}/{id}/verify"), Some(&app.token.clone()), None).await;
+        assert_eq!(r.error(502).0, "dns_failed");
+        assert_eq!(app.get(&format!("{domains}/{id}")).await.body["verified"], false);
+    }
+
     async fn without_sign_up_the_routes_say_so(db) {
         let app = TestApp::start(db).await;
         assert_eq!(app.call("POST", "/api/v1/signup", None, Some(person("eva@example.test"))).await.error(404).0, "signup_closed");
         assert_eq!(app.call("POST", "/api/v1/signup/abc", None, None).await.error(404).0, "signup_closed");
+    }
+    async fn the_console_signs_up_proves_domains_and_approves(db) {
+        let dns = TestDns::start().await;
+        let app = open_app(db, &dns, SignupMode::Open).await;
+        let org = app.org_id.clone();
+        let boss = app.session_in(&org, "boss@example.nl", &["administrator"]).await;
+        let domains = format!("/orgs/{org}/domains");
+        let (status, _, html) = page(&app, "GET", &domains, Some(&boss), &[]).await;
+        assert!(status == 200 && html.contains("E-mail domains") && html.contains("No domain claimed yet."), "{html}");
+        let (status, location, _) = page(&app, "POST", &domains, Some(&boss), &[("domain", "example.test")]).await;
+        assert_eq!((status, location.as_str()), (303, format!("{domains}?done=domain-claimed").as_str()));
+        let (_, _, html) = page(&app, "GET", &domains, Some(&boss), &[]).await;
+        assert!(html.contains("<code>_portier-challenge.example.test</code>"), "{html}");
+        let claim = app.get(&format!("/api/v1/organizations/{org}/domains")).await.body["items"][0].clone();
+        let id = claim["id"].as_str().unwrap().to_owned();
+        assert!(html.contains(claim["txt_value"].as_str().unwrap()));
+        let check = format!("{domains}/{id}/verify");
+        let (status, _, html) = page(&app, "POST", &check, Some(&boss), &[("method", "dns")]).await;
+        assert!(status == 422 && html.contains("The record was not found (yet)."), "{html}");
+        dns.set_txt("_portier-challenge.example.test", &[claim["txt_value"].as_str().unwrap()]).await;
+        let (status, location, _) = page(&app, "POST", &check, Some(&boss), &[("method", "dns")]).await;
+        assert_eq!((status, location.as_str()), (303, format!("{domains}?done=domain-verified").as_str()));
+        let (status, _, html) = page(&app, "POST", &domains, Some(&boss), &[("domain", "gmail.com")]).await;
+        assert!(status == 422 && html.contains("shared mail provider"), "{html}");
+        assert_eq!(page(&app, "POST", &format!("{domains}/settings"), Some(&boss), &[("signup_approval", "1")]).await.0, 303);
+
+        // Signing up: the link opens a page whose button confirms.
+        let (_, _, html) = page(&app, "GET", "/login", None, &[]).await;
+        assert!(html.contains("href=\"/signup\""), "{html}");
+        let form = [("email", "eva@example.test"), ("given_name", "Eva"), ("family_name", "Visser"), ("password", "weak")];
+        let (status, _, html) = page(&app, "POST", "/signup", None, &form).await;
+        assert!(status == 422 && html.contains("id=\"signup-error\"") && html.contains("value=\"eva@example.test\""), "{html}");
+        let form = [("email", "eva@example.test"), ("given_name", "Eva"), ("family_name", "Visser"), ("password", GOOD)];
+        let (status, _, html) = page(&app, "POST", "/signup", None, &form).await;
+        assert!(status == 200 && html.contains("id=\"signup-sent\""), "{html}");
+        let link = app.mail_link("eva@example.test", "/signup/").await;
+        let (status, _, html) = page(&app, "GET", &format!("/signup/{link}"), None, &[]).await;
+        assert!(status == 200 && html.contains("Confirm and create my account"), "{html}");
+        assert_eq!(app.login("eva@example.test", GOOD).await.0.status, 401, "opening the link changed nothing");
+        let (status, _, html) = page(&app, "POST", &format!("/signup/{link}"), None, &[]).await;
+        assert!(status == 200 && html.contains("You asked to join Acme"), "{html}");
+        let (status, _, html) = page(&app, "POST", &format!("/signup/{link}"), None, &[]).await;
+        assert!(status == 410 && html.contains("This link does not work (any more)."), "{html}");
+
+        // The administrator sees who waits, on the dashboard and in Users, and approves.
+        let (_, _, html) = page(&app, "GET", "/", Some(&boss), &[]).await;
+        assert!(html.contains("People waiting for your approval: 1"), "{html}");
+        let (_, _, html) = page(&app, "GET", &format!("/orgs/{org}/members"), Some(&boss), &[]).await;
+        assert!(html.contains("id=\"waiting\"") && html.contains("Approve Eva Visser"), "{html}");
+        let eva = app.get(&format!("/api/v1/organizations/{org}/approvals")).await.body["items"][0]["account_id"].as_str().unwrap().to_owned();
+        let (status, location, _) = page(&app, "POST", &format!("/orgs/{org}/approvals/{eva}"), Some(&boss), &[]).await;
+        assert_eq!((status, location.as_str()), (303, format!("/orgs/{org}/members?done=approved").as_str()));
+        assert_eq!(app.login("eva@example.test", GOOD).await.0.status, 200);
+
+        // A domain proven by a mailed link, in Dutch.
+        page(&app, "POST", &domains, Some(&boss), &[("domain", "other.example.test")]).await;
+        let other = app.get(&format!("/api/v1/organizations/{org}/domains")).await.body["items"].as_array().unwrap().iter().find(|d| d["domain"] == "other.example.test").unwrap()["id"].as_str().unwrap().to_owned();
+        let (status, location, _) = page(&app, "POST", &format!("{domains}/{other}/verify"), Some(&boss), &[("method", "mail"), ("mailbox", "hostmaster")]).await;
+        assert_eq!((status, location.as_str()), (303, format!("{domains}?done=domain-proof-mailed").as_str()));
+        let link = app.mail_link("hostmaster@other.example.test", "/domains/confirm/").await;
+        let (status, _, html) = page(&app, "GET", &format!("/domains/confirm/{link}"), None, &[]).await;
+        assert!(status == 200 && html.contains("Confirm the domain"), "{html}");
+        let (status, _, html) = page(&app, "POST", &format!("/domains/confirm/{link}"), None, &[]).await;
+        assert!(status == 200 && html.contains("other.example.test is confirmed for Acme"), "{html}");
+        // Someone without domains.manage sees no such page.
+        let manager = app.session_in(&org, "km@example.nl", &["user-manager"]).await;
+        assert_eq!(page(&app, "GET", &domains, Some(&manager), &[]).await.0, 403);
+    }
+
+    async fn without_sign_up_the_console_offers_none(db) {
+        let app = TestApp::start(db).await;
+        assert_eq!(page(&app, "GET", "/signup", None, &[]).await.0, 404);
+        assert!(!page(&app, "GET", "/login", None, &[]).await.2.contains("/signup"));
     }
 }

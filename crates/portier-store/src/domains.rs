@@ -238,9 +238,7 @@ async fn prove(
 ) -> Result<Claim> {
     let proven = in_tx!(tx, |c2| {
         sqlx::query(
-            "UPDATE domains SET verified_at = $2, proof = $3, last_checked_at = $2,
-                mail_token_hash = NULL, mail_expires_at = NULL
-             WHERE id = $1",
+            "UPDATE domains SET verified_at = $2, proof = $3, last_checked_at = $2 WHERE id = $1",
         )
         .bind(c.id)
         .bind(origin.now)
@@ -368,8 +366,9 @@ pub async fn send_mail_proof(
     Ok(done)
 }
 
-/// Follows a link mailed to prove a domain: once, within its time. Whoever
-/// reads the domain's administrative mailbox consents; they need no account.
+/// Follows a link mailed to prove a domain: once, within its time (a link
+/// nobody was sent is the domain's 404). Whoever reads the domain's
+/// administrative mailbox consents; they need no account.
 pub async fn confirm_mail_proof(
     store: &Store,
     token: &SecretToken,
@@ -385,13 +384,17 @@ pub async fn confirm_mail_proof(
         .await
     })?;
     let Some((id, env_id, expires)) = found else {
-        return Err(unusable());
+        return Err(DomainError::NotFound { what: "link" }.into());
     };
     if expires.is_none_or(|e| e <= origin.now) {
         return Err(unusable());
     }
     let env = organizations::get_in_tx(&mut tx, env_id.into()).await?;
     let c = get_tx(&mut tx, &env, id).await?;
+    // Proven already (by this link, or by DNS): the link has done its work.
+    if c.verified_at.is_some() {
+        return Err(unusable());
+    }
     let by = Actor::System;
     let done = prove(&mut tx, &by, &env, &c, Proof::Mail, origin).await?;
     tx.commit().await?;

@@ -251,7 +251,7 @@ pub async fn confirm(
         .await
     })?;
     let Some((id, email, given, family, hash, org_name, locale, expires, used)) = row else {
-        return Err(unusable());
+        return Err(DomainError::NotFound { what: "link" }.into());
     };
     if used.is_some() || expires <= origin.now {
         return Err(unusable());

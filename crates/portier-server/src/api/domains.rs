@@ -278,11 +278,11 @@ pub struct DomainConfirmed {
 /// administrative mailboxes.
 ///
 /// Needs no account: reading that mailbox is the proof. Works once, for 24
-/// hours (410 after); 409 `domain_taken` when another environment proved
-/// the domain meanwhile.
+/// hours (410 after; 404 for a link never sent); 409 `domain_taken` when
+/// another environment proved the domain meanwhile.
 #[utoipa::path(post, operation_id = "domains_confirm", path = "/domains/confirm/{token}", tag = "domains", security(()),
     params(("token" = String, Path, description = "The token of the mailed link")),
-    responses((status = 200, body = DomainConfirmed), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 410, body = ErrorBody)))]
+    responses((status = 200, body = DomainConfirmed), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 410, body = ErrorBody)))]
 pub async fn confirm(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,

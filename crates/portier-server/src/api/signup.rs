@@ -149,7 +149,7 @@ pub(crate) async fn start_signup(
 }
 
 /// Follows a sign-up's link, for the API and the console alike: a link
-/// used, replaced or older than 24 hours is 410.
+/// used or older than 24 hours is 410, one never sent 404.
 pub(crate) async fn finish_signup(
     state: &AppState,
     client: Option<String>,
@@ -230,9 +230,9 @@ pub struct SignedUp {
 ///
 /// Makes the account and joins the environment that proved the address's
 /// domain, without rights (its administrators are told), or starts the
-/// person's own environment, which they administer. 410 for a link used,
-/// or older than 24 hours; 409 `account_exists` when the address got an
-/// account meanwhile.
+/// person's own environment, which they administer. 404 for a link never
+/// sent, 410 for one used or older than 24 hours; 409 `account_exists`
+/// when the address got an account meanwhile.
 #[utoipa::path(post, operation_id = "signup_confirm", path = "/signup/{token}", tag = "signup", security(()),
     params(("token" = String, Path, description = "The token of the mailed link")),
     responses(

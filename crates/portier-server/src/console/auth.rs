@@ -47,6 +47,8 @@ pub struct LoginPage {
     pub notice: Option<String>,
     /// Offer signing in with a passkey (with JavaScript, in a browser that can).
     pub passkeys: bool,
+    /// The platform takes sign-ups (issue 8): a link to `/signup`.
+    pub signup: bool,
 }
 
 #[derive(Deserialize)]
@@ -70,6 +72,7 @@ async fn login_form(
         next: local_path(q.next.as_deref()),
         error: None,
         passkeys: state.config.passkeys.available(),
+        signup: state.config.signup.mode != portier_core::domains::SignupMode::Off,
     }
     .into_response()
 }
@@ -133,6 +136,7 @@ fn refused_login(
         next,
         notice: None,
         passkeys: state.config.passkeys.available(),
+        signup: state.config.signup.mode != portier_core::domains::SignupMode::Off,
     };
     (status, page).into_response()
 }

@@ -6,7 +6,7 @@ use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
-use portier_core::rights::{MembersRead, PortfoliosManage, Right};
+use portier_core::rights::{MembersRead, MembersUpdate, PortfoliosManage, Right};
 
 use super::{Page, Person};
 use crate::{ApiError, AppState};
@@ -22,6 +22,9 @@ pub struct OrganizationCard {
     /// Portfolio transfers waiting for this organization's answer, for
     /// those who manage its portfolios.
     pub transfers_waiting: i64,
+    /// People waiting for approval to join (issue 8), for those who may
+    /// approve them.
+    pub approvals_waiting: usize,
 }
 
 #[derive(Template, WebTemplate)]
@@ -56,19 +59,10 @@ pub async fn show(State(state): State<AppState>, person: Person) -> Response {
     };
     let mut organizations = Vec::new();
     for m in memberships {
-        let mut transfers_waiting = 0;
-        if m.active && holds(m.organization_id, &PortfoliosManage::PERMISSION) {
-            let counted =
-                match portier_store::organizations::get(&state.store, m.organization_id).await {
-                    Ok(Some(org)) => portier_store::portfolios::awaiting(&state.store, &org).await,
-                    Ok(None) => Ok(0),
-                    Err(e) => Err(e),
-                };
-            match counted {
-                Ok(n) => transfers_waiting = n,
-                Err(e) => return ApiError::from(e).into_response(),
-            }
-        }
+        let (transfers_waiting, approvals_waiting) = match waiting(&state, &m, &holds).await {
+            Ok(counts) => counts,
+            Err(e) => return ApiError::from(e).into_response(),
+        };
         organizations.push(OrganizationCard {
             id: m.organization_id.to_string(),
             manages: m.active && holds(m.organization_id, &MembersRead::PERMISSION),
@@ -76,6 +70,7 @@ pub async fn show(State(state): State<AppState>, person: Person) -> Response {
             active: m.active,
             roles: m.roles.join(", "),
             transfers_waiting,
+            approvals_waiting,
         });
     }
     DashboardPage {
@@ -83,4 +78,36 @@ pub async fn show(State(state): State<AppState>, person: Person) -> Response {
         organizations,
     }
     .into_response()
+}
+
+/// What waits for the person's answer in the organization of membership
+/// `m`: portfolio transfers (for those who manage its portfolios) and people
+/// who joined by its domain (for those who may approve them).
+async fn waiting(
+    state: &AppState,
+    m: &portier_store::members::OwnMembership,
+    holds: &impl Fn(portier_core::ids::OrganizationId, &portier_core::permissions::Permission) -> bool,
+) -> portier_store::Result<(i64, usize)> {
+    let transfers = m.active && holds(m.organization_id, &PortfoliosManage::PERMISSION);
+    let approvals = m.active && holds(m.organization_id, &MembersUpdate::PERMISSION);
+    if !transfers && !approvals {
+        return Ok((0, 0));
+    }
+    let Some(org) = portier_store::organizations::get(&state.store, m.organization_id).await?
+    else {
+        return Ok((0, 0));
+    };
+    let t = if transfers {
+        portier_store::portfolios::awaiting(&state.store, &org).await?
+    } else {
+        0
+    };
+    let a = if approvals {
+        portier_store::signups::awaiting_approval(&state.store, &org)
+            .await?
+            .len()
+    } else {
+        0
+    };
+    Ok((t, a))
 }

@@ -94,6 +94,10 @@ pub struct ListPage {
     /// The query of the next page, when there is one.
     pub next: Option<String>,
     pub may_add: bool,
+    /// People who joined by the environment's domain and wait for approval
+    /// (issue 8), for those who may approve: (account id, name, e-mail,
+    /// since).
+    pub waiting: Vec<(String, String, String, String)>,
     pub notice: Option<String>,
 }
 
@@ -272,8 +276,27 @@ async fn list(
             .map(|r| role_name(&i18n, r))
             .unwrap_or_else(|| key.clone())
     };
+    let waiting = if ctx.may::<MembersUpdate>() && ctx.may::<MembersRemove>() {
+        match portier_store::signups::awaiting_approval(&state.store, &ctx.org).await {
+            Ok(w) => w
+                .into_iter()
+                .map(|w| {
+                    (
+                        w.account.id.to_string(),
+                        w.account.display_name(),
+                        w.account.email.to_string(),
+                        i18n.moment(w.since),
+                    )
+                })
+                .collect(),
+            Err(e) => return ApiError::from(e).into_response(),
+        }
+    } else {
+        Vec::new()
+    };
     ListPage {
         share,
+        waiting,
         may_add: ctx.may::<MembersInvite>(),
         nav: ctx.nav(&i18n, Section::Members),
         rows: views

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod auth;
 pub mod dashboard;
 pub mod devmail;
+pub mod domains;
 pub mod groups;
 pub mod members;
 pub mod org;
@@ -17,6 +18,7 @@ pub mod portfolios;
 pub mod resources;
 pub mod roles;
 pub mod settings;
+pub mod signup;
 pub mod tokens;
 pub mod two_factor;
 
@@ -506,6 +508,8 @@ pub fn router() -> Router<AppState> {
         .merge(auth::router())
         .merge(members::router())
         .merge(portfolios::router())
+        .merge(domains::router())
+        .merge(signup::router())
         .merge(audit::router())
         .merge(roles::router())
         .merge(admins::router())

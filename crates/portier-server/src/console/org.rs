@@ -6,7 +6,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use portier_core::organizations::Organization;
 use portier_core::rights::{
-    AuditRead, MembersRead, OrgUpdate, PortfoliosManage, Principal, Right, TokensManage,
+    AuditRead, DomainsManage, MembersRead, OrgUpdate, PortfoliosManage, Principal, Right,
+    TokensManage,
 };
 
 use super::{I18n, Person, error_page};
@@ -55,6 +56,7 @@ pub enum Section {
     Groups,
     Resources,
     Portfolios,
+    Domains,
     Tokens,
     Audit,
     Settings,
@@ -68,6 +70,7 @@ impl Section {
         Section::Groups,
         Section::Resources,
         Section::Portfolios,
+        Section::Domains,
         Section::Tokens,
         Section::Audit,
         Section::Settings,
@@ -81,6 +84,7 @@ impl Section {
             Section::Groups => "groups",
             Section::Resources => "resources",
             Section::Portfolios => "portfolios",
+            Section::Domains => "domains",
             Section::Tokens => "tokens",
             Section::Audit => "audit",
             Section::Settings => "settings",
@@ -95,6 +99,7 @@ impl Section {
             Section::Groups => "nav-groups",
             Section::Resources => "nav-resources",
             Section::Portfolios => "nav-portfolios",
+            Section::Domains => "nav-domains",
             Section::Tokens => "nav-tokens",
             Section::Audit => "nav-audit",
             Section::Settings => "nav-settings",
@@ -109,6 +114,8 @@ impl Section {
             | Section::Groups
             | Section::Resources => ctx.may::<MembersRead>(),
             Section::Portfolios => ctx.may::<PortfoliosManage>(),
+            // Domains belong to an environment: its top organization.
+            Section::Domains => ctx.org.parent_id.is_none() && ctx.may::<DomainsManage>(),
             Section::Tokens => ctx.may::<TokensManage>(),
             Section::Audit => ctx.may::<AuditRead>(),
             Section::Settings => ctx.may::<OrgUpdate>(),

@@ -1,0 +1,304 @@
+//! An environment's e-mail domains in the console (issue 8, seed 003):
+//! claim one, publish the TXT record it shows and check it now, or prove it
+//! by a link mailed to one of its administrative mailboxes; whether people
+//! who join by the domain wait for approval.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Path, Query, RawForm, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use portier_core::domains::PROOF_MAILBOXES;
+use portier_core::organizations::{Organization, OrganizationPatch};
+use portier_core::rights::{DomainsManage, MembersUpdate, OrgUpdate};
+use portier_store::audit::Origin;
+use uuid::Uuid;
+
+use super::org::{FormFields, NavLink, OrgContext, Problem, Refusal, Section, org_context};
+use super::{Done, Page, Person, error_page};
+use crate::api::domains::VerifyDomain;
+use crate::extract::ClientAddr;
+use crate::{ApiError, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/orgs/{org}/domains", get(show).post(claim))
+        .route("/orgs/{org}/domains/settings", post(settings))
+        .route("/orgs/{org}/domains/{id}/verify", post(verify))
+        .route("/orgs/{org}/domains/{id}/remove", post(remove))
+        .route("/orgs/{org}/approvals/{account}", post(approve))
+}
+
+/// One claimed domain as the page shows it.
+pub struct DomainRow {
+    pub id: String,
+    pub domain: String,
+    pub verified: bool,
+    /// How and when it was proven, or when it was last checked.
+    pub state: String,
+    pub txt_name: String,
+    pub txt_value: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "domains.html")]
+pub struct DomainsPage {
+    pub page: Page,
+    pub org: Organization,
+    pub nav: Vec<NavLink>,
+    pub domains: Vec<DomainRow>,
+    pub mailboxes: &'static [&'static str],
+    /// The claim form.
+    pub domain: String,
+    /// The environment's setting, for those who may change it.
+    pub approval: Option<bool>,
+    pub notice: Option<String>,
+    pub problem: Option<Problem>,
+}
+
+impl Refusal for DomainsPage {
+    fn problem(&self) -> Option<&Problem> {
+        self.problem.as_ref()
+    }
+}
+
+impl DomainsPage {
+    fn general(&self) -> String {
+        self.general_error(&["domain"])
+    }
+}
+
+async fn domains_page(
+    state: &AppState,
+    person: &Person,
+    ctx: &OrgContext,
+    domain: String,
+    notice: Option<String>,
+    problem: Option<Problem>,
+) -> Result<DomainsPage, ApiError> {
+    let i18n = person.viewer.i18n;
+    let claims = portier_store::domains::list(&state.store, &ctx.org).await?;
+    Ok(DomainsPage {
+        page: person.viewer.page(),
+        nav: ctx.nav(&i18n, Section::Domains),
+        org: ctx.org.clone(),
+        domains: claims
+            .into_iter()
+            .map(|c| DomainRow {
+                id: c.id.to_string(),
+                verified: c.verified_at.is_some(),
+                state: match (c.verified_at, &c.proof, c.last_checked_at) {
+                    (Some(at), proof, _) => i18n.tn(
+                        "domains-proven",
+                        &[
+                            ("date", &i18n.date(at)),
+                            (
+                                "how",
+                                &i18n.t(&format!(
+                                    "domains-proof-{}",
+                                    proof.as_deref().unwrap_or("dns")
+                                )),
+                            ),
+                        ],
+                    ),
+                    (None, _, Some(at)) => i18n.t1("domains-checked", "moment", &i18n.moment(at)),
+                    (None, _, None) => i18n.t("domains-unproven"),
+                },
+                txt_name: c.domain.challenge_name(),
+                domain: c.domain.to_string(),
+                txt_value: c.txt_value,
+            })
+            .collect(),
+        mailboxes: &PROOF_MAILBOXES,
+        domain,
+        approval: ctx
+            .may::<OrgUpdate>()
+            .then_some(ctx.org.settings.signup_approval),
+        notice,
+        problem,
+    })
+}
+
+async fn show(
+    State(state): State<AppState>,
+    person: Person,
+    Path(org): Path<String>,
+    Query(q): Query<Done>,
+) -> Response {
+    let ctx = match org_context::<DomainsManage>(&state, &person, &org).await {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    let notice = person.viewer.i18n.done(q.done.as_deref());
+    domains_page(&state, &person, &ctx, String::new(), notice, None)
+        .await
+        .into_response()
+}
+
+/// The page again with a refusal.
+async fn refused(
+    state: &AppState,
+    person: &Person,
+    ctx: &OrgContext,
+    e: ApiError,
+    domain: String,
+) -> Response {
+    if e.status.is_server_error() && e.status != StatusCode::BAD_GATEWAY {
+        return e.into_response();
+    }
+    let problem = Problem::of(&person.viewer.i18n, &e);
+    match domains_page(state, person, ctx, domain, None, Some(problem)).await {
+        Ok(page) => (e.status, page).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn done(org: &Organization, key: &str) -> Response {
+    Redirect::to(&format!("/orgs/{}/domains?done={key}", org.id)).into_response()
+}
+
+async fn claim(
+    State(state): State<AppState>,
+    person: Person,
+    ClientAddr(client): ClientAddr,
+    Path(org): Path<String>,
+    RawForm(raw): RawForm,
+) -> Response {
+    let ctx = match org_context::<DomainsManage>(&state, &person, &org).await {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    let domain = FormFields::of(&raw).one("domain");
+    let claimed = async {
+        let auth = ctx.principal.authorize::<DomainsManage>(&ctx.org)?;
+        crate::api::domains::claim_domain(&state, &auth, &domain, client).await
+    }
+    .await;
+    match claimed {
+        Ok(_) => done(&ctx.org, "domain-claimed"),
+        Err(e) => refused(&state, &person, &ctx, e, domain).await,
+    }
+}
+
+async fn verify(
+    State(state): State<AppState>,
+    person: Person,
+    ClientAddr(client): ClientAddr,
+    Path((org, id)): Path<(String, String)>,
+    RawForm(raw): RawForm,
+) -> Response {
+    let ctx = match org_context::<DomainsManage>(&state, &person, &org).await {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    let Ok(id) = id.parse::<Uuid>() else {
+        return error_page(&person.viewer, StatusCode::NOT_FOUND, "error-not-found");
+    };
+    let fields = FormFields::of(&raw);
+    let how = VerifyDomain {
+        method: Some(fields.one("method")).filter(|m| !m.is_empty()),
+        mailbox: Some(fields.one("mailbox")).filter(|m| !m.is_empty()),
+    };
+    let checked = async {
+        let auth = ctx.principal.authorize::<DomainsManage>(&ctx.org)?;
+        crate::api::domains::verify_domain(&state, &auth, id, &how, client).await
+    }
+    .await;
+    match checked {
+        Ok((StatusCode::ACCEPTED, _)) => done(&ctx.org, "domain-proof-mailed"),
+        Ok(_) => done(&ctx.org, "domain-verified"),
+        Err(e) => refused(&state, &person, &ctx, e, String::new()).await,
+    }
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    person: Person,
+    ClientAddr(client): ClientAddr,
+    Path((org, id)): Path<(String, String)>,
+) -> Response {
+    let ctx = match org_context::<DomainsManage>(&state, &person, &org).await {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    let Ok(id) = id.parse::<Uuid>() else {
+        return error_page(&person.viewer, StatusCode::NOT_FOUND, "error-not-found");
+    };
+    let removed = async {
+        let auth = ctx.principal.authorize::<DomainsManage>(&ctx.org)?;
+        portier_store::domains::remove(&state.store, &auth, id, &Origin::now(client)).await?;
+        Ok::<_, ApiError>(())
+    }
+    .await;
+    match removed {
+        Ok(()) => done(&ctx.org, "domain-removed"),
+        Err(e) => refused(&state, &person, &ctx, e, String::new()).await,
+    }
+}
+
+async fn settings(
+    State(state): State<AppState>,
+    person: Person,
+    ClientAddr(client): ClientAddr,
+    Path(org): Path<String>,
+    RawForm(raw): RawForm,
+) -> Response {
+    let ctx = match org_context::<OrgUpdate>(&state, &person, &org).await {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    let patch = OrganizationPatch {
+        signup_approval: Some(FormFields::of(&raw).has("signup_approval")),
+        ..OrganizationPatch::default()
+    };
+    let saved = async {
+        let auth = ctx.principal.authorize::<OrgUpdate>(&ctx.org)?;
+        portier_store::organizations::update(&state.store, &auth, patch, &Origin::now(client))
+            .await?;
+        Ok::<_, ApiError>(())
+    }
+    .await;
+    match saved {
+        Ok(()) => done(&ctx.org, "settings"),
+        Err(e) => refused(&state, &person, &ctx, e, String::new()).await,
+    }
+}
+
+/// Approve someone waiting to join (from the users list).
+async fn approve(
+    State(state): State<AppState>,
+    person: Person,
+    ClientAddr(client): ClientAddr,
+    Path((org, account)): Path<(String, String)>,
+) -> Response {
+    let ctx = match org_context::<MembersUpdate>(&state, &person, &org).await {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    let Ok(account) = account.parse() else {
+        return error_page(&person.viewer, StatusCode::NOT_FOUND, "error-not-found");
+    };
+    let approved = async {
+        let auth = ctx.principal.authorize::<MembersUpdate>(&ctx.org)?;
+        let lifecycle = &state.config.lifecycle;
+        portier_store::signups::approve(
+            &state.store,
+            &auth,
+            account,
+            lifecycle,
+            &Origin::now(client),
+        )
+        .await?;
+        Ok::<_, ApiError>(())
+    }
+    .await;
+    match approved {
+        Ok(()) => {
+            Redirect::to(&format!("/orgs/{}/members?done=approved", ctx.org.id)).into_response()
+        }
+        Err(e) if e.status.is_server_error() => e.into_response(),
+        Err(_) => error_page(&person.viewer, StatusCode::NOT_FOUND, "error-not-found"),
+    }
+}
