@@ -47,6 +47,11 @@ pub async fn record(
     event: NewAuditEvent,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    debug_assert!(
+        portier_core::audit::ACTIONS.contains(&event.action) || event.action.starts_with("test."),
+        "the audit action {} is not in portier_core::audit::ACTIONS",
+        event.action
+    );
     let lane = tx.audit_lane;
     let (seq, prev_hash): (i64, String) = in_tx!(tx, |c| {
         sqlx::query_as(

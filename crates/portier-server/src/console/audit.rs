@@ -150,40 +150,7 @@ pub async fn entries(
 
 /// The actions the log can be narrowed to, in the order the filter offers
 /// them.
-const ACTIONS: &[&str] = &[
-    "member.added",
-    "member.updated",
-    "member.roles_changed",
-    "member.deactivated",
-    "member.reactivated",
-    "member.removed",
-    "member.invitation_resent",
-    "account.created",
-    "account.activated",
-    "account.updated",
-    "account.password_changed",
-    "account.password_reset",
-    "registration.added",
-    "registration.set",
-    "registration.checked",
-    "registration.shared",
-    "group.created",
-    "group.updated",
-    "group.deleted",
-    "group.member_added",
-    "group.member_removed",
-    "role.created",
-    "role.updated",
-    "role.deleted",
-    "resource.created",
-    "resource.deleted",
-    "resource.granted",
-    "resource.revoked",
-    "organization.created",
-    "organization.updated",
-    "api_token.created",
-    "api_token.revoked",
-];
+const ACTIONS: &[&str] = portier_core::audit::ACTIONS;
 
 /// An action's name in the viewer's language.
 fn action_text(i18n: &I18n, action: &str) -> String {
@@ -372,5 +339,27 @@ mod tests {
             "active: true → false; email: a@example.org; roles: member → doctor, user-manager"
         );
         assert_eq!(details(&Value::Null), "");
+    }
+}
+
+#[cfg(test)]
+mod action_names {
+    use super::*;
+
+    #[test]
+    fn every_action_has_a_name_in_english_and_dutch() {
+        for locale in [
+            portier_core::locale::Locale::En,
+            portier_core::locale::Locale::Nl,
+        ] {
+            let i18n = I18n { locale };
+            for action in ACTIONS {
+                assert_ne!(
+                    action_text(&i18n, action),
+                    *action,
+                    "{action} has no name in {locale:?}"
+                );
+            }
+        }
     }
 }
