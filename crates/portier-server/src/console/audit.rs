@@ -313,6 +313,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_action_has_a_name_in_english_and_dutch() {
+        for locale in [
+            portier_core::locale::Locale::En,
+            portier_core::locale::Locale::Nl,
+        ] {
+            let i18n = I18n { locale };
+            for action in ACTIONS {
+                assert_ne!(
+                    action_text(&i18n, action),
+                    *action,
+                    "{action} has no name in {locale:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn every_action_the_filter_offers_has_its_text_in_both_languages() {
         for locale in [
             portier_core::locale::Locale::En,
@@ -339,27 +356,5 @@ mod tests {
             "active: true → false; email: a@example.org; roles: member → doctor, user-manager"
         );
         assert_eq!(details(&Value::Null), "");
-    }
-}
-
-#[cfg(test)]
-mod action_names {
-    use super::*;
-
-    #[test]
-    fn every_action_has_a_name_in_english_and_dutch() {
-        for locale in [
-            portier_core::locale::Locale::En,
-            portier_core::locale::Locale::Nl,
-        ] {
-            let i18n = I18n { locale };
-            for action in ACTIONS {
-                assert_ne!(
-                    action_text(&i18n, action),
-                    *action,
-                    "{action} has no name in {locale:?}"
-                );
-            }
-        }
     }
 }
