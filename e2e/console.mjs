@@ -21,7 +21,9 @@
 // 7): a portfolio type and a role that allows it, a user added with a
 // portfolio (a start on a month's last day warned about before saving),
 // deactivated and reactivated on its page, the overview's chart of the last
-// 24 months, and removal asking what becomes of the portfolio.
+// 24 months, and removal asking what becomes of the portfolio. Sign-up
+// (issue 8): a person signs up from the sign-in page, confirms the address
+// from the mail, starts their own environment and claims a domain for it.
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -132,6 +134,17 @@ const TEXT = {
     allPortfolios: "All portfolios",
     chart: "Billed portfolios per month",
     completeIt: "Complete it (final)",
+    signUpLink: "No account yet? Sign up",
+    signUp: "Sign up",
+    givenNameSignup: "Given name",
+    organizationName: "Name of your organization (optional)",
+    confirmAccount: "Confirm and create my account",
+    accountReady: "Your account is ready",
+    domainsNav: "Domains",
+    domainsTitle: "E-mail domains",
+    domain: "Domain, such as ziekenhuis.nl",
+    claim: "Claim",
+    claimed: "The domain is claimed; publish its record to prove it.",
   },
   nl: {
     browser: "nl-NL",
@@ -223,6 +236,17 @@ const TEXT = {
     allPortfolios: "Alle portfolio's",
     chart: "Gefactureerde portfolio's per maand",
     completeIt: "Afronden (definitief)",
+    signUpLink: "Nog geen account? Meld je aan",
+    signUp: "Aanmelden",
+    givenNameSignup: "Voornaam",
+    organizationName: "Naam van je organisatie (niet verplicht)",
+    confirmAccount: "Bevestigen en mijn account aanmaken",
+    accountReady: "Je account is klaar",
+    domainsNav: "Domeinen",
+    domainsTitle: "E-maildomeinen",
+    domain: "Domein, zoals ziekenhuis.nl",
+    claim: "Claimen",
+    claimed: "Het domein is geclaimd; publiceer zijn record om het te bewijzen.",
   },
 };
 
@@ -440,6 +464,48 @@ async function portfolios(page, lang) {
   await page.getByText(t.removed).waitFor();
 }
 
+async function signUp(browser, lang) {
+  const t = TEXT[lang];
+  const email = `founder-${lang}@gmail.com`;
+  const context = await browser.newContext({ locale: t.browser, viewport: { width: 1100, height: 800 } });
+  const page = await context.newPage();
+  // From the sign-in page: an address at a shared provider starts its own
+  // environment (seed 003), after the address is confirmed.
+  await page.goto(`${base}/login`);
+  await page.getByRole("link", { name: t.signUpLink }).click();
+  await page.getByRole("heading", { name: t.signUp, level: 1 }).waitFor();
+  await page.getByLabel(t.email).fill(email);
+  await page.getByLabel(t.givenNameSignup).fill("Noor");
+  await page.getByLabel(t.familyName).fill("Bakker");
+  await page.getByLabel(t.password, { exact: true }).fill(STRONG);
+  await page.getByLabel(t.organizationName).fill(`Praktijk Bakker ${lang.toUpperCase()}`);
+  await screenshot(page, lang, "sign-up");
+  await page.getByRole("button", { name: t.signUp, exact: true }).click();
+  await page.locator("#signup-sent").waitFor();
+  await screenshot(page, lang, "sign-up-sent");
+  const token = await mailLink(email, "/signup/");
+  await page.goto(`${base}/signup/${token}`);
+  await page.getByRole("button", { name: t.confirmAccount }).click();
+  await page.getByRole("heading", { name: t.accountReady }).waitFor();
+  await screenshot(page, lang, "sign-up-done");
+  await page.goto(`${base}/login`);
+  await page.getByLabel(t.email).fill(email);
+  await page.getByLabel(t.password, { exact: true }).fill(STRONG);
+  await page.getByRole("button", { name: t.signIn, exact: true }).click();
+  await page.getByRole("heading", { name: t.dashboard, level: 1 }).waitFor();
+  assert.ok(await page.getByText(`Praktijk Bakker ${lang.toUpperCase()}`).isVisible(), "the new environment");
+  // Its founder administers it: the Domains page, with the record to publish.
+  await page.getByRole("link", { name: t.userManagement }).click();
+  await page.getByRole("link", { name: t.domainsNav, exact: true }).click();
+  await page.getByRole("heading", { name: t.domainsTitle, level: 1 }).waitFor();
+  await page.getByLabel(t.domain).fill(`praktijk-${lang}.example`);
+  await page.getByRole("button", { name: t.claim, exact: true }).click();
+  await page.getByText(t.claimed).waitFor();
+  assert.ok(await page.getByText(`_portier-challenge.praktijk-${lang}.example`).isVisible());
+  await screenshot(page, lang, "domains");
+  await context.close();
+}
+
 async function twoStep(page, lang, admin) {
   const t = TEXT[lang];
   // Set up: the QR code and its key; the app's code turns it on.
@@ -646,6 +712,7 @@ const browser = await chromium.launch({
 try {
   for (const lang of ["en", "nl"]) {
     await walk(browser, lang);
+    await signUp(browser, lang);
     console.log(`console flows in ${lang}: passed`);
   }
 } finally {

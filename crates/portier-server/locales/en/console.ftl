@@ -719,7 +719,6 @@ domains-proven = Proven on { $date } by { $how }.
 domains-proof-dns = its DNS record
 domains-proof-mail = a mailed link
 domains-checked = Last checked { $moment }: the record was not found yet.
-domains-unproven = Publish the record below, then check it.
 domains-publish = Publish this record at your domain's DNS provider, then check it:
 domains-txt-name = Name
 domains-txt-type = Type

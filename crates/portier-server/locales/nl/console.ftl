@@ -718,7 +718,6 @@ domains-proven = Bewezen op { $date } met { $how }.
 domains-proof-dns = zijn DNS-record
 domains-proof-mail = een gemailde link
 domains-checked = Laatst gecontroleerd { $moment }: het record is nog niet gevonden.
-domains-unproven = Publiceer het record hieronder en controleer het dan.
 domains-publish = Publiceer dit record bij de DNS-aanbieder van je domein en controleer het dan:
 domains-txt-name = Naam
 domains-txt-type = Type

@@ -36,7 +36,8 @@ pub struct DomainRow {
     pub id: String,
     pub domain: String,
     pub verified: bool,
-    /// How and when it was proven, or when it was last checked.
+    /// How and when it was proven, or when it was last checked (empty
+    /// before the first check).
     pub state: String,
     pub txt_name: String,
     pub txt_value: String,
@@ -104,7 +105,8 @@ async fn domains_page(
                         ],
                     ),
                     (None, _, Some(at)) => i18n.t1("domains-checked", "moment", &i18n.moment(at)),
-                    (None, _, None) => i18n.t("domains-unproven"),
+                    // The record to publish says what to do.
+                    (None, _, None) => String::new(),
                 },
                 txt_name: c.domain.challenge_name(),
                 domain: c.domain.to_string(),
