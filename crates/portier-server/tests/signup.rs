@@ -347,8 +347,10 @@ both_backends! {
         let (status, location, _) = page(&app, "POST", &format!("/orgs/{org}/approvals/{eva}"), Some(&boss), &[]).await;
         assert_eq!((status, location.as_str()), (303, format!("/orgs/{org}/members?done=approved").as_str()));
         assert_eq!(app.login("eva@example.test", GOOD).await.0.status, 200);
+        let (_, _, html) = page(&app, "GET", &format!("/orgs/{org}/members"), Some(&boss), &[]).await;
+        assert!(html.contains("id=\"joined\"") && html.contains(&format!("href=\"/orgs/{org}/members/{eva}\">Eva Visser")) && !html.contains("id=\"waiting\""), "{html}");
 
-        // A domain proven by a mailed link, in Dutch.
+        // A domain proven by a mailed link.
         page(&app, "POST", &domains, Some(&boss), &[("domain", "other.example.test")]).await;
         let other = app.get(&format!("/api/v1/organizations/{org}/domains")).await.body["items"].as_array().unwrap().iter().find(|d| d["domain"] == "other.example.test").unwrap()["id"].as_str().unwrap().to_owned();
         let (status, location, _) = page(&app, "POST", &format!("{domains}/{other}/verify"), Some(&boss), &[("method", "mail"), ("mailbox", "hostmaster")]).await;

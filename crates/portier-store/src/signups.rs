@@ -335,12 +335,16 @@ pub async fn confirm(
     let role_id = roles::builtin_id(role)
         .ok_or_else(|| Error::Corrupt(format!("the {role} role is not defined")))?;
     let m = members::insert(&mut tx, &account, org.id, &[role_id], None, origin.now).await?;
-    if outcome == Outcome::PendingApproval {
+    if outcome != Outcome::Created {
+        let held = outcome == Outcome::PendingApproval;
         in_tx!(&mut tx, |c| {
             sqlx::query(
-                "UPDATE memberships SET active = FALSE, awaiting_approval = TRUE WHERE id = $1",
+                "UPDATE memberships SET joined_by_domain = TRUE, active = $2, awaiting_approval = $3
+                 WHERE id = $1",
             )
             .bind(m.id.0)
+            .bind(!held)
+            .bind(held)
             .execute(c)
             .await
             .map(|r| r.rows_affected())
@@ -472,12 +476,37 @@ pub struct Waiting {
 
 /// The people waiting for approval to join `env`, oldest first.
 pub async fn awaiting_approval(store: &Store, env: &Organization) -> Result<Vec<Waiting>> {
+    let mut waiting = joined(store, env, true, None).await?;
+    waiting.reverse();
+    Ok(waiting)
+}
+
+/// The people who joined `env` by its domain since `since` (and were not
+/// held for approval), newest first: its administrators see who came in.
+pub async fn joined_since(
+    store: &Store,
+    env: &Organization,
+    since: DateTime<Utc>,
+) -> Result<Vec<Waiting>> {
+    joined(store, env, false, Some(since)).await
+}
+
+async fn joined(
+    store: &Store,
+    env: &Organization,
+    waiting: bool,
+    since: Option<DateTime<Utc>>,
+) -> Result<Vec<Waiting>> {
     let rows: Vec<(Uuid, DateTime<Utc>)> = crate::reader!(store, |c| {
         sqlx::query_as(
             "SELECT account_id, created_at FROM memberships
-             WHERE organization_id = $1 AND awaiting_approval = TRUE ORDER BY created_at, id",
+             WHERE organization_id = $1 AND joined_by_domain = TRUE AND awaiting_approval = $2
+               AND ($3 IS NULL OR created_at >= $3)
+             ORDER BY created_at DESC, id DESC LIMIT 200",
         )
         .bind(env.id.0)
+        .bind(waiting)
+        .bind(since)
         .fetch_all(c)
         .await
     })?;

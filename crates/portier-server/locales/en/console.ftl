@@ -756,3 +756,5 @@ err-domain_verified = This domain is proven already.
 err-link_unusable = This link does not work (any more). Ask for a new one.
 err-account_exists = This address has an account already: sign in, or choose a new password.
 err-signup_closed = Signing up is not open here.
+members-joined = Joined by your domain in the last 14 days
+members-joined-hint = They signed up with an address at your domain and have no rights yet. Open one to give roles, or remove them.

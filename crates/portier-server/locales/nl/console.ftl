@@ -755,3 +755,5 @@ err-domain_verified = Dit domein is al bewezen.
 err-link_unusable = Deze link werkt niet (meer). Vraag een nieuwe aan.
 err-account_exists = Dit adres heeft al een account: meld je aan, of kies een nieuw wachtwoord.
 err-signup_closed = Aanmelden is hier niet mogelijk.
+members-joined = Via jullie domein lid geworden in de afgelopen 14 dagen
+members-joined-hint = Zij hebben zich aangemeld met een adres op jullie domein en hebben nog geen rechten. Open er een om rollen te geven, of verwijder het lid.

@@ -98,8 +98,14 @@ pub struct ListPage {
     /// (issue 8), for those who may approve: (account id, name, e-mail,
     /// since).
     pub waiting: Vec<(String, String, String, String)>,
+    /// Who joined by the domain in the last [`JOINED_DAYS`] days, for the
+    /// same people: (account id, name, e-mail, when).
+    pub joined: Vec<(String, String, String, String)>,
     pub notice: Option<String>,
 }
+
+/// How far back the users list shows who joined by the domain.
+pub const JOINED_DAYS: i64 = 14;
 
 impl ListPage {
     /// The states to filter by: (name, text).
@@ -276,27 +282,39 @@ async fn list(
             .map(|r| role_name(&i18n, r))
             .unwrap_or_else(|| key.clone())
     };
-    let waiting = if ctx.may::<MembersUpdate>() && ctx.may::<MembersRemove>() {
-        match portier_store::signups::awaiting_approval(&state.store, &ctx.org).await {
-            Ok(w) => w
-                .into_iter()
-                .map(|w| {
-                    (
-                        w.account.id.to_string(),
-                        w.account.display_name(),
-                        w.account.email.to_string(),
-                        i18n.moment(w.since),
-                    )
-                })
-                .collect(),
+    let (waiting, joined) = if ctx.may::<MembersUpdate>() && ctx.may::<MembersRemove>() {
+        let since = chrono::Utc::now() - chrono::Duration::days(JOINED_DAYS);
+        let lists = async {
+            Ok::<_, portier_store::Error>((
+                portier_store::signups::awaiting_approval(&state.store, &ctx.org).await?,
+                portier_store::signups::joined_since(&state.store, &ctx.org, since).await?,
+            ))
+        }
+        .await;
+        let rows =
+            |list: Vec<portier_store::signups::Waiting>| -> Vec<(String, String, String, String)> {
+                list.into_iter()
+                    .map(|w| {
+                        (
+                            w.account.id.to_string(),
+                            w.account.display_name(),
+                            w.account.email.to_string(),
+                            i18n.moment(w.since),
+                        )
+                    })
+                    .collect()
+            };
+        match lists {
+            Ok((w, j)) => (rows(w), rows(j)),
             Err(e) => return ApiError::from(e).into_response(),
         }
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     ListPage {
         share,
         waiting,
+        joined,
         may_add: ctx.may::<MembersInvite>(),
         nav: ctx.nav(&i18n, Section::Members),
         rows: views

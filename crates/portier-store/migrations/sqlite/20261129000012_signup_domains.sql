@@ -43,5 +43,7 @@ CREATE INDEX signups_email ON signups (email);
 -- The environment holds people who join by their domain until approved.
 ALTER TABLE organizations ADD COLUMN signup_approval BOOLEAN NOT NULL DEFAULT FALSE;
 -- A membership that waits for approval: inactive until an administrator
--- accepts it.
+-- accepts it; and one that came by the domain (its administrators see who
+-- joined so lately).
 ALTER TABLE memberships ADD COLUMN awaiting_approval BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE memberships ADD COLUMN joined_by_domain BOOLEAN NOT NULL DEFAULT FALSE;
