@@ -85,6 +85,19 @@ impl ApiError {
         e
     }
 
+    /// A mailed link that was used or has expired is gone (410), as the
+    /// store's `link_unusable` conflict says.
+    pub fn gone_when_unusable(self) -> ApiError {
+        if self.body.error.code == "link_unusable" {
+            ApiError {
+                status: StatusCode::GONE,
+                ..self
+            }
+        } else {
+            self
+        }
+    }
+
     pub fn unauthenticated(code: &str, message: &str) -> ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, code, message)
     }

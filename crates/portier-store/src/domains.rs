@@ -346,12 +346,13 @@ pub async fn send_mail_proof(
         ),
         expires_at: Some(expires),
     };
-    crate::mail::enqueue_to_address(
+    crate::mail::enqueue_in(
         &mut tx,
         lifecycle,
         MailKind::DomainProof,
         &to,
         Some(&env),
+        None,
         &ctx,
         origin.now,
     )

@@ -61,44 +61,18 @@ pub(crate) async fn enqueue_rendered(
     ctx: &MailContext,
     now: DateTime<Utc>,
 ) -> Result<MailId> {
-    let locale = account
-        .locale
-        .or(org.map(|o| o.settings.locale))
-        .unwrap_or_default();
-    let rendered = lifecycle
-        .templates
-        .render(kind, locale, ctx)
-        .map_err(Error::Corrupt)?;
-    let mail = NewMail {
-        kind: kind.as_str(),
-        to: account.email.clone(),
-        account_id: Some(account.id),
-        organization_id: org.map(|o| o.id),
-        locale,
-        subject: rendered.subject,
-        body_text: rendered.text,
-        body_html: Some(rendered.html),
+    let to = Recipient {
+        address: &account.email,
+        account: Some(account.id),
+        locale: account.locale,
     };
-    enqueue(tx, &mail, now).await
+    render_and_enqueue(tx, lifecycle, kind, to, org, ctx, now).await
 }
 
 /// Renders `kind` for an address that may have no account (a sign-up's
-/// confirmation, a domain's proof) and queues it in `tx`: in the
-/// organization's language, else the platform's.
-pub(crate) async fn enqueue_to_address(
-    tx: &mut Tx,
-    lifecycle: &Lifecycle,
-    kind: MailKind,
-    to: &Email,
-    org: Option<&Organization>,
-    ctx: &MailContext,
-    now: DateTime<Utc>,
-) -> Result<MailId> {
-    enqueue_in(tx, lifecycle, kind, to, org, None, ctx, now).await
-}
-
-/// [`enqueue_to_address`] in a chosen language (the person's own choice on
-/// a sign-up form).
+/// confirmation, a domain's proof) and queues it in `tx`: in `locale` (the
+/// language of the form it came from), else the organization's, else the
+/// platform's.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn enqueue_in(
     tx: &mut Tx,
@@ -110,7 +84,32 @@ pub(crate) async fn enqueue_in(
     ctx: &MailContext,
     now: DateTime<Utc>,
 ) -> Result<MailId> {
-    let locale = locale
+    let to = Recipient {
+        address: to,
+        account: None,
+        locale,
+    };
+    render_and_enqueue(tx, lifecycle, kind, to, org, ctx, now).await
+}
+
+/// Whom a message goes to, and in which language they asked for it.
+struct Recipient<'a> {
+    address: &'a Email,
+    account: Option<AccountId>,
+    locale: Option<Locale>,
+}
+
+async fn render_and_enqueue(
+    tx: &mut Tx,
+    lifecycle: &Lifecycle,
+    kind: MailKind,
+    to: Recipient<'_>,
+    org: Option<&Organization>,
+    ctx: &MailContext,
+    now: DateTime<Utc>,
+) -> Result<MailId> {
+    let locale = to
+        .locale
         .or(org.map(|o| o.settings.locale))
         .unwrap_or_default();
     let rendered = lifecycle
@@ -119,8 +118,8 @@ pub(crate) async fn enqueue_in(
         .map_err(Error::Corrupt)?;
     let mail = NewMail {
         kind: kind.as_str(),
-        to: to.clone(),
-        account_id: None,
+        to: to.address.clone(),
+        account_id: to.account,
         organization_id: org.map(|o| o.id),
         locale,
         subject: rendered.subject,

@@ -88,95 +88,86 @@ pub async fn request(
     ))
     .map(|n| n.trim().to_owned())
     .filter(|n| !n.is_empty());
-    if let Some(account) = accounts::find_by_email_tx(&mut tx, &new.email).await? {
-        let ctx = MailContext {
-            name: account.name.display_name(),
-            email: account.email.to_string(),
-            organization: String::new(),
-            link: format!("{}/login", lifecycle.public_url),
-            expires_at: None,
-        };
-        let locale = account.locale.or(new.locale);
-        crate::mail::enqueue_in(
-            &mut tx,
-            lifecycle,
-            MailKind::SignupExists,
-            &account.email,
-            None,
-            locale,
-            &ctx,
-            origin.now,
-        )
-        .await?;
-        tx.commit().await?;
-        return Ok(Requested::Exists);
-    }
-    if rules.mode == SignupMode::DomainsOnly
-        && rules.environment_for(&mut tx, &new.email).await?.is_none()
-    {
+    // Every answer is a mail to the address, in the form's language unless
+    // the account chose one.
+    let tell = |kind: MailKind,
+                name: Option<String>,
+                link: String,
+                expires_at: Option<DateTime<Utc>>,
+                locale: Option<Locale>| {
         let ctx = MailContext {
             name,
             email: new.email.to_string(),
             organization: String::new(),
-            link: lifecycle.public_url.clone(),
-            expires_at: None,
+            link,
+            expires_at,
         };
-        crate::mail::enqueue_in(
-            &mut tx,
-            lifecycle,
-            MailKind::SignupUnavailable,
-            &new.email,
-            None,
-            new.locale,
-            &ctx,
-            origin.now,
-        )
-        .await?;
-        tx.commit().await?;
-        return Ok(Requested::Unavailable);
-    }
-    let token = SecretToken::from_random(rand::random(), "");
-    let expires = portier_core::tokens::expires_at(origin.now, CONFIRM_TTL);
-    in_tx!(&mut tx, |c| {
-        sqlx::query(
-            "INSERT INTO signups (id, token_hash, email, given_name, family_name, password_hash,
-                                  organization_name, locale, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(Uuid::now_v7())
-        .bind(token.hash())
-        .bind(new.email.as_str())
-        .bind(new.given_name.trim())
-        .bind(new.family_name.trim())
-        .bind(&new.password_hash)
-        .bind(new.organization_name.as_deref())
-        .bind(new.locale.map(Locale::as_str))
-        .bind(origin.now)
-        .bind(expires)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected())
-    })?;
-    let ctx = MailContext {
-        name,
-        email: new.email.to_string(),
-        organization: String::new(),
-        link: format!("{}/signup/{}", lifecycle.public_url, token.expose()),
-        expires_at: Some(expires),
+        (kind, locale, ctx)
     };
+    let (requested, mail) =
+        if let Some(account) = accounts::find_by_email_tx(&mut tx, &new.email).await? {
+            let locale = account.locale.or(new.locale);
+            let link = format!("{}/login", lifecycle.public_url);
+            (
+                Requested::Exists,
+                tell(
+                    MailKind::SignupExists,
+                    account.name.display_name(),
+                    link,
+                    None,
+                    locale,
+                ),
+            )
+        } else if rules.mode == SignupMode::DomainsOnly
+            && rules.environment_for(&mut tx, &new.email).await?.is_none()
+        {
+            let link = lifecycle.public_url.clone();
+            (
+                Requested::Unavailable,
+                tell(MailKind::SignupUnavailable, name, link, None, new.locale),
+            )
+        } else {
+            let token = SecretToken::from_random(rand::random(), "");
+            let expires = portier_core::tokens::expires_at(origin.now, CONFIRM_TTL);
+            in_tx!(&mut tx, |c| {
+                sqlx::query(
+                "INSERT INTO signups (id, token_hash, email, given_name, family_name, password_hash,
+                                      organization_name, locale, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(Uuid::now_v7())
+            .bind(token.hash())
+            .bind(new.email.as_str())
+            .bind(new.given_name.trim())
+            .bind(new.family_name.trim())
+            .bind(&new.password_hash)
+            .bind(new.organization_name.as_deref())
+            .bind(new.locale.map(Locale::as_str))
+            .bind(origin.now)
+            .bind(expires)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+            })?;
+            let link = format!("{}/signup/{}", lifecycle.public_url, token.expose());
+            (
+                Requested::Confirm,
+                tell(
+                    MailKind::SignupConfirm,
+                    name,
+                    link,
+                    Some(expires),
+                    new.locale,
+                ),
+            )
+        };
+    let (kind, locale, ctx) = mail;
     crate::mail::enqueue_in(
-        &mut tx,
-        lifecycle,
-        MailKind::SignupConfirm,
-        &new.email,
-        None,
-        new.locale,
-        &ctx,
-        origin.now,
+        &mut tx, lifecycle, kind, &new.email, None, locale, &ctx, origin.now,
     )
     .await?;
     tx.commit().await?;
-    Ok(Requested::Confirm)
+    Ok(requested)
 }
 
 /// How a confirmed sign-up ended.

@@ -304,17 +304,7 @@ pub(crate) async fn confirm_domain(
     let token = SecretToken::presented(token);
     portier_store::domains::confirm_mail_proof(&state.store, &token, &Origin::now(client))
         .await
-        .map_err(|e| {
-            let e = ApiError::from(e);
-            if e.body.error.code == "link_unusable" {
-                ApiError {
-                    status: StatusCode::GONE,
-                    ..e
-                }
-            } else {
-                e
-            }
-        })
+        .map_err(|e| ApiError::from(e).gone_when_unusable())
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -374,14 +364,18 @@ pub async fn approve(
 ) -> Result<StatusCode, ApiError> {
     let (_, auth) = authorized::<MembersUpdate>(&state, &caller, &org).await?;
     let account = path_id("account_id", &account)?;
-    let lifecycle = &state.config.lifecycle;
-    portier_store::signups::approve(
-        &state.store,
-        &auth,
-        account,
-        lifecycle,
-        &Origin::now(client),
-    )
-    .await?;
+    approve_member(&state, &auth, account, client).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Approves `account`, waiting to join; the API and the console.
+pub(crate) async fn approve_member(
+    state: &AppState,
+    auth: &portier_core::rights::Authorized<MembersUpdate>,
+    account: portier_core::ids::AccountId,
+    client: Option<String>,
+) -> Result<(), ApiError> {
+    let lifecycle = &state.config.lifecycle;
+    let origin = Origin::now(client);
+    Ok(portier_store::signups::approve(&state.store, auth, account, lifecycle, &origin).await?)
 }

@@ -169,17 +169,7 @@ pub(crate) async fn finish_signup(
         &origin,
     )
     .await
-    .map_err(|e| {
-        let e = ApiError::from(e);
-        if e.body.error.code == "link_unusable" {
-            ApiError {
-                status: StatusCode::GONE,
-                ..e
-            }
-        } else {
-            e
-        }
-    })
+    .map_err(|e| ApiError::from(e).gone_when_unusable())
 }
 
 /// Sign up (seed 003).

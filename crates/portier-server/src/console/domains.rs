@@ -284,16 +284,7 @@ async fn approve(
     };
     let approved = async {
         let auth = ctx.principal.authorize::<MembersUpdate>(&ctx.org)?;
-        let lifecycle = &state.config.lifecycle;
-        portier_store::signups::approve(
-            &state.store,
-            &auth,
-            account,
-            lifecycle,
-            &Origin::now(client),
-        )
-        .await?;
-        Ok::<_, ApiError>(())
+        crate::api::domains::approve_member(&state, &auth, account, client).await
     }
     .await;
     match approved {
