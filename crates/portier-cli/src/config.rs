@@ -269,9 +269,15 @@ impl Config {
             .or(file.public_mail_domains)
             .unwrap_or_default()
             .split(',')
-            .map(|d| d.trim().to_ascii_lowercase())
-            .filter(|d| !d.is_empty())
-            .collect();
+            .filter(|d| !d.trim().is_empty())
+            .map(|d| {
+                portier_core::domains::DomainName::parse("PORTIER_PUBLIC_MAIL_DOMAINS", d)
+                    .map(|d| d.to_string())
+                    .map_err(|e| {
+                        anyhow::anyhow!("PORTIER_PUBLIC_MAIL_DOMAINS: {d:?}: {}", e.message)
+                    })
+            })
+            .collect::<anyhow::Result<Vec<String>>>()?;
         let ttl =
             |name: &str, raw: Option<String>, default: Duration| -> anyhow::Result<Duration> {
                 match raw {

@@ -41,12 +41,15 @@ impl DomainName {
 
     /// A shared mail provider's domain (gmail.com, ziggo.nl, any gmx.*):
     /// many unrelated people use it, so it joins nobody to anything and
-    /// cannot be claimed. `extra` adds the operator's own.
+    /// cannot be claimed. `extra` adds the operator's own, in stored form
+    /// (see [`DomainName::parse`]).
     pub fn is_public(&self, extra: &[String]) -> bool {
         let d = self.0.as_str();
-        PUBLIC_MAIL_DOMAINS.contains(&d)
-            || d.split('.').next() == Some("gmx") && d.split('.').count() == 2
-            || extra.iter().any(|e| e.eq_ignore_ascii_case(d))
+        let labels: Vec<&str> = d.split('.').collect();
+        // GMX's own: gmx.de, gmx.net, gmx.co.uk, gmx.com.tr …
+        let gmx = labels[0] == "gmx"
+            && (labels.len() == 2 || labels.len() == 3 && matches!(labels[1], "co" | "com"));
+        PUBLIC_MAIL_DOMAINS.contains(&d) || gmx || extra.iter().any(|e| e == d)
     }
 }
 
@@ -168,15 +171,17 @@ pub fn txt_proves(found: &[String], value: &str) -> bool {
         .any(|t| t.trim().trim_matches('"').trim() == value)
 }
 
-/// An environment's name for someone who starts one without naming it.
+/// An environment's name for someone who starts one without naming it:
+/// their name, within the 200 characters an organization's name may have.
 pub fn default_environment_name(given: &str, family: &str, email: &Email) -> String {
     let name = format!("{} {}", given.trim(), family.trim());
     let name = name.trim();
-    if name.is_empty() {
-        email.as_str().to_owned()
+    let name = if name.is_empty() {
+        email.as_str()
     } else {
-        name.to_owned()
-    }
+        name
+    };
+    name.chars().take(200).collect::<String>().trim().to_owned()
 }
 
 #[cfg(test)]
@@ -223,10 +228,22 @@ mod tests {
         ] {
             assert!(d(public).is_public(&[]), "{public}");
         }
+        for public in ["gmx.co.uk", "gmx.com.tr"] {
+            assert!(d(public).is_public(&[]), "{public}");
+        }
         for own in ["ziekenhuis.nl", "gmx.example.nl", "mail.gmail.com.evil.nl"] {
             assert!(!d(own).is_public(&[]), "{own}");
         }
-        assert!(d("kliniek-mail.nl").is_public(&["Kliniek-Mail.nl".to_owned()]));
+        assert!(d("kliniek-mail.nl").is_public(&["kliniek-mail.nl".to_owned()]));
+        let long = "x".repeat(150);
+        let email = Email::parse("a@b.nl").unwrap();
+        assert_eq!(
+            default_environment_name(&long, &long, &email)
+                .chars()
+                .count(),
+            200
+        );
+        assert_eq!(default_environment_name(" ", "", &email), "a@b.nl");
     }
 
     #[test]

@@ -216,6 +216,13 @@ impl Organization {
             s.allow_parallel_portfolios = v;
         }
         if let Some(v) = patch.signup_approval {
+            if self.parent_id.is_some() {
+                return Err(FieldError::new(
+                    "settings.signup_approval",
+                    "not_an_environment",
+                    "approval of people who join by a domain is the environment's setting: change it on the top organization",
+                ));
+            }
             s.signup_approval = v;
         }
         if let Some(v) = patch.locale {

@@ -65,6 +65,12 @@ pub const SIGNUP_PER_ADDRESS: Limit = Limit {
     max: 3,
     window: Duration::from_secs(60 * 60),
 };
+/// DNS checks of one environment's domains ("check now"): each asks a
+/// nameserver outside.
+pub const DOMAIN_CHECKS: Limit = Limit {
+    max: 60,
+    window: Duration::from_secs(15 * 60),
+};
 /// Domain proofs mailed for one environment.
 pub const DOMAIN_PROOF_MAILS: Limit = Limit {
     max: 5,

@@ -268,6 +268,8 @@ both_backends! {
         assert_eq!(r.body["outcome"], "pending_approval", "{}", r.body);
         let eva = r.body["account_id"].as_str().unwrap().to_owned();
         assert_eq!(app.login("eva@example.test", GOOD).await.0.status, 401, "held until approved");
+        let reactivate = format!("/api/v1/organizations/{}/members/{eva}/reactivate", app.org_id);
+        assert_eq!(app.call("POST", &reactivate, Some(&token), None).await.error(409).0, "awaiting_approval", "not let in by the back door");
         let approvals = format!("/api/v1/organizations/{}/approvals", app.org_id);
         let r = app.get(&approvals).await;
         assert_eq!((r.body["items"].as_array().unwrap().len(), &r.body["items"][0]["email"]), (1, &json!("eva@example.test")), "{}", r.body);
@@ -277,6 +279,39 @@ both_backends! {
         assert_eq!(app.login("eva@example.test", GOOD).await.0.status, 200);
         assert_eq!(app.get(&approvals).await.body["items"], json!([]));
         assert_eq!(mail_kinds(&app, "eva@example.test").await.first().map(String::as_str), Some("added"));
+
+        // Someone refused (removed while waiting) belongs nowhere, and may sign up again.
+        assert_eq!(app.call("POST", "/api/v1/signup", None, Some(person("ruud@example.test"))).await.status, 202);
+        let link = app.mail_link("ruud@example.test", "/signup/").await;
+        let ruud = app.call("POST", &format!("/api/v1/signup/{link}"), None, None).await.body["account_id"].as_str().unwrap().to_owned();
+        assert_eq!(app.call("DELETE", &format!("/api/v1/organizations/{}/members/{ruud}", app.org_id), Some(&token), None).await.status, 204);
+        assert_eq!(app.call("POST", "/api/v1/signup", None, Some(person("ruud@example.test"))).await.status, 202);
+        let again = loop {
+            let l = app.mail_link("ruud@example.test", "/signup/").await;
+            if l != link { break l; }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        let r = app.call("POST", &format!("/api/v1/signup/{again}"), None, None).await;
+        assert_eq!((&r.body["outcome"], &r.body["account_id"]), (&json!("pending_approval"), &json!(ruud)), "the same account, waiting again: {}", r.body);
+        let stored: i64 = portier_store::testing::strings(&app.db.store, "SELECT CAST(COUNT(*) AS TEXT) FROM signups WHERE password_hash <> ''").await[0].parse().unwrap();
+        assert_eq!(stored, 0, "a confirmed sign-up keeps no password hash");
+    }
+
+    async fn a_department_speaks_for_no_domain(db) {
+        let dns = TestDns::start().await;
+        let app = open_app(db, &dns, SignupMode::Open).await;
+        let id = proven(&app, &dns).await;
+        let token = app.token.clone();
+        let ward = app.call("POST", "/api/v1/organizations", Some(&token), Some(json!({"name": "Ward 3", "parent_id": app.org_id}))).await.body["id"].as_str().unwrap().to_owned();
+        // An administrator of the ward only, with every right there.
+        let ward_admin = app.restricted_token(&ward, portier_core::permissions::all_portier()).await;
+        let theirs = format!("/api/v1/organizations/{ward}/domains");
+        assert_eq!(app.call("GET", &theirs, Some(&ward_admin), None).await.error(409).0, "not_an_environment");
+        assert_eq!(app.call("DELETE", &format!("{theirs}/{id}"), Some(&ward_admin), None).await.error(409).0, "not_an_environment");
+        assert_eq!(app.call("POST", &format!("{theirs}/{id}/verify"), Some(&ward_admin), None).await.error(409).0, "not_an_environment");
+        let r = app.call("PATCH", &format!("/api/v1/organizations/{ward}"), Some(&ward_admin), Some(json!({"settings": {"signup_approval": true}}))).await;
+        assert_eq!(r.error(422), ("not_an_environment", Some("settings.signup_approval")));
+        assert_eq!(app.get(&format!("/api/v1/organizations/{}/domains/{id}", app.org_id)).await.body["verified"], true, "still there");
     }
 
     async fn a_nameserver_that_does_not_answer_is_a_502_and_proves_nothing(db) {

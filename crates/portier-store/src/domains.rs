@@ -82,6 +82,7 @@ fn claim(
 
 /// The domains the environment `env` claimed, by name.
 pub async fn list(store: &Store, env: &Organization) -> Result<Vec<Claim>> {
+    environment_only(env)?;
     let sql = format!("{SELECT} WHERE environment_id = $1 ORDER BY domain");
     let rows: Vec<ClaimRow> = reader!(store, |c| {
         sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
@@ -107,6 +108,7 @@ async fn get_tx(tx: &mut Tx, env: &Organization, id: Uuid) -> Result<Claim> {
 
 /// Domain `id` of the environment `env`; 404 for another's.
 pub async fn get(store: &Store, env: &Organization, id: Uuid) -> Result<Claim> {
+    environment_only(env)?;
     let sql = format!("{SELECT} WHERE id = $1 AND environment_id = $2");
     let row: Option<ClaimRow> = reader!(store, |c| {
         sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
@@ -137,6 +139,20 @@ fn event(
     }
 }
 
+/// Domains belong to an environment: its top organization. Refused for an
+/// organization below it, whose administrators do not speak for the
+/// environment's domains.
+fn environment_only(org: &Organization) -> Result<()> {
+    if org.parent_id.is_some() {
+        return Err(Error::Domain(DomainError::Conflict {
+            code: "not_an_environment",
+            field: None,
+            message: "domains belong to an environment: manage them on the top organization".into(),
+        }));
+    }
+    Ok(())
+}
+
 fn taken() -> Error {
     Error::Domain(DomainError::Conflict {
         code: "domain_taken",
@@ -165,13 +181,7 @@ pub async fn claim_domain(
     }
     let mut tx = store.begin().await?;
     let env = organizations::get_in_tx(&mut tx, auth.organization_id()).await?;
-    if env.parent_id.is_some() {
-        return Err(Error::Domain(DomainError::Conflict {
-            code: "not_an_environment",
-            field: None,
-            message: "domains belong to an environment: claim it on the top organization".into(),
-        }));
-    }
+    environment_only(&env)?;
     let proven: Option<Uuid> = in_tx!(&mut tx, |c| {
         sqlx::query_scalar(
             "SELECT environment_id FROM domains WHERE domain = $1 AND verified_at IS NOT NULL",
@@ -238,7 +248,8 @@ async fn prove(
 ) -> Result<Claim> {
     let proven = in_tx!(tx, |c2| {
         sqlx::query(
-            "UPDATE domains SET verified_at = $2, proof = $3, last_checked_at = $2 WHERE id = $1",
+            "UPDATE domains SET verified_at = $2, proof = $3, last_checked_at = $2
+             WHERE id = $1 AND verified_at IS NULL",
         )
         .bind(c.id)
         .bind(origin.now)
@@ -247,9 +258,15 @@ async fn prove(
         .await
         .map(|r| r.rows_affected())
     });
-    if let Err(e) = proven {
-        let e = Error::from(e);
-        return Err(if e.is_unique_violation() { taken() } else { e });
+    match proven {
+        Err(e) => {
+            let e = Error::from(e);
+            return Err(if e.is_unique_violation() { taken() } else { e });
+        }
+        // Proven meanwhile (the link twice at once, or it and "check now"):
+        // once is enough, and recorded once.
+        Ok(0) => return Err(unusable()),
+        Ok(_) => {}
     }
     let done = get_tx(tx, env, c.id).await?;
     let e = event(actor, "domain.verified", env, &done, origin);
@@ -269,12 +286,20 @@ pub async fn checked(
 ) -> Result<Claim> {
     let mut tx = store.begin().await?;
     let env = organizations::get_in_tx(&mut tx, auth.organization_id()).await?;
+    environment_only(&env)?;
     let c = get_tx(&mut tx, &env, id).await?;
     if c.verified_at.is_some() {
         return Ok(c);
     }
     let done = if found {
-        prove(&mut tx, auth.actor(), &env, &c, Proof::Dns, origin).await?
+        match prove(&mut tx, auth.actor(), &env, &c, Proof::Dns, origin).await {
+            // Proven by its mailed link meanwhile: as it stands.
+            Err(Error::Domain(DomainError::Conflict {
+                code: "link_unusable",
+                ..
+            })) => get_tx(&mut tx, &env, id).await?,
+            done => done?,
+        }
     } else {
         in_tx!(&mut tx, |c2| {
             sqlx::query("UPDATE domains SET last_checked_at = $2 WHERE id = $1")
@@ -311,6 +336,7 @@ pub async fn send_mail_proof(
     }
     let mut tx = store.begin().await?;
     let env = organizations::get_in_tx(&mut tx, auth.organization_id()).await?;
+    environment_only(&env)?;
     let c = get_tx(&mut tx, &env, id).await?;
     if c.verified_at.is_some() {
         return Err(Error::Domain(DomainError::Conflict {
@@ -318,6 +344,17 @@ pub async fn send_mail_proof(
             field: None,
             message: "this domain is proven already".into(),
         }));
+    }
+    let elsewhere: Option<Uuid> = in_tx!(&mut tx, |c2| {
+        sqlx::query_scalar(
+            "SELECT environment_id FROM domains WHERE domain = $1 AND verified_at IS NOT NULL",
+        )
+        .bind(c.domain.as_str())
+        .fetch_optional(c2)
+        .await
+    })?;
+    if elsewhere.is_some() {
+        return Err(taken());
     }
     let to = Email::parse(&format!("{mailbox}@{}", c.domain))
         .map_err(|e| Error::from(DomainError::from(e.in_field("domain"))))?;
@@ -420,6 +457,7 @@ pub async fn remove(
 ) -> Result<()> {
     let mut tx = store.begin().await?;
     let env = organizations::get_in_tx(&mut tx, auth.organization_id()).await?;
+    environment_only(&env)?;
     let c = get_tx(&mut tx, &env, id).await?;
     in_tx!(&mut tx, |c2| {
         sqlx::query("DELETE FROM domains WHERE id = $1")

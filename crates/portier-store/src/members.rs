@@ -1527,6 +1527,19 @@ pub async fn set_active(
     let mut tx = store.begin().await?;
     let org = organizations::get_for_update(&mut tx, auth.organization_id()).await?;
     let (account, m) = membership_in(&mut tx, org.id, account_id).await?;
+    let waiting: Option<i32> = in_tx!(&mut tx, |c| {
+        sqlx::query_scalar("SELECT 1 FROM memberships WHERE id = $1 AND awaiting_approval = TRUE")
+            .bind(m.id.0)
+            .fetch_optional(c)
+            .await
+    })?;
+    if waiting.is_some() {
+        return Err(Error::Domain(DomainError::Conflict {
+            code: "awaiting_approval",
+            field: None,
+            message: "this person waits for approval to join: approve them instead".into(),
+        }));
+    }
     if m.active == active {
         return Ok(false);
     }

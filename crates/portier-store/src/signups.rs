@@ -104,33 +104,38 @@ pub async fn request(
         };
         (kind, locale, ctx)
     };
-    let (requested, mail) =
-        if let Some(account) = accounts::find_by_email_tx(&mut tx, &new.email).await? {
-            let locale = account.locale.or(new.locale);
-            let link = format!("{}/login", lifecycle.public_url);
-            (
-                Requested::Exists,
-                tell(
-                    MailKind::SignupExists,
-                    account.name.display_name(),
-                    link,
-                    None,
-                    locale,
-                ),
-            )
-        } else if rules.mode == SignupMode::DomainsOnly
-            && rules.environment_for(&mut tx, &new.email).await?.is_none()
-        {
-            let link = lifecycle.public_url.clone();
-            (
-                Requested::Unavailable,
-                tell(MailKind::SignupUnavailable, name, link, None, new.locale),
-            )
-        } else {
-            let token = SecretToken::from_random(rand::random(), "");
-            let expires = portier_core::tokens::expires_at(origin.now, CONFIRM_TTL);
-            in_tx!(&mut tx, |c| {
-                sqlx::query(
+    let holder = match accounts::find_by_email_tx(&mut tx, &new.email).await? {
+        Some(a) if a.disabled || belongs_somewhere(&mut tx, a.id).await? => Some(a),
+        // An account that belongs nowhere (refused, or removed everywhere)
+        // may sign up again: the confirmed address is the proof.
+        _ => None,
+    };
+    let (requested, mail) = if let Some(account) = holder {
+        let locale = account.locale.or(new.locale);
+        let link = format!("{}/login", lifecycle.public_url);
+        (
+            Requested::Exists,
+            tell(
+                MailKind::SignupExists,
+                account.name.display_name(),
+                link,
+                None,
+                locale,
+            ),
+        )
+    } else if rules.mode == SignupMode::DomainsOnly
+        && rules.environment_for(&mut tx, &new.email).await?.is_none()
+    {
+        let link = lifecycle.public_url.clone();
+        (
+            Requested::Unavailable,
+            tell(MailKind::SignupUnavailable, name, link, None, new.locale),
+        )
+    } else {
+        let token = SecretToken::from_random(rand::random(), "");
+        let expires = portier_core::tokens::expires_at(origin.now, CONFIRM_TTL);
+        in_tx!(&mut tx, |c| {
+            sqlx::query(
                 "INSERT INTO signups (id, token_hash, email, given_name, family_name, password_hash,
                                       organization_name, locale, created_at, expires_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -148,19 +153,19 @@ pub async fn request(
             .execute(c)
             .await
             .map(|r| r.rows_affected())
-            })?;
-            let link = format!("{}/signup/{}", lifecycle.public_url, token.expose());
-            (
-                Requested::Confirm,
-                tell(
-                    MailKind::SignupConfirm,
-                    name,
-                    link,
-                    Some(expires),
-                    new.locale,
-                ),
-            )
-        };
+        })?;
+        let link = format!("{}/signup/{}", lifecycle.public_url, token.expose());
+        (
+            Requested::Confirm,
+            tell(
+                MailKind::SignupConfirm,
+                name,
+                link,
+                Some(expires),
+                new.locale,
+            ),
+        )
+    };
     let (kind, locale, ctx) = mail;
     crate::mail::enqueue_in(
         &mut tx, lifecycle, kind, &new.email, None, locale, &ctx, origin.now,
@@ -261,17 +266,15 @@ pub async fn confirm(
     }
     let email = Email::parse(&email)
         .map_err(|e| Error::Corrupt(format!("signup {id}: {}", e.message())))?;
-    if accounts::find_by_email_tx(&mut tx, &email).await?.is_some() {
-        return Err(Error::Domain(DomainError::Conflict {
-            code: "account_exists",
-            field: None,
-            message: "this address has an account already: sign in, or choose a new password"
-                .into(),
-        }));
+    let earlier = accounts::find_by_email_tx(&mut tx, &email).await?;
+    if let Some(a) = &earlier
+        && (a.disabled || belongs_somewhere(&mut tx, a.id).await?)
+    {
+        return Err(account_exists());
     }
     let nonempty = |s: Option<String>| s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     let account = Account {
-        id: AccountId::new(),
+        id: earlier.as_ref().map_or_else(AccountId::new, |a| a.id),
         email: email.clone(),
         name: PersonName {
             salutation: None,
@@ -288,8 +291,19 @@ pub async fn confirm(
         disabled: false,
         created_at: origin.now,
     };
-    insert_active(&mut tx, &account, origin.now).await?;
+    match &earlier {
+        None => insert_active(&mut tx, &account, origin.now).await?,
+        Some(_) => reactivate(&mut tx, &account, origin.now).await?,
+    }
     accounts::set_password(&mut tx, account.id, &hash, origin.now).await?;
+    // The hash did its work: the sign-up row keeps no password any more.
+    in_tx!(&mut tx, |c| {
+        sqlx::query("UPDATE signups SET password_hash = '' WHERE id = $1")
+            .bind(id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
     let me = Actor::Account { id: account.id };
     let joined = rules.environment_for(&mut tx, &email).await?;
     let (org, outcome, role) = match joined {
@@ -359,7 +373,8 @@ pub async fn confirm(
     };
     audit::record(&mut tx, org.environment_id, event, origin.now).await?;
     if outcome != Outcome::Created {
-        tell_administrators(store, &mut tx, &org, &account, lifecycle, origin.now).await?;
+        let held = outcome == Outcome::PendingApproval;
+        tell_administrators(store, &mut tx, &org, &account, held, lifecycle, origin.now).await?;
     }
     tx.commit().await?;
     Ok(Confirmed {
@@ -368,6 +383,47 @@ pub async fn confirm(
         outcome,
         roles: vec![role.to_owned()],
     })
+}
+
+fn account_exists() -> Error {
+    Error::Domain(DomainError::Conflict {
+        code: "account_exists",
+        field: None,
+        message: "this address has an account already: sign in, or choose a new password".into(),
+    })
+}
+
+/// Whether the account is a member of any organization (active or not).
+async fn belongs_somewhere(tx: &mut Tx, account: AccountId) -> Result<bool> {
+    let found: Option<i32> = in_tx!(tx, |c| {
+        sqlx::query_scalar("SELECT 1 FROM memberships WHERE account_id = $1 LIMIT 1")
+            .bind(account.0)
+            .fetch_optional(c)
+            .await
+    })?;
+    Ok(found.is_some())
+}
+
+/// An account that belonged nowhere, signed up afresh: the names and
+/// language of the sign-up, active from now.
+async fn reactivate(tx: &mut Tx, a: &Account, now: DateTime<Utc>) -> Result<()> {
+    in_tx!(tx, |c| {
+        sqlx::query(
+            "UPDATE accounts SET given_name = $2, family_name = $3, sort_key = $4, locale = $5,
+                status = 'active', activated_at = COALESCE(activated_at, $6), updated_at = $6
+             WHERE id = $1",
+        )
+        .bind(a.id.0)
+        .bind(&a.name.given_name)
+        .bind(&a.name.family_name)
+        .bind(a.name.sort_key(&a.email))
+        .bind(a.locale.map(Locale::as_str))
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    Ok(())
 }
 
 async fn insert_active(tx: &mut Tx, a: &Account, now: DateTime<Utc>) -> Result<()> {
@@ -391,11 +447,7 @@ async fn insert_active(tx: &mut Tx, a: &Account, now: DateTime<Utc>) -> Result<(
     .map_err(|e| {
         let e = Error::from(e);
         if e.is_unique_violation() {
-            Error::Domain(DomainError::Conflict {
-                code: "account_exists",
-                field: None,
-                message: "this address has an account already: sign in, or choose a new password".into(),
-            })
+            account_exists()
         } else {
             e
         }
@@ -429,6 +481,7 @@ async fn tell_administrators(
     tx: &mut Tx,
     env: &Organization,
     newcomer: &Account,
+    held: bool,
     lifecycle: &Lifecycle,
     now: DateTime<Utc>,
 ) -> Result<()> {
@@ -441,7 +494,12 @@ async fn tell_administrators(
             name: admin.account.name.display_name(),
             email: newcomer.email.to_string(),
             organization: env.name.clone(),
-            link: format!("{}/orgs/{}/domains", lifecycle.public_url, env.id),
+            link: format!(
+                "{}/orgs/{}/members#{}",
+                lifecycle.public_url,
+                env.id,
+                if held { "waiting" } else { "joined" }
+            ),
             expires_at: None,
         };
         crate::mail::enqueue_rendered(
@@ -467,9 +525,19 @@ pub struct Waiting {
 
 /// The people waiting for approval to join `env`, oldest first.
 pub async fn awaiting_approval(store: &Store, env: &Organization) -> Result<Vec<Waiting>> {
-    let mut waiting = joined(store, env, true, None).await?;
-    waiting.reverse();
-    Ok(waiting)
+    joined(store, env, true, None).await
+}
+
+/// How many people wait for approval to join `org`.
+pub async fn awaiting_count(store: &Store, org: &Organization) -> Result<i64> {
+    Ok(crate::reader!(store, |c| {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM memberships WHERE organization_id = $1 AND awaiting_approval = TRUE",
+        )
+        .bind(org.id.0)
+        .fetch_one(c)
+        .await
+    })?)
 }
 
 /// The people who joined `env` by its domain since `since` (and were not
@@ -482,24 +550,32 @@ pub async fn joined_since(
     joined(store, env, false, Some(since)).await
 }
 
+/// Who joined `env` by its domain: those waiting (oldest first, all of
+/// them) or those let in since `since` (newest first, at most 200).
 async fn joined(
     store: &Store,
     env: &Organization,
     waiting: bool,
     since: Option<DateTime<Utc>>,
 ) -> Result<Vec<Waiting>> {
+    let sql = if waiting {
+        "SELECT account_id, created_at FROM memberships
+         WHERE organization_id = $1 AND joined_by_domain = TRUE AND awaiting_approval = $2
+           AND ($3 IS NULL OR created_at >= $3)
+         ORDER BY created_at, id"
+    } else {
+        "SELECT account_id, created_at FROM memberships
+         WHERE organization_id = $1 AND joined_by_domain = TRUE AND awaiting_approval = $2
+           AND ($3 IS NULL OR created_at >= $3)
+         ORDER BY created_at DESC, id DESC LIMIT 200"
+    };
     let rows: Vec<(Uuid, DateTime<Utc>)> = crate::reader!(store, |c| {
-        sqlx::query_as(
-            "SELECT account_id, created_at FROM memberships
-             WHERE organization_id = $1 AND joined_by_domain = TRUE AND awaiting_approval = $2
-               AND ($3 IS NULL OR created_at >= $3)
-             ORDER BY created_at DESC, id DESC LIMIT 200",
-        )
-        .bind(env.id.0)
-        .bind(waiting)
-        .bind(since)
-        .fetch_all(c)
-        .await
+        sqlx::query_as(sql)
+            .bind(env.id.0)
+            .bind(waiting)
+            .bind(since)
+            .fetch_all(c)
+            .await
     })?;
     let mut out = Vec::new();
     for (account, since) in rows {

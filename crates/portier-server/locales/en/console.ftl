@@ -758,3 +758,4 @@ err-account_exists = This address has an account already: sign in, or choose a n
 err-signup_closed = Signing up is not open here.
 members-joined = Joined by your domain in the last 14 days
 members-joined-hint = They signed up with an address at your domain and have no rights yet. Open one to give roles, or remove them.
+err-awaiting_approval = This person waits for approval to join: approve them instead.

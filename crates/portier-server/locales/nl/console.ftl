@@ -757,3 +757,4 @@ err-account_exists = Dit adres heeft al een account: meld je aan, of kies een ni
 err-signup_closed = Aanmelden is hier niet mogelijk.
 members-joined = Via jullie domein lid geworden in de afgelopen 14 dagen
 members-joined-hint = Zij hebben zich aangemeld met een adres op jullie domein en hebben nog geen rechten. Open er een om rollen te geven, of verwijder het lid.
+err-awaiting_approval = Deze persoon wacht op goedkeuring: keur hem of haar goed.

@@ -224,6 +224,12 @@ pub(crate) async fn verify_domain(
     let current = portier_store::domains::get(&state.store, &org, id).await?;
     match how.method.as_deref().unwrap_or("dns") {
         "dns" => {
+            let limit = [(
+                format!("domain-check:{}", org.environment_id),
+                portier_core::throttle::DOMAIN_CHECKS,
+            )];
+            super::auth::enforce(state, &limit).await?;
+            super::auth::count(state, &limit).await?;
             let found = crate::dns::txt(state.config.dns_server, &current.domain.challenge_name())
                 .await
                 .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "dns_failed", e.to_string()))?;

@@ -24,7 +24,7 @@ pub struct OrganizationCard {
     pub transfers_waiting: i64,
     /// People waiting for approval to join (issue 8), for those who may
     /// approve them.
-    pub approvals_waiting: usize,
+    pub approvals_waiting: i64,
 }
 
 #[derive(Template, WebTemplate)]
@@ -87,7 +87,7 @@ async fn waiting(
     state: &AppState,
     m: &portier_store::members::OwnMembership,
     holds: &impl Fn(portier_core::ids::OrganizationId, &portier_core::permissions::Permission) -> bool,
-) -> portier_store::Result<(i64, usize)> {
+) -> portier_store::Result<(i64, i64)> {
     let transfers = m.active && holds(m.organization_id, &PortfoliosManage::PERMISSION);
     let approvals = m.active && holds(m.organization_id, &MembersUpdate::PERMISSION);
     if !transfers && !approvals {
@@ -103,9 +103,7 @@ async fn waiting(
         0
     };
     let a = if approvals {
-        portier_store::signups::awaiting_approval(&state.store, &org)
-            .await?
-            .len()
+        portier_store::signups::awaiting_count(&state.store, &org).await?
     } else {
         0
     };
