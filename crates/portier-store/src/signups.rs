@@ -132,6 +132,16 @@ pub async fn request(
             tell(MailKind::SignupUnavailable, name, link, None, new.locale),
         )
     } else {
+        // Sign-ups a week past their end go: a link that old answers as one
+        // never sent.
+        let stale = origin.now - chrono::Duration::days(7);
+        in_tx!(&mut tx, |c| {
+            sqlx::query("DELETE FROM signups WHERE expires_at < $1")
+                .bind(stale)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
         let token = SecretToken::from_random(rand::random(), "");
         let expires = portier_core::tokens::expires_at(origin.now, CONFIRM_TTL);
         in_tx!(&mut tx, |c| {

@@ -39,6 +39,7 @@ CREATE TABLE signups (
     used_at           TIMESTAMPTZ
 );
 CREATE INDEX signups_email ON signups (email);
+CREATE INDEX signups_expires ON signups (expires_at);
 
 -- The environment holds people who join by their domain until approved.
 ALTER TABLE organizations ADD COLUMN signup_approval BOOLEAN NOT NULL DEFAULT FALSE;
