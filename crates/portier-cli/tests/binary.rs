@@ -852,3 +852,54 @@ async fn an_operator_prints_the_billing_report_for_finance() {
     let unknown = run(&["--org", "nope", "--month", "2099-12"]);
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("--org"));
 }
+
+/// Issue 9's export through the real binary: members added through a
+/// running node's API, then `portier export` as CSV to a file and as JSON.
+#[tokio::test]
+async fn an_operator_exports_the_members() {
+    let dir = Scratch::new();
+    let boot = bootstrap(&dir.0, None, "Ziekenhuis Oost", "beheer@example.nl");
+    let mut node = Node::start(&dir.0, None);
+    node.ready().await;
+    let org = boot["organization_id"].as_str().unwrap().to_owned();
+    add_member(
+        &node,
+        &boot,
+        serde_json::json!({"email": "eva@example.nl", "given_name": "Eva", "labels": ["Oost"], "staff_code": "P-1"}),
+    )
+    .await;
+    let file = dir.0.join("members.csv");
+    let out = portier(&dir.0, None)
+        .args(["export", "--org", &org, "--bom", "--output"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2 members exported"));
+    let csv = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        csv.starts_with("\u{FEFF}email,salutation,given_name,"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("eva@example.nl,,Eva,,,,,,P-1,Oost,member,"),
+        "{csv}"
+    );
+    let json = portier(&dir.0, None)
+        .args(["export", "--org", &org, "--format", "json"])
+        .output()
+        .unwrap();
+    let rows: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 2, "{rows}");
+    let bad = portier(&dir.0, None)
+        .args(["export", "--org", &org, "--format", "xml"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--format"));
+    drop(node);
+}

@@ -208,6 +208,7 @@ pub const ACTIONS: &[&str] = &[
     "member.two_factor_reset",
     "member.joined_by_domain",
     "member.approved",
+    "members.exported",
     "account.created",
     "account.activated",
     "account.updated",

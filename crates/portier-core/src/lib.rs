@@ -8,6 +8,7 @@ pub mod domains;
 pub mod duration;
 pub mod email;
 pub mod error;
+pub mod export;
 pub mod groups;
 pub mod ids;
 pub mod json;

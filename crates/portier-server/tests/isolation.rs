@@ -342,6 +342,13 @@ fn table() -> Vec<Row> {
         // administrator's; approving is members.update.
         row(
             "GET",
+            "/api/v1/organizations/{org}/members/export",
+            "/api/v1/organizations/{org}/members/export?format=json",
+            None,
+            [200, 200, 403, 401, 404],
+        ),
+        row(
+            "GET",
             "/api/v1/organizations/{org}/domains",
             "/api/v1/organizations/{org}/domains",
             None,

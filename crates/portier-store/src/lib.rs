@@ -11,6 +11,7 @@ pub mod bootstrap;
 pub mod db;
 pub mod domains;
 pub mod error;
+pub mod export;
 pub mod groups;
 pub mod lifecycle;
 pub mod mail;

@@ -233,6 +233,7 @@ action-organization-created = Organization created
 action-organization-updated = Organization changed
 action-api-token-created = API token created
 action-api-token-revoked = API token revoked
+action-members-exported = Members exported
 action-member-sessions-ended = Signed out everywhere by an administrator
 action-member-two-factor-reset = Two-step verification reset
 action-member-joined-by-domain = Joined by the organization's domain

@@ -232,6 +232,7 @@ action-organization-created = Organisatie aangemaakt
 action-organization-updated = Organisatie gewijzigd
 action-api-token-created = API-token aangemaakt
 action-api-token-revoked = API-token ingetrokken
+action-members-exported = Leden geëxporteerd
 action-member-sessions-ended = Overal afgemeld door een beheerder
 action-member-two-factor-reset = Tweestapsverificatie gereset
 action-member-joined-by-domain = Lid geworden via het domein van de organisatie

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod check;
 pub mod domains;
+pub mod export;
 pub mod groups;
 pub mod me;
 pub mod members;
@@ -113,6 +114,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(portfolios::accept_transfer))
         .routes(routes!(portfolios::decline_transfer))
         .routes(routes!(portfolios::billing))
+        .routes(routes!(export::export))
         .routes(routes!(signup::signup))
         .routes(routes!(signup::confirm))
         .routes(routes!(domains::list, domains::claim))

@@ -1,0 +1,106 @@
+//! What an export of members holds and how its CSV is written (issue 9;
+//! seed 002: labels and identification codes are included in exports).
+//! RFC 4180, and safe to open in a spreadsheet: a cell that would start a
+//! formula (`=`, `+`, `-`, `@`, a tab or a carriage return) is preceded by
+//! an apostrophe, as OWASP advises against CSV injection.
+
+use std::borrow::Cow;
+
+/// The columns of an export, in order; the import reads the same names.
+pub const COLUMNS: [&str; 21] = [
+    "email",
+    "salutation",
+    "given_name",
+    "infix",
+    "family_name",
+    "phone",
+    "mobile",
+    "job_title",
+    "staff_code",
+    "labels",
+    "roles",
+    "groups",
+    "register",
+    "registration_number",
+    "registration_state",
+    "portfolio",
+    "two_factor",
+    "status",
+    "organization",
+    "created_at",
+    "activated_at",
+];
+
+/// The export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Json,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Option<Format> {
+        match s {
+            "csv" => Some(Format::Csv),
+            "json" => Some(Format::Json),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Json => "json",
+        }
+    }
+}
+
+/// One cell: a leading formula character defused, quoted when it holds a
+/// comma, a quote or a line break (quotes doubled).
+pub fn csv_cell(value: &str) -> Cow<'_, str> {
+    let defused = matches!(
+        value.chars().next(),
+        Some('=' | '+' | '-' | '@' | '\t' | '\r')
+    );
+    let quoted = value.contains([',', '"', '\n', '\r']);
+    match (defused, quoted) {
+        (false, false) => Cow::Borrowed(value),
+        (true, false) => Cow::Owned(format!("'{value}")),
+        (defused, true) => {
+            let inner = value.replace('"', "\"\"");
+            Cow::Owned(format!("\"{}{inner}\"", if defused { "'" } else { "" }))
+        }
+    }
+}
+
+/// Appends one CSV record (CRLF-terminated, as RFC 4180 has it) to `out`.
+pub fn csv_record<'a>(out: &mut String, cells: impl IntoIterator<Item = &'a str>) {
+    for (i, cell) in cells.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&csv_cell(cell));
+    }
+    out.push_str("\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_are_quoted_when_needed_and_formulas_defused() {
+        assert_eq!(csv_cell("Jan"), "Jan");
+        assert_eq!(csv_cell("Berg, van den"), "\"Berg, van den\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_cell("+31 6 1234"), "'+31 6 1234");
+        assert_eq!(csv_cell("-1"), "'-1");
+        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_cell("a\nb"), "\"a\nb\"");
+        assert_eq!(csv_cell(""), "");
+        let mut out = String::new();
+        csv_record(&mut out, ["a", "b,c", ""]);
+        assert_eq!(out, "a,\"b,c\",\r\n");
+    }
+}
