@@ -218,18 +218,15 @@ pub async fn claim_domain(
         .await
         .map(|r| r.rows_affected())
     });
-    if let Err(e) = inserted {
-        let e = Error::from(e);
-        return Err(if e.is_unique_violation() {
+    inserted.map_err(|e| {
+        Error::from(e).unique_as(|| {
             Error::Domain(DomainError::Conflict {
                 code: "domain_claimed",
                 field: Some("domain".into()),
                 message: "this environment has claimed this domain already".into(),
             })
-        } else {
-            e
-        });
-    }
+        })
+    })?;
     let e = event(auth.actor(), "domain.claimed", &env, &c, origin);
     audit::record(&mut tx, env.environment_id, e, origin.now).await?;
     tx.commit().await?;
@@ -259,10 +256,7 @@ async fn prove(
         .map(|r| r.rows_affected())
     });
     match proven {
-        Err(e) => {
-            let e = Error::from(e);
-            return Err(if e.is_unique_violation() { taken() } else { e });
-        }
+        Err(e) => return Err(Error::from(e).unique_as(taken)),
         // Proven meanwhile (the link twice at once, or it and "check now"):
         // once is enough, and recorded once.
         Ok(0) => return Err(unusable()),

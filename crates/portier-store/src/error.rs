@@ -25,6 +25,17 @@ impl Error {
         }
     }
 
+    /// The refusal of a unique constraint as `conflict` (the row exists
+    /// already, perhaps written by a concurrent change); any other error as
+    /// it is.
+    pub fn unique_as(self, conflict: impl FnOnce() -> Error) -> Error {
+        if self.is_unique_violation() {
+            conflict()
+        } else {
+            self
+        }
+    }
+
     /// True when a row referred to something that a concurrent change has
     /// just removed (or never existed).
     pub fn is_foreign_key_violation(&self) -> bool {

@@ -263,14 +263,7 @@ pub async fn create(
         .await
         .map(|r| r.rows_affected())
     })
-    .map_err(|e| {
-        let e = Error::from(e);
-        if e.is_unique_violation() {
-            name_taken(&new.name)
-        } else {
-            e
-        }
-    })?;
+    .map_err(|e| Error::from(e).unique_as(|| name_taken(&new.name)))?;
     set_roles(&mut tx, id, &roles).await?;
     let keys: Vec<&str> = roles.iter().map(|r| r.key.as_str()).collect();
     let changes =
@@ -310,14 +303,7 @@ pub async fn update(
                 .await
                 .map(|r| r.rows_affected())
         })
-        .map_err(|e| {
-            let e = Error::from(e);
-            if e.is_unique_violation() {
-                name_taken(&name)
-            } else {
-                e
-            }
-        })?;
+        .map_err(|e| Error::from(e).unique_as(|| name_taken(&name)))?;
         changes.insert(
             "name".into(),
             serde_json::json!({"before": before.name, "after": name}),

@@ -254,18 +254,15 @@ pub async fn add(
         .await
         .map(|r| r.rows_affected())
     });
-    if let Err(e) = inserted {
-        let e = Error::from(e);
-        return Err(if e.is_unique_violation() {
+    inserted.map_err(|e| {
+        Error::from(e).unique_as(|| {
             Error::Domain(DomainError::Conflict {
                 code: "passkey_registered",
                 field: Some("credential".into()),
                 message: "this passkey is registered already".into(),
             })
-        } else {
-            e
-        });
-    }
+        })
+    })?;
     let codes = if first {
         Some(new_recovery_codes(&mut tx, account.id, origin.now).await?)
     } else {

@@ -84,9 +84,8 @@ pub async fn create_type(
         .await
         .map(|r| r.rows_affected())
     });
-    if let Err(e) = inserted {
-        let e = Error::from(e);
-        return Err(if e.is_unique_violation() {
+    inserted.map_err(|e| {
+        Error::from(e).unique_as(|| {
             Error::Domain(DomainError::Conflict {
                 code: "portfolio_type_exists",
                 field: Some("key".into()),
@@ -95,10 +94,8 @@ pub async fn create_type(
                     new.key
                 ),
             })
-        } else {
-            e
-        });
-    }
+        })
+    })?;
     let changes = serde_json::json!({"key": new.key, "name": new.name});
     let e = event(
         auth.actor(),
@@ -765,18 +762,15 @@ async fn ask(
         .await
         .map(|r| r.rows_affected())
     });
-    if let Err(e) = inserted {
-        let e = Error::from(e);
-        return Err(if e.is_unique_violation() {
+    inserted.map_err(|e| {
+        Error::from(e).unique_as(|| {
             Error::Domain(DomainError::Conflict {
                 code: "transfer_pending",
                 field: None,
                 message: "a transfer of this portfolio waits for an answer already".into(),
             })
-        } else {
-            e
-        });
-    }
+        })
+    })?;
     let asking = match side {
         Side::From => manager,
         Side::To => dest,

@@ -196,8 +196,7 @@ pub async fn create(
         .map(|r| r.rows_affected())
     })
     .map_err(|e| {
-        let e = Error::from(e);
-        if e.is_unique_violation() {
+        Error::from(e).unique_as(|| {
             DomainError::Conflict {
                 code: "resource_taken",
                 field: Some("id".into()),
@@ -207,9 +206,7 @@ pub async fn create(
                 ),
             }
             .into()
-        } else {
-            e
-        }
+        })
     })?;
     let changes =
         serde_json::json!({"type": resource.kind, "id": resource.key, "name": resource.name});

@@ -201,10 +201,7 @@ pub async fn create(
         .await
         .map(|r| r.rows_affected())
     })
-    .map_err(|e| {
-        let e = Error::from(e);
-        if e.is_unique_violation() { taken() } else { e }
-    })?;
+    .map_err(|e| Error::from(e).unique_as(taken))?;
     insert_permissions(&mut tx, &role).await?;
     audit::record(
         &mut tx,

@@ -455,12 +455,9 @@ async fn insert_active(tx: &mut Tx, a: &Account, now: DateTime<Utc>) -> Result<(
         .map(|r| r.rows_affected())
     })
     .map_err(|e| {
-        let e = Error::from(e);
-        if e.is_unique_violation() {
+        Error::from(e).unique_as(|| {
             account_exists()
-        } else {
-            e
-        }
+        })
     })?;
     Ok(())
 }
