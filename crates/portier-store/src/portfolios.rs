@@ -1146,13 +1146,9 @@ impl Stretch {
     }
 }
 
-/// Portfolio `id`, managed by `org` or one below it, with its history: the
-/// stretches it was active and who paid for them, oldest first.
-pub async fn get_with_history(
-    store: &Store,
-    org: &Organization,
-    id: Uuid,
-) -> Result<(PortfolioView, Vec<Stretch>)> {
+/// Portfolio `id`, when `org` or an organization below it manages it;
+/// else the domain's 404.
+pub async fn get_within(store: &Store, org: &Organization, id: Uuid) -> Result<PortfolioView> {
     let sql = format!(
         "{SELECT} JOIN organizations o ON o.id = p.organization_id
          WHERE p.id = $1 AND substr(o.path, 1, length($2)) = $2"
@@ -1164,7 +1160,17 @@ pub async fn get_with_history(
             .fetch_optional(c)
             .await
     })?;
-    let portfolio = view(row.ok_or(DomainError::NotFound { what: "portfolio" })?)?;
+    view(row.ok_or(DomainError::NotFound { what: "portfolio" })?)
+}
+
+/// Portfolio `id`, managed by `org` or one below it, with its history: the
+/// stretches it was active and who paid for them, oldest first.
+pub async fn get_with_history(
+    store: &Store,
+    org: &Organization,
+    id: Uuid,
+) -> Result<(PortfolioView, Vec<Stretch>)> {
+    let portfolio = get_within(store, org, id).await?;
     let history: Vec<Stretch> = reader!(store, |c| {
         sqlx::query_as(
             "SELECT organization_id, from_date, until_date FROM portfolio_periods

@@ -700,8 +700,7 @@ async fn act(
     };
     let fields = FormFields::of(&raw);
     let here = format!("/orgs/{}/portfolios/{id}", ctx.org.id);
-    let (p, _) = match portier_store::portfolios::get_with_history(&state.store, &ctx.org, id).await
-    {
+    let p = match portier_store::portfolios::get_within(&state.store, &ctx.org, id).await {
         Ok(found) => found,
         Err(e) => {
             let e = ApiError::from(e);
@@ -881,9 +880,8 @@ async fn accept_warning(
     if !within(&ctx.org, &from) && !within(&ctx.org, &to) {
         return Ok(None);
     }
-    let (p, _) =
-        portier_store::portfolios::get_with_history(&state.store, &from, request.portfolio_id)
-            .await?;
+    let p =
+        portier_store::portfolios::get_within(&state.store, &from, request.portfolio_id).await?;
     let starts = p.state == PortfolioState::Active
         || (request.resume && p.state == PortfolioState::Deactivated);
     let day = today.max(p.start_date);
