@@ -4,6 +4,7 @@
 //! formula-safe, with a byte-order mark for spreadsheets when asked) or
 //! JSON. The answer streams: rows go out as the database reads them.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use axum::body::{Body, Bytes};
@@ -40,10 +41,14 @@ pub fn status_of(r: &ExportRow) -> &'static str {
 }
 
 /// The cells of a row, in [`COLUMNS`] order.
-pub fn cells(r: &ExportRow) -> [String; COLUMNS.len()] {
-    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+pub fn cells(r: &ExportRow) -> [Cow<'_, str>; COLUMNS.len()] {
+    fn text(v: &Option<String>) -> Cow<'_, str> {
+        Cow::Borrowed(v.as_deref().unwrap_or(""))
+    }
+    // Borrowed where the row holds the text already: an export writes
+    // every cell of every member.
     [
-        r.email.clone(),
+        Cow::Borrowed(r.email.as_str()),
         text(&r.salutation),
         text(&r.given_name),
         text(&r.infix),
@@ -52,18 +57,19 @@ pub fn cells(r: &ExportRow) -> [String; COLUMNS.len()] {
         text(&r.mobile),
         text(&r.job_title),
         text(&r.staff_code),
-        r.labels.0.join(", "),
+        Cow::Owned(r.labels.0.join(", ")),
         text(&r.roles),
         text(&r.groups),
         text(&r.register),
         text(&r.registration_number),
         text(&r.registration_state),
         text(&r.portfolio),
-        r.two_factor.to_string(),
-        status_of(r).to_owned(),
-        r.organization.clone(),
-        r.created_at.to_rfc3339(),
-        r.activated_at.map(|a| a.to_rfc3339()).unwrap_or_default(),
+        Cow::Borrowed(if r.two_factor { "true" } else { "false" }),
+        Cow::Borrowed(status_of(r)),
+        Cow::Borrowed(r.organization.as_str()),
+        Cow::Owned(r.created_at.to_rfc3339()),
+        r.activated_at
+            .map_or(Cow::Borrowed(""), |a| Cow::Owned(a.to_rfc3339())),
     ]
 }
 
@@ -121,7 +127,7 @@ pub fn write_row(out: &mut String, format: Format, row: &ExportRow, first: bool)
     match format {
         Format::Csv => {
             let cells = cells(row);
-            csv_record(out, cells.iter().map(String::as_str));
+            csv_record(out, cells.iter().map(|c| c.as_ref()));
         }
         Format::Json => {
             if !first {
