@@ -19,18 +19,7 @@ use serde_json::{Value, json};
 /// The environment gets a type "surgery" and a role "resident" that allows
 /// it; returns the account id of a resident and of a plain member.
 async fn residents(app: &TestApp) -> (String, String) {
-    let org = app.org_id.clone();
-    let token = app.token.clone();
-    let r = app
-        .call("POST", &format!("/api/v1/organizations/{org}/portfolio-types"), Some(&token),
-            Some(json!({"key": "surgery", "name": {"en": "Specialty training surgery", "nl": "Opleiding chirurgie"}})))
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let r = app
-        .call("POST", &format!("/api/v1/organizations/{org}/roles"), Some(&token),
-            Some(json!({"key": "resident", "name": {"en": "Resident", "nl": "AIOS"}, "kind": "content", "portfolio_types": ["surgery"]})))
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
+    app.resident_role().await;
     let resident = app
         .add_member(json!({"email": "eva@example.nl", "roles": ["resident"]}))
         .await;

@@ -175,6 +175,32 @@ impl TestApp {
 
     /// Adds a member to `org` with the bootstrap token (`body` as the API
     /// takes it); returns the account id.
+    /// The environment gets the portfolio type "surgery" ("Specialty
+    /// training surgery", "Opleiding chirurgie") and a content role
+    /// "resident" that allows it.
+    pub async fn resident_role(&self) {
+        let org = self.org_id.clone();
+        let token = self.token.clone();
+        let r = self
+            .call(
+                "POST",
+                &format!("/api/v1/organizations/{org}/portfolio-types"),
+                Some(&token),
+                Some(serde_json::json!({"key": "surgery", "name": {"en": "Specialty training surgery", "nl": "Opleiding chirurgie"}})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let r = self
+            .call(
+                "POST",
+                &format!("/api/v1/organizations/{org}/roles"),
+                Some(&token),
+                Some(serde_json::json!({"key": "resident", "name": {"en": "Resident", "nl": "AIOS"}, "kind": "content", "portfolio_types": ["surgery"]})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+
     pub async fn add_member_to(&self, org: &str, body: Value) -> String {
         let r = self
             .call(
