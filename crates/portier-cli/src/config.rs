@@ -128,6 +128,23 @@ pub struct SettingsArgs {
         value_name = "LIST"
     )]
     pub public_mail_domains: Option<String>,
+    /// Imports of up to this many rows run at once, in one transaction;
+    /// larger ones run as a job that commits in chunks [default: 5000].
+    #[arg(
+        long,
+        env = "PORTIER_IMPORT_SYNC_ROWS",
+        global = true,
+        value_name = "ROWS"
+    )]
+    pub import_sync_rows: Option<usize>,
+    /// Rows an import job commits per transaction [default: 1000].
+    #[arg(
+        long,
+        env = "PORTIER_IMPORT_CHUNK_ROWS",
+        global = true,
+        value_name = "ROWS"
+    )]
+    pub import_chunk_rows: Option<usize>,
     /// Log lines as text or JSON [default: text].
     #[arg(long, env = "PORTIER_LOG_FORMAT", global = true, value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -152,6 +169,8 @@ struct FileSettings {
     signup: Option<String>,
     dns_server: Option<String>,
     public_mail_domains: Option<String>,
+    import_sync_rows: Option<usize>,
+    import_chunk_rows: Option<usize>,
     log_format: Option<LogFormat>,
 }
 
@@ -172,6 +191,8 @@ pub struct Config {
     pub signup: portier_core::domains::SignupMode,
     pub dns_server: Option<SocketAddr>,
     pub public_mail_domains: Vec<String>,
+    pub import_sync_rows: usize,
+    pub import_chunk_rows: usize,
     pub log_format: LogFormat,
 }
 
@@ -330,6 +351,15 @@ impl Config {
             signup,
             dns_server,
             public_mail_domains,
+            import_sync_rows: args
+                .import_sync_rows
+                .or(file.import_sync_rows)
+                .unwrap_or(5_000),
+            import_chunk_rows: match args.import_chunk_rows.or(file.import_chunk_rows) {
+                Some(0) => bail!("PORTIER_IMPORT_CHUNK_ROWS: a chunk holds at least one row"),
+                Some(n) => n,
+                None => 1_000,
+            },
             log_format: args
                 .log_format
                 .or(file.log_format)

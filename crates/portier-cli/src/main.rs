@@ -90,7 +90,7 @@ enum Command {
         /// The organization's id.
         #[arg(long, value_name = "ID")]
         org: String,
-        /// csv or json.
+        /// csv, json or xlsx.
         #[arg(long, default_value = "csv", value_name = "FORMAT")]
         format: String,
         /// Include the organizations below it.
@@ -102,6 +102,35 @@ enum Command {
         /// Write to this file instead of standard output.
         #[arg(long, value_name = "FILE")]
         output: Option<std::path::PathBuf>,
+    },
+    /// Import members from a CSV or XLSX file (issue 9): columns by header,
+    /// in English or Dutch (E-mail, Voornaam, Tussenvoegsel, Achternaam,
+    /// Rol, …). Without --apply, a dry run: what would happen to each row.
+    /// With --apply, the import runs in chunks with a progress bar; an
+    /// interrupted import resumes when `portier serve` runs (or this command
+    /// is run again with --resume).
+    Import {
+        /// The organization's id.
+        #[arg(long, value_name = "ID")]
+        org: String,
+        /// The file (.csv or .xlsx).
+        #[arg(value_name = "FILE", required_unless_present = "resume")]
+        file: Option<std::path::PathBuf>,
+        /// Write: without it, nothing is written.
+        #[arg(long)]
+        apply: bool,
+        /// Hold the invitation mails back, to send later.
+        #[arg(long)]
+        no_invite: bool,
+        /// Import the valid rows when others are invalid (else nothing).
+        #[arg(long)]
+        skip_invalid: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Go on with an interrupted import, by its id.
+        #[arg(long, value_name = "IMPORT_ID", conflicts_with = "file")]
+        resume: Option<String>,
     },
 }
 
@@ -168,6 +197,23 @@ fn main() -> ExitCode {
                 bom,
                 output,
             } => export(&config, &org, &format, children, bom, output.as_deref()).await,
+            Command::Import {
+                org,
+                file,
+                apply,
+                no_invite,
+                skip_invalid,
+                json,
+                resume,
+            } => {
+                let how = ImportOptions {
+                    apply,
+                    invite: !no_invite,
+                    skip_invalid,
+                    json,
+                };
+                import(&config, &org, file.as_deref(), resume.as_deref(), how).await
+            }
         }
     });
     match result {
@@ -209,8 +255,9 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {} (PORTIER_LISTEN)", config.listen))?;
     let has_organizations = portier_store::organizations::any_exists(&store).await?;
     let mut server_config = portier_server::ServerConfig::new(&config.public_url);
-    server_config.lifecycle.activation_ttl = config.activation_ttl;
-    server_config.lifecycle.reset_ttl = config.reset_ttl;
+    server_config.lifecycle = lifecycle(&config)?;
+    server_config.import_sync_rows = config.import_sync_rows;
+    server_config.import_chunk_rows = config.import_chunk_rows;
     server_config.sessions = config.sessions;
     server_config.trusted_proxies = config.trusted_proxies.clone();
     server_config.big_register_url = config.big_register_url.clone();
@@ -220,7 +267,6 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     };
     server_config.dns_server = config.dns_server;
     server_config.dev_mailbox = config.smtp_url.is_none();
-    server_config.lifecycle.templates = std::sync::Arc::new(mail_templates(&config)?);
     let state = portier_server::AppState::new(store.clone(), server_config);
     tracing::info!(
         listen = %config.listen,
@@ -348,9 +394,7 @@ async fn bootstrap(config: &Config, org: &str, email: &str) -> anyhow::Result<()
     let store = migrate(config).await?;
     // The administrator's invitation goes out like any other: the running
     // server's worker delivers it (or keeps it in the development mailbox).
-    let mut lifecycle = portier_store::lifecycle::Lifecycle::new(&config.public_url);
-    lifecycle.activation_ttl = config.activation_ttl;
-    lifecycle.templates = std::sync::Arc::new(mail_templates(config)?);
+    let lifecycle = lifecycle(config)?;
     let done =
         portier_store::bootstrap::bootstrap(&store, org, &email, &lifecycle, &Origin::now(None))
             .await
@@ -453,7 +497,7 @@ async fn export(
     use portier_core::export::Format;
     use std::io::Write;
     let format = Format::parse(format)
-        .ok_or_else(|| anyhow::anyhow!("--format: {format:?} is not csv or json"))?;
+        .ok_or_else(|| anyhow::anyhow!("--format: {format:?} is not csv, json or xlsx"))?;
     let store = migrate(config).await?;
     let org = organization(&store, org).await?;
     let sink: Box<dyn Write> = match output {
@@ -478,7 +522,15 @@ async fn export(
         let (store, org) = (store.clone(), org.clone());
         async move { portier_store::export::members(&store, &org, children, tx).await }
     });
-    use portier_server::api::export::{closing, opening, write_row};
+    use portier_server::api::export::{closing, opening, write_row, write_xlsx};
+    if format == Format::Xlsx {
+        let mut file = write_xlsx(rx).await?;
+        let exported = reading.await??;
+        std::io::copy(&mut file, &mut out)?;
+        out.flush()?;
+        eprintln!("{exported} members exported");
+        return Ok(());
+    }
     let mut line = opening(format, bom);
     let mut first = true;
     while let Some(row) = rx.recv().await {
@@ -494,6 +546,185 @@ async fn export(
     out.write_all(line.as_bytes())?;
     out.flush()?;
     eprintln!("{exported} members exported");
+    Ok(())
+}
+
+/// Where links point, how long they work, the mail templates: as
+/// `portier serve` sends mail.
+fn lifecycle(config: &Config) -> anyhow::Result<portier_store::lifecycle::Lifecycle> {
+    let mut lifecycle = portier_store::lifecycle::Lifecycle::new(&config.public_url);
+    lifecycle.activation_ttl = config.activation_ttl;
+    lifecycle.reset_ttl = config.reset_ttl;
+    lifecycle.templates = std::sync::Arc::new(mail_templates(config)?);
+    lifecycle.register_checks = config.big_register_url.is_some();
+    Ok(lifecycle)
+}
+
+struct ImportOptions {
+    apply: bool,
+    invite: bool,
+    skip_invalid: bool,
+    json: bool,
+}
+
+/// `portier import`: the dry run's report, or the import itself with a
+/// progress bar (rows per second, time left). The operator acts with every
+/// right on the organization.
+async fn import(
+    config: &Config,
+    org: &str,
+    file: Option<&std::path::Path>,
+    resume: Option<&str>,
+    how: ImportOptions,
+) -> anyhow::Result<()> {
+    use portier_core::import::FileKind;
+    let store = migrate(config).await?;
+    let org = organization(&store, org).await?;
+    let lifecycle = lifecycle(config)?;
+    let principal = portier_core::rights::Principal {
+        actor: portier_core::audit::Actor::Cli,
+        grants: vec![portier_core::rights::Grant {
+            organization_id: org.id,
+            path: org.path.clone(),
+            permissions: portier_core::permissions::all_portier(),
+        }],
+    };
+    let origin = Origin::now(None);
+    let id = match resume {
+        Some(raw) => raw
+            .parse::<uuid::Uuid>()
+            .map_err(|_| anyhow::anyhow!("--resume: {raw:?} is not an import id"))?,
+        None => {
+            let path = file.ok_or_else(|| anyhow::anyhow!("FILE: which file to import?"))?;
+            let source = std::fs::read(path)
+                .with_context(|| format!("FILE: cannot read {}", path.display()))?;
+            let is_xlsx = path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
+            let kind =
+                FileKind::detect(is_xlsx.then_some(portier_core::import::XLSX_TYPE), &source)
+                    .unwrap_or(FileKind::Csv);
+            let table = portier_core::import::read(kind, &source)
+                .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message))?;
+            let plan = portier_store::import::plan(&store, &org, &principal, table)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            print_report(&plan, how.json)?;
+            let counts = plan.counts();
+            if !how.apply {
+                eprintln!("dry run: nothing was written; run again with --apply to import");
+                return Ok(());
+            }
+            if counts.invalid > 0 && !how.skip_invalid {
+                anyhow::bail!(
+                    "{} rows are invalid, so nothing was imported: correct them, or add --skip-invalid",
+                    counts.invalid
+                );
+            }
+            let request = portier_store::import::Request {
+                file_name: path.file_name().map(|n| n.to_string_lossy().into_owned()),
+                kind,
+                source,
+                invite: how.invite,
+                skip_invalid: how.skip_invalid,
+            };
+            portier_store::import::enqueue(
+                &store, &org, &principal, &request, &plan, "running", &origin,
+            )
+            .await?
+        }
+    };
+    let job = portier_store::import::claim(&store, Some(id), origin.now)
+        .await?
+        .ok_or_else(|| {
+            anyhow::anyhow!("import {id} is not waiting to run (done, or running elsewhere)")
+        })?;
+    if job.organization.id != org.id {
+        anyhow::bail!("--resume: import {id} is not one of this organization's");
+    }
+    let bar = indicatif::ProgressBar::new(job.import.total_rows as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows  {per_sec}  {eta} left")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let done = portier_store::import::run_job(
+        &store,
+        job,
+        config.import_chunk_rows,
+        &lifecycle,
+        |at, total| {
+            bar.set_length(total);
+            bar.set_position(at);
+        },
+    )
+    .await;
+    bar.finish_and_clear();
+    let done = done?;
+    let c = done.counts;
+    eprintln!(
+        "import {}: {} — {} new, {} reused, {} already members, {} invalid{}",
+        done.id,
+        done.state,
+        c.new,
+        c.reused,
+        c.already_member,
+        c.invalid,
+        if done.invitations_held {
+            "; invitations held back"
+        } else {
+            ""
+        }
+    );
+    if done.state != "done" {
+        anyhow::bail!(
+            "the import did not finish: {}",
+            done.error.unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+/// A plan's report: one line per row that is not simply new (or JSON).
+fn print_report(plan: &portier_store::import::Plan, json: bool) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let counts = plan.counts();
+    if json {
+        let rows: Vec<_> = plan.reports().collect();
+        serde_json::to_writer(
+            &mut out,
+            &serde_json::json!({"counts": counts, "ignored_columns": plan.columns.ignored(), "rows": rows}),
+        )?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    for r in plan
+        .reports()
+        .filter(|r| r.outcome != portier_store::import::Outcome::New)
+    {
+        writeln!(
+            out,
+            "row {}: {}{}{}",
+            r.row,
+            r.outcome.as_str(),
+            r.field
+                .as_deref()
+                .map(|f| format!(" [{f}]"))
+                .unwrap_or_default(),
+            r.message
+                .as_deref()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default(),
+        )?;
+    }
+    for c in plan.columns.ignored() {
+        writeln!(out, "column {c:?} is not recognised and was not read")?;
+    }
+    writeln!(
+        out,
+        "{} new, {} reused, {} already members, {} invalid",
+        counts.new, counts.reused, counts.already_member, counts.invalid
+    )?;
     Ok(())
 }
 

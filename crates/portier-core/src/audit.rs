@@ -209,6 +209,8 @@ pub const ACTIONS: &[&str] = &[
     "member.joined_by_domain",
     "member.approved",
     "members.exported",
+    "members.imported",
+    "members.import_invited",
     "account.created",
     "account.activated",
     "account.updated",

@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 /// The columns of an export, in order; the import reads the same names.
-pub const COLUMNS: [&str; 21] = [
+pub const COLUMNS: [&str; 22] = [
     "email",
     "salutation",
     "given_name",
@@ -16,6 +16,7 @@ pub const COLUMNS: [&str; 21] = [
     "phone",
     "mobile",
     "job_title",
+    "description",
     "staff_code",
     "labels",
     "roles",
@@ -36,6 +37,8 @@ pub const COLUMNS: [&str; 21] = [
 pub enum Format {
     Csv,
     Json,
+    /// A workbook for spreadsheets: every cell a string, never a formula.
+    Xlsx,
 }
 
 impl Format {
@@ -43,6 +46,7 @@ impl Format {
         match s {
             "csv" => Some(Format::Csv),
             "json" => Some(Format::Json),
+            "xlsx" => Some(Format::Xlsx),
             _ => None,
         }
     }
@@ -51,6 +55,7 @@ impl Format {
         match self {
             Format::Csv => "csv",
             Format::Json => "json",
+            Format::Xlsx => "xlsx",
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod export;
 pub mod groups;
 pub mod ids;
+pub mod import;
 pub mod json;
 pub mod locale;
 pub mod mail;

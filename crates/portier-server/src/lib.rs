@@ -11,6 +11,7 @@ pub mod dns;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod imports;
 pub mod mail;
 pub mod membership;
 pub mod metrics;
@@ -31,7 +32,6 @@ use portier_store::Store;
 use portier_store::lifecycle::Lifecycle;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -74,6 +74,13 @@ pub struct ServerConfig {
     /// The nameserver domain proofs ask (`PORTIER_DNS_SERVER`); the
     /// system's resolver when absent.
     pub dns_server: Option<std::net::SocketAddr>,
+    /// Imports (issue 9): files up to this many rows run at once, all or
+    /// nothing, in one transaction; larger ones run as a job.
+    pub import_sync_rows: usize,
+    /// A job commits this many rows per transaction.
+    pub import_chunk_rows: usize,
+    /// The largest file an import accepts (413 beyond).
+    pub import_max_bytes: usize,
 }
 
 impl ServerConfig {
@@ -92,6 +99,9 @@ impl ServerConfig {
             recent_sign_in: Duration::from_secs(15 * 60),
             signup: portier_store::signups::SignupRules::default(),
             dns_server: None,
+            import_sync_rows: 5_000,
+            import_chunk_rows: 1_000,
+            import_max_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -104,6 +114,8 @@ pub struct Inner {
     pub rights: Arc<rights::RightsCache>,
     /// Wakes the registration checks when a number was just given.
     pub register_wake: Arc<tokio::sync::Notify>,
+    /// Wakes the import worker when a job was just queued.
+    pub import_wake: Arc<tokio::sync::Notify>,
 }
 
 /// Shared by every handler; cheap to clone.
@@ -122,6 +134,7 @@ impl AppState {
         config.lifecycle.register_checks = config.big_register_url.is_some();
         AppState(Arc::new(Inner {
             register_wake: Arc::default(),
+            import_wake: Arc::default(),
             rights: rights::RightsCache::for_store(&store, config.rights_max_age),
             store,
             config,
@@ -158,10 +171,36 @@ pub fn router(state: AppState) -> Router {
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(CatchPanicLayer::custom(error::panic_response))
                 .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.config.request_timeout))
-                .layer(RequestBodyLimitLayer::new(state.config.body_limit)),
+                .layer(axum::middleware::from_fn_with_state(state.config.body_limit, limit_body)),
         )
         .layer(csrf_layer(&state.config.lifecycle.public_url))
         .with_state(state)
+}
+
+/// Request bodies beyond `limit` are refused (413), except an import's
+/// upload, whose handler reads up to `import_max_bytes`.
+async fn limit_body(
+    axum::extract::State(limit): axum::extract::State<usize>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if req.uri().path().ends_with("/members/import") {
+        return next.run(req).await;
+    }
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the request body is larger than {limit} bytes"),
+        )
+        .into_response();
+    }
+    next.run(req.map(|b| axum::body::Body::new(http_body_util::Limited::new(b, limit))))
+        .await
 }
 
 /// Cookie-authenticated requests are protected from cross-site forgery by their
@@ -208,11 +247,13 @@ pub async fn serve(
             Some(tokio::spawn(registrations::run(store, register, wake)))
         }
     };
+    let jobs = tokio::spawn(imports::run(state.clone()));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     news.abort();
+    jobs.abort();
     if let Some(checks) = checks {
         checks.abort();
     }

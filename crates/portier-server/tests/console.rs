@@ -984,3 +984,113 @@ both_backends! {
         assert!(overview.html.contains("accepting resumes it"), "{}", overview.html);
     }
 }
+
+/// Sends a file as the import form does (multipart/form-data), with the
+/// form's checkboxes `checked`.
+async fn upload(app: &TestApp, path: &str, cookie: &str, file: &str, checked: &[&str]) -> Page {
+    let boundary = "----portier-test-boundary";
+    let mut body = String::new();
+    for name in checked {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n1\r\n"
+        ));
+    }
+    body.push_str(&format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"people.csv\"\r\nContent-Type: text/csv\r\n\r\n{file}\r\n--{boundary}--\r\n"
+    ));
+    let r = browser()
+        .post(format!("{}{path}", app.base))
+        .header("origin", app.base.clone())
+        .header("cookie", cookie)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    Page {
+        status: r.status().as_u16(),
+        headers: r.headers().clone(),
+        html: r.text().await.unwrap(),
+    }
+}
+
+const PEOPLE: &str = "E-mail;Voornaam;Achternaam;Rol\r\npiet@example.nl;Piet;Pieters;member\r\nkees@example.nl;Kees;Keesman;member\r\nnot-an-address;Fout;Adres;member\r\n";
+
+both_backends! {
+    async fn an_administrator_imports_members_from_a_file_after_reading_its_report(db) {
+        let app = TestApp::start(db).await;
+        let admin = admin_session(&app).await;
+        let org = app.org_id.clone();
+        let list = get(&app, &format!("/orgs/{org}/members"), Some(&admin), None).await;
+        assert!(list.html.contains(&format!("/orgs/{org}/members/import")), "the members list links to the import");
+        let form = get(&app, &format!("/orgs/{org}/members/import"), Some(&admin), None).await;
+        assert_eq!(form.status, 200, "{}", form.html);
+        assert!(form.html.contains("enctype=\"multipart/form-data\"") && form.html.contains("Send the invitations"), "{}", form.html);
+        let dutch = get(&app, &format!("/orgs/{org}/members/import"), Some(&admin), Some("nl")).await;
+        assert!(dutch.html.contains("Gebruikers importeren"), "{}", dutch.html);
+
+        let sent = upload(&app, &format!("/orgs/{org}/members/import"), &admin, PEOPLE, &["invite", "skip_invalid"]).await;
+        assert_eq!(sent.status, 303, "{}", sent.html);
+        let at = sent.headers["location"].to_str().unwrap().to_owned();
+        assert!(at.starts_with(&format!("/orgs/{org}/imports/")), "{at}");
+        let report = get(&app, &at, Some(&admin), None).await;
+        assert_eq!(report.status, 200, "{}", report.html);
+        assert!(report.html.contains("Waiting for confirmation") && report.html.contains("Confirm import"), "{}", report.html);
+        assert!(report.html.contains("<tr class=\"outcome-invalid\">\n    <td>4</td>"), "the bad row is reported, first: {}", report.html);
+        assert_eq!(report.html.matches("<tr class=\"outcome-new\">").count(), 2, "{}", report.html);
+        assert_eq!(app.get(&format!("/api/v1/organizations/{org}/members?q=piet")).await.body["items"].as_array().unwrap().len(), 0, "nothing is written before confirming");
+        let recent = get(&app, &format!("/orgs/{org}/members/import"), Some(&admin), None).await;
+        assert!(recent.html.contains(&at) && recent.html.contains("people.csv"), "{}", recent.html);
+
+        let confirmed = post(&app, &format!("{at}/confirm"), Some(&admin), &[]).await;
+        assert_eq!((confirmed.status, confirmed.headers["location"].to_str().unwrap()), (303, at.as_str()));
+        let mut page = get(&app, &at, Some(&admin), None).await;
+        for _ in 0..100 {
+            if page.html.contains("state-done") || page.html.contains("state-failed") {
+                break;
+            }
+            assert!(page.html.contains("<meta http-equiv=\"refresh\" content=\"2\">") && page.html.contains("<progress"), "a running import follows itself: {}", page.html);
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            page = get(&app, &at, Some(&admin), None).await;
+        }
+        assert!(page.html.contains("id=\"import-state\">Done"), "{}", page.html);
+        assert!(!page.html.contains("http-equiv=\"refresh\""), "a finished import stays put");
+        for who in ["piet", "kees"] {
+            let found = app.get(&format!("/api/v1/organizations/{org}/members?q={who}")).await;
+            assert_eq!(found.body["items"].as_array().unwrap().len(), 1, "{who}: {}", found.body);
+        }
+    }
+
+    async fn importing_needs_the_right_to_invite_members(db) {
+        let app = TestApp::start(db).await;
+        let org = app.org_id.clone();
+        let member = app.session_in(&org, "m@example.nl", &["member"]).await;
+        let form = get(&app, &format!("/orgs/{org}/members/import"), Some(&member), None).await;
+        assert!(form.status == 403 || form.status == 404, "{}", form.status);
+        let sent = upload(&app, &format!("/orgs/{org}/members/import"), &member, PEOPLE, &["invite", "skip_invalid"]).await;
+        assert!(sent.status == 403 || sent.status == 404, "{} {}", sent.status, sent.html);
+        assert_eq!(app.get(&format!("/api/v1/organizations/{org}/members?q=piet")).await.body["items"].as_array().unwrap().len(), 0);
+    }
+
+    async fn the_export_page_downloads_the_members_as_csv_or_json(db) {
+        let app = TestApp::start(db).await;
+        let admin = admin_session(&app).await;
+        let org = app.org_id.clone();
+        let form = get(&app, &format!("/orgs/{org}/members/export"), Some(&admin), None).await;
+        assert_eq!(form.status, 200, "{}", form.html);
+        assert!(form.html.contains(&format!("action=\"/orgs/{org}/members/export/download\"")) && form.html.contains("name=\"bom\""), "{}", form.html);
+        let csv = get(&app, &format!("/orgs/{org}/members/export/download?format=csv&bom=true"), Some(&admin), None).await;
+        assert_eq!(csv.status, 200, "{}", csv.html);
+        assert!(csv.headers["content-type"].to_str().unwrap().starts_with("text/csv"));
+        assert!(csv.html.starts_with('\u{feff}') && csv.html.contains("admin@example.nl"), "{}", csv.html);
+        let json = get(&app, &format!("/orgs/{org}/members/export/download?format=json&children=true"), Some(&admin), None).await;
+        assert_eq!(json.status, 200);
+        assert!(json.html.starts_with('[') && json.html.contains("admin@example.nl"), "{}", json.html);
+        let member = app.session_in(&org, "m@example.nl", &["member"]).await;
+        let refused = get(&app, &format!("/orgs/{org}/members/export/download?format=csv"), Some(&member), None).await;
+        assert!(refused.status == 403 || refused.status == 404, "{}", refused.status);
+    }
+}

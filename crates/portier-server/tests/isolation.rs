@@ -347,6 +347,36 @@ fn table() -> Vec<Row> {
             None,
             [200, 200, 403, 401, 404],
         ),
+        // Imports (issue 9): a JSON body is no file (415) once the caller
+        // may import at all.
+        row(
+            "POST",
+            "/api/v1/organizations/{org}/members/import",
+            "/api/v1/organizations/{org}/members/import",
+            Some(json!({"email": "x@example.nl"})),
+            [415, 415, 403, 401, 404],
+        ),
+        row(
+            "GET",
+            "/api/v1/organizations/{org}/imports",
+            "/api/v1/organizations/{org}/imports",
+            None,
+            [200, 200, 403, 401, 404],
+        ),
+        row(
+            "GET",
+            "/api/v1/organizations/{org}/imports/{id}",
+            "/api/v1/organizations/{org}/imports/{unknown_id}",
+            None,
+            [404, 404, 403, 401, 404],
+        ),
+        row(
+            "POST",
+            "/api/v1/organizations/{org}/imports/{id}/invitations",
+            "/api/v1/organizations/{org}/imports/{unknown_id}/invitations",
+            None,
+            [404, 404, 403, 401, 404],
+        ),
         row(
             "GET",
             "/api/v1/organizations/{org}/domains",

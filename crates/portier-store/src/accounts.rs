@@ -694,3 +694,63 @@ pub async fn update_profile(
     tx.commit().await?;
     Ok(next)
 }
+
+/// The accounts of these addresses (those that have one), with one
+/// statement per few thousand addresses.
+pub(crate) async fn by_emails(tx: &mut Tx, emails: &[&str]) -> Result<Vec<Account>> {
+    let mut out = Vec::with_capacity(emails.len());
+    for chunk in emails.chunks(2000) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "{}({})",
+            select_accounts!("WHERE email IN "),
+            marks.join(", ")
+        );
+        let args: Vec<crate::db::Arg> = chunk
+            .iter()
+            .map(|e| crate::db::Arg::Text((*e).to_owned()))
+            .collect();
+        let rows: Vec<AccountRow> = in_tx!(tx, |c| {
+            // Placeholders only; the addresses are bound.
+            crate::bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())), &args)
+                .fetch_all(c)
+                .await
+        })?;
+        for row in rows {
+            out.push(row.try_into()?);
+        }
+    }
+    Ok(out)
+}
+
+/// Writes new accounts (state `invited`) unless their address was taken
+/// meanwhile; returns the ids written.
+pub(crate) async fn insert_many(tx: &mut Tx, accounts: &[&Account]) -> Result<Vec<Uuid>> {
+    let mut args = Vec::with_capacity(accounts.len() * 13);
+    for a in accounts {
+        args.extend([
+            crate::db::Arg::Id(a.id.0),
+            crate::db::Arg::Text(a.email.as_str().to_owned()),
+            crate::db::Arg::OptText(a.name.salutation.clone()),
+            crate::db::Arg::OptText(a.name.given_name.clone()),
+            crate::db::Arg::OptText(a.name.infix.clone()),
+            crate::db::Arg::OptText(a.name.family_name.clone()),
+            crate::db::Arg::Text(a.name.sort_key(&a.email)),
+            crate::db::Arg::OptText(a.phone.clone()),
+            crate::db::Arg::OptText(a.mobile.clone()),
+            crate::db::Arg::Text(a.status.as_str().to_owned()),
+            crate::db::Arg::Bool(a.disabled),
+            crate::db::Arg::Time(a.created_at),
+            crate::db::Arg::Time(a.created_at),
+        ]);
+    }
+    crate::db::insert_many(
+        tx,
+        "INSERT INTO accounts (id, email, salutation, given_name, infix, family_name, sort_key,
+            phone, mobile, status, disabled, created_at, updated_at)",
+        13,
+        "ON CONFLICT (email) DO NOTHING RETURNING id",
+        args,
+    )
+    .await
+}

@@ -133,6 +133,11 @@ pub(crate) enum Arg {
     Id(uuid::Uuid),
     Text(String),
     Int(i64),
+    Bool(bool),
+    OptId(Option<uuid::Uuid>),
+    OptText(Option<String>),
+    Time(chrono::DateTime<chrono::Utc>),
+    Json(serde_json::Value),
 }
 
 /// Binds each of `$args` (a sequence of [`Arg`]) to `$query`, in order.
@@ -146,6 +151,11 @@ macro_rules! bind_all {
                 $crate::db::Arg::Id(v) => query.bind(*v),
                 $crate::db::Arg::Text(v) => query.bind(v.as_str()),
                 $crate::db::Arg::Int(v) => query.bind(*v),
+                $crate::db::Arg::Bool(v) => query.bind(*v),
+                $crate::db::Arg::OptId(v) => query.bind(*v),
+                $crate::db::Arg::OptText(v) => query.bind(v.as_deref()),
+                $crate::db::Arg::Time(v) => query.bind(*v),
+                $crate::db::Arg::Json(v) => query.bind(sqlx::types::Json(v)),
             };
         }
         query
@@ -337,6 +347,28 @@ impl Store {
             .all(|m| applied.iter().any(|(v, ok)| *v == m.version && *ok)))
     }
 
+    /// Starts a transaction that only reads: on SQLite on a reader
+    /// connection, so that a long read (an import's dry run) keeps no writer
+    /// waiting; it sees one snapshot. Dropped, it rolls back.
+    pub async fn begin_read(&self) -> Result<Tx> {
+        let conn = match &self.db {
+            Db::Sqlite { read, .. } => {
+                let mut conn = read.acquire().await?;
+                conn.begin(None).await?;
+                TxConn::Sqlite(conn)
+            }
+            Db::Postgres { .. } => return self.begin().await,
+        };
+        Ok(Tx {
+            conn,
+            audit_lane: 0,
+            changed: Changed {
+                environments: Default::default(),
+                feed: Arc::clone(&self.feed),
+            },
+        })
+    }
+
     /// Starts a write transaction. On SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`), so a transaction that reads before it writes cannot
     /// fail half-way on a lock upgrade.
@@ -417,4 +449,62 @@ impl Tx {
             TxConn::Postgres(_) => Backend::Postgres,
         }
     }
+}
+
+/// At most this many values are bound to one statement of [`insert_many`]
+/// (SQLite allows 32,766, PostgreSQL 65,535).
+const MAX_BINDS: usize = 30_000;
+
+/// Inserts rows of `width` values each (`args`, row after row) with as few
+/// statements as the bind limits allow: `head` is `INSERT INTO t (a, b)`,
+/// `tail` what follows the values (`ON CONFLICT … DO NOTHING RETURNING id`).
+/// With a `RETURNING` of one id column, the ids written come back.
+pub(crate) async fn insert_many(
+    tx: &mut Tx,
+    head: &str,
+    width: usize,
+    tail: &str,
+    args: Vec<Arg>,
+) -> Result<Vec<uuid::Uuid>> {
+    debug_assert!(width > 0 && args.len().is_multiple_of(width));
+    let returning = tail.contains("RETURNING");
+    let per_statement = (MAX_BINDS / width).max(1) * width;
+    let mut out = Vec::new();
+    let mut args = args.into_iter().peekable();
+    while args.peek().is_some() {
+        let chunk: Vec<Arg> = args.by_ref().take(per_statement).collect();
+        let rows = chunk.len() / width;
+        let mut sql = String::with_capacity(head.len() + tail.len() + rows * width * 7);
+        sql.push_str(head);
+        sql.push_str(" VALUES ");
+        for r in 0..rows {
+            sql.push_str(if r == 0 { "(" } else { ", (" });
+            for c in 0..width {
+                if c > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push('$');
+                sql.push_str(&(r * width + c + 1).to_string());
+            }
+            sql.push(')');
+        }
+        sql.push(' ');
+        sql.push_str(tail);
+        let ids: Vec<uuid::Uuid> = crate::in_tx!(tx, |c| {
+            // Placeholders only; every value is bound.
+            let sql = sqlx::AssertSqlSafe(sql.as_str());
+            if returning {
+                crate::bind_all!(sqlx::query_scalar(sql), &chunk)
+                    .fetch_all(c)
+                    .await
+            } else {
+                crate::bind_all!(sqlx::query(sql), &chunk)
+                    .execute(c)
+                    .await
+                    .map(|_| Vec::new())
+            }
+        })?;
+        out.extend(ids);
+    }
+    Ok(out)
 }

@@ -27,6 +27,7 @@ pub struct ExportRow {
     pub phone: Option<String>,
     pub mobile: Option<String>,
     pub job_title: Option<String>,
+    pub description: Option<String>,
     pub staff_code: Option<String>,
     pub labels: Json<Vec<String>>,
     /// Role keys, in order, separated by ", ".
@@ -51,7 +52,7 @@ macro_rules! export_sql {
     ($roles:literal, $groups:literal) => {
         concat!(
             "SELECT a.id AS account_id, o.name AS organization, a.email, a.salutation, a.given_name,
-                    a.infix, a.family_name, a.phone, a.mobile, m.job_title, m.staff_code, m.labels,
+                    a.infix, a.family_name, a.phone, a.mobile, m.job_title, m.description, m.staff_code, m.labels,
                     (SELECT ", $roles, ") AS roles,
                     (SELECT ", $groups, ") AS groups,
                     g.register, g.number AS registration_number, g.state AS registration_state,

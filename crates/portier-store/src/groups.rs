@@ -151,7 +151,7 @@ async fn get_tx(tx: &mut Tx, org: OrganizationId, id: GroupId) -> Result<GroupVi
 /// Whoever puts someone in a group, or takes them out, gives or takes what
 /// the group carries: the right to give its roles, and `resources.manage`
 /// when it holds grants on resources.
-async fn may_change_membership(
+pub(crate) async fn may_change_membership(
     tx: &mut Tx,
     caller: &Principal,
     org: &Organization,

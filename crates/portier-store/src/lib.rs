@@ -13,6 +13,7 @@ pub mod domains;
 pub mod error;
 pub mod export;
 pub mod groups;
+pub mod import;
 pub mod lifecycle;
 pub mod mail;
 pub mod members;

@@ -142,29 +142,9 @@ pub async fn add(
     .await
     .map_err(|e| lost_race(e, &account, &org, membership.staff_code.as_deref()))?;
     let groups = crate::groups::join(&mut tx, caller, &org, membership.id, &new.groups).await?;
-    let invitation_sent = if !new.active {
-        false
-    } else if account.status == AccountStatus::Invited {
-        send_invitation(&mut tx, &account, &org, lifecycle, origin, !reused).await?;
-        true
+    let invitation_sent = if new.active {
+        welcome(&mut tx, &account, &org, lifecycle, origin, !reused).await?
     } else {
-        let ctx = MailContext {
-            name: account.name.display_name(),
-            email: account.email.to_string(),
-            organization: org.name.clone(),
-            link: format!("{}/login", lifecycle.public_url),
-            expires_at: None,
-        };
-        mail::enqueue_rendered(
-            &mut tx,
-            lifecycle,
-            MailKind::Added,
-            &account,
-            Some(&org),
-            &ctx,
-            origin.now,
-        )
-        .await?;
         false
     };
     // seed 000: the portfolio last, once the member holds the roles that
@@ -229,6 +209,41 @@ pub async fn add(
         groups,
         portfolio,
     })
+}
+
+/// Tells a person they were added to `org`: an invitation with an
+/// activation link while the account is not active yet, else a note that
+/// they were added. True when an invitation went out.
+pub(crate) async fn welcome(
+    tx: &mut Tx,
+    account: &Account,
+    org: &Organization,
+    lifecycle: &Lifecycle,
+    origin: &Origin,
+    new_account: bool,
+) -> Result<bool> {
+    if account.status == AccountStatus::Invited {
+        send_invitation(tx, account, org, lifecycle, origin, new_account).await?;
+        return Ok(true);
+    }
+    let ctx = MailContext {
+        name: account.name.display_name(),
+        email: account.email.to_string(),
+        organization: org.name.clone(),
+        link: format!("{}/login", lifecycle.public_url),
+        expires_at: None,
+    };
+    mail::enqueue_rendered(
+        tx,
+        lifecycle,
+        MailKind::Added,
+        account,
+        Some(org),
+        &ctx,
+        origin.now,
+    )
+    .await?;
+    Ok(false)
 }
 
 /// The credentials that count as a second factor: written once for the
@@ -353,39 +368,84 @@ async fn insert_membership(
     account: &Account,
     roles: &[RoleId],
 ) -> Result<()> {
-    in_tx!(tx, |c| {
-        sqlx::query(
-            "INSERT INTO memberships (id, account_id, organization_id, active, staff_code, description,
-                job_title, labels, invited_by, created_at, updated_at, sort_key)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)",
-        )
-        .bind(m.id.0)
-        .bind(m.account_id.0)
-        .bind(m.organization_id.0)
-        .bind(m.active)
-        .bind(&m.staff_code)
-        .bind(&m.description)
-        .bind(&m.job_title)
-        .bind(Json(&m.labels))
-        .bind(m.invited_by.map(|a| a.0))
-        .bind(m.created_at)
-        .bind(account.name.sort_key(&account.email))
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected())
-    })?;
-    crate::search::insert_terms(
+    insert_memberships(tx, &[(m, account, roles)], "").await?;
+    Ok(())
+}
+
+/// Writes memberships with their search terms, labels and roles, each table
+/// with as few statements as the bind limits allow. `on_conflict` follows
+/// the values (an import's `ON CONFLICT DO NOTHING`); the ids of the
+/// memberships written come back, and only those get the rest.
+pub(crate) async fn insert_memberships(
+    tx: &mut Tx,
+    items: &[(&Membership, &Account, &[RoleId])],
+    on_conflict: &str,
+) -> Result<Vec<MembershipId>> {
+    let mut args = Vec::with_capacity(items.len() * 11);
+    for (m, account, _) in items {
+        args.extend([
+            Arg::Id(m.id.0),
+            Arg::Id(m.account_id.0),
+            Arg::Id(m.organization_id.0),
+            Arg::Bool(m.active),
+            Arg::OptText(m.staff_code.clone()),
+            Arg::OptText(m.description.clone()),
+            Arg::OptText(m.job_title.clone()),
+            Arg::Json(serde_json::json!(m.labels)),
+            Arg::OptId(m.invited_by.map(|a| a.0)),
+            Arg::Time(m.created_at),
+            Arg::Time(m.created_at),
+            Arg::Text(account.name.sort_key(&account.email)),
+        ]);
+    }
+    let tail = format!("{on_conflict} RETURNING id");
+    let written: std::collections::HashSet<Uuid> = crate::db::insert_many(
         tx,
-        m.id,
-        m.organization_id,
-        m.account_id,
-        &account.name,
-        &account.email,
-        m.staff_code.as_deref(),
+        "INSERT INTO memberships (id, account_id, organization_id, active, staff_code, description,
+            job_title, labels, invited_by, created_at, updated_at, sort_key)",
+        12,
+        &tail,
+        args,
+    )
+    .await?
+    .into_iter()
+    .collect();
+    let items: Vec<_> = items
+        .iter()
+        .filter(|(m, _, _)| written.contains(&m.id.0))
+        .collect();
+    let (mut terms, mut labels, mut roles) = (Vec::new(), Vec::new(), Vec::new());
+    for (m, account, role_ids) in &items {
+        terms.extend(crate::search::term_rows(
+            m.id,
+            m.organization_id,
+            m.account_id,
+            &account.name,
+            &account.email,
+            m.staff_code.as_deref(),
+        ));
+        for label in &m.labels {
+            labels.extend([
+                Arg::Id(m.id.0),
+                Arg::Id(m.organization_id.0),
+                Arg::Text(label.clone()),
+            ]);
+        }
+        for role in role_ids.iter() {
+            roles.extend([Arg::Id(m.id.0), Arg::Id(role.0)]);
+        }
+    }
+    crate::search::insert_term_rows(tx, terms).await?;
+    crate::db::insert_many(
+        tx,
+        "INSERT INTO membership_labels (membership_id, organization_id, label)",
+        3,
+        "ON CONFLICT (membership_id, label) DO NOTHING",
+        labels,
     )
     .await?;
-    set_labels(tx, m.id, m.organization_id, &m.labels).await?;
-    insert_membership_roles(tx, m.id, roles).await
+    insert_role_rows(tx, roles).await?;
+    Ok(items.iter().map(|(m, _, _)| m.id).collect())
 }
 
 /// The rows that let a label find its members (`membership_labels`).
@@ -424,16 +484,22 @@ async fn insert_membership_roles(
     membership: MembershipId,
     roles: &[RoleId],
 ) -> Result<()> {
-    for role in roles {
-        in_tx!(tx, |c| {
-            sqlx::query("INSERT INTO membership_roles (membership_id, role_id) VALUES ($1, $2)")
-                .bind(membership.0)
-                .bind(role.0)
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
-    }
+    let rows = roles
+        .iter()
+        .flat_map(|role| [Arg::Id(membership.0), Arg::Id(role.0)])
+        .collect();
+    insert_role_rows(tx, rows).await
+}
+
+async fn insert_role_rows(tx: &mut Tx, rows: Vec<Arg>) -> Result<()> {
+    crate::db::insert_many(
+        tx,
+        "INSERT INTO membership_roles (membership_id, role_id)",
+        2,
+        "",
+        rows,
+    )
+    .await?;
     Ok(())
 }
 

@@ -8,6 +8,7 @@ use portier_core::email::Email;
 use portier_core::ids::{AccountId, MembershipId, OrganizationId};
 use uuid::Uuid;
 
+use crate::db::Arg;
 use crate::{Error, Result, Tx, in_tx};
 
 /// Writes the terms of a membership that has none yet. Each carries the
@@ -22,28 +23,45 @@ pub(crate) async fn insert_terms(
     email: &Email,
     staff_code: Option<&str>,
 ) -> Result<()> {
-    let terms = portier_core::search::terms(name, email, staff_code);
-    // One statement for all of them: adding members is a hot path.
-    let values: Vec<String> = (0..terms.len())
-        .map(|i| format!("($1, ${}, $2, $3, $4)", i + 5))
-        .collect();
-    let sql = format!(
-        "INSERT INTO member_terms (organization_id, term, membership_id, sort_key, account_id)
-         VALUES {}",
-        values.join(", ")
-    );
-    in_tx!(tx, |c| {
-        // Placeholders only; the terms are bound.
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
-            .bind(organization.0)
-            .bind(membership.0)
-            .bind(name.sort_key(email))
-            .bind(account.0);
-        for t in &terms {
-            q = q.bind(t);
-        }
-        q.execute(c).await.map(|r| r.rows_affected())
-    })?;
+    let args = term_rows(membership, organization, account, name, email, staff_code);
+    insert_term_rows(tx, args).await
+}
+
+/// The rows of `member_terms` for one membership, as [`insert_term_rows`]
+/// takes them.
+pub(crate) fn term_rows(
+    membership: MembershipId,
+    organization: OrganizationId,
+    account: AccountId,
+    name: &PersonName,
+    email: &Email,
+    staff_code: Option<&str>,
+) -> Vec<Arg> {
+    let sort_key = name.sort_key(email);
+    portier_core::search::terms(name, email, staff_code)
+        .into_iter()
+        .flat_map(|term| {
+            [
+                Arg::Id(organization.0),
+                Arg::Text(term),
+                Arg::Id(membership.0),
+                Arg::Text(sort_key.clone()),
+                Arg::Id(account.0),
+            ]
+        })
+        .collect()
+}
+
+/// Writes terms (one statement for many: adding members is a hot path).
+pub(crate) async fn insert_term_rows(tx: &mut Tx, rows: Vec<Arg>) -> Result<()> {
+    crate::db::insert_many(
+        tx,
+        "INSERT INTO member_terms (organization_id, term, membership_id, sort_key, account_id)",
+        5,
+        "",
+        rows,
+    )
+    .await?;
     Ok(())
 }
 

@@ -16,7 +16,7 @@ use portier_core::rights::MembersRead;
 use portier_store::audit::Origin;
 use portier_store::export::ExportRow;
 
-use super::authorized;
+use super::{authorized, flag};
 use crate::auth::Caller;
 use crate::error::ErrorBody;
 use crate::extract::ClientAddr;
@@ -56,6 +56,7 @@ pub fn cells(r: &ExportRow) -> [Cow<'_, str>; COLUMNS.len()] {
         text(&r.phone),
         text(&r.mobile),
         text(&r.job_title),
+        text(&r.description),
         text(&r.staff_code),
         Cow::Owned(r.labels.0.join(", ")),
         text(&r.roles),
@@ -90,6 +91,7 @@ pub fn json_of(r: &ExportRow) -> serde_json::Value {
         "phone": r.phone,
         "mobile": r.mobile,
         "job_title": r.job_title,
+        "description": r.description,
         "staff_code": r.staff_code,
         "labels": r.labels.0,
         "roles": list(&r.roles),
@@ -118,6 +120,7 @@ pub fn opening(format: Format, bom: bool) -> String {
             csv_record(&mut head, COLUMNS);
         }
         Format::Json => head.push('['),
+        Format::Xlsx => {}
     }
     head
 }
@@ -135,15 +138,63 @@ pub fn write_row(out: &mut String, format: Format, row: &ExportRow, first: bool)
             }
             out.push_str(&json_of(row).to_string());
         }
+        Format::Xlsx => {}
     }
 }
 
 /// What an export ends with.
 pub fn closing(format: Format) -> &'static str {
     match format {
-        Format::Csv => "",
+        Format::Csv | Format::Xlsx => "",
         Format::Json => "]",
     }
+}
+
+/// Writes the rows as they come to an XLSX workbook (one sheet, the
+/// header in bold, every cell a string so none is ever run as a formula)
+/// in a temporary file, with rust_xlsxwriter's constant-memory mode: a row
+/// is on disk once written. The file comes back open and already unlinked,
+/// so it disappears when closed. A sheet holds at most 1,048,575 rows.
+pub async fn write_xlsx(
+    mut rx: tokio::sync::mpsc::Receiver<ExportRow>,
+) -> std::io::Result<std::fs::File> {
+    tokio::task::spawn_blocking(move || {
+        use rust_xlsxwriter::{Format as Style, Workbook};
+        let io = |e: rust_xlsxwriter::XlsxError| std::io::Error::other(e.to_string());
+        let mut book = Workbook::new();
+        let sheet = book.add_worksheet_with_constant_memory().map_err(io)?;
+        sheet.set_name("Members").map_err(io)?;
+        let bold = Style::new().set_bold();
+        for (c, name) in COLUMNS.iter().enumerate() {
+            sheet
+                .write_string_with_format(0, c as u16, *name, &bold)
+                .map_err(io)?;
+        }
+        let mut row: u32 = 0;
+        while let Some(r) = rx.blocking_recv() {
+            row += 1;
+            if row > 1_048_575 {
+                return Err(std::io::Error::other(
+                    "an XLSX sheet holds at most 1,048,575 members: export CSV or JSON",
+                ));
+            }
+            for (c, cell) in cells(&r).iter().enumerate() {
+                if !cell.is_empty() {
+                    sheet
+                        .write_string(row, c as u16, cell.as_ref())
+                        .map_err(io)?;
+                }
+            }
+        }
+        let path =
+            std::env::temp_dir().join(format!("portier-export-{}.xlsx", uuid::Uuid::new_v4()));
+        book.save(&path).map_err(io)?;
+        let file = std::fs::File::open(&path);
+        let _ = std::fs::remove_file(&path);
+        file
+    })
+    .await
+    .map_err(std::io::Error::other)?
 }
 
 /// Export the organization's members.
@@ -158,13 +209,14 @@ pub fn closing(format: Format) -> &'static str {
 /// users list's order. Needs `members.read`; audited.
 #[utoipa::path(get, operation_id = "members_export", path = "/organizations/{org}/members/export", tag = "members",
     params(("org" = uuid::Uuid, Path, description = "The organization's id"),
-        ("format" = Option<String>, Query, description = "csv (default) or json"),
+        ("format" = Option<String>, Query, description = "csv (default), json or xlsx"),
         ("children" = Option<bool>, Query, description = "Include the organizations below"),
         ("bom" = Option<bool>, Query, description = "CSV: start with a UTF-8 byte-order mark")),
     responses(
         (status = 200, description = "The members, streamed", content(
             (String = "text/csv"),
             (Vec<Object> = "application/json"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
         )),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
@@ -177,20 +229,13 @@ pub async fn export(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let (org, auth) = authorized::<MembersRead>(&state, &caller, &org).await?;
-    let flag = |name: &str| -> Result<bool, ApiError> {
-        match q.get(name).map(String::as_str) {
-            None | Some("false") => Ok(false),
-            Some("true") => Ok(true),
-            Some(_) => Err(portier_core::FieldError::new(name, "invalid", "true or false").into()),
-        }
-    };
     let format = match q.get("format") {
         None => Format::Csv,
         Some(f) => Format::parse(f).ok_or_else(|| {
-            portier_core::FieldError::new("format", "invalid", "the formats are csv and json")
+            portier_core::FieldError::new("format", "invalid", "the formats are csv, json and xlsx")
         })?,
     };
-    let (children, bom) = (flag("children")?, flag("bom")?);
+    let (children, bom) = (flag(&q, "children", false)?, flag(&q, "bom", false)?);
     let origin = Origin::now(client);
     portier_store::export::record(&state.store, auth.actor(), &org, format, children, &origin)
         .await?;
@@ -200,6 +245,34 @@ pub async fn export(
         let org = org.clone();
         async move { portier_store::export::members(&store, &org, children, tx).await }
     });
+    if format == Format::Xlsx {
+        let file = write_xlsx(rx).await.map_err(|e| {
+            tracing::error!(error = %e, "export failed");
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "export_failed",
+                e.to_string(),
+            )
+            .with_field("format")
+        })?;
+        reading
+            .await
+            .map_err(|e| portier_store::Error::Corrupt(format!("the export stopped: {e}")))??;
+        let file = tokio::fs::File::from_std(file);
+        let stream = futures_util::stream::unfold(file, |mut f| async move {
+            use tokio::io::AsyncReadExt;
+            let mut buf = vec![0u8; 1 << 16];
+            match f.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Ok::<_, std::io::Error>(Bytes::from(buf)), f))
+                }
+                Err(e) => Some((Err(e), f)),
+            }
+        });
+        return Ok(attachment(Body::from_stream(stream), format, &org));
+    }
     let head = opening(format, bom);
     struct Reading {
         rx: tokio::sync::mpsc::Receiver<ExportRow>,
@@ -244,11 +317,22 @@ pub async fn export(
         }
         Some((Ok::<_, std::io::Error>(Bytes::from(chunk)), r))
     });
-    let (content_type, extension) = match format {
-        Format::Csv => ("text/csv; charset=utf-8", "csv"),
-        Format::Json => ("application/json", "json"),
+    Ok(attachment(Body::from_stream(stream), format, &org))
+}
+
+/// The answer: the body as a file to save.
+fn attachment(
+    body: Body,
+    format: Format,
+    org: &portier_core::organizations::Organization,
+) -> Response {
+    let content_type = match format {
+        Format::Csv => "text/csv; charset=utf-8",
+        Format::Json => "application/json",
+        Format::Xlsx => portier_core::import::XLSX_TYPE,
     };
-    let mut response = (StatusCode::OK, Body::from_stream(stream)).into_response();
+    let extension = format.as_str();
+    let mut response = (StatusCode::OK, body).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if let Ok(v) = HeaderValue::from_str(&format!(
@@ -257,5 +341,5 @@ pub async fn export(
     )) {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
-    Ok(response)
+    response
 }

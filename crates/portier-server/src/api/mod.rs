@@ -8,6 +8,7 @@ pub mod check;
 pub mod domains;
 pub mod export;
 pub mod groups;
+pub mod import;
 pub mod me;
 pub mod members;
 pub mod organizations;
@@ -115,6 +116,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(portfolios::decline_transfer))
         .routes(routes!(portfolios::billing))
         .routes(routes!(export::export))
+        .routes(routes!(import::import))
+        .routes(routes!(import::list))
+        .routes(routes!(import::get_one))
+        .routes(routes!(import::send_invitations))
         .routes(routes!(signup::signup))
         .routes(routes!(signup::confirm))
         .routes(routes!(domains::list, domains::claim))
@@ -372,6 +377,20 @@ pub(crate) async fn authorized<R: portier_core::rights::Right>(
     let org = visible(state, caller, crate::extract::path_id("org", org)?).await?;
     let auth = caller.0.authorize::<R>(&org)?;
     Ok((org, auth))
+}
+
+/// A `true`/`false` query parameter, `default` when absent.
+pub(crate) fn flag(
+    q: &std::collections::HashMap<String, String>,
+    name: &str,
+    default: bool,
+) -> Result<bool, ApiError> {
+    match q.get(name).map(String::as_str) {
+        None => Ok(default),
+        Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(portier_core::FieldError::new(name, "invalid", "true or false").into()),
+    }
 }
 
 /// Keyset pagination parameters shared by list routes: `limit` (1–500, default

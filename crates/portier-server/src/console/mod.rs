@@ -12,6 +12,7 @@ pub mod dashboard;
 pub mod devmail;
 pub mod domains;
 pub mod groups;
+pub mod import;
 pub mod members;
 pub mod org;
 pub mod portfolios;
@@ -507,6 +508,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(dashboard::show))
         .merge(auth::router())
         .merge(members::router())
+        .merge(import::router())
         .merge(portfolios::router())
         .merge(domains::router())
         .merge(signup::router())

@@ -1,0 +1,451 @@
+//! Importing members from a CSV or XLSX file (issue 9): a dry run by
+//! default, reporting per row what would happen; the real run all or
+//! nothing in one transaction for files up to `import_sync_rows` rows, a
+//! job committing in chunks for larger ones (`GET …/imports/{id}` follows
+//! it). Invitations go through the outbox, or are held back to be sent
+//! later (`POST …/imports/{id}/invitations`).
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use portier_core::import::FileKind;
+use portier_core::rights::{MembersInvite, MembersRead};
+use portier_store::audit::Origin;
+use portier_store::import::{Counts, Import, Outcome, Plan, RowReport};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{authorized, flag};
+use crate::auth::Caller;
+use crate::error::ErrorBody;
+use crate::extract::{ClientAddr, path_id};
+use crate::{ApiError, AppState};
+
+/// How many rows of each outcome a report holds.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct ImportCounts {
+    pub new: i64,
+    pub reused: i64,
+    pub already_member: i64,
+    pub invalid: i64,
+}
+
+impl From<Counts> for ImportCounts {
+    fn from(c: Counts) -> ImportCounts {
+        ImportCounts {
+            new: c.new,
+            reused: c.reused,
+            already_member: c.already_member,
+            invalid: c.invalid,
+        }
+    }
+}
+
+/// What happens (or happened) to one row of the file.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ImportRowView {
+    /// The row in the file; the header is row 1.
+    pub row: u64,
+    /// new, reused, already_member or invalid.
+    pub outcome: String,
+    /// The column concerned, as the file names it.
+    pub field: Option<String>,
+    pub message: Option<String>,
+}
+
+impl From<&RowReport> for ImportRowView {
+    fn from(r: &RowReport) -> ImportRowView {
+        ImportRowView {
+            row: r.row,
+            outcome: r.outcome.as_str().to_owned(),
+            field: r.field.clone(),
+            message: r.message.clone(),
+        }
+    }
+}
+
+/// The report of a dry run, or of an import run at once.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ImportReport {
+    pub dry_run: bool,
+    /// The import, when it ran.
+    pub import_id: Option<Uuid>,
+    pub counts: ImportCounts,
+    /// Columns of the file that were not recognised, and so not read.
+    pub ignored_columns: Vec<String>,
+    pub rows: Vec<ImportRowView>,
+}
+
+/// A large import, queued to run as a job.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ImportQueued {
+    pub job_id: Uuid,
+    /// Where to follow it.
+    pub location: String,
+}
+
+/// An import with its progress and its report so far.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ImportView {
+    pub id: Uuid,
+    /// planned, running, done or failed.
+    pub state: String,
+    pub file_name: Option<String>,
+    pub invite: bool,
+    pub skip_invalid: bool,
+    pub total_rows: i64,
+    pub done_rows: i64,
+    /// done_rows / total_rows, from 0 to 1.
+    pub progress: f64,
+    pub counts: ImportCounts,
+    /// Invitations were held back and can still be sent.
+    pub invitations_held: bool,
+    /// Why it failed: `invalid_rows` (nothing was written), or what stopped it.
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The report so far, in the order of the file.
+    pub rows: Vec<ImportRowView>,
+}
+
+impl ImportView {
+    pub fn of(i: Import, rows: &[RowReport]) -> ImportView {
+        ImportView {
+            id: i.id,
+            progress: if i.total_rows == 0 {
+                1.0
+            } else {
+                i.done_rows as f64 / i.total_rows as f64
+            },
+            state: i.state,
+            file_name: i.file_name,
+            invite: i.invite,
+            skip_invalid: i.skip_invalid,
+            total_rows: i.total_rows,
+            done_rows: i.done_rows,
+            counts: i.counts.into(),
+            invitations_held: i.invitations_held,
+            error: i.error,
+            created_at: i.created_at,
+            finished_at: i.finished_at,
+            rows: rows.iter().map(ImportRowView::from).collect(),
+        }
+    }
+}
+
+/// Invitations sent for an import.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InvitationsSent {
+    pub sent: i64,
+}
+
+/// The 422 of an all-or-nothing import with invalid rows: the error, and
+/// the report saying which rows.
+fn refused(plan: &Plan) -> Response {
+    let counts: ImportCounts = plan.counts().into();
+    let body = serde_json::json!({
+        "error": {
+            "code": "import_invalid",
+            "message": format!(
+                "{} rows cannot be imported, so nothing was: correct them, or import the others with skip_invalid=true",
+                counts.invalid
+            ),
+            "field": "file",
+        },
+        "counts": counts,
+        "rows": plan.reports().map(ImportRowView::from).collect::<Vec<_>>(),
+    });
+    (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+}
+
+/// Reads the uploaded file, refusing what is too large (413) or of another
+/// kind (415).
+pub async fn read_upload(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(FileKind, Vec<u8>), ApiError> {
+    let limit = state.config.import_max_bytes;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "file_too_large",
+            format!(
+                "a file to import holds at most {} MB",
+                limit / (1024 * 1024)
+            ),
+        )
+        .with_field("file")
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large())?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let kind = FileKind::detect(content_type, &bytes).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_file",
+            "send the file as text/csv or as XLSX (application/vnd.openxmlformats-officedocument.spreadsheetml.sheet)",
+        )
+        .with_field("file")
+    })?;
+    Ok((kind, bytes.to_vec()))
+}
+
+/// Import members from a file.
+///
+/// The body is the file: CSV (`text/csv`; comma, semicolon or tab
+/// separated; UTF-8, with or without a byte-order mark, or Windows-1252) or
+/// XLSX (the first sheet). The first row names the columns, in English or
+/// Dutch: `E-mail` (required), `Aanhef`/`salutation`, `Voornaam`/`given_name`,
+/// `Tussenvoegsel`/`infix`, `Achternaam`/`family_name`, `Telefoon`/`phone`,
+/// `Mobiel`/`mobile`, `Functie`/`job_title`, `Omschrijving`/`description`,
+/// `Personeelsnummer`/`staff_code`, `Labels`, `Rol`/`roles` (keys or names,
+/// separated by commas), `Groepen`/`groups` (names), `Register`,
+/// `BIG-nummer`/`registration_number`, `Status` (`deactivated` imports an
+/// inactive membership). The export's columns are read back as they are.
+///
+/// `dry_run` (default true) writes nothing and reports per row what would
+/// happen: `new` (a new account, invited), `reused` (the address has an
+/// account, which joins), `already_member`, or `invalid` with the column
+/// and the reason. The real run (`dry_run=false`) is all or nothing: with
+/// an invalid row nothing is written (422 `import_invalid` with the
+/// report), unless `skip_invalid=true` imports the others. Up to the
+/// configured number of rows it runs at once in one transaction (200);
+/// larger files run as a job committing in chunks (202, follow
+/// `GET …/imports/{job_id}`). `invite=false` holds the invitations back, to
+/// send with `POST …/imports/{id}/invitations`. Needs `members.invite`.
+#[utoipa::path(post, operation_id = "members_import", path = "/organizations/{org}/members/import", tag = "members",
+    params(("org" = uuid::Uuid, Path, description = "The organization's id"),
+        ("dry_run" = Option<bool>, Query, description = "Only report what would happen (default true)"),
+        ("invite" = Option<bool>, Query, description = "Queue the invitations (default true); false holds them back"),
+        ("skip_invalid" = Option<bool>, Query, description = "Import the valid rows when others are invalid (default false: nothing)"),
+        ("file_name" = Option<String>, Query, description = "The file's name, for the list of imports")),
+    request_body(content(
+        (String = "text/csv"),
+        (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    )),
+    responses(
+        (status = 200, body = ImportReport, description = "The report of the dry run, or of the import done at once"),
+        (status = 202, body = ImportQueued, description = "A large file: the import runs as a job"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "The file cannot be read, or rows are invalid (with the report)"),
+    ))]
+pub async fn import(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientAddr(client): ClientAddr,
+    Path(org): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let (org, _auth) = authorized::<MembersInvite>(&state, &caller, &org).await?;
+    let dry_run = flag(&q, "dry_run", true)?;
+    let invite = flag(&q, "invite", true)?;
+    let skip_invalid = flag(&q, "skip_invalid", false)?;
+    let file_name = match q.get("file_name") {
+        Some(n) => portier_core::accounts::profile_text("file_name", Some(n), 200)?,
+        None => None,
+    };
+    let (kind, source) = read_upload(&state, &headers, body).await?;
+    let table = portier_core::import::read(kind, &source)?;
+    let rows = table.rows.len();
+    let plan = portier_store::import::plan(&state.store, &org, &caller.0, table).await?;
+    if dry_run {
+        return Ok(Json(ImportReport {
+            dry_run: true,
+            import_id: None,
+            counts: plan.counts().into(),
+            ignored_columns: plan.columns.ignored(),
+            rows: plan.reports().map(ImportRowView::from).collect(),
+        })
+        .into_response());
+    }
+    let request = portier_store::import::Request {
+        file_name,
+        kind,
+        source,
+        invite,
+        skip_invalid,
+    };
+    let origin = Origin::now(client);
+    if rows > state.config.import_sync_rows {
+        if !skip_invalid && plan.counts().invalid > 0 {
+            return Ok(refused(&plan));
+        }
+        let id = portier_store::import::enqueue(
+            &state.store,
+            &org,
+            &caller.0,
+            &request,
+            &plan,
+            "running",
+            &origin,
+        )
+        .await?;
+        state.import_wake.notify_one();
+        let location = format!("/api/v1/organizations/{}/imports/{id}", org.id);
+        let mut response = (
+            StatusCode::ACCEPTED,
+            Json(ImportQueued {
+                job_id: id,
+                location: location.clone(),
+            }),
+        )
+            .into_response();
+        if let Ok(v) = header::HeaderValue::from_str(&location) {
+            response.headers_mut().insert(header::LOCATION, v);
+        }
+        return Ok(response);
+    }
+    let ignored = plan.columns.ignored();
+    match portier_store::import::run_now(
+        &state.store,
+        &org,
+        &caller.0,
+        &request,
+        plan,
+        &state.config.lifecycle,
+        &origin,
+    )
+    .await?
+    {
+        Err(portier_store::import::Refused(plan)) => Ok(refused(&plan)),
+        Ok((import, plan)) => Ok(Json(ImportReport {
+            dry_run: false,
+            import_id: Some(import.id),
+            counts: import.counts.into(),
+            ignored_columns: ignored,
+            rows: plan.reports().map(ImportRowView::from).collect(),
+        })
+        .into_response()),
+    }
+}
+
+/// One import: its state, progress, counts and report so far.
+///
+/// `outcome` narrows the report to one outcome (`invalid`, say); `limit`
+/// (default 100,000) bounds it. Needs `members.read`.
+#[utoipa::path(get, operation_id = "imports_get", path = "/organizations/{org}/imports/{id}", tag = "members",
+    params(("org" = uuid::Uuid, Path, description = "The organization's id"),
+        ("id" = uuid::Uuid, Path, description = "The import's id"),
+        ("outcome" = Option<String>, Query, description = "new, reused, already_member or invalid"),
+        ("limit" = Option<i64>, Query, description = "At most this many report rows (1 to 1,048,575; default 100,000)")),
+    responses(
+        (status = 200, body = ImportView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+    ))]
+pub async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, id)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<ImportView>, ApiError> {
+    let (org, _auth) = authorized::<MembersRead>(&state, &caller, &org).await?;
+    let id = path_id("id", &id)?;
+    let outcome = match q.get("outcome").map(String::as_str) {
+        None => None,
+        Some("new") => Some(Outcome::New),
+        Some("reused") => Some(Outcome::Reused),
+        Some("already_member") => Some(Outcome::AlreadyMember),
+        Some("invalid") => Some(Outcome::Invalid),
+        Some(_) => {
+            return Err(portier_core::FieldError::new(
+                "outcome",
+                "invalid",
+                "one of new, reused, already_member, invalid",
+            )
+            .into());
+        }
+    };
+    let limit = match q.get("limit") {
+        None => 100_000,
+        Some(l) => l
+            .parse::<i64>()
+            .ok()
+            .filter(|l| (1..=portier_core::import::MAX_ROWS as i64).contains(l))
+            .ok_or_else(|| {
+                portier_core::FieldError::new("limit", "invalid", "a number from 1 to 1048575")
+            })?,
+    };
+    let import = portier_store::import::get(&state.store, org.id, id)
+        .await?
+        .ok_or_else(|| ApiError::from(portier_core::Error::NotFound { what: "import" }))?;
+    let rows = portier_store::import::report(&state.store, id, outcome, limit).await?;
+    Ok(Json(ImportView::of(import, &rows)))
+}
+
+/// The organization's imports, newest first (without their reports).
+/// Needs `members.read`.
+#[utoipa::path(get, operation_id = "imports_list", path = "/organizations/{org}/imports", tag = "members",
+    params(("org" = uuid::Uuid, Path, description = "The organization's id")),
+    responses(
+        (status = 200, body = Vec<ImportView>),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+) -> Result<Json<Vec<ImportView>>, ApiError> {
+    let (org, _auth) = authorized::<MembersRead>(&state, &caller, &org).await?;
+    let imports = portier_store::import::list(&state.store, org.id, 100).await?;
+    Ok(Json(
+        imports
+            .into_iter()
+            .map(|i| ImportView::of(i, &[]))
+            .collect(),
+    ))
+}
+
+/// Send the invitations an import held back (`invite=false`): to each
+/// person it added who is still invited and an active member here. Once.
+/// Needs `members.invite`.
+#[utoipa::path(post, operation_id = "imports_send_invitations", path = "/organizations/{org}/imports/{id}/invitations", tag = "members",
+    params(("org" = uuid::Uuid, Path, description = "The organization's id"),
+        ("id" = uuid::Uuid, Path, description = "The import's id")),
+    responses(
+        (status = 200, body = InvitationsSent),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "It holds no invitations back"),
+    ))]
+pub async fn send_invitations(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientAddr(client): ClientAddr,
+    Path((org, id)): Path<(String, String)>,
+) -> Result<Json<InvitationsSent>, ApiError> {
+    let (org, auth) = authorized::<MembersInvite>(&state, &caller, &org).await?;
+    let id = path_id("id", &id)?;
+    portier_store::import::get(&state.store, org.id, id)
+        .await?
+        .ok_or_else(|| ApiError::from(portier_core::Error::NotFound { what: "import" }))?;
+    let sent = portier_store::import::send_held_invitations(
+        &state.store,
+        &org,
+        auth.actor(),
+        id,
+        &state.config.lifecycle,
+        &Origin::now(client),
+    )
+    .await?;
+    Ok(Json(InvitationsSent { sent }))
+}

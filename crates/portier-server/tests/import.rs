@@ -1,0 +1,246 @@
+//! Importing members (issue 9) on both backends: the dry run's report on a
+//! 10,000-row file with every kind of row, all or nothing, the valid rows
+//! only as a job in chunks, held invitations sent later, XLSX, and an
+//! export imported into an empty organization giving the same export.
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestApp;
+use portier_store::both_backends;
+use serde_json::{Value, json};
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+async fn upload(app: &TestApp, org: &str, query: &str, kind: &str, body: Vec<u8>) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/organizations/{org}/members/import{query}",
+            app.base
+        ))
+        .bearer_auth(&app.token)
+        .header("content-type", kind)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn members(app: &TestApp, org: &str) -> i64 {
+    let id: uuid::Uuid = org.parse().unwrap();
+    portier_store::members::statistics(&app.db.store, id.into())
+        .await
+        .unwrap()
+        .members
+}
+
+/// The doctor role (needs a BIG number), someone with an account elsewhere
+/// and a member already here.
+async fn setting(app: &TestApp) {
+    let org = app.org_id.clone();
+    let r = app.call("POST", &format!("/api/v1/organizations/{org}/roles"), Some(&app.token),
+        Some(json!({"key": "doctor", "name": {"en": "Doctor", "nl": "Arts"}, "kind": "content", "requires_registration": "BIG"}))).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let (other, token) = TestApp::environment(&app.db, "Elders").await;
+    let r = app
+        .call(
+            "POST",
+            &format!("/api/v1/organizations/{other}/members"),
+            Some(&token),
+            Some(json!({"email": "elders@example.nl", "given_name": "Els"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    app.add_member(json!({"email": "here@example.nl"})).await;
+}
+
+/// A file of `n` rows: eight special ones first, then new people.
+fn file(n: usize) -> String {
+    let mut f =
+        String::from("E-mail;Voornaam;Tussenvoegsel;Achternaam;Rol;BIG-nummer;Labels;Notitie\r\n");
+    f.push_str("elders@example.nl;Els;;Elders;Lid;;;\r\n"); // 2: reused
+    f.push_str("here@example.nl;;;;;;;\r\n"); // 3: already a member
+    f.push_str("twice@example.nl;Tw;;Ice;;;;\r\n"); // 4: new
+    f.push_str("TWICE@example.nl;Tw;;Ice;;;;\r\n"); // 5: duplicate of row 4
+    f.push_str("not-an-address;Bad;;Mail;;;;\r\n"); // 6: bad e-mail
+    f.push_str("astro@example.nl;Ann;;Stro;Astronaut;;;\r\n"); // 7: unknown role
+    f.push_str("arts@example.nl;Anna;;Arts;Arts;;;\r\n"); // 8: BIG number missing
+    f.push_str("evil@example.nl;=cmd|' /C calc'!A0;;Evil;;;;\r\n"); // 9: formula
+    f.push_str("dokter@example.nl;Dirk;van;Dam;doctor;19061234501;Oost, Nacht;x\r\n"); // 10: new
+    for i in 9..n {
+        f.push_str(&format!(
+            "p{i}@example.nl;Per;van der;Soon {i};member;;Import;\r\n"
+        ));
+    }
+    f
+}
+
+fn outcome(report: &Value, row: u64) -> (&str, Option<&str>) {
+    let r = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["row"] == row)
+        .unwrap();
+    (r["outcome"].as_str().unwrap(), r["field"].as_str())
+}
+
+both_backends! {
+    async fn a_dry_run_reports_every_row_and_an_invalid_row_stops_all(db) {
+        let app = TestApp::start(db).await;
+        setting(&app).await;
+        let org = app.org_id.clone();
+        let before = members(&app, &org).await;
+        let (status, report) = upload(&app, &org, "", "text/csv", file(10_000).into_bytes()).await;
+        assert_eq!(status, 200, "{report}");
+        assert_eq!(report["dry_run"], true);
+        assert_eq!(report["counts"], json!({"new": 9993, "reused": 1, "already_member": 1, "invalid": 5}));
+        assert_eq!(report["rows"].as_array().unwrap().len(), 10_000);
+        assert_eq!(report["ignored_columns"], json!(["Notitie"]));
+        assert_eq!(outcome(&report, 2), ("reused", None));
+        assert_eq!(outcome(&report, 3), ("already_member", Some("E-mail")));
+        assert_eq!(outcome(&report, 4), ("new", None));
+        assert_eq!(outcome(&report, 5), ("invalid", Some("E-mail")));
+        assert_eq!(outcome(&report, 6), ("invalid", Some("E-mail")));
+        assert_eq!(outcome(&report, 7), ("invalid", Some("Rol")));
+        assert_eq!(outcome(&report, 8), ("invalid", Some("BIG-nummer")));
+        assert_eq!(outcome(&report, 9), ("invalid", Some("Voornaam")));
+        assert_eq!(outcome(&report, 10), ("new", None));
+        // Nothing was written.
+        assert_eq!(members(&app, &org).await, before);
+        // All or nothing: the real run of the same file writes nothing.
+        let (status, refused) = upload(&app, &org, "?dry_run=false", "text/csv", file(10_000).into_bytes()).await;
+        assert_eq!((status, refused["error"]["code"].as_str()), (422, Some("import_invalid")), "{refused}");
+        assert_eq!(refused["counts"]["invalid"], 5);
+        assert_eq!(members(&app, &org).await, before);
+        let (status, bad) = upload(&app, &org, "", "text/csv", b"Naam;Rol\r\nJan;Lid\r\n".to_vec()).await;
+        assert_eq!((status, bad["error"]["code"].as_str(), bad["error"]["field"].as_str()), (422, Some("email_column_missing"), Some("file")));
+        let (status, _) = upload(&app, &org, "", "image/png", b"x".to_vec()).await;
+        assert_eq!(status, 415);
+        let (status, bad) = upload(&app, &org, "?dry_run=maybe", "text/csv", file(10).into_bytes()).await;
+        assert_eq!((status, bad["error"]["field"].as_str()), (422, Some("dry_run")));
+    }
+
+    async fn the_valid_rows_import_as_a_job_in_chunks(db) {
+        let app = TestApp::start_with(db, |c| {
+            c.import_sync_rows = 1_000;
+            c.import_chunk_rows = 700;
+        })
+        .await;
+        setting(&app).await;
+        let org = app.org_id.clone();
+        let before = members(&app, &org).await;
+        let (status, queued) = upload(&app, &org, "?dry_run=false&skip_invalid=true&invite=false&file_name=staff.csv", "text/csv", file(10_000).into_bytes()).await;
+        assert_eq!(status, 202, "{queued}");
+        let id = queued["job_id"].as_str().unwrap().to_owned();
+        let mut job = Value::Null;
+        for _ in 0..600 {
+            let r = app.call("GET", &format!("/api/v1/organizations/{org}/imports/{id}"), Some(&app.token), None).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            job = r.body;
+            if job["state"] != "running" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(job["state"], "done", "{job}");
+        assert_eq!(job["counts"], json!({"new": 9993, "reused": 1, "already_member": 1, "invalid": 5}));
+        assert_eq!((job["done_rows"].as_i64(), job["progress"].as_f64()), (Some(10_000), Some(1.0)));
+        assert_eq!(job["file_name"], "staff.csv");
+        assert_eq!(members(&app, &org).await, before + 9994);
+        let invalid = app.call("GET", &format!("/api/v1/organizations/{org}/imports/{id}?outcome=invalid"), Some(&app.token), None).await;
+        assert_eq!(invalid.body["rows"].as_array().unwrap().len(), 5);
+        // Every field of a row, and the role that needs the number.
+        let list = app.call("GET", &format!("/api/v1/organizations/{org}/members?q=dokter"), Some(&app.token), None).await;
+        let dokter = &list.body["items"][0];
+        assert_eq!((dokter["display_name"].as_str(), &dokter["roles"]), (Some("Dirk van Dam"), &json!(["doctor"])), "{}", list.body);
+        // Held back: no invitation yet, then each new person's, once.
+        let invitations = portier_store::testing::strings(&app.db.store, "SELECT to_address FROM mail_outbox WHERE kind = 'invitation'").await;
+        assert!(!invitations.iter().any(|a| a.starts_with('p')), "held back");
+        let sent = app.call("POST", &format!("/api/v1/organizations/{org}/imports/{id}/invitations"), Some(&app.token), None).await;
+        assert_eq!(sent.body["sent"], 9994, "{}", sent.body);
+        let again = app.call("POST", &format!("/api/v1/organizations/{org}/imports/{id}/invitations"), Some(&app.token), None).await;
+        assert_eq!(again.status, 409);
+        let trail = portier_store::testing::strings(&app.db.store, "SELECT action FROM audit_events WHERE action LIKE 'members.import%'").await;
+        assert_eq!(trail.len(), 2, "{trail:?}");
+        let list = app.call("GET", &format!("/api/v1/organizations/{org}/imports"), Some(&app.token), None).await;
+        assert_eq!(list.body.as_array().unwrap().len(), 1);
+    }
+
+    async fn a_small_file_imports_at_once_with_invitations(db) {
+        let app = TestApp::start(db).await;
+        setting(&app).await;
+        let org = app.org_id.clone();
+        let before = members(&app, &org).await;
+        let csv = "email,given_name,family_name,roles,status\r\nnew1@example.nl,Nina,Nieuw,member,\r\nnew2@example.nl,Noor,Nieuw,,deactivated\r\nelders@example.nl,,,,\r\n";
+        let (status, report) = upload(&app, &org, "?dry_run=false", "text/csv", csv.as_bytes().to_vec()).await;
+        assert_eq!(status, 200, "{report}");
+        assert_eq!(report["counts"], json!({"new": 2, "reused": 1, "already_member": 0, "invalid": 0}));
+        assert_eq!(members(&app, &org).await, before + 3);
+        let invited = portier_store::testing::strings(&app.db.store, "SELECT to_address FROM mail_outbox WHERE kind = 'invitation' ORDER BY to_address").await;
+        assert!(invited.contains(&"new1@example.nl".to_owned()) && !invited.contains(&"new2@example.nl".to_owned()), "{invited:?}");
+        // The same file again: everyone is a member already.
+        let (status, report) = upload(&app, &org, "?dry_run=false", "text/csv", csv.as_bytes().to_vec()).await;
+        assert_eq!((status, &report["counts"]["already_member"]), (200, &json!(3)), "{report}");
+    }
+
+    async fn an_export_imported_into_an_empty_organization_exports_the_same(db) {
+        let app = TestApp::start(db).await;
+        setting(&app).await;
+        let org = app.org_id.clone();
+        let group = app.call("POST", &format!("/api/v1/organizations/{org}/groups"), Some(&app.token), Some(json!({"name": "Team Oost"}))).await;
+        let group = group.body["id"].as_str().unwrap().to_owned();
+        app.add_member(json!({"email": "eva@example.nl", "roles": ["doctor", "member"], "salutation": "Dr.", "given_name": "Eva", "infix": "de",
+            "family_name": "Vries, van", "phone": "+31 20 1234567", "mobile": "06-12345678", "job_title": "Arts", "description": "Nachtdienst\nOost",
+            "staff_code": "P-0042", "labels": ["Oost", "Nacht"], "groups": [group], "registration": {"register": "BIG", "number": "19061234501"}})).await;
+        app.add_member(json!({"email": "rust@example.nl", "given_name": "Ruud", "active": false})).await;
+        let empty = app.call("POST", "/api/v1/organizations", Some(&app.token), Some(json!({"name": "Nieuw", "parent_id": org}))).await;
+        let empty = empty.body["id"].as_str().unwrap().to_owned();
+        app.call("POST", &format!("/api/v1/organizations/{empty}/groups"), Some(&app.token), Some(json!({"name": "Team Oost"}))).await;
+        let export = |org: String, format: &'static str| {
+            let (base, token) = (app.base.clone(), app.token.clone());
+            async move {
+                reqwest::Client::new()
+                    .get(format!("{base}/api/v1/organizations/{org}/members/export?format={format}"))
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .bytes()
+                    .await
+                    .unwrap()
+                    .to_vec()
+            }
+        };
+        let before = export(org.clone(), "csv").await;
+        let (status, report) = upload(&app, &empty, "?dry_run=false", "text/csv", before.clone()).await;
+        assert_eq!(status, 200, "{report}");
+        let everyone = members(&app, &org).await;
+        assert_eq!(report["counts"], json!({"new": 0, "reused": everyone, "already_member": 0, "invalid": 0}), "{report}");
+        let after = export(empty.clone(), "csv").await;
+        // Every column but the organization's name and the membership's date.
+        let columns = portier_core::export::COLUMNS;
+        let comparable = |csv: &[u8]| -> Vec<Vec<String>> {
+            let mut r = csv::ReaderBuilder::new().from_reader(csv);
+            r.records()
+                .map(|rec| {
+                    rec.unwrap()
+                        .iter()
+                        .zip(columns)
+                        .filter(|(_, c)| !["organization", "created_at"].contains(c))
+                        .map(|(v, _)| v.to_owned())
+                        .collect()
+                })
+                .collect()
+        };
+        assert_eq!(comparable(&after), comparable(&before));
+        // XLSX out and back in: the same.
+        let xlsx = export(org.clone(), "xlsx").await;
+        assert!(xlsx.starts_with(b"PK"));
+        let (status, report) = upload(&app, &empty, "", XLSX, xlsx).await;
+        assert_eq!((status, &report["counts"]["already_member"]), (200, &json!(everyone)), "{report}");
+    }
+}
