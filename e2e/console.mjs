@@ -133,6 +133,16 @@ const TEXT = {
     portfolioReactivated: "The portfolio is active again.",
     allPortfolios: "All portfolios",
     chart: "Billed portfolios per month",
+    importLink: "Import",
+    importFile: "File",
+    importSkip: "Import the valid rows even if some are invalid",
+    importCheck: "Check the file",
+    importConfirm: "Confirm import",
+    importDone: "Done",
+    invalid: "Invalid",
+    exportLink: "Export",
+    exportXlsx: "XLSX (Excel)",
+    download: "Download",
     completeIt: "Complete it (final)",
     signUpLink: "No account yet? Sign up",
     signUp: "Sign up",
@@ -235,6 +245,16 @@ const TEXT = {
     portfolioReactivated: "Het portfolio is weer actief.",
     allPortfolios: "Alle portfolio's",
     chart: "Gefactureerde portfolio's per maand",
+    importLink: "Importeren",
+    importFile: "Bestand",
+    importSkip: "De geldige rijen importeren, ook als sommige ongeldig zijn",
+    importCheck: "Bestand controleren",
+    importConfirm: "Import bevestigen",
+    importDone: "Klaar",
+    invalid: "Ongeldig",
+    exportLink: "Exporteren",
+    exportXlsx: "XLSX (Excel)",
+    download: "Downloaden",
     completeIt: "Afronden (definitief)",
     signUpLink: "Nog geen account? Meld je aan",
     signUp: "Aanmelden",
@@ -392,6 +412,7 @@ async function walk(browser, lang) {
 
   await userManagement(browser, page, lang);
   await portfolios(page, lang);
+  await importExport(page, lang);
   await twoStep(page, lang, admin);
   await context.close();
 }
@@ -462,6 +483,44 @@ async function portfolios(page, lang) {
   await screenshot(page, lang, "remove-asks-about-portfolio");
   await page.getByRole("button", { name: t.removeConfirm }).click();
   await page.getByText(t.removed).waitFor();
+}
+
+// Issue 9: a spreadsheet of people (Dutch headers, a semicolon between
+// cells, as Dutch Excel saves it) checked first, its report read, then
+// imported; the members exported again, as CSV and as XLSX.
+async function importExport(page, lang) {
+  const t = TEXT[lang];
+  await page.getByRole("link", { name: t.usersNav, exact: true }).click();
+  await page.getByRole("link", { name: t.importLink, exact: true }).click();
+  const csv = [
+    "E-mail;Voornaam;Tussenvoegsel;Achternaam;Rol",
+    `lisa-${lang}@e2e.example;Lisa;van;Dijk;member`,
+    `omar-${lang}@e2e.example;Omar;;Haddou;Lid`,
+    "geen-adres;Fout;;Adres;member",
+  ].join("\r\n");
+  await page.getByLabel(t.importFile).setInputFiles({ name: "mensen.csv", mimeType: "text/csv", buffer: Buffer.from(csv) });
+  await page.getByLabel(t.importSkip).check();
+  await page.getByRole("button", { name: t.importCheck }).click();
+  const report = page.locator("#import-report");
+  await report.waitFor();
+  assert.ok(await report.getByRole("cell", { name: t.invalid }).first().isVisible(), "the bad address is reported");
+  await screenshot(page, lang, "import-report");
+  await page.getByRole("button", { name: t.importConfirm }).click();
+  await page.locator("#import-state", { hasText: t.importDone }).waitFor({ timeout: 30000 });
+  await screenshot(page, lang, "import-done");
+  await page.getByRole("link", { name: t.usersNav, exact: true }).click();
+  assert.ok(await page.getByRole("link", { name: "Lisa van Dijk" }).isVisible(), "imported");
+
+  await page.getByRole("link", { name: t.exportLink, exact: true }).click();
+  await screenshot(page, lang, "export");
+  let [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: t.download }).click()]);
+  const text = fs.readFileSync(await download.path(), "utf8");
+  assert.ok(text.startsWith("email,"), "a CSV with its header");
+  assert.ok(text.includes(`lisa-${lang}@e2e.example`), "the imported person is exported");
+  await page.getByRole("radio", { name: t.exportXlsx }).check();
+  [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: t.download }).click()]);
+  assert.ok(download.suggestedFilename().endsWith(".xlsx"), download.suggestedFilename());
+  assert.equal(fs.readFileSync(await download.path()).subarray(0, 2).toString(), "PK", "a workbook");
 }
 
 async function signUp(browser, lang) {

@@ -99,6 +99,9 @@ enum Command {
         /// CSV: start with a UTF-8 byte-order mark, for spreadsheets.
         #[arg(long)]
         bom: bool,
+        /// Only these columns, comma-separated (email,given_name,…).
+        #[arg(long, value_name = "LIST")]
+        columns: Option<String>,
         /// Write to this file instead of standard output.
         #[arg(long, value_name = "FILE")]
         output: Option<std::path::PathBuf>,
@@ -195,8 +198,16 @@ fn main() -> ExitCode {
                 format,
                 children,
                 bom,
+                columns,
                 output,
-            } => export(&config, &org, &format, children, bom, output.as_deref()).await,
+            } => {
+                let how = ExportOptions {
+                    children,
+                    bom,
+                    columns: columns.as_deref(),
+                };
+                export(&config, &org, &format, how, output.as_deref()).await
+            }
             Command::Import {
                 org,
                 file,
@@ -486,14 +497,22 @@ async fn billing(
     Ok(())
 }
 
+struct ExportOptions<'a> {
+    children: bool,
+    bom: bool,
+    columns: Option<&'a str>,
+}
+
 async fn export(
     config: &Config,
     org: &str,
     format: &str,
-    children: bool,
-    bom: bool,
+    how: ExportOptions<'_>,
     output: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
+    let ExportOptions { children, bom, .. } = how;
+    let columns = portier_server::api::export::Selection::parse(how.columns)
+        .map_err(|e| anyhow::anyhow!("--columns: {}", e.message))?;
     use portier_core::export::Format;
     use std::io::Write;
     let format = Format::parse(format)
@@ -517,25 +536,27 @@ async fn export(
         &Origin::now(None),
     )
     .await?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
     let reading = tokio::spawn({
         let (store, org) = (store.clone(), org.clone());
         async move { portier_store::export::members(&store, &org, children, tx).await }
     });
     use portier_server::api::export::{closing, opening, write_row, write_xlsx};
     if format == Format::Xlsx {
-        let mut file = write_xlsx(rx).await?;
+        let mut file = write_xlsx(rx, columns).await?;
         let exported = reading.await??;
         std::io::copy(&mut file, &mut out)?;
         out.flush()?;
         eprintln!("{exported} members exported");
         return Ok(());
     }
-    let mut line = opening(format, bom);
+    let mut line = opening(format, bom, &columns);
     let mut first = true;
-    while let Some(row) = rx.recv().await {
-        write_row(&mut line, format, &row, first);
-        first = false;
+    while let Some(batch) = rx.recv().await {
+        for row in &batch {
+            write_row(&mut line, format, row, first, &columns);
+            first = false;
+        }
         if line.len() > 1 << 15 {
             out.write_all(line.as_bytes())?;
             line.clear();

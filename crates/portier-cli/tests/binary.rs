@@ -886,7 +886,7 @@ async fn an_operator_exports_the_members() {
         "{csv}"
     );
     assert!(
-        csv.contains("eva@example.nl,,Eva,,,,,,P-1,Oost,member,"),
+        csv.contains("eva@example.nl,,Eva,,,,,,,P-1,Oost,member,"),
         "{csv}"
     );
     let json = portier(&dir.0, None)
@@ -902,4 +902,192 @@ async fn an_operator_exports_the_members() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--format"));
     drop(node);
+}
+
+/// A CSV of `n` new people.
+fn people_csv(n: usize) -> String {
+    let mut csv = String::from("E-mail,Voornaam,Achternaam,Rol\r\n");
+    for i in 0..n {
+        csv.push_str(&format!("p{i}@example.nl,Per,Soon {i},member\r\n"));
+    }
+    csv
+}
+
+async fn count(store: &portier_store::Store, sql: &'static str) -> i64 {
+    portier_store::testing::strings(store, sql).await[0]
+        .parse()
+        .unwrap()
+}
+
+/// Issue 9: the server killed (SIGKILL) in the middle of an import job
+/// leaves whole chunks, each with its memberships, roles, search terms,
+/// audit events and report lines, never half a member; a node started
+/// again resumes the job where the last commit stopped.
+async fn an_import_killed_half_way_leaves_whole_chunks_and_resumes(db_url: Option<&str>) {
+    let dir = Scratch::new();
+    let boot = bootstrap(&dir.0, db_url, "Ziekenhuis West", "beheer@example.nl");
+    let org = boot["organization_id"].as_str().unwrap().to_owned();
+    let token = boot["api_token"].as_str().unwrap().to_owned();
+    let settings = [
+        ("PORTIER_IMPORT_SYNC_ROWS", "10"),
+        ("PORTIER_IMPORT_CHUNK_ROWS", "250"),
+    ];
+    let mut node = Node::start_with(&dir.0, db_url, &settings);
+    node.ready().await;
+    const ROWS: i64 = 30_000;
+    let r = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/organizations/{org}/members/import?dry_run=false&invite=false",
+            node.base
+        ))
+        .bearer_auth(&token)
+        .header("content-type", "text/csv")
+        .body(people_csv(ROWS as usize))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let job: Value = r.json().await.unwrap();
+    let path = format!(
+        "/api/v1/organizations/{org}/imports/{}?limit=1",
+        job["job_id"].as_str().unwrap()
+    );
+    loop {
+        let (_, state) = get(&node.base, &path, &token).await;
+        assert_eq!(
+            state["state"], "running",
+            "it ended before the kill: {state}"
+        );
+        if state["done_rows"].as_i64().unwrap() >= 500 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    node.child.kill().unwrap();
+    node.child.wait().unwrap();
+    let url = db_url
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("sqlite://{}/portier-data/portier.db", dir.0.display()));
+    let store = portier_store::Store::connect(&url).await.unwrap();
+    let done = count(&store, "SELECT CAST(done_rows AS TEXT) FROM imports").await;
+    assert!(done > 0 && done < ROWS && done % 250 == 0, "{done}");
+    // The administrator, and one member per row of the committed chunks.
+    let members = count(&store, "SELECT CAST(COUNT(*) AS TEXT) FROM memberships").await;
+    assert_eq!(members, done + 1);
+    let accounts = count(&store, "SELECT CAST(COUNT(*) AS TEXT) FROM accounts").await;
+    assert_eq!(accounts, done + 1);
+    let half = count(
+        &store,
+        "SELECT CAST(COUNT(*) AS TEXT) FROM memberships m
+         WHERE NOT EXISTS (SELECT 1 FROM membership_roles r WHERE r.membership_id = m.id)
+            OR NOT EXISTS (SELECT 1 FROM member_terms t WHERE t.membership_id = m.id)",
+    )
+    .await;
+    assert_eq!(half, 0, "a member without roles or search terms");
+    let events = count(
+        &store,
+        "SELECT CAST(COUNT(*) AS TEXT) FROM audit_events WHERE action = 'member.added'",
+    )
+    .await;
+    assert_eq!(events, done + 1);
+    let lines = count(&store, "SELECT CAST(COUNT(*) AS TEXT) FROM import_rows").await;
+    assert_eq!(lines, done);
+    store.close().await;
+    // Started again, a node takes the job over once its lease lapses.
+    let mut node = Node::start_with(&dir.0, db_url, &settings);
+    node.ready().await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let state = loop {
+        let (_, state) = get(&node.base, &path, &token).await;
+        if state["state"] != "running" {
+            break state;
+        }
+        assert!(Instant::now() < deadline, "not resumed: {state}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(state["state"], "done", "{state}");
+    assert_eq!(state["counts"]["new"], ROWS, "{state}");
+    let store = portier_store::Store::connect(&url).await.unwrap();
+    let members = count(
+        &store,
+        "SELECT CAST(COUNT(DISTINCT account_id) AS TEXT) FROM memberships",
+    )
+    .await;
+    assert_eq!(members, ROWS + 1);
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_killed_half_way_on_sqlite() {
+    an_import_killed_half_way_leaves_whole_chunks_and_resumes(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_killed_half_way_on_postgresql() {
+    let pg = portier_store::testing::PgDatabase::create().await;
+    let url = pg.url.clone();
+    an_import_killed_half_way_leaves_whole_chunks_and_resumes(Some(&url)).await;
+}
+
+/// Issue 9 at the command line: `portier import` reports a dry run, then
+/// imports with --apply.
+#[tokio::test]
+async fn an_operator_imports_a_file() {
+    let dir = Scratch::new();
+    let boot = bootstrap(&dir.0, None, "Ziekenhuis Noord", "beheer@example.nl");
+    let org = boot["organization_id"].as_str().unwrap().to_owned();
+    let file = dir.0.join("mensen.csv");
+    let mut csv = people_csv(3);
+    csv.push_str("geen-adres,Bad,Row,member\r\n");
+    std::fs::write(&file, csv).unwrap();
+    let dry = portier(&dir.0, None)
+        .args(["import", "--org", &org])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    assert!(stdout.contains("row 5: invalid [E-mail]"), "{stdout}");
+    assert!(
+        stdout.contains("3 new, 0 reused, 0 already members, 1 invalid"),
+        "{stdout}"
+    );
+    // All or nothing: refused while a row is invalid.
+    let refused = portier(&dir.0, None)
+        .args(["import", "--apply", "--org", &org])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("nothing was imported"));
+    let done = portier(&dir.0, None)
+        .args([
+            "import",
+            "--apply",
+            "--skip-invalid",
+            "--no-invite",
+            "--org",
+            &org,
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(done.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "done — 3 new, 0 reused, 0 already members, 1 invalid; invitations held back"
+        ),
+        "{stderr}"
+    );
+    let export = portier(&dir.0, None)
+        .args(["export", "--org", &org, "--format", "json"])
+        .output()
+        .unwrap();
+    let rows: Value = serde_json::from_slice(&export.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 4, "{rows}");
 }

@@ -107,7 +107,16 @@ both_backends! {
         assert_eq!(piet["organization"], "Ward 3");
         let (status, _, body) = export(&app, "?format=json").await;
         assert_eq!((status, serde_json::from_str::<Vec<Value>>(&body).unwrap().len()), (200, 3));
-        for (query, field) in [("?format=xml", "format"), ("?children=maybe", "children"), ("?bom=1", "bom")] {
+        // Chosen columns, written in the export's order.
+        let (_, _, some) = export(&app, "?columns=staff_code,email").await;
+        assert!(some.starts_with("email,staff_code\r\n"), "{some}");
+        assert!(some.contains("eva@example.nl,P-0042\r\n"), "{some}");
+        let (_, _, body) = export(&app, "?format=json&columns=email,registration_number").await;
+        let rows: Vec<Value> = serde_json::from_str(&body).unwrap();
+        let eva = rows.iter().find(|r| r["email"] == "eva@example.nl").unwrap();
+        assert_eq!(eva.as_object().unwrap().len(), 3, "{eva}");
+        assert_eq!(eva["registration"]["number"], "19061234501");
+        for (query, field) in [("?format=xml", "format"), ("?children=maybe", "children"), ("?bom=1", "bom"), ("?columns=email,secret", "columns"), ("?columns=", "columns")] {
             let (status, _, body) = export(&app, query).await;
             let body: Value = serde_json::from_str(&body).unwrap();
             assert_eq!((status, body["error"]["field"].as_str()), (422, Some(field)), "{query}");

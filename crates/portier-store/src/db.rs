@@ -251,7 +251,14 @@ impl Store {
         // turns lock contention into an orderly queue. A connection to a
         // local file cannot go stale, so none is pinged.
         let write = Pool::connect(options.clone(), Settings::new(1)).await?;
-        let read = Pool::connect(options.read_only(true), Settings::new(4)).await?;
+        // Rows cross from SQLite's thread to the reader in a channel: a
+        // large one lets a long read (an export) hand them over in bursts
+        // rather than one wake-up per row.
+        let read = Pool::connect(
+            options.read_only(true).row_buffer_size(1024),
+            Settings::new(4),
+        )
+        .await?;
         Ok(Store {
             db: Db::Sqlite { read, write },
             feed: Arc::default(),
@@ -468,6 +475,11 @@ pub(crate) async fn insert_many(
 ) -> Result<Vec<uuid::Uuid>> {
     debug_assert!(width > 0 && args.len().is_multiple_of(width));
     let returning = tail.contains("RETURNING");
+    // SQLite looks a `$N` parameter up by a walk through the statement's
+    // list of names, once per value bound: a statement of thousands of
+    // values would take quadratic time. Its anonymous `?` are bound by
+    // position.
+    let anonymous = matches!(tx.conn, TxConn::Sqlite(_));
     let per_statement = (MAX_BINDS / width).max(1) * width;
     let mut out = Vec::new();
     let mut args = args.into_iter().peekable();
@@ -483,8 +495,12 @@ pub(crate) async fn insert_many(
                 if c > 0 {
                     sql.push_str(", ");
                 }
-                sql.push('$');
-                sql.push_str(&(r * width + c + 1).to_string());
+                if anonymous {
+                    sql.push('?');
+                } else {
+                    sql.push('$');
+                    sql.push_str(&(r * width + c + 1).to_string());
+                }
             }
             sql.push(')');
         }

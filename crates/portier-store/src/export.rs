@@ -74,14 +74,18 @@ macro_rules! export_sql {
     };
 }
 
+/// Rows handed on at once: one wake-up of the receiver per batch, not per
+/// member.
+pub const BATCH: usize = 256;
+
 /// Sends every member of `org` (and, with `children`, of the organizations
-/// below it) to `out`, in the order of the users list; stops early when the
-/// receiver is gone. Returns how many were sent.
+/// below it) to `out` in batches of [`BATCH`], in the order of the users
+/// list; stops early when the receiver is gone. Returns how many were sent.
 pub async fn members(
     store: &Store,
     org: &Organization,
     children: bool,
-    out: Sender<ExportRow>,
+    out: Sender<Vec<ExportRow>>,
 ) -> Result<u64> {
     macro_rules! run {
         ($sql:expr, $c:ident) => {{
@@ -91,15 +95,26 @@ pub async fn members(
                 .bind(org.path.as_str())
                 .fetch($c);
             let mut sent = 0u64;
+            let mut batch = Vec::with_capacity(BATCH);
             loop {
                 match rows.try_next().await {
                     Ok(Some(row)) => {
-                        if out.send(row).await.is_err() {
-                            break Ok(sent);
+                        batch.push(row);
+                        if batch.len() == BATCH {
+                            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                            if out.send(full).await.is_err() {
+                                break Ok(sent);
+                            }
+                            sent += BATCH as u64;
                         }
-                        sent += 1;
                     }
-                    Ok(None) => break Ok(sent),
+                    Ok(None) => {
+                        let rest = batch.len() as u64;
+                        if rest > 0 && out.send(batch).await.is_ok() {
+                            sent += rest;
+                        }
+                        break Ok(sent);
+                    }
                     Err(e) => break Err(e),
                 }
             }

@@ -361,8 +361,8 @@ async fn look_up(
     let ids: Vec<Uuid> = accounts.values().map(|a| a.id.0).collect();
     let members: HashSet<Uuid> = in_list(
         tx,
-        "SELECT account_id, CAST(NULL AS TEXT) FROM memberships
-          WHERE organization_id = $1 AND account_id IN",
+        "SELECT m.account_id, CAST(NULL AS TEXT) FROM {values}
+           JOIN memberships m ON m.organization_id = $1 AND m.account_id = v.column1",
         Some(org.id),
         ids.iter().map(|i| Arg::Id(*i)),
     )
@@ -372,7 +372,8 @@ async fn look_up(
     .collect();
     let registered: HashMap<Uuid, String> = in_list(
         tx,
-        "SELECT account_id, number FROM registrations WHERE account_id IN",
+        "SELECT g.account_id, g.number FROM {values}
+           JOIN registrations g ON g.account_id = v.column1",
         None,
         ids.iter().map(|i| Arg::Id(*i)),
     )
@@ -386,7 +387,8 @@ async fn look_up(
         .collect();
     let taken: HashMap<String, Uuid> = in_list(
         tx,
-        "SELECT account_id, staff_code FROM memberships WHERE organization_id = $1 AND staff_code IN",
+        "SELECT m.account_id, m.staff_code FROM {values}
+           JOIN memberships m ON m.organization_id = $1 AND m.staff_code = v.column1",
         Some(org.id),
         codes.into_iter().map(Arg::Text),
     )
@@ -467,9 +469,12 @@ fn judge(
     })
 }
 
-/// Runs `head ($2, $3, …)` (with `org` as `$1`; else from `$1`) for
-/// `values`, a few thousand at a time; each row is an id and an optional
-/// text.
+/// Runs `sql` for `values`, a few thousand at a time: `{values}` in it
+/// stands for a table `v` of them (`v.column1`), `$1` for `org` when given.
+/// The values are joined rather than listed after `IN`, so that each is one
+/// probe of an index whatever the size of the organization (PostgreSQL
+/// would otherwise read all its members and test each against the list).
+/// Each row is an id and an optional text.
 async fn in_list(
     tx: &mut Tx,
     head: &str,
@@ -483,8 +488,8 @@ async fn in_list(
         let mut args: Vec<Arg> = org.map(|o| Arg::Id(o.0)).into_iter().collect();
         let first = args.len() + 1;
         args.extend(rest.by_ref().take(2000));
-        let marks: Vec<String> = (first..=args.len()).map(|i| format!("${i}")).collect();
-        let sql = format!("{head} ({})", marks.join(", "));
+        let marks: Vec<String> = (first..=args.len()).map(|i| format!("(${i})")).collect();
+        let sql = head.replace("{values}", &format!("(VALUES {}) AS v", marks.join(", ")));
         let rows: Vec<(Uuid, Option<String>)> = in_tx!(tx, |c| {
             // Placeholders only; the values are bound.
             crate::bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())), &args)
@@ -628,19 +633,22 @@ async fn write(
             group_rows.extend([Arg::Id(g.0), Arg::Id(m.id.0)]);
         }
         // seed 000: the registration number, recorded (and checked) as an
-        // administrator's add records it.
-        crate::registrations::settle(
-            tx,
-            account,
-            item.member.registration.as_ref(),
-            None,
-            lifecycle.register_checks,
-            actor,
-            org.id,
-            org.environment_id,
-            origin,
-        )
-        .await?;
+        // administrator's add records it; a number a role needs but the row
+        // lacks was refused by the plan.
+        if item.member.registration.is_some() {
+            crate::registrations::settle(
+                tx,
+                account,
+                item.member.registration.as_ref(),
+                None,
+                lifecycle.register_checks,
+                actor,
+                org.id,
+                org.environment_id,
+                origin,
+            )
+            .await?;
+        }
         let reused = planned.report.outcome == Outcome::Reused;
         let invitation_sent = if invite && m.active {
             crate::members::welcome(tx, account, org, lifecycle, origin, !reused).await?
@@ -1160,7 +1168,7 @@ pub async fn report(
 }
 
 /// How long a node holds a job it runs before another may take it over.
-const LEASE: chrono::Duration = chrono::Duration::seconds(60);
+const LEASE: chrono::Duration = chrono::Duration::seconds(15);
 
 /// A job taken to run: its import, the file and the rights of its starter.
 pub struct Claimed {

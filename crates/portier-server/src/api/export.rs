@@ -74,6 +74,62 @@ pub fn cells(r: &ExportRow) -> [Cow<'_, str>; COLUMNS.len()] {
     ]
 }
 
+/// The columns an export writes: indexes into [`COLUMNS`], in its order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection(Vec<usize>);
+
+impl Selection {
+    pub fn all() -> Selection {
+        Selection((0..COLUMNS.len()).collect())
+    }
+
+    /// `columns=email,given_name,…` (any order; written in the export's);
+    /// all of them when absent.
+    pub fn parse(raw: Option<&str>) -> Result<Selection, portier_core::FieldError> {
+        let Some(raw) = raw else {
+            return Ok(Selection::all());
+        };
+        let mut chosen = Vec::new();
+        for name in raw.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let i = COLUMNS.iter().position(|c| *c == name).ok_or_else(|| {
+                portier_core::FieldError::new(
+                    "columns",
+                    "unknown_column",
+                    format!(
+                        "there is no column \"{}\"; the columns are {}",
+                        name.chars().take(40).collect::<String>(),
+                        COLUMNS.join(", ")
+                    ),
+                )
+            })?;
+            chosen.push(i);
+        }
+        if chosen.is_empty() {
+            return Err(portier_core::FieldError::new(
+                "columns",
+                "required",
+                "choose at least one column",
+            ));
+        }
+        chosen.sort_unstable();
+        chosen.dedup();
+        Ok(Selection(chosen))
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.0.iter().map(|i| COLUMNS[*i])
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.names().any(|n| n == name)
+    }
+
+    /// The cells of `row` this selection writes.
+    fn pick<'a>(&'a self, cells: &'a [Cow<'a, str>]) -> impl Iterator<Item = &'a str> + 'a {
+        self.0.iter().map(|i| cells[*i].as_ref())
+    }
+}
+
 /// A row as a JSON object.
 pub fn json_of(r: &ExportRow) -> serde_json::Value {
     let list = |v: &Option<String>| -> Vec<String> {
@@ -110,14 +166,14 @@ pub fn json_of(r: &ExportRow) -> serde_json::Value {
 
 /// What an export begins with: the CSV header (after a byte-order mark
 /// when asked), or the JSON array's opening.
-pub fn opening(format: Format, bom: bool) -> String {
+pub fn opening(format: Format, bom: bool, columns: &Selection) -> String {
     let mut head = String::new();
     match format {
         Format::Csv => {
             if bom {
                 head.push('\u{FEFF}');
             }
-            csv_record(&mut head, COLUMNS);
+            csv_record(&mut head, columns.names());
         }
         Format::Json => head.push('['),
         Format::Xlsx => {}
@@ -126,17 +182,37 @@ pub fn opening(format: Format, bom: bool) -> String {
 }
 
 /// Appends `row` to `out`; `first` says whether it is the export's first.
-pub fn write_row(out: &mut String, format: Format, row: &ExportRow, first: bool) {
+pub fn write_row(
+    out: &mut String,
+    format: Format,
+    row: &ExportRow,
+    first: bool,
+    columns: &Selection,
+) {
     match format {
         Format::Csv => {
             let cells = cells(row);
-            csv_record(out, cells.iter().map(|c| c.as_ref()));
+            csv_record(out, columns.pick(&cells));
         }
         Format::Json => {
             if !first {
                 out.push(',');
             }
-            out.push_str(&json_of(row).to_string());
+            let mut object = json_of(row);
+            if columns.0.len() < COLUMNS.len()
+                && let Some(fields) = object.as_object_mut()
+            {
+                // The registration is one object for its three columns; the
+                // account's id always identifies the row.
+                fields.retain(|key, _| match key.as_str() {
+                    "account_id" => true,
+                    "registration" => ["register", "registration_number", "registration_state"]
+                        .iter()
+                        .any(|c| columns.has(c)),
+                    other => columns.has(other),
+                });
+            }
+            out.push_str(&object.to_string());
         }
         Format::Xlsx => {}
     }
@@ -156,7 +232,8 @@ pub fn closing(format: Format) -> &'static str {
 /// is on disk once written. The file comes back open and already unlinked,
 /// so it disappears when closed. A sheet holds at most 1,048,575 rows.
 pub async fn write_xlsx(
-    mut rx: tokio::sync::mpsc::Receiver<ExportRow>,
+    mut rx: tokio::sync::mpsc::Receiver<Vec<ExportRow>>,
+    columns: Selection,
 ) -> std::io::Result<std::fs::File> {
     tokio::task::spawn_blocking(move || {
         use rust_xlsxwriter::{Format as Style, Workbook};
@@ -165,24 +242,25 @@ pub async fn write_xlsx(
         let sheet = book.add_worksheet_with_constant_memory().map_err(io)?;
         sheet.set_name("Members").map_err(io)?;
         let bold = Style::new().set_bold();
-        for (c, name) in COLUMNS.iter().enumerate() {
+        for (c, name) in columns.names().enumerate() {
             sheet
-                .write_string_with_format(0, c as u16, *name, &bold)
+                .write_string_with_format(0, c as u16, name, &bold)
                 .map_err(io)?;
         }
         let mut row: u32 = 0;
-        while let Some(r) = rx.blocking_recv() {
-            row += 1;
-            if row > 1_048_575 {
-                return Err(std::io::Error::other(
-                    "an XLSX sheet holds at most 1,048,575 members: export CSV or JSON",
-                ));
-            }
-            for (c, cell) in cells(&r).iter().enumerate() {
-                if !cell.is_empty() {
-                    sheet
-                        .write_string(row, c as u16, cell.as_ref())
-                        .map_err(io)?;
+        while let Some(batch) = rx.blocking_recv() {
+            for r in batch {
+                row += 1;
+                if row > 1_048_575 {
+                    return Err(std::io::Error::other(
+                        "an XLSX sheet holds at most 1,048,575 members: export CSV or JSON",
+                    ));
+                }
+                let cells = cells(&r);
+                for (c, cell) in columns.pick(&cells).enumerate() {
+                    if !cell.is_empty() {
+                        sheet.write_string(row, c as u16, cell).map_err(io)?;
+                    }
                 }
             }
         }
@@ -211,7 +289,8 @@ pub async fn write_xlsx(
     params(("org" = uuid::Uuid, Path, description = "The organization's id"),
         ("format" = Option<String>, Query, description = "csv (default), json or xlsx"),
         ("children" = Option<bool>, Query, description = "Include the organizations below"),
-        ("bom" = Option<bool>, Query, description = "CSV: start with a UTF-8 byte-order mark")),
+        ("bom" = Option<bool>, Query, description = "CSV: start with a UTF-8 byte-order mark"),
+        ("columns" = Option<String>, Query, description = "The columns to write, comma-separated (default: all)")),
     responses(
         (status = 200, description = "The members, streamed", content(
             (String = "text/csv"),
@@ -236,17 +315,18 @@ pub async fn export(
         })?,
     };
     let (children, bom) = (flag(&q, "children", false)?, flag(&q, "bom", false)?);
+    let columns = Selection::parse(q.get("columns").map(String::as_str))?;
     let origin = Origin::now(client);
     portier_store::export::record(&state.store, auth.actor(), &org, format, children, &origin)
         .await?;
-    let (tx, rx) = tokio::sync::mpsc::channel::<ExportRow>(ROWS_PER_CHUNK * 2);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<ExportRow>>(4);
     let store = state.store.clone();
     let reading = tokio::spawn({
         let org = org.clone();
         async move { portier_store::export::members(&store, &org, children, tx).await }
     });
     if format == Format::Xlsx {
-        let file = write_xlsx(rx).await.map_err(|e| {
+        let file = write_xlsx(rx, columns).await.map_err(|e| {
             tracing::error!(error = %e, "export failed");
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -273,27 +353,33 @@ pub async fn export(
         });
         return Ok(attachment(Body::from_stream(stream), format, &org));
     }
-    let head = opening(format, bom);
+    let head = opening(format, bom, &columns);
     struct Reading {
-        rx: tokio::sync::mpsc::Receiver<ExportRow>,
+        rx: tokio::sync::mpsc::Receiver<Vec<ExportRow>>,
         task: Option<tokio::task::JoinHandle<portier_store::Result<u64>>>,
         head: Option<String>,
         first: bool,
+        columns: Selection,
     }
     let start = Reading {
         rx,
         task: Some(reading),
         head: Some(head),
         first: true,
+        columns,
     };
     let stream = futures_util::stream::unfold(start, move |mut r| async move {
         let mut chunk = r.head.take().unwrap_or_default();
         let mut rows = 0;
         while rows < ROWS_PER_CHUNK {
-            let Some(row) = r.rx.recv().await else { break };
-            rows += 1;
-            write_row(&mut chunk, format, &row, r.first);
-            r.first = false;
+            let Some(batch) = r.rx.recv().await else {
+                break;
+            };
+            for row in &batch {
+                write_row(&mut chunk, format, row, r.first, &r.columns);
+                r.first = false;
+            }
+            rows += batch.len();
         }
         if rows == 0 {
             // All read: the reading ended well, or the answer is cut short

@@ -514,6 +514,8 @@ pub struct ExportPage {
     pub page: Page,
     pub org: Organization,
     pub nav: Vec<NavLink>,
+    /// Every column: its name in the file, and what it holds.
+    pub columns: Vec<(&'static str, String)>,
 }
 
 async fn export_form(
@@ -525,7 +527,17 @@ async fn export_form(
         Ok(c) => c,
         Err(page) => return page,
     };
+    let i18n = &person.viewer.i18n;
     ExportPage {
+        columns: portier_core::export::COLUMNS
+            .iter()
+            .map(|c| {
+                (
+                    *c,
+                    i18n.t(&format!("export-column-{}", c.replace('_', "-"))),
+                )
+            })
+            .collect(),
         page: person.viewer.page(),
         nav: ctx.nav(&person.viewer.i18n, Section::Members),
         org: ctx.org.clone(),
@@ -540,11 +552,22 @@ async fn download(
     client: ClientAddr,
     Path(org): Path<String>,
     Query(q): Query<HashMap<String, String>>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
 ) -> Response {
     let ctx = match org_context::<MembersRead>(&state, &person, &org).await {
         Ok(c) => c,
         Err(page) => return page,
     };
+    // The form's column boxes come as one `columns` each: the API takes
+    // them as one list.
+    let mut q = q;
+    let chosen: Vec<String> = form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
+        .filter(|(k, _)| k == "column")
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    if !chosen.is_empty() {
+        q.insert("columns".into(), chosen.join(","));
+    }
     let caller = Caller(ctx.principal, Via::Session(person.session));
     crate::api::export::export(State(state), caller, client, Path(org), Query(q))
         .await
