@@ -498,7 +498,7 @@ async function importExport(page, lang) {
     `omar-${lang}@e2e.example;Omar;;Haddou;Lid`,
     "geen-adres;Fout;;Adres;member",
   ].join("\r\n");
-  await page.getByLabel(t.importFile).setInputFiles({ name: "mensen.csv", mimeType: "text/csv", buffer: Buffer.from(csv) });
+  await page.getByLabel(t.importFile, { exact: true }).setInputFiles({ name: "mensen.csv", mimeType: "text/csv", buffer: Buffer.from(csv) });
   await page.getByLabel(t.importSkip).check();
   await page.getByRole("button", { name: t.importCheck }).click();
   const report = page.locator("#import-report");
