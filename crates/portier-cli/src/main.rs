@@ -611,10 +611,12 @@ async fn import(
         }],
     };
     let origin = Origin::now(None);
-    let id = match resume {
-        Some(raw) => raw
-            .parse::<uuid::Uuid>()
-            .map_err(|_| anyhow::anyhow!("--resume: {raw:?} is not an import id"))?,
+    let (id, planned) = match resume {
+        Some(raw) => (
+            raw.parse::<uuid::Uuid>()
+                .map_err(|_| anyhow::anyhow!("--resume: {raw:?} is not an import id"))?,
+            None,
+        ),
         None => {
             let path = file.ok_or_else(|| anyhow::anyhow!("FILE: which file to import?"))?;
             let source = std::fs::read(path)
@@ -649,10 +651,11 @@ async fn import(
                 invite: how.invite,
                 skip_invalid: how.skip_invalid,
             };
-            portier_store::import::enqueue(
+            let id = portier_store::import::enqueue(
                 &store, &org, &principal, &request, &plan, "running", &origin,
             )
-            .await?
+            .await?;
+            (id, Some(plan))
         }
     };
     let job = portier_store::import::claim(&store, Some(id), origin.now)
@@ -671,6 +674,7 @@ async fn import(
     let done = portier_store::import::run_job(
         &store,
         job,
+        planned,
         config.import_chunk_rows,
         &lifecycle,
         |at, total| {

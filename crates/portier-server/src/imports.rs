@@ -36,6 +36,7 @@ pub async fn run_one(state: &AppState) -> portier_store::Result<bool> {
     let result = portier_store::import::run_job(
         &state.store,
         job,
+        None,
         state.config.import_chunk_rows,
         &state.config.lifecycle,
         |_, _| {},

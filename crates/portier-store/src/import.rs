@@ -1248,7 +1248,8 @@ pub async fn claim(store: &Store, id: Option<Uuid>, now: DateTime<Utc>) -> Resul
     }))
 }
 
-/// Runs a claimed job to its end: plans the file again, then writes it in
+/// Runs a claimed job to its end: plans the file (again, unless `planned`
+/// is the plan its starter just made), then writes it in
 /// chunks of `chunk_rows` from where the last commit stopped, each chunk
 /// renewing the lease. `progress` hears the rows done after each chunk.
 /// When rows are invalid and the import is all or nothing, nothing is
@@ -1256,6 +1257,7 @@ pub async fn claim(store: &Store, id: Option<Uuid>, now: DateTime<Utc>) -> Resul
 pub async fn run_job(
     store: &Store,
     job: Claimed,
+    planned: Option<Plan>,
     chunk_rows: usize,
     lifecycle: &Lifecycle,
     mut progress: impl FnMut(u64, u64),
@@ -1266,9 +1268,16 @@ pub async fn run_job(
         client_addr: job.client_addr.clone(),
         now,
     };
-    let table = portier_core::import::read(job.request.kind, &job.request.source)
-        .map_err(DomainError::Invalid)?;
-    let mut plan = plan(store, org, &job.principal, table).await?;
+    let mut plan = match planned {
+        // Its starter planned it a moment ago: each chunk looks its rows up
+        // again anyway.
+        Some(p) if job.import.done_rows == 0 => p,
+        _ => {
+            let table = portier_core::import::read(job.request.kind, &job.request.source)
+                .map_err(DomainError::Invalid)?;
+            plan(store, org, &job.principal, table).await?
+        }
+    };
     let total = plan.rows.len() as u64;
     let start = usize::try_from(job.import.done_rows)
         .unwrap_or(0)
