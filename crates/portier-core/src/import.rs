@@ -467,37 +467,90 @@ pub fn read_csv(bytes: &[u8]) -> Result<Table, FieldError> {
     Ok(Table { header, rows })
 }
 
-/// XLSX: the first sheet; numbers as written without a needless `.0`.
+/// The most a workbook may unpack to, by the sizes its archive declares.
+const MAX_UNPACKED: u64 = 256 * 1024 * 1024;
+
+/// The most columns a sheet to import may use.
+const MAX_COLUMNS: u32 = 256;
+
+/// XLSX: the first sheet; numbers as written without a needless `.0`. The
+/// cells are read one by one, so a sheet that declares a vast range (a cell
+/// at A1 and one at XFD1048576) costs only the cells it holds; a workbook
+/// that would unpack beyond 256 MB, a cell beyond column 256 or a row beyond
+/// [`MAX_ROWS`] is refused.
 pub fn read_xlsx(bytes: &[u8]) -> Result<Table, FieldError> {
     use calamine::{Data, Reader};
-    let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes))
-        .map_err(|e| file_error("xlsx", format!("this is not an XLSX file: {e}")))?;
-    let range = book
-        .worksheet_range_at(0)
-        .ok_or_else(|| file_error("empty", "the workbook has no sheet"))?
-        .map_err(|e| file_error("xlsx", format!("the first sheet cannot be read: {e}")))?;
-    let text = |d: &Data| -> String {
+    let not_xlsx =
+        |e: &dyn std::fmt::Display| file_error("xlsx", format!("this is not an XLSX file: {e}"));
+    let mut archive =
+        zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| not_xlsx(&e))?;
+    let mut unpacked: u64 = 0;
+    for i in 0..archive.len() {
+        let entry = archive.by_index_raw(i).map_err(|e| not_xlsx(&e))?;
+        unpacked = unpacked.saturating_add(entry.size());
+    }
+    if unpacked > MAX_UNPACKED {
+        return Err(file_error(
+            "too_large",
+            "the workbook unpacks to more than 256 MB; export the sheet as CSV",
+        ));
+    }
+    let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes)).map_err(|e| not_xlsx(&e))?;
+    let name = book
+        .sheet_names()
+        .first()
+        .cloned()
+        .ok_or_else(|| file_error("empty", "the workbook has no sheet"))?;
+    let text = |d: Data| -> String {
         match d {
             Data::Empty => String::new(),
-            Data::String(s) => s.clone(),
-            Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+            Data::String(s) => s,
+            Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
             Data::Float(f) => f.to_string(),
             Data::Int(i) => i.to_string(),
             Data::Bool(b) => b.to_string(),
-            Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+            Data::DateTimeIso(s) | Data::DurationIso(s) => s,
             other => other.to_string(),
         }
     };
-    let start = range.start().map(|(r, _)| r as u64).unwrap_or(0);
-    let mut rows = range.rows().enumerate();
+    let unreadable = |e: &dyn std::fmt::Display| {
+        file_error("xlsx", format!("the first sheet cannot be read: {e}"))
+    };
+    let mut cells = book
+        .worksheet_cells_reader(&name)
+        .map_err(|e| unreadable(&e))?;
+    let mut rows: std::collections::BTreeMap<u32, Vec<String>> = Default::default();
+    while let Some(cell) = cells.next_cell().map_err(|e| unreadable(&e))? {
+        let (row, col) = cell.get_position();
+        let value = text(Data::from(cell.get_value().clone()));
+        if value.is_empty() {
+            continue;
+        }
+        if col >= MAX_COLUMNS {
+            return Err(file_error(
+                "too_many_columns",
+                format!("a sheet to import uses at most {MAX_COLUMNS} columns"),
+            ));
+        }
+        if row as usize > MAX_ROWS {
+            return Err(file_error(
+                "too_many_rows",
+                format!("a file holds at most {MAX_ROWS} rows; split it"),
+            ));
+        }
+        let line = rows.entry(row).or_default();
+        if line.len() <= col as usize {
+            line.resize(col as usize + 1, String::new());
+        }
+        line[col as usize] = value;
+    }
+    let mut rows = rows.into_iter();
     let header = match rows.next() {
         None => return Err(file_error("empty", "the first sheet is empty")),
-        Some((_, r)) => r.iter().map(text).collect(),
+        Some((_, r)) => r,
     };
-    let rows = rows
-        .map(|(i, r)| (start + i as u64 + 1, r.iter().map(text).collect::<Vec<_>>()))
-        .filter(|(_, r)| r.iter().any(|c| !c.trim().is_empty()))
-        .collect();
+    // Rows as the spreadsheet numbers them: the first is 1.
+    let rows = rows.map(|(r, cells)| (u64::from(r) + 1, cells)).collect();
     Ok(Table { header, rows })
 }
 

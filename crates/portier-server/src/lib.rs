@@ -171,22 +171,28 @@ pub fn router(state: AppState) -> Router {
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(CatchPanicLayer::custom(error::panic_response))
                 .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.config.request_timeout))
-                .layer(axum::middleware::from_fn_with_state(state.config.body_limit, limit_body)),
+                .layer(axum::middleware::from_fn_with_state(
+                    (state.config.body_limit, state.config.import_max_bytes),
+                    limit_body,
+                )),
         )
         .layer(csrf_layer(&state.config.lifecycle.public_url))
         .with_state(state)
 }
 
-/// Request bodies beyond `limit` are refused (413), except an import's
-/// upload, whose handler reads up to `import_max_bytes`.
+/// Request bodies beyond the configured limit are refused (413); an
+/// import's upload (a path ending in `/members/import`, the API's or the
+/// console's) may reach `import_max_bytes`, with room for a form's fields.
 async fn limit_body(
-    axum::extract::State(limit): axum::extract::State<usize>,
+    axum::extract::State((limit, import_limit)): axum::extract::State<(usize, usize)>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    if req.uri().path().ends_with("/members/import") {
-        return next.run(req).await;
-    }
+    let limit = if req.uri().path().ends_with("/members/import") {
+        import_limit.saturating_add(64 * 1024)
+    } else {
+        limit
+    };
     let declared = req
         .headers()
         .get(axum::http::header::CONTENT_LENGTH)

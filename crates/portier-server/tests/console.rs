@@ -1064,6 +1064,31 @@ both_backends! {
         }
     }
 
+    async fn a_planned_import_runs_with_the_rights_of_who_confirms_it(db) {
+        let app = TestApp::start(db).await;
+        let admin = admin_session(&app).await;
+        let org = app.org_id.clone();
+        // The administrator plans to make someone an administrator...
+        let sent = upload(&app, &format!("/orgs/{org}/members/import"), &admin, "E-mail;Rol\r\nboss@example.nl;administrator\r\n", &[]).await;
+        assert_eq!(sent.status, 303, "{}", sent.html);
+        let at = sent.headers["location"].to_str().unwrap().to_owned();
+        // ...and a user manager, who may not give that role, confirms it.
+        let manager = app.session_in(&org, "um@example.nl", &["user-manager"]).await;
+        let confirmed = post(&app, &format!("{at}/confirm"), Some(&manager), &[]).await;
+        assert_eq!(confirmed.status, 303, "{}", confirmed.html);
+        let mut page = get(&app, &at, Some(&admin), None).await;
+        for _ in 0..100 {
+            if page.html.contains("state-done") || page.html.contains("state-failed") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            page = get(&app, &at, Some(&admin), None).await;
+        }
+        assert!(page.html.contains("state-failed"), "planned again with the manager's rights: {}", page.html);
+        let found = app.get(&format!("/api/v1/organizations/{org}/members?q=boss")).await;
+        assert_eq!(found.body["items"].as_array().unwrap().len(), 0, "{}", found.body);
+    }
+
     async fn importing_needs_the_right_to_invite_members(db) {
         let app = TestApp::start(db).await;
         let org = app.org_id.clone();

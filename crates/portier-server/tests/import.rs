@@ -120,6 +120,16 @@ both_backends! {
         assert_eq!((status, bad["error"]["code"].as_str(), bad["error"]["field"].as_str()), (422, Some("email_column_missing"), Some("file")));
         let (status, _) = upload(&app, &org, "", "image/png", b"x".to_vec()).await;
         assert_eq!(status, 415);
+        // A sheet that declares a vast range costs only its cells, and is
+        // refused for its far column, not read into memory.
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.write_string(0, 0, "email").unwrap();
+        sheet.write_string(1_048_575, 16_383, "far").unwrap();
+        let (status, bad) = upload(&app, &org, "", XLSX, book.save_to_buffer().unwrap()).await;
+        assert_eq!((status, bad["error"]["code"].as_str()), (422, Some("too_many_columns")), "{bad}");
+        let (status, bad) = upload(&app, &org, "", XLSX, b"PK\x03\x04 not a workbook".to_vec()).await;
+        assert_eq!((status, bad["error"]["field"].as_str()), (422, Some("file")), "{bad}");
         let (status, bad) = upload(&app, &org, "?dry_run=maybe", "text/csv", file(10).into_bytes()).await;
         assert_eq!((status, bad["error"]["field"].as_str()), (422, Some("dry_run")));
     }

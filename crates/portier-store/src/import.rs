@@ -614,13 +614,54 @@ async fn write(
             .collect()
     };
     let mut group_rows = Vec::new();
+    // A membership not written lost a race since the lookup: to another
+    // add of the same person (a member now), or to another member taking
+    // its staff code (then the row is refused, and an account made for it
+    // just now goes again).
+    let lost: Vec<Uuid> = memberships
+        .iter()
+        .filter(|(_, m)| !inserted.contains(&m.id))
+        .map(|(_, m)| m.account_id.0)
+        .collect();
+    let now_members: HashSet<Uuid> = in_list(
+        tx,
+        "SELECT m.account_id, CAST(NULL AS TEXT) FROM {values}
+           JOIN memberships m ON m.organization_id = $1 AND m.account_id = v.column1",
+        Some(org.id),
+        lost.iter().map(|a| Arg::Id(*a)),
+    )
+    .await?
+    .into_iter()
+    .map(|(id, _)| id)
+    .collect();
     let mut events = Vec::new();
     for (i, m) in &memberships {
         let planned = &mut rows[*i];
         if !inserted.contains(&m.id) {
-            planned.report.outcome = Outcome::AlreadyMember;
-            planned.report.message = Some("already a member".into());
-            planned.item = None;
+            if now_members.contains(&m.account_id.0) {
+                planned.report.outcome = Outcome::AlreadyMember;
+                planned.report.field = Some(columns.name_of(portier_core::import::Column::Email));
+                planned.report.message = Some("already a member of this organization".into());
+                planned.item = None;
+                continue;
+            }
+            if planned.report.outcome == Outcome::New {
+                in_tx!(tx, |c| {
+                    sqlx::query("DELETE FROM accounts WHERE id = $1")
+                        .bind(m.account_id.0)
+                        .execute(c)
+                        .await
+                        .map(|r| r.rows_affected())
+                })?;
+            }
+            planned.report.account_id = None;
+            planned.refuse(
+                columns.name_of(portier_core::import::Column::StaffCode),
+                format!(
+                    "another member of this organization took the code {} meanwhile",
+                    m.staff_code.as_deref().unwrap_or_default()
+                ),
+            );
             continue;
         }
         let Some(item) = planned.item.as_ref() else {
@@ -1067,24 +1108,33 @@ pub async fn enqueue(
     Ok(id)
 }
 
-/// Confirms a planned import: it runs as a job. Returns false when it was
-/// not waiting for a confirmation.
+/// How long a dry run waits for its confirmation.
+const PLANNED_FOR: chrono::Duration = chrono::Duration::hours(24);
+
+/// Confirms a planned import: it runs as a job, as `confirmer` (whose
+/// rights it plans with again, and who is audited), not as whoever
+/// uploaded it. Returns false when it was not waiting for a confirmation
+/// (confirmed already, or uploaded more than a day ago).
 pub async fn confirm(
     store: &Store,
     org: OrganizationId,
     id: Uuid,
+    confirmer: &Principal,
     now: DateTime<Utc>,
 ) -> Result<bool> {
+    let actor = serde_json::json!({"actor": confirmer.actor, "grants": store_grants(confirmer)});
     let mut tx = store.begin().await?;
     let changed = in_tx!(&mut tx, |c| {
         sqlx::query(
-            "UPDATE imports SET state = 'running', new_count = 0, reused_count = 0,
+            "UPDATE imports SET state = 'running', actor = $4, new_count = 0, reused_count = 0,
                 member_count = 0, invalid_count = 0, updated_at = $3
-             WHERE id = $1 AND organization_id = $2 AND state = 'planned'",
+             WHERE id = $1 AND organization_id = $2 AND state = 'planned' AND created_at > $5",
         )
         .bind(id)
         .bind(org.0)
         .bind(now)
+        .bind(Json(&actor))
+        .bind(now - PLANNED_FOR)
         .execute(c)
         .await
         .map(|r| r.rows_affected())

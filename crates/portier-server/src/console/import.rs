@@ -460,7 +460,7 @@ async fn confirm(
         Err(page) => return *page,
     };
     let now = Origin::now(None).now;
-    match portier_store::import::confirm(&state.store, ctx.org.id, id, now).await {
+    match portier_store::import::confirm(&state.store, ctx.org.id, id, &ctx.principal, now).await {
         Ok(true) => state.import_wake.notify_one(),
         // Confirmed already (twice sent): the page shows where it is.
         Ok(false) => {}
