@@ -359,17 +359,7 @@ async fn look_up(
         .map(|a| (a.email.as_str().to_owned(), a))
         .collect();
     let ids: Vec<Uuid> = accounts.values().map(|a| a.id.0).collect();
-    let members: HashSet<Uuid> = in_list(
-        tx,
-        "SELECT m.account_id, CAST(NULL AS TEXT) FROM {values}
-           JOIN memberships m ON m.organization_id = $1 AND m.account_id = v.column1",
-        Some(org.id),
-        ids.iter().map(|i| Arg::Id(*i)),
-    )
-    .await?
-    .into_iter()
-    .map(|(id, _)| id)
-    .collect();
+    let members = members_among(tx, org.id, &ids).await?;
     let registered: HashMap<Uuid, String> = in_list(
         tx,
         "SELECT g.account_id, g.number FROM {values}
@@ -418,6 +408,25 @@ async fn look_up(
         }
     }
     Ok(())
+}
+
+/// Which of these accounts are members of `org`.
+async fn members_among(
+    tx: &mut Tx,
+    org: OrganizationId,
+    accounts: &[Uuid],
+) -> Result<HashSet<Uuid>> {
+    Ok(in_list(
+        tx,
+        "SELECT m.account_id, CAST(NULL AS TEXT) FROM {values}
+           JOIN memberships m ON m.organization_id = $1 AND m.account_id = v.column1",
+        Some(org),
+        accounts.iter().map(|a| Arg::Id(*a)),
+    )
+    .await?
+    .into_iter()
+    .map(|(id, _)| id)
+    .collect())
 }
 
 /// What [`look_up`] found means for one row.
@@ -623,17 +632,7 @@ async fn write(
         .filter(|(_, m)| !inserted.contains(&m.id))
         .map(|(_, m)| m.account_id.0)
         .collect();
-    let now_members: HashSet<Uuid> = in_list(
-        tx,
-        "SELECT m.account_id, CAST(NULL AS TEXT) FROM {values}
-           JOIN memberships m ON m.organization_id = $1 AND m.account_id = v.column1",
-        Some(org.id),
-        lost.iter().map(|a| Arg::Id(*a)),
-    )
-    .await?
-    .into_iter()
-    .map(|(id, _)| id)
-    .collect();
+    let now_members = members_among(tx, org.id, &lost).await?;
     let mut events = Vec::new();
     for (i, m) in &memberships {
         let planned = &mut rows[*i];
