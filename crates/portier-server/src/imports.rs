@@ -49,6 +49,7 @@ pub async fn run_one(state: &AppState) -> portier_store::Result<bool> {
         }
         // The file or the organization is wrong: retrying will not help.
         Err(portier_store::Error::Domain(e)) => {
+            let now = portier_store::audit::Origin::now(None).now;
             portier_store::import::give_up(&state.store, id, &e.to_string(), now).await?;
             Ok(true)
         }

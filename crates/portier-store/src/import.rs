@@ -60,13 +60,16 @@ impl Outcome {
         }
     }
 
-    fn parse(s: &str) -> Outcome {
-        match s {
-            "new" => Outcome::New,
-            "reused" => Outcome::Reused,
-            "already_member" => Outcome::AlreadyMember,
-            _ => Outcome::Invalid,
-        }
+    /// The outcome [`Outcome::as_str`] names.
+    pub fn parse(s: &str) -> Option<Outcome> {
+        [
+            Outcome::New,
+            Outcome::Reused,
+            Outcome::AlreadyMember,
+            Outcome::Invalid,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
     }
 }
 
@@ -860,6 +863,43 @@ fn load_principal(actor: Actor, grants: serde_json::Value) -> Principal {
     }
 }
 
+/// What every chunk of one import is written with.
+struct Chunk<'a> {
+    org: &'a Organization,
+    columns: &'a Columns,
+    actor: &'a Actor,
+    import_id: Uuid,
+    invite: bool,
+    lifecycle: &'a Lifecycle,
+}
+
+impl Chunk<'_> {
+    /// Writes `rows` ([`write`]) and their report lines and progress
+    /// ([`record_progress`]), in the caller's transaction.
+    async fn write(&self, tx: &mut Tx, rows: &mut [Planned], origin: &Origin) -> Result<()> {
+        write(
+            tx,
+            self.org,
+            self.columns,
+            self.actor,
+            self.import_id,
+            rows,
+            self.invite,
+            self.lifecycle,
+            origin,
+        )
+        .await?;
+        record_progress(tx, self.import_id, rows, origin.now).await
+    }
+}
+
+/// An import this code has just written or read, read again.
+async fn known(store: &Store, org: OrganizationId, id: Uuid) -> Result<Import> {
+    get(store, org, id)
+        .await?
+        .ok_or(DomainError::NotFound { what: "import" }.into())
+}
+
 /// Refused when rows are invalid and the import is all or nothing: the
 /// plan says which.
 #[derive(Debug)]
@@ -893,26 +933,19 @@ pub async fn run_now(
         origin,
     )
     .await?;
-    let columns = plan.columns.clone();
-    write(
-        &mut tx,
+    let Plan { columns, rows } = &mut plan;
+    let chunk = Chunk {
         org,
-        &columns,
-        &caller.actor,
-        id,
-        &mut plan.rows,
-        request.invite,
+        columns,
+        actor: &caller.actor,
+        import_id: id,
+        invite: request.invite,
         lifecycle,
-        origin,
-    )
-    .await?;
-    record_progress(&mut tx, id, &plan.rows, origin.now).await?;
+    };
+    chunk.write(&mut tx, rows, origin).await?;
     finish(&mut tx, id, org, &caller.actor, origin).await?;
     tx.commit().await?;
-    let import = get(store, org.id, id)
-        .await?
-        .ok_or(DomainError::NotFound { what: "import" })?;
-    Ok(Ok((import, plan)))
+    Ok(Ok((known(store, org.id, id).await?, plan)))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1208,7 +1241,7 @@ pub async fn report(
         .into_iter()
         .map(|(row, outcome, field, message, account_id)| RowReport {
             row: row as u64,
-            outcome: Outcome::parse(&outcome),
+            outcome: Outcome::parse(&outcome).unwrap_or(Outcome::Invalid),
             field,
             message,
             account_id,
@@ -1344,30 +1377,24 @@ pub async fn run_job(
         fail(&mut tx, id, "invalid_rows", now).await?;
         tx.commit().await?;
         progress(total, total);
-        return get(store, org.id, id)
-            .await?
-            .ok_or(DomainError::NotFound { what: "import" }.into());
+        return known(store, org.id, id).await;
     }
-    let columns = plan.columns.clone();
+    let Plan { columns, rows } = &mut plan;
+    let chunk = Chunk {
+        org,
+        columns,
+        actor: &job.principal.actor,
+        import_id: id,
+        invite: job.request.invite,
+        lifecycle,
+    };
     progress(start as u64, total);
     let mut at = start;
-    while at < plan.rows.len() {
-        let end = (at + chunk_rows.max(1)).min(plan.rows.len());
+    while at < rows.len() {
+        let end = (at + chunk_rows.max(1)).min(rows.len());
         let o = origin(Origin::now(None).now);
         let mut tx = store.begin().await?;
-        write(
-            &mut tx,
-            org,
-            &columns,
-            &job.principal.actor,
-            id,
-            &mut plan.rows[at..end],
-            job.request.invite,
-            lifecycle,
-            &o,
-        )
-        .await?;
-        record_progress(&mut tx, id, &plan.rows[at..end], o.now).await?;
+        chunk.write(&mut tx, &mut rows[at..end], &o).await?;
         let still_ours = in_tx!(&mut tx, |c| {
             sqlx::query("UPDATE imports SET lease_until = $2 WHERE id = $1 AND state = 'running'")
                 .bind(id)
@@ -1381,16 +1408,14 @@ pub async fn run_job(
             drop(tx);
             break;
         }
-        if end == plan.rows.len() {
+        if end == rows.len() {
             finish(&mut tx, id, org, &job.principal.actor, &o).await?;
         }
         tx.commit().await?;
         at = end;
         progress(at as u64, total);
     }
-    get(store, org.id, id)
-        .await?
-        .ok_or(DomainError::NotFound { what: "import" }.into())
+    known(store, org.id, id).await
 }
 
 async fn fail(tx: &mut Tx, id: Uuid, error: &str, now: DateTime<Utc>) -> Result<()> {

@@ -360,20 +360,15 @@ pub async fn get_one(
 ) -> Result<Json<ImportView>, ApiError> {
     let (org, _auth) = authorized::<MembersRead>(&state, &caller, &org).await?;
     let id = path_id("id", &id)?;
-    let outcome = match q.get("outcome").map(String::as_str) {
+    let outcome = match q.get("outcome") {
         None => None,
-        Some("new") => Some(Outcome::New),
-        Some("reused") => Some(Outcome::Reused),
-        Some("already_member") => Some(Outcome::AlreadyMember),
-        Some("invalid") => Some(Outcome::Invalid),
-        Some(_) => {
-            return Err(portier_core::FieldError::new(
+        Some(o) => Some(Outcome::parse(o).ok_or_else(|| {
+            portier_core::FieldError::new(
                 "outcome",
                 "invalid",
                 "one of new, reused, already_member, invalid",
             )
-            .into());
-        }
+        })?),
     };
     let limit = match q.get("limit") {
         None => 100_000,
