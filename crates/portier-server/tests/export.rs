@@ -45,8 +45,19 @@ async fn people(app: &TestApp) -> String {
         )
         .await;
     let group = r.body["id"].as_str().unwrap().to_owned();
-    app.add_member(json!({"email": "eva@example.nl", "roles": ["doctor", "member"], "given_name": "Eva", "infix": "de",
-        "family_name": "Vries, van", "staff_code": "P-0042", "labels": ["Oost", "Nacht"], "groups": [group],
+    // A second group whose name holds a comma, given first: lists come out
+    // in order, and a name stays whole.
+    let r = app
+        .call(
+            "POST",
+            &format!("/api/v1/organizations/{org}/groups"),
+            Some(&token),
+            Some(json!({"name": "Zorg, nacht"})),
+        )
+        .await;
+    let night = r.body["id"].as_str().unwrap().to_owned();
+    app.add_member(json!({"email": "eva@example.nl", "roles": ["member", "doctor"], "given_name": "Eva", "infix": "de",
+        "family_name": "Vries, van", "staff_code": "P-0042", "labels": ["Oost", "Nacht"], "groups": [night, group],
         "registration": {"register": "BIG", "number": "19061234501"}})).await;
     app.add_member(json!({"email": "x@example.nl", "given_name": "=HYPERLINK(\"http://evil\")", "phone": "+31 6 12345678"})).await;
     let ward = app
@@ -79,7 +90,7 @@ both_backends! {
         assert_eq!(lines[0], portier_core::export::COLUMNS.join(","));
         let eva = lines.iter().find(|l| l.starts_with("eva@example.nl")).unwrap();
         assert!(eva.contains(",Eva,de,\"Vries, van\","), "{eva}");
-        assert!(eva.contains(",P-0042,\"Oost, Nacht\",\"doctor, member\",Team Oost,BIG,19061234501,"), "{eva}");
+        assert!(eva.contains(",P-0042,\"Oost, Nacht\",\"doctor, member\",\"Team Oost, Zorg, nacht\",BIG,19061234501,"), "{eva}");
         assert!(eva.contains(",false,invited,Acme,"), "{eva}");
         let x = lines.iter().find(|l| l.starts_with("x@example.nl")).unwrap();
         assert!(x.contains(",\"'=HYPERLINK(\"\"http://evil\"\")\","), "formula defused: {x}");
@@ -101,7 +112,12 @@ both_backends! {
         let rows: Vec<Value> = serde_json::from_str(&body).unwrap();
         assert_eq!(rows.len(), 4, "{body}");
         let eva = rows.iter().find(|r| r["email"] == "eva@example.nl").unwrap();
-        assert_eq!((&eva["roles"], &eva["groups"], &eva["labels"]), (&json!(["doctor", "member"]), &json!(["Team Oost"]), &json!(["Oost", "Nacht"])));
+        assert_eq!((&eva["roles"], &eva["groups"], &eva["labels"]), (&json!(["doctor", "member"]), &json!(["Team Oost", "Zorg, nacht"]), &json!(["Oost", "Nacht"])));
+        // CSV and JSON give the same instant (RFC 3339).
+        let created = chrono::DateTime::parse_from_rfc3339(eva["created_at"].as_str().unwrap()).unwrap();
+        let (_, _, csv) = export(&app, "?columns=email,created_at").await;
+        let line = csv.lines().find(|l| l.starts_with("eva@example.nl,")).unwrap();
+        assert_eq!(chrono::DateTime::parse_from_rfc3339(&line["eva@example.nl,".len()..]).unwrap(), created, "{line}");
         assert_eq!(eva["registration"]["number"], "19061234501");
         let piet = rows.iter().find(|r| r["email"] == "piet@example.nl").unwrap();
         assert_eq!(piet["organization"], "Ward 3");

@@ -40,6 +40,15 @@ pub fn status_of(r: &ExportRow) -> &'static str {
     }
 }
 
+/// A list of the store's (roles, groups) as one cell: "a, b".
+fn list_cell(v: &Option<String>) -> Cow<'_, str> {
+    match v.as_deref() {
+        None => Cow::Borrowed(""),
+        Some(l) if l.contains('\u{1f}') => Cow::Owned(l.replace('\u{1f}', ", ")),
+        Some(l) => Cow::Borrowed(l),
+    }
+}
+
 /// The cells of a row, in [`COLUMNS`] order.
 pub fn cells(r: &ExportRow) -> [Cow<'_, str>; COLUMNS.len()] {
     fn text(v: &Option<String>) -> Cow<'_, str> {
@@ -59,8 +68,8 @@ pub fn cells(r: &ExportRow) -> [Cow<'_, str>; COLUMNS.len()] {
         text(&r.description),
         text(&r.staff_code),
         Cow::Owned(r.labels.0.join(", ")),
-        text(&r.roles),
-        text(&r.groups),
+        list_cell(&r.roles),
+        list_cell(&r.groups),
         text(&r.register),
         text(&r.registration_number),
         text(&r.registration_state),
@@ -134,7 +143,7 @@ impl Selection {
 pub fn json_of(r: &ExportRow) -> serde_json::Value {
     let list = |v: &Option<String>| -> Vec<String> {
         v.as_deref()
-            .map(|s| s.split(", ").map(str::to_owned).collect())
+            .map(|s| s.split('\u{1f}').map(str::to_owned).collect())
             .unwrap_or_default()
     };
     serde_json::json!({
