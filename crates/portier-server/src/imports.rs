@@ -9,9 +9,23 @@ use crate::AppState;
 /// How often a node looks for jobs nobody runs, besides being woken.
 const POLL: Duration = Duration::from_secs(5);
 
-/// Runs jobs for as long as the server runs.
+/// How often a node removes the planned imports nobody confirmed.
+const EXPIRE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Runs jobs for as long as the server runs, and now and then removes the
+/// planned imports that can no longer be confirmed.
 pub async fn run(state: AppState) {
+    let mut expired_at: Option<tokio::time::Instant> = None;
     loop {
+        if expired_at.is_none_or(|at| at.elapsed() >= EXPIRE_EVERY) {
+            let now = portier_store::audit::Origin::now(None).now;
+            match portier_store::import::expire_planned(&state.store, now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(imports = n, "unconfirmed planned imports removed"),
+                Err(e) => tracing::warn!(error = %e, "removing unconfirmed planned imports failed"),
+            }
+            expired_at = Some(tokio::time::Instant::now());
+        }
         loop {
             match run_one(&state).await {
                 Ok(true) => continue,

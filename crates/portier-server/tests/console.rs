@@ -1089,6 +1089,30 @@ both_backends! {
         assert_eq!(found.body["items"].as_array().unwrap().len(), 0, "{}", found.body);
     }
 
+    async fn a_planned_import_nobody_confirms_goes_after_a_day(db) {
+        let app = TestApp::start(db).await;
+        let admin = admin_session(&app).await;
+        let org = app.org_id.clone();
+        let sent = upload(&app, &format!("/orgs/{org}/members/import"), &admin, PEOPLE, &[]).await;
+        let at = sent.headers["location"].to_str().unwrap().to_owned();
+        let later = upload(&app, &format!("/orgs/{org}/members/import"), &admin, PEOPLE, &[]).await;
+        let later = later.headers["location"].to_str().unwrap().to_owned();
+        let store = &app.db.store;
+        let now = portier_store::audit::Origin::now(None).now;
+        let hours = chrono::Duration::hours;
+        assert_eq!(portier_store::import::expire_planned(store, now + hours(23)).await.unwrap(), 0, "a plan waits a day");
+        assert_eq!(portier_store::testing::strings(store, "SELECT CAST(COUNT(*) AS TEXT) FROM import_rows").await, ["6"]);
+        assert_eq!(portier_store::import::expire_planned(store, now + hours(24) + chrono::Duration::minutes(1)).await.unwrap(), 2, "then it goes");
+        let gone = get(&app, &at, Some(&admin), None).await;
+        assert_eq!(gone.status, 404, "{}", gone.html);
+        assert_eq!(get(&app, &later, Some(&admin), None).await.status, 404);
+        let rows = portier_store::testing::strings(store, "SELECT CAST(COUNT(*) AS TEXT) FROM import_rows").await;
+        assert_eq!(rows, ["0"], "the report goes with the file");
+        let confirmed = post(&app, &format!("{at}/confirm"), Some(&admin), &[]).await;
+        assert!(confirmed.status == 404 || confirmed.status == 303, "{}", confirmed.status);
+        assert_eq!(app.get(&format!("/api/v1/organizations/{org}/members?q=piet")).await.body["items"].as_array().unwrap().len(), 0);
+    }
+
     async fn importing_needs_the_right_to_invite_members(db) {
         let app = TestApp::start(db).await;
         let org = app.org_id.clone();

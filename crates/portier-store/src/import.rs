@@ -1184,6 +1184,19 @@ pub async fn confirm(
     Ok(changed == 1)
 }
 
+/// Removes the planned imports nobody confirmed within [`PLANNED_FOR`],
+/// with their file and report: an upload of personal data that was never
+/// imported is not kept. Returns how many went.
+pub async fn expire_planned(store: &Store, now: DateTime<Utc>) -> Result<u64> {
+    Ok(crate::writer!(store, |c| {
+        sqlx::query("DELETE FROM imports WHERE state = 'planned' AND created_at <= $1")
+            .bind(now - PLANNED_FOR)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?)
+}
+
 /// One import of an organization.
 pub async fn get(store: &Store, org: OrganizationId, id: Uuid) -> Result<Option<Import>> {
     let sql =
