@@ -1113,6 +1113,35 @@ both_backends! {
         assert_eq!(app.get(&format!("/api/v1/organizations/{org}/members?q=piet")).await.body["items"].as_array().unwrap().len(), 0);
     }
 
+    async fn a_node_whose_lease_was_taken_over_writes_nothing_more(db) {
+        let app = TestApp::start(db).await;
+        let admin = admin_session(&app).await;
+        let org = app.org_id.clone();
+        let sent = upload(&app, &format!("/orgs/{org}/members/import"), &admin, PEOPLE, &["skip_invalid"]).await;
+        let at = sent.headers["location"].to_str().unwrap().to_owned();
+        let id: uuid::Uuid = at.rsplit('/').next().unwrap().parse().unwrap();
+        // Running, leased far ahead, so that this server's own worker
+        // leaves it to the two "nodes" below.
+        // (As a confirmation leaves it, without the dry run's report.)
+        portier_store::testing::execute(&app.db.store, "UPDATE imports SET state = 'running', lease_until = '2100-01-01T00:00:00+00:00', new_count = 0, reused_count = 0, member_count = 0, invalid_count = 0").await;
+        portier_store::testing::execute(&app.db.store, "DELETE FROM import_rows").await;
+        let store = &app.db.store;
+        let far: chrono::DateTime<chrono::Utc> = "2100-01-01T00:00:01Z".parse().unwrap();
+        let first = portier_store::import::claim(store, Some(id), far).await.unwrap().expect("the first node takes it");
+        assert!(portier_store::import::claim(store, Some(id), far).await.unwrap().is_none(), "leased");
+        // Its lease lapses (a long chunk, a pause) and a second node takes over.
+        let second = portier_store::import::claim(store, Some(id), first.lease + chrono::Duration::seconds(1)).await.unwrap().expect("the second node takes it");
+        let lifecycle = portier_store::lifecycle::Lifecycle::new("http://127.0.0.1");
+        let stale = portier_store::import::run_job(store, first, None, 1, &lifecycle, |_, _| {}).await.unwrap();
+        assert_eq!((stale.state.as_str(), stale.done_rows), ("running", 0), "the first node stops without writing");
+        assert_eq!(app.get(&format!("/api/v1/organizations/{org}/members?q=piet")).await.body["items"].as_array().unwrap().len(), 0);
+        let done = portier_store::import::run_job(store, second, None, 1, &lifecycle, |_, _| {}).await.unwrap();
+        assert_eq!((done.state.as_str(), done.done_rows, done.counts.new), ("done", 3, 2));
+        for who in ["piet", "kees"] {
+            assert_eq!(app.get(&format!("/api/v1/organizations/{org}/members?q={who}")).await.body["items"].as_array().unwrap().len(), 1, "{who}");
+        }
+    }
+
     async fn importing_needs_the_right_to_invite_members(db) {
         let app = TestApp::start(db).await;
         let org = app.org_id.clone();

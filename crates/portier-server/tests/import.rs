@@ -197,6 +197,25 @@ both_backends! {
         assert_eq!((status, &report["counts"]["already_member"]), (200, &json!(3)), "{report}");
     }
 
+    async fn a_failed_job_still_sends_the_invitations_it_held(db) {
+        let app = TestApp::start(db).await;
+        setting(&app).await;
+        let org = app.org_id.clone();
+        let csv = "email,given_name\r\nheld1@example.nl,Hanna\r\nheld2@example.nl,Henk\r\n";
+        let (status, report) = upload(&app, &org, "?dry_run=false&invite=false", "text/csv", csv.as_bytes().to_vec()).await;
+        assert_eq!(status, 200, "{report}");
+        let id = report["import_id"].as_str().unwrap().to_owned();
+        // As a job that stopped on an error after its first chunks leaves
+        // it: those members are in, their invitations held.
+        portier_store::testing::execute(&app.db.store, "UPDATE imports SET state = 'failed', error = 'the organization changed'").await;
+        let sent = app.call("POST", &format!("/api/v1/organizations/{org}/imports/{id}/invitations"), Some(&app.token), None).await;
+        assert_eq!((sent.status, &sent.body["sent"]), (200, &json!(2)), "{}", sent.body);
+        let invited = portier_store::testing::strings(&app.db.store, "SELECT to_address FROM mail_outbox WHERE kind = 'invitation' AND to_address LIKE 'held%' ORDER BY to_address").await;
+        assert_eq!(invited, ["held1@example.nl", "held2@example.nl"]);
+        let again = app.call("POST", &format!("/api/v1/organizations/{org}/imports/{id}/invitations"), Some(&app.token), None).await;
+        assert_eq!(again.status, 409);
+    }
+
     async fn an_export_imported_into_an_empty_organization_exports_the_same(db) {
         let app = TestApp::start(db).await;
         setting(&app).await;

@@ -1267,6 +1267,9 @@ const LEASE: chrono::Duration = chrono::Duration::seconds(15);
 
 /// A job taken to run: its import, the file and the rights of its starter.
 pub struct Claimed {
+    /// The lease this node took, until when; also its token: a node that
+    /// finds another lease on the job has lost it and stops.
+    pub lease: DateTime<Utc>,
     pub import: Import,
     pub organization: Organization,
     pub principal: Principal,
@@ -1274,9 +1277,17 @@ pub struct Claimed {
     pub client_addr: Option<String>,
 }
 
+/// A lease taken or renewed at `now`: to the microsecond, which both
+/// databases store exactly, so that it can be compared as a token.
+fn lease_from(now: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    (now + LEASE).trunc_subsecs(6)
+}
+
 /// Takes one running import whose lease has lapsed (or `id`, when given and
 /// free), for this node to run.
 pub async fn claim(store: &Store, id: Option<Uuid>, now: DateTime<Utc>) -> Result<Option<Claimed>> {
+    let lease = lease_from(now);
     let row: Option<(Uuid,)> = crate::writer!(store, |c| {
         sqlx::query_as(
             "UPDATE imports SET lease_until = $2
@@ -1288,7 +1299,7 @@ pub async fn claim(store: &Store, id: Option<Uuid>, now: DateTime<Utc>) -> Resul
              RETURNING id",
         )
         .bind(now)
-        .bind(now + LEASE)
+        .bind(lease)
         .bind(id)
         .fetch_optional(c)
         .await
@@ -1329,6 +1340,7 @@ pub async fn claim(store: &Store, id: Option<Uuid>, now: DateTime<Utc>) -> Resul
         portier_core::import::FileKind::Csv
     };
     Ok(Some(Claimed {
+        lease,
         request: Request {
             file_name,
             kind,
@@ -1358,6 +1370,7 @@ pub async fn run_job(
     mut progress: impl FnMut(u64, u64),
 ) -> Result<Import> {
     let id = job.import.id;
+    let mut lease = job.lease;
     let org = &job.organization;
     let origin = |now| Origin {
         client_addr: job.client_addr.clone(),
@@ -1408,19 +1421,27 @@ pub async fn run_job(
         let o = origin(Origin::now(None).now);
         let mut tx = store.begin().await?;
         chunk.write(&mut tx, &mut rows[at..end], &o).await?;
+        let renewed = lease_from(o.now);
         let still_ours = in_tx!(&mut tx, |c| {
-            sqlx::query("UPDATE imports SET lease_until = $2 WHERE id = $1 AND state = 'running'")
-                .bind(id)
-                .bind(o.now + LEASE)
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected())
+            sqlx::query(
+                "UPDATE imports SET lease_until = $2
+                 WHERE id = $1 AND state = 'running' AND lease_until = $3",
+            )
+            .bind(id)
+            .bind(renewed)
+            .bind(lease)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
         })?;
         if still_ours == 0 {
-            // Cancelled meanwhile: this chunk is not written.
+            // Cancelled meanwhile, or the lease lapsed and another node
+            // took the job over: this chunk is not written, and that node
+            // goes on from the last commit.
             drop(tx);
             break;
         }
+        lease = renewed;
         if end == rows.len() {
             finish(&mut tx, id, org, &job.principal.actor, &o).await?;
         }
@@ -1471,7 +1492,8 @@ pub async fn send_held_invitations(
     let held: bool = in_tx!(&mut tx, |c| {
         sqlx::query_scalar(
             "UPDATE imports SET invitations_held = FALSE, updated_at = $3
-             WHERE id = $1 AND organization_id = $2 AND state = 'done' AND invitations_held
+             WHERE id = $1 AND organization_id = $2 AND state IN ('done', 'failed')
+               AND invitations_held
              RETURNING TRUE",
         )
         .bind(id)
