@@ -253,10 +253,12 @@ impl Store {
         let write = Pool::connect(options.clone(), Settings::new(1)).await?;
         // Rows cross from SQLite's thread to the reader in a channel: a
         // large one lets a long read (an export) hand them over in bursts
-        // rather than one wake-up per row.
+        // rather than one wake-up per row. Six readers: an export of a large
+        // organization reads on three at once (`export::READERS`), and the
+        // other requests keep three.
         let read = Pool::connect(
             options.read_only(true).row_buffer_size(1024),
-            Settings::new(4),
+            Settings::new(6),
         )
         .await?;
         Ok(Store {

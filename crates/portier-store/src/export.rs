@@ -55,23 +55,30 @@ pub struct ExportRow {
     pub activated_at: Option<DateTime<Utc>>,
 }
 
+/// The tables an export reads its members from.
+macro_rules! joins {
+    () => {
+        " FROM memberships m
+           JOIN organizations o ON o.id = m.organization_id
+           JOIN accounts a ON a.id = m.account_id
+           LEFT JOIN registrations g ON g.account_id = a.id "
+    };
+}
+
 /// The members of `$1` (and with `$2` of the organizations below, whose
 /// paths begin with `$3`), in the order of the users list.
 macro_rules! members_of {
     () => {
-        "FROM memberships m
-           JOIN organizations o ON o.id = m.organization_id
-           JOIN accounts a ON a.id = m.account_id
-           LEFT JOIN registrations g ON g.account_id = a.id
-         WHERE (m.organization_id = $1
+        "WHERE (m.organization_id = $1
                 OR ($2 AND substr(o.path, 1, length($3)) = $3))
          ORDER BY o.path, m.sort_key, m.account_id"
     };
 }
 
 /// PostgreSQL: the members with their fields as columns.
-const POSTGRES_SQL: &str = concat!(
-    "SELECT a.id AS account_id, o.name AS organization, a.email, a.salutation, a.given_name,
+macro_rules! postgres_columns {
+    () => {
+        "SELECT a.id AS account_id, o.name AS organization, a.email, a.salutation, a.given_name,
         a.infix, a.family_name, a.phone, a.mobile, m.job_title, m.description, m.staff_code, m.labels,
         (SELECT string_agg(r.key, chr(31) ORDER BY r.key) FROM membership_roles mr
           JOIN roles r ON r.id = mr.role_id WHERE mr.membership_id = m.id) AS roles,
@@ -84,17 +91,19 @@ const POSTGRES_SQL: &str = concat!(
         EXISTS (SELECT 1 FROM credentials cr
                  WHERE cr.account_id = a.id AND cr.kind IN ('totp', 'webauthn')) AS two_factor,
         m.active, a.status AS account_status, a.disabled, m.awaiting_approval,
-        m.created_at, a.activated_at ",
-    members_of!()
-);
+        m.created_at, a.activated_at"
+    };
+}
+const POSTGRES_SQL: &str = concat!(postgres_columns!(), joins!(), members_of!());
 
 /// SQLite: every member as one JSON array of [`ExportRow`]'s fields in
 /// order. Roles and groups come unsorted ([`sorted_list`] orders them): an
 /// ordered subquery would sort in a temporary b-tree per member. The
 /// portfolio is found by account (`+` keeps SQLite from scanning all of the
 /// organization's portfolios per member).
-const SQLITE_SQL: &str = concat!(
-    "SELECT json_array(lower(hex(a.id)), o.name, a.email, a.salutation, a.given_name,
+macro_rules! sqlite_columns {
+    () => {
+        "SELECT json_array(lower(hex(a.id)), o.name, a.email, a.salutation, a.given_name,
         a.infix, a.family_name, a.phone, a.mobile, m.job_title, m.description, m.staff_code,
         json(m.labels),
         (SELECT group_concat(r.key, char(31)) FROM membership_roles mr
@@ -108,9 +117,10 @@ const SQLITE_SQL: &str = concat!(
         json(iif(EXISTS (SELECT 1 FROM credentials cr
                           WHERE cr.account_id = a.id AND cr.kind IN ('totp', 'webauthn')), 'true', 'false')),
         json(iif(m.active, 'true', 'false')), a.status, json(iif(a.disabled, 'true', 'false')),
-        json(iif(m.awaiting_approval, 'true', 'false')), m.created_at, a.activated_at) ",
-    members_of!()
-);
+        json(iif(m.awaiting_approval, 'true', 'false')), m.created_at, a.activated_at)"
+    };
+}
+const SQLITE_SQL: &str = concat!(sqlite_columns!(), joins!(), members_of!());
 
 /// A list SQLite joined with unit separators, in order.
 fn sorted_list(list: &mut Option<String>) {
@@ -128,9 +138,306 @@ fn sorted_list(list: &mut Option<String>) {
 pub const BATCH: usize = 256;
 
 /// Sends every member of `org` (and, with `children`, of the organizations
-/// below it) to `out` in batches of [`BATCH`], in the order of the users
-/// list; stops early when the receiver is gone. Returns how many were sent.
+/// below it) to `out` in batches, in the order of the users list; stops
+/// early when the receiver is gone. Returns how many were sent.
+///
+/// One organization of more than a [`PAGE`] of members is read in pages on
+/// [`READERS`] connections at once, each in a transaction on the same
+/// snapshot, so the export is one moment's members as a single query
+/// would give them.
 pub async fn members(
+    store: &Store,
+    org: &Organization,
+    children: bool,
+    out: Sender<Vec<ExportRow>>,
+) -> Result<u64> {
+    if !children && let Some(sent) = in_pages(store, org, &out).await? {
+        return Ok(sent);
+    }
+    in_one_query(store, org, children, out).await
+}
+
+/// Members read by one query of an export in pages.
+const PAGE: i64 = 2048;
+
+/// Connections an export in pages reads on at once: on two cores, three
+/// keep both busy while one waits for its page to be taken.
+pub const READERS: usize = 3;
+
+/// Where a page of the users list begins or ends: (sort key, account).
+type Key = (String, Uuid);
+
+/// The first member's key of the second page of `$1`'s members: the one
+/// [`PAGE`] members on in the listing index.
+const SECOND_PAGE: &str = "SELECT sort_key, account_id FROM memberships
+     WHERE organization_id = $1
+     ORDER BY sort_key, account_id LIMIT 1 OFFSET $2";
+
+/// The first key of the page after the one that begins at `($2, $3)`.
+const NEXT_PAGE: &str = "SELECT sort_key, account_id FROM memberships
+     WHERE organization_id = $1 AND (sort_key, account_id) >= ($2, $3)
+     ORDER BY sort_key, account_id LIMIT 1 OFFSET $4";
+
+/// Where each page of `$org`'s members after the first begins, stepping
+/// [`PAGE`] members at a time through the listing index on `$conn`.
+macro_rules! page_keys {
+    ($conn:expr, $org:expr) => {{
+        let mut keys: Vec<Key> = Vec::new();
+        loop {
+            let next: Option<Key> = crate::use_conn!($conn, |c| match keys.last() {
+                None => {
+                    sqlx::query_as(SECOND_PAGE)
+                        .bind($org)
+                        .bind(PAGE)
+                        .fetch_optional(c)
+                        .await
+                }
+                Some((sort_key, account)) => {
+                    sqlx::query_as(NEXT_PAGE)
+                        .bind($org)
+                        .bind(sort_key.as_str())
+                        .bind(*account)
+                        .bind(PAGE)
+                        .fetch_optional(c)
+                        .await
+                }
+            })?;
+            match next {
+                Some(key) => keys.push(key),
+                None => break,
+            }
+        }
+        keys
+    }};
+}
+
+/// The query of one page of `$1`'s members: `columns` of the [`PAGE`]
+/// members from key `($2, $3)` on (when `from`; else from the first).
+/// Within the snapshot the page keys were read in, that is exactly the
+/// page; and a `LIMIT` keeps the planner on the listing index.
+fn page_sql(columns: &str, from: bool) -> String {
+    format!(
+        "{columns}{} WHERE m.organization_id = $1{} ORDER BY m.sort_key, m.account_id LIMIT {}",
+        joins!(),
+        if from {
+            " AND (m.sort_key, m.account_id) >= ($2, $3)"
+        } else {
+            ""
+        },
+        PAGE
+    )
+}
+
+/// A SQLite member as [`SQLITE_SQL`] packs it.
+fn unpack(packed: &str) -> std::result::Result<ExportRow, sqlx::Error> {
+    let mut row: ExportRow =
+        serde_json::from_str(packed).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    sorted_list(&mut row.roles);
+    sorted_list(&mut row.groups);
+    Ok(row)
+}
+
+/// Reads page `p` of `keys`'s pages of `$org` on `$conn` (a pool
+/// connection) with the query of `$columns`, each row made an
+/// [`ExportRow`] by `|$r| $row` from a result of type `$ty`.
+macro_rules! read_page {
+    ($conn:expr, $columns:expr, $org:expr, $keys:expr, $p:expr, $ty:ty, |$r:ident| $row:expr) => {{
+        let from = $p.checked_sub(1).map(|i| &$keys[i]);
+        let sql = page_sql($columns, from.is_some());
+        let rows: std::result::Result<Vec<$ty>, sqlx::Error> = crate::use_conn!($conn, |c| {
+            // Placeholders only; the keys are bound.
+            let mut q = sqlx::query_as::<_, $ty>(sqlx::AssertSqlSafe(sql.as_str())).bind($org);
+            if let Some((sort_key, account)) = from {
+                q = q.bind(sort_key.as_str()).bind(*account);
+            }
+            q.fetch_all(c).await
+        });
+        rows.and_then(|rows| {
+            rows.into_iter()
+                .map(|$r| $row)
+                .collect::<std::result::Result<Vec<_>, _>>()
+        })
+    }};
+}
+
+/// Runs the pages of `$keys` on `$conns` (one task each; of `n`
+/// connections, connection `j` reads pages `j`, `j + n`, …), each page read by
+/// `|$conn, $p| $read`, and hands them to `$out` in order. Each reader
+/// is at most one page ahead, so memory holds a few pages whatever the
+/// size of the organization.
+macro_rules! run_pages {
+    ($conns:expr, $keys:ident, $out:expr, |$conn:ident, $p:ident| $read:expr) => {{
+        let $keys = std::sync::Arc::new($keys);
+        let pages = $keys.len() + 1;
+        let conns = $conns;
+        let n = conns.len();
+        let mut readers = Vec::new();
+        for (j, conn) in conns.into_iter().enumerate() {
+            let (tx, rx) =
+                tokio::sync::mpsc::channel::<std::result::Result<Vec<ExportRow>, sqlx::Error>>(1);
+            readers.push(rx);
+            let $keys = std::sync::Arc::clone(&$keys);
+            tokio::spawn(async move {
+                let mut $conn = conn;
+                for $p in (j..pages).step_by(n) {
+                    let page = $read;
+                    let failed = page.is_err();
+                    if tx.send(page).await.is_err() || failed {
+                        return;
+                    }
+                }
+                // Only read: the end of the snapshot.
+                let _ = $conn.commit().await;
+            });
+        }
+        let mut sent = 0u64;
+        for p in 0..pages {
+            let page = match readers[p % n].recv().await {
+                Some(page) => page?,
+                None => {
+                    return Err(crate::Error::Corrupt("an export's reader stopped".into()));
+                }
+            };
+            let n = page.len() as u64;
+            if $out.send(page).await.is_err() {
+                break;
+            }
+            sent += n;
+        }
+        Ok(Some(sent))
+    }};
+}
+
+/// Reads `$org`'s members in pages on `$conns` (in transactions on one
+/// snapshot) with the query of `$columns`, each row of type `$ty` made an
+/// [`ExportRow`] by `|$r| $row`, and hands them to `$out` in order; `None`
+/// (from the enclosing function) with fewer than two connections, or a
+/// single page.
+macro_rules! export_pages {
+    ($conns:ident, $org:expr, $out:expr, $columns:expr, $ty:ty, |$r:ident| $row:expr) => {{
+        if $conns.len() < 2 {
+            return Ok(None);
+        }
+        let keys = page_keys!(&mut $conns[0], $org);
+        if keys.is_empty() {
+            return Ok(None);
+        }
+        run_pages!($conns, keys, $out, |conn, p| read_page!(
+            &mut conn,
+            $columns,
+            $org,
+            keys,
+            p,
+            $ty,
+            |$r| $row
+        ))
+    }};
+}
+
+/// The `j`th connection of an export in pages: the first waits for one,
+/// the others are taken only when free (an export can do with fewer).
+async fn take<DB: sqlx::Database>(
+    pool: &crate::pool::Pool<DB>,
+    j: usize,
+) -> Result<Option<crate::pool::Conn<DB>>> {
+    Ok(match j {
+        0 => Some(pool.acquire().await?),
+        _ => pool.try_acquire().await.transpose()?,
+    })
+}
+
+/// [`members`] in pages, for one organization of more than a page of
+/// members; `None` for a smaller one, or when SQLite's readers could not
+/// be given the same snapshot (a change came in between), to read in one
+/// query instead.
+async fn in_pages(
+    store: &Store,
+    org: &Organization,
+    out: &Sender<Vec<ExportRow>>,
+) -> Result<Option<u64>> {
+    let org_id = org.id.0;
+    match &store.db {
+        crate::db::Db::Sqlite { read, .. } => {
+            let mut conns = Vec::with_capacity(READERS);
+            let mut heads = Vec::with_capacity(READERS);
+            for j in 0..READERS {
+                let Some(mut conn) = take(read, j).await? else {
+                    break;
+                };
+                conn.begin(None).await?;
+                // The first read fixes a connection's snapshot; every change
+                // to members moves the audit heads in its transaction.
+                let head: Option<String> = crate::use_conn!(&mut conn, |c| {
+                    sqlx::query_scalar(
+                        "SELECT group_concat(hex(hash), ',') FROM
+                           (SELECT hash FROM audit_heads ORDER BY environment_id, lane)",
+                    )
+                    .fetch_one(c)
+                    .await
+                })?;
+                heads.push(head);
+                conns.push(conn);
+            }
+            if heads.windows(2).any(|w| w[0] != w[1]) {
+                return Ok(None);
+            }
+            export_pages!(
+                conns,
+                org_id,
+                out,
+                sqlite_columns!(),
+                (String,),
+                |r| unpack(&r.0)
+            )
+        }
+        crate::db::Db::Postgres { pool, .. } => {
+            let mut conns = Vec::with_capacity(READERS);
+            let mut snapshot = String::new();
+            for j in 0..READERS {
+                let Some(mut conn) = take(pool, j).await? else {
+                    break;
+                };
+                conn.begin(Some("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+                    .await?;
+                if j == 0 {
+                    snapshot = crate::use_conn!(&mut conn, |c| {
+                        sqlx::query_scalar("SELECT pg_export_snapshot()")
+                            .fetch_one(c)
+                            .await
+                    })?;
+                    if !snapshot
+                        .chars()
+                        .all(|ch| ch.is_ascii_hexdigit() || ch == '-')
+                    {
+                        return Err(crate::Error::Corrupt(format!(
+                            "an unexpected snapshot name: {snapshot}"
+                        )));
+                    }
+                } else {
+                    // The name, checked above, is the server's own.
+                    let sql = format!("SET TRANSACTION SNAPSHOT '{snapshot}'");
+                    crate::use_conn!(&mut conn, |c| {
+                        sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                            .execute(c)
+                            .await
+                    })?;
+                }
+                conns.push(conn);
+            }
+            export_pages!(
+                conns,
+                org_id,
+                out,
+                postgres_columns!(),
+                ExportRow,
+                |r| Ok::<_, sqlx::Error>(r)
+            )
+        }
+    }
+}
+
+/// [`members`] in one query.
+async fn in_one_query(
     store: &Store,
     org: &Organization,
     children: bool,
@@ -175,14 +482,9 @@ pub async fn members(
                     .bind(children)
                     .bind(org.path.as_str())
                     .fetch(c),
-                |packed| {
-                    let mut row: ExportRow = match serde_json::from_str(&packed) {
-                        Ok(row) => row,
-                        Err(e) => break Err(sqlx::Error::Decode(Box::new(e))),
-                    };
-                    sorted_list(&mut row.roles);
-                    sorted_list(&mut row.groups);
-                    row
+                |packed| match unpack(&packed) {
+                    Ok(row) => row,
+                    Err(e) => break Err(e),
                 }
             )
         }),

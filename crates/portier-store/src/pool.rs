@@ -198,12 +198,25 @@ impl<DB: Database> Pool<DB> {
         }
     }
 
+    /// A connection if one is free now, without waiting: for work that can
+    /// do with fewer connections (and must not hold some while it waits for
+    /// more, which two such works would do for ever).
+    pub(crate) async fn try_acquire(&self) -> Option<Result<Conn<DB>, sqlx::Error>> {
+        let permit = Arc::clone(&self.inner.permits).try_acquire_owned().ok()?;
+        Some(self.acquire_with(permit).await)
+    }
+
     async fn acquire_now(&self) -> Result<Conn<DB>, sqlx::Error> {
-        let inner = &self.inner;
-        let permit = Arc::clone(&inner.permits)
+        let permit = Arc::clone(&self.inner.permits)
             .acquire_owned()
             .await
             .map_err(|_| sqlx::Error::PoolClosed)?;
+        self.acquire_with(permit).await
+    }
+
+    /// A connection for `permit`: an idle one, or a new one.
+    async fn acquire_with(&self, permit: OwnedSemaphorePermit) -> Result<Conn<DB>, sqlx::Error> {
+        let inner = &self.inner;
         loop {
             let next = inner.idle().pop();
             let Some(Idle { mut live, since }) = next else {
@@ -477,6 +490,19 @@ mod tests {
                 pool.close().await;
                 assert!(matches!(pool.acquire().await, Err(sqlx::Error::PoolClosed)));
                 assert_eq!(pool.size(), 0);
+            })
+        }
+
+        async fn try_acquire_takes_only_a_free_connection(db) {
+            with_tiny_pool!(db, Settings::new(2), |pool, _slow| {
+                let first = pool.acquire().await.unwrap();
+                let mut second = pool.try_acquire().await.expect("one is free").unwrap();
+                assert!(pool.try_acquire().await.is_none(), "both in use: no waiting");
+                let one: i64 = use_conn!(&mut second, |c| sqlx::query_scalar("SELECT CAST(1 AS BIGINT)").fetch_one(c).await).unwrap();
+                assert_eq!(one, 1);
+                drop(first);
+                assert!(pool.try_acquire().await.is_some(), "free again");
+                assert_eq!(pool.size(), 2);
             })
         }
 
