@@ -422,6 +422,21 @@ async fn in_pages(
                             .await
                     })?;
                 }
+                // Pages and their keys are read in the listing index's order,
+                // never by sorting what a bitmap scan found, and a page is
+                // not compiled: statistics that lag behind a large import (a
+                // thousand members where there are a million) would
+                // otherwise have each page sort the organization's members,
+                // or spend longer compiling its query (JIT) than running it.
+                crate::use_conn!(&mut conn, |c| {
+                    sqlx::query(
+                        "SELECT set_config('enable_sort', 'off', true),
+                                set_config('enable_bitmapscan', 'off', true),
+                                set_config('jit', 'off', true)",
+                    )
+                    .execute(c)
+                    .await
+                })?;
                 conns.push(conn);
             }
             export_pages!(
