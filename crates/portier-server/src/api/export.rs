@@ -129,48 +129,122 @@ impl Selection {
         self.0.iter().map(|i| COLUMNS[*i])
     }
 
-    fn has(&self, name: &str) -> bool {
-        self.names().any(|n| n == name)
-    }
-
     /// The cells of `row` this selection writes.
     fn pick<'a>(&'a self, cells: &'a [Cow<'a, str>]) -> impl Iterator<Item = &'a str> + 'a {
         self.0.iter().map(|i| cells[*i].as_ref())
     }
 }
 
-/// A row as a JSON object.
-pub fn json_of(r: &ExportRow) -> serde_json::Value {
-    let list = |v: &Option<String>| -> Vec<String> {
-        v.as_deref()
-            .map(|s| s.split('\u{1f}').map(str::to_owned).collect())
-            .unwrap_or_default()
-    };
-    serde_json::json!({
-        "account_id": r.account_id,
-        "email": r.email,
-        "salutation": r.salutation,
-        "given_name": r.given_name,
-        "infix": r.infix,
-        "family_name": r.family_name,
-        "phone": r.phone,
-        "mobile": r.mobile,
-        "job_title": r.job_title,
-        "description": r.description,
-        "staff_code": r.staff_code,
-        "labels": r.labels.0,
-        "roles": list(&r.roles),
-        "groups": list(&r.groups),
-        "registration": r.registration_number.as_ref().map(|n| serde_json::json!({
-            "register": r.register, "number": n, "state": r.registration_state,
-        })),
-        "portfolio": r.portfolio,
-        "two_factor": r.two_factor,
-        "status": status_of(r),
-        "organization": r.organization,
-        "created_at": r.created_at,
-        "activated_at": r.activated_at,
-    })
+/// Appends `s` as a JSON string.
+fn json_str(out: &mut String, s: &str) {
+    out.push('"');
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+    } else {
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if u32::from(c) < 0x20 => {
+                    out.push_str(&format!("\\u{:04x}", u32::from(c)));
+                }
+                c => out.push(c),
+            }
+        }
+    }
+    out.push('"');
+}
+
+/// Appends `v` as a JSON string, or `null`.
+fn json_opt(out: &mut String, v: Option<&str>) {
+    match v {
+        Some(s) => json_str(out, s),
+        None => out.push_str("null"),
+    }
+}
+
+/// Appends the items as a JSON array of strings.
+fn json_list<'a>(out: &mut String, items: impl Iterator<Item = &'a str>) {
+    out.push('[');
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json_str(out, item);
+    }
+    out.push(']');
+}
+
+/// Appends a row as a JSON object: the account's id, which identifies it,
+/// and the chosen columns, in the export's order; the registration's three
+/// columns are one object (`null` without a number). Written directly,
+/// not through `serde_json::Value`: an export writes a million of these.
+fn json_row(out: &mut String, r: &ExportRow, columns: &Selection) {
+    fn list(v: &Option<String>) -> impl Iterator<Item = &str> {
+        v.as_deref().into_iter().flat_map(|s| s.split('\u{1f}'))
+    }
+    fn time(out: &mut String, t: &chrono::DateTime<chrono::Utc>) {
+        // chrono's own form in JSON: RFC 3339 with a Z.
+        out.push_str(&serde_json::to_string(t).unwrap_or_else(|_| "null".into()));
+    }
+    out.push_str("{\"account_id\":\"");
+    out.push_str(&r.account_id.to_string());
+    out.push('"');
+    let mut registration = false;
+    for name in columns.names() {
+        let key = match name {
+            "register" | "registration_number" | "registration_state" if registration => continue,
+            "register" | "registration_number" | "registration_state" => {
+                registration = true;
+                "registration"
+            }
+            other => other,
+        };
+        out.push_str(",\"");
+        out.push_str(key);
+        out.push_str("\":");
+        match key {
+            "email" => json_str(out, &r.email),
+            "salutation" => json_opt(out, r.salutation.as_deref()),
+            "given_name" => json_opt(out, r.given_name.as_deref()),
+            "infix" => json_opt(out, r.infix.as_deref()),
+            "family_name" => json_opt(out, r.family_name.as_deref()),
+            "phone" => json_opt(out, r.phone.as_deref()),
+            "mobile" => json_opt(out, r.mobile.as_deref()),
+            "job_title" => json_opt(out, r.job_title.as_deref()),
+            "description" => json_opt(out, r.description.as_deref()),
+            "staff_code" => json_opt(out, r.staff_code.as_deref()),
+            "labels" => json_list(out, r.labels.0.iter().map(String::as_str)),
+            "roles" => json_list(out, list(&r.roles)),
+            "groups" => json_list(out, list(&r.groups)),
+            "registration" => match &r.registration_number {
+                None => out.push_str("null"),
+                Some(number) => {
+                    out.push_str("{\"register\":");
+                    json_opt(out, r.register.as_deref());
+                    out.push_str(",\"number\":");
+                    json_str(out, number);
+                    out.push_str(",\"state\":");
+                    json_opt(out, r.registration_state.as_deref());
+                    out.push('}');
+                }
+            },
+            "portfolio" => json_opt(out, r.portfolio.as_deref()),
+            "two_factor" => out.push_str(if r.two_factor { "true" } else { "false" }),
+            "status" => json_str(out, status_of(r)),
+            "organization" => json_str(out, &r.organization),
+            "created_at" => time(out, &r.created_at),
+            "activated_at" => match &r.activated_at {
+                Some(t) => time(out, t),
+                None => out.push_str("null"),
+            },
+            _ => out.push_str("null"),
+        }
+    }
+    out.push('}');
 }
 
 /// What an export begins with: the CSV header (after a byte-order mark
@@ -207,21 +281,7 @@ pub fn write_row(
             if !first {
                 out.push(',');
             }
-            let mut object = json_of(row);
-            if columns.0.len() < COLUMNS.len()
-                && let Some(fields) = object.as_object_mut()
-            {
-                // The registration is one object for its three columns; the
-                // account's id always identifies the row.
-                fields.retain(|key, _| match key.as_str() {
-                    "account_id" => true,
-                    "registration" => ["register", "registration_number", "registration_state"]
-                        .iter()
-                        .any(|c| columns.has(c)),
-                    other => columns.has(other),
-                });
-            }
-            out.push_str(&object.to_string());
+            json_row(out, row, columns);
         }
         Format::Xlsx => {}
     }
@@ -437,4 +497,59 @@ fn attachment(
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn row() -> ExportRow {
+        serde_json::from_value(json!({
+            "account_id": uuid::Uuid::nil(), "organization": "Zorg \"Oost\"",
+            "email": "eva@example.nl", "salutation": null, "given_name": "Eva\\n\t\u{1}é",
+            "infix": "de", "family_name": "Vries, van", "phone": null, "mobile": null,
+            "job_title": null, "description": "Nacht\nOost", "staff_code": "P-0042",
+            "labels": ["Oost", "Nacht"], "roles": "doctor\u{1f}member", "groups": null,
+            "register": "BIG", "registration_number": "19061234501",
+            "registration_state": "unchecked", "portfolio": null, "two_factor": true,
+            "active": true, "account_status": "active", "disabled": false,
+            "awaiting_approval": false, "created_at": "2026-11-29T13:16:46.723384Z",
+            "activated_at": null,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_json_row_holds_the_chosen_columns_escaped() {
+        let mut out = String::new();
+        json_row(&mut out, &row(), &Selection::all());
+        let value: serde_json::Value = serde_json::from_str(&out).expect(&out);
+        assert_eq!(
+            value,
+            json!({
+                "account_id": "00000000-0000-0000-0000-000000000000",
+                "email": "eva@example.nl", "salutation": null, "given_name": "Eva\\n\t\u{1}é",
+                "infix": "de", "family_name": "Vries, van", "phone": null, "mobile": null,
+                "job_title": null, "description": "Nacht\nOost", "staff_code": "P-0042",
+                "labels": ["Oost", "Nacht"], "roles": ["doctor", "member"], "groups": [],
+                "registration": {"register": "BIG", "number": "19061234501", "state": "unchecked"},
+                "portfolio": null, "two_factor": true, "status": "active",
+                "organization": "Zorg \"Oost\"", "created_at": "2026-11-29T13:16:46.723384Z",
+                "activated_at": null,
+            })
+        );
+        let mut some = String::new();
+        json_row(
+            &mut some,
+            &row(),
+            &Selection::parse(Some("registration_state,email")).unwrap(),
+        );
+        let value: serde_json::Value = serde_json::from_str(&some).unwrap();
+        assert_eq!(
+            value,
+            json!({"account_id": "00000000-0000-0000-0000-000000000000", "email": "eva@example.nl",
+                "registration": {"register": "BIG", "number": "19061234501", "state": "unchecked"}})
+        );
+    }
 }
