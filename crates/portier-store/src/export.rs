@@ -1,7 +1,8 @@
 //! The members of an organization, read out for an export (issue 9, seed
-//! 002: labels and identification codes included). One query, read as a
-//! stream and handed on in batches, so a million members never sit in
-//! memory at once.
+//! 002: labels and identification codes included), handed on in batches so
+//! a million members never sit in memory at once: one organization of more
+//! than a page in pages read side by side on one snapshot, otherwise one
+//! query read as a stream.
 //!
 //! On SQLite each member comes as one JSON array that SQLite builds itself:
 //! sqlx's SQLite driver copies every value of a row into an allocation of
@@ -298,11 +299,11 @@ macro_rules! run_pages {
                     return Err(crate::Error::Corrupt("an export's reader stopped".into()));
                 }
             };
-            let n = page.len() as u64;
+            let rows = page.len() as u64;
             if $out.send(page).await.is_err() {
                 break;
             }
-            sent += n;
+            sent += rows;
         }
         Ok(Some(sent))
     }};
