@@ -55,6 +55,17 @@ async fn setting(app: &TestApp) {
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     app.add_member(json!({"email": "here@example.nl"})).await;
+    for name in ["Avond", "Zorg"] {
+        let r = app
+            .call(
+                "POST",
+                &format!("/api/v1/organizations/{org}/groups"),
+                Some(&app.token),
+                Some(json!({"name": name})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
 }
 
 /// The text of an export of `org` with `query`.
@@ -74,20 +85,28 @@ async fn export_text(app: &TestApp, org: &str, query: &str) -> String {
 
 /// A file of `n` rows: eight special ones first, then new people.
 fn file(n: usize) -> String {
-    let mut f =
-        String::from("E-mail;Voornaam;Tussenvoegsel;Achternaam;Rol;BIG-nummer;Labels;Notitie\r\n");
-    f.push_str("elders@example.nl;Els;;Elders;Lid;;;\r\n"); // 2: reused
-    f.push_str("here@example.nl;;;;;;;\r\n"); // 3: already a member
-    f.push_str("twice@example.nl;Tw;;Ice;;;;\r\n"); // 4: new
-    f.push_str("TWICE@example.nl;Tw;;Ice;;;;\r\n"); // 5: duplicate of row 4
-    f.push_str("not-an-address;Bad;;Mail;;;;\r\n"); // 6: bad e-mail
-    f.push_str("astro@example.nl;Ann;;Stro;Astronaut;;;\r\n"); // 7: unknown role
-    f.push_str("arts@example.nl;Anna;;Arts;Arts;;;\r\n"); // 8: BIG number missing
-    f.push_str("evil@example.nl;=cmd|' /C calc'!A0;;Evil;;;;\r\n"); // 9: formula
-    f.push_str("dokter@example.nl;Dirk;van;Dam;doctor;19061234501;Oost, Nacht;x\r\n"); // 10: new
+    let mut f = String::from(
+        "E-mail;Voornaam;Tussenvoegsel;Achternaam;Rol;BIG-nummer;Labels;Notitie;Groepen\r\n",
+    );
+    f.push_str("elders@example.nl;Els;;Elders;Lid;;;;\r\n"); // 2: reused
+    f.push_str("here@example.nl;;;;;;;;\r\n"); // 3: already a member
+    f.push_str("twice@example.nl;Tw;;Ice;;;;;\r\n"); // 4: new
+    f.push_str("TWICE@example.nl;Tw;;Ice;;;;;\r\n"); // 5: duplicate of row 4
+    f.push_str("not-an-address;Bad;;Mail;;;;;\r\n"); // 6: bad e-mail
+    f.push_str("astro@example.nl;Ann;;Stro;Astronaut;;;;\r\n"); // 7: unknown role
+    f.push_str("arts@example.nl;Anna;;Arts;Arts;;;;\r\n"); // 8: BIG number missing
+    f.push_str("evil@example.nl;=cmd|' /C calc'!A0;;Evil;;;;;\r\n"); // 9: formula
+    f.push_str("dokter@example.nl;Dirk;van;Dam;doctor;19061234501;Oost, Nacht;x;\r\n"); // 10: new
     for i in 9..n {
+        // Some with two roles or groups, given out of order.
+        let roles = if i % 3 == 0 {
+            "user-manager, member"
+        } else {
+            "member"
+        };
+        let groups = ["Zorg, Avond", "Avond", "", ""][i % 4];
         f.push_str(&format!(
-            "p{i}@example.nl;Per;van der;Soon {i};member;;Import;\r\n"
+            "p{i}@example.nl;Per;van der;Soon {i};{roles};;Import;;{groups}\r\n"
         ));
     }
     f
@@ -157,6 +176,12 @@ both_backends! {
         .await;
         setting(&app).await;
         let org = app.org_id.clone();
+        // One member with a portfolio: the pages read portfolios only in an
+        // organization that has one.
+        app.resident_role().await;
+        let eva = app.add_member(json!({"email": "eva@example.nl", "roles": ["resident"]})).await;
+        let r = app.call("POST", &format!("/api/v1/organizations/{org}/members/{eva}/portfolios"), Some(&app.token), Some(json!({"type": "surgery"}))).await;
+        assert_eq!(r.status, 201, "{}", r.body);
         let before = members(&app, &org).await;
         let (status, queued) = upload(&app, &org, "?dry_run=false&skip_invalid=true&invite=false&file_name=staff.csv", "text/csv", file(10_000).into_bytes()).await;
         assert_eq!(status, 202, "{queued}");
@@ -186,6 +211,12 @@ both_backends! {
         assert_eq!(lines.len() as i64, before + 9994);
         let distinct: std::collections::HashSet<&str> = lines.iter().map(|l| l.split(',').next().unwrap()).collect();
         assert_eq!(distinct.len(), lines.len());
+        // Roles and groups named and sorted (p12@: user-manager, member;
+        // Zorg, Avond).
+        let p12 = lines.iter().find(|l| l.starts_with("p12@")).unwrap();
+        assert!(p12.contains(",\"member, user-manager\",\"Avond, Zorg\","), "{p12}");
+        let eva = lines.iter().find(|l| l.starts_with("eva@")).unwrap();
+        assert!(eva.contains(",surgery,"), "{eva}");
         assert!(export_text(&app, &org, "format=json").await == export_text(&app, &org, "format=json&children=true").await, "JSON in pages");
         let invalid = app.call("GET", &format!("/api/v1/organizations/{org}/imports/{id}?outcome=invalid"), Some(&app.token), None).await;
         assert_eq!(invalid.body["rows"].as_array().unwrap().len(), 5);
