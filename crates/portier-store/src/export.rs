@@ -165,14 +165,20 @@ macro_rules! sqlite_columns {
 }
 const SQLITE_SQL: &str = concat!(sqlite_columns!(), joins!(), members_of!());
 
+/// Names in order, joined with unit separators (a group's name may hold a
+/// comma): how [`ExportRow`] carries roles and groups.
+fn in_order(mut names: Vec<&str>) -> String {
+    names.sort_unstable();
+    names.join("\u{1f}")
+}
+
 /// A list SQLite joined with unit separators, in order.
 fn sorted_list(list: &mut Option<String>) {
     if let Some(l) = list.as_mut()
         && l.contains('\u{1f}')
     {
-        let mut items: Vec<&str> = l.split('\u{1f}').collect();
-        items.sort_unstable();
-        *l = items.join("\u{1f}");
+        let ordered = in_order(l.split('\u{1f}').collect());
+        *l = ordered;
     }
 }
 
@@ -389,8 +395,7 @@ impl Names {
     }
 }
 
-/// The names of `ids` in order, joined with unit separators; `None` for
-/// none.
+/// The names of `ids`, [`in_order`]; `None` for none.
 fn list(
     known: &std::collections::HashMap<Uuid, String>,
     ids: &[Uuid],
@@ -401,14 +406,7 @@ fn list(
         // refers to it holds a key to it.
         names.push(known.get(id).ok_or(sqlx::Error::RowNotFound)?.as_str());
     }
-    Ok(match names.len() {
-        0 => None,
-        1 => Some(names[0].to_owned()),
-        _ => {
-            names.sort_unstable();
-            Some(names.join("\u{1f}"))
-        }
-    })
+    Ok((!names.is_empty()).then(|| in_order(names)))
 }
 
 /// Reads page `p` of `keys`'s pages of `$org` on `$conn` (a pool
@@ -437,10 +435,9 @@ macro_rules! read_page {
 /// Runs the pages of `$keys` on `$conns` (one task each; of `n`
 /// connections, connection `j` reads pages `j`, `j + n`, …), each page read by
 /// `|$conn, $p, $state: $ty_state| $read` (`$state` the task's own, as its
-/// type makes it by default), and
-/// hands them to `$out` in order. Each reader
-/// is at most one page ahead, so memory holds a few pages whatever the
-/// size of the organization.
+/// type makes it by default), and hands them to `$out` in order. Each
+/// reader is at most one page ahead, so memory holds a few pages whatever
+/// the size of the organization.
 macro_rules! run_pages {
     ($conns:expr, $keys:ident, $out:expr, |$conn:ident, $p:ident, $state:ident: $ty_state:ty| $read:expr) => {{
         let $keys = std::sync::Arc::new($keys);
