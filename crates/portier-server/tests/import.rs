@@ -201,6 +201,11 @@ both_backends! {
         assert_eq!((job["done_rows"].as_i64(), job["progress"].as_f64()), (Some(10_000), Some(1.0)));
         assert_eq!(job["file_name"], "staff.csv");
         assert_eq!(members(&app, &org).await, before + 9994);
+        // Two-step verification for one member (its credential's id is its
+        // account's): the pages ask for it once a page.
+        let totp = portier_store::testing::execute(&app.db.store, "INSERT INTO credentials (id, account_id, kind, secret, created_at)
+             SELECT id, id, 'totp', 'test', created_at FROM accounts WHERE email = 'p12@example.nl'").await;
+        assert_eq!(totp, 1);
         // An organization this large exports in pages read side by side;
         // with children=true it is one query. The same members, in the
         // same order, each once.
@@ -215,6 +220,10 @@ both_backends! {
         // Zorg, Avond).
         let p12 = lines.iter().find(|l| l.starts_with("p12@")).unwrap();
         assert!(p12.contains(",\"member, user-manager\",\"Avond, Zorg\","), "{p12}");
+        // The registration and two-step verification, asked for a page at once.
+        assert!(p12.contains(",,,,,true,"), "{p12}");
+        let dokter = lines.iter().find(|l| l.starts_with("dokter@")).unwrap();
+        assert!(dokter.contains(",BIG,19061234501,unchecked,,false,"), "{dokter}");
         let eva = lines.iter().find(|l| l.starts_with("eva@")).unwrap();
         assert!(eva.contains(",surgery,"), "{eva}");
         assert!(export_text(&app, &org, "format=json").await == export_text(&app, &org, "format=json&children=true").await, "JSON in pages");

@@ -56,13 +56,23 @@ pub struct ExportRow {
     pub activated_at: Option<DateTime<Utc>>,
 }
 
-/// The tables an export reads its members from.
-macro_rules! joins {
+/// The tables an export reads its members from; [`joins`] adds the
+/// registrations.
+macro_rules! member_joins {
     () => {
         " FROM memberships m
            JOIN organizations o ON o.id = m.organization_id
-           JOIN accounts a ON a.id = m.account_id
-           LEFT JOIN registrations g ON g.account_id = a.id "
+           JOIN accounts a ON a.id = m.account_id "
+    };
+}
+
+/// The tables an export reads its members and their registrations from.
+macro_rules! joins {
+    () => {
+        concat!(
+            member_joins!(),
+            "LEFT JOIN registrations g ON g.account_id = a.id "
+        )
     };
 }
 
@@ -92,6 +102,19 @@ macro_rules! postgres_columns {
     };
 }
 
+/// PostgreSQL's pages: the members' own fields, read by position into a
+/// [`PgMember`]. Registrations and two-step verification are asked for
+/// once a page ([`Names::complete`]): a lookup per member costs the server
+/// more than the member's own fields do.
+macro_rules! page_columns {
+    () => {
+        "SELECT a.id, o.name, a.email, a.salutation, a.given_name, a.infix, a.family_name,
+        a.phone, a.mobile, m.job_title, m.description, m.staff_code, m.labels,
+        {roles}, {groups}, {portfolio},
+        m.active, a.status, a.disabled, m.awaiting_approval, m.created_at, a.activated_at"
+    };
+}
+
 /// A member's role keys, in order, joined.
 const ROLE_KEYS: &str = "(SELECT string_agg(r.key, chr(31) ORDER BY r.key COLLATE \"C\")
     FROM membership_roles mr JOIN roles r ON r.id = mr.role_id WHERE mr.membership_id = m.id)";
@@ -116,27 +139,31 @@ const PORTFOLIO: &str = "(SELECT p.type_key FROM portfolios p
 /// No portfolio: the organization has no active one.
 const NO_PORTFOLIO: &str = "NULL::text";
 
-/// The PostgreSQL columns with these roles, groups and portfolio.
-fn postgres_columns(roles: &str, groups: &str, portfolio: &str) -> String {
-    format!(
-        postgres_columns!(),
-        roles = roles,
-        groups = groups,
-        portfolio = portfolio
-    )
-}
-
 /// PostgreSQL in one query: roles and groups named in order.
 static POSTGRES_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    postgres_columns(ROLE_KEYS, GROUP_NAMES, PORTFOLIO) + joins!() + members_of!()
+    format!(
+        postgres_columns!(),
+        roles = ROLE_KEYS,
+        groups = GROUP_NAMES,
+        portfolio = PORTFOLIO
+    ) + joins!()
+        + members_of!()
 });
 
-/// The columns of PostgreSQL's pages, `[groups][portfolios]` by whether the
-/// organization has any.
+/// The columns and tables of PostgreSQL's pages, `[groups][portfolios]` by
+/// whether the organization has any.
 static POSTGRES_PAGE_COLUMNS: std::sync::LazyLock<[[String; 2]; 2]> =
     std::sync::LazyLock::new(|| {
-        [NO_GROUPS, GROUP_IDS]
-            .map(|groups| [NO_PORTFOLIO, PORTFOLIO].map(|p| postgres_columns(ROLE_IDS, groups, p)))
+        [NO_GROUPS, GROUP_IDS].map(|groups| {
+            [NO_PORTFOLIO, PORTFOLIO].map(|portfolio| {
+                format!(
+                    page_columns!(),
+                    roles = ROLE_IDS,
+                    groups = groups,
+                    portfolio = portfolio
+                ) + member_joins!()
+            })
+        })
     });
 
 /// SQLite: every member as one JSON array of [`ExportRow`]'s fields in
@@ -260,14 +287,14 @@ macro_rules! page_keys {
     }};
 }
 
-/// The query of one page of `$1`'s members: `columns` of the [`PAGE`]
-/// members from key `($2, $3)` on (when `from`; else from the first).
+/// The query of one page of `$1`'s members: `columns` (with the tables
+/// they come from) of the [`PAGE`] members from key `($2, $3)` on (when
+/// `from`; else from the first).
 /// Within the snapshot the page keys were read in, that is exactly the
 /// page; and a `LIMIT` keeps the planner on the listing index.
 fn page_sql(columns: &str, from: bool) -> String {
     format!(
-        "{columns}{} WHERE m.organization_id = $1{} ORDER BY m.sort_key, m.account_id LIMIT {}",
-        joins!(),
+        "{columns} WHERE m.organization_id = $1{} ORDER BY m.sort_key, m.account_id LIMIT {}",
         if from {
             " AND (m.sort_key, m.account_id) >= ($2, $3)"
         } else {
@@ -286,8 +313,10 @@ fn unpack(packed: &str) -> std::result::Result<ExportRow, sqlx::Error> {
     Ok(row)
 }
 
-/// A PostgreSQL member of a page: its roles and groups by id, columns
-/// read by position (by name each would be looked up in a map, 27 a row).
+/// A PostgreSQL member of a page ([`page_columns`]): its roles and groups
+/// by id, columns read by position (by name each would be looked up in a
+/// map, 22 a row); the registration and two-step verification still to
+/// come.
 struct PgMember {
     row: ExportRow,
     roles: Vec<Uuid>,
@@ -316,17 +345,17 @@ impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for PgMember {
                 labels: r.try_get(12)?,
                 roles: None,
                 groups: None,
-                register: r.try_get(15)?,
-                registration_number: r.try_get(16)?,
-                registration_state: r.try_get(17)?,
-                portfolio: r.try_get(18)?,
-                two_factor: r.try_get(19)?,
-                active: r.try_get(20)?,
-                account_status: r.try_get(21)?,
-                disabled: r.try_get(22)?,
-                awaiting_approval: r.try_get(23)?,
-                created_at: r.try_get(24)?,
-                activated_at: r.try_get(25)?,
+                register: None,
+                registration_number: None,
+                registration_state: None,
+                portfolio: r.try_get(15)?,
+                two_factor: false,
+                active: r.try_get(16)?,
+                account_status: r.try_get(17)?,
+                disabled: r.try_get(18)?,
+                awaiting_approval: r.try_get(19)?,
+                created_at: r.try_get(20)?,
+                activated_at: r.try_get(21)?,
             },
         })
     }
@@ -362,8 +391,10 @@ impl Names {
         Ok(())
     }
 
-    /// The page's members with their roles and groups named, in order.
-    async fn name(
+    /// The page's members with their roles and groups named, in order, and
+    /// their registrations and two-step verification: asked for all of the
+    /// page's accounts at once.
+    async fn complete(
         &mut self,
         conn: &mut crate::pool::Conn<sqlx::Postgres>,
         page: Vec<PgMember>,
@@ -384,11 +415,42 @@ impl Names {
             groups,
         )
         .await?;
+        let accounts: Vec<Uuid> = page.iter().map(|m| m.row.account_id).collect();
+        let (registrations, two_factor) = crate::use_conn!(conn, |c| async {
+            let registrations: Vec<(Uuid, String, String, String)> = sqlx::query_as(
+                "SELECT account_id, register, number, state FROM registrations
+                  WHERE account_id = ANY($1)",
+            )
+            .bind(&accounts)
+            .fetch_all(&mut *c)
+            .await?;
+            let two_factor: Vec<Uuid> = sqlx::query_scalar(
+                "SELECT DISTINCT account_id FROM credentials
+                  WHERE account_id = ANY($1) AND kind IN ('totp', 'webauthn')",
+            )
+            .bind(&accounts)
+            .fetch_all(&mut *c)
+            .await?;
+            Ok::<_, sqlx::Error>((registrations, two_factor))
+        }
+        .await)?;
+        let two_factor: std::collections::HashSet<Uuid> = two_factor.into_iter().collect();
+        let mut registrations: std::collections::HashMap<Uuid, (String, String, String)> =
+            registrations
+                .into_iter()
+                .map(|(account, register, number, state)| (account, (register, number, state)))
+                .collect();
         page.into_iter()
             .map(|m| {
                 let mut row = m.row;
                 row.roles = list(&self.roles, &m.roles)?;
                 row.groups = list(&self.groups, &m.groups)?;
+                if let Some((register, number, state)) = registrations.remove(&row.account_id) {
+                    row.register = Some(register);
+                    row.registration_number = Some(number);
+                    row.registration_state = Some(state);
+                }
+                row.two_factor = two_factor.contains(&row.account_id);
                 Ok(row)
             })
             .collect()
@@ -560,7 +622,7 @@ async fn in_pages(
                 conns,
                 org_id,
                 out,
-                sqlite_columns!(),
+                concat!(sqlite_columns!(), joins!()),
                 (String,),
                 |r| unpack(&r.0),
                 |conn, page, _none: ()| page
@@ -599,15 +661,18 @@ async fn in_pages(
                     })?;
                 }
                 // Pages and their keys are read in the listing index's order,
-                // never by sorting what a bitmap scan found, and a page is
+                // never by sorting what a bitmap scan found, a page's accounts'
+                // registrations and credentials by their index, and a page is
                 // not compiled: statistics that lag behind a large import (a
                 // thousand members where there are a million) would
                 // otherwise have each page sort the organization's members,
-                // or spend longer compiling its query (JIT) than running it.
+                // scan every registration, or spend longer compiling its
+                // query (JIT) than running it.
                 crate::use_conn!(&mut conn, |c| {
                     sqlx::query(
                         "SELECT set_config('enable_sort', 'off', true),
                                 set_config('enable_bitmapscan', 'off', true),
+                                set_config('enable_seqscan', 'off', true),
                                 set_config('jit', 'off', true)",
                     )
                     .execute(c)
@@ -641,7 +706,7 @@ async fn in_pages(
                 PgMember,
                 |r| Ok::<_, sqlx::Error>(r),
                 |conn, page, names: Names| match page {
-                    Ok(page) => names.name(&mut conn, page).await,
+                    Ok(page) => names.complete(&mut conn, page).await,
                     Err(e) => Err(e),
                 }
             )
