@@ -536,13 +536,13 @@ async fn export(
         &Origin::now(None),
     )
     .await?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
-    let reading = tokio::spawn({
-        let (store, org) = (store.clone(), org.clone());
-        async move { portier_store::export::members(&store, &org, children, tx).await }
-    });
-    use portier_server::api::export::{closing, opening, write_row, write_xlsx};
+    use portier_server::api::export::{Cells, Text, closing, opening, start, write_xlsx};
+    let columns = std::sync::Arc::new(columns);
     if format == Format::Xlsx {
+        let (rx, reading) = start(&store, &org, children, {
+            let columns = std::sync::Arc::clone(&columns);
+            move || Cells::new(std::sync::Arc::clone(&columns))
+        });
         let mut file = write_xlsx(rx, columns).await?;
         let exported = reading.await??;
         std::io::copy(&mut file, &mut out)?;
@@ -550,21 +550,17 @@ async fn export(
         eprintln!("{exported} members exported");
         return Ok(());
     }
-    let mut line = opening(format, bom, &columns);
+    out.write_all(opening(format, bom, &columns).as_bytes())?;
+    let (mut rx, reading) = start(&store, &org, children, {
+        let columns = std::sync::Arc::clone(&columns);
+        move || Text::new(format, std::sync::Arc::clone(&columns))
+    });
     let mut first = true;
     while let Some(batch) = rx.recv().await {
-        for row in &batch {
-            write_row(&mut line, format, row, first, &columns);
-            first = false;
-        }
-        if line.len() > 1 << 15 {
-            out.write_all(line.as_bytes())?;
-            line.clear();
-        }
+        out.write_all(batch.into_text(&mut first).as_bytes())?;
     }
     let exported = reading.await??;
-    line.push_str(closing(format));
-    out.write_all(line.as_bytes())?;
+    out.write_all(closing(format).as_bytes())?;
     out.flush()?;
     eprintln!("{exported} members exported");
     Ok(())

@@ -2,7 +2,10 @@
 //! 002: labels and identification codes included), handed on in batches so
 //! a million members never sit in memory at once: one organization of more
 //! than a page in pages read side by side on one snapshot, otherwise one
-//! query read as a stream.
+//! query read as a stream. Each batch takes its members as [`Member`]s that
+//! borrow the text of the rows they were read from, on the task that read
+//! them: a PostgreSQL page is written out (as CSV, say) by its reader,
+//! without a string made for each field of each member.
 //!
 //! On SQLite each member comes as one JSON array that SQLite builds itself:
 //! sqlx's SQLite driver copies every value of a row into an allocation of
@@ -37,10 +40,10 @@ pub struct ExportRow {
     pub description: Option<String>,
     pub staff_code: Option<String>,
     pub labels: Json<Vec<String>>,
-    /// Role keys, in order, each after the first preceded by U+001F (a
-    /// group's name may hold a comma).
+    /// Role keys, each after the first preceded by U+001F (a group's name
+    /// may hold a comma), in any order: [`ExportRow::member`] orders them.
     pub roles: Option<String>,
-    /// Group names, in order, separated as the roles are.
+    /// Group names, separated as the roles are.
     pub groups: Option<String>,
     pub register: Option<String>,
     pub registration_number: Option<String>,
@@ -54,6 +57,98 @@ pub struct ExportRow {
     pub awaiting_approval: bool,
     pub created_at: DateTime<Utc>,
     pub activated_at: Option<DateTime<Utc>>,
+}
+
+/// One member as an export hands it on, borrowing the text of the row it
+/// was read from: a million members are not a million sets of strings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member<'a> {
+    pub account_id: Uuid,
+    pub organization: &'a str,
+    pub email: &'a str,
+    pub salutation: Option<&'a str>,
+    pub given_name: Option<&'a str>,
+    pub infix: Option<&'a str>,
+    pub family_name: Option<&'a str>,
+    pub phone: Option<&'a str>,
+    pub mobile: Option<&'a str>,
+    pub job_title: Option<&'a str>,
+    pub description: Option<&'a str>,
+    pub staff_code: Option<&'a str>,
+    pub labels: Vec<std::borrow::Cow<'a, str>>,
+    /// Role keys, in order.
+    pub roles: Vec<&'a str>,
+    /// Group names, in order.
+    pub groups: Vec<&'a str>,
+    pub register: Option<&'a str>,
+    pub registration_number: Option<&'a str>,
+    pub registration_state: Option<&'a str>,
+    pub portfolio: Option<&'a str>,
+    pub two_factor: bool,
+    pub active: bool,
+    pub account_status: &'a str,
+    pub disabled: bool,
+    pub awaiting_approval: bool,
+    pub created_at: DateTime<Utc>,
+    pub activated_at: Option<DateTime<Utc>>,
+}
+
+/// Names joined with unit separators, in order (the order of bytes, as
+/// the one query's `COLLATE "C"` sorts).
+fn in_order(list: &Option<String>) -> Vec<&str> {
+    let mut names: Vec<&str> = list
+        .as_deref()
+        .map_or_else(Vec::new, |l| l.split('\u{1f}').collect());
+    names.sort_unstable();
+    names
+}
+
+impl ExportRow {
+    /// The row as the export hands it on.
+    pub fn member(&self) -> Member<'_> {
+        Member {
+            account_id: self.account_id,
+            organization: &self.organization,
+            email: &self.email,
+            salutation: self.salutation.as_deref(),
+            given_name: self.given_name.as_deref(),
+            infix: self.infix.as_deref(),
+            family_name: self.family_name.as_deref(),
+            phone: self.phone.as_deref(),
+            mobile: self.mobile.as_deref(),
+            job_title: self.job_title.as_deref(),
+            description: self.description.as_deref(),
+            staff_code: self.staff_code.as_deref(),
+            labels: self
+                .labels
+                .0
+                .iter()
+                .map(|l| std::borrow::Cow::Borrowed(l.as_str()))
+                .collect(),
+            roles: in_order(&self.roles),
+            groups: in_order(&self.groups),
+            register: self.register.as_deref(),
+            registration_number: self.registration_number.as_deref(),
+            registration_state: self.registration_state.as_deref(),
+            portfolio: self.portfolio.as_deref(),
+            two_factor: self.two_factor,
+            active: self.active,
+            account_status: &self.account_status,
+            disabled: self.disabled,
+            awaiting_approval: self.awaiting_approval,
+            created_at: self.created_at,
+            activated_at: self.activated_at,
+        }
+    }
+}
+
+/// What an export hands its members on in: each batch takes its members
+/// as they are read (written out as text, say, on the reader's own task),
+/// and goes on whole, in order.
+pub trait Batch: Send + 'static {
+    fn add(&mut self, member: &Member<'_>);
+    /// How many members it holds.
+    fn members(&self) -> usize;
 }
 
 /// The tables an export reads its members from; [`joins`] adds the
@@ -167,7 +262,7 @@ static POSTGRES_PAGE_COLUMNS: std::sync::LazyLock<[[String; 2]; 2]> =
     });
 
 /// SQLite: every member as one JSON array of [`ExportRow`]'s fields in
-/// order. Roles and groups come unsorted ([`sorted_list`] orders them): an
+/// order. Roles and groups come unsorted ([`ExportRow::member`] orders them): an
 /// ordered subquery would sort in a temporary b-tree per member. The
 /// portfolio is found by account (`+` keeps SQLite from scanning all of the
 /// organization's portfolios per member).
@@ -192,45 +287,30 @@ macro_rules! sqlite_columns {
 }
 const SQLITE_SQL: &str = concat!(sqlite_columns!(), joins!(), members_of!());
 
-/// Names in order, joined with unit separators (a group's name may hold a
-/// comma): how [`ExportRow`] carries roles and groups.
-fn in_order(mut names: Vec<&str>) -> String {
-    names.sort_unstable();
-    names.join("\u{1f}")
-}
-
-/// A list SQLite joined with unit separators, in order.
-fn sorted_list(list: &mut Option<String>) {
-    if let Some(l) = list.as_mut()
-        && l.contains('\u{1f}')
-    {
-        let ordered = in_order(l.split('\u{1f}').collect());
-        *l = ordered;
-    }
-}
-
-/// Rows handed on at once: one wake-up of the receiver per batch, not per
-/// member.
+/// Members of one query handed on at once: one wake-up of the receiver per
+/// batch, not per member.
 pub const BATCH: usize = 256;
 
 /// Sends every member of `org` (and, with `children`, of the organizations
-/// below it) to `out` in batches, in the order of the users list; stops
-/// early when the receiver is gone. Returns how many were sent.
+/// below it) to `out` in batches that `batch` begins, in the order of the
+/// users list; stops early when the receiver is gone. Returns how many
+/// were sent.
 ///
 /// One organization of more than a [`PAGE`] of members is read in pages on
 /// [`READERS`] connections at once, each in a transaction on the same
 /// snapshot, so the export is one moment's members as a single query
 /// would give them.
-pub async fn members(
+pub async fn members<B: Batch>(
     store: &Store,
     org: &Organization,
     children: bool,
-    out: Sender<Vec<ExportRow>>,
+    batch: impl Fn() -> B + Clone + Send + Sync + 'static,
+    out: Sender<B>,
 ) -> Result<u64> {
-    if !children && let Some(sent) = in_pages(store, org, &out).await? {
+    if !children && let Some(sent) = in_pages(store, org, &batch, &out).await? {
         return Ok(sent);
     }
-    in_one_query(store, org, children, out).await
+    in_one_query(store, org, children, batch, out).await
 }
 
 /// Members read by one query of an export in pages.
@@ -306,59 +386,7 @@ fn page_sql(columns: &str, from: bool) -> String {
 
 /// A SQLite member as [`SQLITE_SQL`] packs it.
 fn unpack(packed: &str) -> std::result::Result<ExportRow, sqlx::Error> {
-    let mut row: ExportRow =
-        serde_json::from_str(packed).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-    sorted_list(&mut row.roles);
-    sorted_list(&mut row.groups);
-    Ok(row)
-}
-
-/// A PostgreSQL member of a page ([`page_columns`]): its roles and groups
-/// by id, columns read by position (by name each would be looked up in a
-/// map, 22 a row); the registration and two-step verification still to
-/// come.
-struct PgMember {
-    row: ExportRow,
-    roles: Vec<Uuid>,
-    groups: Vec<Uuid>,
-}
-
-impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for PgMember {
-    fn from_row(r: &'r sqlx::postgres::PgRow) -> std::result::Result<Self, sqlx::Error> {
-        use sqlx::Row;
-        Ok(PgMember {
-            roles: r.try_get(13)?,
-            groups: r.try_get(14)?,
-            row: ExportRow {
-                account_id: r.try_get(0)?,
-                organization: r.try_get(1)?,
-                email: r.try_get(2)?,
-                salutation: r.try_get(3)?,
-                given_name: r.try_get(4)?,
-                infix: r.try_get(5)?,
-                family_name: r.try_get(6)?,
-                phone: r.try_get(7)?,
-                mobile: r.try_get(8)?,
-                job_title: r.try_get(9)?,
-                description: r.try_get(10)?,
-                staff_code: r.try_get(11)?,
-                labels: r.try_get(12)?,
-                roles: None,
-                groups: None,
-                register: None,
-                registration_number: None,
-                registration_state: None,
-                portfolio: r.try_get(15)?,
-                two_factor: false,
-                active: r.try_get(16)?,
-                account_status: r.try_get(17)?,
-                disabled: r.try_get(18)?,
-                awaiting_approval: r.try_get(19)?,
-                created_at: r.try_get(20)?,
-                activated_at: r.try_get(21)?,
-            },
-        })
-    }
+    serde_json::from_str(packed).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
 /// The keys of roles and names of groups a PostgreSQL reader has met,
@@ -391,15 +419,27 @@ impl Names {
         Ok(())
     }
 
-    /// The page's members with their roles and groups named, in order, and
-    /// their registrations and two-step verification: asked for all of the
+    /// Adds the page's members (rows of [`page_columns`], read by
+    /// position: by name each would be looked up in a map, 22 a row) to
+    /// `batch`, with their roles and groups named, in order, and their
+    /// registrations and two-step verification: asked for all of the
     /// page's accounts at once.
-    async fn complete(
+    async fn add<B: Batch>(
         &mut self,
         conn: &mut crate::pool::Conn<sqlx::Postgres>,
-        page: Vec<PgMember>,
-    ) -> std::result::Result<Vec<ExportRow>, sqlx::Error> {
-        let roles = page.iter().flat_map(|m| m.roles.iter().copied());
+        rows: &[sqlx::postgres::PgRow],
+        batch: &mut B,
+    ) -> std::result::Result<(), sqlx::Error> {
+        use sqlx::Row;
+        let mut ids: Vec<(Uuid, Vec<Uuid>, Vec<Uuid>)> = Vec::with_capacity(rows.len());
+        for r in rows {
+            ids.push((
+                r.try_get_unchecked(0)?,
+                r.try_get_unchecked(13)?,
+                r.try_get_unchecked(14)?,
+            ));
+        }
+        let roles = ids.iter().flat_map(|(_, roles, _)| roles.iter().copied());
         Self::learn(
             conn,
             "SELECT id, key FROM roles WHERE id = ANY($1)",
@@ -407,7 +447,7 @@ impl Names {
             roles,
         )
         .await?;
-        let groups = page.iter().flat_map(|m| m.groups.iter().copied());
+        let groups = ids.iter().flat_map(|(_, _, groups)| groups.iter().copied());
         Self::learn(
             conn,
             "SELECT id, name FROM groups WHERE id = ANY($1)",
@@ -415,7 +455,7 @@ impl Names {
             groups,
         )
         .await?;
-        let accounts: Vec<Uuid> = page.iter().map(|m| m.row.account_id).collect();
+        let accounts: Vec<Uuid> = ids.iter().map(|(account, _, _)| *account).collect();
         let (registrations, two_factor) = crate::use_conn!(conn, |c| async {
             let registrations: Vec<(Uuid, String, String, String)> = sqlx::query_as(
                 "SELECT account_id, register, number, state FROM registrations
@@ -435,83 +475,120 @@ impl Names {
         }
         .await)?;
         let two_factor: std::collections::HashSet<Uuid> = two_factor.into_iter().collect();
-        let mut registrations: std::collections::HashMap<Uuid, (String, String, String)> =
+        let registrations: std::collections::HashMap<Uuid, (String, String, String)> =
             registrations
                 .into_iter()
                 .map(|(account, register, number, state)| (account, (register, number, state)))
                 .collect();
-        page.into_iter()
-            .map(|m| {
-                let mut row = m.row;
-                row.roles = list(&self.roles, &m.roles)?;
-                row.groups = list(&self.groups, &m.groups)?;
-                if let Some((register, number, state)) = registrations.remove(&row.account_id) {
-                    row.register = Some(register);
-                    row.registration_number = Some(number);
-                    row.registration_state = Some(state);
-                }
-                row.two_factor = two_factor.contains(&row.account_id);
-                Ok(row)
-            })
-            .collect()
+        for (r, (account, roles, groups)) in rows.iter().zip(&ids) {
+            let registration = registrations.get(account);
+            batch.add(&Member {
+                account_id: *account,
+                organization: r.try_get_unchecked(1)?,
+                email: r.try_get_unchecked(2)?,
+                salutation: r.try_get_unchecked(3)?,
+                given_name: r.try_get_unchecked(4)?,
+                infix: r.try_get_unchecked(5)?,
+                family_name: r.try_get_unchecked(6)?,
+                phone: r.try_get_unchecked(7)?,
+                mobile: r.try_get_unchecked(8)?,
+                job_title: r.try_get_unchecked(9)?,
+                description: r.try_get_unchecked(10)?,
+                staff_code: r.try_get_unchecked(11)?,
+                labels: labels(r.try_get_raw(12)?)?,
+                roles: named(&self.roles, roles)?,
+                groups: named(&self.groups, groups)?,
+                register: registration.map(|g| g.0.as_str()),
+                registration_number: registration.map(|g| g.1.as_str()),
+                registration_state: registration.map(|g| g.2.as_str()),
+                portfolio: r.try_get_unchecked(15)?,
+                two_factor: two_factor.contains(account),
+                active: r.try_get_unchecked(16)?,
+                account_status: r.try_get_unchecked(17)?,
+                disabled: r.try_get_unchecked(18)?,
+                awaiting_approval: r.try_get_unchecked(19)?,
+                created_at: r.try_get_unchecked(20)?,
+                activated_at: r.try_get_unchecked(21)?,
+            });
+        }
+        Ok(())
     }
 }
 
-/// The names of `ids`, [`in_order`]; `None` for none.
-fn list(
-    known: &std::collections::HashMap<Uuid, String>,
+/// The names of `ids`, in order.
+fn named<'a>(
+    known: &'a std::collections::HashMap<Uuid, String>,
     ids: &[Uuid],
-) -> std::result::Result<Option<String>, sqlx::Error> {
+) -> std::result::Result<Vec<&'a str>, sqlx::Error> {
     let mut names = Vec::with_capacity(ids.len());
     for id in ids {
         // The lookup ran on the page's own snapshot, where the row that
         // refers to it holds a key to it.
         names.push(known.get(id).ok_or(sqlx::Error::RowNotFound)?.as_str());
     }
-    Ok((!names.is_empty()).then(|| in_order(names)))
+    names.sort_unstable();
+    Ok(names)
+}
+
+/// A member's labels from its JSON array, borrowed unless one holds an
+/// escape.
+fn labels(
+    value: sqlx::postgres::PgValueRef<'_>,
+) -> std::result::Result<Vec<std::borrow::Cow<'_, str>>, sqlx::Error> {
+    let decode = |e: Box<dyn std::error::Error + Send + Sync>| sqlx::Error::Decode(e);
+    let bytes = value.as_bytes().map_err(decode)?;
+    // JSONB in binary: a version byte (1), then the text.
+    let text = match value.format() {
+        sqlx::postgres::PgValueFormat::Binary => bytes
+            .strip_prefix(&[1])
+            .ok_or_else(|| decode("an unknown JSONB version in a member's labels".into()))?,
+        sqlx::postgres::PgValueFormat::Text => bytes,
+    };
+    match serde_json::from_slice::<Vec<&str>>(text) {
+        Ok(labels) => Ok(labels.into_iter().map(std::borrow::Cow::Borrowed).collect()),
+        Err(_) => serde_json::from_slice::<Vec<String>>(text)
+            .map(|labels| labels.into_iter().map(std::borrow::Cow::Owned).collect())
+            .map_err(|e| decode(Box::new(e))),
+    }
 }
 
 /// Reads page `p` of `keys`'s pages of `$org` on `$conn` (a pool
-/// connection) with the query of `$columns`, each row made an
-/// [`ExportRow`] by `|$r| $row` from a result of type `$ty`.
+/// connection) with the query of `$columns`: its rows.
 macro_rules! read_page {
-    ($conn:expr, $columns:expr, $org:expr, $keys:expr, $p:expr, $ty:ty, |$r:ident| $row:expr) => {{
+    ($conn:expr, $columns:expr, $org:expr, $keys:expr, $p:expr) => {{
         let from = $p.checked_sub(1).map(|i| &$keys[i]);
         let sql = page_sql($columns, from.is_some());
-        let rows: std::result::Result<Vec<$ty>, sqlx::Error> = crate::use_conn!($conn, |c| {
+        let rows = crate::use_conn!($conn, |c| {
             // Placeholders only; the keys are bound.
-            let mut q = sqlx::query_as::<_, $ty>(sqlx::AssertSqlSafe(sql.as_str())).bind($org);
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind($org);
             if let Some((sort_key, account)) = from {
                 q = q.bind(sort_key.as_str()).bind(*account);
             }
             q.fetch_all(c).await
         });
-        rows.and_then(|rows| {
-            rows.into_iter()
-                .map(|$r| $row)
-                .collect::<std::result::Result<Vec<_>, _>>()
-        })
+        rows
     }};
 }
 
 /// Runs the pages of `$keys` on `$conns` (one task each; of `n`
-/// connections, connection `j` reads pages `j`, `j + n`, …), each page read by
-/// `|$conn, $p, $state: $ty_state| $read` (`$state` the task's own, as its
-/// type makes it by default), and hands them to `$out` in order. Each
-/// reader is at most one page ahead, so memory holds a few pages whatever
-/// the size of the organization.
+/// connections, connection `j` reads pages `j`, `j + n`, …), each page a
+/// batch (of `$make`, cloned for each task) that
+/// `|$conn, $p, $state: $ty_state| $read` gives (`$state` the
+/// task's own, as its type makes it by default), and hands them to `$out`
+/// in order. Each reader is at most one page ahead, so memory holds a few
+/// pages whatever the size of the organization.
 macro_rules! run_pages {
-    ($conns:expr, $keys:ident, $out:expr, |$conn:ident, $p:ident, $state:ident: $ty_state:ty| $read:expr) => {{
+    ($conns:expr, $keys:ident, $make:ident, $out:expr, |$conn:ident, $p:ident, $state:ident: $ty_state:ty| $read:expr) => {{
         let $keys = std::sync::Arc::new($keys);
         let pages = $keys.len() + 1;
         let conns = $conns;
         let n = conns.len();
         let mut readers = Vec::new();
         for (j, conn) in conns.into_iter().enumerate() {
-            let (tx, rx) =
-                tokio::sync::mpsc::channel::<std::result::Result<Vec<ExportRow>, sqlx::Error>>(1);
+            let (tx, rx) = tokio::sync::mpsc::channel(1);
             readers.push(rx);
             let $keys = std::sync::Arc::clone(&$keys);
+            let $make = $make.clone();
             tokio::spawn(async move {
                 let mut $conn = conn;
                 #[allow(
@@ -521,7 +598,7 @@ macro_rules! run_pages {
                 )]
                 let mut $state = <$ty_state>::default();
                 for $p in (j..pages).step_by(n) {
-                    let page = $read;
+                    let page: std::result::Result<_, sqlx::Error> = $read;
                     let failed = page.is_err();
                     if tx.send(page).await.is_err() || failed {
                         return;
@@ -539,24 +616,25 @@ macro_rules! run_pages {
                     return Err(crate::Error::Corrupt("an export's reader stopped".into()));
                 }
             };
-            let rows = page.len() as u64;
+            let members = Batch::members(&page) as u64;
             if $out.send(page).await.is_err() {
                 break;
             }
-            sent += rows;
+            sent += members;
         }
         Ok(Some(sent))
     }};
 }
 
 /// Reads `$org`'s members in pages on `$conns` (in transactions on one
-/// snapshot) with the query of `$columns`, each row of type `$ty` made an
-/// [`ExportRow`] by `|$r| $row`, and hands them to `$out` in order; `None`
-/// (from the enclosing function) with fewer than two connections, or a
-/// single page.
+/// snapshot) with the query of `$columns`, each page
+/// made a batch (of `$make`) by `|$conn, $rows, $state: $ty_state|
+/// $finish`, and hands
+/// them to `$out` in order; `None` (from the enclosing function) with
+/// fewer than two connections, or a single page.
 macro_rules! export_pages {
-    ($conns:ident, $org:expr, $out:expr, $columns:expr, $ty:ty, |$r:ident| $row:expr,
-     |$conn:ident, $page:ident, $state:ident: $ty_state:ty| $finish:expr) => {{
+    ($conns:ident, $org:expr, $make:ident, $out:expr, $columns:expr,
+     |$conn:ident, $rows:ident, $state:ident: $ty_state:ty| $finish:expr) => {{
         if $conns.len() < 2 {
             return Ok(None);
         }
@@ -564,9 +642,11 @@ macro_rules! export_pages {
         if keys.is_empty() {
             return Ok(None);
         }
-        run_pages!($conns, keys, $out, |$conn, p, $state: $ty_state| {
-            let $page = read_page!(&mut $conn, $columns, $org, keys, p, $ty, |$r| $row);
-            $finish
+        run_pages!($conns, keys, $make, $out, |$conn, p, $state: $ty_state| {
+            match read_page!(&mut $conn, $columns, $org, keys, p) {
+                Ok($rows) => $finish,
+                Err(e) => Err(e),
+            }
         })
     }};
 }
@@ -587,10 +667,11 @@ async fn take<DB: sqlx::Database>(
 /// members; `None` for a smaller one, or when SQLite's readers could not
 /// be given the same snapshot (a change came in between), to read in one
 /// query instead.
-async fn in_pages(
+async fn in_pages<B: Batch>(
     store: &Store,
     org: &Organization,
-    out: &Sender<Vec<ExportRow>>,
+    batch: &(impl Fn() -> B + Clone + Send + Sync + 'static),
+    out: &Sender<B>,
 ) -> Result<Option<u64>> {
     let org_id = org.id.0;
     match &store.db {
@@ -621,11 +702,19 @@ async fn in_pages(
             export_pages!(
                 conns,
                 org_id,
+                batch,
                 out,
                 concat!(sqlite_columns!(), joins!()),
-                (String,),
-                |r| unpack(&r.0),
-                |conn, page, _none: ()| page
+                |conn, rows, _none: ()| {
+                    use sqlx::Row;
+                    let mut page = batch();
+                    rows.iter()
+                        .try_for_each(|r| {
+                            page.add(&unpack(r.try_get(0)?)?.member());
+                            Ok(())
+                        })
+                        .map(|()| page)
+                }
             )
         }
         crate::db::Db::Postgres { pool, .. } => {
@@ -701,13 +790,12 @@ async fn in_pages(
             export_pages!(
                 conns,
                 org_id,
+                batch,
                 out,
                 columns,
-                PgMember,
-                |r| Ok::<_, sqlx::Error>(r),
-                |conn, page, names: Names| match page {
-                    Ok(page) => names.complete(&mut conn, page).await,
-                    Err(e) => Err(e),
+                |conn, rows, names: Names| {
+                    let mut page = batch();
+                    names.add(&mut conn, &rows, &mut page).await.map(|()| page)
                 }
             )
         }
@@ -715,34 +803,39 @@ async fn in_pages(
 }
 
 /// [`members`] in one query.
-async fn in_one_query(
+async fn in_one_query<B: Batch>(
     store: &Store,
     org: &Organization,
     children: bool,
-    out: Sender<Vec<ExportRow>>,
+    batch: impl Fn() -> B,
+    out: Sender<B>,
 ) -> Result<u64> {
-    /// Hands the rows of `$rows` (a stream of results), each made into an
-    /// [`ExportRow`] by `$row`, to `out` in batches.
+    /// Adds the rows of `$rows` (a stream of results), each made into an
+    /// [`ExportRow`] by `$row`, to batches of [`BATCH`] members handed to
+    /// `out`.
     macro_rules! send_all {
         ($rows:expr, |$r:ident| $row:expr) => {{
             let mut rows = $rows;
             let mut sent = 0u64;
-            let mut batch = Vec::with_capacity(BATCH);
+            let mut full = batch();
             loop {
                 match rows.try_next().await {
                     Ok(Some($r)) => {
-                        batch.push($row);
-                        if batch.len() == BATCH {
-                            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                            if out.send(full).await.is_err() {
+                        full.add(&$row.member());
+                        if full.members() == BATCH {
+                            if out
+                                .send(std::mem::replace(&mut full, batch()))
+                                .await
+                                .is_err()
+                            {
                                 break Ok(sent);
                             }
                             sent += BATCH as u64;
                         }
                     }
                     Ok(None) => {
-                        let rest = batch.len() as u64;
-                        if rest > 0 && out.send(batch).await.is_ok() {
+                        let rest = full.members() as u64;
+                        if rest > 0 && out.send(full).await.is_ok() {
                             sent += rest;
                         }
                         break Ok(sent);

@@ -2,10 +2,12 @@
 //! the users list with roles, groups, labels, staff code, registration,
 //! portfolio, two-step verification, status and dates, as CSV (RFC 4180,
 //! formula-safe, with a byte-order mark for spreadsheets when asked) or
-//! JSON. The answer streams: rows go out as the database reads them.
+//! JSON. The answer streams: rows go out as the database reads them, each
+//! batch written as text by the task that read it ([`Text`]).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
@@ -14,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use portier_core::export::{COLUMNS, Format, csv_record};
 use portier_core::rights::MembersRead;
 use portier_store::audit::Origin;
-use portier_store::export::ExportRow;
+use portier_store::export::{Batch, Member};
 
 use super::{authorized, flag};
 use crate::auth::Caller;
@@ -22,11 +24,8 @@ use crate::error::ErrorBody;
 use crate::extract::ClientAddr;
 use crate::{ApiError, AppState};
 
-/// Rows per chunk of the answer: large enough to keep the writes few.
-const ROWS_PER_CHUNK: usize = 512;
-
 /// The member's state as the users list names it.
-pub fn status_of(r: &ExportRow) -> &'static str {
+pub fn status_of(r: &Member<'_>) -> &'static str {
     if r.awaiting_approval {
         "awaiting_approval"
     } else if r.disabled {
@@ -40,43 +39,52 @@ pub fn status_of(r: &ExportRow) -> &'static str {
     }
 }
 
-/// A list of the store's (roles, groups) as one cell: "a, b".
-fn list_cell(v: &Option<String>) -> Cow<'_, str> {
-    match v.as_deref() {
-        None => Cow::Borrowed(""),
-        Some(l) if l.contains('\u{1f}') => Cow::Owned(l.replace('\u{1f}', ", ")),
-        Some(l) => Cow::Borrowed(l),
+/// A list (labels, roles, groups) as one cell: "a, b".
+fn list_cell<S: AsRef<str>>(items: &[S]) -> Cow<'_, str> {
+    match items {
+        [] => Cow::Borrowed(""),
+        [one] => Cow::Borrowed(one.as_ref()),
+        more => {
+            let mut cell = String::new();
+            for (i, item) in more.iter().enumerate() {
+                if i > 0 {
+                    cell.push_str(", ");
+                }
+                cell.push_str(item.as_ref());
+            }
+            Cow::Owned(cell)
+        }
     }
 }
 
-/// The cells of a row, in [`COLUMNS`] order.
-pub fn cells(r: &ExportRow) -> [Cow<'_, str>; COLUMNS.len()] {
-    fn text(v: &Option<String>) -> Cow<'_, str> {
-        Cow::Borrowed(v.as_deref().unwrap_or(""))
+/// The cells of a member, in [`COLUMNS`] order.
+pub fn cells<'a>(r: &'a Member<'a>) -> [Cow<'a, str>; COLUMNS.len()] {
+    fn text<'a>(v: Option<&'a str>) -> Cow<'a, str> {
+        Cow::Borrowed(v.unwrap_or(""))
     }
-    // Borrowed where the row holds the text already: an export writes
+    // Borrowed where the member holds the text already: an export writes
     // every cell of every member.
     [
-        Cow::Borrowed(r.email.as_str()),
-        text(&r.salutation),
-        text(&r.given_name),
-        text(&r.infix),
-        text(&r.family_name),
-        text(&r.phone),
-        text(&r.mobile),
-        text(&r.job_title),
-        text(&r.description),
-        text(&r.staff_code),
-        Cow::Owned(r.labels.0.join(", ")),
+        Cow::Borrowed(r.email),
+        text(r.salutation),
+        text(r.given_name),
+        text(r.infix),
+        text(r.family_name),
+        text(r.phone),
+        text(r.mobile),
+        text(r.job_title),
+        text(r.description),
+        text(r.staff_code),
+        list_cell(&r.labels),
         list_cell(&r.roles),
         list_cell(&r.groups),
-        text(&r.register),
-        text(&r.registration_number),
-        text(&r.registration_state),
-        text(&r.portfolio),
+        text(r.register),
+        text(r.registration_number),
+        text(r.registration_state),
+        text(r.portfolio),
         Cow::Borrowed(if r.two_factor { "true" } else { "false" }),
         Cow::Borrowed(status_of(r)),
-        Cow::Borrowed(r.organization.as_str()),
+        Cow::Borrowed(r.organization),
         Cow::Owned(r.created_at.to_rfc3339()),
         r.activated_at
             .map_or(Cow::Borrowed(""), |a| Cow::Owned(a.to_rfc3339())),
@@ -182,10 +190,7 @@ fn json_list<'a>(out: &mut String, items: impl Iterator<Item = &'a str>) {
 /// and the chosen columns, in the export's order; the registration's three
 /// columns are one object (`null` without a number). Written directly,
 /// not through `serde_json::Value`: an export writes a million of these.
-fn json_row(out: &mut String, r: &ExportRow, columns: &Selection) {
-    fn list(v: &Option<String>) -> impl Iterator<Item = &str> {
-        v.as_deref().into_iter().flat_map(|s| s.split('\u{1f}'))
-    }
+fn json_row(out: &mut String, r: &Member<'_>, columns: &Selection) {
     fn time(out: &mut String, t: &chrono::DateTime<chrono::Utc>) {
         // chrono's own form in JSON: RFC 3339 with a Z.
         out.push_str(&serde_json::to_string(t).unwrap_or_else(|_| "null".into()));
@@ -207,35 +212,35 @@ fn json_row(out: &mut String, r: &ExportRow, columns: &Selection) {
         out.push_str(key);
         out.push_str("\":");
         match key {
-            "email" => json_str(out, &r.email),
-            "salutation" => json_opt(out, r.salutation.as_deref()),
-            "given_name" => json_opt(out, r.given_name.as_deref()),
-            "infix" => json_opt(out, r.infix.as_deref()),
-            "family_name" => json_opt(out, r.family_name.as_deref()),
-            "phone" => json_opt(out, r.phone.as_deref()),
-            "mobile" => json_opt(out, r.mobile.as_deref()),
-            "job_title" => json_opt(out, r.job_title.as_deref()),
-            "description" => json_opt(out, r.description.as_deref()),
-            "staff_code" => json_opt(out, r.staff_code.as_deref()),
-            "labels" => json_list(out, r.labels.0.iter().map(String::as_str)),
-            "roles" => json_list(out, list(&r.roles)),
-            "groups" => json_list(out, list(&r.groups)),
-            "registration" => match &r.registration_number {
+            "email" => json_str(out, r.email),
+            "salutation" => json_opt(out, r.salutation),
+            "given_name" => json_opt(out, r.given_name),
+            "infix" => json_opt(out, r.infix),
+            "family_name" => json_opt(out, r.family_name),
+            "phone" => json_opt(out, r.phone),
+            "mobile" => json_opt(out, r.mobile),
+            "job_title" => json_opt(out, r.job_title),
+            "description" => json_opt(out, r.description),
+            "staff_code" => json_opt(out, r.staff_code),
+            "labels" => json_list(out, r.labels.iter().map(|l| l.as_ref())),
+            "roles" => json_list(out, r.roles.iter().copied()),
+            "groups" => json_list(out, r.groups.iter().copied()),
+            "registration" => match r.registration_number {
                 None => out.push_str("null"),
                 Some(number) => {
                     out.push_str("{\"register\":");
-                    json_opt(out, r.register.as_deref());
+                    json_opt(out, r.register);
                     out.push_str(",\"number\":");
                     json_str(out, number);
                     out.push_str(",\"state\":");
-                    json_opt(out, r.registration_state.as_deref());
+                    json_opt(out, r.registration_state);
                     out.push('}');
                 }
             },
-            "portfolio" => json_opt(out, r.portfolio.as_deref()),
+            "portfolio" => json_opt(out, r.portfolio),
             "two_factor" => out.push_str(if r.two_factor { "true" } else { "false" }),
             "status" => json_str(out, status_of(r)),
-            "organization" => json_str(out, &r.organization),
+            "organization" => json_str(out, r.organization),
             "created_at" => time(out, &r.created_at),
             "activated_at" => match &r.activated_at {
                 Some(t) => time(out, t),
@@ -264,26 +269,85 @@ pub fn opening(format: Format, bom: bool, columns: &Selection) -> String {
     head
 }
 
-/// Appends `row` to `out`; `first` says whether it is the export's first.
-pub fn write_row(
-    out: &mut String,
+/// A batch of an export's text (CSV or JSON), written on the task that
+/// read its members.
+pub struct Text {
+    text: String,
+    members: usize,
     format: Format,
-    row: &ExportRow,
-    first: bool,
-    columns: &Selection,
-) {
-    match format {
-        Format::Csv => {
-            let cells = cells(row);
-            csv_record(out, columns.pick(&cells));
+    columns: Arc<Selection>,
+}
+
+impl Text {
+    pub fn new(format: Format, columns: Arc<Selection>) -> Text {
+        Text {
+            text: String::new(),
+            members: 0,
+            format,
+            columns,
         }
-        Format::Json => {
-            if !first {
-                out.push(',');
+    }
+
+    /// The text to send; `first` says whether it comes before every other
+    /// member's (JSON separates members with commas, written before each).
+    pub fn into_text(self, first: &mut bool) -> String {
+        let mut text = self.text;
+        if self.members > 0 {
+            if *first && self.format == Format::Json {
+                text.remove(0);
             }
-            json_row(out, row, columns);
+            *first = false;
         }
-        Format::Xlsx => {}
+        text
+    }
+}
+
+impl Batch for Text {
+    fn add(&mut self, member: &Member<'_>) {
+        match self.format {
+            Format::Csv => {
+                let cells = cells(member);
+                csv_record(&mut self.text, self.columns.pick(&cells));
+            }
+            Format::Json => {
+                self.text.push(',');
+                json_row(&mut self.text, member, &self.columns);
+            }
+            // A workbook takes its members as [`Cells`].
+            Format::Xlsx => {}
+        }
+        self.members += 1;
+    }
+
+    fn members(&self) -> usize {
+        self.members
+    }
+}
+
+/// A batch of members' chosen cells, for a workbook.
+pub struct Cells {
+    rows: Vec<Vec<String>>,
+    columns: Arc<Selection>,
+}
+
+impl Cells {
+    pub fn new(columns: Arc<Selection>) -> Cells {
+        Cells {
+            rows: Vec::new(),
+            columns,
+        }
+    }
+}
+
+impl Batch for Cells {
+    fn add(&mut self, member: &Member<'_>) {
+        let cells = cells(member);
+        self.rows
+            .push(self.columns.pick(&cells).map(str::to_owned).collect());
+    }
+
+    fn members(&self) -> usize {
+        self.rows.len()
     }
 }
 
@@ -301,8 +365,8 @@ pub fn closing(format: Format) -> &'static str {
 /// is on disk once written. The file comes back open and already unlinked,
 /// so it disappears when closed. A sheet holds at most 1,048,575 rows.
 pub async fn write_xlsx(
-    mut rx: tokio::sync::mpsc::Receiver<Vec<ExportRow>>,
-    columns: Selection,
+    mut rx: tokio::sync::mpsc::Receiver<Cells>,
+    columns: Arc<Selection>,
 ) -> std::io::Result<std::fs::File> {
     tokio::task::spawn_blocking(move || {
         use rust_xlsxwriter::{Format as Style, Workbook};
@@ -318,15 +382,14 @@ pub async fn write_xlsx(
         }
         let mut row: u32 = 0;
         while let Some(batch) = rx.blocking_recv() {
-            for r in batch {
+            for cells in batch.rows {
                 row += 1;
                 if row > 1_048_575 {
                     return Err(std::io::Error::other(
                         "an XLSX sheet holds at most 1,048,575 members: export CSV or JSON",
                     ));
                 }
-                let cells = cells(&r);
-                for (c, cell) in columns.pick(&cells).enumerate() {
+                for (c, cell) in cells.iter().enumerate() {
                     if !cell.is_empty() {
                         sheet.write_string(row, c as u16, cell).map_err(io)?;
                     }
@@ -388,13 +451,12 @@ pub async fn export(
     let origin = Origin::now(client);
     portier_store::export::record(&state.store, auth.actor(), &org, format, children, &origin)
         .await?;
-    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<ExportRow>>(4);
-    let store = state.store.clone();
-    let reading = tokio::spawn({
-        let org = org.clone();
-        async move { portier_store::export::members(&store, &org, children, tx).await }
-    });
+    let columns = Arc::new(columns);
     if format == Format::Xlsx {
+        let (rx, reading) = start(&state.store, &org, children, {
+            let columns = Arc::clone(&columns);
+            move || Cells::new(Arc::clone(&columns))
+        });
         let file = write_xlsx(rx, columns).await.map_err(|e| {
             tracing::error!(error = %e, "export failed");
             ApiError::new(
@@ -423,56 +485,72 @@ pub async fn export(
         return Ok(attachment(Body::from_stream(stream), format, &org));
     }
     let head = opening(format, bom, &columns);
+    let (rx, reading) = start(&state.store, &org, children, {
+        let columns = Arc::clone(&columns);
+        move || Text::new(format, Arc::clone(&columns))
+    });
     struct Reading {
-        rx: tokio::sync::mpsc::Receiver<Vec<ExportRow>>,
+        rx: tokio::sync::mpsc::Receiver<Text>,
         task: Option<tokio::task::JoinHandle<portier_store::Result<u64>>>,
         head: Option<String>,
         first: bool,
-        columns: Selection,
     }
-    let start = Reading {
+    let reading = Reading {
         rx,
         task: Some(reading),
         head: Some(head),
         first: true,
-        columns,
     };
-    let stream = futures_util::stream::unfold(start, move |mut r| async move {
-        let mut chunk = r.head.take().unwrap_or_default();
-        let mut rows = 0;
-        while rows < ROWS_PER_CHUNK {
-            let Some(batch) = r.rx.recv().await else {
-                break;
-            };
-            for row in &batch {
-                write_row(&mut chunk, format, row, r.first, &r.columns);
-                r.first = false;
-            }
-            rows += batch.len();
+    // Each batch goes out as it comes, as one chunk: the readers wrote it.
+    let stream = futures_util::stream::unfold(reading, move |mut r| async move {
+        if let Some(head) = r.head.take() {
+            return Some((Ok(Bytes::from(head)), r));
         }
-        if rows == 0 {
-            // All read: the reading ended well, or the answer is cut short
-            // (an error, not a truncated file that looks whole).
-            let task = r.task.take()?;
-            match task.await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "export failed");
-                    return Some((Err(std::io::Error::other("export failed")), r));
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "export task failed");
-                    return Some((Err(std::io::Error::other("export failed")), r));
-                }
-            }
-            chunk.push_str(closing(format));
-            if chunk.is_empty() {
-                return None;
+        while let Some(batch) = r.rx.recv().await {
+            let text = batch.into_text(&mut r.first);
+            if !text.is_empty() {
+                return Some((Ok(Bytes::from(text)), r));
             }
         }
-        Some((Ok::<_, std::io::Error>(Bytes::from(chunk)), r))
+        // All read: the reading ended well, or the answer is cut short (an
+        // error, not a truncated file that looks whole).
+        let task = r.task.take()?;
+        match task.await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "export failed");
+                return Some((Err(std::io::Error::other("export failed")), r));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "export task failed");
+                return Some((Err(std::io::Error::other("export failed")), r));
+            }
+        }
+        let end = closing(format);
+        (!end.is_empty()).then(|| (Ok(Bytes::from_static(end.as_bytes())), r))
     });
     Ok(attachment(Body::from_stream(stream), format, &org))
+}
+
+/// Starts reading the members of `org` (and with `children` of the
+/// organizations below) into batches that `make` begins: the batches as
+/// they come, in order, and the reading, which ends with how many members
+/// it read.
+pub fn start<B: Batch>(
+    store: &portier_store::Store,
+    org: &portier_core::organizations::Organization,
+    children: bool,
+    make: impl Fn() -> B + Clone + Send + Sync + 'static,
+) -> (
+    tokio::sync::mpsc::Receiver<B>,
+    tokio::task::JoinHandle<portier_store::Result<u64>>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let (store, org) = (store.clone(), org.clone());
+    let reading = tokio::spawn(async move {
+        portier_store::export::members(&store, &org, children, make, tx).await
+    });
+    (rx, reading)
 }
 
 /// The answer: the body as a file to save.
@@ -504,7 +582,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn row() -> ExportRow {
+    fn row() -> portier_store::export::ExportRow {
         serde_json::from_value(json!({
             "account_id": uuid::Uuid::nil(), "organization": "Zorg \"Oost\"",
             "email": "eva@example.nl", "salutation": null, "given_name": "Eva\\n\t\u{1}é",
@@ -523,7 +601,7 @@ mod tests {
     #[test]
     fn a_json_row_holds_the_chosen_columns_escaped() {
         let mut out = String::new();
-        json_row(&mut out, &row(), &Selection::all());
+        json_row(&mut out, &row().member(), &Selection::all());
         let value: serde_json::Value = serde_json::from_str(&out).expect(&out);
         assert_eq!(
             value,
@@ -542,7 +620,7 @@ mod tests {
         let mut some = String::new();
         json_row(
             &mut some,
-            &row(),
+            &row().member(),
             &Selection::parse(Some("registration_state,email")).unwrap(),
         );
         let value: serde_json::Value = serde_json::from_str(&some).unwrap();
