@@ -610,7 +610,10 @@ both_backends! {
         let r = app.with_cookie("POST", "/api/v1/me/totp", &cookie, None).await;
         let secret = portier_core::two_factor::TotpSecret::from_base32(r.body["secret"].as_str().unwrap()).unwrap();
         let at = |steps: i64| secret.code_at((chrono::Utc::now().timestamp() + 30 * steps) as u64);
-        let r = app.with_cookie("POST", "/api/v1/me/totp/confirm", &cookie, Some(json!({"code": at(0)}))).await;
+        // The code that confirms is the one used again below: a fresh
+        // at(0) would be another code once the 30 s step has turned.
+        let confirmed = at(0);
+        let r = app.with_cookie("POST", "/api/v1/me/totp/confirm", &cookie, Some(json!({"code": confirmed}))).await;
         let recovery = r.body["recovery_codes"][0].as_str().unwrap().to_owned();
         let signed = post(&app, "/login", None, &[("email", "eva@example.nl"), ("password", GOOD), ("next", "/account")]).await;
         assert_eq!(signed.status, 303);
@@ -622,7 +625,7 @@ both_backends! {
         let wrong = post(&app, "/login/second-step", Some(&half), &[("code", "12345"), ("next", "/account")]).await;
         assert_eq!(wrong.status, 422);
         assert!(wrong.html.contains("This code is not right."), "{}", wrong.html);
-        let used = post(&app, "/login/second-step", Some(&half), &[("code", &at(0)), ("next", "/account")]).await;
+        let used = post(&app, "/login/second-step", Some(&half), &[("code", &confirmed), ("next", "/account")]).await;
         assert!(used.html.contains("This code has just been used."), "{}", used.html);
         let done = post(&app, "/login/second-step", Some(&half), &[("code", &at(1)), ("next", "/account")]).await;
         assert_eq!((done.status, done.headers["location"].to_str().unwrap()), (303, "/account"));
