@@ -539,10 +539,7 @@ async fn export(
     use portier_server::api::export::{Cells, Text, closing, opening, start, write_xlsx};
     let columns = std::sync::Arc::new(columns);
     if format == Format::Xlsx {
-        let (rx, reading) = start(&store, &org, children, {
-            let columns = std::sync::Arc::clone(&columns);
-            move || Cells::new(std::sync::Arc::clone(&columns))
-        });
+        let (rx, reading) = start(&store, &org, children, Cells::batches(&columns));
         let mut file = write_xlsx(rx, columns).await?;
         let exported = reading.await??;
         std::io::copy(&mut file, &mut out)?;
@@ -551,10 +548,7 @@ async fn export(
         return Ok(());
     }
     out.write_all(opening(format, bom, &columns).as_bytes())?;
-    let (mut rx, reading) = start(&store, &org, children, {
-        let columns = std::sync::Arc::clone(&columns);
-        move || Text::new(format, std::sync::Arc::clone(&columns))
-    });
+    let (mut rx, reading) = start(&store, &org, children, Text::batches(format, &columns));
     let mut first = true;
     while let Some(batch) = rx.recv().await {
         out.write_all(batch.into_text(&mut first).as_bytes())?;

@@ -197,10 +197,10 @@ macro_rules! postgres_columns {
     };
 }
 
-/// PostgreSQL's pages: the members' own fields, read by position into a
-/// [`PgMember`]. Registrations and two-step verification are asked for
-/// once a page ([`Names::complete`]): a lookup per member costs the server
-/// more than the member's own fields do.
+/// PostgreSQL's pages: the members' own fields, read by position
+/// ([`Names::add`]). Registrations and two-step verification are asked for
+/// once a page: a lookup per member costs the server more than the
+/// member's own fields do.
 macro_rules! page_columns {
     () => {
         "SELECT a.id, o.name, a.email, a.salutation, a.given_name, a.infix, a.family_name,
@@ -369,9 +369,9 @@ macro_rules! page_keys {
 
 /// The query of one page of `$1`'s members: `columns` (with the tables
 /// they come from) of the [`PAGE`] members from key `($2, $3)` on (when
-/// `from`; else from the first).
-/// Within the snapshot the page keys were read in, that is exactly the
-/// page; and a `LIMIT` keeps the planner on the listing index.
+/// `from`; else from the first). Within the snapshot the page keys were
+/// read in, that is exactly the page; and a `LIMIT` keeps the planner on
+/// the listing index.
 fn page_sql(columns: &str, from: bool) -> String {
     format!(
         "{columns} WHERE m.organization_id = $1{} ORDER BY m.sort_key, m.account_id LIMIT {}",
@@ -558,24 +558,22 @@ macro_rules! read_page {
     ($conn:expr, $columns:expr, $org:expr, $keys:expr, $p:expr) => {{
         let from = $p.checked_sub(1).map(|i| &$keys[i]);
         let sql = page_sql($columns, from.is_some());
-        let rows = crate::use_conn!($conn, |c| {
+        crate::use_conn!($conn, |c| {
             // Placeholders only; the keys are bound.
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind($org);
             if let Some((sort_key, account)) = from {
                 q = q.bind(sort_key.as_str()).bind(*account);
             }
             q.fetch_all(c).await
-        });
-        rows
+        })
     }};
 }
 
 /// Runs the pages of `$keys` on `$conns` (one task each; of `n`
 /// connections, connection `j` reads pages `j`, `j + n`, …), each page a
-/// batch (of `$make`, cloned for each task) that
-/// `|$conn, $p, $state: $ty_state| $read` gives (`$state` the
-/// task's own, as its type makes it by default), and hands them to `$out`
-/// in order. Each reader is at most one page ahead, so memory holds a few
+/// batch (of `$make`, cloned for each task) that `|$conn, $p, $state:
+/// $ty_state| $read` gives (`$state` the task's own, as its type makes it
+/// by default), and hands them to `$out` in order. Each reader is at most one page ahead, so memory holds a few
 /// pages whatever the size of the organization.
 macro_rules! run_pages {
     ($conns:expr, $keys:ident, $make:ident, $out:expr, |$conn:ident, $p:ident, $state:ident: $ty_state:ty| $read:expr) => {{
@@ -627,11 +625,10 @@ macro_rules! run_pages {
 }
 
 /// Reads `$org`'s members in pages on `$conns` (in transactions on one
-/// snapshot) with the query of `$columns`, each page
-/// made a batch (of `$make`) by `|$conn, $rows, $state: $ty_state|
-/// $finish`, and hands
-/// them to `$out` in order; `None` (from the enclosing function) with
-/// fewer than two connections, or a single page.
+/// snapshot) with the query of `$columns`, each page made a batch (of
+/// `$make`) by `|$conn, $rows, $state: $ty_state| $finish`, and hands them
+/// to `$out` in order; `None` (from the enclosing function) with fewer
+/// than two connections, or a single page.
 macro_rules! export_pages {
     ($conns:ident, $org:expr, $make:ident, $out:expr, $columns:expr,
      |$conn:ident, $rows:ident, $state:ident: $ty_state:ty| $finish:expr) => {{

@@ -279,12 +279,17 @@ pub struct Text {
 }
 
 impl Text {
-    pub fn new(format: Format, columns: Arc<Selection>) -> Text {
-        Text {
+    /// What begins each batch of an export in `format` of `columns`.
+    pub fn batches(
+        format: Format,
+        columns: &Arc<Selection>,
+    ) -> impl Fn() -> Text + Clone + Send + Sync + 'static {
+        let columns = Arc::clone(columns);
+        move || Text {
             text: String::new(),
             members: 0,
             format,
-            columns,
+            columns: Arc::clone(&columns),
         }
     }
 
@@ -331,10 +336,12 @@ pub struct Cells {
 }
 
 impl Cells {
-    pub fn new(columns: Arc<Selection>) -> Cells {
-        Cells {
+    /// What begins each batch of a workbook of `columns`.
+    pub fn batches(columns: &Arc<Selection>) -> impl Fn() -> Cells + Clone + Send + Sync + 'static {
+        let columns = Arc::clone(columns);
+        move || Cells {
             rows: Vec::new(),
-            columns,
+            columns: Arc::clone(&columns),
         }
     }
 }
@@ -453,10 +460,7 @@ pub async fn export(
         .await?;
     let columns = Arc::new(columns);
     if format == Format::Xlsx {
-        let (rx, reading) = start(&state.store, &org, children, {
-            let columns = Arc::clone(&columns);
-            move || Cells::new(Arc::clone(&columns))
-        });
+        let (rx, reading) = start(&state.store, &org, children, Cells::batches(&columns));
         let file = write_xlsx(rx, columns).await.map_err(|e| {
             tracing::error!(error = %e, "export failed");
             ApiError::new(
@@ -485,10 +489,12 @@ pub async fn export(
         return Ok(attachment(Body::from_stream(stream), format, &org));
     }
     let head = opening(format, bom, &columns);
-    let (rx, reading) = start(&state.store, &org, children, {
-        let columns = Arc::clone(&columns);
-        move || Text::new(format, Arc::clone(&columns))
-    });
+    let (rx, reading) = start(
+        &state.store,
+        &org,
+        children,
+        Text::batches(format, &columns),
+    );
     struct Reading {
         rx: tokio::sync::mpsc::Receiver<Text>,
         task: Option<tokio::task::JoinHandle<portier_store::Result<u64>>>,
