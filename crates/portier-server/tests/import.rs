@@ -206,6 +206,13 @@ both_backends! {
         let totp = portier_store::testing::execute(&app.db.store, "INSERT INTO credentials (id, account_id, kind, secret, created_at)
              SELECT id, id, 'totp', 'test', created_at FROM accounts WHERE email = 'p12@example.nl'").await;
         assert_eq!(totp, 1);
+        // The role ids each membership keeps on its own row (read by the
+        // pages) agree with its roles, as imported and as changed after.
+        let list = app.call("GET", &format!("/api/v1/organizations/{org}/members?q=p13@example.nl"), Some(&app.token), None).await;
+        let p13 = list.body["items"][0]["account_id"].as_str().unwrap().to_owned();
+        let r = app.call("PUT", &format!("/api/v1/organizations/{org}/members/{p13}/roles"), Some(&app.token), Some(json!({"roles": ["user-manager"]}))).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(portier_store::testing::role_ids_out_of_step(&app.db.store).await.is_empty());
         // An organization this large exports in pages read side by side;
         // with children=true it is one query. The same members, in the
         // same order, each once.
@@ -224,6 +231,8 @@ both_backends! {
         assert!(p12.contains(",,,,,true,"), "{p12}");
         let dokter = lines.iter().find(|l| l.starts_with("dokter@")).unwrap();
         assert!(dokter.contains(",BIG,19061234501,unchecked,,false,"), "{dokter}");
+        let p13 = lines.iter().find(|l| l.starts_with("p13@")).unwrap();
+        assert!(p13.contains(",user-manager,Avond,"), "{p13}");
         let eva = lines.iter().find(|l| l.starts_with("eva@")).unwrap();
         assert!(eva.contains(",surgery,"), "{eva}");
         let paged_json = export_text(&app, &org, "format=json").await;
@@ -283,6 +292,31 @@ both_backends! {
         assert_eq!(invited, ["held1@example.nl", "held2@example.nl"]);
         let again = app.call("POST", &format!("/api/v1/organizations/{org}/imports/{id}/invitations"), Some(&app.token), None).await;
         assert_eq!(again.status, 409);
+    }
+
+    async fn a_row_that_clashes_with_what_is_stored_is_refused_by_its_column(db) {
+        let app = TestApp::start(db).await;
+        setting(&app).await;
+        let org = app.org_id.clone();
+        app.add_member(json!({"email": "eva@example.nl", "roles": ["doctor"], "staff_code": "P-0042",
+            "registration": {"register": "BIG", "number": "19061234501"}})).await;
+        // Each value is looked up by itself (staff codes in the organization,
+        // members among the accounts, the accounts' registrations).
+        let csv = "E-mail;Personeelsnummer\r\nnieuw@example.nl;P-0042\r\nvrij@example.nl;P-0043\r\neva@example.nl;\r\n";
+        let (status, report) = upload(&app, &org, "", "text/csv", csv.into()).await;
+        assert_eq!(status, 200, "{report}");
+        assert_eq!(outcome(&report, 2), ("invalid", Some("Personeelsnummer")), "{report}");
+        assert_eq!(outcome(&report, 3), ("new", None));
+        assert_eq!(outcome(&report, 4), ("already_member", Some("E-mail")));
+        let child = app.call("POST", "/api/v1/organizations", Some(&app.token), Some(json!({"name": "Kind", "parent_id": org}))).await;
+        let child = child.body["id"].as_str().unwrap().to_owned();
+        let csv = "E-mail;BIG-nummer;Personeelsnummer\r\neva@example.nl;19061234999;\r\n";
+        let (status, report) = upload(&app, &child, "", "text/csv", csv.into()).await;
+        assert_eq!((status, outcome(&report, 2)), (200, ("invalid", Some("BIG-nummer"))), "{report}");
+        // The same number, and a code taken only in another organization.
+        let csv = "E-mail;BIG-nummer;Personeelsnummer\r\nEVA@example.nl;19061234501;P-0042\r\n";
+        let (status, report) = upload(&app, &child, "", "text/csv", csv.into()).await;
+        assert_eq!((status, outcome(&report, 2)), (200, ("reused", None)), "{report}");
     }
 
     async fn an_export_imported_into_an_empty_organization_exports_the_same(db) {

@@ -138,6 +138,44 @@ pub(crate) enum Arg {
     OptText(Option<String>),
     Time(chrono::DateTime<chrono::Utc>),
     Json(serde_json::Value),
+    /// Bound as [`IdList`].
+    Ids(Vec<uuid::Uuid>),
+}
+
+/// Ids kept together in one column: a `UUID[]` on PostgreSQL, their 16
+/// bytes each end to end in a `BLOB` on SQLite, which has no arrays. One
+/// type for both, so a statement that writes such a column is written once.
+pub(crate) struct IdList<'a>(pub &'a [uuid::Uuid]);
+
+impl sqlx::Type<Postgres> for IdList<'_> {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <Vec<uuid::Uuid> as sqlx::Type<Postgres>>::type_info()
+    }
+}
+
+impl sqlx::Encode<'_, Postgres> for IdList<'_> {
+    fn encode_by_ref(
+        &self,
+        buf: &mut sqlx::postgres::PgArgumentBuffer,
+    ) -> std::result::Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        <&[uuid::Uuid] as sqlx::Encode<Postgres>>::encode(self.0, buf)
+    }
+}
+
+impl sqlx::Type<Sqlite> for IdList<'_> {
+    fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
+        <Vec<u8> as sqlx::Type<Sqlite>>::type_info()
+    }
+}
+
+impl sqlx::Encode<'_, Sqlite> for IdList<'_> {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <Sqlite as sqlx::Database>::ArgumentBuffer,
+    ) -> std::result::Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        let bytes: Vec<u8> = self.0.iter().flat_map(|id| *id.as_bytes()).collect();
+        <Vec<u8> as sqlx::Encode<Sqlite>>::encode(bytes, buf)
+    }
 }
 
 /// Binds each of `$args` (a sequence of [`Arg`]) to `$query`, in order.
@@ -156,6 +194,7 @@ macro_rules! bind_all {
                 $crate::db::Arg::OptText(v) => query.bind(v.as_deref()),
                 $crate::db::Arg::Time(v) => query.bind(*v),
                 $crate::db::Arg::Json(v) => query.bind(sqlx::types::Json(v)),
+                $crate::db::Arg::Ids(v) => query.bind($crate::db::IdList(v)),
             };
         }
         query

@@ -381,8 +381,8 @@ pub(crate) async fn insert_memberships(
     items: &[(&Membership, &Account, &[RoleId])],
     on_conflict: &str,
 ) -> Result<Vec<MembershipId>> {
-    let mut args = Vec::with_capacity(items.len() * 11);
-    for (m, account, _) in items {
+    let mut args = Vec::with_capacity(items.len() * 13);
+    for (m, account, roles) in items {
         args.extend([
             Arg::Id(m.id.0),
             Arg::Id(m.account_id.0),
@@ -396,14 +396,15 @@ pub(crate) async fn insert_memberships(
             Arg::Time(m.created_at),
             Arg::Time(m.created_at),
             Arg::Text(account.name.sort_key(&account.email)),
+            Arg::Ids(role_ids(roles)),
         ]);
     }
     let tail = format!("{on_conflict} RETURNING id");
     let written: std::collections::HashSet<Uuid> = crate::db::insert_many(
         tx,
         "INSERT INTO memberships (id, account_id, organization_id, active, staff_code, description,
-            job_title, labels, invited_by, created_at, updated_at, sort_key)",
-        12,
+            job_title, labels, invited_by, created_at, updated_at, sort_key, role_ids)",
+        13,
         &tail,
         args,
     )
@@ -479,14 +480,42 @@ async fn set_labels(
     Ok(())
 }
 
-async fn insert_membership_roles(
+/// A membership's role ids as its own row keeps them (`role_ids`, for the
+/// export's pages): sorted, each once, as the migration that added them
+/// wrote them.
+fn role_ids(roles: &[RoleId]) -> Vec<Uuid> {
+    let mut ids: Vec<Uuid> = roles.iter().map(|r| r.0).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Gives `membership` exactly `roles`: its rows in `membership_roles` and
+/// the ids on its own row, which must always agree.
+async fn replace_membership_roles(
     tx: &mut Tx,
     membership: MembershipId,
     roles: &[RoleId],
 ) -> Result<()> {
-    let rows = roles
+    in_tx!(tx, |c| {
+        sqlx::query("DELETE FROM membership_roles WHERE membership_id = $1")
+            .bind(membership.0)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    let ids = role_ids(roles);
+    in_tx!(tx, |c| {
+        sqlx::query("UPDATE memberships SET role_ids = $2 WHERE id = $1")
+            .bind(membership.0)
+            .bind(crate::db::IdList(&ids))
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    let rows = ids
         .iter()
-        .flat_map(|role| [Arg::Id(membership.0), Arg::Id(role.0)])
+        .flat_map(|role| [Arg::Id(membership.0), Arg::Id(*role)])
         .collect();
     insert_role_rows(tx, rows).await
 }
@@ -1749,14 +1778,7 @@ pub async fn set_roles(
     if !keeps_admin {
         ensure_not_last_administrator(&mut tx, &org, &account, &m).await?;
     }
-    in_tx!(&mut tx, |c| {
-        sqlx::query("DELETE FROM membership_roles WHERE membership_id = $1")
-            .bind(m.id.0)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
-    })?;
-    insert_membership_roles(
+    replace_membership_roles(
         &mut tx,
         m.id,
         &after.iter().map(|r| r.id).collect::<Vec<_>>(),

@@ -178,6 +178,25 @@ pub async fn strings(store: &Store, sql: &'static str) -> Vec<String> {
     crate::reader!(store, |c| sqlx::query_scalar(sql).fetch_all(c).await).expect(sql)
 }
 
+/// The memberships whose role ids on their own row (`role_ids`) are not
+/// those of their rows in `membership_roles`, sorted: there must be none.
+pub async fn role_ids_out_of_step(store: &Store) -> Vec<String> {
+    let sql = match store.backend() {
+        crate::Backend::Postgres => {
+            "SELECT m.id::text FROM memberships m
+             WHERE m.role_ids <> ARRAY(SELECT mr.role_id FROM membership_roles mr
+                                        WHERE mr.membership_id = m.id ORDER BY mr.role_id)"
+        }
+        crate::Backend::Sqlite => {
+            "SELECT lower(hex(m.id)) FROM memberships m
+             WHERE m.role_ids <> coalesce(unhex((SELECT group_concat(h, '') FROM (
+                     SELECT hex(mr.role_id) AS h FROM membership_roles mr
+                      WHERE mr.membership_id = m.id ORDER BY mr.role_id))), x'')"
+        }
+    };
+    strings(store, sql).await
+}
+
 /// Writes each test once and runs it on both backends, as `name::sqlite` and
 /// `name::postgres`.
 #[macro_export]

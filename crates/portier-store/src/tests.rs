@@ -101,6 +101,37 @@ both_backends! {
         assert!(terms().await.is_empty(), "a second start does not redo it");
     }
 
+    async fn the_role_ids_on_a_membership_follow_its_roles_and_are_filled_in_by_their_migration(db) {
+        let store = &db.store;
+        environment(store, "Acme").await;
+        environment(store, "Globex").await;
+        let out_of_step = || crate::testing::role_ids_out_of_step(store);
+        assert!(out_of_step().await.is_empty(), "written with the membership");
+        // As a database from before the ids were kept on the membership:
+        // Acme's administrator with a second role, Globex's with none.
+        crate::testing::execute(store, "INSERT INTO membership_roles (membership_id, role_id)
+             SELECT m.id, r.id FROM memberships m, roles r
+              WHERE m.sort_key = 'admin@acme.example' AND r.organization_id IS NULL AND r.key = 'member'").await;
+        crate::testing::execute(store, "DELETE FROM membership_roles WHERE membership_id =
+             (SELECT id FROM memberships WHERE sort_key = 'admin@globex.example')").await;
+        assert_eq!(out_of_step().await.len(), 2, "the check sees both");
+        crate::testing::execute(store, "ALTER TABLE memberships DROP COLUMN role_ids").await;
+        let migration = match store.backend() {
+            crate::Backend::Sqlite => include_str!("../migrations/sqlite/20261130000014_membership_role_ids.sql"),
+            crate::Backend::Postgres => include_str!("../migrations/postgres/20261130000014_membership_role_ids.sql"),
+        };
+        let mut tx = store.begin().await.unwrap();
+        in_tx!(&mut tx, |c| sqlx::raw_sql(sqlx::AssertSqlSafe(migration)).execute(c).await.map(|r| r.rows_affected())).unwrap();
+        tx.commit().await.unwrap();
+        assert!(out_of_step().await.is_empty(), "filled in by the migration");
+        let ids = match store.backend() {
+            // Two ids of 16 bytes each.
+            crate::Backend::Sqlite => "SELECT CAST(length(role_ids) / 16 AS TEXT) FROM memberships WHERE sort_key = 'admin@acme.example'",
+            crate::Backend::Postgres => "SELECT cardinality(role_ids)::text FROM memberships WHERE sort_key = 'admin@acme.example'",
+        };
+        assert_eq!(crate::testing::strings(store, ids).await, vec!["2"]);
+    }
+
     async fn both_search_strategies_find_the_same_members_in_the_same_order(db) {
         use crate::members::{MemberCursor, MemberFilter, Strategy, list_by};
         use portier_core::members::{MemberInput, MemberStatus, NewMember};
