@@ -248,19 +248,43 @@ pub async fn authenticate(
     }
     let hash = hash_of(presented);
     let row: Option<TokenRow> = reader!(store, |c| {
-        sqlx::query_as(
-            "SELECT t.id, t.account_id, t.permissions, t.expires_at, t.last_used_at, t.revoked_at,
-                    o.id AS organization_id, o.path
-             FROM api_tokens t JOIN organizations o ON o.id = t.organization_id
-             WHERE t.token_hash = $1",
-        )
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{TOKEN_ROW} WHERE t.token_hash = $1"
+        )))
         .bind(&hash)
         .fetch_optional(c)
         .await
     })?;
-    let Some(row) = row else { return Ok(None) };
+    Ok(row.and_then(|row| usable(row, now)))
+}
+
+/// What the token `id` may do now, as [`authenticate`] would find it when
+/// presented: `None` when it is gone, revoked or expired (a job its holder
+/// started, say, then stops).
+pub async fn principal_of(
+    store: &Store,
+    id: ApiTokenId,
+    now: DateTime<Utc>,
+) -> Result<Option<Principal>> {
+    let row: Option<TokenRow> = reader!(store, |c| {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{TOKEN_ROW} WHERE t.id = $1")))
+            .bind(id.0)
+            .fetch_optional(c)
+            .await
+    })?;
+    Ok(row.and_then(|row| usable(row, now)).map(|a| a.principal))
+}
+
+/// A token's row with its organization, for [`TokenRow`].
+const TOKEN_ROW: &str =
+    "SELECT t.id, t.account_id, t.permissions, t.expires_at, t.last_used_at, t.revoked_at,
+            o.id AS organization_id, o.path
+     FROM api_tokens t JOIN organizations o ON o.id = t.organization_id";
+
+/// The token of `row`, unless it is revoked or expired at `now`.
+fn usable(row: TokenRow, now: DateTime<Utc>) -> Option<Authenticated> {
     if row.revoked_at.is_some() || row.expires_at.is_some_and(|e| e <= now) {
-        return Ok(None);
+        return None;
     }
     // Names that no longer parse are dropped rather than trusted.
     let permissions: PermissionSet = row
@@ -269,7 +293,7 @@ pub async fn authenticate(
         .iter()
         .filter_map(|p| Permission::parse("permission", p).ok())
         .collect();
-    Ok(Some(Authenticated {
+    Some(Authenticated {
         id: row.id.into(),
         expires_at: row.expires_at,
         last_used_at: row.last_used_at,
@@ -284,7 +308,7 @@ pub async fn authenticate(
                 permissions,
             }],
         },
-    }))
+    })
 }
 
 /// Records that a token was used (at most once a minute, by the caller): a

@@ -1363,7 +1363,8 @@ pub async fn claim(store: &Store, id: Option<Uuid>, now: DateTime<Utc>) -> Resul
         })?;
     let stored_actor: Actor = serde_json::from_value(actor.0["actor"].clone())
         .map_err(|e| crate::Error::Corrupt(format!("import {id}: {e}")))?;
-    let principal = load_principal(stored_actor, actor.0["grants"].clone());
+    let started = load_principal(stored_actor, actor.0["grants"].clone());
+    let principal = held_now(store, started, now).await?;
     let kind = if content_type == portier_core::import::XLSX_TYPE {
         portier_core::import::FileKind::Xlsx
     } else {
@@ -1383,6 +1384,37 @@ pub async fn claim(store: &Store, id: Option<Uuid>, now: DateTime<Utc>) -> Resul
         principal,
         client_addr,
     }))
+}
+
+/// The rights a job runs with: its starter's as they are now, not as they
+/// were when it started, hours or a restart ago, and never more than
+/// then. A token revoked or expired since holds nothing, nor does an
+/// account disabled or taken out of the organization; a member whose roles
+/// changed holds what they hold now. The command line's operator keeps
+/// what it had (everything).
+async fn held_now(store: &Store, started: Principal, now: DateTime<Utc>) -> Result<Principal> {
+    let current = match &started.actor {
+        Actor::Account { id } => crate::members::principal_for_account(store, *id).await?,
+        Actor::ApiToken { id, .. } => crate::api_tokens::principal_of(store, *id, now)
+            .await?
+            .unwrap_or(Principal {
+                actor: started.actor.clone(),
+                grants: Vec::new(),
+            }),
+        Actor::Cli | Actor::System => return Ok(started),
+    };
+    Ok(Principal {
+        grants: current
+            .grants
+            .into_iter()
+            .map(|mut grant| {
+                let path = &grant.path;
+                grant.permissions.retain(|p| started.holds(p, path));
+                grant
+            })
+            .collect(),
+        actor: started.actor,
+    })
 }
 
 /// Runs a claimed job to its end: plans the file (again, unless `planned`
@@ -1406,6 +1438,12 @@ pub async fn run_job(
         client_addr: job.client_addr.clone(),
         now,
     };
+    // Its starter may have lost the right to add people since
+    // ([`held_now`]): then nothing more is written.
+    let invite = portier_core::permissions::MEMBERS_INVITE;
+    if !job.principal.holds(&invite, &org.path) {
+        return Err(DomainError::Forbidden { permission: invite }.into());
+    }
     let mut plan = match planned {
         // Its starter planned it a moment ago: each chunk looks its rows up
         // again anyway.

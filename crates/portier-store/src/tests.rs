@@ -68,6 +68,7 @@ async fn count(store: &Store, table: &'static str) -> i64 {
         "mail_outbox" => "SELECT COUNT(*) FROM mail_outbox",
         "organizations" => "SELECT COUNT(*) FROM organizations",
         "accounts" => "SELECT COUNT(*) FROM accounts",
+        "memberships" => "SELECT COUNT(*) FROM memberships",
         _ => unreachable!(),
     };
     reader!(store, |c| sqlx::query_scalar(sql).fetch_one(c).await).unwrap()
@@ -130,6 +131,42 @@ both_backends! {
             crate::Backend::Postgres => "SELECT cardinality(role_ids)::text FROM memberships WHERE sort_key = 'admin@acme.example'",
         };
         assert_eq!(crate::testing::strings(store, ids).await, vec!["2"]);
+    }
+
+    async fn an_import_job_runs_with_its_starters_rights_as_they_are_when_it_runs(db) {
+        use crate::import::{Request, claim, enqueue, plan, run_job};
+        let store = &db.store;
+        let email = Email::parse("admin@acme.example").unwrap();
+        let b = crate::bootstrap::bootstrap(store, "Acme", &email, &links(Duration::from_secs(3600)), &origin()).await.unwrap();
+        let org = crate::organizations::get(store, b.organization_id).await.unwrap().unwrap();
+        let now = Utc::now();
+        let token = crate::api_tokens::authenticate(store, b.api_token.expose(), now).await.unwrap().unwrap();
+        let job = |n: usize| {
+            let principal = token.principal.clone();
+            let org = org.clone();
+            async move {
+                let source = format!("E-mail\r\nnew{n}a@example.nl\r\nnew{n}b@example.nl\r\n").into_bytes();
+                let table = portier_core::import::read(portier_core::import::FileKind::Csv, &source).unwrap();
+                let plan = plan(store, &org, &principal, table).await.unwrap();
+                let request = Request { file_name: None, kind: portier_core::import::FileKind::Csv, source, invite: false, skip_invalid: false };
+                enqueue(store, &org, &principal, &request, &plan, "running", &origin()).await.unwrap()
+            }
+        };
+        let run = |id| async move {
+            let claimed = claim(store, Some(id), Utc::now()).await.unwrap().expect("the job is free");
+            run_job(store, claimed, None, 1, &links(Duration::from_secs(3600)), |_, _| {}).await
+        };
+        let members = || count(store, "memberships");
+        let before = members().await;
+        let done = run(job(1).await).await.unwrap();
+        assert_eq!((done.state.as_str(), members().await), ("done", before + 2));
+        // Started, then the token that started it is revoked: the job adds
+        // nobody when it runs (or resumes).
+        let id = job(2).await;
+        crate::testing::execute(store, "UPDATE api_tokens SET revoked_at = created_at").await;
+        let refused = run(id).await.unwrap_err();
+        assert!(matches!(refused, crate::Error::Domain(portier_core::Error::Forbidden { .. })), "{refused}");
+        assert_eq!(members().await, before + 2);
     }
 
     async fn both_search_strategies_find_the_same_members_in_the_same_order(db) {
