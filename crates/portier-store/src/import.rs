@@ -1417,6 +1417,17 @@ async fn held_now(store: &Store, started: Principal, now: DateTime<Utc>) -> Resu
     })
 }
 
+/// Refuses to go on with a job whose starter no longer holds the right to
+/// add people to `org` ([`held_now`]): nothing more is written.
+fn may_still_invite(principal: &Principal, org: &Organization) -> Result<()> {
+    let invite = portier_core::permissions::MEMBERS_INVITE;
+    if principal.holds(&invite, &org.path) {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden { permission: invite }.into())
+    }
+}
+
 /// Runs a claimed job to its end: plans the file (again, unless `planned`
 /// is the plan its starter just made), then writes it in
 /// chunks of `chunk_rows` from where the last commit stopped, each chunk
@@ -1438,12 +1449,7 @@ pub async fn run_job(
         client_addr: job.client_addr.clone(),
         now,
     };
-    // Its starter may have lost the right to add people since
-    // ([`held_now`]): then nothing more is written.
-    let invite = portier_core::permissions::MEMBERS_INVITE;
-    if !job.principal.holds(&invite, &org.path) {
-        return Err(DomainError::Forbidden { permission: invite }.into());
-    }
+    may_still_invite(&job.principal, org)?;
     let mut plan = match planned {
         // Its starter planned it a moment ago: each chunk looks its rows up
         // again anyway.
@@ -1487,6 +1493,10 @@ pub async fn run_job(
     while at < rows.len() {
         let end = (at + chunk_rows.max(1)).min(rows.len());
         let o = origin(Origin::now(None).now);
+        if at > start {
+            // Revoked while the job runs: the chunks written stay, whole.
+            may_still_invite(&held_now(store, job.principal.clone(), o.now).await?, org)?;
+        }
         let mut tx = store.begin().await?;
         chunk.write(&mut tx, &mut rows[at..end], &o).await?;
         let renewed = lease_from(o.now);

@@ -160,13 +160,26 @@ both_backends! {
         let before = members().await;
         let done = run(job(1).await).await.unwrap();
         assert_eq!((done.state.as_str(), members().await), ("done", before + 2));
-        // Started, then the token that started it is revoked: the job adds
-        // nobody when it runs (or resumes).
-        let id = job(2).await;
-        crate::testing::execute(store, "UPDATE api_tokens SET revoked_at = created_at").await;
-        let refused = run(id).await.unwrap_err();
-        assert!(matches!(refused, crate::Error::Domain(portier_core::Error::Forbidden { .. })), "{refused}");
-        assert_eq!(members().await, before + 2);
+        let forbidden = |e: &crate::Error| matches!(e, crate::Error::Domain(portier_core::Error::Forbidden { .. }));
+        // The token that started them is revoked while one job runs (after
+        // its first chunk, of one row) and before the other one runs: the
+        // running job stops with its chunk written whole, the other adds
+        // nobody (as when it resumes after a restart).
+        let waiting = job(2).await;
+        let running = claim(store, Some(job(3).await), Utc::now()).await.unwrap().unwrap();
+        let revoke = || crate::testing::execute(store, "UPDATE api_tokens SET revoked_at = created_at");
+        let stopped = run_job(store, running, None, 1, &links(Duration::from_secs(3600)), |done, _| {
+            if done == 1 {
+                tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(revoke()));
+            }
+        })
+        .await
+        .unwrap_err();
+        assert!(forbidden(&stopped), "{stopped}");
+        assert_eq!(members().await, before + 3);
+        let refused = run(waiting).await.unwrap_err();
+        assert!(forbidden(&refused), "{refused}");
+        assert_eq!(members().await, before + 3);
     }
 
     async fn both_search_strategies_find_the_same_members_in_the_same_order(db) {
