@@ -236,6 +236,16 @@ pub struct Authenticated {
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
+/// A token's row with its organization, for [`TokenRow`]; the caller adds
+/// which token. A literal, so that each query is one static string.
+macro_rules! token_row {
+    () => {
+        "SELECT t.id, t.account_id, t.permissions, t.expires_at, t.last_used_at, t.revoked_at,
+                o.id AS organization_id, o.path
+         FROM api_tokens t JOIN organizations o ON o.id = t.organization_id"
+    };
+}
+
 /// The principal a presented bearer token stands for, or `None` when it is
 /// unknown, revoked or expired (the caller answers 401 alike for all three).
 pub async fn authenticate(
@@ -248,12 +258,10 @@ pub async fn authenticate(
     }
     let hash = hash_of(presented);
     let row: Option<TokenRow> = reader!(store, |c| {
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{TOKEN_ROW} WHERE t.token_hash = $1"
-        )))
-        .bind(&hash)
-        .fetch_optional(c)
-        .await
+        sqlx::query_as(concat!(token_row!(), " WHERE t.token_hash = $1"))
+            .bind(&hash)
+            .fetch_optional(c)
+            .await
     })?;
     Ok(row.and_then(|row| usable(row, now)))
 }
@@ -267,19 +275,13 @@ pub async fn principal_of(
     now: DateTime<Utc>,
 ) -> Result<Option<Principal>> {
     let row: Option<TokenRow> = reader!(store, |c| {
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("{TOKEN_ROW} WHERE t.id = $1")))
+        sqlx::query_as(concat!(token_row!(), " WHERE t.id = $1"))
             .bind(id.0)
             .fetch_optional(c)
             .await
     })?;
     Ok(row.and_then(|row| usable(row, now)).map(|a| a.principal))
 }
-
-/// A token's row with its organization, for [`TokenRow`].
-const TOKEN_ROW: &str =
-    "SELECT t.id, t.account_id, t.permissions, t.expires_at, t.last_used_at, t.revoked_at,
-            o.id AS organization_id, o.path
-     FROM api_tokens t JOIN organizations o ON o.id = t.organization_id";
 
 /// The token of `row`, unless it is revoked or expired at `now`.
 fn usable(row: TokenRow, now: DateTime<Utc>) -> Option<Authenticated> {

@@ -573,8 +573,9 @@ macro_rules! read_page {
 /// connections, connection `j` reads pages `j`, `j + n`, …), each page a
 /// batch (of `$make`, cloned for each task) that `|$conn, $p, $state:
 /// $ty_state| $read` gives (`$state` the task's own, as its type makes it
-/// by default), and hands them to `$out` in order. Each reader is at most one page ahead, so memory holds a few
-/// pages whatever the size of the organization.
+/// by default), and hands them to `$out` in order. Each reader is at most
+/// one page ahead, so memory holds a few pages whatever the size of the
+/// organization.
 macro_rules! run_pages {
     ($conns:expr, $keys:ident, $make:ident, $out:expr, |$conn:ident, $p:ident, $state:ident: $ty_state:ty| $read:expr) => {{
         let $keys = std::sync::Arc::new($keys);
