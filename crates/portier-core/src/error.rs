@@ -45,6 +45,14 @@ pub enum Error {
     Forbidden {
         permission: crate::permissions::Permission,
     },
+    /// The change reaches a person's account, which is theirs in every
+    /// organization they belong to, and the caller does not hold the right
+    /// in all of them (HTTP 403 `member_elsewhere`,
+    /// docs/RULES.md#shared-accounts).
+    #[error(
+        "this person also belongs to organizations you do not manage, and their name, e-mail address and sign-in are the same in all of them: only someone who manages all those organizations can change them (once activated, the person changes their own name under My account)"
+    )]
+    MemberElsewhere,
     /// The target does not exist or the caller may not see it (HTTP 404); the
     /// two are one answer so that nobody learns what exists elsewhere.
     #[error("{what} not found")]

@@ -59,6 +59,10 @@ pub struct Membership {
     pub account_id: AccountId,
     pub organization_id: OrganizationId,
     pub active: bool,
+    /// The numbers this organization reaches the person by (never shown to
+    /// another environment, docs/RULES.md#shared-accounts).
+    pub phone: Option<String>,
+    pub mobile: Option<String>,
     /// seed 002: a unique (staff) identification code, searchable and exported.
     pub staff_code: Option<String>,
     /// seed 002: visible to the member's contacts; the member may edit it too.

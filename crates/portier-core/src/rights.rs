@@ -63,13 +63,17 @@ rights! {
     DomainsManage => DOMAINS_MANAGE,
 }
 
-/// Proof that `actor` holds `R` on `organization_id`. Only
-/// [`Principal::authorize`] makes one.
+/// Proof that the caller holds `R` on `organization_id`. Only
+/// [`Principal::authorize`] makes one. It carries everything the caller
+/// holds, so that a change which reaches further than the organization (a
+/// person's account, which is theirs in every organization they belong to)
+/// is decided from the proof too ([`Authorized::over_account`]).
 #[derive(Debug)]
 pub struct Authorized<R: Right> {
     organization_id: OrganizationId,
     environment_id: OrganizationId,
-    actor: Actor,
+    path: OrgPath,
+    caller: Principal,
     _right: PhantomData<fn() -> R>,
 }
 
@@ -83,8 +87,68 @@ impl<R: Right> Authorized<R> {
     }
 
     pub fn actor(&self) -> &Actor {
-        &self.actor
+        &self.caller.actor
     }
+
+    /// Everything the caller holds, for the rules that look beyond this
+    /// organization.
+    pub fn principal(&self) -> &Principal {
+        &self.caller
+    }
+
+    /// Acting on one member of this organization (changing their fields
+    /// here, deactivating, removing, inviting again): someone who holds an
+    /// administrator role on this organization, above it or within it is
+    /// administrators' business, so it also needs `admins.manage` here
+    /// (docs/RULES.md#administrators). `seats` are the person's
+    /// memberships, from [`Seat`]s read in the same transaction as the
+    /// change.
+    pub fn over_member(&self, seats: &[Seat]) -> Result<(), Error> {
+        let administers_here = seats.iter().any(|s| {
+            s.administrator && (self.path.is_within(&s.path) || s.path.is_within(&self.path))
+        });
+        if administers_here && !self.caller.holds(&p::ADMINS_MANAGE, &self.path) {
+            return Err(Error::Forbidden {
+                permission: p::ADMINS_MANAGE,
+            });
+        }
+        Ok(())
+    }
+
+    /// Changing what a person's account shares between every organization
+    /// they belong to (address, name, second factors, sessions,
+    /// docs/RULES.md#shared-accounts): the caller must hold `R` in every
+    /// one of them (else [`Error::MemberElsewhere`]) and `admins.manage`
+    /// wherever the person holds an administrator role. One environment
+    /// can then never change, through a person it shares with another,
+    /// what that other environment relies on. Includes
+    /// [`Authorized::over_member`].
+    pub fn over_account(&self, seats: &[Seat]) -> Result<(), Error> {
+        if seats
+            .iter()
+            .any(|s| !self.caller.holds(&R::PERMISSION, &s.path))
+        {
+            return Err(Error::MemberElsewhere);
+        }
+        if seats
+            .iter()
+            .any(|s| s.administrator && !self.caller.holds(&p::ADMINS_MANAGE, &s.path))
+        {
+            return Err(Error::Forbidden {
+                permission: p::ADMINS_MANAGE,
+            });
+        }
+        self.over_member(seats)
+    }
+}
+
+/// One organization a person belongs to, as the rules about acting on
+/// people read it ([`Authorized::over_member`], [`Authorized::over_account`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seat {
+    pub path: OrgPath,
+    /// The person holds an administrator role there (deactivated or not).
+    pub administrator: bool,
 }
 
 impl Principal {
@@ -194,7 +258,8 @@ impl Principal {
         Ok(Authorized {
             organization_id: org.id,
             environment_id: org.environment_id,
-            actor: self.actor.clone(),
+            path: org.path.clone(),
+            caller: self.clone(),
             _right: PhantomData,
         })
     }

@@ -120,6 +120,9 @@ impl From<DomainError> for ApiError {
                 "forbidden",
                 format!("you lack the permission {permission} on this organization"),
             ),
+            e @ DomainError::MemberElsewhere => {
+                ApiError::new(StatusCode::FORBIDDEN, "member_elsewhere", e.to_string())
+            }
             DomainError::NotFound { what } => ApiError::new(
                 StatusCode::NOT_FOUND,
                 "not_found",

@@ -5,65 +5,10 @@
 
 mod common;
 
+use common::browser::{Page, browser, get, post, session_cookie};
 use common::{GOOD, TestApp};
 use portier_store::both_backends;
 use serde_json::json;
-
-/// A client that does not follow redirects and keeps no cookies.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-struct Page {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    html: String,
-}
-
-async fn get(app: &TestApp, path: &str, cookie: Option<&str>, lang: Option<&str>) -> Page {
-    let mut req = browser().get(format!("{}{path}", app.base));
-    if let Some(c) = cookie {
-        req = req.header("cookie", c);
-    }
-    if let Some(l) = lang {
-        req = req.header("accept-language", l);
-    }
-    let r = req.send().await.unwrap();
-    Page {
-        status: r.status().as_u16(),
-        headers: r.headers().clone(),
-        html: r.text().await.unwrap(),
-    }
-}
-
-async fn post(app: &TestApp, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Page {
-    let mut req = browser()
-        .post(format!("{}{path}", app.base))
-        .header("origin", app.base.clone())
-        .form(form);
-    if let Some(c) = cookie {
-        req = req.header("cookie", c);
-    }
-    let r = req.send().await.unwrap();
-    Page {
-        status: r.status().as_u16(),
-        headers: r.headers().clone(),
-        html: r.text().await.unwrap(),
-    }
-}
-
-fn session_cookie(p: &Page) -> String {
-    p.headers["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned()
-}
 
 /// A browser session of the bootstrapped environment's administrator.
 async fn admin_session(app: &TestApp) -> String {

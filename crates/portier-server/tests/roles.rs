@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::TestApp;
+use common::{GOOD, TestApp};
 use portier_store::both_backends;
 use serde_json::{Value, json};
 
@@ -199,12 +199,16 @@ both_backends! {
         // Two administrators: either may step down, not both.
         let r = app.call("PUT", &member_roles_path(&org, &bootstrap_admin), Some(&token), Some(json!({"roles": ["member"]}))).await;
         assert_eq!(r.status, 200, "{}", r.body);
-        let r = app.call("PUT", &member_roles_path(&org, &first), Some(&token), Some(json!({"roles": ["user-manager"]}))).await;
+        // The bootstrap token was the administrator who stepped down: the
+        // other one goes on (docs/RULES.md#api-tokens).
+        let first_session = app.login("first@example.nl", GOOD).await.1.unwrap();
+        let r = app.with_cookie("PUT", &member_roles_path(&org, &first), &first_session, Some(json!({"roles": ["user-manager"]}))).await;
         assert_eq!(r.error(409).0, "last_administrator");
-        let pending = app.add_member_to(&org, json!({"email": "pending@example.nl", "roles": &["administrator"]})).await;
-        let r = app.call("PUT", &member_roles_path(&org, &first), Some(&token), Some(json!({"roles": ["user-manager"]}))).await;
+        let r = app.with_cookie("POST", &format!("/api/v1/organizations/{org}/members"), &first_session, Some(json!({"email": "pending@example.nl", "roles": &["administrator"]}))).await;
+        let pending = r.body["account_id"].as_str().unwrap().to_owned();
+        let r = app.with_cookie("PUT", &member_roles_path(&org, &first), &first_session, Some(json!({"roles": ["user-manager"]}))).await;
         assert_eq!(r.error(409).0, "last_administrator", "an administrator who never activated does not count");
-        let list = app.call("GET", &format!("/api/v1/organizations/{org}/administrators"), Some(&token), None).await;
+        let list = app.with_cookie("GET", &format!("/api/v1/organizations/{org}/administrators"), &first_session, None).await;
         let emails: Vec<&str> = list.body["items"].as_array().unwrap().iter().map(|a| a["email"].as_str().unwrap()).collect();
         assert!(emails.contains(&"first@example.nl") && emails.contains(&"pending@example.nl"), "{emails:?}");
         assert!(!emails.contains(&"admin@acme.example"), "stepped down");
@@ -235,17 +239,20 @@ both_backends! {
         let chief = json!({"key": "chief", "name": {"en": "Chief"}, "kind": "admin", "permissions": ["admins.manage", "members.read", "roles.manage"]});
         assert_eq!(app.call("POST", &roles_path(&org), Some(&token), Some(chief)).await.status, 201);
         app.person("boss@example.nl", &["chief"]).await;
-        let admins = app.get(&format!("/api/v1/organizations/{org}/administrators")).await;
-        let bootstrap_admin = admins.body["items"].as_array().unwrap().iter().find(|a| a["email"] == "admin@acme.example").unwrap()["account_id"].as_str().unwrap().to_owned();
-        assert_eq!(app.call("PUT", &member_roles_path(&org, &bootstrap_admin), Some(&token), Some(json!({"roles": ["member"]}))).await.status, 200);
-        let r = app.call("PATCH", &format!("{}/chief", roles_path(&org)), Some(&token), Some(json!({"permissions": ["members.read", "roles.manage"]}))).await;
-        assert_eq!(r.error(409).0, "last_administrator");
-        let r = app.call("PATCH", &format!("{}/chief", roles_path(&org)), Some(&token), Some(json!({"permissions": ["admins.manage", "members.read"]}))).await;
-        assert_eq!(r.status, 200, "other changes stay possible: {}", r.body);
         // Deleting an administrator role, like defining one, needs admins.manage.
         let spare = json!({"key": "spare", "name": {"en": "Spare"}, "kind": "admin", "permissions": ["members.read"]});
         assert_eq!(app.call("POST", &roles_path(&org), Some(&token), Some(spare)).await.status, 201);
         let limited = app.restricted_token(&org, [portier_core::permissions::ROLES_MANAGE, portier_core::permissions::MEMBERS_READ].into_iter().collect()).await;
         assert_eq!(app.call("DELETE", &format!("{}/spare", roles_path(&org)), Some(&limited), None).await.error(403).0, "forbidden");
+        let admins = app.get(&format!("/api/v1/organizations/{org}/administrators")).await;
+        let bootstrap_admin = admins.body["items"].as_array().unwrap().iter().find(|a| a["email"] == "admin@acme.example").unwrap()["account_id"].as_str().unwrap().to_owned();
+        assert_eq!(app.call("PUT", &member_roles_path(&org, &bootstrap_admin), Some(&token), Some(json!({"roles": ["member"]}))).await.status, 200);
+        // Boss is the last administrator now (and the bootstrap token, the
+        // stepped-down administrator's, holds nothing).
+        let boss = app.login("boss@example.nl", GOOD).await.1.unwrap();
+        let r = app.with_cookie("PATCH", &format!("{}/chief", roles_path(&org)), &boss, Some(json!({"permissions": ["members.read", "roles.manage"]}))).await;
+        assert_eq!(r.error(409).0, "last_administrator");
+        let r = app.with_cookie("PATCH", &format!("{}/chief", roles_path(&org)), &boss, Some(json!({"permissions": ["admins.manage", "members.read"]}))).await;
+        assert_eq!(r.status, 200, "other changes stay possible: {}", r.body);
     }
 }

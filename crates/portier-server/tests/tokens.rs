@@ -49,6 +49,45 @@ both_backends! {
         assert!(events.iter().any(|e| e.action == "api_token.revoked"));
     }
 
+    async fn a_token_never_holds_more_than_its_creator_holds_now(db) {
+        let app = TestApp::start(db).await;
+        let org = app.org_id.clone();
+        let path = tokens_path(&org);
+        app.person("other@example.nl", &["administrator"]).await;
+        let pat = app.session_in(&org, "pat@example.nl", &["administrator"]).await;
+        let r = app.with_cookie("POST", &path, &pat, Some(json!({"name": "Pat's script", "permissions": ["members.read", "tokens.manage"]}))).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let secret = r.body["token"].as_str().unwrap().to_owned();
+        let members = format!("/api/v1/organizations/{org}/members");
+        let mint = json!({"name": "Minted", "permissions": ["members.read"]});
+        assert_eq!(app.call("GET", &members, Some(&secret), None).await.status, 200);
+        let pat_id = app.get(&format!("{members}?q=pat")).await.body["items"][0]["account_id"].as_str().unwrap().to_owned();
+        let roles = format!("{members}/{pat_id}/roles");
+        let admin = app.token.clone();
+        // Pat becomes a user manager: no tokens.manage any more, members.read still.
+        assert_eq!(app.call("PUT", &roles, Some(&admin), Some(json!({"roles": ["user-manager"]}))).await.status, 200);
+        assert_eq!(app.call("POST", &path, Some(&secret), Some(mint.clone())).await.error(403).0, "forbidden");
+        assert_eq!(app.call("GET", &members, Some(&secret), None).await.status, 200);
+        // A plain member: nothing.
+        assert_eq!(app.call("PUT", &roles, Some(&admin), Some(json!({"roles": ["member"]}))).await.status, 200);
+        assert_eq!(app.call("GET", &members, Some(&secret), None).await.error(403).0, "forbidden");
+        // Given back, the token has its permissions again (never more than it was given).
+        assert_eq!(app.call("PUT", &roles, Some(&admin), Some(json!({"roles": ["administrator"]}))).await.status, 200);
+        assert_eq!(app.call("POST", &path, Some(&secret), Some(mint.clone())).await.status, 201);
+        let r = app.call("POST", &members, Some(&secret), Some(json!({"email": "x@example.nl"}))).await;
+        assert_eq!(r.error(403).0, "forbidden", "only what it was given");
+        // Deactivated or removed, Pat's token stops working.
+        assert_eq!(app.call("POST", &format!("{members}/{pat_id}/deactivate"), Some(&admin), None).await.status, 200);
+        assert_eq!(app.call("GET", &members, Some(&secret), None).await.error(401).0, "invalid_token");
+        assert_eq!(app.call("POST", &format!("{members}/{pat_id}/reactivate"), Some(&admin), None).await.status, 200);
+        assert_eq!(app.call("GET", &members, Some(&secret), None).await.status, 200);
+        assert_eq!(app.call("DELETE", &format!("{members}/{pat_id}"), Some(&admin), None).await.status, 204);
+        assert_eq!(app.call("GET", &members, Some(&secret), None).await.error(401).0, "invalid_token");
+        assert_eq!(app.call("POST", &path, Some(&secret), Some(mint)).await.error(401).0, "invalid_token");
+        // The bootstrap token, made at the command line, has no creator to follow.
+        assert_eq!(app.call("GET", &members, Some(&admin), None).await.status, 200);
+    }
+
     async fn nobody_hands_out_more_than_they_hold_and_bad_requests_name_their_field(db) {
         let app = TestApp::start(db).await;
         let path = tokens_path(&app.org_id);

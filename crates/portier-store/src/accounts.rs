@@ -266,6 +266,15 @@ pub async fn activate(
         return Ok(false);
     }
     let account = &token.account;
+    // The links other organizations sent stop working: the account is
+    // activated, and a password is set once this way.
+    crate::tokens::replace_all(
+        &mut tx,
+        account.id,
+        Some(portier_core::tokens::TokenKind::Activation),
+        origin.now,
+    )
+    .await?;
     let name = &account.name;
     let pick =
         |have: &Option<String>, given: &Option<String>| have.clone().or_else(|| given.clone());
@@ -275,12 +284,12 @@ pub async fn activate(
         infix: pick(&name.infix, &fill.infix),
         family_name: pick(&name.family_name, &fill.family_name),
     };
-    in_tx!(&mut tx, |c| {
+    let activated = in_tx!(&mut tx, |c| {
         sqlx::query(
             "UPDATE accounts SET status = 'active', activated_at = $1, updated_at = $1,
                 salutation = $2, given_name = $3, infix = $4, family_name = $5, sort_key = $6,
                 phone = $7, mobile = $8, locale = $9
-             WHERE id = $10",
+             WHERE id = $10 AND status = 'invited'",
         )
         .bind(origin.now)
         .bind(&next.salutation)
@@ -296,6 +305,19 @@ pub async fn activate(
         .await
         .map(|r| r.rows_affected())
     })?;
+    if activated == 0 {
+        // Activated already, through a link that was used at the same
+        // moment: this one sets no second password.
+        return Ok(false);
+    }
+    if fill.phone.is_some() || fill.mobile.is_some() {
+        let numbers = Account {
+            phone: pick(&account.phone, &fill.phone),
+            mobile: pick(&account.mobile, &fill.mobile),
+            ..account.clone()
+        };
+        share_numbers(&mut tx, &numbers, origin.now, true).await?;
+    }
     if next != *name {
         crate::search::reindex_account(&mut tx, account.id, &next, &account.email).await?;
     }
@@ -310,14 +332,53 @@ pub async fn activate(
         changes: serde_json::json!({"status": {"before": "invited", "after": "active"}}),
         client_addr: origin.client_addr.clone(),
     };
-    let chain = token
-        .organization
-        .as_ref()
-        .map(|o| o.environment_id)
-        .unwrap_or(crate::audit::PLATFORM_CHAIN);
-    crate::audit::record(&mut tx, chain, event, origin.now).await?;
+    crate::audit::record_for_account(&mut tx, account.id, None, event, origin.now).await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// Locks the account's row until the transaction ends (PostgreSQL; SQLite
+/// has one writer), so that what is decided about the person (their
+/// memberships, their factors) holds until the change commits: no
+/// membership is added to them meanwhile, no factor taken.
+pub(crate) async fn lock(tx: &mut Tx, account: AccountId) -> Result<()> {
+    if tx.backend() == crate::Backend::Postgres {
+        in_tx!(tx, |c| {
+            sqlx::query("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE")
+                .bind(account.0)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(())
+}
+
+/// The person's own phone and mobile, given to their memberships: to every
+/// one, or with `only_missing` to those that have no number of their own
+/// (filled in at activation).
+async fn share_numbers(
+    tx: &mut Tx,
+    account: &Account,
+    now: DateTime<Utc>,
+    only_missing: bool,
+) -> Result<()> {
+    in_tx!(tx, |c| {
+        sqlx::query(
+            "UPDATE memberships SET phone = CASE WHEN $4 THEN COALESCE(phone, $2) ELSE $2 END,
+                mobile = CASE WHEN $4 THEN COALESCE(mobile, $3) ELSE $3 END, updated_at = $5
+             WHERE account_id = $1",
+        )
+        .bind(account.id.0)
+        .bind(&account.phone)
+        .bind(&account.mobile)
+        .bind(only_missing)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    Ok(())
 }
 
 /// Replaces the account's password hash.
@@ -584,7 +645,7 @@ pub async fn complete_reset(
         changes: serde_json::json!({"sessions_ended": ended, "activated": account.status == AccountStatus::Invited}),
         client_addr: origin.client_addr.clone(),
     };
-    crate::audit::record(&mut tx, crate::audit::PLATFORM_CHAIN, event, origin.now).await?;
+    crate::audit::record_for_account(&mut tx, account.id, None, event, origin.now).await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -609,7 +670,7 @@ pub async fn change_password(
         changes: serde_json::json!({"other_sessions_ended": ended}),
         client_addr: origin.client_addr.clone(),
     };
-    crate::audit::record(&mut tx, crate::audit::PLATFORM_CHAIN, event, origin.now).await?;
+    crate::audit::record_for_account(&mut tx, account, None, event, origin.now).await?;
     tx.commit().await
 }
 
@@ -681,6 +742,10 @@ pub async fn update_profile(
     if next.name != account.name {
         crate::search::reindex_account(&mut tx, account.id, &next.name, &next.email).await?;
     }
+    if (&next.phone, &next.mobile) != (&account.phone, &account.mobile) {
+        // The person's own numbers reach every organization they belong to.
+        share_numbers(&mut tx, &next, origin.now, false).await?;
+    }
     let event = portier_core::audit::NewAuditEvent {
         actor: portier_core::audit::Actor::Account { id: account.id },
         action: "account.updated",
@@ -690,7 +755,7 @@ pub async fn update_profile(
         changes: serde_json::Value::Object(changes),
         client_addr: origin.client_addr.clone(),
     };
-    crate::audit::record(&mut tx, crate::audit::PLATFORM_CHAIN, event, origin.now).await?;
+    crate::audit::record_for_account(&mut tx, account.id, None, event, origin.now).await?;
     tx.commit().await?;
     Ok(next)
 }

@@ -263,7 +263,30 @@ pub async fn authenticate(
             .fetch_optional(c)
             .await
     })?;
-    Ok(row.and_then(|row| usable(row, now)))
+    match row.and_then(|row| usable(row, now)) {
+        Some(token) => within_creator(store, token).await,
+        None => Ok(None),
+    }
+}
+
+/// A token never holds more than the person who created it holds now
+/// (docs/RULES.md#api-tokens): its permissions are cut to theirs on the
+/// token's organization, and a creator who no longer reaches it (removed,
+/// deactivated, disabled) leaves the token nothing: `None`, as if revoked.
+/// Tokens the command line made (no creator) hold what they were given.
+async fn within_creator(store: &Store, mut token: Authenticated) -> Result<Option<Authenticated>> {
+    let Some(creator) = token.principal.actor.account_id() else {
+        return Ok(Some(token));
+    };
+    let holds = crate::members::principal_for_account(store, creator).await?;
+    for grant in &mut token.principal.grants {
+        if !holds.sees(&grant.path) {
+            return Ok(None);
+        }
+        let now = holds.permissions_on(&grant.path);
+        grant.permissions.retain(|p| now.contains(p));
+    }
+    Ok(Some(token))
 }
 
 /// What the token `id` may do now, as [`authenticate`] would find it when
@@ -280,7 +303,10 @@ pub async fn principal_of(
             .fetch_optional(c)
             .await
     })?;
-    Ok(row.and_then(|row| usable(row, now)).map(|a| a.principal))
+    match row.and_then(|row| usable(row, now)) {
+        Some(token) => Ok(within_creator(store, token).await?.map(|a| a.principal)),
+        None => Ok(None),
+    }
 }
 
 /// The token of `row`, unless it is revoked or expired at `now`.

@@ -50,6 +50,59 @@ pub async fn record(
     record_many(tx, environment_id, vec![event], now).await
 }
 
+/// Records a change to a person's account, which they share between every
+/// organization they belong to (address, name, password, second factors,
+/// sessions; docs/RULES.md#shared-accounts), in each of those
+/// organizations (in its environment's chain), so that every
+/// organization's log shows what happened to its member, whoever did it.
+/// `except` is an organization that records the change its own way (with
+/// its membership's fields beside it). An account that belongs nowhere has
+/// it in the platform's chain.
+pub(crate) async fn record_for_account(
+    tx: &mut Tx,
+    account: portier_core::ids::AccountId,
+    except: Option<OrganizationId>,
+    event: NewAuditEvent,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let seats: Vec<(Uuid, Uuid)> = in_tx!(tx, |c| {
+        sqlx::query_as(
+            "SELECT o.id, o.environment_id FROM memberships m
+             JOIN organizations o ON o.id = m.organization_id
+             WHERE m.account_id = $1 ORDER BY o.environment_id, o.id",
+        )
+        .bind(account.0)
+        .fetch_all(c)
+        .await
+    })?;
+    if seats.is_empty() {
+        let event = NewAuditEvent {
+            organization_id: None,
+            ..event
+        };
+        return record(tx, PLATFORM_CHAIN, event, now).await;
+    }
+    let mut by_environment: Vec<(OrganizationId, Vec<NewAuditEvent>)> = Vec::new();
+    for (org, environment) in seats {
+        let (org, environment) = (OrganizationId(org), OrganizationId(environment));
+        if Some(org) == except {
+            continue;
+        }
+        let one = NewAuditEvent {
+            organization_id: Some(org),
+            ..event.clone()
+        };
+        match by_environment.last_mut() {
+            Some((env, events)) if *env == environment => events.push(one),
+            _ => by_environment.push((environment, vec![one])),
+        }
+    }
+    for (environment, events) in by_environment {
+        record_many(tx, environment, events, now).await?;
+    }
+    Ok(())
+}
+
 /// Appends `events`, in order, to one lane of the environment's chain: the
 /// lane's head moves once and the events go in with as few statements as
 /// the bind limits allow (an import writes thousands).

@@ -186,7 +186,7 @@ macro_rules! members_of {
 macro_rules! postgres_columns {
     () => {
         "SELECT a.id AS account_id, o.name AS organization, a.email, a.salutation, a.given_name,
-        a.infix, a.family_name, a.phone, a.mobile, m.job_title, m.description, m.staff_code, m.labels,
+        a.infix, a.family_name, m.phone, m.mobile, m.job_title, m.description, m.staff_code, m.labels,
         {roles} AS roles, {groups} AS groups,
         g.register, g.number AS registration_number, g.state AS registration_state,
         {portfolio} AS portfolio,
@@ -204,7 +204,7 @@ macro_rules! postgres_columns {
 macro_rules! page_columns {
     () => {
         "SELECT a.id, o.name, a.email, a.salutation, a.given_name, a.infix, a.family_name,
-        a.phone, a.mobile, m.job_title, m.description, m.staff_code, m.labels,
+        m.phone, m.mobile, m.job_title, m.description, m.staff_code, m.labels,
         {roles}, {groups}, {portfolio},
         m.active, a.status, a.disabled, m.awaiting_approval, m.created_at, a.activated_at"
     };
@@ -269,7 +269,7 @@ static POSTGRES_PAGE_COLUMNS: std::sync::LazyLock<[[String; 2]; 2]> =
 macro_rules! sqlite_columns {
     () => {
         "SELECT json_array(lower(hex(a.id)), o.name, a.email, a.salutation, a.given_name,
-        a.infix, a.family_name, a.phone, a.mobile, m.job_title, m.description, m.staff_code,
+        a.infix, a.family_name, m.phone, m.mobile, m.job_title, m.description, m.staff_code,
         json(m.labels),
         (SELECT group_concat(r.key, char(31)) FROM membership_roles mr
           JOIN roles r ON r.id = mr.role_id WHERE mr.membership_id = m.id),

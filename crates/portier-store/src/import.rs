@@ -620,6 +620,8 @@ async fn write(
                     account_id: account.id,
                     organization_id: org.id,
                     active: item.member.active,
+                    phone: item.member.phone.clone(),
+                    mobile: item.member.mobile.clone(),
                     staff_code: item.member.staff_code.clone(),
                     description: item.member.description.clone(),
                     job_title: item.member.job_title.clone(),

@@ -125,6 +125,8 @@ pub async fn add(
         account_id: account.id,
         organization_id: org.id,
         active: new.active,
+        phone: new.phone.clone(),
+        mobile: new.mobile.clone(),
         staff_code: new.staff_code.clone(),
         description: new.description.clone(),
         job_title: new.job_title.clone(),
@@ -381,13 +383,15 @@ pub(crate) async fn insert_memberships(
     items: &[(&Membership, &Account, &[RoleId])],
     on_conflict: &str,
 ) -> Result<Vec<MembershipId>> {
-    let mut args = Vec::with_capacity(items.len() * 13);
+    let mut args = Vec::with_capacity(items.len() * 15);
     for (m, account, roles) in items {
         args.extend([
             Arg::Id(m.id.0),
             Arg::Id(m.account_id.0),
             Arg::Id(m.organization_id.0),
             Arg::Bool(m.active),
+            Arg::OptText(m.phone.clone()),
+            Arg::OptText(m.mobile.clone()),
             Arg::OptText(m.staff_code.clone()),
             Arg::OptText(m.description.clone()),
             Arg::OptText(m.job_title.clone()),
@@ -402,9 +406,9 @@ pub(crate) async fn insert_memberships(
     let tail = format!("{on_conflict} RETURNING id");
     let written: std::collections::HashSet<Uuid> = crate::db::insert_many(
         tx,
-        "INSERT INTO memberships (id, account_id, organization_id, active, staff_code, description,
-            job_title, labels, invited_by, created_at, updated_at, sort_key, role_ids)",
-        13,
+        "INSERT INTO memberships (id, account_id, organization_id, active, phone, mobile, staff_code,
+            description, job_title, labels, invited_by, created_at, updated_at, sort_key, role_ids)",
+        15,
         &tail,
         args,
     )
@@ -546,6 +550,8 @@ pub(crate) async fn insert(
         account_id: account.id,
         organization_id,
         active: true,
+        phone: None,
+        mobile: None,
         staff_code: None,
         description: None,
         job_title: None,
@@ -759,8 +765,6 @@ struct MemberRow {
     infix: Option<String>,
     family_name: Option<String>,
     sort_key: String,
-    phone: Option<String>,
-    mobile: Option<String>,
     locale: Option<String>,
     status: String,
     disabled: bool,
@@ -768,6 +772,8 @@ struct MemberRow {
     membership_id: Uuid,
     organization_id: Uuid,
     active: bool,
+    phone: Option<String>,
+    mobile: Option<String>,
     staff_code: Option<String>,
     description: Option<String>,
     job_title: Option<String>,
@@ -804,8 +810,10 @@ impl MemberRow {
                     infix: self.infix,
                     family_name: self.family_name,
                 },
-                phone: self.phone,
-                mobile: self.mobile,
+                // The person's own numbers are theirs; this organization
+                // sees the membership's.
+                phone: None,
+                mobile: None,
                 locale: self
                     .locale
                     .as_deref()
@@ -820,6 +828,8 @@ impl MemberRow {
                 account_id: self.account_id.into(),
                 organization_id: self.organization_id.into(),
                 active: self.active,
+                phone: self.phone,
+                mobile: self.mobile,
                 staff_code: self.staff_code,
                 description: self.description,
                 job_title: self.job_title,
@@ -842,9 +852,9 @@ macro_rules! select_members {
     ($agg:literal, $rest:literal) => {
         concat!(
             "SELECT a.id AS account_id, a.email, a.salutation, a.given_name, a.infix, a.family_name,
-                    m.sort_key, a.phone, a.mobile, a.locale, a.status, a.disabled,
+                    m.sort_key, a.locale, a.status, a.disabled,
                     a.created_at AS account_created_at, m.id AS membership_id, m.organization_id,
-                    m.active, m.staff_code, m.description, m.job_title, m.labels, m.invited_by,
+                    m.active, m.phone, m.mobile, m.staff_code, m.description, m.job_title, m.labels, m.invited_by,
                     m.created_at, m.require_two_factor,
                     ", second_factor!("a.id"), " AS two_factor,
                     (SELECT ", $agg, " FROM membership_roles mr JOIN roles r ON r.id = mr.role_id
@@ -1317,6 +1327,8 @@ pub async fn memberships_of(store: &Store, account: AccountId) -> Result<Vec<Own
 struct MembershipRow {
     id: Uuid,
     active: bool,
+    phone: Option<String>,
+    mobile: Option<String>,
     staff_code: Option<String>,
     description: Option<String>,
     job_title: Option<String>,
@@ -1376,6 +1388,51 @@ async fn ensure_not_last_administrator(
     Ok(())
 }
 
+/// Every organization `account` belongs to (in any state), and whether they
+/// hold an administrator role there: what the rules about acting on a
+/// person look at ([`Authorized::over_member`],
+/// [`Authorized::over_account`]), read in the transaction of the change.
+/// With `lock`, the account's row is locked first ([`accounts::lock`]): a
+/// person cannot join another environment between the check and the change
+/// of what that environment would share.
+pub(crate) async fn seats_of(
+    tx: &mut Tx,
+    account: AccountId,
+    lock: bool,
+) -> Result<Vec<portier_core::rights::Seat>> {
+    if lock {
+        accounts::lock(tx, account).await?;
+    }
+    let rows: Vec<(String, bool)> = in_tx!(tx, |c| {
+        sqlx::query_as(
+            "SELECT o.path, EXISTS (SELECT 1 FROM membership_roles mr JOIN roles r ON r.id = mr.role_id
+                                    WHERE mr.membership_id = m.id AND r.kind = 'admin')
+             FROM memberships m JOIN organizations o ON o.id = m.organization_id
+             WHERE m.account_id = $1",
+        )
+        .bind(account.0)
+        .fetch_all(c)
+        .await
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(|(path, administrator)| portier_core::rights::Seat {
+            path: OrgPath::from_stored(path),
+            administrator,
+        })
+        .collect())
+}
+
+/// The account of a member of `org`, read in a transaction; the domain's
+/// 404 when there is no such member.
+pub(crate) async fn member_account(
+    tx: &mut Tx,
+    org: OrganizationId,
+    account: AccountId,
+) -> Result<Account> {
+    Ok(membership_in(tx, org, account).await?.0)
+}
+
 async fn membership_in(
     tx: &mut Tx,
     org: OrganizationId,
@@ -1386,8 +1443,8 @@ async fn membership_in(
         .ok_or(DomainError::NotFound { what: "member" })?;
     let row: Option<MembershipRow> = in_tx!(tx, |c| {
         sqlx::query_as(
-            "SELECT id, active, staff_code, description, job_title, labels, invited_by, created_at,
-                    require_two_factor
+            "SELECT id, active, phone, mobile, staff_code, description, job_title, labels, invited_by,
+                    created_at, require_two_factor
              FROM memberships WHERE organization_id = $1 AND account_id = $2",
         )
         .bind(org.0)
@@ -1401,6 +1458,8 @@ async fn membership_in(
         account_id: account.id,
         organization_id: org,
         active: r.active,
+        phone: r.phone,
+        mobile: r.mobile,
         staff_code: r.staff_code,
         description: r.description,
         job_title: r.job_title,
@@ -1431,9 +1490,24 @@ fn member_event(
     }
 }
 
+/// What an administrator's change of a member did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Updated {
+    /// An activation mail was queued.
+    pub invitation_sent: bool,
+    /// The member's account now: another one when the corrected address
+    /// already had an account, which the membership moved to.
+    pub account_id: AccountId,
+}
+
 /// An administrator's change to a member (seed 001: name and address only
 /// before activation; seed 002: a corrected address gets a new invitation).
-/// Returns whether an invitation was sent.
+///
+/// The address and the name are the account's, shared by every
+/// organization of the person (docs/RULES.md#shared-accounts). A corrected
+/// address that already belongs to an account does not say so: the
+/// person's memberships move to that account, as if the right address had
+/// been added (docs/RULES.md#corrected-addresses).
 pub async fn update(
     store: &Store,
     auth: &Authorized<portier_core::rights::MembersUpdate>,
@@ -1441,7 +1515,7 @@ pub async fn update(
     patch: portier_core::members::MemberPatch,
     lifecycle: &Lifecycle,
     origin: &Origin,
-) -> Result<bool> {
+) -> Result<Updated> {
     let mut tx = store.begin().await?;
     let org = organizations::get_for_update(&mut tx, auth.organization_id()).await?;
     let (account, m) = membership_in(&mut tx, org.id, account_id).await?;
@@ -1457,8 +1531,8 @@ pub async fn update(
     set(&mut next_account.name.given_name, &patch.given_name);
     set(&mut next_account.name.infix, &patch.infix);
     set(&mut next_account.name.family_name, &patch.family_name);
-    set(&mut next_account.phone, &patch.phone);
-    set(&mut next_account.mobile, &patch.mobile);
+    set(&mut next_m.phone, &patch.phone);
+    set(&mut next_m.mobile, &patch.mobile);
     set(&mut next_m.job_title, &patch.job_title);
     set(&mut next_m.staff_code, &patch.staff_code);
     set(&mut next_m.description, &patch.description);
@@ -1469,16 +1543,23 @@ pub async fn update(
         next_m.require_two_factor = required;
     }
     let email_changed = patch.email.as_ref().is_some_and(|e| *e != account.email);
+    // The address and the name are the person's in every organization they
+    // belong to; the rest is this membership's.
+    let shared = email_changed || next_account.name != account.name;
+    let seats = seats_of(&mut tx, account.id, shared).await?;
+    if shared {
+        auth.over_account(&seats)?;
+    } else {
+        auth.over_member(&seats)?;
+    }
+    let mut owner = None;
     if let (true, Some(email)) = (email_changed, &patch.email) {
-        if accounts::find_by_email_tx(&mut tx, email).await?.is_some() {
-            return Err(DomainError::Conflict {
-                code: "email_taken",
-                field: Some("email".into()),
-                message: format!("{email} already belongs to another account"),
-            }
-            .into());
+        owner = accounts::find_by_email_tx(&mut tx, email).await?;
+        match owner {
+            None => next_account.email = email.clone(),
+            // The name that goes with that address is its owner's.
+            Some(_) => next_account.name = account.name.clone(),
         }
-        next_account.email = email.clone();
     }
     if next_m.staff_code != m.staff_code {
         ensure_staff_code_free(&mut tx, org.id, next_m.staff_code.as_deref(), Some(m.id)).await?;
@@ -1490,29 +1571,35 @@ pub async fn update(
         &serde_json::json!({"account": next_account, "membership": next_m}),
         &mut changes,
     );
-    if changes.is_empty() {
-        return Ok(false);
+    if changes.is_empty() && owner.is_none() {
+        return Ok(Updated {
+            invitation_sent: false,
+            account_id: account.id,
+        });
+    }
+    if next_account != account {
+        in_tx!(&mut tx, |c| {
+            sqlx::query(
+                "UPDATE accounts SET email = $1, salutation = $2, given_name = $3, infix = $4,
+                    family_name = $5, sort_key = $6, updated_at = $7 WHERE id = $8",
+            )
+            .bind(next_account.email.as_str())
+            .bind(&next_account.name.salutation)
+            .bind(&next_account.name.given_name)
+            .bind(&next_account.name.infix)
+            .bind(&next_account.name.family_name)
+            .bind(next_account.name.sort_key(&next_account.email))
+            .bind(origin.now)
+            .bind(account.id.0)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
     }
     in_tx!(&mut tx, |c| {
         sqlx::query(
-            "UPDATE accounts SET email = $1, salutation = $2, given_name = $3, infix = $4, family_name = $5,
-                sort_key = $6, phone = $7, mobile = $8, updated_at = $9 WHERE id = $10",
-        )
-        .bind(next_account.email.as_str())
-        .bind(&next_account.name.salutation)
-        .bind(&next_account.name.given_name)
-        .bind(&next_account.name.infix)
-        .bind(&next_account.name.family_name)
-        .bind(next_account.name.sort_key(&next_account.email))
-        .bind(&next_account.phone)
-        .bind(&next_account.mobile)
-        .bind(origin.now)
-        .bind(account.id.0)
-        .execute(&mut *c)
-        .await?;
-        sqlx::query(
             "UPDATE memberships SET job_title = $1, staff_code = $2, description = $3, labels = $4, updated_at = $5,
-                require_two_factor = $7
+                require_two_factor = $7, phone = $8, mobile = $9
              WHERE id = $6",
         )
         .bind(&next_m.job_title)
@@ -1522,6 +1609,8 @@ pub async fn update(
         .bind(origin.now)
         .bind(m.id.0)
         .bind(next_m.require_two_factor)
+        .bind(&next_m.phone)
+        .bind(&next_m.mobile)
         .execute(c)
         .await
         .map(|r| r.rows_affected())
@@ -1534,7 +1623,7 @@ pub async fn update(
     }
     let found_as =
         |a: &Account, m: &Membership| (a.name.clone(), a.email.clone(), m.staff_code.clone());
-    if found_as(&account, &m) != found_as(&next_account, &next_m) {
+    if owner.is_none() && found_as(&account, &m) != found_as(&next_account, &next_m) {
         crate::search::reindex_account(
             &mut tx,
             account.id,
@@ -1543,22 +1632,167 @@ pub async fn update(
         )
         .await?;
     }
-    // seed 002: a mistyped address never received the link; the corrected one does.
-    let invited = email_changed && account.status == AccountStatus::Invited && m.active;
-    if invited {
-        send_invitation(&mut tx, &next_account, &org, lifecycle, origin, false).await?;
+    if email_changed {
+        // Every link went to the old address, whichever organization sent
+        // it: none of them may work any more.
+        tokens::replace_all(&mut tx, account.id, None, origin.now).await?;
     }
+    let (member, invitation_sent) = match &owner {
+        None => {
+            // seed 002: a mistyped address never received the link; the
+            // corrected one does.
+            let invited = email_changed && account.status == AccountStatus::Invited && m.active;
+            if invited {
+                send_invitation(&mut tx, &next_account, &org, lifecycle, origin, false).await?;
+            }
+            if shared {
+                // The person's other organizations see the change to what
+                // they share, and nothing of this membership.
+                let mut changes = serde_json::Map::new();
+                portier_core::organizations::diff(
+                    "",
+                    &serde_json::json!({"account": account}),
+                    &serde_json::json!({"account": next_account}),
+                    &mut changes,
+                );
+                let event = NewAuditEvent {
+                    organization_id: None,
+                    ..member_event(
+                        auth.actor(),
+                        "account.updated",
+                        org.id,
+                        account.id,
+                        serde_json::Value::Object(changes),
+                        origin,
+                    )
+                };
+                audit::record_for_account(&mut tx, account.id, Some(org.id), event, origin.now)
+                    .await?;
+            }
+            (account.id, invited)
+        }
+        Some(owner) => {
+            move_memberships(&mut tx, auth.actor(), &account, owner, org.id, origin).await?;
+            changes.insert(
+                "account_id".into(),
+                serde_json::json!({"before": account.id, "after": owner.id}),
+            );
+            changes.insert(
+                "account.email".into(),
+                serde_json::json!({"before": account.email, "after": owner.email}),
+            );
+            // As if the right address had been added: an invitation, or a
+            // note that they were added.
+            let invited =
+                m.active && welcome(&mut tx, owner, &org, lifecycle, origin, false).await?;
+            (owner.id, invited)
+        }
+    };
     let event = member_event(
         auth.actor(),
         "member.updated",
         org.id,
-        account.id,
+        member,
         serde_json::Value::Object(changes),
         origin,
     );
     audit::record(&mut tx, org.environment_id, event, origin.now).await?;
     tx.commit().await?;
-    Ok(invited)
+    Ok(Updated {
+        invitation_sent,
+        account_id: member,
+    })
+}
+
+/// Moves every membership of `from` (an invited account whose address was
+/// mistyped, in organizations the caller manages all of) to `to`, the
+/// account of the corrected address, with the portfolios of `from` and, when
+/// `to` has none, its registration number. Each organization but
+/// `recorded_in` (which records the change itself) records the move.
+async fn move_memberships(
+    tx: &mut Tx,
+    actor: &Actor,
+    from: &Account,
+    to: &Account,
+    recorded_in: OrganizationId,
+    origin: &Origin,
+) -> Result<()> {
+    let clash: Option<String> = in_tx!(tx, |c| {
+        sqlx::query_scalar(
+            "SELECT o.name FROM memberships m JOIN organizations o ON o.id = m.organization_id
+             WHERE m.account_id = $2 AND m.organization_id IN
+                   (SELECT organization_id FROM memberships WHERE account_id = $1)
+             ORDER BY o.path LIMIT 1",
+        )
+        .bind(from.id.0)
+        .bind(to.id.0)
+        .fetch_optional(c)
+        .await
+    })?;
+    if let Some(name) = clash {
+        return Err(DomainError::Conflict {
+            code: "already_member",
+            field: Some("email".into()),
+            message: format!("{} is already a member of {name}", to.email),
+        }
+        .into());
+    }
+    let moved: Vec<(Uuid, Uuid)> = in_tx!(tx, |c| {
+        sqlx::query_as(
+            "SELECT o.id, o.environment_id FROM memberships m
+             JOIN organizations o ON o.id = m.organization_id
+             WHERE m.account_id = $1 ORDER BY o.environment_id, o.id",
+        )
+        .bind(from.id.0)
+        .fetch_all(c)
+        .await
+    })?;
+    in_tx!(tx, |c| {
+        sqlx::query(
+            "UPDATE memberships SET account_id = $2, updated_at = $3 WHERE account_id = $1",
+        )
+        .bind(from.id.0)
+        .bind(to.id.0)
+        .bind(origin.now)
+        .execute(&mut *c)
+        .await?;
+        sqlx::query("UPDATE portfolios SET account_id = $2, updated_at = $3 WHERE account_id = $1")
+            .bind(from.id.0)
+            .bind(to.id.0)
+            .bind(origin.now)
+            .execute(&mut *c)
+            .await?;
+        sqlx::query(
+            "UPDATE registrations SET account_id = $2, updated_at = $3
+             WHERE account_id = $1
+               AND NOT EXISTS (SELECT 1 FROM registrations r WHERE r.account_id = $2)",
+        )
+        .bind(from.id.0)
+        .bind(to.id.0)
+        .bind(origin.now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    crate::search::reindex_account(tx, to.id, &to.name, &to.email).await?;
+    let mut environments: Vec<OrganizationId> = Vec::new();
+    for (org, environment) in moved {
+        let (org, environment) = (OrganizationId(org), OrganizationId(environment));
+        if !environments.contains(&environment) {
+            environments.push(environment);
+            crate::rights::changed(tx, environment).await?;
+        }
+        if org == recorded_in {
+            continue;
+        }
+        let changes = serde_json::json!({
+            "account_id": {"before": from.id, "after": to.id},
+            "account.email": {"before": from.email, "after": to.email},
+        });
+        let event = member_event(actor, "member.updated", org, to.id, changes, origin);
+        audit::record(tx, environment, event, origin.now).await?;
+    }
+    Ok(())
 }
 
 /// Ends a membership and its rights; the account and its history stay
@@ -1573,6 +1807,7 @@ pub async fn remove(
     let mut tx = store.begin().await?;
     let org = organizations::get_for_update(&mut tx, auth.organization_id()).await?;
     let (account, m) = membership_in(&mut tx, org.id, account_id).await?;
+    auth.over_member(&seats_of(&mut tx, account.id, false).await?)?;
     ensure_not_last_administrator(&mut tx, &org, &account, &m).await?;
     let today = origin.now.date_naive();
     crate::portfolios::settle_on_removal(
@@ -1622,6 +1857,7 @@ pub async fn set_active(
     let mut tx = store.begin().await?;
     let org = organizations::get_for_update(&mut tx, auth.organization_id()).await?;
     let (account, m) = membership_in(&mut tx, org.id, account_id).await?;
+    auth.over_member(&seats_of(&mut tx, account.id, false).await?)?;
     let waiting: Option<i32> = in_tx!(&mut tx, |c| {
         sqlx::query_scalar("SELECT 1 FROM memberships WHERE id = $1 AND awaiting_approval = TRUE")
             .bind(m.id.0)
@@ -1686,6 +1922,7 @@ pub async fn resend_invitation(
     let mut tx = store.begin().await?;
     let org = organizations::get_for_update(&mut tx, auth.organization_id()).await?;
     let (account, m) = membership_in(&mut tx, org.id, account_id).await?;
+    auth.over_member(&seats_of(&mut tx, account.id, false).await?)?;
     if account.status == AccountStatus::Active {
         return Err(DomainError::Conflict {
             code: "already_active",
@@ -1740,6 +1977,7 @@ pub async fn set_roles(
     let mut tx = store.begin().await?;
     let org = organizations::get_for_update(&mut tx, auth.organization_id()).await?;
     let (account, m) = membership_in(&mut tx, org.id, account_id).await?;
+    auth.over_member(&seats_of(&mut tx, account.id, false).await?)?;
     let before = roles_held(&mut tx, &org, m.id).await?;
     let after = roles::resolve(&mut tx, &org, keys).await?;
     // Taking a role away needs the same right as giving it.

@@ -312,7 +312,6 @@ pub async fn rename(
         Actor::Account { id: account },
         "account.passkey_renamed",
         account,
-        None,
         serde_json::json!({"passkey": id, "name": name}),
         origin,
     )
@@ -356,7 +355,6 @@ pub async fn remove(store: &Store, account: AccountId, id: Uuid, origin: &Origin
         Actor::Account { id: account },
         "account.passkey_removed",
         account,
-        None,
         serde_json::json!({"passkey": id, "name": name, "two_factor": others}),
         origin,
     )

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use portier_core::ids::AccountId;
+use portier_core::rights::{Authorized, MembersUpdate};
 use portier_core::sessions::SessionPolicy;
 use portier_core::tokens::SecretToken;
 use uuid::Uuid;
@@ -223,16 +224,13 @@ pub async fn list(
         .collect())
 }
 
-/// Ends the person's sessions: the one with public id `only`, or with
-/// `None` every one but `keep`; audited as `action` by `actor` (the person,
-/// or an administrator in `org`). Returns how many ended.
+/// The person ends their own sessions: the one with public id `only`, or
+/// with `None` every one but `keep`. Returns how many ended.
 pub async fn end_of_account(
     store: &Store,
     account: AccountId,
     only: Option<&str>,
     keep: Option<&str>,
-    actor: portier_core::audit::Actor,
-    org: Option<&portier_core::organizations::Organization>,
     origin: &crate::audit::Origin,
 ) -> Result<u64> {
     let mut tx = store.begin().await?;
@@ -257,13 +255,46 @@ pub async fn end_of_account(
         }
         None => end_all_in(&mut tx, account, keep).await?,
     };
-    let action = if org.is_some() {
-        "member.sessions_ended"
-    } else {
-        "account.sessions_ended"
-    };
     let changes = serde_json::json!({"sessions_ended": ended});
-    crate::two_factor::record(&mut tx, actor, action, account, org, changes, origin).await?;
+    let actor = portier_core::audit::Actor::Account { id: account };
+    crate::two_factor::record(
+        &mut tx,
+        actor,
+        "account.sessions_ended",
+        account,
+        changes,
+        origin,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ended)
+}
+
+/// An administrator signs a member out everywhere. Sessions are the
+/// person's in every organization they belong to, so this needs the right
+/// in all of them (`Authorized::over_account`), checked in the transaction
+/// that ends them. Returns how many ended.
+pub async fn end_of_member(
+    store: &Store,
+    auth: &Authorized<MembersUpdate>,
+    account: AccountId,
+    origin: &crate::audit::Origin,
+) -> Result<u64> {
+    let mut tx = store.begin().await?;
+    let account = crate::members::member_account(&mut tx, auth.organization_id(), account).await?;
+    auth.over_account(&crate::members::seats_of(&mut tx, account.id, true).await?)?;
+    let ended = end_all_in(&mut tx, account.id, None).await?;
+    let changes = serde_json::json!({"sessions_ended": ended});
+    let actor = auth.actor().clone();
+    crate::two_factor::record(
+        &mut tx,
+        actor,
+        "member.sessions_ended",
+        account.id,
+        changes,
+        origin,
+    )
+    .await?;
     tx.commit().await?;
     Ok(ended)
 }

@@ -1,6 +1,9 @@
 //! Activation and password-reset tokens. Issuing one replaces the account's
-//! earlier tokens of that kind (seeds 000, 001: a resend makes the old link stop
-//! working).
+//! earlier tokens of that kind from the same organization (a resend makes
+//! the old link stop working), never another organization's: one
+//! environment cannot cancel the invitation another sent the same person
+//! (docs/RULES.md#shared-accounts). Activating the account uses up all of
+//! its activation links.
 
 use std::time::Duration;
 
@@ -21,16 +24,42 @@ pub async fn issue(
     in_tx!(tx, |c| {
         sqlx::query(
             "UPDATE tokens SET replaced_at = $1
-             WHERE account_id = $2 AND kind = $3 AND used_at IS NULL AND replaced_at IS NULL",
+             WHERE account_id = $2 AND kind = $3 AND used_at IS NULL AND replaced_at IS NULL
+               AND organization_id IS NOT DISTINCT FROM $4",
         )
         .bind(origin.now)
         .bind(account_id.0)
         .bind(kind.as_str())
+        .bind(organization_id.map(|o| o.0))
         .execute(c)
         .await
         .map(|r| r.rows_affected())
     })?;
     issue_first(tx, kind, account_id, organization_id, ttl, origin).await
+}
+
+/// Makes every link of `kind` the account has stop working, whichever
+/// organization sent it (all of them, with `None`): after the account is
+/// activated, or once its address changed and the links went to the old one.
+pub(crate) async fn replace_all(
+    tx: &mut Tx,
+    account_id: AccountId,
+    kind: Option<TokenKind>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<u64> {
+    Ok(in_tx!(tx, |c| {
+        sqlx::query(
+            "UPDATE tokens SET replaced_at = $1
+             WHERE account_id = $2 AND ($3 IS NULL OR kind = $3)
+               AND used_at IS NULL AND replaced_at IS NULL",
+        )
+        .bind(now)
+        .bind(account_id.0)
+        .bind(kind.map(|k| k.as_str()))
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?)
 }
 
 /// [`issue`] for an account created in this same transaction: it has no

@@ -11,6 +11,7 @@ use portier_core::audit::{Actor, NewAuditEvent};
 use portier_core::ids::AccountId;
 use portier_core::mail::{MailContext, MailKind};
 use portier_core::organizations::Organization;
+use portier_core::rights::{Authorized, MembersUpdate};
 use portier_core::two_factor::{self, CodeRefused, RecoveryCode, TotpSecret};
 use uuid::Uuid;
 
@@ -62,36 +63,6 @@ pub async fn required(store: &Store, account: AccountId) -> Result<bool> {
             .await
     })?;
     Ok(found.is_some())
-}
-
-/// Every organization the person belongs to (in any state), and whether
-/// they hold an administrator role there: what an administrator must be
-/// able to manage before touching the person's sign-in, which is theirs
-/// everywhere (one account per person).
-pub async fn reach_of(
-    store: &Store,
-    account: AccountId,
-) -> Result<Vec<(portier_core::organizations::OrgPath, bool)>> {
-    let rows: Vec<(String, bool)> = reader!(store, |c| {
-        sqlx::query_as(
-            "SELECT o.path, EXISTS (SELECT 1 FROM membership_roles mr JOIN roles r ON r.id = mr.role_id
-                                    WHERE mr.membership_id = m.id AND r.kind = 'admin')
-             FROM memberships m JOIN organizations o ON o.id = m.organization_id
-             WHERE m.account_id = $1",
-        )
-        .bind(account.0)
-        .fetch_all(c)
-        .await
-    })?;
-    Ok(rows
-        .into_iter()
-        .map(|(path, admin)| {
-            (
-                portier_core::organizations::OrgPath::from_stored(path),
-                admin,
-            )
-        })
-        .collect())
 }
 
 /// A requirement just switched on: the signed-in sessions of those it now
@@ -194,28 +165,27 @@ async fn delete(tx: &mut Tx, account: AccountId, kinds: &str) -> Result<u64> {
     })?)
 }
 
-/// Records a change to a person's sign-in: in the organization's chain
-/// when an administrator of `org` made it, else in the platform's.
+/// Records a change to a person's sign-in, which is theirs in every
+/// organization they belong to: in each of them
+/// ([`audit::record_for_account`]), whoever made it.
 pub(crate) async fn record(
     tx: &mut Tx,
     actor: Actor,
     action: &'static str,
     account: AccountId,
-    org: Option<&Organization>,
     changes: serde_json::Value,
     origin: &Origin,
 ) -> Result<()> {
     let event = NewAuditEvent {
         actor,
         action,
-        organization_id: org.map(|o| o.id),
+        organization_id: None,
         target_type: "account",
         target_id: account.to_string(),
         changes,
         client_addr: origin.client_addr.clone(),
     };
-    let chain = org.map_or(audit::PLATFORM_CHAIN, |o| o.environment_id);
-    audit::record(tx, chain, event, origin.now).await
+    audit::record_for_account(tx, account, None, event, origin.now).await
 }
 
 /// A change to a person's sign-in they must hear of.
@@ -242,7 +212,6 @@ pub(crate) async fn record_and_tell(
         change.actor,
         change.action,
         account.id,
-        change.org,
         change.changes,
         origin,
     )
@@ -395,7 +364,6 @@ pub async fn confirm_totp(
         Actor::Account { id: account },
         "account.two_factor_enabled",
         account,
-        None,
         serde_json::json!({"method": "totp"}),
         origin,
     )
@@ -453,7 +421,6 @@ pub async fn regenerate_recovery_codes(
         Actor::Account { id: account },
         "account.recovery_codes_renewed",
         account,
-        None,
         serde_json::json!({}),
         origin,
     )
@@ -468,15 +435,7 @@ pub async fn regenerate_recovery_codes(
 /// factor is left" for true. Returns whether an organization of theirs
 /// requires a second factor, as of now.
 pub(crate) async fn lock_factors(tx: &mut Tx, account: AccountId) -> Result<bool> {
-    if tx.backend() == crate::Backend::Postgres {
-        in_tx!(tx, |c| {
-            sqlx::query("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE")
-                .bind(account.0)
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
-    }
+    crate::accounts::lock(tx, account).await?;
     let found: Option<i32> = in_tx!(tx, |c| {
         sqlx::query_scalar(REQUIRED)
             .bind(account.0)
@@ -533,7 +492,6 @@ pub async fn disable(store: &Store, account: AccountId, code: &str, origin: &Ori
         Actor::Account { id: account },
         "account.two_factor_disabled",
         account,
-        None,
         serde_json::json!({"method": "totp"}),
         origin,
     )
@@ -626,17 +584,22 @@ pub(crate) fn notice(
 }
 
 /// An administrator takes a member's second factors away (they lost their
-/// phone), passkeys included: audited in the organization and mailed to the person. Returns
-/// false when there was nothing to take.
+/// phone), passkeys included: audited in every organization the person
+/// belongs to and mailed to the person. The factors are the person's in all
+/// of them, so this needs the right in all of them
+/// (`Authorized::over_account`), checked in the transaction that takes
+/// them. Returns false when there was nothing to take.
 pub async fn reset(
     store: &Store,
-    actor: Actor,
-    org: &Organization,
-    account: &Account,
+    auth: &Authorized<MembersUpdate>,
+    account: AccountId,
     lifecycle: &Lifecycle,
     origin: &Origin,
 ) -> Result<bool> {
     let mut tx = store.begin().await?;
+    let org = crate::organizations::get_in_tx(&mut tx, auth.organization_id()).await?;
+    let account = crate::members::member_account(&mut tx, org.id, account).await?;
+    auth.over_account(&crate::members::seats_of(&mut tx, account.id, true).await?)?;
     let removed = delete(
         &mut tx,
         account.id,
@@ -647,10 +610,10 @@ pub async fn reset(
         return Ok(false);
     }
     let told = Told {
-        actor,
+        actor: auth.actor().clone(),
         action: "member.two_factor_reset",
-        account,
-        org: Some(org),
+        account: &account,
+        org: Some(&org),
         changes: serde_json::json!({}),
         mail: MailKind::TwoFactorReset,
     };

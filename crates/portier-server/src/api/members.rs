@@ -292,8 +292,8 @@ impl From<&MemberView> for MemberDetail {
             given_name: n.given_name.clone(),
             infix: n.infix.clone(),
             family_name: n.family_name.clone(),
-            phone: v.account.phone.clone(),
-            mobile: v.account.mobile.clone(),
+            phone: v.membership.phone.clone(),
+            mobile: v.membership.mobile.clone(),
             job_title: v.membership.job_title.clone(),
             description: v.membership.description.clone(),
             account_status: v.account.status,
@@ -621,7 +621,7 @@ pub async fn update(
         labels: body.labels.map(|l| l.into_iter().map(|l| l.0).collect()),
         require_two_factor: body.require_two_factor,
     })?;
-    let sent = portier_store::members::update(
+    let updated = portier_store::members::update(
         &state.store,
         &auth,
         account,
@@ -631,8 +631,8 @@ pub async fn update(
     )
     .await?;
     Ok(Json(MemberChanged {
-        invitation_sent: sent,
-        member: detail(&state, org.id, account).await?,
+        invitation_sent: updated.invitation_sent,
+        member: detail(&state, org.id, updated.account_id).await?,
     }))
 }
 

@@ -6,7 +6,6 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use portier_core::audit::Actor;
 use portier_core::rights::MembersUpdate;
 use portier_store::audit::Origin;
 use serde::Serialize;
@@ -94,15 +93,10 @@ pub async fn end(
     Person(session): Person,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let actor = Actor::Account {
-        id: session.account_id,
-    };
     let ended = portier_store::sessions::end_of_account(
         &state.store,
         session.account_id,
         Some(&id),
-        None,
-        actor,
         None,
         &Origin::now(client),
     )
@@ -121,16 +115,11 @@ pub async fn end_others(
     ClientAddr(client): ClientAddr,
     Person(session): Person,
 ) -> Result<Json<SessionsEnded>, ApiError> {
-    let actor = Actor::Account {
-        id: session.account_id,
-    };
     let ended = portier_store::sessions::end_of_account(
         &state.store,
         session.account_id,
         None,
         Some(&session.id_hash),
-        actor,
-        None,
         &Origin::now(client),
     )
     .await?;
@@ -150,31 +139,21 @@ pub async fn end_of_member(
     caller: Caller,
     Path((org, account)): Path<(String, String)>,
 ) -> Result<Json<SessionsEnded>, ApiError> {
-    let (org, auth) = super::authorized::<MembersUpdate>(&state, &caller, &org).await?;
+    let (_, auth) = super::authorized::<MembersUpdate>(&state, &caller, &org).await?;
     let account = crate::extract::path_id("account_id", &account)?;
-    let ended = end_member_sessions(&state, &caller.0, &org, &auth, account, client).await?;
+    let ended = end_member_sessions(&state, &auth, account, client).await?;
     Ok(Json(SessionsEnded { ended }))
 }
 
-/// Ends a member's sessions, for the API and the console: an
-/// administrator's only with `admins.manage`.
+/// Ends a member's sessions, for the API and the console.
 pub(crate) async fn end_member_sessions(
     state: &AppState,
-    principal: &portier_core::rights::Principal,
-    org: &portier_core::organizations::Organization,
     auth: &portier_core::rights::Authorized<MembersUpdate>,
     account: portier_core::ids::AccountId,
     client: Option<String>,
 ) -> Result<u64, ApiError> {
-    let member = super::two_factor::member_within_rights(state, principal, org, account).await?;
-    Ok(portier_store::sessions::end_of_account(
-        &state.store,
-        member.account.id,
-        None,
-        None,
-        auth.actor().clone(),
-        Some(org),
-        &Origin::now(client),
+    Ok(
+        portier_store::sessions::end_of_member(&state.store, auth, account, &Origin::now(client))
+            .await?,
     )
-    .await?)
 }

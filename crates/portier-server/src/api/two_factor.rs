@@ -13,8 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use portier_core::ids::AccountId;
-use portier_core::organizations::Organization;
-use portier_core::rights::{Authorized, MembersUpdate, Principal};
+use portier_core::rights::{Authorized, MembersUpdate};
 
 use axum::http::header::SET_COOKIE;
 use axum::response::IntoResponse;
@@ -291,9 +290,9 @@ pub async fn reset(
     caller: Caller,
     Path((org, account)): Path<(String, String)>,
 ) -> Result<Json<TwoFactorReset>, ApiError> {
-    let (org, auth) = super::authorized::<MembersUpdate>(&state, &caller, &org).await?;
+    let (_, auth) = super::authorized::<MembersUpdate>(&state, &caller, &org).await?;
     let account = crate::extract::path_id("account_id", &account)?;
-    let reset = reset_member(&state, &caller.0, &org, &auth, account, client).await?;
+    let reset = reset_member(&state, &auth, account, client).await?;
     Ok(Json(TwoFactorReset { reset }))
 }
 
@@ -301,55 +300,16 @@ pub async fn reset(
 /// False when there was nothing to take.
 pub(crate) async fn reset_member(
     state: &AppState,
-    principal: &Principal,
-    org: &Organization,
     auth: &Authorized<MembersUpdate>,
     account: AccountId,
     client: Option<String>,
 ) -> Result<bool, ApiError> {
-    let member = member_within_rights(state, principal, org, account).await?;
     Ok(portier_store::two_factor::reset(
         &state.store,
-        auth.actor().clone(),
-        org,
-        &member.account,
+        auth,
+        account,
         &state.config.lifecycle,
         &Origin::now(client),
     )
     .await?)
-}
-
-/// The member `account` of `org`, when the caller (who holds
-/// `members.update` here) may act on their sign-in. That sign-in is the
-/// person's everywhere (one account per person), so the caller must hold
-/// `members.update` in every organization the person belongs to, and
-/// `admins.manage` wherever they are an administrator (seed 001:
-/// administrators' business): an administrator of one organization never
-/// weakens a person's sign-in for another.
-pub(crate) async fn member_within_rights(
-    state: &AppState,
-    principal: &Principal,
-    org: &Organization,
-    account: AccountId,
-) -> Result<portier_store::members::MemberView, ApiError> {
-    use portier_core::permissions::{ADMINS_MANAGE, MEMBERS_UPDATE};
-    let member = portier_store::members::get(&state.store, org.id, account)
-        .await?
-        .ok_or(portier_core::Error::NotFound { what: "member" })?;
-    for (path, administrator) in portier_store::two_factor::reach_of(&state.store, account).await? {
-        if !principal.holds(&MEMBERS_UPDATE, &path) {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "member_elsewhere",
-                "this person also belongs to organizations you do not manage; their administrators must agree, so ask them",
-            ));
-        }
-        if administrator && !principal.holds(&ADMINS_MANAGE, &path) {
-            return Err(portier_core::Error::Forbidden {
-                permission: ADMINS_MANAGE,
-            }
-            .into());
-        }
-    }
-    Ok(member)
 }

@@ -289,16 +289,11 @@ async fn end_session(
     ClientAddr(client): ClientAddr,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Response {
-    let actor = portier_core::audit::Actor::Account {
-        id: person.account.id,
-    };
     let this = portier_store::sessions::public_id(&person.session.id_hash) == id;
     let ended = portier_store::sessions::end_of_account(
         &state.store,
         person.account.id,
         Some(&id),
-        None,
-        actor,
         None,
         &Origin::now(client),
     )
@@ -316,16 +311,11 @@ async fn end_other_sessions(
     person: Person,
     ClientAddr(client): ClientAddr,
 ) -> Response {
-    let actor = portier_core::audit::Actor::Account {
-        id: person.account.id,
-    };
     let ended = portier_store::sessions::end_of_account(
         &state.store,
         person.account.id,
         None,
         Some(&person.session.id_hash),
-        actor,
-        None,
         &Origin::now(client),
     )
     .await;

@@ -814,8 +814,8 @@ impl Details {
             given_name: text(&a.name.given_name),
             infix: text(&a.name.infix),
             family_name: text(&a.name.family_name),
-            phone: text(&a.phone),
-            mobile: text(&a.mobile),
+            phone: text(&m.membership.phone),
+            mobile: text(&m.membership.mobile),
             job_title: text(&m.membership.job_title),
             staff_code: text(&m.membership.staff_code),
             labels: m.membership.labels.join(", "),
@@ -1051,9 +1051,11 @@ async fn change_details(
             &Origin::now(client),
         )
         .await
-        .map(|_| ())
         .map_err(ApiError::from),
     };
+    // A corrected address that had an account took the membership along.
+    let account = outcome.as_ref().map_or(account, |u| u.account_id);
+    let outcome = outcome.map(|_| ());
     after(
         &state,
         &person,
@@ -1208,25 +1210,22 @@ async fn sign_in_action(
     account: String,
     action: SignInAction,
 ) -> Response {
-    let (ctx, auth, account) =
+    let (_, auth, account) =
         match change_route::<MembersUpdate>(&state, &person, &org, &account).await {
             Ok(r) => r,
             Err(page) => return page,
         };
-    let (principal, target) = (&ctx.principal, &ctx.org);
     let (outcome, done) = match action {
         SignInAction::ResetTwoFactor => (
-            crate::api::two_factor::reset_member(&state, principal, target, &auth, account, client)
+            crate::api::two_factor::reset_member(&state, &auth, account, client)
                 .await
                 .map(|_| ()),
             "reset-two-factor",
         ),
         SignInAction::EndSessions => (
-            crate::api::sessions::end_member_sessions(
-                &state, principal, target, &auth, account, client,
-            )
-            .await
-            .map(|_| ()),
+            crate::api::sessions::end_member_sessions(&state, &auth, account, client)
+                .await
+                .map(|_| ()),
             "sessions-ended-member",
         ),
     };
