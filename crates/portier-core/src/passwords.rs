@@ -9,7 +9,7 @@
 use std::fmt;
 use std::sync::OnceLock;
 
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::password_hash::PasswordVerifier;
 use argon2::{Algorithm, Argon2, Params, Version};
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
@@ -294,29 +294,72 @@ impl Password {
 }
 
 fn argon2() -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params())
+}
+
+fn params() -> Params {
     // DESIGN §5: Argon2id, m=19456 KiB, t=2, p=1 (OWASP's recommendation).
-    let params = Params::new(19_456, 2, 1, None).unwrap_or_default();
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    Params::new(19_456, 2, 1, None).unwrap_or_default()
+}
+
+/// The working memory of one Argon2 computation (19 MiB with Portier's
+/// parameters), kept by whoever computes many so that each does not map
+/// and zero fresh pages (docs/RULES.md#password-hashing).
+#[derive(Default)]
+pub struct Argon2Memory(Vec<argon2::Block>);
+
+/// Blocks asked of the allocator for each working memory, whatever fewer
+/// the parameters use: 33 MiB, above the largest threshold from which glibc
+/// always maps an allocation of its own (32 MiB), so that dropping one
+/// gives its pages back to the system at once instead of leaving them in
+/// the allocating thread's arena. Pages never written are never resident.
+const ALLOCATED_BLOCKS: usize = 33 * 1024;
+
+impl Argon2Memory {
+    fn blocks(&mut self, n: usize) -> &mut [argon2::Block] {
+        if self.0.len() < n {
+            let mut memory = Vec::with_capacity(n.max(ALLOCATED_BLOCKS));
+            memory.resize(n, argon2::Block::default());
+            self.0 = memory;
+        }
+        &mut self.0[..n]
+    }
 }
 
 /// The PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`) of a password, with a
-/// salt the caller draws at random.
+/// salt the caller draws at random, computed in `memory`.
+pub fn hash_password_with(
+    password: &Password,
+    salt: [u8; 16],
+    memory: &mut Argon2Memory,
+) -> String {
+    use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+    let params = params();
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    let blocks = memory.blocks(params.block_count());
+    let hashed = argon2()
+        .hash_password_into_with_memory(password.expose().as_bytes(), &salt, &mut out, blocks)
+        .ok()
+        .and_then(|()| {
+            Some(PasswordHash {
+                algorithm: Algorithm::Argon2id.ident(),
+                version: Some(Version::V0x13.into()),
+                params: ParamsString::try_from(&params).ok()?,
+                salt: Some(Salt::new(&salt).ok()?),
+                hash: Some(Output::new(&out).ok()?),
+            })
+        });
+    hashed.map(|h| h.to_string()).unwrap_or_default()
+}
+
+/// [`hash_password_with`] in memory of its own, given back at once.
 pub fn hash_password(password: &Password, salt: [u8; 16]) -> String {
-    argon2()
-        .hash_password_with_salt(password.expose().as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .unwrap_or_default()
+    hash_password_with(password, salt, &mut Argon2Memory::default())
 }
 
-thread_local! {
-    /// Each hashing thread keeps its 19 MiB of Argon2 memory. Allocating it
-    /// anew for every sign-in made the kernel map and zero fresh pages each
-    /// time: about an eighth of a sign-in's CPU in a profile under load.
-    static ARGON2_MEMORY: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// True when `candidate` matches `hash`. A malformed hash matches nothing.
-pub fn verify_password(hash: &str, candidate: &str) -> bool {
+/// True when `candidate` matches `hash`, computed in `memory`. A malformed
+/// hash matches nothing.
+pub fn verify_password_with(hash: &str, candidate: &str, memory: &mut Argon2Memory) -> bool {
     use argon2::password_hash::phc::PasswordHash;
     let Ok(parsed) = PasswordHash::new(hash) else {
         return false;
@@ -334,22 +377,12 @@ pub fn verify_password(hash: &str, candidate: &str) -> bool {
     ) else {
         return false;
     };
-    let blocks = params.block_count();
+    let blocks = memory.blocks(params.block_count());
     let argon = Argon2::new(Algorithm::Argon2id, version, params);
     let expected = expected.as_bytes();
     let mut out = vec![0u8; expected.len()];
-    let computed = ARGON2_MEMORY.with(|memory| {
-        let mut memory = memory.borrow_mut();
-        if memory.len() < blocks {
-            memory.resize(blocks, argon2::Block::default());
-        }
-        argon.hash_password_into_with_memory(
-            candidate.as_bytes(),
-            salt.as_ref(),
-            &mut out,
-            &mut memory[..blocks],
-        )
-    });
+    let computed =
+        argon.hash_password_into_with_memory(candidate.as_bytes(), salt.as_ref(), &mut out, blocks);
     // Constant time: the comparison must not tell how much of it matched.
     computed.is_ok()
         && out.len() == expected.len()
@@ -358,6 +391,11 @@ pub fn verify_password(hash: &str, candidate: &str) -> bool {
             .zip(expected)
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
             == 0
+}
+
+/// [`verify_password_with`] in memory of its own, given back at once.
+pub fn verify_password(hash: &str, candidate: &str) -> bool {
+    verify_password_with(hash, candidate, &mut Argon2Memory::default())
 }
 
 /// A hash of a fixed password, verified against when the address is unknown
@@ -453,6 +491,23 @@ mod tests {
         assert!(!verify_password(&h, "Kw8!vLp2#rTQ"));
         assert!(!verify_password("not a hash", "x"));
         assert!(!verify_password(dummy_hash(), "Kw8!vLp2#rTq"));
+    }
+
+    #[test]
+    fn hashing_in_kept_memory_gives_the_librarys_own_hash() {
+        use argon2::password_hash::PasswordHasher;
+        let pw = Password::new("Kw8!vLp2#rTq".into(), &PasswordPolicy::default(), &[]).unwrap();
+        let mut memory = Argon2Memory::default();
+        let ours = hash_password_with(&pw, [3; 16], &mut memory);
+        let library = argon2()
+            .hash_password_with_salt(pw.expose().as_bytes(), &[3; 16])
+            .unwrap()
+            .to_string();
+        assert_eq!(ours, library);
+        // The same memory serves the next computation, a verification too.
+        assert_ne!(hash_password_with(&pw, [4; 16], &mut memory), ours);
+        assert!(verify_password_with(&ours, "Kw8!vLp2#rTq", &mut memory));
+        assert!(!verify_password_with(&ours, "Kw8!vLp2#rTQ", &mut memory));
     }
 
     #[test]
