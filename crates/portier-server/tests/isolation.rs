@@ -899,8 +899,19 @@ async fn fixtures(app: &TestApp) -> Fixtures {
     }
 }
 
+/// Another environment and a session of its administrator.
+struct Foreign {
+    org: String,
+    token: String,
+    cookie: String,
+}
+
 /// A session of an administrator of another environment.
 async fn foreign_admin(app: &TestApp) -> String {
+    foreign(app).await.cookie
+}
+
+async fn foreign(app: &TestApp) -> Foreign {
     let (globex, globex_token) = TestApp::environment(&app.db, "Globex").await;
     let r = app
         .call(
@@ -923,7 +934,11 @@ async fn foreign_admin(app: &TestApp) -> String {
     assert_eq!(r.status, 200, "{}", r.body);
     let (r, cookie) = app.login("boss@globex.example", GOOD).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    cookie.unwrap()
+    Foreign {
+        org: globex,
+        token: globex_token,
+        cookie: cookie.unwrap(),
+    }
 }
 
 both_backends! {
@@ -979,5 +994,358 @@ both_backends! {
         }
         assert!(missing.is_empty(), "routes without a row in the isolation table: {missing:?}");
         assert_eq!(listed.len(), rows.len(), "a route listed twice");
+    }
+}
+
+/// What a route that acts on one person reaches (docs/RULES.md).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    /// Reads, or changes nothing (no such portfolio, nobody waiting).
+    Read,
+    /// This membership only: an administrator's is administrators' business.
+    Membership,
+    /// What the account shares with every organization of the person.
+    Account,
+}
+
+/// The people a person route is tried on: an administrator of our
+/// organization, and a person our organization shares with the other
+/// environment, once invited and once active.
+const TARGETS: [&str; 3] = ["administrator", "shared invited", "shared active"];
+
+/// A route that acts on one person (`{person}` in its path or body).
+struct PersonRow {
+    method: &'static str,
+    route: &'static str,
+    path: &'static str,
+    body: Option<Value>,
+    reach: Reach,
+    /// Whether a user manager holds the route's permission at all.
+    user_manager: bool,
+    /// The answer to whoever may: on an invited person, on an active one.
+    ok: [u16; 2],
+}
+
+fn person_row(
+    method: &'static str,
+    route: &'static str,
+    path: &'static str,
+    body: Option<Value>,
+    reach: Reach,
+    user_manager: bool,
+    ok: [u16; 2],
+) -> PersonRow {
+    PersonRow {
+        method,
+        route,
+        path,
+        body,
+        reach,
+        user_manager,
+        ok,
+    }
+}
+
+/// The answer (status, error code) `persona` must get on `target`. The
+/// other environment's administrator tries its own organization, where it
+/// shares the person with ours (an administrator of ours it cannot see).
+fn expected(row: &PersonRow, persona: &str, target: &str) -> (u16, Option<&'static str>) {
+    let ok = if target == "shared invited" {
+        row.ok[0]
+    } else {
+        row.ok[1]
+    };
+    let shared = target != "administrator";
+    match persona {
+        "signed-out" => (401, Some("unauthenticated")),
+        "member" => (403, Some("forbidden")),
+        "foreign admin" if !shared => (404, Some("not_found")),
+        "user-manager" if !row.user_manager => (403, Some("forbidden")),
+        "user-manager" if !shared && row.reach != Reach::Read => (403, Some("forbidden")),
+        _ if shared && row.reach == Reach::Account => (403, Some("member_elsewhere")),
+        _ => (ok, None),
+    }
+}
+
+fn person_table() -> Vec<PersonRow> {
+    use Reach::{Account, Membership, Read};
+    let m = "/api/v1/organizations/{org}/members/{person}";
+    vec![
+        person_row(
+            "GET",
+            "/api/v1/organizations/{org}/members/{account_id}",
+            m,
+            None,
+            Read,
+            true,
+            [200, 200],
+        ),
+        person_row(
+            "PATCH",
+            "/api/v1/organizations/{org}/members/{account_id}",
+            m,
+            Some(json!({"job_title": "Nurse {n}"})),
+            Membership,
+            true,
+            [200, 200],
+        ),
+        person_row(
+            "PATCH",
+            "/api/v1/organizations/{org}/members/{account_id}",
+            m,
+            Some(json!({"family_name": "Other {n}"})),
+            Account,
+            true,
+            [200, 409],
+        ),
+        person_row(
+            "PATCH",
+            "/api/v1/organizations/{org}/members/{account_id}",
+            m,
+            Some(json!({"email": "moved{n}{t}@evil.example"})),
+            Account,
+            true,
+            [200, 409],
+        ),
+        person_row(
+            "PUT",
+            "/api/v1/organizations/{org}/members/{account_id}/roles",
+            "/api/v1/organizations/{org}/members/{person}/roles",
+            Some(json!({"roles": ["{role}"]})),
+            Membership,
+            true,
+            [200, 200],
+        ),
+        person_row(
+            "POST",
+            "/api/v1/organizations/{org}/members/{account_id}/resend-activation",
+            "/api/v1/organizations/{org}/members/{person}/resend-activation",
+            None,
+            Membership,
+            true,
+            [202, 409],
+        ),
+        person_row(
+            "POST",
+            "/api/v1/organizations/{org}/members/{account_id}/reset-two-factor",
+            "/api/v1/organizations/{org}/members/{person}/reset-two-factor",
+            None,
+            Account,
+            true,
+            [200, 200],
+        ),
+        person_row(
+            "POST",
+            "/api/v1/organizations/{org}/members/{account_id}/end-sessions",
+            "/api/v1/organizations/{org}/members/{person}/end-sessions",
+            None,
+            Account,
+            true,
+            [200, 200],
+        ),
+        person_row(
+            "PUT",
+            "/api/v1/organizations/{org}/groups/{group_id}/members/{account_id}",
+            "/api/v1/organizations/{org}/groups/{group}/members/{person}",
+            None,
+            Membership,
+            true,
+            [204, 204],
+        ),
+        person_row(
+            "DELETE",
+            "/api/v1/organizations/{org}/groups/{group_id}/members/{account_id}",
+            "/api/v1/organizations/{org}/groups/{group}/members/{person}",
+            None,
+            Membership,
+            true,
+            [204, 204],
+        ),
+        person_row(
+            "POST",
+            "/api/v1/organizations/{org}/resources/{type}/{id}/grants",
+            "/api/v1/organizations/{org}/resources/mailbox/sales/grants",
+            Some(json!({"relation": "use{n}{t}", "account_id": "{person}"})),
+            Membership,
+            true,
+            [201, 201],
+        ),
+        person_row(
+            "POST",
+            "/api/v1/check",
+            "/api/v1/check",
+            Some(
+                json!({"account_id": "{person}", "permission": "documents.read", "organization_id": "{org}"}),
+            ),
+            Read,
+            true,
+            [200, 200],
+        ),
+        person_row(
+            "POST",
+            "/api/v1/check/batch",
+            "/api/v1/check/batch",
+            Some(
+                json!({"checks": [{"account_id": "{person}", "permission": "documents.read", "organization_id": "{org}"}]}),
+            ),
+            Read,
+            true,
+            [200, 200],
+        ),
+        person_row(
+            "GET",
+            "/api/v1/organizations/{org}/members/{account_id}/portfolios",
+            "/api/v1/organizations/{org}/members/{person}/portfolios",
+            None,
+            Read,
+            false,
+            [200, 200],
+        ),
+        person_row(
+            "POST",
+            "/api/v1/organizations/{org}/members/{account_id}/portfolios",
+            "/api/v1/organizations/{org}/members/{person}/portfolios",
+            Some(json!({"type": "nope"})),
+            Membership,
+            false,
+            [422, 422],
+        ),
+        person_row(
+            "POST",
+            "/api/v1/organizations/{org}/members/{account_id}/portfolios/{id}/take-over",
+            "/api/v1/organizations/{org}/members/{person}/portfolios/{unknown_id}/take-over",
+            None,
+            Read,
+            false,
+            [404, 404],
+        ),
+        person_row(
+            "POST",
+            "/api/v1/organizations/{org}/approvals/{account_id}",
+            "/api/v1/organizations/{org}/approvals/{person}",
+            None,
+            Read,
+            true,
+            [404, 404],
+        ),
+        person_row(
+            "POST",
+            "/api/v1/organizations/{org}/members/{account_id}/deactivate",
+            "/api/v1/organizations/{org}/members/{person}/deactivate",
+            None,
+            Membership,
+            true,
+            [200, 200],
+        ),
+        person_row(
+            "POST",
+            "/api/v1/organizations/{org}/members/{account_id}/reactivate",
+            "/api/v1/organizations/{org}/members/{person}/reactivate",
+            None,
+            Membership,
+            true,
+            [200, 200],
+        ),
+        // Last: it removes them.
+        person_row(
+            "DELETE",
+            "/api/v1/organizations/{org}/members/{account_id}",
+            m,
+            None,
+            Membership,
+            true,
+            [204, 204],
+        ),
+    ]
+}
+
+both_backends! {
+    async fn every_route_on_a_person_answers_for_shared_people_and_administrators_exactly_as_the_rules_say(db) {
+        let app = TestApp::start(db).await;
+        let org = app.org_id.clone();
+        let token = app.token.clone();
+        let other = foreign(&app).await;
+        // The same fixtures on both sides: a group and a mailbox.
+        let mut groups = Vec::new();
+        for (o, t) in [(&org, &token), (&other.org, &other.token)] {
+            let r = app.call("POST", &format!("/api/v1/organizations/{o}/groups"), Some(t), Some(json!({"name": "Night shift"}))).await;
+            assert_eq!(r.status, 201, "{}", r.body);
+            groups.push(r.body["id"].as_str().unwrap().to_owned());
+            let r = app.call("POST", &format!("/api/v1/organizations/{o}/resources"), Some(t), Some(json!({"type": "mailbox", "id": "sales", "name": "Sales"}))).await;
+            assert_eq!(r.status, 201, "{}", r.body);
+        }
+        let sessions = [
+            Some(app.session_in(&org, "admin2@example.nl", &["administrator"]).await),
+            Some(app.session_in(&org, "manager@example.nl", &["user-manager"]).await),
+            Some(app.session_in(&org, "plain@example.nl", &["member"]).await),
+            None,
+            Some(other.cookie.clone()),
+        ];
+        // Each persona its own three people, so that what one removes
+        // another still finds.
+        let mut people = Vec::new();
+        for i in 0..PERSONAS.len() {
+            let admin = app.person(&format!("boss{i}@example.nl"), &["administrator"]).await;
+            let invited = app.add_member(json!({"email": format!("invited{i}@example.nl")})).await;
+            let active = app.person(&format!("active{i}@example.nl"), &["member"]).await;
+            for email in [format!("invited{i}@example.nl"), format!("active{i}@example.nl")] {
+                let r = app.call("POST", &format!("/api/v1/organizations/{}/members", other.org), Some(&other.token), Some(json!({"email": email}))).await;
+                assert_eq!((r.status, r.body["account_reused"].as_bool()), (201, Some(true)), "{}", r.body);
+            }
+            people.push([admin, invited, active]);
+        }
+        let ours: Vec<String> = [org.clone(), groups[0].clone(), "Acme".into()].into();
+        let rows = person_table();
+        let mut failures = Vec::new();
+        for r in &rows {
+            for (i, persona) in PERSONAS.iter().enumerate() {
+                for (t, target) in TARGETS.iter().enumerate() {
+                    let foreign = *persona == "foreign admin" && t > 0;
+                    let fill = |text: &str| {
+                        text.replace("{org}", if foreign { &other.org } else { &org })
+                            .replace("{group}", if foreign { &groups[1] } else { &groups[0] })
+                            .replace("{person}", &people[i][t])
+                            .replace("{role}", if t == 0 { "administrator" } else { "member" })
+                            .replace("{unknown_id}", &uuid::Uuid::now_v7().to_string())
+                            .replace("{n}", &i.to_string())
+                            .replace("{t}", &t.to_string())
+                    };
+                    let path = fill(r.path);
+                    let body = r.body.as_ref().map(|b| serde_json::from_str::<Value>(&fill(&b.to_string())).unwrap());
+                    let answer = match &sessions[i] {
+                        Some(cookie) => app.with_cookie(r.method, &path, cookie, body).await,
+                        None => app.call(r.method, &path, None, body).await,
+                    };
+                    let (status, code) = expected(r, persona, target);
+                    let got = answer.body["error"]["code"].as_str();
+                    if answer.status != status || (code.is_some() && got != code) {
+                        failures.push(format!("{} {path} as {persona} on the {target}: {} {got:?} (expected {status} {code:?}): {}", r.method, answer.status, answer.body));
+                    }
+                    if *persona == "foreign admin" {
+                        let text = answer.body.to_string();
+                        if let Some(leak) = ours.iter().find(|o| text.contains(o.as_str())) {
+                            failures.push(format!("{} {path} as {persona} shows {leak}: {text}", r.method));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+        // Every route of the API that names a person has its row.
+        let spec: Value = serde_json::from_str(portier_server::api::openapi()).unwrap();
+        let listed: BTreeSet<(String, String)> = rows.iter().map(|r| (r.method.to_owned(), r.route.to_owned())).collect();
+        let mut missing = Vec::new();
+        for (path, item) in spec["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                let key = (method.to_uppercase(), path.clone());
+                if path.contains("{account_id}") && !listed.contains(&key) {
+                    missing.push(format!("{} {}", key.0, key.1));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "routes on a person without a row in the person table: {missing:?}");
+        // Nobody outside the rules moved an address: no mail went to one.
+        let moved = portier_store::testing::strings(&app.db.store, "SELECT to_address FROM mail_outbox WHERE to_address LIKE '%evil.example'").await;
+        assert!(moved.is_empty(), "{moved:?}");
     }
 }

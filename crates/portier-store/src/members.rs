@@ -1519,7 +1519,6 @@ pub async fn update(
     let mut tx = store.begin().await?;
     let org = organizations::get_for_update(&mut tx, auth.organization_id()).await?;
     let (account, m) = membership_in(&mut tx, org.id, account_id).await?;
-    patch.check_allowed(account.status)?;
     let mut next_account = account.clone();
     let mut next_m = m.clone();
     let set = |field: &mut Option<String>, v: &Option<Option<String>>| {
@@ -1552,6 +1551,8 @@ pub async fn update(
     } else {
         auth.over_member(&seats)?;
     }
+    // Rights first: who may not change the person learns nothing more.
+    patch.check_allowed(account.status)?;
     let mut owner = None;
     if let (true, Some(email)) = (email_changed, &patch.email) {
         owner = accounts::find_by_email_tx(&mut tx, email).await?;

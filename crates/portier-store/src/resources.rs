@@ -298,6 +298,8 @@ pub async fn grant(
                     "only members of this organization can be granted its resources",
                 )
             })?;
+            // docs/RULES.md#administrators
+            auth.over_member(&crate::members::seats_of(&mut tx, *account, false).await?)?;
             (Some(m), None)
         }
         Holder::Group(group) => {
@@ -422,6 +424,10 @@ pub async fn revoke(
         .await
     })?;
     let (relation, account, group) = row.ok_or(DomainError::NotFound { what: "grant" })?;
+    if let Some(account) = account {
+        // docs/RULES.md#administrators
+        auth.over_member(&crate::members::seats_of(&mut tx, account.into(), false).await?)?;
+    }
     in_tx!(&mut tx, |c| {
         sqlx::query("DELETE FROM resource_grants WHERE id = $1")
             .bind(grant.0)
