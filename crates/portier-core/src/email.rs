@@ -28,6 +28,9 @@ pub enum EmailError {
     QuotedLocalPart,
     LocalPartDots,
     LocalPartCharacter(char),
+    /// Compatibility forms (full-width letters, ligatures) that Unicode
+    /// folds to other characters: the same address could be typed two ways.
+    LocalPartLookAlike,
     EmptyDomain,
     DomainLiteral,
     DomainWithoutDot,
@@ -48,6 +51,7 @@ impl EmailError {
             EmailError::QuotedLocalPart => "email_quoted",
             EmailError::LocalPartDots => "email_local_part_dots",
             EmailError::LocalPartCharacter(_) => "email_character",
+            EmailError::LocalPartLookAlike => "email_look_alike",
             EmailError::EmptyDomain => "email_domain_empty",
             EmailError::DomainLiteral => "email_domain_literal",
             EmailError::DomainWithoutDot => "email_domain_without_dot",
@@ -81,6 +85,7 @@ impl EmailError {
             EmailError::LocalPartCharacter(c) => {
                 format!("the character \"{c}\" is not allowed before the @")
             }
+            EmailError::LocalPartLookAlike => "the part before the @ uses look-alike characters (such as full-width letters); type it with ordinary letters".into(),
             EmailError::EmptyDomain => "the domain after the @ is missing".into(),
             EmailError::DomainLiteral => "use a domain name after the @, not an IP address".into(),
             EmailError::DomainWithoutDot => {
@@ -161,6 +166,17 @@ impl Email {
         self.0.rsplit_once('@').map(|(_, d)| d).unwrap_or("")
     }
 
+    /// True when the part before the @ mixes writing systems (Latin with
+    /// Cyrillic, say): often a look-alike of another person's address, so
+    /// it is accepted with a warning (docs/RULES.md#addresses).
+    pub fn mixes_scripts(&self) -> bool {
+        let mut scripts = self.local_part().chars().filter_map(script);
+        let Some(first) = scripts.next() else {
+            return false;
+        };
+        scripts.any(|s| s != first)
+    }
+
     /// True for role addresses that several people read (`info@`, `support@` …).
     /// Seed 004: accounts on a shared address make changes unattributable, so
     /// Portier accepts them with a warning.
@@ -230,11 +246,31 @@ fn parse_local_part(local: &str) -> Result<String, EmailError> {
             return Err(EmailError::LocalPartCharacter(c));
         }
     }
+    // docs/RULES.md#addresses: one person, one way to write their address.
+    use unicode_normalization::UnicodeNormalization;
+    if !local.is_ascii() && local.nfkc().ne(local.chars()) {
+        return Err(EmailError::LocalPartLookAlike);
+    }
     let lowered = local.to_lowercase();
     if lowered.len() > 64 {
         return Err(EmailError::LocalPartTooLong);
     }
     Ok(lowered)
+}
+
+/// The writing system of a letter, broadly: enough to see an address that
+/// mixes Latin with Cyrillic or Greek letters that look the same.
+fn script(c: char) -> Option<u8> {
+    if !c.is_alphabetic() {
+        return None;
+    }
+    Some(match c as u32 {
+        0x0000..=0x024F | 0x1E00..=0x1EFF => 0,
+        0x0370..=0x03FF | 0x1F00..=0x1FFF => 1,
+        0x0400..=0x052F | 0x1C80..=0x1C8F | 0x2DE0..=0x2DFF | 0xA640..=0xA69F => 2,
+        // Any other script counts as its own block of 128.
+        other => 3 + (other / 128 % 250) as u8,
+    })
 }
 
 pub(crate) fn parse_domain(domain: &str) -> Result<String, EmailError> {
@@ -319,6 +355,28 @@ mod tests {
 
     fn refused(raw: &str) -> EmailError {
         Email::parse(raw).expect_err(raw)
+    }
+
+    #[test]
+    fn look_alike_letters_are_refused_and_mixed_scripts_noticed() {
+        // Full-width letters and ligatures fold to ordinary ones.
+        assert_eq!(refused("ｊａｎ@example.nl"), EmailError::LocalPartLookAlike);
+        assert_eq!(
+            refused("\u{FB01}ona@example.nl"),
+            EmailError::LocalPartLookAlike
+        );
+        assert_eq!(refused("jan\u{FF11}@example.nl").code(), "email_look_alike");
+        // Cyrillic а (U+0430) beside Latin letters: accepted, but noticed.
+        let mixed = Email::parse("j\u{0430}n@example.nl").unwrap();
+        assert!(mixed.mixes_scripts());
+        for plain in [
+            "jan@example.nl",
+            "jörg.müller@example.de",
+            "\u{0438}\u{0432}\u{0430}\u{043D}@example.ru",
+            "jan2@example.nl",
+        ] {
+            assert!(!Email::parse(plain).unwrap().mixes_scripts(), "{plain}");
+        }
     }
 
     #[test]

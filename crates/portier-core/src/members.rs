@@ -156,6 +156,16 @@ impl NewMember {
             })
             .transpose()?;
         let mut warnings = Vec::new();
+        if email.mixes_scripts() {
+            // docs/RULES.md#addresses: a look-alike makes a second account
+            // for one person.
+            warnings.push(Warning {
+                code: "mixed_scripts",
+                message: format!(
+                    "{email} mixes letters of different alphabets (Latin and Cyrillic, say), as a look-alike of another address would; check that it is the person's own"
+                ),
+            });
+        }
         if email.is_shared_mailbox() {
             // seed 004: "Maak geen accounts op naam van een info@ mailadres".
             warnings.push(Warning {
@@ -240,8 +250,20 @@ pub fn parse_staff_code(raw: Option<&str>) -> Result<Option<String>, FieldError>
     profile_text("staff_code", raw, 64)
 }
 
-/// Labels: each trimmed, 1 to 64 characters, no duplicates; order kept.
+/// The most labels one member carries: enough to tell institutions apart,
+/// few enough that every export and page stays readable.
+pub const MAX_LABELS: usize = 50;
+
+/// Labels: each trimmed, 1 to 64 characters, no duplicates, at most
+/// [`MAX_LABELS`]; order kept.
 pub fn parse_labels(raw: &[String]) -> Result<Vec<String>, FieldError> {
+    if raw.len() > MAX_LABELS {
+        return Err(FieldError::new(
+            "labels",
+            "too_many",
+            format!("a member has at most {MAX_LABELS} labels"),
+        ));
+    }
     let mut out: Vec<String> = Vec::new();
     for (i, l) in raw.iter().enumerate() {
         let field = format!("labels[{i}]");
@@ -358,6 +380,14 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(e.field, "family_name");
+    }
+
+    #[test]
+    fn a_member_has_at_most_fifty_labels() {
+        let many: Vec<String> = (0..=MAX_LABELS).map(|i| format!("L{i}")).collect();
+        let e = parse_labels(&many).unwrap_err();
+        assert_eq!((e.field.as_str(), e.code), ("labels", "too_many"));
+        assert_eq!(parse_labels(&many[..MAX_LABELS]).unwrap().len(), MAX_LABELS);
     }
 
     #[test]

@@ -39,6 +39,12 @@ pub const SECOND_FACTOR_PER_ACCOUNT: Limit = Limit {
     max: 5,
     window: Duration::from_secs(15 * 60),
 };
+/// Wrong current passwords for one account, asked before a new password
+/// is set while signed in: as for signing in, five in a quarter of an hour.
+pub const CURRENT_PASSWORD_PER_ACCOUNT: Limit = Limit {
+    max: 5,
+    window: Duration::from_secs(15 * 60),
+};
 /// Passkey sign-ins started from one client address: each keeps a
 /// challenge for a few minutes, so a client cannot fill the table.
 pub const PASSKEY_CEREMONIES_PER_CLIENT: Limit = Limit {

@@ -107,18 +107,25 @@ pub(crate) fn profile_patch(raw: ProfilePatch) -> Result<ProfilePatch, ApiError>
 pub(crate) async fn password_change(
     state: &AppState,
     account: &portier_core::accounts::Account,
+    client: Option<&str>,
     current: String,
     new: String,
 ) -> Result<Result<String, PasswordRejected>, ApiError> {
-    let hash = portier_store::accounts::password_hash(&state.store, account.id).await?;
-    if !state.hasher.verify(hash, current).await {
-        return Err(ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "current_password_wrong",
-            "the current password is not right",
-        )
-        .with_field("current_password"));
-    }
+    let limits = crate::api::auth::current_password_limits(account.id, client);
+    crate::api::auth::guarded(state, &limits, async {
+        let hash = portier_store::accounts::password_hash(&state.store, account.id).await?;
+        if state.hasher.verify(hash, current).await {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "current_password_wrong",
+                "the current password is not right",
+            )
+            .with_field("current_password"))
+        }
+    })
+    .await?;
     let policies = portier_store::accounts::password_policies(&state.store, account.id).await?;
     let personal: Vec<&str> = [
         Some(account.email.as_str()),

@@ -71,6 +71,9 @@ impl<T: DeserializeOwned, S: Send + Sync> axum::extract::OptionalFromRequest<S> 
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if let Some(field) = nul_in_json(bytes) {
+        return Err(nul_refused(field));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, Object<T>>(de) {
         Ok(Object(v)) => Ok(v),
@@ -97,6 +100,151 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             }
         }
     }
+}
+
+/// The path (`labels[2]`) of a string in a JSON body that holds a NUL
+/// character (`\u0000`), if one does. No text Portier keeps may hold one
+/// (PostgreSQL refuses it in text), so it is refused at the door, naming
+/// the field, instead of wherever it would reach. Bodies without the
+/// escape are not parsed twice.
+fn nul_in_json(bytes: &[u8]) -> Option<String> {
+    let escaped = bytes
+        .windows(6)
+        .any(|w| w[0] == b'\\' && w[1] == b'u' && w[2..].eq_ignore_ascii_case(b"0000"));
+    if !escaped {
+        return None;
+    }
+    fn find(value: &serde_json::Value, path: &str) -> Option<String> {
+        match value {
+            serde_json::Value::String(s) if s.contains('\0') => Some(path.to_owned()),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| find(v, &format!("{path}[{i}]"))),
+            serde_json::Value::Object(fields) => fields.iter().find_map(|(k, v)| {
+                if k.contains('\0') {
+                    return Some(if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    });
+                }
+                let at = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                find(v, &at)
+            }),
+            _ => None,
+        }
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    find(&value, "")
+}
+
+fn nul_refused(field: String) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "nul_character",
+        "a value holds a NUL character (U+0000), which no text may hold",
+    )
+    .with_field(field)
+}
+
+/// Refuses, before any handler runs, a request whose path, query or form
+/// body Portier could not read faithfully: percent-escapes that do not
+/// decode to UTF-8, or a NUL character (no text Portier keeps may hold
+/// one; PostgreSQL refuses it). The answer is the contract's 400 naming the
+/// query or form field, for the API; for the console, its page saying the
+/// address or form could not be read.
+pub async fn refuse_unreadable(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (mut parts, body) = req.into_parts();
+    let mut problem = match decode(parts.uri.path(), false) {
+        None => Some("path".to_owned()),
+        Some(_) => pairs_unreadable(parts.uri.query().unwrap_or("").as_bytes()),
+    };
+    let is_form = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let body = if problem.is_none() && is_form {
+        match axum::body::to_bytes(body, usize::MAX).await {
+            Ok(bytes) => {
+                problem = pairs_unreadable(&bytes);
+                axum::body::Body::from(bytes)
+            }
+            Err(e) => {
+                return ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    e.to_string(),
+                )
+                .into_response();
+            }
+        }
+    } else {
+        body
+    };
+    let Some(field) = problem else {
+        return next.run(Request::from_parts(parts, body)).await;
+    };
+    if parts.uri.path().starts_with("/api/") || parts.uri.path() == "/api" {
+        let e = ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "unreadable",
+            "the address or a value is not valid UTF-8, or holds a NUL character (U+0000)",
+        );
+        return e.with_field(field).into_response();
+    }
+    match crate::console::Viewer::from_request_parts(&mut parts, &state).await {
+        Ok(viewer) => {
+            crate::console::error_page(&viewer, StatusCode::BAD_REQUEST, "error-unreadable")
+        }
+        Err(page) => page,
+    }
+}
+
+/// `raw` percent-decoded (`+` as a space in a query or form), or `None`
+/// when that is not UTF-8 or holds a NUL.
+fn decode(raw: &str, plus_is_space: bool) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let hex = |i: usize| bytes.get(i).and_then(|b| (*b as char).to_digit(16));
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], hex(i + 1), hex(i + 2)) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+                continue;
+            }
+            (b'+', _, _) if plus_is_space => out.push(b' '),
+            (b, _, _) => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok().filter(|t| !t.contains('\0'))
+}
+
+/// The first key of `key=value&…` pairs whose key or value does not
+/// [`decode`], as far as the key reads.
+fn pairs_unreadable(raw: &[u8]) -> Option<String> {
+    let raw = String::from_utf8_lossy(raw);
+    raw.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match (decode(key, true), decode(value, true)) {
+            (Some(_), Some(_)) => None,
+            (Some(name), None) => Some(name),
+            (None, _) => Some(key.replace("%00", "")),
+        }
+    })
 }
 
 /// A struct read only from a JSON object. serde's derived structs also accept

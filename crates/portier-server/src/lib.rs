@@ -159,6 +159,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this address does not accept that method")
         })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), extract::refuse_unreadable))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(
             ServiceBuilder::new()

@@ -135,6 +135,25 @@ both_backends! {
         assert_eq!(app.with_cookie("GET", "/api/v1/me", &b, None).await.status, 401, "the other one ends");
     }
 
+    async fn guesses_at_the_current_password_are_limited_like_sign_ins(db) {
+        let app = TestApp::start(db).await;
+        app.person("sam@example.nl", &[]).await;
+        let (_, cookie) = app.login("sam@example.nl", GOOD).await;
+        let cookie = cookie.unwrap();
+        let guess = |current: &str| json!({"new_password": "Nw7#pLq9!vRt2", "current_password": current});
+        for i in 0..5 {
+            let r = app.with_cookie("PATCH", "/api/v1/me", &cookie, Some(guess(&format!("Guess-{i}-x9")))).await;
+            assert_eq!(r.error(422).0, "current_password_wrong", "guess {i}");
+        }
+        // Then even the right one waits: a stolen session cannot guess on.
+        let r = app.with_cookie("PATCH", "/api/v1/me", &cookie, Some(guess(GOOD))).await;
+        assert_eq!(r.error(429).0, "throttled");
+        assert!(r.headers.contains_key("retry-after"));
+        // The console's form counts against the same limit.
+        let page = common::browser::post(&app, "/account/password", Some(&cookie), &[("current_password", GOOD), ("password", "Nw7#pLq9!vRt2")]).await;
+        assert_eq!(page.status, 429, "{}", page.html);
+    }
+
     async fn cross_site_requests_with_the_cookie_are_refused(db) {
         let app = TestApp::start(db).await;
         app.person("sam@example.nl", &[]).await;

@@ -50,6 +50,14 @@ both_backends! {
         let ward = r.body["id"].as_str().unwrap().to_owned();
         let r = app.call("GET", &format!("/api/v1/organizations/{ward}/portfolio-types"), Some(&token), None).await;
         assert_eq!(r.body["items"][0]["key"], "onboarding-nurse", "{}", r.body);
+        // The ward's own administrator manages portfolios there, but a type
+        // holds in the whole environment: not theirs to add.
+        let chief = app.session_in(&ward, "chief@example.nl", &["administrator"]).await;
+        let r = app.with_cookie("POST", &format!("/api/v1/organizations/{ward}/portfolio-types"), &chief, Some(json!({"key": "ward-only", "name": {"en": "Ward only"}}))).await;
+        assert_eq!(r.error(403).0, "forbidden");
+        assert!(r.body["error"]["message"].as_str().unwrap().contains("portfolios.manage"));
+        let r = app.call("POST", &format!("/api/v1/organizations/{ward}/portfolio-types"), Some(&token), Some(json!({"key": "from-above", "name": {"en": "From above"}}))).await;
+        assert_eq!(r.status, 201, "the environment's administrators may, through any organization: {}", r.body);
     }
 
     async fn a_member_gets_a_portfolio_their_role_allows_one_at_a_time(db) {

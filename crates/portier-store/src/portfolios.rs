@@ -67,6 +67,18 @@ pub async fn create_type(
     new: PortfolioType,
     origin: &Origin,
 ) -> Result<PortfolioType> {
+    // A type holds in the whole environment: only who manages portfolios
+    // there defines one, not an administrator of a part of it.
+    let environment = portier_core::organizations::OrgPath::root(auth.environment_id());
+    if !auth
+        .principal()
+        .holds(&portier_core::permissions::PORTFOLIOS_MANAGE, &environment)
+    {
+        return Err(DomainError::Forbidden {
+            permission: portier_core::permissions::PORTFOLIOS_MANAGE,
+        }
+        .into());
+    }
     let mut tx = store.begin().await?;
     let org = organizations::get_in_tx(&mut tx, auth.organization_id()).await?;
     let inserted = in_tx!(&mut tx, |c| {

@@ -80,6 +80,7 @@ error-not-found = There is nothing at this address.
 error-forbidden = You do not have the right to see this page.
 error-cross-site = This form came from another site and was refused.
 error-retry = Please try again in a moment.
+error-unreadable = This address or form could not be read: it holds characters that are not allowed. Go back and try again.
 
 yes = Yes
 no = No
@@ -281,6 +282,8 @@ err-email_local_part_too_long = The part before the @ is too long.
 err-email_quoted = Quoted addresses are not accepted.
 err-email_local_part_dots = The part before the @ cannot begin or end with a dot, or have two dots in a row.
 err-email_character = The part before the @ has a character that does not belong in an e-mail address.
+err-email_look_alike = The part before the @ uses look-alike characters (such as full-width letters): type it with ordinary letters.
+err-mixed_scripts = This address mixes letters of different alphabets (such as Latin and Cyrillic), as a look-alike of someone else's address would. Check that it is the person's own.
 err-email_domain_empty = Something must come after the @, as in name@example.org.
 err-email_domain_literal = Give a domain name after the @, not an IP address.
 err-email_domain_without_dot = The domain after the @ needs a dot, as in example.org.

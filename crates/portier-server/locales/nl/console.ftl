@@ -79,6 +79,7 @@ error-not-found = Op dit adres staat niets.
 error-forbidden = Je hebt niet het recht om deze pagina te zien.
 error-cross-site = Dit formulier kwam van een andere site en is geweigerd.
 error-retry = Probeer het over een moment opnieuw.
+error-unreadable = Dit adres of formulier kon niet worden gelezen: het bevat tekens die niet zijn toegestaan. Ga terug en probeer het opnieuw.
 
 yes = Ja
 no = Nee
@@ -280,6 +281,8 @@ err-email_local_part_too_long = Het deel voor de @ is te lang.
 err-email_quoted = Adressen tussen aanhalingstekens worden niet geaccepteerd.
 err-email_local_part_dots = Het deel voor de @ mag niet met een punt beginnen of eindigen, en geen twee punten achter elkaar hebben.
 err-email_character = Het deel voor de @ bevat een teken dat niet in een e-mailadres hoort.
+err-email_look_alike = Het deel voor de @ bevat tekens die op andere lijken (zoals brede letters): typ het met gewone letters.
+err-mixed_scripts = Dit adres mengt letters uit verschillende alfabetten (zoals Latijns en Cyrillisch), zoals een nagemaakt adres van iemand anders zou doen. Controleer of het echt het eigen adres van de persoon is.
 err-email_domain_empty = Na de @ moet iets staan, zoals naam@voorbeeld.nl.
 err-email_domain_literal = Geef na de @ een domeinnaam, geen IP-adres.
 err-email_domain_without_dot = Het domein na de @ heeft een punt nodig, zoals voorbeeld.nl.

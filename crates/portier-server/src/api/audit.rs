@@ -58,6 +58,7 @@ pub struct AuditList {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct AuditQuery {
     /// The account behind the changes.

@@ -383,19 +383,33 @@ pub(crate) async fn pending_sign_in(
         })
 }
 
-/// Runs a check of a person's second factor within its limits. The attempt
-/// counts against the account before the code is checked, in one atomic
-/// step, so that guesses sent in parallel all count; a right code clears
-/// the count. A wrong one also counts against the client (spraying across
-/// accounts).
+/// Runs a check of a person's second factor within its limits
+/// ([`guarded`]).
 pub(crate) async fn second_factor_guarded<T>(
     state: &AppState,
     account: portier_core::ids::AccountId,
     client: Option<&str>,
     check: impl std::future::Future<Output = portier_store::Result<T>>,
 ) -> Result<T, ApiError> {
-    let [per_account, per_client] = second_factor_limits(account, client);
-    enforce(state, std::slice::from_ref(&per_client)).await?;
+    let limits = second_factor_limits(account, client);
+    guarded(state, &limits, async {
+        check.await.map_err(ApiError::from)
+    })
+    .await
+}
+
+/// Runs a check of one of a person's secrets (a code, their current
+/// password) within `limits`, per account and per client. The attempt
+/// counts against the account before the secret is checked, in one atomic
+/// step, so that guesses sent in parallel all count; a right one clears the
+/// count. A wrong one (a 422) also counts against the client (spraying
+/// across accounts).
+pub(crate) async fn guarded<T>(
+    state: &AppState,
+    [per_account, per_client]: &[(String, Limit); 2],
+    check: impl std::future::Future<Output = Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    enforce(state, std::slice::from_ref(per_client)).await?;
     let now = Utc::now();
     let (n, start) =
         portier_store::throttles::hit(&state.store, &per_account.0, &per_account.1, now).await?;
@@ -408,19 +422,33 @@ pub(crate) async fn second_factor_guarded<T>(
             Ok(v)
         }
         Err(e) => {
-            if matches!(
-                e,
-                portier_store::Error::Domain(portier_core::Error::Invalid(_))
-            ) {
-                count(state, std::slice::from_ref(&per_client)).await?;
+            if e.status == StatusCode::UNPROCESSABLE_ENTITY {
+                count(state, std::slice::from_ref(per_client)).await?;
             }
-            Err(e.into())
+            Err(e)
         }
     }
 }
 
-/// Wrong second factors are limited like passwords: per account and per
-/// client (the account's counter is cleared by a right one).
+/// The limits of checking a signed-in person's current password (before a
+/// new one is chosen): a session that is not its owner's must not get to
+/// guess it.
+pub(crate) fn current_password_limits(
+    account: portier_core::ids::AccountId,
+    client: Option<&str>,
+) -> [(String, Limit); 2] {
+    [
+        (
+            format!("current_password:account:{account}"),
+            throttle::CURRENT_PASSWORD_PER_ACCOUNT,
+        ),
+        (
+            format!("current_password:client:{}", client.unwrap_or("unknown")),
+            throttle::LOGIN_PER_CLIENT,
+        ),
+    ]
+}
+
 pub(crate) fn second_factor_limits(
     account: portier_core::ids::AccountId,
     client: Option<&str>,

@@ -169,7 +169,8 @@ pub async fn update_me(
         }
         (Some(new), Some(current)) => {
             let locale = account.locale.unwrap_or_default();
-            match crate::accounts::password_change(&state, &account, current, new).await? {
+            let client = client.as_deref();
+            match crate::accounts::password_change(&state, &account, client, current, new).await? {
                 Ok(hash) => Some(hash),
                 Err(rejected) => {
                     return Err(ApiError::field(

@@ -244,6 +244,7 @@ pub struct AddedMember {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct ListQuery {
     /// The beginning of the e-mail address, the name as read ("jan van d"),

@@ -433,3 +433,37 @@ impl Page {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every parameter an operation says is in its path is in its path
+    /// (a query's `limit` declared as a path parameter misleads clients and
+    /// generators), and every `{name}` of a path is declared.
+    #[test]
+    fn path_parameters_are_exactly_the_paths_own() {
+        let spec: serde_json::Value = serde_json::from_str(super::openapi()).unwrap();
+        let mut wrong = Vec::new();
+        for (path, item) in spec["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let params = op["parameters"].as_array().cloned().unwrap_or_default();
+                let in_path: Vec<&str> = params
+                    .iter()
+                    .filter(|p| p["in"] == "path")
+                    .filter_map(|p| p["name"].as_str())
+                    .collect();
+                for name in &in_path {
+                    if !path.contains(&format!("{{{name}}}")) {
+                        wrong.push(format!("{method} {path}: {name} is no part of the path"));
+                    }
+                }
+                for part in path.split('/').filter(|p| p.starts_with('{')) {
+                    let name = part.trim_matches(['{', '}']);
+                    if !in_path.contains(&name) {
+                        wrong.push(format!("{method} {path}: {name} is not declared"));
+                    }
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
+    }
+}

@@ -93,6 +93,7 @@ pub struct UpdateOrganization {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct ListQuery {
     /// 1 to 500; default 100.

@@ -142,7 +142,9 @@ pub async fn list_types(
 
 /// Add a portfolio type to the organization's environment.
 ///
-/// Needs `portfolios.manage`. 409 when the key is taken.
+/// Needs `portfolios.manage` on the environment itself: a type holds in all
+/// of it, so an administrator of a part of it cannot add one. 409 when the
+/// key is taken.
 #[utoipa::path(post, operation_id = "portfolio_types_create", path = "/organizations/{org}/portfolio-types", tag = "portfolios", request_body = CreatePortfolioType,
     params(("org" = Uuid, Path, description = "Organization id")),
     responses((status = 201, body = PortfolioTypeView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),

@@ -246,6 +246,7 @@ async fn change_password(
     let checked = crate::accounts::password_change(
         &state,
         &person.account,
+        client.as_deref(),
         one("current_password"),
         one("password"),
     )
