@@ -10,6 +10,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use common::people::{Reach, TARGETS, Verdict, targets, verdict};
 use common::{GOOD, TestApp};
 use portier_store::both_backends;
 use serde_json::{Value, json};
@@ -899,48 +900,6 @@ async fn fixtures(app: &TestApp) -> Fixtures {
     }
 }
 
-/// Another environment and a session of its administrator.
-struct Foreign {
-    org: String,
-    token: String,
-    cookie: String,
-}
-
-/// A session of an administrator of another environment.
-async fn foreign_admin(app: &TestApp) -> String {
-    foreign(app).await.cookie
-}
-
-async fn foreign(app: &TestApp) -> Foreign {
-    let (globex, globex_token) = TestApp::environment(&app.db, "Globex").await;
-    let r = app
-        .call(
-            "POST",
-            &format!("/api/v1/organizations/{globex}/members"),
-            Some(&globex_token),
-            Some(json!({"email": "boss@globex.example", "roles": ["administrator"]})),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let link = app.mail_link("boss@globex.example", "/activate/").await;
-    let r = app
-        .call(
-            "POST",
-            &format!("/api/v1/activations/{link}"),
-            None,
-            Some(json!({"password": GOOD})),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    let (r, cookie) = app.login("boss@globex.example", GOOD).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    Foreign {
-        org: globex,
-        token: globex_token,
-        cookie: cookie.unwrap(),
-    }
-}
-
 both_backends! {
     async fn every_route_answers_each_kind_of_caller_exactly_as_listed(db) {
         // Passkeys need a host name (the requests still go to 127.0.0.1).
@@ -952,7 +911,7 @@ both_backends! {
             Some(app.session_in(&org, "manager@example.nl", &["user-manager"]).await),
             Some(app.session_in(&org, "plain@example.nl", &["member"]).await),
             None,
-            Some(foreign_admin(&app).await),
+            Some(app.foreign().await.cookie),
         ];
         // What the foreign administrator must never see.
         let ours: Vec<String> = [fx.shared["org"].clone(), fx.shared["member"].clone(), fx.shared["group"].clone(), "Acme".into(), "target@example.nl".into()].into();
@@ -997,22 +956,6 @@ both_backends! {
     }
 }
 
-/// What a route that acts on one person reaches (docs/RULES.md).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Reach {
-    /// Reads, or changes nothing (no such portfolio, nobody waiting).
-    Read,
-    /// This membership only: an administrator's is administrators' business.
-    Membership,
-    /// What the account shares with every organization of the person.
-    Account,
-}
-
-/// The people a person route is tried on: an administrator of our
-/// organization, and a person our organization shares with the other
-/// environment, once invited and once active.
-const TARGETS: [&str; 3] = ["administrator", "shared invited", "shared active"];
-
 /// A route that acts on one person (`{person}` in its path or body).
 struct PersonRow {
     method: &'static str,
@@ -1046,24 +989,15 @@ fn person_row(
     }
 }
 
-/// The answer (status, error code) `persona` must get on `target`. The
-/// other environment's administrator tries its own organization, where it
-/// shares the person with ours (an administrator of ours it cannot see).
+/// The answer (status, error code) `persona` must get on `target`.
 fn expected(row: &PersonRow, persona: &str, target: &str) -> (u16, Option<&'static str>) {
-    let ok = if target == "shared invited" {
-        row.ok[0]
-    } else {
-        row.ok[1]
-    };
-    let shared = target != "administrator";
-    match persona {
-        "signed-out" => (401, Some("unauthenticated")),
-        "member" => (403, Some("forbidden")),
-        "foreign admin" if !shared => (404, Some("not_found")),
-        "user-manager" if !row.user_manager => (403, Some("forbidden")),
-        "user-manager" if !shared && row.reach != Reach::Read => (403, Some("forbidden")),
-        _ if shared && row.reach == Reach::Account => (403, Some("member_elsewhere")),
-        _ => (ok, None),
+    match verdict(row.reach, row.user_manager, persona, target) {
+        Verdict::SignedOut => (401, Some("unauthenticated")),
+        Verdict::Forbidden => (403, Some("forbidden")),
+        Verdict::NotFound => (404, Some("not_found")),
+        Verdict::Elsewhere => (403, Some("member_elsewhere")),
+        Verdict::Allowed if target == "shared invited" => (row.ok[0], None),
+        Verdict::Allowed => (row.ok[1], None),
     }
 }
 
@@ -1264,7 +1198,7 @@ both_backends! {
         let app = TestApp::start(db).await;
         let org = app.org_id.clone();
         let token = app.token.clone();
-        let other = foreign(&app).await;
+        let other = app.foreign().await;
         // The same fixtures on both sides: a group and a mailbox.
         let mut groups = Vec::new();
         for (o, t) in [(&org, &token), (&other.org, &other.token)] {
@@ -1281,19 +1215,7 @@ both_backends! {
             None,
             Some(other.cookie.clone()),
         ];
-        // Each persona its own three people, so that what one removes
-        // another still finds.
-        let mut people = Vec::new();
-        for i in 0..PERSONAS.len() {
-            let admin = app.person(&format!("boss{i}@example.nl"), &["administrator"]).await;
-            let invited = app.add_member(json!({"email": format!("invited{i}@example.nl")})).await;
-            let active = app.person(&format!("active{i}@example.nl"), &["member"]).await;
-            for email in [format!("invited{i}@example.nl"), format!("active{i}@example.nl")] {
-                let r = app.call("POST", &format!("/api/v1/organizations/{}/members", other.org), Some(&other.token), Some(json!({"email": email}))).await;
-                assert_eq!((r.status, r.body["account_reused"].as_bool()), (201, Some(true)), "{}", r.body);
-            }
-            people.push([admin, invited, active]);
-        }
+        let people = targets(&app, &other, PERSONAS.len(), "").await;
         let ours: Vec<String> = [org.clone(), groups[0].clone(), "Acme".into()].into();
         let rows = person_table();
         let mut failures = Vec::new();

@@ -6,6 +6,7 @@
 pub mod browser;
 pub mod dns;
 pub mod passkey;
+pub mod people;
 
 use std::time::Duration;
 
@@ -26,6 +27,13 @@ pub struct TestApp {
     pub token: String,
     pub org_id: String,
     _server: tokio::task::JoinHandle<()>,
+}
+
+/// Another environment and a session of its administrator.
+pub struct Foreign {
+    pub org: String,
+    pub token: String,
+    pub cookie: String,
 }
 
 pub struct Answer {
@@ -130,6 +138,40 @@ impl TestApp {
             b.organization_id.to_string(),
             b.api_token.expose().to_owned(),
         )
+    }
+
+    /// Another environment, "Globex", and a session of an administrator of
+    /// it (boss@globex.example), for the isolation tests.
+    pub async fn foreign(&self) -> Foreign {
+        let (org, token) = Self::environment(&self.db, "Globex").await;
+        let r = self
+            .call(
+                "POST",
+                &format!("/api/v1/organizations/{org}/members"),
+                Some(&token),
+                Some(
+                    serde_json::json!({"email": "boss@globex.example", "roles": ["administrator"]}),
+                ),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let link = self.mail_link("boss@globex.example", "/activate/").await;
+        let r = self
+            .call(
+                "POST",
+                &format!("/api/v1/activations/{link}"),
+                None,
+                Some(serde_json::json!({"password": GOOD})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let (r, cookie) = self.login("boss@globex.example", GOOD).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        Foreign {
+            org,
+            token,
+            cookie: cookie.unwrap(),
+        }
     }
 
     /// A token on `org` carrying only `permissions`, issued by the bootstrap token.
