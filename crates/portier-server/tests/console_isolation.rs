@@ -844,10 +844,11 @@ both_backends! {
                     let location = page.headers.get("location").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default();
                     failures.push(format!("{} {path} as {persona}: {} {location} (expected {})", r.method, page.status, r.expect[i]));
                 }
-                if *persona == "foreign admin" && r.route.starts_with("/orgs/") {
-                    if let Some(leak) = ours.iter().find(|o| page.html.contains(*o)) {
-                        failures.push(format!("{} {path} as {persona} shows {leak}", r.method));
-                    }
+                if *persona == "foreign admin"
+                    && r.route.starts_with("/orgs/")
+                    && let Some(leak) = ours.iter().find(|o| page.html.contains(*o))
+                {
+                    failures.push(format!("{} {path} as {persona} shows {leak}", r.method));
                 }
             }
         }
