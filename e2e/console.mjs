@@ -23,7 +23,9 @@
 // deactivated and reactivated on its page, the overview's chart of the last
 // 24 months, and removal asking what becomes of the portfolio. Sign-up
 // (issue 8): a person signs up from the sign-in page, confirms the address
-// from the mail, starts their own environment and claims a domain for it.
+// from the mail, starts their own environment and claims a domain for it;
+// then adds the first environment's administrator, whose sign-in it may not
+// touch (the page says why), and opens an address no form may hold.
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -85,6 +87,10 @@ const TEXT = {
     addSubmit: "Add user",
     needsBig: "The chosen role needs a BIG number.",
     received: "received a mail to activate their account.",
+    addedExisting: "already had an account and was added to this organization.",
+    endSessions: "Sign out everywhere",
+    memberElsewhere: "This person also belongs to organizations you do not manage",
+    unreadable: "This address or form could not be read",
     openUser: "Open the user",
     changeRole: "Change role",
     saveRoles: "Save roles",
@@ -197,6 +203,10 @@ const TEXT = {
     addSubmit: "Gebruiker toevoegen",
     needsBig: "De gekozen rol vraagt een BIG-nummer.",
     received: "heeft een e-mail gekregen om het account te activeren.",
+    addedExisting: "had al een account en is aan deze organisatie toegevoegd.",
+    endSessions: "Overal uitloggen",
+    memberElsewhere: "Deze persoon hoort ook bij organisaties die jij niet beheert",
+    unreadable: "Dit adres of formulier kon niet worden gelezen",
     openUser: "Gebruiker openen",
     changeRole: "Rol wijzigen",
     saveRoles: "Rollen opslaan",
@@ -562,6 +572,30 @@ async function signUp(browser, lang) {
   await page.getByText(t.claimed).waitFor();
   assert.ok(await page.getByText(`_portier-challenge.praktijk-${lang}.example`).isVisible());
   await screenshot(page, lang, "domains");
+
+  // Ziekenhuis's administrator joins this environment too. Their sign-in is
+  // theirs in both, so this environment cannot sign them out everywhere:
+  // the page says why, and who can (docs/RULES.md#shared-accounts).
+  const shared = `admin-${lang}@e2e.example`;
+  await page.getByRole("link", { name: t.usersNav, exact: true }).click();
+  await page.getByRole("link", { name: t.addUser }).click();
+  await page.getByLabel(t.email).fill(shared);
+  await page.getByRole("button", { name: t.addSubmit }).click();
+  await page.getByText(`${shared} ${t.addedExisting}`).waitFor();
+  await page.getByRole("link", { name: t.openUser }).click();
+  await page.locator("summary", { hasText: t.endSessions }).click();
+  await page.getByRole("button", { name: t.endSessions }).click();
+  await page.getByText(t.memberElsewhere).waitFor();
+  await screenshot(page, lang, "shared-person-refused");
+  await page.setViewportSize({ width: 390, height: 844 });
+  await screenshot(page, lang, "shared-person-refused-phone");
+  await page.setViewportSize({ width: 1100, height: 800 });
+
+  // An address that holds a character no text may hold.
+  const members = new URL(page.url()).pathname.replace(/\/members\/.*/, "/members");
+  await page.goto(`${base}${members}?q=%00`);
+  await page.getByText(t.unreadable).waitFor();
+  await screenshot(page, lang, "unreadable");
   await context.close();
 }
 

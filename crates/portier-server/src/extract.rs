@@ -143,9 +143,11 @@ fn nul_in_json(bytes: &[u8]) -> Option<String> {
     find(&value, "")
 }
 
+/// A value that holds a NUL character is well-formed but not a value any
+/// text may have: 422, naming the field.
 fn nul_refused(field: String) -> ApiError {
     ApiError::new(
-        StatusCode::BAD_REQUEST,
+        StatusCode::UNPROCESSABLE_ENTITY,
         "nul_character",
         "a value holds a NUL character (U+0000), which no text may hold",
     )
@@ -154,10 +156,11 @@ fn nul_refused(field: String) -> ApiError {
 
 /// Refuses, before any handler runs, a request whose path, query or form
 /// body Portier could not read faithfully: percent-escapes that do not
-/// decode to UTF-8, or a NUL character (no text Portier keeps may hold
-/// one; PostgreSQL refuses it). The answer is the contract's 400 naming the
-/// query or form field, for the API; for the console, its page saying the
-/// address or form could not be read.
+/// decode to UTF-8 (400 `unreadable`), or a NUL character (422
+/// `nul_character`: no text Portier keeps may hold one, and PostgreSQL
+/// refuses it). The API's answer names the query or form field (or
+/// `path`); the console's is its page saying the address or form could not
+/// be read.
 pub async fn refuse_unreadable(
     axum::extract::State(state): axum::extract::State<crate::AppState>,
     req: Request,
@@ -166,8 +169,8 @@ pub async fn refuse_unreadable(
     use axum::response::IntoResponse;
     let (mut parts, body) = req.into_parts();
     let mut problem = match decode(parts.uri.path(), false) {
-        None => Some("path".to_owned()),
-        Some(_) => pairs_unreadable(parts.uri.query().unwrap_or("").as_bytes()),
+        Err(why) => Some((why, "path".to_owned())),
+        Ok(_) => pairs_unreadable(parts.uri.query().unwrap_or("").as_bytes()),
     };
     let is_form = parts
         .headers
@@ -192,28 +195,41 @@ pub async fn refuse_unreadable(
     } else {
         body
     };
-    let Some(field) = problem else {
+    let Some((why, field)) = problem else {
         return next.run(Request::from_parts(parts, body)).await;
     };
     if parts.uri.path().starts_with("/api/") || parts.uri.path() == "/api" {
-        let e = ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "unreadable",
-            "the address or a value is not valid UTF-8, or holds a NUL character (U+0000)",
-        );
-        return e.with_field(field).into_response();
+        let e = match why {
+            Unreadable::NotUtf8 => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "unreadable",
+                "the address or a value is not valid UTF-8",
+            )
+            .with_field(field),
+            Unreadable::Nul => nul_refused(field),
+        };
+        return e.into_response();
     }
+    let status = match why {
+        Unreadable::NotUtf8 => StatusCode::BAD_REQUEST,
+        Unreadable::Nul => StatusCode::UNPROCESSABLE_ENTITY,
+    };
     match crate::console::Viewer::from_request_parts(&mut parts, &state).await {
-        Ok(viewer) => {
-            crate::console::error_page(&viewer, StatusCode::BAD_REQUEST, "error-unreadable")
-        }
+        Ok(viewer) => crate::console::error_page(&viewer, status, "error-unreadable"),
         Err(page) => page,
     }
 }
 
-/// `raw` percent-decoded (`+` as a space in a query or form), or `None`
-/// when that is not UTF-8 or holds a NUL.
-fn decode(raw: &str, plus_is_space: bool) -> Option<String> {
+/// Why a value could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unreadable {
+    NotUtf8,
+    Nul,
+}
+
+/// `raw` percent-decoded (`+` as a space in a query or form), or why it
+/// cannot be.
+fn decode(raw: &str, plus_is_space: bool) -> Result<String, Unreadable> {
     let bytes = raw.as_bytes();
     let hex = |i: usize| bytes.get(i).and_then(|b| (*b as char).to_digit(16));
     let mut out = Vec::with_capacity(bytes.len());
@@ -230,19 +246,23 @@ fn decode(raw: &str, plus_is_space: bool) -> Option<String> {
         }
         i += 1;
     }
-    String::from_utf8(out).ok().filter(|t| !t.contains('\0'))
+    let text = String::from_utf8(out).map_err(|_| Unreadable::NotUtf8)?;
+    if text.contains('\0') {
+        return Err(Unreadable::Nul);
+    }
+    Ok(text)
 }
 
 /// The first key of `key=value&…` pairs whose key or value does not
-/// [`decode`], as far as the key reads.
-fn pairs_unreadable(raw: &[u8]) -> Option<String> {
+/// [`decode`], with why, as far as the key reads.
+fn pairs_unreadable(raw: &[u8]) -> Option<(Unreadable, String)> {
     let raw = String::from_utf8_lossy(raw);
     raw.split('&').find_map(|pair| {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         match (decode(key, true), decode(value, true)) {
-            (Some(_), Some(_)) => None,
-            (Some(name), None) => Some(name),
-            (None, _) => Some(key.replace("%00", "")),
+            (Ok(_), Ok(_)) => None,
+            (Ok(name), Err(why)) => Some((why, name)),
+            (Err(why), _) => Some((why, key.replace("%00", ""))),
         }
     })
 }

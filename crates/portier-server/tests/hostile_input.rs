@@ -15,32 +15,35 @@ both_backends! {
         let app = TestApp::start(db).await;
         let org = app.org_id.clone();
         let token = app.token.clone();
-        for (query, field) in [
-            ("members?q=ab%00c", "q"),
-            ("members?role=%00", "role"),
-            ("members?label=x%00", "label"),
-            ("members?q=%FF%FE", "q"),
-            ("audit?action=member.added%00", "action"),
-            ("audit?target=%00", "target"),
-            ("portfolios?type=a%00b", "type"),
-            ("members/export?format=csv&q=%00", "q"),
+        for (query, status, code, field) in [
+            ("members?q=ab%00c", 422, "nul_character", "q"),
+            ("members?role=%00", 422, "nul_character", "role"),
+            ("members?label=x%00", 422, "nul_character", "label"),
+            ("members?q=%FF%FE", 400, "unreadable", "q"),
+            ("audit?action=member.added%00", 422, "nul_character", "action"),
+            ("audit?target=%00", 422, "nul_character", "target"),
+            ("portfolios?type=a%00b", 422, "nul_character", "type"),
+            ("billing?from=%00&to=2026-02", 422, "nul_character", "from"),
+            ("members/export?format=csv&q=%00", 422, "nul_character", "q"),
         ] {
             let r = app.call("GET", &format!("/api/v1/organizations/{org}/{query}"), Some(&token), None).await;
-            assert_eq!(r.error(400), ("unreadable", Some(field)), "{query}");
+            assert_eq!(r.error(status), (code, Some(field)), "{query}");
         }
         let r = app.call("GET", &format!("/api/v1/organizations/{org}/roles/a%FFb"), Some(&token), None).await;
         assert_eq!(r.error(400), ("unreadable", Some("path")));
         assert_eq!(r.headers["content-type"], "application/json");
         let r = app.call("PATCH", &format!("/api/v1/organizations/{org}"), Some(&token), Some(json!({"name": "Acme\u{0}"}))).await;
-        assert_eq!(r.error(400), ("nul_character", Some("name")));
+        assert_eq!(r.error(422), ("nul_character", Some("name")));
         let r = app.call("POST", &format!("/api/v1/organizations/{org}/members"), Some(&token), Some(json!({"email": "a@example.nl", "labels": ["ok", "n\u{0}ul"]}))).await;
-        assert_eq!(r.error(400), ("nul_character", Some("labels[1]")));
+        assert_eq!(r.error(422), ("nul_character", Some("labels[1]")));
         // The console says so on a page of its own, in the reader's language.
         let admin = app.session_in(&org, "admin@example.nl", &["administrator"]).await;
         let page = get(&app, &format!("/orgs/{org}/members?q=%00"), Some(&admin), Some("nl")).await;
-        assert_eq!(page.status, 400);
+        assert_eq!(page.status, 422);
         assert!(page.html.contains("kon niet worden gelezen"), "{}", page.html);
         let page = post(&app, "/account", Some(&admin), &[("given_name", "Sam\u{0}")]).await;
+        assert_eq!(page.status, 422, "{}", page.html);
+        let page = get(&app, &format!("/orgs/{org}/members?q=%C3"), Some(&admin), None).await;
         assert_eq!(page.status, 400, "{}", page.html);
         // Nothing of it reached the database.
         let r = app.get(&format!("/api/v1/organizations/{org}")).await;

@@ -37,7 +37,7 @@ pub struct ActivationView {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Activate {
-    #[schema(min_length = 1, max_length = 1024)]
+    #[schema(min_length = 1, max_length = 1024, pattern = r"^[^\u0000]*$")]
     pub password: String,
     pub salutation: Option<super::Text<32>>,
     pub given_name: Option<super::Text<100>>,

@@ -28,7 +28,7 @@ use crate::{ApiError, AppState};
 #[serde(deny_unknown_fields)]
 pub struct Login {
     pub email: super::EmailAddress,
-    #[schema(max_length = 1024)]
+    #[schema(max_length = 1024, pattern = r"^[^\u0000]*$")]
     pub password: String,
 }
 
@@ -53,7 +53,7 @@ pub struct ResetRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPassword {
-    #[schema(min_length = 1, max_length = 128)]
+    #[schema(min_length = 1, max_length = 128, pattern = r"^[^\u0000]*$")]
     pub password: String,
 }
 

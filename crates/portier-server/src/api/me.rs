@@ -72,9 +72,9 @@ pub struct UpdateMe {
     #[schema(value_type = Option<Locale>)]
     pub locale: Option<Option<Locale>>,
     /// Required with `new_password`.
-    #[schema(max_length = 1024)]
+    #[schema(max_length = 1024, pattern = r"^[^\u0000]*$")]
     pub current_password: Option<String>,
-    #[schema(max_length = 1024)]
+    #[schema(max_length = 1024, pattern = r"^[^\u0000]*$")]
     pub new_password: Option<String>,
     /// Never changeable here (seed 000: "for security reasons it is not
     /// possible to change your BIG number yourself"): 403 when sent; a

@@ -29,7 +29,7 @@ pub struct Signup {
     pub email: EmailAddress,
     pub given_name: Line<100>,
     pub family_name: Line<100>,
-    #[schema(min_length = 1, max_length = 128)]
+    #[schema(min_length = 1, max_length = 128, pattern = r"^[^\u0000]*$")]
     pub password: String,
     /// The environment to start when no organization's proven domain takes
     /// the address in; the person's name when absent.
