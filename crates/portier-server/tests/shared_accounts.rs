@@ -244,6 +244,79 @@ both_backends! {
             let r = app.call("GET", &member(org, &id), Some(token), None).await;
             assert_eq!(r.body["mobile"], "06 9999 0000", "{org}");
         }
+        // Only the number she changed: each keeps its own phone, and her
+        // own account never held what an administrator typed.
+        let r = app.call("GET", &member(&bravo, &id), Some(&bravo_token), None).await;
+        assert_eq!(r.body["phone"], "+31 10 444 0000");
+        let r = app.with_cookie("GET", "/api/v1/me", &cookie, None).await;
+        assert_eq!((r.body["phone"].as_str(), r.body["mobile"].as_str()), (None, Some("06 9999 0000")), "{}", r.body);
+        let log = events(&app, &bravo, &bravo_token, &id).await;
+        assert_eq!(leaks(&serde_json::Value::Array(log)), Vec::<String>::new(), "Bravo's log");
+    }
+
+    async fn a_registration_number_is_recorded_only_by_who_manages_all_the_persons_organizations(db) {
+        let app = TestApp::start(db).await;
+        let (acme, acme_token) = (app.org_id.clone(), app.token.clone());
+        let (bravo, bravo_token) = TestApp::environment(&app.db, "Bravo").await;
+        let id = app.add_member(json!({"email": "eva@example.nl"})).await;
+        for (o, t) in [(&acme, &acme_token), (&bravo, &bravo_token)] {
+            let r = app.call("POST", &format!("/api/v1/organizations/{o}/roles"), Some(t), Some(json!({"key": "doctor", "name": {"en": "Doctor"}, "kind": "content", "requires_registration": "BIG"}))).await;
+            assert_eq!(r.status, 201, "{}", r.body);
+        }
+        // Bravo may not fix a number on Acme's person.
+        let r = app.call("POST", &format!("/api/v1/organizations/{bravo}/members"), Some(&bravo_token), Some(json!({"email": "eva@example.nl", "roles": ["doctor"], "registration": {"register": "BIG", "number": "19061234501"}}))).await;
+        assert_eq!(r.error(403).0, "member_elsewhere");
+        let r = app.call("POST", &format!("/api/v1/organizations/{bravo}/members"), Some(&bravo_token), Some(json!({"email": "eva@example.nl"}))).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let r = app.call("PUT", &format!("{}/roles", member(&bravo, &id)), Some(&bravo_token), Some(json!({"roles": ["doctor"], "registration": {"register": "BIG", "number": "19061234501"}}))).await;
+        assert_eq!(r.error(403).0, "member_elsewhere");
+        assert!(app.get(&member(&acme, &id)).await.body["registration"].is_null(), "nothing recorded");
+        // Once recorded (here by an operator), the number serves every organization's role.
+        let account = portier_store::accounts::get(&app.db.store, id.parse().unwrap()).await.unwrap().unwrap();
+        let number = portier_core::registrations::RegistrationNumber::parse("registration", "BIG", "19061234501").unwrap();
+        portier_store::registrations::set_by_operator(&app.db.store, &account, &number, false, &portier_store::audit::Origin::now(None)).await.unwrap();
+        let r = app.call("PUT", &format!("{}/roles", member(&bravo, &id)), Some(&bravo_token), Some(json!({"roles": ["doctor"]}))).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+
+    async fn a_corrected_address_is_an_invitation_only_who_could_give_its_roles_may_redirect(db) {
+        let app = TestApp::start(db).await;
+        let org = app.org_id.clone();
+        let r = app.call("POST", &format!("/api/v1/organizations/{org}/roles"), Some(&app.token.clone()), Some(json!({"key": "auditor", "name": {"en": "Auditor"}, "kind": "content", "permissions": ["documents.read"]}))).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let pending = app.add_member(json!({"email": "aud@exmaple.nl", "roles": ["auditor"]})).await;
+        let plain = app.add_member(json!({"email": "jan@exmaple.nl"})).await;
+        // Someone who may change members but not give roles.
+        let updater = app.restricted_token(&org, [portier_core::permissions::MEMBERS_UPDATE, portier_core::permissions::MEMBERS_READ].into_iter().collect()).await;
+        let r = app.call("PATCH", &member(&org, &pending), Some(&updater), Some(json!({"email": "me@evil.example"}))).await;
+        assert_eq!(r.error(403).0, "forbidden");
+        assert!(r.body["error"]["message"].as_str().unwrap().contains("roles.assign"));
+        let r = app.call("PATCH", &member(&org, &plain), Some(&updater), Some(json!({"email": "jan@example.nl"}))).await;
+        assert_eq!(r.status, 200, "a member without rights they could not give: {}", r.body);
+        assert_eq!(mails_to(&app, "me@evil.example").await, 0);
+    }
+
+    async fn a_corrected_address_takes_along_only_the_portfolios_of_the_organizations_it_moves(db) {
+        let app = TestApp::start(db).await;
+        let acme = app.org_id.clone();
+        app.resident_role().await;
+        let (bravo, bravo_token) = TestApp::environment(&app.db, "Bravo").await;
+        // Acme had X with a portfolio, completed when X left.
+        let x = app.add_member(json!({"email": "x@exmaple.nl", "roles": ["resident"], "portfolio": {"type": "surgery"}})).await;
+        let r = app.call("DELETE", &format!("{}?portfolio=complete", member(&acme, &x)), Some(&app.token.clone()), None).await;
+        assert_eq!(r.status, 204, "{}", r.body);
+        // Bravo invited X too, and corrects the address to Y's.
+        let r = app.call("POST", &format!("/api/v1/organizations/{bravo}/members"), Some(&bravo_token), Some(json!({"email": "x@exmaple.nl"}))).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let y = app.call("POST", &format!("/api/v1/organizations/{bravo}/members"), Some(&bravo_token), Some(json!({"email": "y@example.nl"}))).await;
+        assert_eq!(y.status, 201);
+        let r = app.call("DELETE", &member(&bravo, y.body["account_id"].as_str().unwrap()), Some(&bravo_token), None).await;
+        assert_eq!(r.status, 204);
+        let r = app.call("PATCH", &member(&bravo, &x), Some(&bravo_token), Some(json!({"email": "y@example.nl"}))).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let listed = app.get(&format!("/api/v1/organizations/{acme}/portfolios?state=completed")).await;
+        let owners: Vec<&str> = listed.body["items"].as_array().unwrap().iter().map(|p| p["account_id"].as_str().unwrap()).collect();
+        assert_eq!(owners, [x.as_str()], "Acme's portfolio stays X's: {}", listed.body);
     }
 
     async fn correcting_an_address_to_one_that_has_an_account_does_not_say_so(db) {

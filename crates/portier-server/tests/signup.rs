@@ -238,6 +238,32 @@ both_backends! {
         assert!(trail.is_empty(), "nobody joined the proven domain's environment");
     }
 
+    async fn signing_up_with_an_address_whose_account_belongs_nowhere_starts_afresh(db) {
+        let dns = TestDns::start().await;
+        let app = open_app(db, &dns, SignupMode::Open).await;
+        // Sam had an account with an authenticator app, then left the
+        // only organization he belonged to.
+        let sam = app.person("sam@gmail.com", &["member"]).await;
+        let cookie = app.login("sam@gmail.com", GOOD).await.1.unwrap();
+        let secret = app.with_cookie("POST", "/api/v1/me/totp", &cookie, None).await.body["secret"].as_str().unwrap().to_owned();
+        let r = app.with_cookie("POST", "/api/v1/me/totp/confirm", &cookie, Some(json!({"code": common::oathtool(&secret, 0)}))).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let r = app.call("DELETE", &format!("/api/v1/organizations/{}/members/{sam}", app.org_id), Some(&app.token.clone()), None).await;
+        assert_eq!(r.status, 204, "{}", r.body);
+        // Whoever holds the address now signs up: the earlier app, and
+        // whatever else the earlier holder set up, no longer sign anyone in.
+        let mut body = person("sam@gmail.com");
+        body["password"] = json!("Nw7#pLq9!vRt2");
+        assert_eq!(app.call("POST", "/api/v1/signup", None, Some(body)).await.status, 202);
+        let link = app.mail_link("sam@gmail.com", "/signup/").await;
+        let r = app.call("POST", &format!("/api/v1/signup/{link}"), None, None).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let left = portier_store::testing::strings(&app.db.store, "SELECT kind FROM credentials WHERE kind <> 'password'").await;
+        assert!(left.is_empty(), "{left:?}");
+        let (r, _) = app.login("sam@gmail.com", "Nw7#pLq9!vRt2").await;
+        assert_eq!((r.status, r.body["mfa_required"].as_bool()), (200, Some(false)), "{}", r.body);
+    }
+
     async fn approval_holds_members_until_an_administrator_accepts_and_a_mailbox_proves_a_domain(db) {
         let dns = TestDns::start().await;
         let app = open_app(db, &dns, SignupMode::DomainsOnly).await;

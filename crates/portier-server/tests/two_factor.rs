@@ -6,32 +6,11 @@
 
 mod common;
 
-use common::{GOOD, TestApp};
+use common::{GOOD, TestApp, oathtool};
 use portier_core::email::Email;
 use portier_core::two_factor::TotpSecret;
 use portier_store::both_backends;
 use serde_json::{Value, json};
-
-/// The code `oathtool` computes for `secret` at `offset` steps from now.
-fn oathtool(secret: &str, offset: i64) -> String {
-    let at = chrono::Utc::now() + chrono::Duration::seconds(30 * offset);
-    let out = std::process::Command::new("oathtool")
-        .args([
-            "--totp",
-            "-b",
-            "--now",
-            &at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-            secret,
-        ])
-        .output()
-        .expect("oathtool (Debian package oathtool) is needed: scripts/test installs it");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
 
 /// The same code computed by Portier's own TOTP.
 fn own_code(secret: &str, offset: i64) -> String {

@@ -144,8 +144,11 @@ pub(crate) async fn find_or_create(
         id: AccountId::new(),
         email: new.email.clone(),
         name: new.name.clone(),
-        phone: new.phone.clone(),
-        mobile: new.mobile.clone(),
+        // The numbers an administrator types are their organization's
+        // (the membership's); the account's are only what the person
+        // gives themselves (docs/RULES.md#shared-accounts).
+        phone: None,
+        mobile: None,
         locale: None,
         status: AccountStatus::Invited,
         disabled: false,
@@ -178,10 +181,30 @@ pub(crate) async fn find_or_create(
     if inserted.is_some() {
         return Ok((account, false));
     }
-    let existing = find_by_email_tx(tx, &new.email)
-        .await?
-        .ok_or_else(|| Error::Corrupt(format!("the account of {} vanished", new.email)))?;
-    Ok((existing, true))
+    // The account is read and held (PostgreSQL: FOR SHARE) in one step: a
+    // change of its address by another organization, under way, is waited
+    // for, and an account whose address just changed is not this one. Its
+    // new membership then cannot land on an account another organization
+    // moved meanwhile (docs/RULES.md#shared-accounts).
+    let held: Option<AccountRow> = match tx.backend() {
+        crate::Backend::Postgres => in_tx!(tx, |c| {
+            sqlx::query_as(select_accounts!("WHERE email = $1 FOR SHARE"))
+                .bind(new.email.as_str())
+                .fetch_optional(c)
+                .await
+        })?,
+        crate::Backend::Sqlite => in_tx!(tx, |c| {
+            sqlx::query_as(select_accounts!("WHERE email = $1"))
+                .bind(new.email.as_str())
+                .fetch_optional(c)
+                .await
+        })?,
+    };
+    match held {
+        Some(row) => Ok((row.try_into()?, true)),
+        // Its address changed while this waited: the address is free again.
+        None => Box::pin(find_or_create(tx, new, now)).await,
+    }
 }
 
 /// A new account in state `invited`, with only its address known.
@@ -310,13 +333,28 @@ pub async fn activate(
         // moment: this one sets no second password.
         return Ok(false);
     }
-    if fill.phone.is_some() || fill.mobile.is_some() {
-        let numbers = Account {
-            phone: pick(&account.phone, &fill.phone),
-            mobile: pick(&account.mobile, &fill.mobile),
-            ..account.clone()
-        };
-        share_numbers(&mut tx, &numbers, origin.now, true).await?;
+    // Only what the person typed reaches their memberships.
+    if fill.phone.is_some() && account.phone.is_none() {
+        share_number(
+            &mut tx,
+            account.id,
+            Number::Phone,
+            &fill.phone,
+            origin.now,
+            true,
+        )
+        .await?;
+    }
+    if fill.mobile.is_some() && account.mobile.is_none() {
+        share_number(
+            &mut tx,
+            account.id,
+            Number::Mobile,
+            &fill.mobile,
+            origin.now,
+            true,
+        )
+        .await?;
     }
     if next != *name {
         crate::search::reindex_account(&mut tx, account.id, &next, &account.email).await?;
@@ -354,29 +392,43 @@ pub(crate) async fn lock(tx: &mut Tx, account: AccountId) -> Result<()> {
     Ok(())
 }
 
-/// The person's own phone and mobile, given to their memberships: to every
-/// one, or with `only_missing` to those that have no number of their own
-/// (filled in at activation).
-async fn share_numbers(
+/// One of a person's numbers.
+#[derive(Clone, Copy)]
+enum Number {
+    Phone,
+    Mobile,
+}
+
+/// A number the person gave themselves, given to their memberships: to
+/// every one, or with `only_missing` to those that have none of their own
+/// (at activation).
+async fn share_number(
     tx: &mut Tx,
-    account: &Account,
+    account: AccountId,
+    which: Number,
+    value: &Option<String>,
     now: DateTime<Utc>,
     only_missing: bool,
 ) -> Result<()> {
+    let sql = match which {
+        Number::Phone => {
+            "UPDATE memberships SET phone = CASE WHEN $3 THEN COALESCE(phone, $2) ELSE $2 END,
+                updated_at = $4 WHERE account_id = $1"
+        }
+        Number::Mobile => {
+            "UPDATE memberships SET mobile = CASE WHEN $3 THEN COALESCE(mobile, $2) ELSE $2 END,
+                updated_at = $4 WHERE account_id = $1"
+        }
+    };
     in_tx!(tx, |c| {
-        sqlx::query(
-            "UPDATE memberships SET phone = CASE WHEN $4 THEN COALESCE(phone, $2) ELSE $2 END,
-                mobile = CASE WHEN $4 THEN COALESCE(mobile, $3) ELSE $3 END, updated_at = $5
-             WHERE account_id = $1",
-        )
-        .bind(account.id.0)
-        .bind(&account.phone)
-        .bind(&account.mobile)
-        .bind(only_missing)
-        .bind(now)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected())
+        sqlx::query(sql)
+            .bind(account.0)
+            .bind(value)
+            .bind(only_missing)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
     })?;
     Ok(())
 }
@@ -742,9 +794,29 @@ pub async fn update_profile(
     if next.name != account.name {
         crate::search::reindex_account(&mut tx, account.id, &next.name, &next.email).await?;
     }
-    if (&next.phone, &next.mobile) != (&account.phone, &account.mobile) {
-        // The person's own numbers reach every organization they belong to.
-        share_numbers(&mut tx, &next, origin.now, false).await?;
+    // The person's own numbers reach every organization they belong to:
+    // each number they changed, and only that one.
+    if next.phone != account.phone {
+        share_number(
+            &mut tx,
+            account.id,
+            Number::Phone,
+            &next.phone,
+            origin.now,
+            false,
+        )
+        .await?;
+    }
+    if next.mobile != account.mobile {
+        share_number(
+            &mut tx,
+            account.id,
+            Number::Mobile,
+            &next.mobile,
+            origin.now,
+            false,
+        )
+        .await?;
     }
     let event = portier_core::audit::NewAuditEvent {
         actor: portier_core::audit::Actor::Account { id: account.id },

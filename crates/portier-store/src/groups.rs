@@ -527,7 +527,7 @@ pub async fn set_member(
     let org = organizations::get_in_tx(&mut tx, auth.organization_id()).await?;
     let membership = membership_of(&mut tx, &org, account).await?;
     // docs/RULES.md#administrators
-    auth.over_member(&crate::members::seats_of(&mut tx, account, false).await?)?;
+    auth.over_member(&crate::members::seats_of(&mut tx, account).await?)?;
     let changed = change_member(
         &mut tx, caller, auth, &org, id, membership, account, join, origin,
     )
@@ -554,7 +554,7 @@ pub async fn set_groups_of(
     let org = organizations::get_in_tx(&mut tx, auth.organization_id()).await?;
     let membership = membership_of(&mut tx, &org, account).await?;
     // docs/RULES.md#administrators
-    auth.over_member(&crate::members::seats_of(&mut tx, account, false).await?)?;
+    auth.over_member(&crate::members::seats_of(&mut tx, account).await?)?;
     let current: Vec<Uuid> = in_tx!(&mut tx, |c| {
         sqlx::query_scalar("SELECT group_id FROM group_members WHERE membership_id = $1")
             .bind(membership.0)

@@ -107,6 +107,7 @@ pub async fn add(
         .into());
     }
     // seed 000: then the BIG number, when the role needs one.
+    crate::registrations::may_record(&mut tx, caller, &account, new.registration.as_ref()).await?;
     crate::registrations::settle(
         &mut tx,
         &account,
@@ -1392,17 +1393,14 @@ async fn ensure_not_last_administrator(
 /// hold an administrator role there: what the rules about acting on a
 /// person look at ([`Authorized::over_member`],
 /// [`Authorized::over_account`]), read in the transaction of the change.
-/// With `lock`, the account's row is locked first ([`accounts::lock`]): a
-/// person cannot join another environment between the check and the change
-/// of what that environment would share.
+/// A change of what the account shares locks the account's row first
+/// ([`accounts::lock`]), so that nobody joins the person to another
+/// environment, nor makes them an administrator, between the check and the
+/// change.
 pub(crate) async fn seats_of(
     tx: &mut Tx,
     account: AccountId,
-    lock: bool,
 ) -> Result<Vec<portier_core::rights::Seat>> {
-    if lock {
-        accounts::lock(tx, account).await?;
-    }
     let rows: Vec<(String, bool)> = in_tx!(tx, |c| {
         sqlx::query_as(
             "SELECT o.path, EXISTS (SELECT 1 FROM membership_roles mr JOIN roles r ON r.id = mr.role_id
@@ -1490,6 +1488,35 @@ fn member_event(
     }
 }
 
+/// Whether `caller` could give what `membership` holds: its roles, its
+/// groups and its grants on resources.
+async fn may_give_again(
+    tx: &mut Tx,
+    caller: &Principal,
+    org: &Organization,
+    membership: MembershipId,
+) -> Result<()> {
+    caller.may_grant(&roles_held(tx, org, membership).await?, &org.path)?;
+    let (groups, grants): (i64, i64) = in_tx!(tx, |c| {
+        sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM group_members WHERE membership_id = $1),
+                    (SELECT COUNT(*) FROM resource_grants WHERE membership_id = $1)",
+        )
+        .bind(membership.0)
+        .fetch_one(c)
+        .await
+    })?;
+    for (held, permission) in [
+        (groups, portier_core::permissions::GROUPS_MANAGE),
+        (grants, portier_core::permissions::RESOURCES_MANAGE),
+    ] {
+        if held > 0 && !caller.holds(&permission, &org.path) {
+            return Err(DomainError::Forbidden { permission }.into());
+        }
+    }
+    Ok(())
+}
+
 /// What an administrator's change of a member did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Updated {
@@ -1518,6 +1545,9 @@ pub async fn update(
 ) -> Result<Updated> {
     let mut tx = store.begin().await?;
     let org = organizations::get_for_update(&mut tx, auth.organization_id()).await?;
+    // Before the account is read: what is decided from it (activated or
+    // not, where the person belongs) holds until the change commits.
+    accounts::lock(&mut tx, account_id).await?;
     let (account, m) = membership_in(&mut tx, org.id, account_id).await?;
     let mut next_account = account.clone();
     let mut next_m = m.clone();
@@ -1545,11 +1575,16 @@ pub async fn update(
     // The address and the name are the person's in every organization they
     // belong to; the rest is this membership's.
     let shared = email_changed || next_account.name != account.name;
-    let seats = seats_of(&mut tx, account.id, shared).await?;
+    let seats = seats_of(&mut tx, account.id).await?;
     if shared {
         auth.over_account(&seats)?;
     } else {
         auth.over_member(&seats)?;
+    }
+    if email_changed {
+        // A corrected address is a new invitation to what the membership
+        // holds: only who could give all of it sends one.
+        may_give_again(&mut tx, auth.principal(), &org, m.id).await?;
     }
     // Rights first: who may not change the person learns nothing more.
     patch.check_allowed(account.status)?;
@@ -1707,9 +1742,11 @@ pub async fn update(
 
 /// Moves every membership of `from` (an invited account whose address was
 /// mistyped, in organizations the caller manages all of) to `to`, the
-/// account of the corrected address, with the portfolios of `from` and, when
-/// `to` has none, its registration number. Each organization but
-/// `recorded_in` (which records the change itself) records the move.
+/// account of the corrected address, with the portfolios those
+/// organizations manage. A registration number stays where it was: the
+/// account of the corrected address is its owner's, and only they (or an
+/// operator) record theirs. Each organization but `recorded_in` (which
+/// records the change itself) records the move.
 async fn move_memberships(
     tx: &mut Tx,
     actor: &Actor,
@@ -1749,31 +1786,25 @@ async fn move_memberships(
         .await
     })?;
     in_tx!(tx, |c| {
+        // The portfolios the moving memberships' organizations manage, not
+        // those another organization keeps of a membership that ended.
         sqlx::query(
-            "UPDATE memberships SET account_id = $2, updated_at = $3 WHERE account_id = $1",
+            "UPDATE portfolios SET account_id = $2, updated_at = $3
+             WHERE account_id = $1
+               AND organization_id IN (SELECT organization_id FROM memberships WHERE account_id = $1)",
         )
         .bind(from.id.0)
         .bind(to.id.0)
         .bind(origin.now)
         .execute(&mut *c)
         .await?;
-        sqlx::query("UPDATE portfolios SET account_id = $2, updated_at = $3 WHERE account_id = $1")
+        sqlx::query("UPDATE memberships SET account_id = $2, updated_at = $3 WHERE account_id = $1")
             .bind(from.id.0)
             .bind(to.id.0)
             .bind(origin.now)
-            .execute(&mut *c)
-            .await?;
-        sqlx::query(
-            "UPDATE registrations SET account_id = $2, updated_at = $3
-             WHERE account_id = $1
-               AND NOT EXISTS (SELECT 1 FROM registrations r WHERE r.account_id = $2)",
-        )
-        .bind(from.id.0)
-        .bind(to.id.0)
-        .bind(origin.now)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected())
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
     })?;
     crate::search::reindex_account(tx, to.id, &to.name, &to.email).await?;
     let mut environments: Vec<OrganizationId> = Vec::new();
@@ -1808,7 +1839,7 @@ pub async fn remove(
     let mut tx = store.begin().await?;
     let org = organizations::get_for_update(&mut tx, auth.organization_id()).await?;
     let (account, m) = membership_in(&mut tx, org.id, account_id).await?;
-    auth.over_member(&seats_of(&mut tx, account.id, false).await?)?;
+    auth.over_member(&seats_of(&mut tx, account.id).await?)?;
     ensure_not_last_administrator(&mut tx, &org, &account, &m).await?;
     let today = origin.now.date_naive();
     crate::portfolios::settle_on_removal(
@@ -1858,7 +1889,7 @@ pub async fn set_active(
     let mut tx = store.begin().await?;
     let org = organizations::get_for_update(&mut tx, auth.organization_id()).await?;
     let (account, m) = membership_in(&mut tx, org.id, account_id).await?;
-    auth.over_member(&seats_of(&mut tx, account.id, false).await?)?;
+    auth.over_member(&seats_of(&mut tx, account.id).await?)?;
     let waiting: Option<i32> = in_tx!(&mut tx, |c| {
         sqlx::query_scalar("SELECT 1 FROM memberships WHERE id = $1 AND awaiting_approval = TRUE")
             .bind(m.id.0)
@@ -1923,7 +1954,7 @@ pub async fn resend_invitation(
     let mut tx = store.begin().await?;
     let org = organizations::get_for_update(&mut tx, auth.organization_id()).await?;
     let (account, m) = membership_in(&mut tx, org.id, account_id).await?;
-    auth.over_member(&seats_of(&mut tx, account.id, false).await?)?;
+    auth.over_member(&seats_of(&mut tx, account.id).await?)?;
     if account.status == AccountStatus::Active {
         return Err(DomainError::Conflict {
             code: "already_active",
@@ -1977,8 +2008,11 @@ pub async fn set_roles(
 ) -> Result<Vec<Role>> {
     let mut tx = store.begin().await?;
     let org = organizations::get_for_update(&mut tx, auth.organization_id()).await?;
+    // Giving or taking an administrator role waits for (and holds off) a
+    // change of what the account shares, which depends on it.
+    accounts::lock(&mut tx, account_id).await?;
     let (account, m) = membership_in(&mut tx, org.id, account_id).await?;
-    auth.over_member(&seats_of(&mut tx, account.id, false).await?)?;
+    auth.over_member(&seats_of(&mut tx, account.id).await?)?;
     let before = roles_held(&mut tx, &org, m.id).await?;
     let after = roles::resolve(&mut tx, &org, keys).await?;
     // Taking a role away needs the same right as giving it.
@@ -1993,6 +2027,7 @@ pub async fn set_roles(
         .cloned()
         .collect();
     caller.may_grant(&touched, &org.path)?;
+    crate::registrations::may_record(&mut tx, caller, &account, registration).await?;
     let registered = crate::registrations::settle(
         &mut tx,
         &account,

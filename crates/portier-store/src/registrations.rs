@@ -186,6 +186,30 @@ async fn note_clash(
     audit::record(tx, OrganizationId(Uuid::nil()), event, origin.now).await
 }
 
+/// A registration number is the person's in every organization they
+/// belong to, and is recorded once: recording one for an account that
+/// belongs to organizations `caller` does not manage (`members.update`)
+/// would let one environment fix a number on another's person. Then only
+/// an operator records it (`portier registration`), or someone who manages
+/// all of them (docs/RULES.md#registrations). A number the account already
+/// has, or none given, needs nothing.
+pub(crate) async fn may_record(
+    tx: &mut Tx,
+    caller: &portier_core::rights::Principal,
+    account: &Account,
+    given: Option<&RegistrationNumber>,
+) -> Result<()> {
+    if given.is_none() || of_account_tx(tx, account.id).await?.is_some() {
+        return Ok(());
+    }
+    let seats = crate::members::seats_of(tx, account.id).await?;
+    let update = portier_core::permissions::MEMBERS_UPDATE;
+    if seats.iter().any(|s| !caller.holds(&update, &s.path)) {
+        return Err(DomainError::MemberElsewhere.into());
+    }
+    Ok(())
+}
+
 /// Settles the registration of someone being added to, or given, roles
 /// inside that change's transaction. A number given is recorded when the
 /// person has none yet; one that differs from the person's is refused

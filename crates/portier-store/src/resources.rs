@@ -299,7 +299,7 @@ pub async fn grant(
                 )
             })?;
             // docs/RULES.md#administrators
-            auth.over_member(&crate::members::seats_of(&mut tx, *account, false).await?)?;
+            auth.over_member(&crate::members::seats_of(&mut tx, *account).await?)?;
             (Some(m), None)
         }
         Holder::Group(group) => {
@@ -426,7 +426,7 @@ pub async fn revoke(
     let (relation, account, group) = row.ok_or(DomainError::NotFound { what: "grant" })?;
     if let Some(account) = account {
         // docs/RULES.md#administrators
-        auth.over_member(&crate::members::seats_of(&mut tx, account.into(), false).await?)?;
+        auth.over_member(&crate::members::seats_of(&mut tx, account.into()).await?)?;
     }
     in_tx!(&mut tx, |c| {
         sqlx::query("DELETE FROM resource_grants WHERE id = $1")

@@ -281,8 +281,9 @@ pub async fn end_of_member(
     origin: &crate::audit::Origin,
 ) -> Result<u64> {
     let mut tx = store.begin().await?;
+    crate::accounts::lock(&mut tx, account).await?;
     let account = crate::members::member_account(&mut tx, auth.organization_id(), account).await?;
-    auth.over_account(&crate::members::seats_of(&mut tx, account.id, true).await?)?;
+    auth.over_account(&crate::members::seats_of(&mut tx, account.id).await?)?;
     let ended = end_all_in(&mut tx, account.id, None).await?;
     let changes = serde_json::json!({"sessions_ended": ended});
     let actor = auth.actor().clone();

@@ -415,11 +415,28 @@ async fn belongs_somewhere(tx: &mut Tx, account: AccountId) -> Result<bool> {
 }
 
 /// An account that belonged nowhere, signed up afresh: the names and
-/// language of the sign-up, active from now.
+/// language of the sign-up, active from now. Whoever signs up controls the
+/// address now, and may not be who held it before: nothing of the earlier
+/// sign-in stays (second factors, passkeys, recovery codes, sessions,
+/// links), nor the earlier numbers and registration.
 async fn reactivate(tx: &mut Tx, a: &Account, now: DateTime<Utc>) -> Result<()> {
     in_tx!(tx, |c| {
+        sqlx::query("DELETE FROM credentials WHERE account_id = $1")
+            .bind(a.id.0)
+            .execute(&mut *c)
+            .await?;
+        sqlx::query("DELETE FROM registrations WHERE account_id = $1")
+            .bind(a.id.0)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    crate::sessions::end_all_in(tx, a.id, None).await?;
+    crate::tokens::replace_all(tx, a.id, None, now).await?;
+    in_tx!(tx, |c| {
         sqlx::query(
-            "UPDATE accounts SET given_name = $2, family_name = $3, sort_key = $4, locale = $5,
+            "UPDATE accounts SET salutation = NULL, given_name = $2, infix = NULL, family_name = $3,
+                sort_key = $4, locale = $5, phone = NULL, mobile = NULL,
                 status = 'active', activated_at = COALESCE(activated_at, $6), updated_at = $6
              WHERE id = $1",
         )

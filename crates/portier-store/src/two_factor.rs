@@ -598,8 +598,9 @@ pub async fn reset(
 ) -> Result<bool> {
     let mut tx = store.begin().await?;
     let org = crate::organizations::get_in_tx(&mut tx, auth.organization_id()).await?;
+    crate::accounts::lock(&mut tx, account).await?;
     let account = crate::members::member_account(&mut tx, org.id, account).await?;
-    auth.over_account(&crate::members::seats_of(&mut tx, account.id, true).await?)?;
+    auth.over_account(&crate::members::seats_of(&mut tx, account.id).await?)?;
     let removed = delete(
         &mut tx,
         account.id,

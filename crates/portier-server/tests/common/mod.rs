@@ -414,3 +414,24 @@ pub async fn all_at_once<F: std::future::Future>(
     out.extend(joined.await);
     out
 }
+
+/// The code `oathtool` computes for `secret` at `offset` steps from now.
+pub fn oathtool(secret: &str, offset: i64) -> String {
+    let at = chrono::Utc::now() + chrono::Duration::seconds(30 * offset);
+    let out = std::process::Command::new("oathtool")
+        .args([
+            "--totp",
+            "-b",
+            "--now",
+            &at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            secret,
+        ])
+        .output()
+        .expect("oathtool (Debian package oathtool) is needed: scripts/test installs it");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
