@@ -172,6 +172,21 @@ both_backends! {
         let plain = app.add_member(json!({"email": "plain@example.nl"})).await;
         let r = app.with_cookie("POST", &format!("{}/deactivate", member(&org, &plain)), &manager, None).await;
         assert_eq!(r.status, 200, "{}", r.body);
+        // Nor through a group an administrator is in: what it gives is
+        // theirs too.
+        let token = app.token.clone();
+        let r = app.call("POST", &format!("/api/v1/organizations/{org}/roles"), Some(&token), Some(json!({"key": "rota", "name": {"en": "Rota"}, "kind": "content", "permissions": ["documents.read"]}))).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let groups = format!("/api/v1/organizations/{org}/groups");
+        let with_admin = app.call("POST", &groups, Some(&token), Some(json!({"name": "Board", "roles": ["rota"]}))).await.body["id"].as_str().unwrap().to_owned();
+        assert_eq!(app.call("PUT", &format!("{groups}/{with_admin}/members/{admin}"), Some(&token), None).await.status, 204);
+        let r = app.with_cookie("PATCH", &format!("{groups}/{with_admin}"), &manager, Some(json!({"roles": []}))).await;
+        assert_eq!(r.error(403).0, "forbidden");
+        let r = app.with_cookie("DELETE", &format!("{groups}/{with_admin}"), &manager, None).await;
+        assert_eq!(r.error(403).0, "forbidden");
+        let without = app.call("POST", &groups, Some(&token), Some(json!({"name": "Kitchen", "roles": ["rota"]}))).await.body["id"].as_str().unwrap().to_owned();
+        assert_eq!(app.call("PUT", &format!("{groups}/{without}/members/{plain}"), Some(&token), None).await.status, 204);
+        assert_eq!(app.with_cookie("DELETE", &format!("{groups}/{without}"), &manager, None).await.status, 204);
     }
 
     async fn a_change_to_a_shared_account_is_audited_in_every_organization_of_the_person(db) {

@@ -173,6 +173,47 @@ pub(crate) async fn may_change_membership(
     Ok(())
 }
 
+/// Changing what a group gives its members (its roles, or the group itself
+/// going) acts on each of them: when one administers this organization (an
+/// administrator role here, above or below), it needs `admins.manage`, as
+/// acting on them one by one does (docs/RULES.md#administrators).
+async fn administrators_are_administrators_business(
+    tx: &mut Tx,
+    caller: &Principal,
+    org: &Organization,
+    group: GroupId,
+) -> Result<()> {
+    let admins_manage = portier_core::permissions::ADMINS_MANAGE;
+    if caller.holds(&admins_manage, &org.path) {
+        return Ok(());
+    }
+    let administrator: bool = in_tx!(tx, |c| {
+        sqlx::query_scalar(
+            "SELECT EXISTS (
+               SELECT 1 FROM group_members gm
+               JOIN memberships m ON m.id = gm.membership_id
+               JOIN memberships seat ON seat.account_id = m.account_id
+               JOIN organizations o ON o.id = seat.organization_id
+               JOIN membership_roles mr ON mr.membership_id = seat.id
+               JOIN roles r ON r.id = mr.role_id
+               WHERE gm.group_id = $1 AND r.kind = 'admin'
+                 AND (substr($2, 1, length(o.path)) = o.path
+                      OR substr(o.path, 1, length($2)) = $2))",
+        )
+        .bind(group.0)
+        .bind(org.path.as_str())
+        .fetch_one(c)
+        .await
+    })?;
+    if administrator {
+        return Err(DomainError::Forbidden {
+            permission: admins_manage,
+        }
+        .into());
+    }
+    Ok(())
+}
+
 /// The roles a group carries, as `roles::resolve` reads them.
 async fn roles_of(tx: &mut Tx, org: &Organization, group: &GroupView) -> Result<Vec<Role>> {
     let keys = group
@@ -339,6 +380,7 @@ pub async fn update(
             .collect();
         if !touched.is_empty() {
             caller.may_grant(&touched, &org.path)?;
+            administrators_are_administrators_business(&mut tx, caller, &org, id).await?;
             set_roles(&mut tx, id, &next).await?;
             let mut after: Vec<&str> = next.iter().map(|r| r.key.as_str()).collect();
             after.sort();
@@ -393,6 +435,7 @@ pub async fn delete(
     let held = roles_of(&mut tx, &org, &group).await?;
     if group.member_count > 0 {
         caller.may_grant(&held, &org.path)?;
+        administrators_are_administrators_business(&mut tx, caller, &org, id).await?;
     }
     in_tx!(&mut tx, |c| {
         sqlx::query("DELETE FROM groups WHERE id = $1")
