@@ -145,6 +145,15 @@ pub struct SettingsArgs {
         value_name = "ROWS"
     )]
     pub import_chunk_rows: Option<usize>,
+    /// The largest file an import accepts, in bytes; a larger upload is
+    /// refused with 413 [default: 20971520, 20 MiB].
+    #[arg(
+        long,
+        env = "PORTIER_IMPORT_MAX_BYTES",
+        global = true,
+        value_name = "BYTES"
+    )]
+    pub import_max_bytes: Option<usize>,
     /// Log lines as text or JSON [default: text].
     #[arg(long, env = "PORTIER_LOG_FORMAT", global = true, value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -171,6 +180,7 @@ struct FileSettings {
     public_mail_domains: Option<String>,
     import_sync_rows: Option<usize>,
     import_chunk_rows: Option<usize>,
+    import_max_bytes: Option<usize>,
     log_format: Option<LogFormat>,
 }
 
@@ -193,6 +203,7 @@ pub struct Config {
     pub public_mail_domains: Vec<String>,
     pub import_sync_rows: usize,
     pub import_chunk_rows: usize,
+    pub import_max_bytes: usize,
     pub log_format: LogFormat,
 }
 
@@ -360,6 +371,13 @@ impl Config {
                 Some(n) => n,
                 None => 1_000,
             },
+            import_max_bytes: match args.import_max_bytes.or(file.import_max_bytes) {
+                Some(0) => {
+                    bail!("PORTIER_IMPORT_MAX_BYTES: a file to import holds at least one byte")
+                }
+                Some(n) => n,
+                None => portier_server::DEFAULT_IMPORT_MAX_BYTES,
+            },
             log_format: args
                 .log_format
                 .or(file.log_format)
@@ -454,6 +472,7 @@ mod tests {
         assert_eq!(c.activation_ttl, Duration::from_secs(7 * 86400));
         assert_eq!(c.reset_ttl, Duration::from_secs(3600));
         assert_eq!(c.smtp_from, "portier@localhost");
+        assert_eq!(c.import_max_bytes, 20 * 1024 * 1024);
         assert_eq!(
             default_public_url("0.0.0.0:9000".parse().unwrap()),
             "http://0.0.0.0:9000"
@@ -466,7 +485,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("portier-cfg2-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("portier.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nreset_ttl = \"15m\"\npublic_url = \"https://id.example.nl/\"\n").unwrap();
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nreset_ttl = \"15m\"\npublic_url = \"https://id.example.nl/\"\nimport_max_bytes = 1000\n").unwrap();
         let args = SettingsArgs {
             config: Some(file.clone()),
             listen: Some("127.0.0.1:9100".into()),
@@ -477,6 +496,13 @@ mod tests {
         assert_eq!(c.reset_ttl, Duration::from_secs(900));
         assert_eq!(c.public_url, "https://id.example.nl");
         assert_eq!(c.smtp_from, "portier@id.example.nl");
+        assert_eq!(c.import_max_bytes, 1000, "from the file");
+        let c = Config::resolve(&SettingsArgs {
+            import_max_bytes: Some(2000),
+            ..args
+        })
+        .unwrap();
+        assert_eq!(c.import_max_bytes, 2000, "the flag or variable wins");
         let _ = std::fs::remove_dir_all(dir);
     }
 
@@ -531,6 +557,14 @@ mod tests {
                 ..Default::default()
             })
             .contains("PORTIER_TRUSTED_PROXIES: \"proxy.local\"")
+        );
+        assert!(
+            bad(SettingsArgs {
+                config: file.clone(),
+                import_max_bytes: Some(0),
+                ..Default::default()
+            })
+            .contains("PORTIER_IMPORT_MAX_BYTES")
         );
         let c = Config::resolve(&SettingsArgs {
             config: file.clone(),

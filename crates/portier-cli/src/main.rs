@@ -106,7 +106,7 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         output: Option<std::path::PathBuf>,
     },
-    /// Import members from a CSV or XLSX file (issue 9): columns by header,
+    /// Import members from a CSV or XLSX file: columns by header,
     /// in English or Dutch (E-mail, Voornaam, Tussenvoegsel, Achternaam,
     /// Rol, …). Without --apply, a dry run: what would happen to each row.
     /// With --apply, the import runs in chunks with a progress bar; an
@@ -269,6 +269,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     server_config.lifecycle = lifecycle(&config)?;
     server_config.import_sync_rows = config.import_sync_rows;
     server_config.import_chunk_rows = config.import_chunk_rows;
+    server_config.import_max_bytes = config.import_max_bytes;
     server_config.sessions = config.sessions;
     server_config.trusted_proxies = config.trusted_proxies.clone();
     server_config.big_register_url = config.big_register_url.clone();
@@ -601,14 +602,24 @@ async fn import(
         }],
     };
     let origin = Origin::now(None);
-    let (id, planned) = match resume {
+    let (id, checked) = match resume {
         Some(raw) => (
             raw.parse::<uuid::Uuid>()
                 .map_err(|_| anyhow::anyhow!("--resume: {raw:?} is not an import id"))?,
-            None,
+            false,
         ),
         None => {
             let path = file.ok_or_else(|| anyhow::anyhow!("FILE: which file to import?"))?;
+            let size = std::fs::metadata(path)
+                .with_context(|| format!("FILE: cannot read {}", path.display()))?
+                .len();
+            if size > config.import_max_bytes as u64 {
+                anyhow::bail!(
+                    "{}: {size} bytes; a file to import holds at most {} (PORTIER_IMPORT_MAX_BYTES)",
+                    path.display(),
+                    config.import_max_bytes
+                );
+            }
             let source = std::fs::read(path)
                 .with_context(|| format!("FILE: cannot read {}", path.display()))?;
             let is_xlsx = path
@@ -617,13 +628,15 @@ async fn import(
             let kind =
                 FileKind::detect(is_xlsx.then_some(portier_core::import::XLSX_TYPE), &source)
                     .unwrap_or(FileKind::Csv);
-            let table = portier_core::import::read(kind, &source)
-                .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message))?;
-            let plan = portier_store::import::plan(&store, &org, &principal, table)
+            let mut printer = ReportPrinter::start(how.json)?;
+            let checked =
+                portier_store::import::check(&store, &org, &principal, kind, &source, |line| {
+                    printer.line(line)
+                })
                 .await
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-            print_report(&plan, how.json)?;
-            let counts = plan.counts();
+            printer.end(&checked)?;
+            let counts = checked.counts;
             if !how.apply {
                 eprintln!("dry run: nothing was written; run again with --apply to import");
                 return Ok(());
@@ -642,10 +655,18 @@ async fn import(
                 skip_invalid: how.skip_invalid,
             };
             let id = portier_store::import::enqueue(
-                &store, &org, &principal, &request, &plan, "running", &origin,
+                &store,
+                &org,
+                &principal,
+                &request,
+                checked.rows(),
+                portier_store::import::Waiting::ToRun,
+                &origin,
             )
             .await?;
-            (id, Some(plan))
+            // Checked just now: the job need not check the file again
+            // before it writes.
+            (id, true)
         }
     };
     let job = portier_store::import::claim(&store, Some(id), origin.now)
@@ -664,7 +685,7 @@ async fn import(
     let done = portier_store::import::run_job(
         &store,
         job,
-        planned,
+        checked,
         config.import_chunk_rows,
         &lifecycle,
         |at, total| {
@@ -699,48 +720,92 @@ async fn import(
     Ok(())
 }
 
-/// A plan's report: one line per row that is not simply new (or JSON).
-fn print_report(plan: &portier_store::import::Plan, json: bool) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    let counts = plan.counts();
-    if json {
-        let rows: Vec<_> = plan.reports().collect();
-        serde_json::to_writer(
-            &mut out,
-            &serde_json::json!({"counts": counts, "ignored_columns": plan.columns.ignored(), "rows": rows}),
-        )?;
-        writeln!(out)?;
-        return Ok(());
-    }
-    for r in plan
-        .reports()
-        .filter(|r| r.outcome != portier_store::import::Outcome::New)
-    {
-        writeln!(
+/// A check's report, printed as its lines come: one line per row that is
+/// not simply new, then the columns not read and the counts; or one JSON
+/// object (`ignored_columns`, `rows`, then `counts`).
+struct ReportPrinter {
+    out: std::io::BufWriter<std::io::Stdout>,
+    json: bool,
+    lines: u64,
+    /// The first error writing, reported at the end.
+    failed: Option<std::io::Error>,
+}
+
+impl ReportPrinter {
+    fn start(json: bool) -> anyhow::Result<ReportPrinter> {
+        use std::io::Write;
+        let mut out = std::io::BufWriter::new(std::io::stdout());
+        if json {
+            write!(out, "{{\"rows\":[")?;
+        }
+        Ok(ReportPrinter {
             out,
-            "row {}: {}{}{}",
-            r.row,
-            r.outcome.as_str(),
-            r.field
-                .as_deref()
-                .map(|f| format!(" [{f}]"))
-                .unwrap_or_default(),
-            r.message
-                .as_deref()
-                .map(|m| format!(": {m}"))
-                .unwrap_or_default(),
-        )?;
+            json,
+            lines: 0,
+            failed: None,
+        })
     }
-    for c in plan.columns.ignored() {
-        writeln!(out, "column {c:?} is not recognised and was not read")?;
+
+    fn line(&mut self, r: &portier_store::import::RowReport) {
+        use std::io::Write;
+        if self.failed.is_some() {
+            return;
+        }
+        let written = if self.json {
+            let comma = if self.lines > 0 { "," } else { "" };
+            write!(self.out, "{comma}").and_then(|_| {
+                serde_json::to_writer(&mut self.out, r).map_err(std::io::Error::other)
+            })
+        } else if r.outcome == portier_store::import::Outcome::New {
+            Ok(())
+        } else {
+            writeln!(
+                self.out,
+                "row {}: {}{}{}",
+                r.row,
+                r.outcome.as_str(),
+                r.field
+                    .as_deref()
+                    .map(|f| format!(" [{f}]"))
+                    .unwrap_or_default(),
+                r.message
+                    .as_deref()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default(),
+            )
+        };
+        self.lines += 1;
+        if let Err(e) = written {
+            self.failed = Some(e);
+        }
     }
-    writeln!(
-        out,
-        "{} new, {} reused, {} already members, {} invalid",
-        counts.new, counts.reused, counts.already_member, counts.invalid
-    )?;
-    Ok(())
+
+    fn end(mut self, checked: &portier_store::import::Checked) -> anyhow::Result<()> {
+        use std::io::Write;
+        if let Some(e) = self.failed {
+            return Err(e.into());
+        }
+        let counts = checked.counts;
+        let ignored = checked.columns.ignored();
+        if self.json {
+            write!(self.out, "],\"ignored_columns\":")?;
+            serde_json::to_writer(&mut self.out, &ignored)?;
+            write!(self.out, ",\"counts\":")?;
+            serde_json::to_writer(&mut self.out, &counts)?;
+            writeln!(self.out, "}}")?;
+        } else {
+            for c in ignored {
+                writeln!(self.out, "column {c:?} is not recognised and was not read")?;
+            }
+            writeln!(
+                self.out,
+                "{} new, {} reused, {} already members, {} invalid",
+                counts.new, counts.reused, counts.already_member, counts.invalid
+            )?;
+        }
+        self.out.flush()?;
+        Ok(())
+    }
 }
 
 async fn registration(

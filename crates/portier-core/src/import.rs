@@ -1,9 +1,9 @@
-//! Reading a file of people to import (issue 9): CSV (RFC 4180, comma,
-//! semicolon or tab separated, UTF-8 with or without a byte-order mark, or
-//! Windows-1252 as older spreadsheets save it) or XLSX (the first sheet).
+//! Reading a file of people to import: CSV (RFC 4180, comma, semicolon or
+//! tab separated, UTF-8 with or without a byte-order mark, or Windows-1252
+//! as older spreadsheets save it) or XLSX (the first sheet), row by row.
 //! Columns are matched by their header, in English or Dutch; each row
 //! becomes a [`MemberInput`] or the reason it cannot be one, naming the
-//! column as the file names it.
+//! column as the file names it (docs/IMPORTS.md).
 
 use std::collections::HashMap;
 
@@ -219,7 +219,7 @@ impl Columns {
 
     /// A row's value in `column`: trimmed, without the apostrophe an export
     /// put before a formula-looking cell, `None` when empty.
-    fn get<'a>(&self, cells: &'a [String], column: Column) -> Option<&'a str> {
+    fn get<'a>(&self, cells: &'a Cells, column: Column) -> Option<&'a str> {
         let cell = cells.get(*self.at.get(&column)?)?.trim();
         let cell = match cell.strip_prefix('\'') {
             Some(rest) if rest.starts_with(['=', '+', '-', '@']) => rest,
@@ -231,7 +231,22 @@ impl Columns {
     /// Reads one row into what an administrator would have entered. Roles
     /// and groups are kept as written (keys or names): the organization
     /// decides what they mean.
-    pub fn read(&self, cells: &[String]) -> Result<Candidate, RowError> {
+    pub fn read(&self, cells: &Cells) -> Result<Candidate, RowError> {
+        // No one means a NUL character, and PostgreSQL stores none in text:
+        // the row is refused by its column (docs/IMPORTS.md#cells).
+        for (i, kind) in self.kinds.iter().enumerate() {
+            if kind.is_some_and(|k| k != Column::ExportOnly)
+                && cells.get(i).is_some_and(|c| c.contains('\0'))
+            {
+                return Err(RowError {
+                    field: self.header[i].clone(),
+                    code: "nul_character",
+                    message:
+                        "the cell holds a NUL character (\\0), which cannot be stored; remove it"
+                            .into(),
+                });
+            }
+        }
         let text = |c: Column| self.get(cells, c).map(str::to_owned);
         let list = |c: Column| -> Vec<String> {
             self.get(cells, c)
@@ -265,7 +280,7 @@ impl Columns {
                     code: "formula",
                     message: format!(
                         "\"{}\" looks like a spreadsheet formula, not a value",
-                        v.chars().take(40).collect::<String>()
+                        shown(v)
                     ),
                 });
             }
@@ -340,6 +355,17 @@ impl Columns {
     }
 }
 
+/// A value of the file as a message repeats it: its first 40 characters,
+/// so that a report line stays short whatever the cell holds.
+pub fn shown(value: &str) -> String {
+    let mut chars = value.chars();
+    let mut shown: String = chars.by_ref().take(40).collect();
+    if chars.next().is_some() {
+        shown.push('…');
+    }
+    shown
+}
+
 /// One row as read: the fields, and the groups by name.
 #[derive(Debug, Clone)]
 pub struct Candidate {
@@ -356,12 +382,43 @@ pub struct RowError {
     pub message: String,
 }
 
-/// A file read into its header and its rows, each with its line number in
-/// the file (the header being row 1; for CSV, the record's number).
-#[derive(Debug, Clone)]
-pub struct Table {
-    pub header: Vec<String>,
-    pub rows: Vec<(u64, Vec<String>)>,
+/// One row's cells, as the file holds them (kept together in one buffer,
+/// not a `String` each).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cells(csv::StringRecord);
+
+impl Cells {
+    /// The cell in column `i` (from 0), if the row reaches it.
+    pub fn get(&self, i: usize) -> Option<&str> {
+        self.0.get(i)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn is_blank(&self) -> bool {
+        self.0.iter().all(|c| c.trim().is_empty())
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for Cells {
+    fn from_iter<I: IntoIterator<Item = S>>(cells: I) -> Cells {
+        Cells(cells.into_iter().collect())
+    }
+}
+
+/// A row of the file with its number: the header is row 1; for CSV the
+/// record's number, for XLSX the spreadsheet's row. Rows without a value
+/// are left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub number: u64,
+    pub cells: Cells,
 }
 
 /// The kinds of file an import reads.
@@ -412,59 +469,114 @@ fn file_error(code: &'static str, message: impl Into<String>) -> FieldError {
     FieldError::new("file", code, message)
 }
 
-/// Reads a file of either kind.
-pub fn read(kind: FileKind, bytes: &[u8]) -> Result<Table, FieldError> {
-    let table = match kind {
-        FileKind::Csv => read_csv(bytes)?,
-        FileKind::Xlsx => read_xlsx(bytes)?,
-    };
-    if table.rows.len() > MAX_ROWS {
-        return Err(file_error(
-            "too_many_rows",
-            format!("a file holds at most {MAX_ROWS} rows; split it"),
-        ));
-    }
-    Ok(table)
+fn too_many_rows() -> FieldError {
+    file_error(
+        "too_many_rows",
+        format!("a file holds at most {MAX_ROWS} rows; split it"),
+    )
 }
 
-/// CSV: the separator is the one of `,`, `;` and tab that the header line
-/// holds most of (Dutch spreadsheets write `;`).
-pub fn read_csv(bytes: &[u8]) -> Result<Table, FieldError> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let text: std::borrow::Cow<'_, str> = match std::str::from_utf8(bytes) {
-        Ok(t) => t.into(),
-        Err(_) => encoding_rs::WINDOWS_1252.decode(bytes).0,
-    };
-    let first_line = text.lines().next().unwrap_or("");
-    let separator = [b',', b';', b'\t']
-        .into_iter()
-        .max_by_key(|s| first_line.bytes().filter(|b| b == s).count())
-        .unwrap_or(b',');
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(separator)
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let mut records = reader.records();
-    let header: Vec<String> = match records.next() {
-        None => return Err(file_error("empty", "the file is empty")),
-        Some(r) => r
-            .map_err(|e| file_error("csv", format!("the header cannot be read: {e}")))?
-            .iter()
-            .map(str::to_owned)
-            .collect(),
-    };
-    let mut rows = Vec::new();
-    // A record is a spreadsheet's row, also when a cell holds a line break.
-    for (i, record) in records.enumerate() {
-        let row = i as u64 + 2;
-        let record = record.map_err(|e| file_error("csv", format!("row {row}: {e}")))?;
-        if record.iter().all(|c| c.trim().is_empty()) {
-            continue;
+/// A file opened to be read row by row ([`File::rows`]): never read whole
+/// into memory, so that what an import holds does not grow with the file
+/// (docs/IMPORTS.md#streaming).
+pub struct File<'a>(Opened<'a>);
+
+enum Opened<'a> {
+    Csv {
+        bytes: &'a [u8],
+        windows_1252: bool,
+        separator: u8,
+    },
+    Xlsx {
+        book: Box<calamine::Xlsx<std::io::Cursor<&'a [u8]>>>,
+        sheet: String,
+    },
+}
+
+impl<'a> File<'a> {
+    /// Opens a file of either kind. CSV: UTF-8 with or without a
+    /// byte-order mark, else Windows-1252 as older spreadsheets save it;
+    /// the separator is the one of `,`, `;` and tab that the header line
+    /// holds most of (Dutch spreadsheets write `;`). XLSX: the first sheet;
+    /// a workbook that would unpack beyond 256 MB is refused.
+    pub fn open(kind: FileKind, bytes: &'a [u8]) -> Result<File<'a>, FieldError> {
+        match kind {
+            FileKind::Csv => {
+                let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+                let windows_1252 = std::str::from_utf8(bytes).is_err();
+                // Both encodings write the separators and the line feed as
+                // ASCII does.
+                let first_line = bytes.split(|b| *b == b'\n').next().unwrap_or(b"");
+                let separator = [b',', b';', b'\t']
+                    .into_iter()
+                    .max_by_key(|s| first_line.iter().filter(|b| *b == s).count())
+                    .unwrap_or(b',');
+                Ok(File(Opened::Csv {
+                    bytes,
+                    windows_1252,
+                    separator,
+                }))
+            }
+            FileKind::Xlsx => open_xlsx(bytes),
         }
-        rows.push((row, record.iter().map(str::to_owned).collect()));
     }
-    Ok(Table { header, rows })
+
+    /// The file's header and then its rows, one by one.
+    pub fn rows(&'a mut self) -> Result<Rows<'a>, FieldError> {
+        let (header, source) = match &mut self.0 {
+            Opened::Csv {
+                bytes,
+                windows_1252,
+                separator,
+            } => {
+                let text = if *windows_1252 {
+                    Text::Windows1252 {
+                        rest: bytes,
+                        decoded: Vec::new(),
+                        at: 0,
+                    }
+                } else {
+                    Text::Utf8(bytes)
+                };
+                let mut reader = csv::ReaderBuilder::new()
+                    .delimiter(*separator)
+                    .has_headers(false)
+                    .flexible(true)
+                    .from_reader(text);
+                let mut record = csv::StringRecord::new();
+                match reader.read_record(&mut record) {
+                    Ok(true) => {}
+                    Ok(false) => return Err(file_error("empty", "the file is empty")),
+                    Err(e) => {
+                        return Err(file_error("csv", format!("the header cannot be read: {e}")));
+                    }
+                }
+                let header = record.iter().map(str::to_owned).collect();
+                (header, Source::Csv { reader, number: 1 })
+            }
+            Opened::Xlsx { book, sheet } => {
+                let cells = book
+                    .worksheet_cells_reader(sheet)
+                    .map_err(|e| unreadable_sheet(&e))?;
+                let mut sheet = Sheet {
+                    cells,
+                    next: None,
+                    ended: false,
+                };
+                let header = match sheet.next_line()? {
+                    None => return Err(file_error("empty", "the first sheet is empty")),
+                    Some((_, cells)) => cells.0.iter().map(str::to_owned).collect(),
+                };
+                (header, Source::Xlsx(Box::new(sheet)))
+            }
+        };
+        Ok(Rows {
+            header,
+            source,
+            peeked: None,
+            read: 0,
+        })
+    }
 }
 
 /// The most a workbook may unpack to, by the sizes its archive declares.
@@ -473,15 +585,16 @@ const MAX_UNPACKED: u64 = 256 * 1024 * 1024;
 /// The most columns a sheet to import may use.
 const MAX_COLUMNS: u32 = 256;
 
-/// XLSX: the first sheet; numbers as written without a needless `.0`. The
-/// cells are read one by one, so a sheet that declares a vast range (a cell
-/// at A1 and one at XFD1048576) costs only the cells it holds; a workbook
-/// that would unpack beyond 256 MB, a cell beyond column 256 or a row beyond
-/// [`MAX_ROWS`] is refused.
-pub fn read_xlsx(bytes: &[u8]) -> Result<Table, FieldError> {
-    use calamine::{Data, Reader};
-    let not_xlsx =
-        |e: &dyn std::fmt::Display| file_error("xlsx", format!("this is not an XLSX file: {e}"));
+fn not_xlsx(e: &dyn std::fmt::Display) -> FieldError {
+    file_error("xlsx", format!("this is not an XLSX file: {e}"))
+}
+
+fn unreadable_sheet(e: &dyn std::fmt::Display) -> FieldError {
+    file_error("xlsx", format!("the first sheet cannot be read: {e}"))
+}
+
+fn open_xlsx(bytes: &[u8]) -> Result<File<'_>, FieldError> {
+    use calamine::Reader;
     let mut archive =
         zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| not_xlsx(&e))?;
     let mut unpacked: u64 = 0;
@@ -495,63 +608,240 @@ pub fn read_xlsx(bytes: &[u8]) -> Result<Table, FieldError> {
             "the workbook unpacks to more than 256 MB; export the sheet as CSV",
         ));
     }
-    let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes)).map_err(|e| not_xlsx(&e))?;
-    let name = book
+    let book = calamine::Xlsx::new(std::io::Cursor::new(bytes)).map_err(|e| not_xlsx(&e))?;
+    let sheet = book
         .sheet_names()
         .first()
         .cloned()
         .ok_or_else(|| file_error("empty", "the workbook has no sheet"))?;
-    let text = |d: Data| -> String {
-        match d {
-            Data::Empty => String::new(),
-            Data::String(s) => s,
-            Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
-            Data::Float(f) => f.to_string(),
-            Data::Int(i) => i.to_string(),
-            Data::Bool(b) => b.to_string(),
-            Data::DateTimeIso(s) | Data::DurationIso(s) => s,
-            other => other.to_string(),
-        }
-    };
-    let unreadable = |e: &dyn std::fmt::Display| {
-        file_error("xlsx", format!("the first sheet cannot be read: {e}"))
-    };
-    let mut cells = book
-        .worksheet_cells_reader(&name)
-        .map_err(|e| unreadable(&e))?;
-    let mut rows: std::collections::BTreeMap<u32, Vec<String>> = Default::default();
-    while let Some(cell) = cells.next_cell().map_err(|e| unreadable(&e))? {
-        let (row, col) = cell.get_position();
-        let value = text(Data::from(cell.get_value().clone()));
-        if value.is_empty() {
-            continue;
-        }
-        if col >= MAX_COLUMNS {
-            return Err(file_error(
-                "too_many_columns",
-                format!("a sheet to import uses at most {MAX_COLUMNS} columns"),
-            ));
-        }
-        if row as usize > MAX_ROWS {
-            return Err(file_error(
-                "too_many_rows",
-                format!("a file holds at most {MAX_ROWS} rows; split it"),
-            ));
-        }
-        let line = rows.entry(row).or_default();
-        if line.len() <= col as usize {
-            line.resize(col as usize + 1, String::new());
-        }
-        line[col as usize] = value;
+    Ok(File(Opened::Xlsx {
+        book: Box::new(book),
+        sheet,
+    }))
+}
+
+/// The rows of an opened file, read one at a time; the header first.
+pub struct Rows<'f> {
+    header: Vec<String>,
+    source: Source<'f>,
+    /// A row read ahead by [`Rows::at_end`].
+    peeked: Option<Row>,
+    /// Rows given out so far, to stop at [`MAX_ROWS`].
+    read: usize,
+}
+
+enum Source<'f> {
+    Csv {
+        reader: csv::Reader<Text<'f>>,
+        /// The last record's number; the header's is 1.
+        number: u64,
+    },
+    Xlsx(Box<Sheet<'f>>),
+}
+
+impl Rows<'_> {
+    /// The header as the file writes it.
+    pub fn header(&self) -> &[String] {
+        &self.header
     }
-    let mut rows = rows.into_iter();
-    let header = match rows.next() {
-        None => return Err(file_error("empty", "the first sheet is empty")),
-        Some((_, r)) => r,
-    };
-    // Rows as the spreadsheet numbers them: the first is 1.
-    let rows = rows.map(|(r, cells)| (u64::from(r) + 1, cells)).collect();
-    Ok(Table { header, rows })
+
+    /// The next row with a value, or `None` at the end of the file. A file
+    /// of more than [`MAX_ROWS`] such rows is refused when the next is read.
+    pub fn next_row(&mut self) -> Result<Option<Row>, FieldError> {
+        if let Some(row) = self.peeked.take() {
+            return Ok(Some(row));
+        }
+        let row = match &mut self.source {
+            Source::Csv { reader, number } => next_record(reader, number)?,
+            Source::Xlsx(sheet) => sheet.next_line()?.map(|(r, cells)| Row {
+                // Rows as the spreadsheet numbers them: the first is 1.
+                number: u64::from(r) + 1,
+                cells,
+            }),
+        };
+        if row.is_some() {
+            self.read += 1;
+            if self.read > MAX_ROWS {
+                return Err(too_many_rows());
+            }
+        }
+        Ok(row)
+    }
+
+    /// Up to `n` rows; fewer only at the end of the file.
+    pub fn next_rows(&mut self, n: usize) -> Result<Vec<Row>, FieldError> {
+        let mut rows = Vec::with_capacity(n.min(4096));
+        while rows.len() < n {
+            match self.next_row()? {
+                Some(row) => rows.push(row),
+                None => break,
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Whether no row is left (reading one ahead to know).
+    pub fn at_end(&mut self) -> Result<bool, FieldError> {
+        if self.peeked.is_none() {
+            self.peeked = self.next_row()?;
+        }
+        Ok(self.peeked.is_none())
+    }
+}
+
+/// The next CSV record with a value. A record is a spreadsheet's row, also
+/// when a cell holds a line break.
+fn next_record(
+    reader: &mut csv::Reader<Text<'_>>,
+    number: &mut u64,
+) -> Result<Option<Row>, FieldError> {
+    let mut record = csv::StringRecord::new();
+    loop {
+        let row = *number + 1;
+        let more = reader
+            .read_record(&mut record)
+            .map_err(|e| file_error("csv", format!("row {row}: {e}")))?;
+        if !more {
+            return Ok(None);
+        }
+        *number = row;
+        let cells = Cells(record);
+        if !cells.is_blank() {
+            return Ok(Some(Row { number: row, cells }));
+        }
+        record = cells.0;
+    }
+}
+
+/// A CSV file's text for the reader: UTF-8 as it is, Windows-1252 decoded
+/// a piece at a time (one byte is one character, so any piece decodes on
+/// its own).
+enum Text<'a> {
+    Utf8(&'a [u8]),
+    Windows1252 {
+        rest: &'a [u8],
+        decoded: Vec<u8>,
+        at: usize,
+    },
+}
+
+impl std::io::Read for Text<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Text::Utf8(rest) => rest.read(buf),
+            Text::Windows1252 { rest, decoded, at } => {
+                if *at == decoded.len() {
+                    let (piece, after) = rest.split_at(rest.len().min(8 * 1024));
+                    *rest = after;
+                    let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(piece);
+                    decoded.clear();
+                    decoded.extend_from_slice(text.as_bytes());
+                    *at = 0;
+                }
+                let n = buf.len().min(decoded.len() - *at);
+                buf[..n].copy_from_slice(&decoded[*at..*at + n]);
+                *at += n;
+                Ok(n)
+            }
+        }
+    }
+}
+
+/// The first sheet of a workbook, read cell by cell: a sheet that declares
+/// a vast range (a cell at A1 and one at XFD1048576) costs only the cells
+/// it holds. Its rows come in order, each cell once, so a row is whole when
+/// a cell of a later one comes.
+struct Sheet<'f> {
+    cells: calamine::XlsxCellReader<'f, std::io::Cursor<&'f [u8]>>,
+    /// The first cell of the next row, read while finishing this one.
+    next: Option<(u32, u32, String)>,
+    /// The last cell has been read: the reader is not asked again.
+    ended: bool,
+}
+
+impl Sheet<'_> {
+    /// The next row with a value: its index (from 0) and its cells. A cell
+    /// beyond column 256 or below row [`MAX_ROWS`] (the header being the
+    /// first) is refused, as is a row that comes after a later one.
+    fn next_line(&mut self) -> Result<Option<(u32, Cells)>, FieldError> {
+        let mut line: Option<(u32, Vec<(u32, String)>)> = None;
+        loop {
+            let cell = match self.next.take() {
+                Some(cell) => Some(cell),
+                None => self.next_cell()?,
+            };
+            let Some((row, col, value)) = cell else { break };
+            match &mut line {
+                None => line = Some((row, vec![(col, value)])),
+                Some((at, cells)) if *at == row => cells.push((col, value)),
+                Some((at, _)) if row > *at => {
+                    self.next = Some((row, col, value));
+                    break;
+                }
+                Some(_) => {
+                    return Err(file_error(
+                        "xlsx",
+                        "the first sheet's rows are out of order; save it again or export it as CSV",
+                    ));
+                }
+            }
+        }
+        Ok(line.map(|(row, mut cells)| {
+            // The last of a column written twice counts, as a sheet shows it.
+            cells.sort_by_key(|(col, _)| *col);
+            let mut record = csv::StringRecord::new();
+            let mut cells = cells.into_iter().peekable();
+            while let Some((col, value)) = cells.next() {
+                if cells.peek().is_some_and(|(next, _)| *next == col) {
+                    continue;
+                }
+                while record.len() < col as usize {
+                    record.push_field("");
+                }
+                record.push_field(&value);
+            }
+            (row, Cells(record))
+        }))
+    }
+
+    /// The next cell with a value: numbers as written without a needless
+    /// `.0`.
+    fn next_cell(&mut self) -> Result<Option<(u32, u32, String)>, FieldError> {
+        use calamine::Data;
+        loop {
+            if self.ended {
+                return Ok(None);
+            }
+            let Some(cell) = self.cells.next_cell().map_err(|e| unreadable_sheet(&e))? else {
+                self.ended = true;
+                return Ok(None);
+            };
+            let (row, col) = cell.get_position();
+            let value = match Data::from(cell.get_value().clone()) {
+                Data::Empty => String::new(),
+                Data::String(s) => s,
+                Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
+                Data::Float(f) => f.to_string(),
+                Data::Int(i) => i.to_string(),
+                Data::Bool(b) => b.to_string(),
+                Data::DateTimeIso(s) | Data::DurationIso(s) => s,
+                other => other.to_string(),
+            };
+            if value.is_empty() {
+                continue;
+            }
+            if col >= MAX_COLUMNS {
+                return Err(file_error(
+                    "too_many_columns",
+                    format!("a sheet to import uses at most {MAX_COLUMNS} columns"),
+                ));
+            }
+            if row as usize > MAX_ROWS {
+                return Err(too_many_rows());
+            }
+            return Ok(Some((row, col, value)));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -562,8 +852,20 @@ mod tests {
         Columns::parse(h.iter().map(|s| s.to_string()).collect()).unwrap()
     }
 
-    fn cells(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
+    fn cells(v: &[&str]) -> Cells {
+        v.iter().collect()
+    }
+
+    /// The header and every row of a file.
+    fn read_all(kind: FileKind, bytes: &[u8]) -> Result<(Vec<String>, Vec<Row>), FieldError> {
+        let mut file = File::open(kind, bytes)?;
+        let mut rows = file.rows()?;
+        let header = rows.header().to_vec();
+        let mut all = Vec::new();
+        while let Some(row) = rows.next_row()? {
+            all.push(row);
+        }
+        Ok((header, all))
     }
 
     #[test]
@@ -596,12 +898,13 @@ mod tests {
 
     #[test]
     fn the_email_column_is_required_and_columns_come_once() {
+        let header = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(
-            Columns::parse(cells(&["Naam"])).unwrap_err().code,
+            Columns::parse(header(&["Naam"])).unwrap_err().code,
             "email_column_missing"
         );
         assert_eq!(
-            Columns::parse(cells(&["email", "E-mailadres"]))
+            Columns::parse(header(&["email", "E-mailadres"]))
                 .unwrap_err()
                 .code,
             "column_twice"
@@ -623,14 +926,71 @@ mod tests {
 
     #[test]
     fn csv_separators_and_encodings_are_recognised() {
-        let t =
-            read_csv(b"\xEF\xBB\xBFE-mail;Achternaam\r\na@example.nl;\"Berg; van den\"\r\n\r\n")
-                .unwrap();
-        assert_eq!(t.header, vec!["E-mail", "Achternaam"]);
-        assert_eq!(t.rows, vec![(2, cells(&["a@example.nl", "Berg; van den"]))]);
-        // Windows-1252, as older spreadsheets save it.
-        let t = read_csv(b"email,family_name\na@example.nl,M\xfcller\n").unwrap();
-        assert_eq!(t.rows[0].1[1], "Müller");
+        let (header, rows) = read_all(
+            FileKind::Csv,
+            b"\xEF\xBB\xBFE-mail;Achternaam\r\na@example.nl;\"Berg; van den\"\r\n\r\n;\r\nb@example.nl;B\r\n",
+        )
+        .unwrap();
+        assert_eq!(header, vec!["E-mail", "Achternaam"]);
+        // Rows without a value are left out; the others keep their number.
+        assert_eq!(
+            rows,
+            vec![
+                Row {
+                    number: 2,
+                    cells: cells(&["a@example.nl", "Berg; van den"])
+                },
+                Row {
+                    number: 4,
+                    cells: cells(&["b@example.nl", "B"])
+                },
+            ]
+        );
+        // Windows-1252, as older spreadsheets save it, decoded a piece at a
+        // time: a file longer than one piece reads the same.
+        let mut old = b"email,family_name\n".to_vec();
+        for i in 0..2_000 {
+            old.extend_from_slice(format!("p{i}@example.nl,M").as_bytes());
+            old.extend_from_slice(b"\xfcller\n");
+        }
+        let (_, rows) = read_all(FileKind::Csv, &old).unwrap();
+        assert_eq!(rows.len(), 2_000);
+        assert!(rows.iter().all(|r| r.cells.get(1) == Some("Müller")));
+        assert_eq!(rows[1_999].cells.get(0), Some("p1999@example.nl"));
+        assert_eq!(read_all(FileKind::Csv, b"").unwrap_err().code, "empty");
+    }
+
+    #[test]
+    fn rows_are_read_one_by_one_and_the_end_is_seen_ahead() {
+        let mut file = File::open(FileKind::Csv, b"email\na@example.nl\nb@example.nl\n").unwrap();
+        let mut rows = file.rows().unwrap();
+        assert!(!rows.at_end().unwrap());
+        assert_eq!(rows.next_rows(1).unwrap().len(), 1);
+        assert!(!rows.at_end().unwrap());
+        let last = rows.next_rows(5).unwrap();
+        assert_eq!((last.len(), last[0].number), (1, 3));
+        assert!(rows.at_end().unwrap());
+        assert!(rows.next_row().unwrap().is_none());
+    }
+
+    #[test]
+    fn a_nul_character_in_a_cell_refuses_the_row_by_its_column() {
+        let c = columns(&["email", "Voornaam", "Notes"]);
+        let err = c.read(&cells(&["a@example.nl", "Jan\0", "x"])).unwrap_err();
+        assert_eq!(
+            (err.field.as_str(), err.code),
+            ("Voornaam", "nul_character")
+        );
+        assert!(!err.message.contains('\0'));
+        // A column that is not read may hold anything.
+        assert!(c.read(&cells(&["a@example.nl", "Jan", "\0"])).is_ok());
+    }
+
+    #[test]
+    fn a_long_value_is_shown_shortened() {
+        assert_eq!(shown("Arts"), "Arts");
+        let long = "x".repeat(1000);
+        assert_eq!(shown(&long).chars().count(), 41);
     }
 
     #[test]

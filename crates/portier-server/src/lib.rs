@@ -39,6 +39,10 @@ use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
 
+/// The largest file an import accepts unless configured otherwise: 20 MiB,
+/// so that a "20 MB" file fits (docs/IMPORTS.md#limits).
+pub const DEFAULT_IMPORT_MAX_BYTES: usize = 20 * 1024 * 1024;
+
 /// What the server needs to know beyond the database.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -74,12 +78,13 @@ pub struct ServerConfig {
     /// The nameserver domain proofs ask (`PORTIER_DNS_SERVER`); the
     /// system's resolver when absent.
     pub dns_server: Option<std::net::SocketAddr>,
-    /// Imports (issue 9): files up to this many rows run at once, all or
-    /// nothing, in one transaction; larger ones run as a job.
+    /// Imports: files up to this many rows run at once, all or nothing, in
+    /// one transaction; larger ones run as a job.
     pub import_sync_rows: usize,
     /// A job commits this many rows per transaction.
     pub import_chunk_rows: usize,
-    /// The largest file an import accepts (413 beyond).
+    /// The largest file an import accepts (`PORTIER_IMPORT_MAX_BYTES`; 413
+    /// beyond) (docs/IMPORTS.md#limits).
     pub import_max_bytes: usize,
 }
 
@@ -101,7 +106,7 @@ impl ServerConfig {
             dns_server: None,
             import_sync_rows: 5_000,
             import_chunk_rows: 1_000,
-            import_max_bytes: 64 * 1024 * 1024,
+            import_max_bytes: DEFAULT_IMPORT_MAX_BYTES,
         }
     }
 }
@@ -116,6 +121,8 @@ pub struct Inner {
     pub register_wake: Arc<tokio::sync::Notify>,
     /// Wakes the import worker when a job was just queued.
     pub import_wake: Arc<tokio::sync::Notify>,
+    /// Whose turn it is to read and check a large file to import.
+    pub import_turns: imports::Turns,
 }
 
 /// Shared by every handler; cheap to clone.
@@ -135,6 +142,7 @@ impl AppState {
         AppState(Arc::new(Inner {
             register_wake: Arc::default(),
             import_wake: Arc::default(),
+            import_turns: imports::Turns::default(),
             rights: rights::RightsCache::for_store(&store, config.rights_max_age),
             store,
             config,
@@ -183,13 +191,18 @@ pub fn router(state: AppState) -> Router {
 
 /// Request bodies beyond the configured limit are refused (413); an
 /// import's upload (a path ending in `/members/import`, the API's or the
-/// console's) may reach `import_max_bytes`, with room for a form's fields.
+/// console's) may reach `import_max_bytes`, with room for a form's fields
+/// (docs/IMPORTS.md#limits). The API's upload that says it is larger is
+/// refused here as its handler would refuse it; the console's handler
+/// answers with its page.
 async fn limit_body(
     axum::extract::State((limit, import_limit)): axum::extract::State<(usize, usize)>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let limit = if req.uri().path().ends_with("/members/import") {
+    let path = req.uri().path();
+    let import = path.ends_with("/members/import");
+    let limit = if import {
         import_limit.saturating_add(64 * 1024)
     } else {
         limit
@@ -198,7 +211,10 @@ async fn limit_body(
         .headers()
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
+    if import && path.starts_with("/api/") && declared.is_some_and(|n| n > import_limit) {
+        return api::import::file_too_large(import_limit).into_response();
+    }
+    if declared.is_some_and(|n| n > limit) && !import {
         return ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",

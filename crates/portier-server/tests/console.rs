@@ -1080,10 +1080,10 @@ both_backends! {
         // Its lease lapses (a long chunk, a pause) and a second node takes over.
         let second = portier_store::import::claim(store, Some(id), first.lease + chrono::Duration::seconds(1)).await.unwrap().expect("the second node takes it");
         let lifecycle = portier_store::lifecycle::Lifecycle::new("http://127.0.0.1");
-        let stale = portier_store::import::run_job(store, first, None, 1, &lifecycle, |_, _| {}).await.unwrap();
+        let stale = portier_store::import::run_job(store, first, false, 1, &lifecycle, |_, _| {}).await.unwrap();
         assert_eq!((stale.state.as_str(), stale.done_rows), ("running", 0), "the first node stops without writing");
         assert_eq!(app.get(&format!("/api/v1/organizations/{org}/members?q=piet")).await.body["items"].as_array().unwrap().len(), 0);
-        let done = portier_store::import::run_job(store, second, None, 1, &lifecycle, |_, _| {}).await.unwrap();
+        let done = portier_store::import::run_job(store, second, false, 1, &lifecycle, |_, _| {}).await.unwrap();
         assert_eq!((done.state.as_str(), done.done_rows, done.counts.new), ("done", 3, 2));
         for who in ["piet", "kees"] {
             assert_eq!(app.get(&format!("/api/v1/organizations/{org}/members?q={who}")).await.body["items"].as_array().unwrap().len(), 1, "{who}");

@@ -1,7 +1,9 @@
-//! Importing members (issue 9) on both backends: the dry run's report on a
+//! Importing members on both backends: the dry run's report on a
 //! 10,000-row file with every kind of row, all or nothing, the valid rows
-//! only as a job in chunks, held invitations sent later, XLSX, and an
-//! export imported into an empty organization giving the same export.
+//! only as a job in chunks, held invitations sent later, XLSX, an export
+//! imported into an empty organization giving the same export, and the
+//! limits of docs/IMPORTS.md (the file's size, one large import per
+//! organization, cells no database stores, a report in pages).
 
 mod common;
 
@@ -110,6 +112,16 @@ fn file(n: usize) -> String {
         ));
     }
     f
+}
+
+/// A CSV of `n` new people, `prefix` telling files apart: above a
+/// megabyte (a large import) from about 45,000.
+fn people(prefix: &str, n: usize) -> Vec<u8> {
+    let mut f = String::from("email,given_name\r\n");
+    for i in 0..n {
+        f.push_str(&format!("{prefix}{i}@example.nl,Per\r\n"));
+    }
+    f.into_bytes()
 }
 
 fn outcome(report: &Value, row: u64) -> (&str, Option<&str>) {
@@ -374,5 +386,147 @@ both_backends! {
         assert!(xlsx.starts_with(b"PK"));
         let (status, report) = upload(&app, &empty, "", XLSX, xlsx).await;
         assert_eq!((status, &report["counts"]["already_member"]), (200, &json!(everyone)), "{report}");
+    }
+
+    async fn a_file_above_the_limit_is_refused_by_its_size(db) {
+        let app = TestApp::start_with(db, |c| c.import_max_bytes = 1_000).await;
+        let org = app.org_id.clone();
+        let mut csv = b"email\r\n".to_vec();
+        while csv.len() < 1_000 {
+            csv.extend_from_slice(format!("p{}@example.nl\r\n", csv.len()).as_bytes());
+        }
+        csv.truncate(1_000);
+        let (status, _) = upload(&app, &org, "", "text/csv", csv.clone()).await;
+        assert_eq!(status, 200, "exactly the limit");
+        csv.push(b'x');
+        let (status, refused) = upload(&app, &org, "", "text/csv", csv).await;
+        assert_eq!((status, refused["error"]["code"].as_str(), refused["error"]["field"].as_str()),
+            (413, Some("file_too_large"), Some("file")), "{refused}");
+        assert!(refused["error"]["message"].as_str().unwrap().contains("1000 bytes"), "{refused}");
+    }
+
+    async fn an_organization_has_one_large_import_at_a_time(db) {
+        let app = TestApp::start(db).await;
+        let org = app.org_id.clone();
+        let large = people("p", 60_000);
+        assert!(large.len() > 1024 * 1024);
+        // Two large files at once: one is read and checked, the other is
+        // refused, naming the file.
+        let (first, second) = tokio::join!(
+            upload(&app, &org, "", "text/csv", large.clone()),
+            upload(&app, &org, "", "text/csv", large.clone()),
+        );
+        let (checked, refused) = if first.0 == 200 { (first, second) } else { (second, first) };
+        assert_eq!(checked.0, 200, "{}", checked.1["error"]);
+        assert_eq!(checked.1["counts"]["new"], 60_000);
+        assert_eq!((refused.0, refused.1["error"]["code"].as_str(), refused.1["error"]["field"].as_str()),
+            (409, Some("import_running"), Some("file")), "{}", refused.1);
+        // Once it is done, the next may come; another organization's meanwhile too.
+        let (status, _) = upload(&app, &org, "", "text/csv", large.clone()).await;
+        assert_eq!(status, 200);
+        // A job that runs (or waits to resume) is a large import under way,
+        // whatever its size: as one a restart left, leased far ahead.
+        let (status, done) = upload(&app, &org, "?dry_run=false&invite=false", "text/csv", people("q", 2)).await;
+        assert_eq!(status, 200, "{done}");
+        portier_store::testing::execute(&app.db.store, "UPDATE imports SET state = 'running', lease_until = '2100-01-01T00:00:00+00:00'").await;
+        let (status, refused) = upload(&app, &org, "", "text/csv", large.clone()).await;
+        assert_eq!((status, refused["error"]["code"].as_str()), (409, Some("import_running")), "{refused}");
+        let (status, small) = upload(&app, &org, "", "text/csv", people("r", 10)).await;
+        assert_eq!(status, 200, "a small file goes ahead: {small}");
+        let (other, token) = TestApp::environment(&app.db, "Elders").await;
+        let r = reqwest::Client::new()
+            .post(format!("{}/api/v1/organizations/{other}/members/import", app.base))
+            .bearer_auth(&token)
+            .header("content-type", "text/csv")
+            .body(large.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "another organization's large import");
+        portier_store::testing::execute(&app.db.store, "UPDATE imports SET state = 'done', lease_until = NULL").await;
+        let (status, _) = upload(&app, &org, "", "text/csv", large).await;
+        assert_eq!(status, 200);
+    }
+
+    async fn a_nul_character_in_a_cell_makes_its_row_invalid_not_an_error(db) {
+        let app = TestApp::start(db).await;
+        setting(&app).await;
+        let org = app.org_id.clone();
+        // PostgreSQL stores no NUL in text: not in a member's field, nor in
+        // a report line that repeats the cell.
+        let rows = [
+            ["nul1@example.nl", "Lid\0", "", "", ""],
+            ["nul2@example.nl", "", "Zorg\0", "", ""],
+            ["nul3@example.nl", "", "", "Nacht\0dienst", ""],
+            ["nu\0l4@example.nl", "", "", "", ""],
+            ["ok@example.nl", "", "", "", "not read \0"],
+        ];
+        let header = ["E-mail", "Rol", "Groepen", "Omschrijving", "Notitie"];
+        let mut csv = header.join(";");
+        csv.push_str("\r\n");
+        for r in &rows {
+            csv.push_str(&r.join(";"));
+            csv.push_str("\r\n");
+        }
+        let expected = [("invalid", Some("Rol")), ("invalid", Some("Groepen")), ("invalid", Some("Omschrijving")),
+            ("invalid", Some("E-mail")), ("new", None)];
+        let (status, report) = upload(&app, &org, "", "text/csv", csv.clone().into_bytes()).await;
+        assert_eq!(status, 200, "{report}");
+        for (i, e) in expected.iter().enumerate() {
+            assert_eq!(outcome(&report, i as u64 + 2), *e, "{report}");
+        }
+        // Imported, the valid row is written and the report stored.
+        let (status, report) = upload(&app, &org, "?dry_run=false&skip_invalid=true&invite=false", "text/csv", csv.into_bytes()).await;
+        assert_eq!(status, 200, "{report}");
+        assert_eq!(report["counts"], json!({"new": 1, "reused": 0, "already_member": 0, "invalid": 4}));
+        let id = report["import_id"].as_str().unwrap();
+        let stored = app.call("GET", &format!("/api/v1/organizations/{org}/imports/{id}?outcome=invalid"), Some(&app.token), None).await;
+        assert_eq!(stored.body["rows"].as_array().unwrap().len(), 4, "{}", stored.body);
+        assert!(!stored.body.to_string().contains("\\u0000"), "{}", stored.body);
+        // The same in a workbook (which writes the character as _x0000_).
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        for (c, h) in header.iter().enumerate() {
+            sheet.write_string(0, c as u16, *h).unwrap();
+        }
+        for (r, row) in rows.iter().enumerate() {
+            for (c, cell) in row.iter().enumerate() {
+                let cell = cell.replace("@example", "@xlsx.example");
+                if !cell.is_empty() {
+                    sheet.write_string(r as u32 + 1, c as u16, cell).unwrap();
+                }
+            }
+        }
+        let (status, report) = upload(&app, &org, "?dry_run=false&skip_invalid=true&invite=false", XLSX, book.save_to_buffer().unwrap()).await;
+        assert_eq!(status, 200, "{report}");
+        for (i, e) in expected.iter().enumerate() {
+            assert_eq!(outcome(&report, i as u64 + 2), *e, "{report}");
+        }
+    }
+
+    async fn a_stored_report_comes_in_pages(db) {
+        let app = TestApp::start(db).await;
+        let org = app.org_id.clone();
+        let (status, report) = upload(&app, &org, "?dry_run=false&invite=false", "text/csv", people("s", 5)).await;
+        assert_eq!(status, 200, "{report}");
+        let id = report["import_id"].as_str().unwrap();
+        let app = &app;
+        let page = |query: &'static str| {
+            let path = format!("/api/v1/organizations/{org}/imports/{id}{query}");
+            async move { app.call("GET", &path, Some(&app.token), None).await.body }
+        };
+        let rows = |page: &Value| page["rows"].as_array().unwrap().iter().map(|r| r["row"].as_u64().unwrap()).collect::<Vec<_>>();
+        let first = page("?limit=2").await;
+        assert_eq!((rows(&first), &first["next_cursor"]), (vec![2, 3], &json!(3)), "{first}");
+        let second = page("?limit=2&cursor=3").await;
+        assert_eq!((rows(&second), &second["next_cursor"]), (vec![4, 5], &json!(5)), "{second}");
+        let last = page("?limit=2&cursor=5").await;
+        assert_eq!((rows(&last), &last["next_cursor"]), (vec![6], &Value::Null), "{last}");
+        let all = page("").await;
+        assert_eq!((rows(&all).len(), &all["next_cursor"]), (5, &Value::Null));
+        let r = app.call("GET", &format!("/api/v1/organizations/{org}/imports/{id}?limit=100001"), Some(&app.token), None).await;
+        assert_eq!((r.status, r.body["error"]["field"].as_str()), (422, Some("limit")));
+        let r = app.call("GET", &format!("/api/v1/organizations/{org}/imports/{id}?cursor=x"), Some(&app.token), None).await;
+        assert_eq!((r.status, r.body["error"]["field"].as_str()), (422, Some("cursor")));
     }
 }

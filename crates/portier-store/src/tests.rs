@@ -134,7 +134,7 @@ both_backends! {
     }
 
     async fn an_import_job_runs_with_its_starters_rights_as_they_are_when_it_runs(db) {
-        use crate::import::{Request, claim, enqueue, plan, run_job};
+        use crate::import::{Request, Waiting, check, claim, enqueue, run_job};
         let store = &db.store;
         let email = Email::parse("admin@acme.example").unwrap();
         let b = crate::bootstrap::bootstrap(store, "Acme", &email, &links(Duration::from_secs(3600)), &origin()).await.unwrap();
@@ -146,15 +146,15 @@ both_backends! {
             let org = org.clone();
             async move {
                 let source = format!("E-mail\r\nnew{n}a@example.nl\r\nnew{n}b@example.nl\r\n").into_bytes();
-                let table = portier_core::import::read(portier_core::import::FileKind::Csv, &source).unwrap();
-                let plan = plan(store, &org, &principal, table).await.unwrap();
-                let request = Request { file_name: None, kind: portier_core::import::FileKind::Csv, source, invite: false, skip_invalid: false };
-                enqueue(store, &org, &principal, &request, &plan, "running", &origin()).await.unwrap()
+                let kind = portier_core::import::FileKind::Csv;
+                let checked = check(store, &org, &principal, kind, &source, |_| {}).await.unwrap();
+                let request = Request { file_name: None, kind, source, invite: false, skip_invalid: false };
+                enqueue(store, &org, &principal, &request, checked.rows(), Waiting::ToRun, &origin()).await.unwrap()
             }
         };
         let run = |id| async move {
             let claimed = claim(store, Some(id), Utc::now()).await.unwrap().expect("the job is free");
-            run_job(store, claimed, None, 1, &links(Duration::from_secs(3600)), |_, _| {}).await
+            run_job(store, claimed, false, 1, &links(Duration::from_secs(3600)), |_, _| {}).await
         };
         let members = || count(store, "memberships");
         let before = members().await;
@@ -168,7 +168,7 @@ both_backends! {
         let waiting = job(2).await;
         let running = claim(store, Some(job(3).await), Utc::now()).await.unwrap().unwrap();
         let revoke = || crate::testing::execute(store, "UPDATE api_tokens SET revoked_at = created_at");
-        let stopped = run_job(store, running, None, 1, &links(Duration::from_secs(3600)), |done, _| {
+        let stopped = run_job(store, running, false, 1, &links(Duration::from_secs(3600)), |done, _| {
             if done == 1 {
                 tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(revoke()));
             }

@@ -1,22 +1,25 @@
-//! Importing members from a CSV or XLSX file (issue 9): a dry run by
-//! default, reporting per row what would happen; the real run all or
-//! nothing in one transaction for files up to `import_sync_rows` rows, a
-//! job committing in chunks for larger ones (`GET …/imports/{id}` follows
-//! it). Invitations go through the outbox, or are held back to be sent
-//! later (`POST …/imports/{id}/invitations`).
+//! Importing members from a CSV or XLSX file: a dry run by default,
+//! reporting per row what would happen; the real run all or nothing in one
+//! transaction for files up to `import_sync_rows` rows, a job committing in
+//! chunks for larger ones (`GET …/imports/{id}` follows it). Invitations go
+//! through the outbox, or are held back to be sent later
+//! (`POST …/imports/{id}/invitations`). The file is read and checked a
+//! chunk of rows at a time, and a report is written out as it is sent
+//! (docs/IMPORTS.md).
 
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 use portier_core::import::FileKind;
 use portier_core::rights::{MembersInvite, MembersRead};
 use portier_store::audit::Origin;
-use portier_store::import::{Counts, Import, Outcome, Plan, RowReport};
+use portier_store::import::{Counts, Import, Outcome, Report, ReportLine, RowReport, Waiting};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -25,6 +28,7 @@ use super::{authorized, flag};
 use crate::auth::Caller;
 use crate::error::ErrorBody;
 use crate::extract::{ClientAddr, path_id};
+use crate::imports::Turn;
 use crate::{ApiError, AppState};
 
 /// How many rows of each outcome a report holds.
@@ -70,7 +74,8 @@ impl From<&RowReport> for ImportRowView {
     }
 }
 
-/// The report of a dry run, or of an import run at once.
+/// The report of a dry run, or of an import run at once. Written out as it
+/// is sent, in this shape ([`Pieces`]).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ImportReport {
     pub dry_run: bool,
@@ -110,12 +115,15 @@ pub struct ImportView {
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
-    /// The report so far, in the order of the file.
+    /// The report so far, in the order of the file: a page of it.
     pub rows: Vec<ImportRowView>,
+    /// When the report goes on beyond this page: the `cursor` that asks
+    /// for the next.
+    pub next_cursor: Option<u64>,
 }
 
 impl ImportView {
-    pub fn of(i: Import, rows: &[RowReport]) -> ImportView {
+    pub fn of(i: Import, rows: &[RowReport], next_cursor: Option<u64>) -> ImportView {
         ImportView {
             id: i.id,
             progress: if i.total_rows == 0 {
@@ -135,6 +143,7 @@ impl ImportView {
             created_at: i.created_at,
             finished_at: i.finished_at,
             rows: rows.iter().map(ImportRowView::from).collect(),
+            next_cursor,
         }
     }
 }
@@ -145,11 +154,111 @@ pub struct InvitationsSent {
     pub sent: i64,
 }
 
+/// A report line as the answers write it.
+#[derive(Serialize)]
+struct LineView<'a> {
+    row: u64,
+    outcome: &'static str,
+    field: Option<&'a str>,
+    message: Option<&'a str>,
+}
+
+/// What a report's answer says before its rows.
+#[derive(Serialize)]
+struct ReportHead<'a> {
+    dry_run: bool,
+    import_id: Option<Uuid>,
+    counts: ImportCounts,
+    ignored_columns: &'a [String],
+}
+
+/// The lines of a report written with each piece of its answer.
+const LINES_PER_PIECE: usize = 1_000;
+
+/// A report's answer, written a thousand lines at a time as the body is
+/// sent, so that it is never held a second time as JSON
+/// (docs/IMPORTS.md#reports): `head` (a JSON object whose last key is
+/// `rows`) and the lines. It holds the import's turn until it is sent.
+struct Pieces {
+    head: Option<Vec<u8>>,
+    report: Report,
+    at: usize,
+    ended: bool,
+    _turn: Option<Turn>,
+}
+
+impl Iterator for Pieces {
+    type Item = Result<Bytes, std::convert::Infallible>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.ended {
+            return None;
+        }
+        let mut out = self.head.take().unwrap_or_default();
+        let end = (self.at + LINES_PER_PIECE).min(self.report.len());
+        for i in self.at..end {
+            if i > 0 {
+                out.push(b',');
+            }
+            if let Some(line) = self.report.get(i) {
+                // Into memory: cannot fail.
+                let _ = serde_json::to_writer(&mut out, &line_view(line));
+            }
+        }
+        self.at = end;
+        if end == self.report.len() {
+            out.extend_from_slice(b"]}");
+            self.ended = true;
+        }
+        Some(Ok(Bytes::from(out)))
+    }
+}
+
+fn line_view(line: ReportLine<'_>) -> LineView<'_> {
+    LineView {
+        row: line.row,
+        outcome: line.outcome.as_str(),
+        field: line.field,
+        message: line.message,
+    }
+}
+
+/// An answer of `status` with `head` and then the lines of `report` as
+/// `rows`.
+fn report_answer(
+    status: StatusCode,
+    head: &impl Serialize,
+    report: Report,
+    turn: Option<Turn>,
+) -> Response {
+    let mut start = serde_json::to_vec(head).unwrap_or_else(|_| b"{}".to_vec());
+    // The object stays open for its rows.
+    start.pop();
+    if start.len() > 1 {
+        start.push(b',');
+    }
+    start.extend_from_slice(b"\"rows\":[");
+    let pieces = Pieces {
+        head: Some(start),
+        report,
+        at: 0,
+        ended: false,
+        _turn: turn,
+    };
+    let mut response = Response::new(Body::from_stream(futures_util::stream::iter(pieces)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
 /// The 422 of an all-or-nothing import with invalid rows: the error, and
 /// the report saying which rows.
-fn refused(plan: &Plan) -> Response {
-    let counts: ImportCounts = plan.counts().into();
-    let body = serde_json::json!({
+fn refused(report: Report, turn: Option<Turn>) -> Response {
+    let counts: ImportCounts = report.counts().into();
+    let head = serde_json::json!({
         "error": {
             "code": "import_invalid",
             "message": format!(
@@ -159,39 +268,55 @@ fn refused(plan: &Plan) -> Response {
             "field": "file",
         },
         "counts": counts,
-        "rows": plan.reports().map(ImportRowView::from).collect::<Vec<_>>(),
     });
-    (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+    report_answer(StatusCode::UNPROCESSABLE_ENTITY, &head, report, turn)
+}
+
+/// A size as people read it.
+fn size(bytes: usize) -> String {
+    const MB: usize = 1024 * 1024;
+    if bytes >= MB && bytes.is_multiple_of(MB) {
+        format!("{} MB", bytes / MB)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// The 413 of a file above the configured limit, for the API and the
+/// console alike.
+pub fn file_too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "file_too_large",
+        format!("a file to import holds at most {}", size(limit)),
+    )
+    .with_field("file")
 }
 
 /// Reads the uploaded file, refusing what is too large (413) or of another
-/// kind (415).
+/// kind (415). The file is read into one buffer of the size the request
+/// declares (or the limit), a piece at a time as it comes.
 pub async fn read_upload(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(FileKind, Vec<u8>), ApiError> {
     let limit = state.config.import_max_bytes;
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "file_too_large",
-            format!(
-                "a file to import holds at most {} MB",
-                limit / (1024 * 1024)
-            ),
-        )
-        .with_field("file")
-    };
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
-        return Err(too_large());
+        return Err(file_too_large(limit));
     }
-    let bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| too_large())?;
+    let mut bytes = portier_store::import::file_buffer(declared.unwrap_or(limit));
+    let mut pieces = body.into_data_stream();
+    while let Some(piece) = pieces.next().await {
+        let piece = piece.map_err(|_| file_too_large(limit))?;
+        if bytes.len() + piece.len() > limit {
+            return Err(file_too_large(limit));
+        }
+        bytes.extend_from_slice(&piece);
+    }
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
@@ -203,7 +328,7 @@ pub async fn read_upload(
         )
         .with_field("file")
     })?;
-    Ok((kind, bytes.to_vec()))
+    Ok((kind, bytes))
 }
 
 /// Import members from a file.
@@ -229,6 +354,12 @@ pub async fn read_upload(
 /// larger files run as a job committing in chunks (202, follow
 /// `GET …/imports/{job_id}`). `invite=false` holds the invitations back, to
 /// send with `POST …/imports/{id}/invitations`. Needs `members.invite`.
+///
+/// A file holds at most the configured number of bytes
+/// (`PORTIER_IMPORT_MAX_BYTES`, 20 MB; 413 `file_too_large` beyond). An
+/// organization has one large import (a file above 1 MB, or a job) under
+/// way at a time: another large file meanwhile is refused (409
+/// `import_running`).
 #[utoipa::path(post, operation_id = "members_import", path = "/organizations/{org}/members/import", tag = "members",
     params(("org" = uuid::Uuid, Path, description = "The organization's id"),
         ("dry_run" = Option<bool>, Query, description = "Only report what would happen (default true)"),
@@ -243,7 +374,10 @@ pub async fn read_upload(
         (status = 200, body = ImportReport, description = "The report of the dry run, or of the import done at once"),
         (status = 202, body = ImportQueued, description = "A large file: the import runs as a job"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "Another large import of this organization is under way"),
+        (status = 413, body = ErrorBody, description = "The file is larger than the configured limit"),
+        (status = 415, body = ErrorBody),
         (status = 422, body = ErrorBody, description = "The file cannot be read, or rows are invalid (with the report)"),
     ))]
 pub async fn import(
@@ -264,19 +398,42 @@ pub async fn import(
         None => None,
     };
     let (kind, source) = read_upload(&state, &headers, body).await?;
-    let table = portier_core::import::read(kind, &source)?;
-    let rows = table.rows.len();
-    let plan = portier_store::import::plan(&state.store, &org, &caller.0, table).await?;
+    let mut turn = state
+        .import_turns
+        .take(&state.store, org.id, source.len())
+        .await?;
+    // The report is answered when it is a dry run's, or a refusal's.
+    let keep_report = dry_run || !skip_invalid;
+    let mut report = Report::default();
+    let checked =
+        portier_store::import::check(&state.store, &org, &caller.0, kind, &source, |line| {
+            if keep_report {
+                report.push(line);
+            }
+        })
+        .await?;
+    let ignored = checked.columns.ignored();
     if dry_run {
-        return Ok(Json(ImportReport {
+        drop(source);
+        if let Some(t) = turn.as_mut() {
+            t.checked();
+        }
+        let head = ReportHead {
             dry_run: true,
             import_id: None,
-            counts: plan.counts().into(),
-            ignored_columns: plan.columns.ignored(),
-            rows: plan.reports().map(ImportRowView::from).collect(),
-        })
-        .into_response());
+            counts: checked.counts.into(),
+            ignored_columns: &ignored,
+        };
+        return Ok(report_answer(StatusCode::OK, &head, report, turn));
     }
+    if !skip_invalid && checked.counts.invalid > 0 {
+        drop(source);
+        if let Some(t) = turn.as_mut() {
+            t.checked();
+        }
+        return Ok(refused(report, turn));
+    }
+    drop(report);
     let request = portier_store::import::Request {
         file_name,
         kind,
@@ -285,17 +442,14 @@ pub async fn import(
         skip_invalid,
     };
     let origin = Origin::now(client);
-    if rows > state.config.import_sync_rows {
-        if !skip_invalid && plan.counts().invalid > 0 {
-            return Ok(refused(&plan));
-        }
+    if checked.rows() > state.config.import_sync_rows as u64 {
         let id = portier_store::import::enqueue(
             &state.store,
             &org,
             &caller.0,
             &request,
-            &plan,
-            "running",
+            checked.rows(),
+            Waiting::ToRun,
             &origin,
         )
         .await?;
@@ -314,39 +468,46 @@ pub async fn import(
         }
         return Ok(response);
     }
-    let ignored = plan.columns.ignored();
-    match portier_store::import::run_now(
+    let mut report = Report::default();
+    let import = portier_store::import::run_now(
         &state.store,
         &org,
         &caller.0,
         &request,
-        plan,
+        checked.rows(),
         &state.config.lifecycle,
         &origin,
+        |line| report.push(line),
     )
-    .await?
-    {
-        Err(portier_store::import::Refused(plan)) => Ok(refused(&plan)),
-        Ok((import, plan)) => Ok(Json(ImportReport {
-            dry_run: false,
-            import_id: Some(import.id),
-            counts: import.counts.into(),
-            ignored_columns: ignored,
-            rows: plan.reports().map(ImportRowView::from).collect(),
-        })
-        .into_response()),
+    .await?;
+    drop(request);
+    if let Some(t) = turn.as_mut() {
+        t.checked();
     }
+    let head = ReportHead {
+        dry_run: false,
+        import_id: Some(import.id),
+        counts: import.counts.into(),
+        ignored_columns: &ignored,
+    };
+    Ok(report_answer(StatusCode::OK, &head, report, turn))
 }
+
+/// The most report lines one answer holds (docs/IMPORTS.md#reports).
+const REPORT_PAGE: i64 = 100_000;
 
 /// One import: its state, progress, counts and report so far.
 ///
-/// `outcome` narrows the report to one outcome (`invalid`, say); `limit`
-/// (default 100,000) bounds it. Needs `members.read`.
+/// The report comes a page at a time, in the order of the file: `limit`
+/// lines (1 to 100,000, the default), from the row after `cursor` (the
+/// `next_cursor` of the previous page); `outcome` narrows it to one
+/// outcome (`invalid`, say). Needs `members.read`.
 #[utoipa::path(get, operation_id = "imports_get", path = "/organizations/{org}/imports/{id}", tag = "members",
     params(("org" = uuid::Uuid, Path, description = "The organization's id"),
         ("id" = uuid::Uuid, Path, description = "The import's id"),
         ("outcome" = Option<String>, Query, description = "new, reused, already_member or invalid"),
-        ("limit" = Option<i64>, Query, description = "At most this many report rows (1 to 1,048,575; default 100,000)")),
+        ("limit" = Option<i64>, Query, description = "At most this many report rows (1 to 100,000; default 100,000)"),
+        ("cursor" = Option<u64>, Query, description = "Only the rows after this one: the next_cursor of the previous page")),
     responses(
         (status = 200, body = ImportView),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -371,20 +532,38 @@ pub async fn get_one(
         })?),
     };
     let limit = match q.get("limit") {
-        None => 100_000,
+        None => REPORT_PAGE,
         Some(l) => l
             .parse::<i64>()
             .ok()
-            .filter(|l| (1..=portier_core::import::MAX_ROWS as i64).contains(l))
+            .filter(|l| (1..=REPORT_PAGE).contains(l))
             .ok_or_else(|| {
-                portier_core::FieldError::new("limit", "invalid", "a number from 1 to 1048575")
+                portier_core::FieldError::new("limit", "invalid", "a number from 1 to 100000")
             })?,
+    };
+    let cursor = match q.get("cursor") {
+        None => 0,
+        Some(c) => c.parse::<u64>().map_err(|_| {
+            portier_core::FieldError::new(
+                "cursor",
+                "invalid",
+                "the next_cursor of the previous page",
+            )
+        })?,
     };
     let import = portier_store::import::get(&state.store, org.id, id)
         .await?
         .ok_or_else(|| ApiError::from(portier_core::Error::NotFound { what: "import" }))?;
-    let rows = portier_store::import::report(&state.store, id, outcome, limit).await?;
-    Ok(Json(ImportView::of(import, &rows)))
+    // One more than the page, to know whether another follows.
+    let mut rows =
+        portier_store::import::report(&state.store, id, outcome, cursor, limit + 1).await?;
+    let next_cursor = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| r.row)
+    } else {
+        None
+    };
+    Ok(Json(ImportView::of(import, &rows, next_cursor)))
 }
 
 /// The organization's imports, newest first (without their reports).
@@ -406,7 +585,7 @@ pub async fn list(
     Ok(Json(
         imports
             .into_iter()
-            .map(|i| ImportView::of(i, &[]))
+            .map(|i| ImportView::of(i, &[], None))
             .collect(),
     ))
 }

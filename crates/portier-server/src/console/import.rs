@@ -1,6 +1,7 @@
-//! Importing and exporting an organization's members in the console
-//! (issue 9): upload a CSV or XLSX file, read its dry-run report, confirm
-//! it and follow the job; choose a format and download the members.
+//! Importing and exporting an organization's members in the console:
+//! upload a CSV or XLSX file, read its dry-run report, confirm it and
+//! follow the job; choose a format and download the members
+//! (docs/IMPORTS.md).
 
 use std::collections::HashMap;
 
@@ -15,7 +16,7 @@ use portier_core::import::FileKind;
 use portier_core::organizations::Organization;
 use portier_core::rights::{MembersInvite, MembersRead};
 use portier_store::audit::Origin;
-use portier_store::import::{Import, Outcome, RowReport};
+use portier_store::import::{Import, Outcome, Report, RowReport, Waiting};
 use uuid::Uuid;
 
 use super::org::{NavLink, OrgContext, Problem, Refusal, Section, org_context};
@@ -127,7 +128,7 @@ async fn import_page(
                 counts: i.counts.into(),
             })
             .collect(),
-        max_mb: state.config.import_max_bytes / (1024 * 1024),
+        max_mb: state.config.import_max_bytes.div_ceil(1024 * 1024),
         problem,
     })
 }
@@ -167,23 +168,15 @@ fn file_refusal(status: StatusCode, code: &str, message: String) -> ApiError {
     ApiError::new(status, code, message).with_field("file")
 }
 
-/// Reads the form, the file up to `import_max_bytes`.
+/// Reads the form, the file up to `import_max_bytes` (into one buffer of
+/// the size the request declares).
 async fn read_form(
     state: &AppState,
     headers: &HeaderMap,
     mut form: Multipart,
 ) -> Result<Upload, ApiError> {
     let limit = state.config.import_max_bytes;
-    let too_large = || {
-        file_refusal(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "file_too_large",
-            format!(
-                "a file to import holds at most {} MB",
-                limit / (1024 * 1024)
-            ),
-        )
-    };
+    let too_large = || crate::api::import::file_too_large(limit);
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
@@ -201,7 +194,7 @@ async fn read_form(
     let mut upload = Upload {
         file_name: None,
         content_type: None,
-        bytes: Vec::new(),
+        bytes: portier_store::import::file_buffer(declared.unwrap_or(limit).min(limit)),
         invite: false,
         skip_invalid: false,
     };
@@ -282,9 +275,20 @@ async fn upload(
             .as_deref()
             .map(|n| n.chars().take(200).collect::<String>());
         let file_name = portier_core::accounts::profile_text("file", file_name.as_deref(), 200)?;
-        let table = portier_core::import::read(kind, &upload.bytes)?;
-        let plan =
-            portier_store::import::plan(&state.store, &ctx.org, &ctx.principal, table).await?;
+        let _turn = state
+            .import_turns
+            .take(&state.store, ctx.org.id, upload.bytes.len())
+            .await?;
+        let mut report = Report::default();
+        let checked = portier_store::import::check(
+            &state.store,
+            &ctx.org,
+            &ctx.principal,
+            kind,
+            &upload.bytes,
+            |line| report.push(line),
+        )
+        .await?;
         let request = portier_store::import::Request {
             file_name,
             kind,
@@ -297,8 +301,8 @@ async fn upload(
             &ctx.org,
             &ctx.principal,
             &request,
-            &plan,
-            "planned",
+            checked.rows(),
+            Waiting::ForConfirmation(&report),
             &Origin::now(client),
         )
         .await?;
@@ -404,7 +408,7 @@ async fn show_import(
     let rows = if import.state == "running" {
         Vec::new()
     } else {
-        match portier_store::import::report(&state.store, import.id, None, REPORT_ROWS).await {
+        match portier_store::import::report(&state.store, import.id, None, 0, REPORT_ROWS).await {
             Ok(rows) => rows,
             Err(e) => return ApiError::from(e).into_response(),
         }
