@@ -288,8 +288,13 @@ impl Store {
             .pragma("mmap_size", "1073741824");
         // One writer: SQLite serializes writes anyway, and a single connection
         // turns lock contention into an orderly queue. A connection to a
-        // local file cannot go stale, so none is pinged.
-        let write = Pool::connect(options.clone(), Settings::new(1)).await?;
+        // local file cannot go stale, so none is pinged. The writer reads
+        // without the memory map: a large import touches nearly every page
+        // of the database, and every page mapped in counted as the server's
+        // resident memory (432 MiB after half a million members), at no
+        // gain in speed (docs/IMPORTS.md#memory).
+        let write =
+            Pool::connect(options.clone().pragma("mmap_size", "0"), Settings::new(1)).await?;
         // Rows cross from SQLite's thread to the reader in a channel: a
         // large one lets a long read (an export) hand them over in bursts
         // rather than one wake-up per row. Six readers: an export of a large
