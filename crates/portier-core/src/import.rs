@@ -585,6 +585,11 @@ const MAX_UNPACKED: u64 = 256 * 1024 * 1024;
 /// The most columns a sheet to import may use.
 const MAX_COLUMNS: u32 = 256;
 
+/// The most a workbook's shared strings (the text its cells share, which
+/// the reader holds whole while the sheet is read) may unpack to: a few
+/// times as much memory, for a file far smaller (docs/IMPORTS.md#limits).
+const MAX_SHARED_STRINGS: u64 = 32 * 1024 * 1024;
+
 fn not_xlsx(e: &dyn std::fmt::Display) -> FieldError {
     file_error("xlsx", format!("this is not an XLSX file: {e}"))
 }
@@ -601,6 +606,17 @@ fn open_xlsx(bytes: &[u8]) -> Result<File<'_>, FieldError> {
     for i in 0..archive.len() {
         let entry = archive.by_index_raw(i).map_err(|e| not_xlsx(&e))?;
         unpacked = unpacked.saturating_add(entry.size());
+        if entry.size() > MAX_SHARED_STRINGS
+            && entry
+                .name_raw()
+                .to_ascii_lowercase()
+                .ends_with(b"sharedstrings.xml")
+        {
+            return Err(file_error(
+                "too_large",
+                "the workbook's shared text unpacks to more than 32 MB; export the sheet as CSV",
+            ));
+        }
     }
     if unpacked > MAX_UNPACKED {
         return Err(file_error(
@@ -984,6 +1000,26 @@ mod tests {
         assert!(!err.message.contains('\0'));
         // A column that is not read may hold anything.
         assert!(c.read(&cells(&["a@example.nl", "Jan", "\0"])).is_ok());
+    }
+
+    #[test]
+    fn a_workbook_whose_shared_text_unpacks_beyond_32_mb_is_refused() {
+        use std::io::Write;
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file("xl/sharedStrings.xml", options).unwrap();
+        let megabyte = vec![b' '; 1 << 20];
+        for _ in 0..=(MAX_SHARED_STRINGS >> 20) {
+            zip.write_all(&megabyte).unwrap();
+        }
+        let bytes = zip.finish().unwrap().into_inner();
+        assert!(bytes.len() < 1 << 20, "a small file");
+        let refused = File::open(FileKind::Xlsx, &bytes).err().unwrap();
+        assert_eq!(
+            (refused.field.as_str(), refused.code),
+            ("file", "too_large")
+        );
     }
 
     #[test]
