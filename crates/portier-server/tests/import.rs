@@ -275,11 +275,16 @@ both_backends! {
         setting(&app).await;
         let org = app.org_id.clone();
         let before = members(&app, &org).await;
-        let csv = "email,given_name,family_name,roles,status\r\nnew1@example.nl,Nina,Nieuw,member,\r\nnew2@example.nl,Noor,Nieuw,,deactivated\r\nelders@example.nl,,,,\r\n";
+        let csv = "email,given_name,family_name,roles,status,phone\r\nnew1@example.nl,Nina,Nieuw,member,,020 555 0101\r\nnew2@example.nl,Noor,Nieuw,,deactivated,\r\nelders@example.nl,,,,,\r\n";
         let (status, report) = upload(&app, &org, "?dry_run=false", "text/csv", csv.as_bytes().to_vec()).await;
         assert_eq!(status, 200, "{report}");
         assert_eq!(report["counts"], json!({"new": 2, "reused": 1, "already_member": 0, "invalid": 0}));
         assert_eq!(members(&app, &org).await, before + 3);
+        // The number typed is the membership's, never the new account's own.
+        let nina = app.get(&format!("/api/v1/organizations/{org}/members?q=nina")).await.body["items"][0]["account_id"].as_str().unwrap().to_owned();
+        assert_eq!(app.get(&format!("/api/v1/organizations/{org}/members/{nina}")).await.body["phone"], "020 555 0101");
+        let own = portier_store::testing::strings(&app.db.store, "SELECT email FROM accounts WHERE phone IS NOT NULL").await;
+        assert!(own.is_empty(), "{own:?}");
         let invited = portier_store::testing::strings(&app.db.store, "SELECT to_address FROM mail_outbox WHERE kind = 'invitation' ORDER BY to_address").await;
         assert!(invited.contains(&"new1@example.nl".to_owned()) && !invited.contains(&"new2@example.nl".to_owned()), "{invited:?}");
         // The same file again: everyone is a member already.
@@ -329,6 +334,13 @@ both_backends! {
         let csv = "E-mail;BIG-nummer;Personeelsnummer\r\nEVA@example.nl;19061234501;P-0042\r\n";
         let (status, report) = upload(&app, &child, "", "text/csv", csv.into()).await;
         assert_eq!((status, outcome(&report, 2)), (200, ("reused", None)), "{report}");
+        // An account without a number gets none from a file: the number is
+        // the person's everywhere (docs/RULES.md#registrations).
+        app.add_member(json!({"email": "jan@example.nl"})).await;
+        let csv = "E-mail;BIG-nummer\r\njan@example.nl;19061234501\r\nnieuw@example.nl;19061234501\r\n";
+        let (status, report) = upload(&app, &child, "", "text/csv", csv.into()).await;
+        assert_eq!((status, outcome(&report, 2)), (200, ("invalid", Some("BIG-nummer"))), "{report}");
+        assert_eq!(outcome(&report, 3), ("new", None), "a new account's number is recorded: {report}");
     }
 
     async fn an_export_imported_into_an_empty_organization_exports_the_same(db) {

@@ -834,12 +834,22 @@ pub async fn update_profile(
 
 /// The accounts of these addresses (those that have one), with one
 /// statement per few thousand addresses.
-pub(crate) async fn by_emails(tx: &mut Tx, emails: &[&str]) -> Result<Vec<Account>> {
+///
+/// With `hold` (rows about to be written), PostgreSQL holds the accounts
+/// (FOR SHARE) until the commit, as `find_or_create` does: one whose address
+/// another organization is changing is waited for, and is not found if its
+/// address changed; its row then makes an account of its own.
+pub(crate) async fn by_emails(tx: &mut Tx, emails: &[&str], hold: bool) -> Result<Vec<Account>> {
+    let lock = if hold && tx.backend() == crate::Backend::Postgres {
+        " FOR SHARE"
+    } else {
+        ""
+    };
     let mut out = Vec::with_capacity(emails.len());
     for chunk in emails.chunks(2000) {
         let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
-            "{}({})",
+            "{}({}){lock}",
             select_accounts!("WHERE email IN "),
             marks.join(", ")
         );

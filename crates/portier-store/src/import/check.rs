@@ -344,19 +344,22 @@ impl Checker {
 /// Decides, for the rows still to write, between a new account, an account
 /// reused and a member already, and refuses what the database forbids: a
 /// staff code another member holds, a registration number other than the
-/// one recorded, a missing number that a role needs.
+/// one recorded, a missing number that a role needs. `hold`, when the rows
+/// are about to be written: the accounts reused are held until the commit
+/// (see `accounts::by_emails`).
 pub(super) async fn look_up(
     tx: &mut Tx,
     org: &Organization,
     columns: &Columns,
     rows: &mut [Planned],
+    hold: bool,
 ) -> Result<()> {
     let emails: Vec<&str> = rows
         .iter()
         .filter_map(|p| p.item.as_ref())
         .map(|i| i.member.email.as_str())
         .collect();
-    let accounts: HashMap<String, Account> = crate::accounts::by_emails(tx, &emails)
+    let accounts: HashMap<String, Account> = crate::accounts::by_emails(tx, &emails, hold)
         .await?
         .into_iter()
         .map(|a| (a.email.as_str().to_owned(), a))
@@ -462,6 +465,18 @@ fn judge(
     }
     let recorded = account.and_then(|a| registered.get(&a.id.0));
     match (recorded, item.member.registration.as_ref()) {
+        // A number is the person's in every organization they belong to:
+        // an import records one only for an account it creates
+        // (docs/RULES.md#registrations).
+        (None, Some(_)) if account.is_some() => {
+            return Err((
+                Column::RegistrationNumber,
+                format!(
+                    "{} already has an account, and their registration number is recorded by a platform operator or by someone who manages all their organizations",
+                    item.member.email
+                ),
+            ));
+        }
         (Some(r), Some(g)) if *r != g.number => {
             return Err((
                 Column::RegistrationNumber,
@@ -611,7 +626,7 @@ pub async fn check(
         if rows.is_empty() {
             break;
         }
-        look_up(&mut tx, org, pass.columns(), &mut rows).await?;
+        look_up(&mut tx, org, pass.columns(), &mut rows, false).await?;
         for p in &rows {
             counts.add(p.report.outcome);
             line(&p.report);

@@ -372,7 +372,7 @@ pub async fn run_job(
                 if rows.is_empty() {
                     break;
                 }
-                look_up(&mut tx, org, pass.columns(), &mut rows).await?;
+                look_up(&mut tx, org, pass.columns(), &mut rows, false).await?;
                 for p in rows.iter().filter(|p| p.report.outcome == Outcome::Invalid) {
                     invalid.push(&p.report);
                 }

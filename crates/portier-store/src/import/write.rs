@@ -40,7 +40,7 @@ async fn write(
     lifecycle: &Lifecycle,
     origin: &Origin,
 ) -> Result<()> {
-    look_up(tx, org, columns, rows).await?;
+    look_up(tx, org, columns, rows, true).await?;
     // New accounts, unless another transaction created one meanwhile.
     let fresh: Vec<Account> = rows
         .iter()
@@ -50,8 +50,10 @@ async fn write(
             id: AccountId::new(),
             email: i.member.email.clone(),
             name: i.member.name.clone(),
-            phone: i.member.phone.clone(),
-            mobile: i.member.mobile.clone(),
+            // The numbers typed are the membership's, not the person's own
+            // (docs/RULES.md#shared-accounts).
+            phone: None,
+            mobile: None,
             locale: None,
             status: AccountStatus::Invited,
             disabled: false,
