@@ -15,18 +15,10 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::browser::{Page, browser};
-use common::people::{Reach, TARGETS, Verdict, email_of, targets, verdict};
+use common::people::{PERSONAS, Reach, TARGETS, Verdict, email_of, targets, verdict};
 use common::{GOOD, TestApp};
 use portier_store::both_backends;
 use serde_json::json;
-
-const PERSONAS: [&str; 5] = [
-    "admin",
-    "user-manager",
-    "member",
-    "signed-out",
-    "foreign admin",
-];
 
 /// One page or form: its method and route as its router declares it, the
 /// path and form fields to send (with placeholders), and the status each

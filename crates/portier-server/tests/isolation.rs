@@ -10,19 +10,10 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::people::{Reach, TARGETS, Verdict, targets, verdict};
+use common::people::{PERSONAS, Reach, TARGETS, Verdict, targets, verdict};
 use common::{GOOD, TestApp};
 use portier_store::both_backends;
 use serde_json::{Value, json};
-
-/// The callers, in the order each row's statuses are listed.
-const PERSONAS: [&str; 5] = [
-    "admin",
-    "user-manager",
-    "member",
-    "signed-out",
-    "foreign admin",
-];
 
 /// One operation: its method and path as the OpenAPI document names it,
 /// the path and body to send (with placeholders, see `Fixtures::fill`) and

@@ -6,6 +6,18 @@ use serde_json::json;
 
 use super::{Foreign, TestApp};
 
+/// The callers of the isolation tests, in the order each row's answers are
+/// listed: an administrator of our organization, a user manager there, a
+/// plain member, a signed-out client, and an administrator of another
+/// environment.
+pub const PERSONAS: [&str; 5] = [
+    "admin",
+    "user-manager",
+    "member",
+    "signed-out",
+    "foreign admin",
+];
+
 /// What a route that acts on one person reaches.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Reach {
