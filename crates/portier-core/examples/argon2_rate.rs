@@ -1,10 +1,13 @@
 //! Raw Argon2id verifications per second with Portier's parameters, on every
-//! core: the physical limit of password sign-in on this machine (DESIGN §7).
+//! core: the physical limit of password sign-in on this machine
+//! (docs/RULES.md#password-hashing).
 //! `cargo run --release -p portier-core --example argon2_rate [seconds]`
 
 use std::time::{Duration, Instant};
 
-use portier_core::passwords::{Password, PasswordPolicy, hash_password, verify_password};
+use portier_core::passwords::{
+    Argon2Memory, Password, PasswordPolicy, hash_password, verify_password_with,
+};
 
 fn main() {
     let seconds: u64 = std::env::args()
@@ -23,9 +26,12 @@ fn main() {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
+                    // Each thread keeps its working memory, as the server's
+                    // hashing threads do under load.
+                    let mut memory = Argon2Memory::default();
                     let mut n = 0u64;
                     while Instant::now() < until {
-                        assert!(verify_password(&hash, "Kw8!vLp2#rTq"));
+                        assert!(verify_password_with(&hash, "Kw8!vLp2#rTq", &mut memory));
                         n += 1;
                     }
                     n
