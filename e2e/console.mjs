@@ -5,27 +5,28 @@
 // Dutch; a screenshot of each page lands in $OUT.
 //
 // The flows: the bootstrapped administrator activates from the mail (a weak
-// password refused with its reasons), lands on the dashboard, signs out,
-// signs in (a wrong password refused), switches the language, and chooses a
-// new password with a reset link from the mail. Then User Management (issue
-// 5's "done when"): the administrator adds a user with a role that needs a
-// BIG number (refused without it, accepted with it), the new user activates
-// from the mail and signs in, the administrator changes the user's role,
-// deactivates, reactivates and removes them, and the audit log shows each
-// step. Then two-step verification (issue 6): the administrator sets up an
-// authenticator app (its code computed here, RFC 6238), keeps the recovery
-// codes, signs out, signs in with a code, and again with a recovery code;
-// then adds a passkey (Chromium's virtual authenticator, through the
-// DevTools protocol, stands in for a fingerprint reader), signs in with the
-// password and the passkey, and with the passkey alone. Portfolios (issue
-// 7): a portfolio type and a role that allows it, a user added with a
-// portfolio (a start on a month's last day warned about before saving),
-// deactivated and reactivated on its page, the overview's chart of the last
-// 24 months, and removal asking what becomes of the portfolio. Sign-up
-// (issue 8): a person signs up from the sign-in page, confirms the address
-// from the mail, starts their own environment and claims a domain for it;
-// then adds the first environment's administrator, whose sign-in it may not
-// touch (the page says why), and opens an address no form may hold.
+// password refused with its reasons), lands on the dashboard, signs out, signs
+// in (a wrong password refused), switches the language, and chooses a new
+// password with a reset link from the mail. Then User Management
+// (docs/RULES.md#adding-members): the administrator adds a user with a role
+// that needs a BIG number (refused without it, accepted with it), the new user
+// activates from the mail and signs in, the administrator changes the user's
+// role, deactivates, reactivates and removes them, and the audit log shows each
+// step. Then two-step verification (docs/RULES.md#two-step-verification): the
+// administrator sets up an authenticator app (its code computed here, RFC
+// 6238), keeps the recovery codes, signs out, signs in with a code, and again
+// with a recovery code; then adds a passkey (Chromium's virtual authenticator,
+// through the DevTools protocol, stands in for a fingerprint reader), signs in
+// with the password and the passkey, and with the passkey alone. Portfolios
+// (docs/PORTFOLIOS.md): a portfolio type and a role that allows it, a user
+// added with a portfolio (a start on a month's last day warned about before
+// saving), deactivated and reactivated on its page, the overview's chart of the
+// last 24 months, and removal asking what becomes of the portfolio. Sign-up
+// (docs/RULES.md#self-sign-up-and-e-mail-domains): a person signs up from the
+// sign-in page, confirms the address from the mail, starts their own
+// environment and claims a domain for it; then adds the first environment's
+// administrator, whose sign-in it may not touch (the page says why), and opens
+// an address no form may hold.
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -448,8 +449,9 @@ async function portfolios(page, lang) {
   await page.getByRole("button", { name: t.saveRole, exact: true }).click();
   await page.getByText(t.roleCreated).waitFor();
 
-  // Added with a portfolio, last (seed 000). Starting on a month's last day
-  // is said before saving; another date is saved without a word.
+  // Added with a portfolio, last (docs/RULES.md#adding-members). Starting on a
+  // month's last day is said before saving; another date is saved without a
+  // word.
   await page.getByRole("link", { name: t.usersNav, exact: true }).click();
   await page.getByRole("link", { name: t.addUser }).click();
   await page.getByRole("checkbox", { name: t.resident }).check();
@@ -495,9 +497,9 @@ async function portfolios(page, lang) {
   await page.getByText(t.removed).waitFor();
 }
 
-// Issue 9: a spreadsheet of people (Dutch headers, a semicolon between
-// cells, as Dutch Excel saves it) checked first, its report read, then
-// imported; the members exported again, as CSV and as XLSX.
+// Imports (docs/IMPORTS.md): a spreadsheet of people (Dutch headers, a
+// semicolon between cells, as Dutch Excel saves it) checked first, its report
+// read, then imported; the members exported again, as CSV and as XLSX.
 async function importExport(page, lang) {
   const t = TEXT[lang];
   await page.getByRole("link", { name: t.usersNav, exact: true }).click();
@@ -539,7 +541,8 @@ async function signUp(browser, lang) {
   const context = await browser.newContext({ locale: t.browser, viewport: { width: 1100, height: 800 } });
   const page = await context.newPage();
   // From the sign-in page: an address at a shared provider starts its own
-  // environment (seed 003), after the address is confirmed.
+  // environment (docs/RULES.md#self-sign-up-and-e-mail-domains), after the
+  // address is confirmed.
   await page.goto(`${base}/login`);
   await page.getByRole("link", { name: t.signUpLink }).click();
   await page.getByRole("heading", { name: t.signUp, level: 1 }).waitFor();
@@ -704,7 +707,8 @@ async function userManagement(browser, page, lang) {
   await page.getByRole("heading", { name: t.users, level: 1 }).waitFor();
   await screenshot(page, lang, "users");
 
-  // A role that needs a BIG number (seed 000), defined in Roles and permissions.
+  // A role that needs a BIG number (docs/RULES.md#professional-registrations),
+  // defined in Roles and permissions.
   await page.getByRole("link", { name: t.rolesNav, exact: true }).click();
   await page.getByRole("link", { name: t.newRole }).click();
   assert.ok(!(await page.getByText("admins.manage").isVisible()), "a content role is not offered Portier's permissions");

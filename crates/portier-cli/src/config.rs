@@ -1,7 +1,7 @@
 //! Configuration: command-line flags, then environment variables, then
-//! `portier.toml`, then defaults (DESIGN §4: the environment wins over the
-//! file). Every value is checked here, at start, with an error that names the
-//! setting.
+//! `portier.toml`, then defaults (README.md#configuration: the environment
+//! wins over the file). Every value is checked here, at start, with an error
+//! that names the setting.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use portier_core::duration::{format_duration, parse_duration};
-use portier_core::tokens::TokenKind;
+use portier_core::secrets::TokenKind;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]

@@ -50,10 +50,10 @@ enum Command {
         #[command(subcommand)]
         action: MailCommand,
     },
-    /// A person's professional registration (seed 000): members cannot change
-    /// their own number, and administrators only give it once; a platform
-    /// operator sets or corrects it here. Prints the registration as JSON;
-    /// with PORTIER_BIG_REGISTER_URL set, `portier serve` checks it.
+    /// A person's professional registration: members cannot change their
+    /// own number, and administrators only give it once; a platform operator
+    /// sets or corrects it here. Prints the registration as JSON; with
+    /// PORTIER_BIG_REGISTER_URL set, `portier serve` checks it.
     Registration {
         /// The person's e-mail address.
         #[arg(long, value_name = "EMAIL")]
@@ -65,9 +65,9 @@ enum Command {
         #[arg(long, value_name = "NUMBER")]
         number: Option<String>,
     },
-    /// What an organization is billed for (issue 7): per month, the portfolios
-    /// of the organization and those below it that were active on the month's
-    /// last day. Quarterly invoices count the same months; an annually billed
+    /// What an organization is billed for: per month, the portfolios of the
+    /// organization and those below it that were active on the month's last
+    /// day. Quarterly invoices count the same months; an annually billed
     /// organization is not counted monthly.
     Billing {
         /// The organization's id.
@@ -84,8 +84,8 @@ enum Command {
         #[arg(long)]
         csv: bool,
     },
-    /// Export an organization's members (seed 002: labels and staff codes
-    /// included) as CSV (RFC 4180, formula-safe) or JSON, streamed.
+    /// Export an organization's members (labels and staff codes included)
+    /// as CSV (RFC 4180, formula-safe) or JSON, streamed.
     Export {
         /// The organization's id.
         #[arg(long, value_name = "ID")]
@@ -512,7 +512,7 @@ async fn export(
     output: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     let ExportOptions { children, bom, .. } = how;
-    let columns = portier_server::api::export::Selection::parse(how.columns)
+    let columns = portier_server::service::export::Selection::parse(how.columns)
         .map_err(|e| anyhow::anyhow!("--columns: {}", e.message))?;
     use portier_core::export::Format;
     use std::io::Write;
@@ -537,7 +537,7 @@ async fn export(
         &Origin::now(None),
     )
     .await?;
-    use portier_server::api::export::{Cells, Text, closing, opening, start, write_xlsx};
+    use portier_server::service::export::{Cells, Text, closing, opening, start, write_xlsx};
     let columns = std::sync::Arc::new(columns);
     if format == Format::Xlsx {
         let (rx, reading) = start(&store, &org, children, Cells::batches(&columns));

@@ -208,7 +208,8 @@ async fn get(base: &str, path: &str, token: &str) -> (u16, Value) {
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
-/// The issue's "done when", walked through as a new user would.
+/// From a fresh install to a first API call, walked through as a new user
+/// would (README.md#set-up).
 async fn a_newcomer_serves_bootstraps_and_calls_the_api(db_url: Option<&str>) {
     let dir = Scratch::new();
     let mut node = Node::start(&dir.0, db_url);
@@ -529,8 +530,9 @@ fn migrate_applies_the_schema_and_exits() {
     assert!(out.status.success(), "migrating twice is harmless");
 }
 
-/// seed 000: only a platform operator changes a person's registration
-/// number, with `portier registration`; a bad number names its flag.
+/// Only a platform operator changes a person's registration number, with
+/// `portier registration` (docs/RULES.md#professional-registrations); a bad
+/// number names its flag.
 #[test]
 fn an_operator_sets_and_shows_a_registration_number() {
     let dir = Scratch::new();
@@ -773,8 +775,9 @@ async fn operators_replace_mail_templates_in_the_data_directory() {
     );
 }
 
-/// Issue 7's report for finance through the real binary: a portfolio given
-/// through a running node's API, then `portier billing` in text and CSV.
+/// The billing report for finance (docs/PORTFOLIOS.md#billing) through the
+/// real binary: a portfolio given through a running node's API, then
+/// `portier billing` in text and CSV.
 #[tokio::test]
 async fn an_operator_prints_the_billing_report_for_finance() {
     let dir = Scratch::new();
@@ -854,8 +857,9 @@ async fn an_operator_prints_the_billing_report_for_finance() {
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("--org"));
 }
 
-/// Issue 9's export through the real binary: members added through a
-/// running node's API, then `portier export` as CSV to a file and as JSON.
+/// The export (docs/RULES.md#export) through the real binary: members added
+/// through a running node's API, then `portier export` as CSV to a file and
+/// as JSON.
 #[tokio::test]
 async fn an_operator_exports_the_members() {
     let dir = Scratch::new();
@@ -920,10 +924,10 @@ async fn count(store: &portier_store::Store, sql: &'static str) -> i64 {
         .unwrap()
 }
 
-/// Issue 9: the server killed (SIGKILL) in the middle of an import job
-/// leaves whole chunks, each with its memberships, roles, search terms,
-/// audit events and report lines, never half a member; a node started
-/// again resumes the job where the last commit stopped.
+/// The server killed (SIGKILL) in the middle of an import job leaves whole
+/// chunks, each with its memberships, roles, search terms, audit events and
+/// report lines, never half a member; a node started again resumes the job
+/// where the last commit stopped (docs/IMPORTS.md#writing).
 async fn an_import_killed_half_way_leaves_whole_chunks_and_resumes(db_url: Option<&str>) {
     let dir = Scratch::new();
     let boot = bootstrap(&dir.0, db_url, "Ziekenhuis West", "beheer@example.nl");
@@ -1030,8 +1034,8 @@ async fn an_import_killed_half_way_on_postgresql() {
     an_import_killed_half_way_leaves_whole_chunks_and_resumes(Some(&url)).await;
 }
 
-/// Issue 9 at the command line: `portier import` reports a dry run, then
-/// imports with --apply.
+/// Imports at the command line (docs/IMPORTS.md#reports): `portier import`
+/// reports a dry run, then imports with --apply.
 #[tokio::test]
 async fn an_operator_imports_a_file() {
     let dir = Scratch::new();

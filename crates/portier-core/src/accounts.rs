@@ -1,6 +1,6 @@
-//! Accounts: one per person, platform-wide, keyed by normalized e-mail (seed 000).
-//! The name follows seed 004's form: salutation, given name, infix (the Dutch
-//! *tussenvoegsel*, "van der") and family name.
+//! Accounts: one per person, platform-wide, keyed by normalized e-mail
+//! (docs/RULES.md#shared-accounts). The name has four parts: salutation,
+//! given name, infix (the Dutch *tussenvoegsel*, "van der") and family name.
 
 use serde::{Deserialize, Serialize};
 
@@ -35,8 +35,8 @@ impl AccountStatus {
     }
 }
 
-/// A person's name as seed 004's form asks for it. Every part is optional until
-/// the person completes it at activation.
+/// A person's name in the four parts the add-user form asks for. Every part
+/// is optional until the person completes it at activation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonName {
     pub salutation: Option<String>,
@@ -128,7 +128,8 @@ pub struct Account {
     pub mobile: Option<String>,
     pub locale: Option<Locale>,
     pub status: AccountStatus,
-    /// Set by a platform operator to lock the account out everywhere (DESIGN §1).
+    /// Set by a platform operator to lock the account out everywhere
+    /// (docs/RULES.md#signing-in-and-sessions).
     pub disabled: bool,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }

@@ -1,8 +1,8 @@
 //! The audit trail: every change records who did it, what, to what, in which
-//! organization, the values before and after, when and from where (DESIGN §1;
-//! seed 004: changes must be attributable to a person). Events are append-only
-//! and hash-chained: each event's hash covers the previous hash, so editing or
-//! deleting a stored event breaks every hash after it.
+//! organization, the values before and after, when and from where, so that
+//! every change can be traced to a person (docs/RULES.md#audit-trail). Events
+//! are append-only and hash-chained: each event's hash covers the previous
+//! hash, so editing or deleting a stored event breaks every hash after it.
 //!
 //! An environment has [`LANES`] chains side by side. A transaction appends to
 //! one of them, and holds that chain's head until it commits; with a single

@@ -1,8 +1,9 @@
-//! E-mail domains and self sign-up (issue 8; seed 003): a person who signs
-//! up with an address at a domain an environment has proven joins that
-//! environment without rights; shared mail providers never count, and no
-//! one can claim them; otherwise the person starts an environment of their
-//! own and administers it.
+//! E-mail domains and self sign-up
+//! (docs/RULES.md#self-sign-up-and-e-mail-domains): a person who signs up with
+//! an address at a domain an environment has proven joins that environment
+//! without rights; shared mail providers never count, and no one can claim
+//! them; otherwise the person starts an environment of their own and
+//! administers it.
 
 use crate::FieldError;
 use crate::email::Email;

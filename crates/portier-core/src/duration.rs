@@ -1,5 +1,6 @@
 //! Durations as operators write them in configuration: `90s`, `15m`, `1h`, `7d`
-//! (and `2w`). Used for the token lifetimes of DESIGN §4.
+//! (and `2w`). Used for the lifetimes of links and sessions set in the
+//! configuration (`PORTIER_ACTIVATION_TTL`, `PORTIER_RESET_TTL`, …).
 
 use std::time::Duration;
 

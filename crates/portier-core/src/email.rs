@@ -1,7 +1,7 @@
 //! E-mail addresses. An [`Email`] can only be made by [`Email::parse`], which
 //! normalizes (trims, lower-cases, turns the domain into its IDNA ASCII form) and
 //! refuses with a reason a person can act on. One normalized address is one
-//! account (seed 000: "it is recognized by the email address").
+//! account (docs/RULES.md#shared-accounts).
 
 use std::fmt;
 
@@ -114,7 +114,8 @@ const LOCAL_SPECIALS: &str = "!#$%&'*+-/=?^_`{|}~.";
 
 impl Email {
     /// Normalizes and validates. Spaces around the address are removed, not
-    /// refused (seed 004: stray spaces are the most common mistake).
+    /// refused: stray spaces are the most common mistake
+    /// (docs/RULES.md#addresses).
     pub fn parse(raw: &str) -> Result<Email, EmailError> {
         // Zero-width and byte-order marks come along when addresses are pasted.
         let cleaned: String = raw
@@ -178,8 +179,8 @@ impl Email {
     }
 
     /// True for role addresses that several people read (`info@`, `support@` …).
-    /// Seed 004: accounts on a shared address make changes unattributable, so
-    /// Portier accepts them with a warning.
+    /// Accounts on a shared address make changes unattributable, so Portier
+    /// accepts them with a warning (docs/RULES.md#adding-members).
     pub fn is_shared_mailbox(&self) -> bool {
         let local = self.local_part();
         // `info+team@` is still the info mailbox.

@@ -1,8 +1,8 @@
-//! What an export of members holds and how its CSV is written (issue 9;
-//! seed 002: labels and identification codes are included in exports).
-//! RFC 4180, and safe to open in a spreadsheet: a cell that would start a
-//! formula (`=`, `+`, `-`, `@`, a tab or a carriage return) is preceded by
-//! an apostrophe, as OWASP advises against CSV injection.
+//! What an export of members holds and how its CSV is written
+//! (docs/RULES.md#export: labels and staff codes are included). RFC 4180,
+//! and safe to open in a spreadsheet: a cell that would start a formula
+//! (`=`, `+`, `-`, `@`, a tab or a carriage return) is preceded by an
+//! apostrophe, as OWASP advises against CSV injection.
 
 use std::borrow::Cow;
 

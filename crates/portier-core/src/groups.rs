@@ -1,6 +1,6 @@
-//! Groups (seeds 002, 004): members of one organization gathered under a name
-//! (a team), carrying roles that every member of the group holds in that
-//! organization.
+//! Groups (docs/RULES.md#groups): members of one organization gathered under
+//! a name (a team), carrying roles that every member of the group holds in
+//! that organization.
 
 use crate::FieldError;
 use crate::accounts::{multiline_text, profile_text};
@@ -79,8 +79,9 @@ fn parse_role_keys(raw: &[String]) -> Result<Vec<RoleKey>, FieldError> {
 }
 
 /// A group carries content roles only. Administrator rights are given to
-/// people one by one (seed 001: "an overview of all persons who currently
-/// have administrative rights"), so they never arrive unseen through a team.
+/// people one by one, so that the overview of administrators shows everyone
+/// who holds them and they never arrive unseen through a team
+/// (docs/RULES.md#groups).
 pub fn check_roles(roles: &[Role]) -> Result<(), FieldError> {
     match roles.iter().position(|r| r.kind == RoleKind::Admin) {
         None => Ok(()),

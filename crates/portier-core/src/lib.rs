@@ -1,6 +1,7 @@
-//! Portier's domain: the types and rules of DESIGN §1–§2 as plain functions, with no
-//! I/O. Handlers and storage ask this crate what a rule says; they never decide
-//! policy themselves, so the console and the API cannot disagree.
+//! Portier's domain: the types and rules of docs/RULES.md and
+//! docs/PORTFOLIOS.md as plain functions, with no I/O. Handlers and storage
+//! ask this crate what a rule says; they never decide policy themselves, so
+//! the console and the API cannot disagree (docs/ARCHITECTURE.md).
 
 pub mod accounts;
 pub mod audit;
@@ -26,9 +27,9 @@ pub mod resources;
 pub mod rights;
 pub mod roles;
 pub mod search;
+pub mod secrets;
 pub mod sessions;
-pub mod throttle;
-pub mod tokens;
+pub mod throttles;
 pub mod two_factor;
 
 pub use error::{Error, FieldError};

@@ -10,20 +10,24 @@ use crate::locale::Locale;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MailKind {
-    /// The activation link for a new account (seeds 000, 002).
+    /// The activation link for a new account
+    /// (docs/RULES.md#invitations-and-activation).
     Invitation,
     /// An existing, active account was added to another organization.
     Added,
-    /// The password-reset link (seed 002).
+    /// The password-reset link (docs/RULES.md#signing-in-and-sessions).
     PasswordReset,
-    /// A recovery code was used to sign in (issue 6).
+    /// A recovery code was used to sign in (docs/RULES.md#two-step-verification).
     RecoveryCodeUsed,
-    /// An administrator took the person's second factors away (issue 6).
+    /// An administrator took the person's second factors away
+    /// (docs/RULES.md#two-step-verification).
     TwoFactorReset,
-    /// A passkey was added to the person's account (issue 6): if it was not
-    /// them, someone else can now sign in as them.
+    /// A passkey was added to the person's account
+    /// (docs/RULES.md#two-step-verification): if it was not them, someone
+    /// else can now sign in as them.
     PasskeyAdded,
-    /// The link that confirms a sign-up's address (issue 8).
+    /// The link that confirms a sign-up's address
+    /// (docs/RULES.md#self-sign-up-and-e-mail-domains).
     SignupConfirm,
     /// Someone signed up with an address that has an account already: the
     /// owner is told, and nothing else happens (no enumeration).

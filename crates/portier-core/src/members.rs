@@ -1,6 +1,6 @@
-//! Memberships: one account's place in one organization (DESIGN §1). Deactivation
-//! is per membership (seed 002), so one organization cannot lock a person out of
-//! another.
+//! Memberships: one account's place in one organization. Deactivation is per
+//! membership, so one organization cannot lock a person out of another
+//! (docs/RULES.md#deactivating-and-removing-members).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -11,7 +11,8 @@ use crate::email::Email;
 use crate::ids::{AccountId, MembershipId, OrganizationId};
 use crate::roles::{MEMBER, RoleKey};
 
-/// What the members list shows (seed 001: invited / active / deactivated).
+/// What the members list shows: invited, active or deactivated
+/// (docs/RULES.md#invitations-and-activation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
@@ -63,17 +64,20 @@ pub struct Membership {
     /// another environment, docs/RULES.md#shared-accounts).
     pub phone: Option<String>,
     pub mobile: Option<String>,
-    /// seed 002: a unique (staff) identification code, searchable and exported.
+    /// A staff identification code, unique in the organization, searchable
+    /// and exported (docs/RULES.md#adding-members).
     pub staff_code: Option<String>,
-    /// seed 002: visible to the member's contacts; the member may edit it too.
+    /// Meant for the member's contacts in the product
+    /// (docs/RULES.md#changing-a-members-details).
     pub description: Option<String>,
     pub job_title: Option<String>,
-    /// seed 002: labels tell institutions apart and are included in exports.
+    /// Labels tell institutions apart and are included in exports
+    /// (docs/RULES.md#adding-members).
     pub labels: Vec<String>,
     pub invited_by: Option<AccountId>,
     pub created_at: DateTime<Utc>,
     /// This member must use two-step verification, whatever the
-    /// organization requires of everyone (issue 6).
+    /// organization requires of everyone (docs/RULES.md#two-step-verification).
     pub require_two_factor: bool,
 }
 
@@ -85,8 +89,8 @@ pub struct Warning {
     pub message: String,
 }
 
-/// What an administrator enters to add a person (seed 004's form, seed 002's
-/// fields), before it is checked.
+/// What an administrator enters to add a person, before it is checked
+/// (docs/RULES.md#adding-members).
 #[derive(Debug, Clone, Default)]
 pub struct MemberInput {
     pub email: String,
@@ -101,9 +105,10 @@ pub struct MemberInput {
     pub staff_code: Option<String>,
     pub description: Option<String>,
     pub labels: Vec<String>,
-    /// Groups of the organization to put the person in (seeds 002, 004).
+    /// Groups of the organization to put the person in (docs/RULES.md#groups).
     pub groups: Vec<crate::ids::GroupId>,
-    /// seed 000: the number in a professional register, `(register, number)`.
+    /// The number in a professional register, `(register, number)`
+    /// (docs/RULES.md#professional-registrations).
     pub registration: Option<(String, String)>,
     pub active: bool,
 }
@@ -112,7 +117,7 @@ pub struct MemberInput {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMember {
     pub email: Email,
-    /// At least one; `member` (no rights, seed 003) when none was chosen.
+    /// At least one; `member` (no rights) when none was chosen.
     pub roles: Vec<RoleKey>,
     pub name: PersonName,
     pub phone: Option<String>,
@@ -124,17 +129,19 @@ pub struct NewMember {
     /// Each once, in the order given.
     pub groups: Vec<crate::ids::GroupId>,
     pub registration: Option<crate::registrations::RegistrationNumber>,
-    /// seed 002: unchecked makes an account that cannot be used yet.
+    /// Unchecked makes a membership that cannot be used until an
+    /// administrator reactivates it (docs/RULES.md#adding-members).
     pub active: bool,
     pub warnings: Vec<Warning>,
-    /// seed 000: the portfolio, last; set by the caller once it holds the
-    /// right to give one.
+    /// The portfolio, last; set by the caller once it holds the right to
+    /// give one (docs/PORTFOLIOS.md#giving-a-portfolio).
     pub portfolio: Option<crate::portfolios::NewPortfolio>,
 }
 
 impl NewMember {
-    /// Checks the fields in the order of seed 000's form: role first, then
-    /// e-mail, then the rest. The first refusal is returned, naming its field.
+    /// Checks the fields in the order of docs/RULES.md#adding-members: role
+    /// first, then e-mail, then the rest. The first refusal is returned,
+    /// naming its field.
     pub fn parse(input: MemberInput) -> Result<NewMember, FieldError> {
         let mut roles: Vec<RoleKey> = Vec::new();
         for (i, raw) in input.roles.iter().enumerate() {
@@ -147,7 +154,7 @@ impl NewMember {
             roles.push(RoleKey::parse("roles", MEMBER)?);
         }
         let email = Email::parse(&input.email).map_err(|e| e.in_field("email"))?;
-        // seed 000: then the BIG number.
+        // Then the registration number (docs/RULES.md#adding-members).
         let registration = input
             .registration
             .as_ref()
@@ -167,7 +174,8 @@ impl NewMember {
             });
         }
         if email.is_shared_mailbox() {
-            // seed 004: "Maak geen accounts op naam van een info@ mailadres".
+            // docs/RULES.md#adding-members: an account on a shared address
+            // makes changes untraceable to a person.
             warnings.push(Warning {
                 code: "shared_mailbox",
                 message: format!(
@@ -318,10 +326,7 @@ mod tests {
             ..input("not an address")
         })
         .unwrap_err();
-        assert_eq!(
-            e.field, "roles[0]",
-            "seed 000: the role is checked before the e-mail"
-        );
+        assert_eq!(e.field, "roles[0]", "the role is checked before the e-mail");
         let m = NewMember::parse(MemberInput {
             roles: vec!["user-manager".into(), "user-manager".into()],
             ..input("jan@example.nl")
@@ -498,9 +503,10 @@ impl MemberPatch {
         .map(|(f, _)| f)
     }
 
-    /// seed 001: administrators may change a member's name and e-mail only
-    /// until the member has activated the account; afterwards only the member
-    /// can. Organization fields (job title, staff code, labels) stay theirs.
+    /// Administrators may change a member's name, e-mail address and numbers
+    /// only until the member has activated the account; afterwards only the
+    /// member can. Organization fields (job title, staff code, labels) stay
+    /// theirs (docs/RULES.md#changing-a-members-details).
     pub fn check_allowed(&self, account: AccountStatus) -> Result<(), crate::Error> {
         match (account, self.first_personal_field()) {
             (AccountStatus::Active, Some(field)) => Err(crate::Error::Conflict {

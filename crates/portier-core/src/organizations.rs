@@ -1,7 +1,8 @@
-//! Organizations form a tree. A root is what seed 003 calls an *environment*;
-//! below it are organizations, departments or training groups (seed 001). Each
-//! node stores its materialized path (`root/…/self/`), so "is this inside that"
-//! is a prefix test and rights held on a node reach all its descendants.
+//! Organizations form a tree (docs/RULES.md#organizations-and-environments).
+//! A root is an *environment*; below it are organizations, departments or
+//! training groups. Each node stores its materialized path (`root/…/self/`),
+//! so "is this inside that" is a prefix test and rights held on a node reach
+//! all its descendants.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -68,16 +69,16 @@ impl OrgPath {
     }
 }
 
-/// How often an organization is invoiced (issue 7).
+/// How often an organization is invoiced (docs/PORTFOLIOS.md#billing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum BillingCycle {
     #[default]
     Monthly,
-    /// Invoiced per quarter, counted per month all the same (seed 001).
+    /// Invoiced per quarter, counted per month all the same.
     Quarterly,
-    /// seed 000: organizations that pay annually are not counted monthly.
+    /// Organizations that pay annually are not counted monthly.
     Annual,
 }
 
@@ -114,15 +115,18 @@ impl BillingCycle {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrganizationSettings {
-    /// seeds 001, 004: an organization can make two-step verification mandatory.
+    /// Two-step verification is mandatory for the members of this
+    /// organization and those below it (docs/RULES.md#two-step-verification).
     pub require_two_factor: bool,
     pub billing_cycle: BillingCycle,
-    /// seed 001: a person generally has one active portfolio at a time; an
-    /// organization may allow several side by side.
+    /// A person generally has one active portfolio at a time; an
+    /// organization may allow several side by side
+    /// (docs/PORTFOLIOS.md#one-active-portfolio-at-a-time).
     #[serde(default)]
     pub allow_parallel_portfolios: bool,
-    /// issue 8: people who join by signing up with an address at one of the
-    /// environment's proven domains wait for an administrator's approval.
+    /// People who join by signing up with an address at one of the
+    /// environment's proven domains wait for an administrator's approval
+    /// (docs/RULES.md#self-sign-up-and-e-mail-domains).
     #[serde(default)]
     pub signup_approval: bool,
     pub locale: Locale,

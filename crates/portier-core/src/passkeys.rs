@@ -1,8 +1,8 @@
-//! Passkeys (WebAuthn, issue 6): a key pair kept by the person's device,
-//! unlocked there with a fingerprint, a face or a PIN. Portier is the relying
-//! party; webauthn-rs checks every ceremony. A passkey is a second factor
-//! after a password, and on its own a whole sign-in (the device verified the
-//! person, so it is two factors in one).
+//! Passkeys (WebAuthn, docs/RULES.md#two-step-verification): a key pair kept by
+//! the person's device, unlocked there with a fingerprint, a face or a PIN.
+//! Portier is the relying party; webauthn-rs checks every ceremony. A passkey
+//! is a second factor after a password, and on its own a whole sign-in (the
+//! device verified the person, so it is two factors in one).
 //!
 //! A ceremony takes two requests: the options go to the browser, its answer
 //! comes back. What the second request must check against (the challenge) is

@@ -1,10 +1,11 @@
-//! Password policy and hashing. The default policy is seed 004's: at least 8
-//! characters with a digit, a lower-case and an upper-case letter; on top,
-//! always, passwords that are easy to guess (zxcvbn's dictionaries of common
-//! and breached passwords) or built from the person's own name or address are
-//! refused. Each organization may set its own policy; a person in several
-//! organizations meets the strictest of them (DESIGN §2). A [`Password`] exists
-//! only once a policy accepted it. Hashes are Argon2id, m=19456 KiB, t=2, p=1.
+//! Password policy and hashing (docs/RULES.md#passwords). The default policy
+//! asks for at least 8 characters with a digit, a lower-case and an
+//! upper-case letter; on top, always, passwords that are easy to guess
+//! (zxcvbn's dictionaries of common and breached passwords) or built from the
+//! person's own name or address are refused. Each organization may set its
+//! own policy; a person in several organizations meets the strictest of them.
+//! A [`Password`] exists only once a policy accepted it. Hashes are Argon2id,
+//! m=19456 KiB, t=2, p=1.
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -21,7 +22,7 @@ use crate::locale::Locale;
 /// welcome, but hashing megabytes on request would be a denial of service.
 pub const MAX_LENGTH: usize = 128;
 
-/// The password rules of an organization (seed 004 by default).
+/// The password rules of an organization (docs/RULES.md#passwords).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
@@ -37,8 +38,8 @@ pub struct PasswordPolicy {
 }
 
 impl Default for PasswordPolicy {
-    /// seed 004: "minimaal 8 karakters lang … minimaal 1 cijfer, 1 kleine letter
-    /// en 1 hoofdletter".
+    /// At least 8 characters with a digit, a lower-case and an upper-case
+    /// letter (docs/RULES.md#passwords).
     fn default() -> Self {
         PasswordPolicy {
             min_length: 8,
@@ -56,7 +57,7 @@ impl Default for PasswordPolicy {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PolicyPreset {
-    /// seed 004, the default: 8 characters with a digit, a lower-case and an
+    /// The default: 8 characters with a digit, a lower-case and an
     /// upper-case letter.
     Standard,
     /// NIST SP 800-63B: 15 characters (accounts sign in with a password
@@ -298,7 +299,8 @@ fn argon2() -> Argon2<'static> {
 }
 
 fn params() -> Params {
-    // DESIGN §5: Argon2id, m=19456 KiB, t=2, p=1 (OWASP's recommendation).
+    // docs/RULES.md#password-hashing: Argon2id, m=19456 KiB, t=2, p=1
+    // (OWASP's recommendation).
     Params::new(19_456, 2, 1, None).unwrap_or_default()
 }
 
@@ -399,7 +401,8 @@ pub fn verify_password(hash: &str, candidate: &str) -> bool {
 }
 
 /// A hash of a fixed password, verified against when the address is unknown
-/// so that the answer takes as long as for a known one (DESIGN §7).
+/// so that the answer takes as long as for a known one
+/// (docs/RULES.md#signing-in-and-sessions).
 pub fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| hash_password(&Password("portier dummy password".into()), [7; 16]))

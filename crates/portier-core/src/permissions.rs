@@ -17,7 +17,8 @@ pub struct Permission(Cow<'static, str>);
 macro_rules! catalogue {
     ($($konst:ident = $name:literal: $what:literal;)*) => {
         $(pub const $konst: Permission = Permission(Cow::Borrowed($name));)*
-        /// Portier's own permissions with what each allows (DESIGN §1).
+        /// Portier's own permissions with what each allows
+        /// (docs/RULES.md#roles-and-permissions).
         pub const CATALOGUE: &[(Permission, &str)] = &[$(($konst, $what)),*];
     };
 }

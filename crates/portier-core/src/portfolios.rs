@@ -1,16 +1,17 @@
-//! Portfolios and their billing (issue 7; seeds 000, 001). A portfolio is a
-//! dated file for a person's training, managed and paid for by one
-//! organization at a time. What an organization is billed for a month is the
-//! number of its portfolios active on the **last day of that month** (the
-//! reference date), also when it is invoiced quarterly; an organization
-//! billed annually is not counted monthly (seed 000).
+//! Portfolios and their billing (docs/PORTFOLIOS.md). A portfolio is a dated
+//! file for a person's training, managed and paid for by one organization at
+//! a time. What an organization is billed for a month is the number of its
+//! portfolios active on the **last day of that month** (the reference date),
+//! also when it is invoiced quarterly; an organization billed annually is not
+//! counted monthly (docs/PORTFOLIOS.md#billing).
 //!
 //! Dates are whole days (the organization's calendar). A change takes effect
 //! from its date: a portfolio started on D is active on D, one deactivated,
 //! completed or transferred away on D is not active (for the old
 //! organization) on D. So starting on the last day of a month bills that
-//! month (seed 000: "create it on January 1 and not on December 31"), and
-//! deactivating on the last day does not.
+//! month (start on the first of the next one instead,
+//! docs/PORTFOLIOS.md#the-reference-date), and deactivating on the last day
+//! does not.
 
 use chrono::{Datelike, Days, NaiveDate};
 use serde::Serialize;
@@ -19,7 +20,7 @@ use uuid::Uuid;
 use crate::FieldError;
 pub use crate::organizations::BillingCycle;
 
-/// The states of a portfolio (seed 001).
+/// The states of a portfolio (docs/PORTFOLIOS.md#states).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PortfolioState {
@@ -49,8 +50,9 @@ impl PortfolioState {
     }
 }
 
-/// A kind of portfolio an environment offers (issue 7): a key the roles
-/// name in `portfolio_types`, and its name in English and Dutch.
+/// A kind of portfolio an environment offers (docs/PORTFOLIOS.md#types): a
+/// key the roles name in `portfolio_types`, and its name in English and
+/// Dutch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PortfolioType {
     pub key: String,
@@ -77,8 +79,8 @@ impl PortfolioType {
     }
 }
 
-/// A portfolio asked for with a new member (seed 000: the last step of
-/// adding a user), checked by the caller.
+/// A portfolio asked for with a new member (the last step of adding a
+/// person, docs/RULES.md#adding-members), checked by the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPortfolio {
     pub type_key: String,
@@ -262,8 +264,9 @@ pub struct Warning {
 
 /// The warning for a portfolio that starts (or is reactivated, or taken
 /// over) on `start`, when that bills a month it barely belongs to: `start`
-/// is the last day of its month, the reference date (seed 000). None for an
-/// annually billed organization, or any other day.
+/// is the last day of its month, the reference date
+/// (docs/PORTFOLIOS.md#the-reference-date). None for an annually billed
+/// organization, or any other day.
 pub fn start_warning(start: NaiveDate, cycle: BillingCycle) -> Option<Warning> {
     let month = Month::of(start);
     if !cycle.counted_monthly() || start != month.last_day() {
@@ -356,10 +359,10 @@ mod tests {
         );
     }
 
-    /// The hand-computed table (issue 7's "done when"): months crossing a
-    /// year end, a leap-year February, a transfer in the middle of a month
-    /// and a start on a last day. Organization 1 pays monthly; 2 takes one
-    /// over on 2028-02-15.
+    /// A table computed by hand (docs/PORTFOLIOS.md#billing): months crossing a
+    /// year end, a leap-year February, a transfer in the middle of a month and
+    /// a start on a last day. Organization 1 pays monthly; 2 takes one over on
+    /// 2028-02-15.
     ///
     /// | portfolio | history                                              |
     /// |-----------|------------------------------------------------------|
@@ -466,7 +469,7 @@ mod tests {
         assert_eq!(
             start_warning(d("2026-12-31"), BillingCycle::Annual),
             None,
-            "seed 000: not for annual payers"
+            "not for annual payers"
         );
     }
 

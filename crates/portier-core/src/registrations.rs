@@ -1,6 +1,7 @@
-//! Professional registrations (seed 000): some roles need a number in a
-//! professional register, checked against that register. The Dutch BIG
-//! register is the one Portier knows; its numbers have 11 digits.
+//! Professional registrations (docs/RULES.md#professional-registrations):
+//! some roles need a number in a professional register, checked against that
+//! register. The Dutch BIG register is the one Portier knows; its numbers
+//! have 11 digits.
 
 use serde::{Deserialize, Serialize};
 
@@ -35,8 +36,8 @@ impl Register {
         }
     }
 
-    /// Where an administrator looks a person up by hand (seed 000: "a link to
-    /// the national Dutch BIG register so that a user can be easily looked up").
+    /// Where an administrator looks a person up by hand: the register's
+    /// public search (docs/RULES.md#professional-registrations).
     pub fn lookup_url(self) -> &'static str {
         match self {
             Register::Big => "https://zoeken.bigregister.nl/",
@@ -75,7 +76,8 @@ impl RegistrationNumber {
     }
 }
 
-/// What the register said about a number (`../shared/reference/big-register.md`).
+/// What the register said about a number
+/// (docs/RULES.md#professional-registrations).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -115,8 +117,8 @@ impl RegistrationState {
     }
 }
 
-/// One registration the register lists for a number
-/// (`ListHcpApprox4` in `../shared/reference/big-register.md`).
+/// One registration the register lists for a number (an entry of the
+/// answer to the register's `ListHcpApprox4` operation).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterEntry {
     /// The name the register knows ("J. van der Berg").

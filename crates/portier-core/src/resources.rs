@@ -1,7 +1,7 @@
-//! Resources (seed 004: "gebruiker toevoegen aan benodigde mailboxen …
-//! administraties"): named things of an organization, of any type the product
-//! uses, that members or groups are granted a relation on (`use`, `manage`).
-//! The check API answers `<type>.<relation>` for them.
+//! Resources (docs/RULES.md#resources): named things of an organization
+//! (mailboxes, administrations), of any type the product uses, that members
+//! or groups are granted a relation on (`use`, `manage`). The check API
+//! answers `<type>.<relation>` for them.
 
 use crate::FieldError;
 use crate::accounts::profile_text;

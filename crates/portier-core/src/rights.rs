@@ -207,10 +207,11 @@ impl Principal {
 
     /// Defining or changing a role (`roles.manage` is checked by the proof):
     /// an administrator role also needs `admins.manage` (what administrators
-    /// may do is administrators' business, seed 001), and a role may carry
-    /// only the Portier permissions its definer holds there, so nobody
-    /// writes themselves more rights than they have. The product's own
-    /// permissions are the organization's to give meaning to.
+    /// may do is administrators' business), and a role may carry only the
+    /// Portier permissions its definer holds there, so nobody writes
+    /// themselves more rights than they have. The product's own permissions
+    /// are the organization's to give meaning to
+    /// (docs/RULES.md#roles-and-permissions).
     pub fn may_define(
         &self,
         kind: crate::roles::RoleKind,
@@ -230,9 +231,10 @@ impl Principal {
         self.may_delegate(&portier, path, "permissions")
     }
 
-    /// seed 001: administrator roles are granted apart from content roles.
-    /// Only holders of `admins.manage` grant an admin-kind role; any role
-    /// beyond `member` (no rights) needs `roles.assign`.
+    /// Administrator roles are granted apart from content roles
+    /// (docs/RULES.md#roles-and-permissions). Only holders of `admins.manage`
+    /// grant an admin-kind role; any role beyond `member` (no rights) needs
+    /// `roles.assign`.
     pub fn may_grant(&self, roles: &[crate::roles::Role], path: &OrgPath) -> Result<(), Error> {
         use crate::roles::{MEMBER, RoleKind};
         if roles.iter().any(|r| r.kind == RoleKind::Admin) && !self.holds(&p::ADMINS_MANAGE, path) {
@@ -265,8 +267,8 @@ impl Principal {
     }
 }
 
-/// A relation a member or group was granted on a resource (seed 004: a
-/// mailbox, an administration), as the check API reads it.
+/// A relation a member or group was granted on a resource (a mailbox, an
+/// administration: docs/RULES.md#resources), as the check API reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Relation {
     /// Where the resource is registered; it is seen there and below.
@@ -277,8 +279,9 @@ pub struct Relation {
 }
 
 /// Everything one account holds in one environment, compiled once so that
-/// each question costs no SQL (DESIGN §7): permissions per organization
-/// (from its own roles and its groups' roles), and relations on resources.
+/// each question costs no SQL (docs/RULES.md#the-check-api): permissions per
+/// organization (from its own roles and its groups' roles), and relations
+/// on resources.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CompiledRights {
     pub grants: Vec<(OrgPath, PermissionSet)>,

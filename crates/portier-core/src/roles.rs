@@ -1,7 +1,8 @@
 //! Roles: named sets of permissions of one of two kinds that are granted apart
-//! (seed 001): administrator roles manage the organization, content roles say what
-//! a member does in the product. The built-ins are defined here, once; storage
-//! writes them from this definition.
+//! (docs/RULES.md#roles-and-permissions): administrator roles manage the
+//! organization, content roles say what a member does in the product. The
+//! built-ins are defined here, once; storage writes them from this
+//! definition.
 
 use serde::{Deserialize, Serialize};
 
@@ -99,7 +100,8 @@ pub const ADMINISTRATOR: &str = "administrator";
 pub const USER_MANAGER: &str = "user-manager";
 pub const MEMBER: &str = "member";
 
-/// The built-in roles of DESIGN §1, with fixed ids so every database agrees.
+/// The built-in roles (docs/RULES.md#roles-and-permissions), with fixed ids
+/// so every database agrees.
 pub fn builtins() -> Vec<Role> {
     let role = |n: u128, key: &str, en: &str, nl: &str, kind, permissions: PermissionSet| Role {
         id: RoleId(uuid::Uuid::from_u128(
@@ -116,8 +118,9 @@ pub fn builtins() -> Vec<Role> {
         requires_registration: None,
         portfolio_types: Vec::new(),
     };
-    // seed 004: the "key user" adds and manages people, but does not touch
-    // administrators' rights or the organization's settings.
+    // The "key user" adds and manages people, but does not touch
+    // administrators' rights or the organization's settings
+    // (docs/RULES.md#roles-and-permissions).
     let user_manager: PermissionSet = [
         p::MEMBERS_READ,
         p::MEMBERS_INVITE,
@@ -125,8 +128,8 @@ pub fn builtins() -> Vec<Role> {
         p::MEMBERS_REMOVE,
         p::ROLES_ASSIGN,
         p::GROUPS_MANAGE,
-        // seed 004: the key user adds people to the mailboxes and
-        // administrations they need.
+        // The key user adds people to the mailboxes and administrations
+        // they need (docs/RULES.md#resources).
         p::RESOURCES_MANAGE,
     ]
     .into_iter()
@@ -148,7 +151,8 @@ pub fn builtins() -> Vec<Role> {
             RoleKind::Admin,
             user_manager,
         ),
-        // seed 003: someone who joined by their domain "still has no rights".
+        // No rights: the default role, also of someone who joined by their
+        // domain (docs/RULES.md#self-sign-up-and-e-mail-domains).
         role(
             3,
             MEMBER,
@@ -167,7 +171,7 @@ impl Role {
 }
 
 /// The register the first of `roles` that needs one needs, with that role's
-/// key (seed 000: "for some roles a Dutch BIG number is required").
+/// key (docs/RULES.md#professional-registrations).
 pub fn needed_register(roles: &[Role]) -> Option<(Register, &str)> {
     roles.iter().find_map(|r| {
         let register =
@@ -231,7 +235,7 @@ impl RoleDefinition {
 /// A change to a custom role; a field left `None` stays as it is. The key and
 /// the kind never change: turning a content role into an administrator role
 /// would make administrators of everyone holding it without anyone granting
-/// it (seed 001 keeps the two apart).
+/// it (docs/RULES.md#roles-and-permissions keeps the two apart).
 #[derive(Debug, Clone, Default)]
 pub struct RolePatchInput {
     pub name_en: Option<String>,
@@ -299,10 +303,11 @@ pub fn localized_name(
     Ok(LocalizedName { en, nl })
 }
 
-/// seed 001: administrator rights and content rights are granted apart. A
-/// content role carries only the product's permissions: one carrying
-/// Portier's (`members.invite`, `admins.manage` …) would let whoever may give
-/// content roles hand out administrator rights.
+/// Administrator rights and content rights are granted apart
+/// (docs/RULES.md#roles-and-permissions). A content role carries only the
+/// product's permissions: one carrying Portier's (`members.invite`,
+/// `admins.manage` …) would let whoever may give content roles hand out
+/// administrator rights.
 fn parse_permissions(kind: RoleKind, raw: &[String]) -> Result<PermissionSet, FieldError> {
     if raw.len() > MAX_ROLE_PERMISSIONS {
         return Err(FieldError::new(

@@ -1,9 +1,9 @@
-//! Finding members by what an administrator types (seed 001: "search by name,
-//! e-mail or staff code"): every member has a few search terms, and a query
-//! matches a member when it is the beginning of one of them. Terms and queries
-//! are folded the same way, so neither case nor accents matter ("celik" finds
-//! Çelik) and "van der berg", "berg" and "jan van der" all find Jan van der
-//! Berg.
+//! Finding members by what an administrator types (their name, address or staff
+//! code, docs/RULES.md#adding-members): every member has a few search terms,
+//! and a query matches a member when it is the beginning of one of them. Terms
+//! and queries are folded the same way, so neither case nor accents matter
+//! ("celik" finds Çelik) and "van der berg", "berg" and "jan van der" all find
+//! Jan van der Berg.
 //!
 //! The store keeps the terms in an index ordered by byte value; a prefix is
 //! then a contiguous range of it, from the prefix itself up to [`range_end`].

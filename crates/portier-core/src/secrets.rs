@@ -1,7 +1,9 @@
-//! Secret tokens: activation links (valid 7 days, seeds 000/002), password-reset
-//! links (valid 1 hour, seed 002) and API tokens. A token is shown once and only
-//! its SHA-256 hash is stored; the token carries 256 random bits, so a fast hash
-//! is enough and lets a lookup be one indexed read.
+//! Secret tokens: activation links (valid 7 days,
+//! docs/RULES.md#invitations-and-activation), password-reset links (valid 1
+//! hour, docs/RULES.md#signing-in-and-sessions) and API tokens. A token is
+//! shown once and only its SHA-256 hash is stored; the token carries 256
+//! random bits, so a fast hash is enough and lets a lookup be one indexed
+//! read.
 
 use std::fmt;
 use std::time::Duration;
@@ -34,12 +36,13 @@ impl TokenKind {
         }
     }
 
-    /// The lifetime when configuration says nothing (DESIGN §4).
+    /// The lifetime when configuration says nothing (`PORTIER_ACTIVATION_TTL`,
+    /// `PORTIER_RESET_TTL`).
     pub fn default_ttl(self) -> Duration {
         match self {
-            // seed 002: "The link in this email is valid for seven days".
+            // Seven days (docs/RULES.md#invitations-and-activation).
             TokenKind::Activation => Duration::from_secs(7 * 86_400),
-            // seed 002: the password link "is valid for a limited period of time only (1 hour)".
+            // One hour (docs/RULES.md#signing-in-and-sessions).
             TokenKind::PasswordReset => Duration::from_secs(3_600),
         }
     }

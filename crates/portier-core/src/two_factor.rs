@@ -1,6 +1,6 @@
-//! Two-step verification (seeds 001, 004): time-based one-time passwords
-//! (RFC 6238: HMAC-SHA-1, 6 digits, 30-second steps, one step of drift
-//! either way) and recovery codes.
+//! Two-step verification (docs/RULES.md#two-step-verification): time-based
+//! one-time passwords (RFC 6238: HMAC-SHA-1, 6 digits, 30-second steps, one
+//! step of drift either way) and recovery codes.
 //!
 //! A code is accepted once: the step it matched is remembered, and a code of
 //! that step or an earlier one is refused as a replay (RFC 6238 §5.2).
@@ -11,7 +11,7 @@ use serde::Serialize;
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
 use crate::email::Email;
-use crate::tokens::digest;
+use crate::secrets::digest;
 
 /// Seconds in one step.
 pub const STEP: u64 = 30;

@@ -1,4 +1,5 @@
-//! The DNS lookups that prove a domain (issue 8): the TXT record
+//! The DNS lookups that prove a domain
+//! (docs/RULES.md#self-sign-up-and-e-mail-domains): the TXT record
 //! `_portier-challenge.<domain>`, asked of a real resolver, the system's or
 //! the nameserver `PORTIER_DNS_SERVER` names, without a cache, so "check
 //! now" sees a record the moment it is published.

@@ -1,7 +1,8 @@
 //! The one place where errors become HTTP answers:
-//! `{"error": {"code", "message", "field"?}}` with the contract's status code
-//! (DESIGN §4). Bad input is a 4xx naming the field; only a fault of Portier's
-//! own is a 500, and its details go to the log, not to the client.
+//! `{"error": {"code", "message", "field"?}}` with the status code
+//! docs/RULES.md#errors gives it. Bad input is a 4xx naming the field; only a
+//! fault of Portier's own is a 500, and its details go to the log, not to the
+//! client.
 
 use axum::Json;
 use axum::http::{StatusCode, header};

@@ -474,6 +474,20 @@ fn same_prefix(net: u128, addr: u128, bits: u8, width: u32) -> bool {
     (net >> shift) == (addr >> shift)
 }
 
+/// A `true`/`false` query parameter, `default` when absent.
+pub(crate) fn flag(
+    q: &std::collections::HashMap<String, String>,
+    name: &str,
+    default: bool,
+) -> Result<bool, ApiError> {
+    match q.get(name).map(String::as_str) {
+        None => Ok(default),
+        Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(portier_core::FieldError::new(name, "invalid", "true or false").into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,6 @@
 //! cross-cutting concerns every request passes through (request ids, tracing,
 //! timeouts, body limits, panics turned into JSON errors).
 
-pub mod accounts;
 pub mod api;
 pub mod auth;
 pub mod console;
@@ -13,11 +12,11 @@ pub mod extract;
 pub mod health;
 pub mod imports;
 pub mod mail;
-pub mod membership;
 pub mod metrics;
 pub mod passwords;
 pub mod registrations;
-pub mod rights;
+pub mod rights_cache;
+pub mod service;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
@@ -59,7 +58,7 @@ pub struct ServerConfig {
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: extract::TrustedProxies,
     /// The longest rights, tokens and organizations read from the database
-    /// are used before being read again (`rights::MAX_AGE`).
+    /// are used before being read again (`rights_cache::MAX_AGE`).
     pub rights_max_age: Duration,
     /// The BIG register's SOAP service (`PORTIER_BIG_REGISTER_URL`); without
     /// it registration numbers stay `unchecked`.
@@ -97,7 +96,7 @@ impl ServerConfig {
             request_timeout: Duration::from_secs(30),
             body_limit: 1024 * 1024,
             trusted_proxies: extract::TrustedProxies::default(),
-            rights_max_age: rights::MAX_AGE,
+            rights_max_age: rights_cache::MAX_AGE,
             dev_mailbox: false,
             big_register_url: None,
             passkeys: portier_core::passkeys::RelyingParty::for_public_url(public_url),
@@ -115,8 +114,9 @@ pub struct Inner {
     pub store: Store,
     pub config: ServerConfig,
     pub hasher: passwords::Hasher,
-    /// Rights, tokens and organizations this node remembers (DESIGN §7).
-    pub rights: Arc<rights::RightsCache>,
+    /// Rights, tokens and organizations this node remembers
+    /// (docs/RULES.md#the-check-api).
+    pub rights: Arc<rights_cache::RightsCache>,
     /// Wakes the registration checks when a number was just given.
     pub register_wake: Arc<tokio::sync::Notify>,
     /// Wakes the import worker when a job was just queued.
@@ -143,7 +143,7 @@ impl AppState {
             register_wake: Arc::default(),
             import_wake: Arc::default(),
             import_turns: imports::Turns::default(),
-            rights: rights::RightsCache::for_store(&store, config.rights_max_age),
+            rights: rights_cache::RightsCache::for_store(&store, config.rights_max_age),
             store,
             config,
             hasher: passwords::Hasher::new(),
@@ -212,7 +212,7 @@ async fn limit_body(
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     if import && path.starts_with("/api/") && declared.is_some_and(|n| n > import_limit) {
-        return api::import::file_too_large(import_limit).into_response();
+        return service::imports::file_too_large(import_limit).into_response();
     }
     if declared.is_some_and(|n| n > limit) && !import {
         return ApiError::new(
@@ -227,8 +227,9 @@ async fn limit_body(
 }
 
 /// Cookie-authenticated requests are protected from cross-site forgery by their
-/// `Origin` / `Sec-Fetch-Site` headers (DESIGN §4); a non-browser client that
-/// sends neither passes, as with Go's CrossOriginProtection.
+/// `Origin` / `Sec-Fetch-Site` headers (docs/RULES.md#requests-from-other-sites);
+/// a non-browser client that sends neither passes, as with Go's
+/// CrossOriginProtection.
 fn csrf_layer(
     public_url: &str,
 ) -> tower_http::csrf::CsrfLayer<

@@ -1,8 +1,8 @@
 //! Argon2id runs on its own threads, one per core, never on the async workers
-//! (DESIGN §5, §7): a burst of sign-ins queues for them instead of stalling
-//! every other request. Every Argon2 computation of the server runs here:
-//! verifying a password, the dummy for an unknown address, and hashing a new
-//! one.
+//! (docs/RULES.md#password-hashing): a burst of sign-ins queues for them
+//! instead of stalling every other request. Every Argon2 computation of the
+//! server runs here: verifying a password, the dummy for an unknown address,
+//! and hashing a new one.
 //!
 //! The threads are Portier's own rather than tokio's blocking pool, and they
 //! share a few working memories of 19 MiB each (docs/RULES.md#password-hashing):

@@ -1,8 +1,9 @@
 //! Checks registration numbers against the Dutch BIG register's public SOAP
-//! service (`../shared/reference/big-register.md`), in the background: a
-//! number is `pending` until the register has answered, and an unreachable
-//! register is asked again later (seed 000: "a check is done with the Dutch
-//! BIG register so that we know that our users are registered specialists").
+//! service (docs/RULES.md#the-big-registers-web-service), in the background:
+//! a number is `pending` until the register has answered, and an unreachable
+//! register is asked again later, so that the people who hold roles needing
+//! a number are known to be registered professionals
+//! (docs/RULES.md#professional-registrations).
 
 use std::sync::Arc;
 use std::time::Duration;

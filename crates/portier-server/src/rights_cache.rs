@@ -1,7 +1,7 @@
 //! What this node remembers about rights, so that the check API and API-token
-//! requests run no SQL (DESIGN §7): each account's compiled rights per
-//! environment, API tokens by their hash, and organizations' places in the
-//! tree.
+//! requests run no SQL (docs/RULES.md#the-check-api): each account's compiled
+//! rights per environment, API tokens by their hash, and organizations'
+//! places in the tree.
 //!
 //! How an answer stays right when rights change:
 //! - on this node, the transaction that changes them makes this cache forget

@@ -30,7 +30,8 @@ function passwordRules() {
   update();
 }
 
-// seed 000: the BIG number comes after the role, when the role needs it.
+// The BIG number comes after the role, when the role needs it
+// (docs/RULES.md#adding-members).
 function bigStep() {
   for (const step of document.querySelectorAll("[data-big-step]")) {
     const form = step.closest("form");
@@ -52,8 +53,9 @@ document.addEventListener("DOMContentLoaded", () => {
   bigStep();
 });
 
-// A content role carries only the product's permissions (seed 001): Portier's
-// are offered, and sent, only for an administrator role.
+// A content role carries only the product's permissions
+// (docs/RULES.md#roles-and-permissions): Portier's are offered, and sent, only
+// for an administrator role.
 function adminOnly() {
   for (const part of document.querySelectorAll("[data-admin-only]")) {
     const kinds = part.closest("form").querySelectorAll("input[name=kind]");

@@ -16,7 +16,8 @@ async fn admin_session(app: &TestApp) -> String {
         .await
 }
 
-/// A content role that needs a BIG number (seed 000).
+/// A content role that needs a BIG number
+/// (docs/RULES.md#professional-registrations).
 async fn doctor_role(app: &TestApp) {
     let r = app
         .call(
@@ -293,7 +294,7 @@ both_backends! {
         let manager = app.session_in(&app.org_id.clone(), "km@example.nl", &["user-manager"]).await;
         assert_eq!(get(&app, &users, Some(&manager), None).await.status, 200);
         let promote = post(&app, &format!("{users}/{account}/roles"), Some(&manager), &[("roles", "administrator")]).await;
-        assert_eq!(promote.status, 403, "administrator rights apart (seed 001)");
+        assert_eq!(promote.status, 403, "administrator rights apart");
         assert!(promote.html.contains("You do not have the right to do this here."), "{}", promote.html);
         // Another environment's administrator sees nothing of this one.
         let (other_org, other_token) = TestApp::environment(&app.db, "Elders").await;
@@ -884,7 +885,7 @@ both_backends! {
         let new = format!("/orgs/{org}/members/new");
         let form = [("roles", "resident"), ("email", "sam@example.nl"), ("portfolio_type", "surgery"), ("portfolio_start", "2099-12-31"), ("active", "1")];
         let page = get(&app, &new, Some(&admin), None).await;
-        assert!(page.html.contains("4. Portfolio") && page.html.contains("5. Profile"), "seed 000: role, e-mail, BIG, portfolio");
+        assert!(page.html.contains("4. Portfolio") && page.html.contains("5. Profile"), "the steps: role, e-mail, BIG, portfolio");
         let warned = post(&app, &new, Some(&admin), &form).await;
         assert!(warned.status == 200 && warned.html.contains("id=\"billing-warning\"") && warned.html.contains("name=\"billing_confirmed\" value=\"2099-12-31\""), "{}", warned.html);
         assert!(!app.get(&format!("/api/v1/organizations/{org}/members")).await.body.to_string().contains("sam@example.nl"), "not saved before confirming");

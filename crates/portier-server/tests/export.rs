@@ -1,7 +1,7 @@
-//! Exporting members (issue 9) on both backends: CSV with every field of
-//! the list (formula-looking cells defused, a byte-order mark when asked),
-//! JSON, the organizations below when asked, refusals of bad parameters,
-//! and the audit event.
+//! Exporting members (docs/RULES.md#export) on both backends: CSV with every
+//! field of the list (formula-looking cells defused, a byte-order mark when
+//! asked), JSON, the organizations below when asked, refusals of bad
+//! parameters, and the audit event.
 
 mod common;
 

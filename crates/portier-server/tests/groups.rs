@@ -1,5 +1,5 @@
-//! Groups (seeds 002, 004): teams that carry content roles, their members, and
-//! the member list's group column and filter, on both backends.
+//! Groups (docs/RULES.md#groups): teams that carry content roles, their
+//! members, and the member list's group column and filter, on both backends.
 
 mod common;
 

@@ -330,8 +330,8 @@ fn table() -> Vec<Row> {
             None,
             [200, 403, 403, 401, 404],
         ),
-        // E-mail domains and approvals (issue 8): domains.manage is the
-        // administrator's; approving is members.update.
+        // E-mail domains and approvals (docs/RULES.md#self-sign-up-and-e-mail-domains):
+        // domains.manage is the administrator's; approving is members.update.
         row(
             "GET",
             "/api/v1/organizations/{org}/members/export",
@@ -339,8 +339,8 @@ fn table() -> Vec<Row> {
             None,
             [200, 200, 403, 401, 404],
         ),
-        // Imports (issue 9): a JSON body is no file (415) once the caller
-        // may import at all.
+        // Imports (docs/IMPORTS.md): a JSON body is no file (415) once the
+        // caller may import at all.
         row(
             "POST",
             "/api/v1/organizations/{org}/members/import",

@@ -1,9 +1,9 @@
-//! Passkeys (issue 6) with a software authenticator (webauthn-rs's own
-//! `SoftPasskey`, which signs as a device would): adding, naming, listing,
-//! removing; the second step of a sign-in; signing in with a passkey alone;
-//! a ceremony started on one node and answered on another; replayed,
-//! foreign and forged answers; the requirement; an administrator's reset.
-//! On both backends.
+//! Passkeys (docs/RULES.md#two-step-verification) with a software
+//! authenticator (webauthn-rs's own `SoftPasskey`, which signs as a device
+//! would): adding, naming, listing, removing; the second step of a sign-in;
+//! signing in with a passkey alone; a ceremony started on one node and
+//! answered on another; replayed, foreign and forged answers; the
+//! requirement; an administrator's reset. On both backends.
 
 mod common;
 

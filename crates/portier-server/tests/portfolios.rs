@@ -1,7 +1,7 @@
-//! Portfolios and billing (issue 7) on both backends: portfolio types, a
-//! member's portfolio and the rules for giving one (the type, the role, one
-//! active at a time), deactivating, completing and reactivating, the
-//! last-day warning, and the billing report, also for a hand-computed
+//! Portfolios and billing (docs/PORTFOLIOS.md) on both backends: portfolio
+//! types, a member's portfolio and the rules for giving one (the type, the
+//! role, one active at a time), deactivating, completing and reactivating,
+//! the last-day warning, and the billing report, also for a hand-computed
 //! scenario whose dates are injected (no clock).
 
 mod common;
@@ -69,7 +69,7 @@ both_backends! {
         let r = app.call("POST", &give(&eva), Some(&token), Some(json!({"type": "cardiology"}))).await;
         assert_eq!(r.error(422), ("unknown_portfolio_type", Some("type")));
         let r = app.call("POST", &give(&piet), Some(&token), Some(json!({"type": "surgery"}))).await;
-        assert_eq!(r.error(422), ("not_allowed_by_role", Some("type")), "seed 001: only roles that allow the type");
+        assert_eq!(r.error(422), ("not_allowed_by_role", Some("type")), "only roles that allow the type");
         let r = app.call("POST", &give(&eva), Some(&token), Some(json!({"type": "surgery", "start_date": "2020-01-01"}))).await;
         assert_eq!(r.error(422), ("in_the_past", Some("start_date")));
         let r = app.call("POST", &give(&eva), Some(&token), Some(json!({"type": "surgery", "start_date": "2099-13-01"}))).await;
@@ -106,7 +106,7 @@ both_backends! {
         let r = app.call("POST", &act("complete"), Some(&token), None).await;
         assert_eq!((r.status, &r.body["state"]), (200, &json!("completed")));
         assert_eq!(app.call("POST", &act("reactivate"), Some(&token), None).await.error(409).0, "portfolio_state", "completed is final");
-        // A new one may follow (several consecutively, seed 001), and no warning on a first day.
+        // A new one may follow (several consecutively), and no warning on a first day.
         let r = app.call("POST", &give(&eva), Some(&token), Some(json!({"type": "surgery", "start_date": "2100-01-01"}))).await;
         assert_eq!((r.status, &r.body["warnings"]), (201, &json!([])), "{}", r.body);
 
@@ -134,7 +134,8 @@ both_backends! {
         let limited = app.restricted_token(&org, set).await;
         let r = app.call("POST", &members, Some(&limited), Some(json!({"email": "sam@example.nl", "roles": ["resident"], "portfolio": {"type": "surgery"}}))).await;
         assert_eq!(r.error(403).0, "forbidden");
-        // Role first, then e-mail, then portfolio (seed 000), with the last-day warning.
+        // Role first, then e-mail, then portfolio (docs/RULES.md#adding-members),
+        // with the last-day warning.
         let r = app.call("POST", &members, Some(&token), Some(json!({"email": "sam@example.nl", "roles": ["resident"], "portfolio": {"type": "surgery", "start_date": "2099-12-31"}}))).await;
         assert_eq!(r.status, 201, "{}", r.body);
         assert_eq!((&r.body["portfolio"]["state"], &r.body["portfolio"]["type"]), (&json!("active"), &json!("surgery")));
@@ -142,7 +143,8 @@ both_backends! {
         let sam = r.body["account_id"].as_str().unwrap().to_owned();
         let portfolio = r.body["portfolio"]["id"].as_str().unwrap().to_owned();
 
-        // seed 001: removing asks what becomes of the active portfolio.
+        // docs/PORTFOLIOS.md#when-a-member-leaves: removing asks what becomes
+        // of the active portfolio.
         let member = format!("{members}/{sam}");
         assert_eq!(app.call("DELETE", &member, Some(&token), None).await.error(409), ("active_portfolio", Some("portfolio")));
         assert_eq!(app.call("DELETE", &format!("{member}?portfolio=keep"), Some(&token), None).await.error(422).1, Some("portfolio"));
@@ -340,14 +342,16 @@ both_backends! {
         let r = app.call("GET", &bill("2099-12", "2099-12"), Some(&token), None).await;
         assert_eq!((&r.body["billing_cycle"], &r.body["months"][0]["billed"]), (&json!("annual"), &json!(0)));
         assert!(r.body["note"].as_str().unwrap().contains("annually"));
-        // And no last-day warning for an annual payer (seed 000).
+        // And no last-day warning for an annual payer
+        // (docs/PORTFOLIOS.md#the-reference-date).
         let piet = app.add_member(json!({"email": "sam@example.nl", "roles": ["resident"]})).await;
         let r = app.call("POST", &format!("/api/v1/organizations/{org}/members/{piet}/portfolios"), Some(&token), Some(json!({"type": "surgery", "start_date": "2099-12-31"}))).await;
         assert_eq!((r.status, &r.body["warnings"]), (201, &json!([])), "{}", r.body);
     }
 
     async fn a_stored_history_bills_as_computed_by_hand(db) {
-        // The hand-computed table of issue 7, stored and read back: changes
+        // A table computed by hand with the rule of docs/PORTFOLIOS.md#billing,
+        // stored and read back: changes
         // made on injected dates (a deactivation on a leap day, another on a
         // last day), read by the report's query and counted by the rule.
         //

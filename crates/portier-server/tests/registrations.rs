@@ -1,6 +1,7 @@
-//! Professional registration (seed 000): roles that need a BIG number, the
-//! number's checks against the register (a local server answering with the
-//! register's own envelopes), and who may change it; on both backends.
+//! Professional registration (docs/RULES.md#professional-registrations):
+//! roles that need a BIG number, the number's checks against the register (a
+//! local server answering with the register's own envelopes), and who may
+//! change it; on both backends.
 
 mod common;
 
@@ -181,7 +182,7 @@ both_backends! {
         assert_eq!(app.call("POST", &format!("/api/v1/activations/{link}"), None, Some(json!({"password": GOOD}))).await.status, 200);
         let (_, cookie) = app.login("dr@example.nl", GOOD).await;
         let r = app.with_cookie("PATCH", "/api/v1/me", &cookie.unwrap(), Some(json!({"registration": big(ENDED)}))).await;
-        assert_eq!(r.error(403), ("registration_locked", Some("registration")), "seed 000: not yourself");
+        assert_eq!(r.error(403), ("registration_locked", Some("registration")), "not yourself");
         // Another organization adding the same person cannot change it either.
         let (globex, globex_token) = TestApp::environment(&app.db, "Globex").await;
         let other = format!("/api/v1/organizations/{globex}/members");

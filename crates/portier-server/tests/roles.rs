@@ -1,5 +1,6 @@
-//! Roles (seed 001): built-in and custom roles, what each may grant, changing a
-//! member's roles, the administrators overview, on both backends.
+//! Roles (docs/RULES.md#roles-and-permissions): built-in and custom roles,
+//! what each may grant, changing a member's roles, the administrators
+//! overview, on both backends.
 
 mod common;
 
@@ -65,7 +66,8 @@ both_backends! {
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["roles"][0]["key"], "resident");
         assert_eq!(r.body["roles"][0]["permissions"], json!(["documents.read", "documents.send"]));
-        // seed 001: the member's page shows the roles with their permissions.
+        // The member's page shows the roles with their permissions
+        // (docs/RULES.md#roles-and-permissions).
         let member = app.get(&format!("/api/v1/organizations/{org}/members/{anna}")).await;
         assert_eq!(member.body["roles"], json!(["resident"]));
         assert_eq!(member.body["role_details"][0]["name"], json!({"en": "Resident", "nl": "AIOS"}));
@@ -152,7 +154,7 @@ both_backends! {
         let manager = app.session_in(&org, "key.user@example.nl", &["user-manager"]).await;
         let add_path = format!("/api/v1/organizations/{org}/members");
         let r = app.with_cookie("POST", &add_path, &manager, Some(json!({"email": "new@example.nl", "roles": ["resident"]}))).await;
-        assert_eq!(r.status, 201, "seed 004: the key user adds people: {}", r.body);
+        assert_eq!(r.status, 201, "the key user adds people: {}", r.body);
         let new = r.body["account_id"].as_str().unwrap().to_owned();
         let r = app.with_cookie("POST", &add_path, &manager, Some(json!({"email": "boss@example.nl", "roles": ["administrator"]}))).await;
         assert_eq!(r.error(403).0, "forbidden");

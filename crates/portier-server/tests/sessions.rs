@@ -1,6 +1,6 @@
-//! Sessions (issue 6): a person lists their own (device, address, started,
-//! last seen) and ends any or all others; an administrator ends every
-//! session of a member; on both backends.
+//! Sessions (docs/RULES.md#signing-in-and-sessions): a person lists their own
+//! (device, address, started, last seen) and ends any or all others; an
+//! administrator ends every session of a member; on both backends.
 
 mod common;
 

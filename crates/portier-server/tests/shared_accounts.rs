@@ -130,7 +130,8 @@ both_backends! {
         let page = post(&app, &format!("/orgs/{org}/members/{pending}/details"), Some(&manager), &[("email", "km2@example.nl")]).await;
         assert_eq!(page.status, 403, "{}", page.html);
         assert_eq!(mails_to(&app, "km2@example.nl").await, 0);
-        // A plain member's invitation they correct as before (seed 002).
+        // A plain member's invitation they correct as before
+        // (docs/RULES.md#changing-a-members-details).
         let plain = app.add_member(json!({"email": "jan@exmaple.nl"})).await;
         let r = app.with_cookie("PATCH", &member(&org, &plain), &manager, Some(json!({"email": "jan@example.nl"}))).await;
         assert_eq!((r.status, r.body["invitation_sent"].as_bool()), (200, Some(true)), "{}", r.body);

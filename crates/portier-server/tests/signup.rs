@@ -1,9 +1,10 @@
-//! Self sign-up and e-mail domains (issue 8, seed 003) on both backends,
-//! with a real DNS server on 127.0.0.1: an unconfirmed address joins
-//! nothing; a confirmed one at a proven domain joins that environment as
-//! `member`, without rights; one at gmail.com or an unclaimed domain starts
-//! its own environment as administrator; a domain is claimed once and not
-//! proven by a wrong TXT record; approval holds members until accepted.
+//! Self sign-up and e-mail domains (docs/RULES.md#self-sign-up-and-e-mail-domains)
+//! on both backends, with a real DNS server on 127.0.0.1: an unconfirmed
+//! address joins nothing; a confirmed one at a proven domain joins that
+//! environment as `member`, without rights; one at gmail.com or an unclaimed
+//! domain starts its own environment as administrator; a domain is claimed
+//! once and not proven by a wrong TXT record; approval holds members until
+//! accepted.
 
 mod common;
 

@@ -1,8 +1,8 @@
-//! Two-step verification (issue 6): setting up an authenticator app (codes
-//! computed by `oathtool` from Debian, as a phone would), the sign-in's
-//! second step, replayed and wrong codes, recovery codes, turning it off,
-//! an administrator's reset, and the member list's `two_factor`, on both
-//! backends.
+//! Two-step verification (docs/RULES.md#two-step-verification): setting up
+//! an authenticator app (codes computed by `oathtool` from Debian, as a
+//! phone would), the sign-in's second step, replayed and wrong codes,
+//! recovery codes, turning it off, an administrator's reset, and the member
+//! list's `two_factor`, on both backends.
 
 mod common;
 
@@ -105,7 +105,7 @@ both_backends! {
         let me = app.with_cookie("GET", "/api/v1/me/two-factor", &cookie, None).await;
         assert_eq!(me.body, json!({"totp": true, "recovery_codes_left": 10, "passkeys": 0}));
         let list = app.get(&format!("/api/v1/organizations/{}/members?q=eva", app.org_id)).await;
-        assert_eq!(list.body["items"][0]["two_factor"], true, "seed 001: administrators see it");
+        assert_eq!(list.body["items"][0]["two_factor"], true, "administrators see it");
 
         // Signing in now stops halfway: the session opens nothing else.
         let (r, half) = app.login("eva@example.nl", GOOD).await;
@@ -232,7 +232,8 @@ both_backends! {
         let reset = |who: &str| format!("/api/v1/organizations/{}/members/{who}/reset-two-factor", app.org_id);
         let member = app.session_in(&app.org_id.clone(), "m@example.nl", &["member"]).await;
         assert_eq!(app.with_cookie("POST", &reset(&eva), &member, None).await.status, 403);
-        // An administrator's is administrators' business (seed 001).
+        // An administrator's is administrators' business
+        // (docs/RULES.md#administrators).
         let r = app.with_cookie("POST", &reset(&boss), &manager, None).await;
         assert_eq!(r.error(403).0, "forbidden");
         let r = app.with_cookie("POST", &reset(&eva), &manager, None).await;

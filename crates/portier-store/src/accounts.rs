@@ -134,7 +134,8 @@ pub async fn find_by_email_tx(tx: &mut Tx, email: &Email) -> Result<Option<Accou
 /// The account of `new.email`, created (state `invited`, with the profile the
 /// administrator entered) when there is none. The insert gives way to one
 /// made at the same moment by another transaction, so concurrent adds of one
-/// address end with one account (seed 000). Returns whether it already existed.
+/// address end with one account (docs/RULES.md#shared-accounts). Returns
+/// whether it already existed.
 pub(crate) async fn find_or_create(
     tx: &mut Tx,
     new: &portier_core::members::NewMember,
@@ -279,22 +280,22 @@ pub struct ProfileFill {
 /// token was used or replaced in the meantime.
 pub async fn activate(
     store: &Store,
-    token: &crate::tokens::TokenInfo,
+    token: &crate::links::TokenInfo,
     password_hash: &str,
     fill: &ProfileFill,
     origin: &crate::audit::Origin,
 ) -> Result<bool> {
     let mut tx = store.begin().await?;
-    if !crate::tokens::consume(&mut tx, token.id, origin.now).await? {
+    if !crate::links::consume(&mut tx, token.id, origin.now).await? {
         return Ok(false);
     }
     let account = &token.account;
     // The links other organizations sent stop working: the account is
     // activated, and a password is set once this way.
-    crate::tokens::replace_all(
+    crate::links::replace_all(
         &mut tx,
         account.id,
-        Some(portier_core::tokens::TokenKind::Activation),
+        Some(portier_core::secrets::TokenKind::Activation),
         origin.now,
     )
     .await?;
@@ -468,7 +469,8 @@ pub struct LoginCandidate {
     pub may_sign_in: bool,
     /// An authenticator app is set up: the sign-in needs a second step.
     pub second_factor: bool,
-    /// Two-step verification is required of the person (issue 6).
+    /// Two-step verification is required of the person
+    /// (docs/RULES.md#two-step-verification).
     pub two_factor_required: bool,
 }
 
@@ -492,9 +494,10 @@ pub struct LoginRead {
     pub counters: Vec<Option<(i64, DateTime<Utc>)>>,
 }
 
-/// One read for everything a sign-in looks up (DESIGN §7: sign-in is bounded
-/// by Argon2id, the rest must be small). Also one read when the address has
-/// no account, so the two take the same time.
+/// One read for everything a sign-in looks up (sign-in is bounded by
+/// Argon2id, so the rest must be small: docs/RULES.md#password-hashing).
+/// Also one read when the address has no account, so the two take the same
+/// time (docs/RULES.md#signing-in-and-sessions).
 pub async fn login_candidate(store: &Store, email: &Email, keys: [&str; 3]) -> Result<LoginRead> {
     // Every column may be empty: the row comes from the address asked for,
     // whether or not an account has it.
@@ -627,9 +630,9 @@ pub async fn request_reset(
     if account.disabled {
         return Ok(false);
     }
-    let token = crate::tokens::issue(
+    let token = crate::links::issue(
         &mut tx,
-        portier_core::tokens::TokenKind::PasswordReset,
+        portier_core::secrets::TokenKind::PasswordReset,
         account.id,
         None,
         lifecycle.reset_ttl,
@@ -641,7 +644,7 @@ pub async fn request_reset(
         email: account.email.to_string(),
         organization: String::new(),
         link: format!("{}/reset/{}", lifecycle.public_url, token.expose()),
-        expires_at: Some(portier_core::tokens::expires_at(
+        expires_at: Some(portier_core::secrets::expires_at(
             origin.now,
             lifecycle.reset_ttl,
         )),
@@ -661,18 +664,18 @@ pub async fn request_reset(
 }
 
 /// Completes a reset: uses the token once, sets the new hash, ends every
-/// session of the account (seed 002: the link works once), and, for an
-/// account that was never activated, activates it (seed 002: "Forgot
-/// password" sends a new link to create the password). `Ok(false)` when the
+/// session of the account, and, for an account that was never activated,
+/// activates it: "Forgot password" also serves someone whose invitation went
+/// astray (docs/RULES.md#invitations-and-activation). `Ok(false)` when the
 /// token was used meanwhile.
 pub async fn complete_reset(
     store: &Store,
-    token: &crate::tokens::TokenInfo,
+    token: &crate::links::TokenInfo,
     password_hash: &str,
     origin: &crate::audit::Origin,
 ) -> Result<bool> {
     let mut tx = store.begin().await?;
-    if !crate::tokens::consume(&mut tx, token.id, origin.now).await? {
+    if !crate::links::consume(&mut tx, token.id, origin.now).await? {
         return Ok(false);
     }
     let account = &token.account;

@@ -8,7 +8,7 @@ use portier_core::ids::{AccountId, ApiTokenId, OrganizationId};
 use portier_core::organizations::{OrgPath, Organization};
 use portier_core::permissions::{Permission, PermissionSet};
 use portier_core::rights::{Authorized, Grant, Principal, TokensManage};
-use portier_core::tokens::{API_TOKEN_PREFIX, SecretToken};
+use portier_core::secrets::{API_TOKEN_PREFIX, SecretToken};
 use sqlx::types::Json;
 use uuid::Uuid;
 

@@ -1,8 +1,8 @@
 //! The first environment and its administrator (`portier bootstrap`): one
-//! transaction creates the environment, finds or creates the account (seed 000:
-//! an address that has an account keeps it), makes it administrator, issues
-//! its activation link and an API token carrying every permission on the
-//! environment.
+//! transaction creates the environment, finds or creates the account (an
+//! address that has an account keeps it, docs/RULES.md#shared-accounts), makes
+//! it administrator, issues its activation link and an API token carrying every
+//! permission on the environment.
 
 use portier_core::accounts::AccountStatus;
 use portier_core::audit::{Actor, NewAuditEvent};
@@ -10,7 +10,7 @@ use portier_core::email::Email;
 use portier_core::ids::{AccountId, OrganizationId};
 use portier_core::permissions;
 use portier_core::roles::ADMINISTRATOR;
-use portier_core::tokens::SecretToken;
+use portier_core::secrets::SecretToken;
 
 use crate::audit::{self, Origin};
 use crate::lifecycle::Lifecycle;

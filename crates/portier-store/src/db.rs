@@ -1,10 +1,10 @@
 //! Connections and transactions. SQLite runs in WAL mode with one writer
-//! connection and several readers (DESIGN §7); PostgreSQL uses one pool, and
-//! a small second one for writes that are not worth waiting for the disk
-//! (see [`relaxed!`]). Connections come from Portier's own pool
-//! ([`crate::pool`]). The [`reader!`], [`writer!`] and [`in_tx!`] macros run
-//! one query body against whichever backend is configured, so the SQL and
-//! its bindings are written once.
+//! connection and several readers, so that reads never wait for a write;
+//! PostgreSQL uses one pool, and a small second one for writes that are not
+//! worth waiting for the disk (see [`relaxed!`]). Connections come from
+//! Portier's own pool ([`crate::pool`]). The [`reader!`], [`writer!`] and
+//! [`in_tx!`] macros run one query body against whichever backend is
+//! configured, so the SQL and its bindings are written once.
 
 use std::path::Path;
 use std::str::FromStr;

@@ -1,7 +1,8 @@
-//! E-mail domains an environment claims and proves (issue 8, seed 003):
-//! by a DNS TXT record, or by a link mailed to one of the domain's
-//! administrative mailboxes. Only a proven domain lets people who sign up
-//! join; a domain is proven for one environment at most.
+//! E-mail domains an environment claims and proves
+//! (docs/RULES.md#self-sign-up-and-e-mail-domains): by a DNS TXT record, or by
+//! a link mailed to one of the domain's administrative mailboxes. Only a proven
+//! domain lets people who sign up join; a domain is proven for one environment
+//! at most.
 
 use chrono::{DateTime, Utc};
 use portier_core::Error as DomainError;
@@ -12,7 +13,7 @@ use portier_core::email::Email;
 use portier_core::mail::{MailContext, MailKind};
 use portier_core::organizations::Organization;
 use portier_core::rights::{Authorized, DomainsManage};
-use portier_core::tokens::SecretToken;
+use portier_core::secrets::SecretToken;
 use uuid::Uuid;
 
 use crate::audit::{self, Origin};
@@ -353,7 +354,7 @@ pub async fn send_mail_proof(
     let to = Email::parse(&format!("{mailbox}@{}", c.domain))
         .map_err(|e| Error::from(DomainError::from(e.in_field("domain"))))?;
     let token = SecretToken::from_random(rand::random(), "");
-    let expires = portier_core::tokens::expires_at(origin.now, MAIL_PROOF_TTL);
+    let expires = portier_core::secrets::expires_at(origin.now, MAIL_PROOF_TTL);
     in_tx!(&mut tx, |c2| {
         sqlx::query(
             "UPDATE domains SET mail_token_hash = $2, mail_address = $3, mail_expires_at = $4 WHERE id = $1",

@@ -1,11 +1,11 @@
-//! The members of an organization, read out for an export (issue 9, seed
-//! 002: labels and identification codes included), handed on in batches so
-//! a million members never sit in memory at once: one organization of more
-//! than a page in pages read side by side on one snapshot, otherwise one
-//! query read as a stream. Each batch takes its members as [`Member`]s that
-//! borrow the text of the rows they were read from, on the task that read
-//! them: a PostgreSQL page is written out (as CSV, say) by its reader,
-//! without a string made for each field of each member.
+//! The members of an organization, read out for an export
+//! (docs/RULES.md#export: labels and staff codes included), handed on in
+//! batches so a million members never sit in memory at once: one organization
+//! of more than a page in pages read side by side on one snapshot, otherwise
+//! one query read as a stream. Each batch takes its members as [`Member`]s that
+//! borrow the text of the rows they were read from, on the task that read them:
+//! a PostgreSQL page is written out (as CSV, say) by its reader, without a
+//! string made for each field of each member.
 //!
 //! On SQLite each member comes as one JSON array that SQLite builds itself:
 //! sqlx's SQLite driver copies every value of a row into an allocation of

@@ -1,6 +1,7 @@
-//! Groups of one organization's members and the roles they carry (seeds 002,
-//! 004). Every change is one transaction with its audit event, and tells the
-//! caches of rights (a group's roles are its members' roles).
+//! Groups of one organization's members and the roles they carry
+//! (docs/RULES.md#groups). Every change is one transaction with its audit
+//! event, and tells the caches of rights (a group's roles are its members'
+//! roles).
 
 use std::collections::BTreeMap;
 

@@ -15,6 +15,7 @@ pub mod export;
 pub mod groups;
 pub mod import;
 pub mod lifecycle;
+pub mod links;
 pub mod mail;
 pub mod members;
 pub mod organizations;
@@ -33,7 +34,6 @@ pub mod testing;
 #[cfg(test)]
 mod tests;
 pub mod throttles;
-pub mod tokens;
 /// SQL that is true when two-step verification is required of the account
 /// `$account` (an expression): one of its active memberships requires it, or
 /// lies in an organization that does or below one that does. Written once

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use portier_core::mail::MailTemplates;
-use portier_core::tokens::TokenKind;
+use portier_core::secrets::TokenKind;
 
 #[derive(Clone)]
 pub struct Lifecycle {
@@ -20,7 +20,8 @@ pub struct Lifecycle {
 }
 
 impl Lifecycle {
-    /// The defaults of DESIGN §4 with the built-in templates.
+    /// The defaults (an activation link works 7 days, a reset link an hour:
+    /// `TokenKind::default_ttl`) with the built-in templates.
     pub fn new(public_url: &str) -> Lifecycle {
         Lifecycle {
             public_url: public_url.trim_end_matches('/').to_owned(),

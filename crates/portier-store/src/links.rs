@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use portier_core::ids::{AccountId, OrganizationId, TokenId};
-use portier_core::tokens::{SecretToken, TokenKind, expires_at};
+use portier_core::secrets::{SecretToken, TokenKind, expires_at};
 
 use crate::audit::Origin;
 use crate::{Result, Tx, in_tx};
@@ -100,7 +100,7 @@ pub struct TokenInfo {
     pub organization: Option<portier_core::organizations::Organization>,
     pub expires_at: chrono::DateTime<chrono::Utc>,
     /// The password policies of every organization the person belongs to;
-    /// a new password meets the strictest (DESIGN §2).
+    /// a new password meets the strictest (docs/RULES.md#passwords).
     pub policies: Vec<portier_core::passwords::PasswordPolicy>,
 }
 
@@ -110,7 +110,7 @@ pub enum LinkProblem {
     /// Never issued (or not of this kind): 404.
     Unknown,
     /// Used, replaced or expired: 410.
-    Gone(portier_core::tokens::TokenUnusable),
+    Gone(portier_core::secrets::TokenUnusable),
 }
 
 #[derive(sqlx::FromRow)]
@@ -149,7 +149,7 @@ pub async fn lookup(
         return Ok(Err(LinkProblem::Unknown));
     };
     if let Err(e) =
-        portier_core::tokens::check_usable(now, row.expires_at, row.used_at.or(row.replaced_at))
+        portier_core::secrets::check_usable(now, row.expires_at, row.used_at.or(row.replaced_at))
     {
         return Ok(Err(LinkProblem::Gone(e)));
     }

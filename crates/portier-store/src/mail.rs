@@ -1,5 +1,6 @@
 //! The mail outbox: a message is a row written in the same transaction as the
-//! change that causes it; a worker delivers it later (DESIGN §3).
+//! change that causes it, so that both happen or neither does; a worker
+//! delivers it later, with retries (docs/ARCHITECTURE.md#crates-and-layers).
 
 use chrono::{DateTime, Utc};
 use portier_core::accounts::Account;

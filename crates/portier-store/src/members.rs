@@ -14,7 +14,7 @@ use portier_core::organizations::{OrgPath, Organization};
 use portier_core::permissions::{Permission, PermissionSet};
 use portier_core::rights::{Authorized, Grant, MembersInvite, Principal};
 use portier_core::roles::Role;
-use portier_core::tokens::TokenKind;
+use portier_core::secrets::TokenKind;
 use sqlx::types::Json;
 use uuid::Uuid;
 
@@ -22,14 +22,15 @@ use crate::audit::{self, Origin};
 use crate::db::Arg;
 use crate::lifecycle::Lifecycle;
 use crate::{
-    Error, Result, Store, Tx, accounts, bind_all, in_tx, mail, organizations, reader, roles, tokens,
+    Error, Result, Store, Tx, accounts, bind_all, in_tx, links, mail, organizations, reader, roles,
 };
 
 /// The outcome of adding a person, as the API answers it.
 #[derive(Debug)]
 pub struct Added {
     pub account: Account,
-    /// seed 000: the address already had an account, which was kept.
+    /// The address already had an account, which was kept
+    /// (docs/RULES.md#adding-members).
     pub account_reused: bool,
     pub membership: Membership,
     pub roles: Vec<Role>,
@@ -40,7 +41,8 @@ pub struct Added {
     pub two_factor: bool,
     /// Names of the groups the member joined.
     pub groups: Vec<String>,
-    /// The portfolio given with the membership (seed 000).
+    /// The portfolio given with the membership
+    /// (docs/PORTFOLIOS.md#giving-a-portfolio).
     pub portfolio: Option<crate::portfolios::PortfolioView>,
 }
 
@@ -106,7 +108,8 @@ pub async fn add(
         }
         .into());
     }
-    // seed 000: then the BIG number, when the role needs one.
+    // Then the registration number, when the role needs one
+    // (docs/RULES.md#adding-members).
     crate::registrations::may_record(&mut tx, caller, &account, new.registration.as_ref()).await?;
     crate::registrations::settle(
         &mut tx,
@@ -150,8 +153,8 @@ pub async fn add(
     } else {
         false
     };
-    // seed 000: the portfolio last, once the member holds the roles that
-    // allow it.
+    // The portfolio last, once the member holds the roles that allow it
+    // (docs/RULES.md#adding-members).
     let mut warnings = new.warnings;
     let portfolio = match &new.portfolio {
         Some(p) => {
@@ -302,12 +305,12 @@ pub(crate) async fn send_invitation(
     lifecycle: &Lifecycle,
     origin: &Origin,
     new_account: bool,
-) -> Result<portier_core::tokens::SecretToken> {
+) -> Result<portier_core::secrets::SecretToken> {
     let (kind, ttl) = (TokenKind::Activation, lifecycle.activation_ttl);
     let token = if new_account {
-        tokens::issue_first(tx, kind, account.id, Some(org.id), ttl, origin).await?
+        links::issue_first(tx, kind, account.id, Some(org.id), ttl, origin).await?
     } else {
-        tokens::issue(tx, kind, account.id, Some(org.id), ttl, origin).await?
+        links::issue(tx, kind, account.id, Some(org.id), ttl, origin).await?
     };
     let ctx = MailContext {
         name: account.name.display_name(),
@@ -319,7 +322,7 @@ pub(crate) async fn send_invitation(
             TokenKind::Activation.link_path(),
             token.expose()
         ),
-        expires_at: Some(portier_core::tokens::expires_at(
+        expires_at: Some(portier_core::secrets::expires_at(
             origin.now,
             lifecycle.activation_ttl,
         )),
@@ -337,7 +340,8 @@ pub(crate) async fn send_invitation(
     Ok(token)
 }
 
-/// seed 002: the staff identification code is unique within the organization.
+/// The staff identification code is unique within the organization
+/// (docs/RULES.md#adding-members).
 async fn ensure_staff_code_free(
     tx: &mut Tx,
     org: OrganizationId,
@@ -612,7 +616,7 @@ pub async fn principal_for_account(store: &Store, account_id: AccountId) -> Resu
 }
 
 /// Someone who holds an administrator role on an organization or above it
-/// (seed 001's Administrators overview).
+/// (the console's Administrators overview, docs/RULES.md#administrators).
 #[derive(Debug, Clone)]
 pub struct Administrator {
     pub account: Account,
@@ -1527,8 +1531,9 @@ pub struct Updated {
     pub account_id: AccountId,
 }
 
-/// An administrator's change to a member (seed 001: name and address only
-/// before activation; seed 002: a corrected address gets a new invitation).
+/// An administrator's change to a member: name and address only before
+/// activation, and a corrected address gets a new invitation
+/// (docs/RULES.md#changing-a-members-details).
 ///
 /// The address and the name are the account's, shared by every
 /// organization of the person (docs/RULES.md#shared-accounts). A corrected
@@ -1671,12 +1676,12 @@ pub async fn update(
     if email_changed {
         // Every link went to the old address, whichever organization sent
         // it: none of them may work any more.
-        tokens::replace_all(&mut tx, account.id, None, origin.now).await?;
+        links::replace_all(&mut tx, account.id, None, origin.now).await?;
     }
     let (member, invitation_sent) = match &owner {
         None => {
-            // seed 002: a mistyped address never received the link; the
-            // corrected one does.
+            // A mistyped address never received the link; the corrected one
+            // does (docs/RULES.md#changing-a-members-details).
             let invited = email_changed && account.status == AccountStatus::Invited && m.active;
             if invited {
                 send_invitation(&mut tx, &next_account, &org, lifecycle, origin, false).await?;
@@ -1828,7 +1833,7 @@ async fn move_memberships(
 }
 
 /// Ends a membership and its rights; the account and its history stay
-/// (seeds 001, 003).
+/// (docs/RULES.md#deactivating-and-removing-members).
 pub async fn remove(
     store: &Store,
     auth: &Authorized<portier_core::rights::MembersRemove>,
@@ -1875,9 +1880,10 @@ pub async fn remove(
     tx.commit().await
 }
 
-/// Deactivates or reactivates a membership (seed 002); nothing is deleted. A
-/// reactivated member who never activated their account gets a new
-/// invitation. Returns whether one was sent.
+/// Deactivates or reactivates a membership; nothing is deleted
+/// (docs/RULES.md#deactivating-and-removing-members). A reactivated member
+/// who never activated their account gets a new invitation. Returns whether
+/// one was sent.
 pub async fn set_active(
     store: &Store,
     auth: &Authorized<portier_core::rights::MembersUpdate>,
@@ -1943,7 +1949,8 @@ pub async fn set_active(
     Ok(invited)
 }
 
-/// A new activation link; the previous one stops working (seeds 000, 001).
+/// A new activation link; the previous one stops working
+/// (docs/RULES.md#invitations-and-activation).
 pub async fn resend_invitation(
     store: &Store,
     auth: &Authorized<MembersInvite>,
@@ -1991,8 +1998,9 @@ pub async fn resend_invitation(
     tx.commit().await
 }
 
-/// Replaces a member's roles (seed 001, "Change role"). Giving or taking an
-/// administrator role needs `admins.manage`, any other role beyond `member`
+/// Replaces a member's roles ("Change role",
+/// docs/RULES.md#roles-and-permissions). Giving or taking an administrator
+/// role needs `admins.manage`, any other role beyond `member`
 /// `roles.assign`; the environment's last administrator keeps theirs.
 /// Returns the roles now held.
 #[allow(clippy::too_many_arguments)]
@@ -2109,8 +2117,9 @@ async fn roles_held(
     roles::resolve(tx, org, &keys).await
 }
 
-/// A person with no active membership left cannot sign in (DESIGN §1), so
-/// their open sessions end at once.
+/// A person with no active membership left cannot sign in
+/// (docs/RULES.md#deactivating-and-removing-members), so their open sessions
+/// end at once.
 async fn end_sessions_without_membership(tx: &mut Tx, account: AccountId) -> Result<()> {
     let active: i64 = in_tx!(tx, |c| {
         sqlx::query_scalar(
@@ -2127,7 +2136,7 @@ async fn end_sessions_without_membership(tx: &mut Tx, account: AccountId) -> Res
 }
 
 /// How many members an organization has, by state, and how many of them
-/// have two-step verification set up (seeds 001, 004).
+/// have two-step verification set up (docs/RULES.md#two-step-verification).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Statistics {
     pub members: i64,

@@ -1,7 +1,7 @@
-//! Passkeys (issue 6): `credentials` rows of kind `webauthn`, and the
-//! ceremonies under way (`webauthn_ceremonies`) between the request that
-//! starts one and the one that answers it, which may reach another node.
-//! Adding a passkey commits with its audit event and its mail.
+//! Passkeys (docs/RULES.md#two-step-verification): `credentials` rows of kind
+//! `webauthn`, and the ceremonies under way (`webauthn_ceremonies`) between the
+//! request that starts one and the one that answers it, which may reach another
+//! node. Adding a passkey commits with its audit event and its mail.
 
 use chrono::{DateTime, Utc};
 use portier_core::Error as DomainError;
@@ -10,7 +10,7 @@ use portier_core::audit::Actor;
 use portier_core::ids::AccountId;
 use portier_core::mail::MailKind;
 use portier_core::passkeys::{self, Registered};
-use portier_core::tokens::SecretToken;
+use portier_core::secrets::SecretToken;
 use portier_core::two_factor::RecoveryCode;
 use uuid::Uuid;
 
@@ -66,7 +66,7 @@ pub async fn begin(
     now: DateTime<Utc>,
 ) -> Result<SecretToken> {
     let id = SecretToken::from_random(rand::random(), "");
-    let expires = portier_core::tokens::expires_at(now, passkeys::CEREMONY_TTL);
+    let expires = portier_core::secrets::expires_at(now, passkeys::CEREMONY_TTL);
     let mut tx = store.begin().await?;
     // Gone too: an earlier ceremony of the same purpose for the same person
     // (and session), so repeated starts keep one row, not one each.

@@ -1,7 +1,7 @@
-//! Portfolios (issue 7): the types an environment offers, a member's
-//! portfolios and their states, and the stretches of days each was active
-//! and paid for by one organization (`portfolio_periods`), from which the
-//! billing report counts. Every change commits with its audit event.
+//! Portfolios (docs/PORTFOLIOS.md): the types an environment offers, a member's
+//! portfolios and their states, and the stretches of days each was active and
+//! paid for by one organization (`portfolio_periods`), from which the billing
+//! report counts. Every change commits with its audit event.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use portier_core::Error as DomainError;
@@ -157,8 +157,8 @@ const SELECT: &str =
      FROM portfolios p";
 
 /// A change refused because the person has an active portfolio already
-/// (seed 001: generally one at a time, unless the organization allows
-/// several side by side).
+/// (generally one at a time, unless the organization allows several side by
+/// side: docs/PORTFOLIOS.md#one-active-portfolio-at-a-time).
 fn one_at_a_time() -> Error {
     Error::Domain(DomainError::Conflict {
         code: "active_portfolio_exists",
@@ -185,7 +185,8 @@ async fn has_active(tx: &mut Tx, account: AccountId, except: Option<Uuid>) -> Re
 /// Gives the member `account` of the organization `auth` was given for a
 /// portfolio of type `type_key`, active from `start` (today or later). The
 /// type must exist in the environment and one of the member's roles there
-/// must allow it (seed 001); the person must have no other active one.
+/// must allow it; the person must have no other active one
+/// (docs/PORTFOLIOS.md#giving-a-portfolio).
 /// Returns it with the warning of a start on a month's last day.
 pub async fn create(
     store: &Store,
@@ -359,7 +360,7 @@ async fn get_tx(tx: &mut Tx, id: Uuid) -> Result<PortfolioView> {
     view(row.ok_or(DomainError::NotFound { what: "portfolio" })?)
 }
 
-/// What can happen to a portfolio (seed 001).
+/// What can happen to a portfolio (docs/PORTFOLIOS.md#states).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
     /// Temporarily deactivate: billing stops from today; it can come back.
@@ -506,7 +507,7 @@ async fn apply(
 
 /// Whether the caller may manage portfolios in an organization: a transfer
 /// happens at once when they may on both sides, and waits for the other
-/// side's consent otherwise (seed 001).
+/// side's consent otherwise (docs/PORTFOLIOS.md#transfers).
 pub type ManagesThere<'a> = &'a (dyn Fn(&Organization) -> bool + Sync);
 
 /// Which side of a transfer asked for it; the other one answers.
@@ -853,8 +854,9 @@ async fn move_or_ask(
 }
 
 /// Moves portfolio `id`, managed by the organization `from` was given for
-/// or one below it, to `to` (seed 001: so that its costs are billed to the
-/// right place) as of `today`: the new organization pays from then on.
+/// or one below it, to `to` (so that its costs are billed to the right
+/// place, docs/PORTFOLIOS.md#transfers) as of `today`: the new organization
+/// pays from then on.
 /// The person must be a member there, and it must lie in the same
 /// environment (the portfolio's type is the environment's); a completed
 /// portfolio stays where it is. When the caller may not manage portfolios
@@ -895,7 +897,8 @@ pub async fn transfer(
 
 /// The portfolios of `account` (a member of `org`) in its environment: those
 /// managed here and elsewhere (so that an organization that adds a person
-/// can take over the one they bring, seed 001). Newest first.
+/// can take over the one they bring, docs/PORTFOLIOS.md#transfers). Newest
+/// first.
 pub async fn of_member(
     store: &Store,
     org: &Organization,
@@ -1195,7 +1198,8 @@ pub async fn get_with_history(
     Ok((portfolio, history))
 }
 
-/// What becomes of a leaving member's active portfolios (seed 001).
+/// What becomes of a leaving member's active portfolios
+/// (docs/PORTFOLIOS.md#when-a-member-leaves).
 #[derive(Clone, Copy)]
 pub enum OnRemoval<'a> {
     /// Temporarily deactivated: they can come back.
@@ -1213,8 +1217,8 @@ pub enum OnRemoval<'a> {
 }
 
 /// Before `account` leaves `org`: its portfolios active there, settled by
-/// `then` as of `today`. Without `then`, a 409 when there is one (seed 001:
-/// removing asks what to do with it).
+/// `then` as of `today`. Without `then`, a 409 when there is one: removing
+/// asks what to do with it (docs/PORTFOLIOS.md#when-a-member-leaves).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn settle_on_removal(
     tx: &mut Tx,

@@ -1,7 +1,7 @@
-//! Professional registrations (seed 000): one number per person in a
-//! register, given by an administrator when adding or promoting someone to a
-//! role that needs it, changed afterwards only by a platform operator, and
-//! checked against the register in the background.
+//! Professional registrations (docs/RULES.md#professional-registrations): one
+//! number per person in a register, given by an administrator when adding or
+//! promoting someone to a role that needs it, changed afterwards only by a
+//! platform operator, and checked against the register in the background.
 
 use chrono::{DateTime, Utc};
 use portier_core::Error as DomainError;
@@ -213,10 +213,10 @@ pub(crate) async fn may_record(
 /// Settles the registration of someone being added to, or given, roles
 /// inside that change's transaction. A number given is recorded when the
 /// person has none yet; one that differs from the person's is refused
-/// (seed 000: "it is not possible to change your BIG number yourself", and
-/// not by another organization's administrator either: a platform operator
-/// does it). Roles that need a register the person has no number in are
-/// refused on `registration`.
+/// (not by the person themselves, nor by another organization's
+/// administrator: a platform operator does it,
+/// docs/RULES.md#professional-registrations). Roles that need a register
+/// the person has no number in are refused on `registration`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn settle(
     tx: &mut Tx,

@@ -1,6 +1,6 @@
 //! Resources of an organization and the relations members and groups are
-//! granted on them (seed 004). Every change is one transaction with its audit
-//! event and tells the caches of rights.
+//! granted on them (docs/RULES.md#resources). Every change is one
+//! transaction with its audit event and tells the caches of rights.
 
 use chrono::{DateTime, Utc};
 use portier_core::Error as DomainError;

@@ -3,7 +3,8 @@
 //! groups, resource grants, API tokens) says so with [`changed`]; once it
 //! commits, this node's listeners hear it at once, and on PostgreSQL every
 //! other node hears it too (`NOTIFY portier_rights`, sent by the commit).
-//! Caches of rights (the check API's, DESIGN §7) forget that environment.
+//! Caches of rights (the check API's, docs/RULES.md#the-check-api) forget that
+//! environment.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};

@@ -123,8 +123,8 @@ pub async fn get(store: &Store, org: &Organization, key: &RoleKey) -> Result<Opt
 }
 
 /// The roles a member holds directly in an organization, with their
-/// permissions (seed 001: "you see the current role(s) and the associated
-/// permissions").
+/// permissions, as "Change role" shows them
+/// (docs/RULES.md#roles-and-permissions).
 pub async fn of_member(
     store: &Store,
     org: OrganizationId,
@@ -387,9 +387,9 @@ async fn ensure_administrators_remain_without(
     Ok(())
 }
 
-/// Deletes a custom role nobody holds; one in use is a conflict that says
-/// where (seed 001's members and groups), so nobody loses rights unawares.
-/// An administrator role needs `admins.manage` to delete, as to define.
+/// Deletes a custom role nobody holds; one in use is a conflict that says where
+/// (which members and groups hold it), so nobody loses rights unawares. An
+/// administrator role needs `admins.manage` to delete, as to define.
 pub async fn delete(
     store: &Store,
     caller: &Principal,

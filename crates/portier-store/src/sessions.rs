@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use portier_core::ids::AccountId;
 use portier_core::rights::{Authorized, MembersUpdate};
+use portier_core::secrets::SecretToken;
 use portier_core::sessions::SessionPolicy;
-use portier_core::tokens::SecretToken;
 use uuid::Uuid;
 
 use crate::{Result, Store, in_tx, reader, relaxed, writer};
@@ -182,7 +182,7 @@ pub struct SessionInfo {
 
 /// The public id of the session stored under `id_hash`.
 pub fn public_id(id_hash: &str) -> String {
-    portier_core::tokens::digest(&format!("session:{id_hash}"))[..32].to_owned()
+    portier_core::secrets::digest(&format!("session:{id_hash}"))[..32].to_owned()
 }
 
 /// The person's live, signed-in sessions, the most recently used first.

@@ -1,9 +1,10 @@
-//! Self sign-up (issue 8, seed 003). A sign-up waits, with only its
-//! password's hash, until the link mailed to the address is followed; then
-//! the account is made and either joins the environment that proved the
-//! address's domain (as `member`, without rights, or held for approval) or
-//! starts an environment of its own that it administers. Answers never say
-//! whether an address has an account: the owner of one gets a mail instead.
+//! Self sign-up (docs/RULES.md#self-sign-up-and-e-mail-domains). A sign-up
+//! waits, with only its password's hash, until the link mailed to the address
+//! is followed; then the account is made and either joins the environment that
+//! proved the address's domain (as `member`, without rights, or held for
+//! approval) or starts an environment of its own that it administers. Answers
+//! never say whether an address has an account: the owner of one gets a mail
+//! instead.
 
 use chrono::{DateTime, Utc};
 use portier_core::Error as DomainError;
@@ -16,7 +17,7 @@ use portier_core::locale::Locale;
 use portier_core::mail::{MailContext, MailKind};
 use portier_core::organizations::Organization;
 use portier_core::roles::{ADMINISTRATOR, MEMBER};
-use portier_core::tokens::SecretToken;
+use portier_core::secrets::SecretToken;
 use uuid::Uuid;
 
 use crate::audit::{self, Origin};
@@ -143,7 +144,7 @@ pub async fn request(
                 .map(|r| r.rows_affected())
         })?;
         let token = SecretToken::from_random(rand::random(), "");
-        let expires = portier_core::tokens::expires_at(origin.now, CONFIRM_TTL);
+        let expires = portier_core::secrets::expires_at(origin.now, CONFIRM_TTL);
         in_tx!(&mut tx, |c| {
             sqlx::query(
                 "INSERT INTO signups (id, token_hash, email, given_name, family_name, password_hash,
@@ -432,7 +433,7 @@ async fn reactivate(tx: &mut Tx, a: &Account, now: DateTime<Utc>) -> Result<()> 
             .map(|r| r.rows_affected())
     })?;
     crate::sessions::end_all_in(tx, a.id, None).await?;
-    crate::tokens::replace_all(tx, a.id, None, now).await?;
+    crate::links::replace_all(tx, a.id, None, now).await?;
     in_tx!(tx, |c| {
         sqlx::query(
             "UPDATE accounts SET salutation = NULL, given_name = $2, infix = NULL, family_name = $3,

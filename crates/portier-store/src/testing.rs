@@ -1,8 +1,8 @@
 //! Fresh databases for tests. Every storage and API test runs on SQLite and on
-//! PostgreSQL (DESIGN §6), each in a database of its own that is removed
-//! afterwards. PostgreSQL comes from `PORTIER_TEST_POSTGRES_URL` (default
-//! `postgres://postgres@127.0.0.1:5432/postgres`); when it cannot be reached the
-//! PostgreSQL half fails loudly rather than skipping.
+//! PostgreSQL (docs/ARCHITECTURE.md#tests), each in a database of its own that
+//! is removed afterwards. PostgreSQL comes from `PORTIER_TEST_POSTGRES_URL`
+//! (default `postgres://postgres@127.0.0.1:5432/postgres`); when it cannot be
+//! reached the PostgreSQL half fails loudly rather than skipping.
 
 use std::path::PathBuf;
 

@@ -281,7 +281,7 @@ both_backends! {
         let a = crate::bootstrap::bootstrap(&db.store, "A", &email, &links(Duration::from_secs(60)), &origin()).await.unwrap();
         let b = crate::bootstrap::bootstrap(&db.store, "B", &email, &links(Duration::from_secs(60)), &origin()).await.unwrap();
         assert_ne!(a.organization_id, b.organization_id);
-        assert_eq!(a.account_id, b.account_id, "seed 000: one account per person");
+        assert_eq!(a.account_id, b.account_id, "one account per person");
         assert!(b.account_reused);
         assert_eq!(count(&db.store, "accounts").await, 1);
         let token_a = crate::api_tokens::authenticate(&db.store, a.api_token.expose(), Utc::now()).await.unwrap().unwrap().principal;

@@ -1,7 +1,7 @@
 //! Throttle counters in the database, so a limit holds across nodes.
 
 use chrono::{DateTime, Utc};
-use portier_core::throttle::Limit;
+use portier_core::throttles::Limit;
 
 use crate::{Result, Store, reader, relaxed};
 

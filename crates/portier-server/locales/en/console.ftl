@@ -585,7 +585,7 @@ members-two-factor-no = Not set up
 members-two-factor-share = { $members } members; { $with } ({ $share }%) use two-step verification.
 sessions-device-on = { $browser } on { $system }
 
-# Portfolios (issue 7; seeds 000, 001).
+# Portfolios (docs/PORTFOLIOS.md).
 nav-portfolios = Portfolios
 portfolios-title = Portfolios
 portfolios-intro = A portfolio is a person's training file, managed and paid for by one organization. Each month is billed for the portfolios active on its last day.
@@ -695,7 +695,7 @@ roles-portfolio-types = Portfolio types this role allows
 roles-portfolio-types-hint = Only members with a role that allows a type can be given a portfolio of it.
 dashboard-transfers-waiting = Portfolio transfers waiting for your answer: { $count }
 
-# Self sign-up and e-mail domains (issue 8, seed 003).
+# Self sign-up and e-mail domains (docs/RULES.md#self-sign-up-and-e-mail-domains).
 login-signup = No account yet? Sign up
 signup-title = Sign up
 signup-intro-open = With an address at your organization's domain you join its environment; otherwise you start an environment of your own. First we mail you a link to confirm your address.
@@ -766,7 +766,7 @@ members-joined = Joined by your domain in the last 14 days
 members-joined-hint = They signed up with an address at your domain and have no rights yet. Open one to give roles, or remove them.
 err-awaiting_approval = This person waits for approval to join: approve them instead.
 
-# Importing and exporting members (issue 9)
+# Importing and exporting members (docs/IMPORTS.md, docs/RULES.md#export)
 import-link = Import
 export-link = Export
 import-title = Import users

@@ -584,7 +584,7 @@ members-two-factor-no = Niet ingesteld
 members-two-factor-share = { $members } leden; { $with } ({ $share }%) gebruiken tweestapsverificatie.
 sessions-device-on = { $browser } op { $system }
 
-# Portfolio's (issue 7; seeds 000, 001).
+# Portfolio's (docs/PORTFOLIOS.md).
 nav-portfolios = Portfolio's
 portfolios-title = Portfolio's
 portfolios-intro = Een portfolio is het opleidingsdossier van een persoon, beheerd en betaald door één organisatie. Per maand worden de portfolio's gefactureerd die op de laatste dag actief zijn.
@@ -694,7 +694,7 @@ roles-portfolio-types = Portfoliotypen die deze rol toestaat
 roles-portfolio-types-hint = Alleen leden met een rol die een type toestaat, kunnen een portfolio van dat type krijgen.
 dashboard-transfers-waiting = Portfolio-overdrachten die op jullie antwoord wachten: { $count }
 
-# Zelf aanmelden en e-maildomeinen (issue 8, seed 003).
+# Zelf aanmelden en e-maildomeinen (docs/RULES.md#self-sign-up-and-e-mail-domains).
 login-signup = Nog geen account? Meld je aan
 signup-title = Aanmelden
 signup-intro-open = Met een adres op het domein van je organisatie kom je in haar omgeving; anders begin je een eigen omgeving. Eerst mailen we je een link om je adres te bevestigen.
@@ -765,7 +765,7 @@ members-joined = Via jullie domein lid geworden in de afgelopen 14 dagen
 members-joined-hint = Zij hebben zich aangemeld met een adres op jullie domein en hebben nog geen rechten. Open er een om rollen te geven, of verwijder het lid.
 err-awaiting_approval = Deze persoon wacht op goedkeuring: keur hem of haar goed.
 
-# Gebruikers importeren en exporteren (issue 9)
+# Gebruikers importeren en exporteren (docs/IMPORTS.md, docs/RULES.md#export)
 import-link = Importeren
 export-link = Exporteren
 import-title = Gebruikers importeren

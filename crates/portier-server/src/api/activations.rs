@@ -1,23 +1,23 @@
-//! `/activations/{token}`: the link of the invitation mail (seeds 000, 002).
+//! `/activations/{token}`: the link of the invitation mail
+//! (docs/RULES.md#invitations-and-activation).
 //! It works once, for `PORTIER_ACTIVATION_TTL`; a used, replaced or expired link
 //! answers 410 and says how to get a new one.
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use portier_core::locale::Locale;
 use portier_core::members::parse_phone;
 use portier_core::passwords::PasswordPolicy;
-use portier_core::tokens::{TokenKind, TokenUnusable};
+use portier_core::secrets::TokenKind;
 use portier_store::accounts::ProfileFill;
-use portier_store::tokens::{LinkProblem, TokenInfo};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::ErrorBody;
 use crate::extract::{ApiJson, ClientAddr};
+use crate::service::accounts::{locale_of, open};
 use crate::{ApiError, AppState};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -54,50 +54,6 @@ pub struct Activated {
     pub email: String,
     /// Always `active`.
     pub status: String,
-}
-
-/// Turns a link problem into the contract's answer.
-pub(crate) fn link_error(problem: LinkProblem, kind: TokenKind) -> ApiError {
-    let again = match kind {
-        TokenKind::Activation => "ask the organization to send a new invitation",
-        TokenKind::PasswordReset => "request a new link with \"Forgot password\"",
-    };
-    match problem {
-        LinkProblem::Unknown => ApiError::new(
-            StatusCode::NOT_FOUND,
-            "link_unknown",
-            format!("this link is not valid; {again}"),
-        ),
-        LinkProblem::Gone(TokenUnusable::Used) => ApiError::new(
-            StatusCode::GONE,
-            "link_used",
-            format!("this link has already been used or was replaced by a newer one; {again}"),
-        ),
-        LinkProblem::Gone(TokenUnusable::Expired) => ApiError::new(
-            StatusCode::GONE,
-            "link_expired",
-            format!("this link has expired; {again}"),
-        ),
-    }
-}
-
-pub(crate) async fn open(
-    state: &AppState,
-    kind: TokenKind,
-    token: &str,
-) -> Result<TokenInfo, ApiError> {
-    portier_store::tokens::lookup(&state.store, kind, token, Utc::now())
-        .await?
-        .map_err(|p| link_error(p, kind))
-}
-
-/// The person's language: what they chose, else their account's, else the
-/// organization's.
-pub(crate) fn locale_of(info: &TokenInfo, chosen: Option<Locale>) -> Locale {
-    chosen
-        .or(info.account.locale)
-        .or(info.organization.as_ref().map(|o| o.settings.locale))
-        .unwrap_or_default()
 }
 
 /// What an activation link is for.
@@ -168,14 +124,14 @@ pub async fn activate(
         mobile: parse_phone("mobile", super::inner(body.mobile).as_deref())?,
         locale: body.locale,
     };
-    let password = crate::accounts::new_password(
+    let password = crate::service::accounts::new_password(
         &info,
         body.password,
         fill.given_name.as_deref(),
         fill.family_name.as_deref(),
     )
     .map_err(|e| super::auth::password_refused(e, locale))?;
-    crate::accounts::finish_activation(&state, &info, password, &fill, client).await?;
+    crate::service::accounts::finish_activation(&state, &info, password, &fill, client).await?;
     let a = &info.account;
     Ok(Json(Activated {
         account_id: a.id.0,

@@ -1,5 +1,5 @@
 //! `/organizations/{org}/audit`: every change in an organization and below it,
-//! attributable to a person or token (seed 004), newest first.
+//! attributable to a person or token (docs/RULES.md#audit-trail), newest first.
 
 use std::collections::HashMap;
 

@@ -1,6 +1,7 @@
 //! `POST /check`: the question every integrating product asks, "may this
-//! person do this here?", answered from memory (DESIGN §7, `crate::rights`),
-//! one at a time or many in one call.
+//! person do this here?", answered from memory without SQL
+//! (docs/RULES.md#the-check-api, `crate::rights_cache`), one at a time or
+//! many in one call.
 
 use axum::Json;
 use axum::extract::State;
@@ -40,7 +41,7 @@ impl utoipa::PartialSchema for ResourceKey {
 
 impl utoipa::ToSchema for ResourceKey {}
 
-/// A resource of the organization (seed 004: a mailbox, an administration).
+/// A resource of the organization (a mailbox, an administration).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceRef {

@@ -1,4 +1,5 @@
-//! The e-mail domains of an environment (issue 8, seed 003): claimed by an
+//! The e-mail domains of an environment
+//! (docs/RULES.md#self-sign-up-and-e-mail-domains): claimed by an
 //! administrator, proven by a DNS TXT record or by a link mailed to one of
 //! the domain's administrative mailboxes; only a proven domain lets people
 //! who sign up join. And the people who joined so and wait for approval.
@@ -7,9 +8,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use portier_core::domains::DomainName;
 use portier_core::rights::{DomainsManage, MembersRead, MembersUpdate};
-use portier_core::tokens::SecretToken;
 use portier_store::audit::Origin;
 use portier_store::domains::Claim;
 use serde::{Deserialize, Serialize};
@@ -20,6 +19,9 @@ use super::authorized;
 use crate::auth::Caller;
 use crate::error::ErrorBody;
 use crate::extract::{ApiJson, ClientAddr, path_id};
+use crate::service::domains::{
+    VerifyDomain, approve_member, claim_domain, confirm_domain, verify_domain,
+};
 use crate::{ApiError, AppState};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -69,18 +71,6 @@ pub struct ClaimDomain {
     pub domain: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct VerifyDomain {
-    /// `dns` (the default: look up the TXT record now) or `mail` (send a
-    /// link to `mailbox@<domain>`).
-    #[schema(max_length = 8)]
-    pub method: Option<String>,
-    /// With `mail`: `admin`, `postmaster`, `webmaster` or `hostmaster`.
-    #[schema(max_length = 16)]
-    pub mailbox: Option<String>,
-}
-
 /// The domains this environment claimed.
 ///
 /// Needs `domains.manage`.
@@ -120,25 +110,6 @@ pub async fn claim(
     let (_, auth) = authorized::<DomainsManage>(&state, &caller, &org).await?;
     let claimed = claim_domain(&state, &auth, &body.domain, client).await?;
     Ok((StatusCode::CREATED, Json(claimed.into())))
-}
-
-/// Claims `raw` for the environment `auth` is for; the API and the console.
-pub(crate) async fn claim_domain(
-    state: &AppState,
-    auth: &portier_core::rights::Authorized<DomainsManage>,
-    raw: &str,
-    client: Option<String>,
-) -> Result<Claim, ApiError> {
-    let domain = DomainName::parse("domain", raw)?;
-    let public = domain.is_public(&state.config.signup.public_domains);
-    Ok(portier_store::domains::claim_domain(
-        &state.store,
-        auth,
-        domain,
-        public,
-        &Origin::now(client),
-    )
-    .await?)
 }
 
 /// One of this environment's domains.
@@ -207,72 +178,6 @@ pub async fn verify(
     Ok((status, Json(claim.into())))
 }
 
-/// Proves claim `id` as `how` says; the API and the console.
-pub(crate) async fn verify_domain(
-    state: &AppState,
-    auth: &portier_core::rights::Authorized<DomainsManage>,
-    id: Uuid,
-    how: &VerifyDomain,
-    client: Option<String>,
-) -> Result<(StatusCode, Claim), ApiError> {
-    let origin = Origin::now(client);
-    let org = portier_store::organizations::get(&state.store, auth.organization_id())
-        .await?
-        .ok_or(portier_core::Error::NotFound {
-            what: "organization",
-        })?;
-    let current = portier_store::domains::get(&state.store, &org, id).await?;
-    match how.method.as_deref().unwrap_or("dns") {
-        "dns" => {
-            let limit = [(
-                format!("domain-check:{}", org.environment_id),
-                portier_core::throttle::DOMAIN_CHECKS,
-            )];
-            super::auth::enforce(state, &limit).await?;
-            super::auth::count(state, &limit).await?;
-            let found = crate::dns::txt(state.config.dns_server, &current.domain.challenge_name())
-                .await
-                .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "dns_failed", e.to_string()))?;
-            let proven = portier_core::domains::txt_proves(&found, &current.txt_value);
-            let checked =
-                portier_store::domains::checked(&state.store, auth, id, proven, &origin).await?;
-            if checked.verified_at.is_none() {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "txt_not_found",
-                    format!(
-                        "no TXT record {} holds {}: publish it at your DNS provider, then check again (it may take a while to be seen)",
-                        current.domain.challenge_name(),
-                        current.txt_value
-                    ),
-                ));
-            }
-            Ok((StatusCode::OK, checked))
-        }
-        "mail" => {
-            let limit = [(
-                format!("domain-proof:{}", org.environment_id),
-                portier_core::throttle::DOMAIN_PROOF_MAILS,
-            )];
-            super::auth::enforce(state, &limit).await?;
-            super::auth::count(state, &limit).await?;
-            let mailbox = how.mailbox.as_deref().unwrap_or("");
-            let lifecycle = &state.config.lifecycle;
-            let sent = portier_store::domains::send_mail_proof(
-                &state.store,
-                auth,
-                id,
-                mailbox,
-                lifecycle,
-                &origin,
-            )
-            .await?;
-            Ok((StatusCode::ACCEPTED, sent))
-        }
-        _ => Err(portier_core::FieldError::new("method", "invalid", "say dns or mail").into()),
-    }
-}
-
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DomainConfirmed {
     pub domain: String,
@@ -299,18 +204,6 @@ pub async fn confirm(
         domain: claim.domain.to_string(),
         organization: env.name,
     }))
-}
-
-/// Follows a domain's proof link; the API and the console.
-pub(crate) async fn confirm_domain(
-    state: &AppState,
-    token: &str,
-    client: Option<String>,
-) -> Result<(Claim, portier_core::organizations::Organization), ApiError> {
-    let token = SecretToken::presented(token);
-    portier_store::domains::confirm_mail_proof(&state.store, &token, &Origin::now(client))
-        .await
-        .map_err(|e| ApiError::from(e).gone_when_unusable())
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -372,16 +265,4 @@ pub async fn approve(
     let account = path_id("account_id", &account)?;
     approve_member(&state, &auth, account, client).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Approves `account`, waiting to join; the API and the console.
-pub(crate) async fn approve_member(
-    state: &AppState,
-    auth: &portier_core::rights::Authorized<MembersUpdate>,
-    account: portier_core::ids::AccountId,
-    client: Option<String>,
-) -> Result<(), ApiError> {
-    let lifecycle = &state.config.lifecycle;
-    let origin = Origin::now(client);
-    Ok(portier_store::signups::approve(&state.store, auth, account, lifecycle, &origin).await?)
 }

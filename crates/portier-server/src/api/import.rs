@@ -24,11 +24,13 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{authorized, flag};
+use super::authorized;
 use crate::auth::Caller;
 use crate::error::ErrorBody;
+use crate::extract::flag;
 use crate::extract::{ClientAddr, path_id};
 use crate::imports::Turn;
+use crate::service::imports::file_too_large;
 use crate::{ApiError, AppState};
 
 /// How many rows of each outcome a report holds.
@@ -270,27 +272,6 @@ fn refused(report: Report, turn: Option<Turn>) -> Response {
         "counts": counts,
     });
     report_answer(StatusCode::UNPROCESSABLE_ENTITY, &head, report, turn)
-}
-
-/// A size as people read it.
-fn size(bytes: usize) -> String {
-    const MB: usize = 1024 * 1024;
-    if bytes >= MB && bytes.is_multiple_of(MB) {
-        format!("{} MB", bytes / MB)
-    } else {
-        format!("{bytes} bytes")
-    }
-}
-
-/// The 413 of a file above the configured limit, for the API and the
-/// console alike.
-pub fn file_too_large(limit: usize) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "file_too_large",
-        format!("a file to import holds at most {}", size(limit)),
-    )
-    .with_field("file")
 }
 
 /// Reads the uploaded file, refusing what is too large (413) or of another

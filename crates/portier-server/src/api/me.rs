@@ -1,6 +1,7 @@
 //! `/me`: the signed-in person's own account. Once activated, only the person
-//! changes their name (seed 001); changing the password asks for the current
-//! one and ends the person's other sessions.
+//! changes their name (docs/RULES.md#changing-a-members-details); changing
+//! the password asks for the current one and ends the person's other
+//! sessions.
 
 use axum::Json;
 use axum::extract::State;
@@ -76,9 +77,8 @@ pub struct UpdateMe {
     pub current_password: Option<String>,
     #[schema(max_length = 1024, pattern = r"^[^\u0000]*$")]
     pub new_password: Option<String>,
-    /// Never changeable here (seed 000: "for security reasons it is not
-    /// possible to change your BIG number yourself"): 403 when sent; a
-    /// platform operator changes it.
+    /// Never changeable here, not even by the person themselves: 403 when
+    /// sent; a platform operator changes it.
     #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(value_type = Option<Object>)]
     pub registration: Option<Option<serde_json::Value>>,
@@ -148,7 +148,7 @@ pub async fn update_me(
     let account = portier_store::accounts::get(&state.store, session.account_id)
         .await?
         .ok_or(DomainError::NotFound { what: "account" })?;
-    let patch = crate::accounts::profile_patch(ProfilePatch {
+    let patch = crate::service::accounts::profile_patch(ProfilePatch {
         salutation: super::inner2(body.salutation),
         given_name: super::inner2(body.given_name),
         infix: super::inner2(body.infix),
@@ -170,7 +170,9 @@ pub async fn update_me(
         (Some(new), Some(current)) => {
             let locale = account.locale.unwrap_or_default();
             let client = client.as_deref();
-            match crate::accounts::password_change(&state, &account, client, current, new).await? {
+            match crate::service::accounts::password_change(&state, &account, client, current, new)
+                .await?
+            {
                 Ok(hash) => Some(hash),
                 Err(rejected) => {
                     return Err(ApiError::field(

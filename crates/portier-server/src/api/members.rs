@@ -1,5 +1,7 @@
-//! `/organizations/{org}/members`: adding people (seeds 000, 002, 004) and the
-//! member list of seed 001.
+//! `/organizations/{org}/members`: adding people (docs/RULES.md#adding-members),
+//! the member list, and changing, deactivating and removing members
+//! (docs/RULES.md#changing-a-members-details,
+//! docs/RULES.md#deactivating-and-removing-members).
 
 use std::collections::HashMap;
 
@@ -18,7 +20,7 @@ use portier_core::rights::{
     Authorized, MembersInvite, MembersRead, MembersRemove, MembersUpdate, Right,
 };
 use portier_store::audit::Origin;
-use portier_store::members::{MemberCursor, MemberFilter, MemberView};
+use portier_store::members::{MemberFilter, MemberView};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -27,10 +29,11 @@ use super::{EmailAddress, Page, Paragraphs, Text, inner, inner2, visible};
 use crate::auth::Caller;
 use crate::error::ErrorBody;
 use crate::extract::{ApiJson, ClientAddr, path_id};
+use crate::service::members::{InvitationView, RegistrationView, decode_cursor, encode_cursor};
 use crate::{ApiError, AppState};
 
-/// A member as the list shows it (seed 001: name, roles, created, two-step
-/// verification, activation state).
+/// A member as the list shows it: name, roles, when they joined, whether a
+/// second factor is set up, and the activation state.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MemberItem {
     pub account_id: Uuid,
@@ -61,7 +64,7 @@ pub struct MemberDetail {
     pub phone: Option<String>,
     pub mobile: Option<String>,
     pub job_title: Option<String>,
-    /// seed 002: visible to the member's contacts.
+    /// Meant for the member's contacts in the product.
     pub description: Option<String>,
     /// `invited` until the person has activated the account.
     pub account_status: AccountStatus,
@@ -71,39 +74,10 @@ pub struct MemberDetail {
     pub invited_by: Option<Uuid>,
     /// The latest invitation mail from this organization, if any.
     pub invitation: Option<InvitationView>,
-    /// seed 001: each role held, with the permissions it carries.
+    /// Each role held, with the permissions it carries.
     pub role_details: Vec<super::roles::RoleView>,
-    /// seed 000: the professional registration and its verification state.
+    /// The professional registration (a BIG number) and its verification state.
     pub registration: Option<RegistrationView>,
-}
-
-/// Whether the invitation reached the person's mail server.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct InvitationView {
-    /// `pending` (queued or being retried), `sent`, or `failed` ("invitation
-    /// not delivered": every attempt failed).
-    pub status: String,
-    pub attempts: i32,
-    pub last_error: Option<String>,
-    pub queued_at: DateTime<Utc>,
-    pub sent_at: Option<DateTime<Utc>>,
-}
-
-impl From<portier_store::mail::OutboxMail> for InvitationView {
-    fn from(m: portier_store::mail::OutboxMail) -> Self {
-        let status = match m.status.as_str() {
-            "sent" | "dev_mailbox" => "sent",
-            "failed" => "failed",
-            _ => "pending",
-        };
-        InvitationView {
-            status: status.to_owned(),
-            attempts: m.attempts,
-            last_error: m.last_error,
-            queued_at: m.created_at,
-            sent_at: m.sent_at,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -113,7 +87,8 @@ pub struct MemberList {
     pub next_cursor: Option<String>,
 }
 
-/// A person to add. Seed 000's order: role first, then e-mail, then the rest.
+/// A person to add, read as an administrator thinks of them: the roles first,
+/// then the e-mail address, then the rest, the portfolio last.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddMember {
@@ -129,9 +104,9 @@ pub struct AddMember {
     pub phone: Option<super::PhoneNumber>,
     pub mobile: Option<super::PhoneNumber>,
     pub job_title: Option<Text<100>>,
-    /// Unique within the organization (seed 002).
+    /// Unique within the organization.
     pub staff_code: Option<Text<64>>,
-    /// seed 002: visible to the member's contacts.
+    /// Meant for the member's contacts in the product.
     pub description: Option<Paragraphs<1000>>,
     #[serde(default)]
     pub labels: Vec<super::Line<64>>,
@@ -139,17 +114,17 @@ pub struct AddMember {
     /// be allowed to give the roles they carry.
     #[serde(default)]
     pub groups: Vec<Uuid>,
-    /// seed 000: the person's number in a professional register; required
+    /// The person's number in a professional register; required
     /// when a role needs one. Recorded once: afterwards only a platform
     /// operator changes it.
     #[serde(default, deserialize_with = "crate::extract::some_object")]
     #[schema(nullable = false)]
     pub registration: Option<RegistrationInput>,
     /// `false` creates a membership that cannot be used until reactivated, and
-    /// sends nothing (seed 002).
+    /// sends nothing.
     #[serde(default = "yes")]
     pub active: bool,
-    /// seed 000: a portfolio, last, when a role given allows its type. Needs
+    /// A portfolio, read last, when a role given allows its type. Needs
     /// `portfolios.manage`. A start on a month's last day answers a warning.
     #[serde(default, deserialize_with = "crate::extract::some_object")]
     #[schema(nullable = false)]
@@ -195,45 +170,10 @@ impl utoipa::PartialSchema for RegistrationDigits {
 
 impl utoipa::ToSchema for RegistrationDigits {}
 
-/// A person's registration and what the register said about it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct RegistrationView {
-    pub register: portier_core::registrations::Register,
-    pub number: String,
-    /// `verified`, `not_found`, `expired`, `pending` (the register could not
-    /// be asked yet) or `unchecked` (no register service configured).
-    pub state: portier_core::registrations::RegistrationState,
-    /// The name the register knows for the number, once found.
-    pub register_name: Option<String>,
-    /// Public notes the register shows (judgments, limitations).
-    pub register_notes: Vec<String>,
-    pub checked_at: Option<DateTime<Utc>>,
-    /// Where to look the person up by hand.
-    pub lookup_url: String,
-}
-
-impl From<&portier_store::registrations::Registration> for RegistrationView {
-    fn from(r: &portier_store::registrations::Registration) -> Self {
-        RegistrationView {
-            register: r.number.register,
-            number: r.number.number.clone(),
-            state: r.state,
-            register_name: r.entries.first().map(|e| e.name.clone()),
-            register_notes: r
-                .entries
-                .iter()
-                .flat_map(|e| e.notes.iter().cloned())
-                .collect(),
-            checked_at: r.checked_at,
-            lookup_url: r.number.register.lookup_url().to_owned(),
-        }
-    }
-}
-
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AddedMember {
     pub account_id: Uuid,
-    /// seed 000: the address already had an account, which gained this membership.
+    /// The address already had an account, which gained this membership.
     pub account_reused: bool,
     /// An activation mail was queued.
     pub invitation_sent: bool,
@@ -320,30 +260,11 @@ async fn member_route<R: Right>(
     Ok((org, auth, path_id("account_id", account)?))
 }
 
-pub(crate) fn encode_cursor(v: &MemberView) -> String {
-    let key: String = v.sort_key.bytes().map(|b| format!("{b:02x}")).collect();
-    format!("{key}.{}", v.account.id)
-}
-
-pub(crate) fn decode_cursor(raw: &str) -> Option<MemberCursor> {
-    let (key, id) = raw.split_once('.')?;
-    if key.len() % 2 != 0 {
-        return None;
-    }
-    let bytes: Option<Vec<u8>> = (0..key.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(key.get(i..i + 2)?, 16).ok())
-        .collect();
-    Some(MemberCursor {
-        sort_key: String::from_utf8(bytes?).ok()?,
-        account_id: id.parse().ok()?,
-    })
-}
-
 /// Add a person to the organization.
 ///
 /// The address is normalized; an address that already has an account keeps it
-/// and gains a membership (seed 000). New accounts get an activation mail.
+/// and gains a membership: a person has one account, whichever organizations
+/// they belong to. New accounts get an activation mail.
 /// *Permissions*: `members.invite`; `roles.assign` for roles beyond `member`;
 /// `admins.manage` for administrator roles.
 #[utoipa::path(post, operation_id = "members_add", path = "/organizations/{org}/members", tag = "members", request_body = AddMember,
@@ -391,7 +312,7 @@ pub async fn add(
                 .map_err(|e| e.in_field("portfolio.start_date"))?,
         });
     }
-    let added = crate::membership::add(&state, &caller.0, &auth, new, client).await?;
+    let added = crate::service::members::add(&state, &caller.0, &auth, new, client).await?;
     let view = added.view();
     let location = format!(
         "/api/v1/organizations/{}/members/{}",
@@ -517,8 +438,7 @@ pub async fn get_one(
 
 /// A change to a member. Absent fields stay; `null` empties a field. Name,
 /// e-mail address and telephone numbers change only until the person has
-/// activated the account (seed 001); a corrected address gets a new
-/// invitation (seed 002).
+/// activated the account; a corrected address gets a new invitation.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMember {
@@ -551,7 +471,7 @@ pub struct UpdateMember {
     #[schema(value_type = Option<Paragraphs<1000>>)]
     pub description: Option<Option<Paragraphs<1000>>>,
     pub labels: Option<Vec<super::Line<64>>>,
-    /// Require two-step verification of this member (issue 6): they set it
+    /// Require two-step verification of this member: they set it
     /// up at their next sign-in, before anything else.
     pub require_two_factor: Option<bool>,
 }
@@ -637,7 +557,7 @@ pub async fn update(
     }))
 }
 
-/// What becomes of a removed member's active portfolio (seed 001).
+/// What becomes of a removed member's active portfolio.
 #[derive(Debug, Clone, Copy, ToSchema)]
 #[schema(rename_all = "lowercase")]
 #[allow(dead_code)]
@@ -656,7 +576,7 @@ pub enum OnRemoval {
 /// the account and the audit trail stay. The last administrator of an
 /// environment who can sign in cannot be removed (409 `last_administrator`).
 /// A member with an active portfolio here is removed only when the call
-/// says what becomes of it (seed 001): `portfolio=deactivate`,
+/// says what becomes of it: `portfolio=deactivate`,
 /// `portfolio=complete` or `portfolio=transfer&to_organization_id=…` (which
 /// need `portfolios.manage`); else 409 `active_portfolio`.
 ///
@@ -772,7 +692,7 @@ async fn set_active(
     }))
 }
 
-/// Deactivate a member (seed 002): no rights here any more, nothing deleted.
+/// Deactivate a member: no rights here any more, nothing deleted.
 /// Someone left with no active membership anywhere cannot sign in. The last
 /// administrator of an environment who can sign in cannot be deactivated
 /// (409 `last_administrator`).
@@ -811,28 +731,4 @@ pub async fn reactivate(
     Path((org, account)): Path<(String, String)>,
 ) -> Result<Json<MemberChanged>, ApiError> {
     set_active(state, caller, client, org, account, true).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_round_trip_and_nonsense_is_refused() {
-        let c = MemberCursor {
-            sort_key: "berg, jan van der".into(),
-            account_id: AccountId::new(),
-        };
-        let key: String = c.sort_key.bytes().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(decode_cursor(&format!("{key}.{}", c.account_id)), Some(c));
-        for bad in [
-            "",
-            "zz.x",
-            "abc.",
-            "6a.not-a-uuid",
-            "6.01a20436-0000-7000-8000-000000000000",
-        ] {
-            assert_eq!(decode_cursor(bad), None, "{bad}");
-        }
-    }
 }

@@ -2,6 +2,7 @@
 //! the handlers (`GET /api/v1/openapi.json`).
 
 pub mod activations;
+pub mod api_tokens;
 pub mod audit;
 pub mod auth;
 pub mod check;
@@ -17,8 +18,7 @@ pub mod portfolios;
 pub mod resources;
 pub mod roles;
 pub mod sessions;
-pub mod signup;
-pub mod tokens;
+pub mod signups;
 pub mod two_factor;
 
 use std::collections::HashMap;
@@ -120,8 +120,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(import::list))
         .routes(routes!(import::get_one))
         .routes(routes!(import::send_invitations))
-        .routes(routes!(signup::signup))
-        .routes(routes!(signup::confirm))
+        .routes(routes!(signups::signup))
+        .routes(routes!(signups::confirm))
         .routes(routes!(domains::list, domains::claim))
         .routes(routes!(domains::get_one, domains::remove))
         .routes(routes!(domains::verify))
@@ -140,8 +140,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(resources::get_one, resources::delete))
         .routes(routes!(resources::grant))
         .routes(routes!(resources::revoke))
-        .routes(routes!(tokens::list, tokens::create))
-        .routes(routes!(tokens::revoke))
+        .routes(routes!(api_tokens::list, api_tokens::create))
+        .routes(routes!(api_tokens::revoke))
         .routes(routes!(check::check))
         .routes(routes!(check::batch))
         .routes(routes!(activations::show, activations::activate))
@@ -377,20 +377,6 @@ pub(crate) async fn authorized<R: portier_core::rights::Right>(
     let org = visible(state, caller, crate::extract::path_id("org", org)?).await?;
     let auth = caller.0.authorize::<R>(&org)?;
     Ok((org, auth))
-}
-
-/// A `true`/`false` query parameter, `default` when absent.
-pub(crate) fn flag(
-    q: &std::collections::HashMap<String, String>,
-    name: &str,
-    default: bool,
-) -> Result<bool, ApiError> {
-    match q.get(name).map(String::as_str) {
-        None => Ok(default),
-        Some("false") => Ok(false),
-        Some("true") => Ok(true),
-        Some(_) => Err(portier_core::FieldError::new(name, "invalid", "true or false").into()),
-    }
 }
 
 /// Keyset pagination parameters shared by list routes: `limit` (1–500, default

@@ -26,6 +26,7 @@ use super::{Page, visible};
 use crate::auth::Caller;
 use crate::error::ErrorBody;
 use crate::extract::{ApiJson, ClientAddr, object, path_id};
+use crate::service::organizations::share;
 use crate::{ApiError, AppState};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -53,17 +54,18 @@ pub struct OrganizationList {
 pub struct SettingsInput {
     pub require_two_factor: Option<bool>,
     pub billing_cycle: Option<BillingCycle>,
-    /// seed 001: allow a person more than one active portfolio at a time.
+    /// Allow a person more than one active portfolio at a time.
     pub allow_parallel_portfolios: Option<bool>,
-    /// issue 8: people who join by signing up at one of the environment's
-    /// proven domains wait for an administrator's approval.
+    /// People who join by signing up at one of the environment's proven
+    /// domains wait for an administrator's approval.
     pub signup_approval: Option<bool>,
     pub locale: Option<Locale>,
     #[serde(default, deserialize_with = "object")]
     pub password_policy: Option<PasswordPolicy>,
-    /// Sets `password_policy` to a named preset: `standard` (seed 004's rule,
-    /// the default) or `nist` (NIST SP 800-63B: 15 characters, no composition
-    /// rules). Give either this or `password_policy`.
+    /// Sets `password_policy` to a named preset: `standard` (the default: 8
+    /// characters with a digit, a lower-case and an upper-case letter) or
+    /// `nist` (NIST SP 800-63B: 15 characters, no composition rules). Give
+    /// either this or `password_policy`.
     pub password_preset: Option<PolicyPreset>,
 }
 
@@ -85,7 +87,7 @@ pub struct CreateOrganization {
 pub struct UpdateOrganization {
     /// As when creating.
     pub name: Option<super::Line<200>>,
-    /// Members must set up two-step verification (issue 6's contract): the
+    /// Members must set up two-step verification: the
     /// same as `settings.require_two_factor`; give one of the two.
     pub require_two_factor: Option<bool>,
     #[serde(default, deserialize_with = "object")]
@@ -287,7 +289,7 @@ pub struct OrganizationStatistics {
     pub invited: i64,
     pub active: i64,
     pub deactivated: i64,
-    /// Members with two-step verification set up (seeds 001, 004).
+    /// Members with two-step verification set up.
     pub two_factor: i64,
     /// `two_factor` as a share of `members`, 0 to 1 (0 without members).
     pub two_factor_share: f64,
@@ -319,13 +321,4 @@ pub async fn statistics(
         two_factor: s.two_factor,
         two_factor_share: share(s.two_factor, s.members),
     }))
-}
-
-/// `part` of `whole`, 0 to 1.
-pub(crate) fn share(part: i64, whole: i64) -> f64 {
-    if whole <= 0 {
-        0.0
-    } else {
-        part as f64 / whole as f64
-    }
 }

@@ -1,4 +1,4 @@
-//! Portfolios and billing (issue 7; seeds 000, 001): the portfolio types of
+//! Portfolios and billing (docs/PORTFOLIOS.md): the portfolio types of
 //! an environment, a member's portfolio and its states, the organization's
 //! portfolios, and the billing report: per month the portfolios active on
 //! its last day. Actions that start a portfolio answer `warnings` when that
@@ -101,7 +101,8 @@ pub struct PortfolioView {
     pub start_date: NaiveDate,
     /// The organization that manages it and pays for it.
     pub organization_id: Uuid,
-    /// Said when the action bills the current month (seed 000).
+    /// Said when the action bills the current month because it falls on the
+    /// month's last day.
     pub warnings: Vec<WarningView>,
 }
 
@@ -265,7 +266,7 @@ async fn change(
     Ok(Json(PortfolioView::of(&changed, warning)))
 }
 
-/// Temporarily deactivate a portfolio (seed 001).
+/// Temporarily deactivate a portfolio.
 ///
 /// It is not billed from today on, and can be reactivated. Needs
 /// `portfolios.manage`; 409 unless it is active.
@@ -281,7 +282,7 @@ pub async fn deactivate(
     change(&state, &caller, client, &org, &id, Change::Deactivate).await
 }
 
-/// Complete a portfolio (seed 001): final, not billed from today on.
+/// Complete a portfolio: final, not billed from today on.
 ///
 /// Needs `portfolios.manage`; 409 when completed already.
 #[utoipa::path(post, operation_id = "portfolios_complete", path = "/organizations/{org}/portfolios/{id}/complete", tag = "portfolios",
@@ -452,7 +453,7 @@ pub(crate) fn manages(
     |o| caller.0.authorize::<PortfoliosManage>(o).is_ok()
 }
 
-/// Transfer a portfolio to another organization (seed 001).
+/// Transfer a portfolio to another organization.
 ///
 /// The receiving organization, of the same environment and with the person
 /// as a member (422 on `to_organization_id`), manages it and pays for it
@@ -517,8 +518,8 @@ pub async fn of_member(
 }
 
 /// Take over a member's portfolio from the organization that manages it
-/// (seed 001: an organization that adds a person who has a portfolio
-/// elsewhere can take over its management and billing).
+/// (an organization that adds a person who has a portfolio elsewhere can
+/// take over its management and billing).
 ///
 /// From today this organization manages and pays for it (a warning on a
 /// month's last day). Needs `portfolios.manage` here. When the caller has
@@ -619,7 +620,7 @@ async fn answer(
     }))
 }
 
-/// Accept a transfer request: the portfolio moves now (seed 001).
+/// Accept a transfer request: the portfolio moves now.
 ///
 /// For the organization asked (or one above it), with `portfolios.manage`;
 /// the receiving organization pays from today (a warning on a month's last

@@ -1,6 +1,7 @@
 //! `/organizations/{org}/resources`: the mailboxes, administrations and other
 //! things of an organization that its members or groups are granted a
-//! relation on (seed 004); `POST /check` answers `<type>.<relation>` for them.
+//! relation on (docs/RULES.md#resources); `POST /check` answers
+//! `<type>.<relation>` for them.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -8,7 +9,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use portier_core::ids::ResourceGrantId;
-use portier_core::resources::{NewResource, ResourceInput, parse_key, parse_relation, parse_type};
+use portier_core::resources::{NewResource, ResourceInput, parse_relation};
 use portier_core::rights::{MembersRead, ResourcesManage};
 use portier_store::audit::Origin;
 use portier_store::resources::{Holder, Resource, ResourceGrant};
@@ -22,6 +23,7 @@ use super::{Line, authorized};
 use crate::auth::Caller;
 use crate::error::ErrorBody;
 use crate::extract::{ApiJson, ClientAddr, path_id};
+use crate::service::resources::{resource_in_path, url_segment};
 use crate::{ApiError, AppState};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -105,15 +107,6 @@ pub struct CreateGrant {
     pub group_id: Option<Uuid>,
 }
 
-/// The `{type}` and `{id}` of a resource route; a malformed one names nothing.
-pub(crate) fn resource_in_path(kind: &str, key: &str) -> Result<(String, String), ApiError> {
-    let missing = || ApiError::from(portier_core::Error::NotFound { what: "resource" });
-    Ok((
-        parse_type("type", kind).map_err(|_| missing())?,
-        parse_key("id", key).map_err(|_| missing())?,
-    ))
-}
-
 /// The organization's resources.
 ///
 /// *Permissions*: `members.read`.
@@ -173,18 +166,6 @@ pub async fn create(
         [(header::LOCATION, location)],
         Json(ResourceView::from(&resource)),
     ))
-}
-
-/// Percent-encodes what a path segment cannot carry as it is.
-pub(crate) fn url_segment(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// One resource with its grants.

@@ -1,6 +1,7 @@
 //! `/organizations/{org}/roles`: the roles that can be granted in an
-//! organization (seed 001), custom roles with the product's permissions, and
-//! `/organizations/{org}/members/{id}/roles` to change what a member holds.
+//! organization (docs/RULES.md#roles-and-permissions), custom roles with the
+//! product's permissions, and `/organizations/{org}/members/{id}/roles` to
+//! change what a member holds.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -29,7 +30,7 @@ pub struct RoleView {
     pub key: String,
     pub name: LocalizedName,
     /// `admin` roles manage the organization, `content` roles say what a
-    /// member does in the product; the two are granted apart (seed 001).
+    /// member does in the product; the two are granted apart.
     pub kind: RoleKind,
     pub permissions: Vec<String>,
     /// The register a holder needs a number in (`"BIG"`), or `null`.
@@ -128,7 +129,7 @@ pub struct CreateRole {
     #[serde(default)]
     #[schema(max_items = 100)]
     pub permissions: Vec<PermissionName>,
-    /// `"BIG"`: a holder needs a BIG number (seed 000).
+    /// `"BIG"`: a holder needs a BIG number.
     pub requires_registration: Option<Register>,
     #[serde(default)]
     #[schema(max_items = 20)]
@@ -158,7 +159,7 @@ pub struct SetRoles {
     /// Role keys; `["member"]` (no rights) when empty.
     pub roles: Vec<KeyText>,
     /// The person's registration number, when a new role needs one they do
-    /// not have yet (seed 000).
+    /// not have yet.
     #[serde(default, deserialize_with = "crate::extract::some_object")]
     #[schema(nullable = false)]
     pub registration: Option<super::members::RegistrationInput>,
@@ -348,7 +349,7 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Change a member's roles (seed 001, "Change role"): the answer shows each
+/// Change a member's roles (the console's "Change role"): the answer shows each
 /// role now held with its permissions.
 ///
 /// *Permissions*: `roles.assign`; `admins.manage` to give or take an admin
@@ -371,7 +372,7 @@ pub async fn set_member_roles(
     let (_, auth) = authorized::<RolesAssign>(&state, &caller, &org).await?;
     let account: AccountId = path_id("account_id", &account)?;
     let keys = keys_of("roles", &body.roles)?;
-    let roles = crate::membership::set_roles(
+    let roles = crate::service::members::set_roles(
         &state,
         &caller.0,
         &auth,
@@ -387,7 +388,8 @@ pub async fn set_member_roles(
     }))
 }
 
-/// Someone with administrative rights here (seed 001's Administrators).
+/// Someone with administrative rights here, as the console's *Administrators*
+/// list shows them.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AdministratorView {
     pub account_id: Uuid,

@@ -7,13 +7,11 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use portier_core::two_factor::TotpSecret;
 use portier_store::audit::Origin;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use portier_core::ids::AccountId;
-use portier_core::rights::{Authorized, MembersUpdate};
+use portier_core::rights::MembersUpdate;
 
 use axum::http::header::SET_COOKIE;
 use axum::response::IntoResponse;
@@ -22,15 +20,12 @@ use portier_store::sessions::Stage;
 use crate::auth::{Caller, Enrollee, Person};
 use crate::error::ErrorBody;
 use crate::extract::{ApiJson, ClientAddr};
+use crate::service::sign_in::start_session;
+use crate::service::two_factor::{
+    CodeOrPasskey, RecoveryCodes, TotpEnrolment, code_field, renew, reset_member, start_enrolment,
+    with_code,
+};
 use crate::{ApiError, AppState};
-
-#[derive(Clone, Serialize, ToSchema)]
-pub struct TotpEnrolment {
-    /// The secret in base32, to type into an app by hand.
-    pub secret: String,
-    /// The same as an `otpauth://` URL (what the QR code carries).
-    pub otpauth_url: String,
-}
 
 #[derive(Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -38,20 +33,6 @@ pub struct CurrentCode {
     /// The current code of the authenticator app (6 digits).
     #[schema(max_length = 16)]
     pub code: String,
-}
-
-#[derive(Clone, Serialize, ToSchema)]
-pub struct RecoveryCodes {
-    /// Ten codes, each usable once instead of the app's code. Shown only now.
-    pub recovery_codes: Vec<String>,
-}
-
-impl From<Vec<portier_core::two_factor::RecoveryCode>> for RecoveryCodes {
-    fn from(codes: Vec<portier_core::two_factor::RecoveryCode>) -> Self {
-        RecoveryCodes {
-            recovery_codes: codes.iter().map(|c| c.expose().to_owned()).collect(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -75,27 +56,6 @@ fn secret(answer: impl IntoResponse) -> axum::response::Response {
         answer,
     )
         .into_response()
-}
-
-fn code_field(code: &str) -> Result<&str, ApiError> {
-    if code.len() > 16 {
-        return Err(ApiError::field(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            portier_core::FieldError::new("code", "too_long", "this is longer than any code"),
-        ));
-    }
-    Ok(code)
-}
-
-/// Runs a change that checks a code of the person's, within the limits of
-/// wrong second factors (`api::auth::second_factor_guarded`).
-pub(crate) async fn with_code<T>(
-    state: &AppState,
-    person: &portier_store::sessions::Session,
-    client: Option<&str>,
-    change: impl std::future::Future<Output = portier_store::Result<T>>,
-) -> Result<T, ApiError> {
-    super::auth::second_factor_guarded(state, person.account_id, client, change).await
 }
 
 /// Whether two-step verification is set up.
@@ -126,24 +86,6 @@ pub async fn start(
 ) -> Result<axum::response::Response, ApiError> {
     let enrolment = start_enrolment(&state, &session).await?;
     Ok(secret((StatusCode::CREATED, Json(enrolment))))
-}
-
-/// A new secret, waiting to be confirmed, for the API and the console.
-pub(crate) async fn start_enrolment(
-    state: &AppState,
-    session: &portier_store::sessions::Session,
-) -> Result<TotpEnrolment, ApiError> {
-    crate::auth::recent_sign_in(state, session)?;
-    let account = portier_store::accounts::get(&state.store, session.account_id)
-        .await?
-        .ok_or_else(|| ApiError::unauthenticated("unauthenticated", "sign in again"))?;
-    let secret = TotpSecret::from_random(rand::random());
-    portier_store::two_factor::start_totp(&state.store, account.id, &secret, chrono::Utc::now())
-        .await?;
-    Ok(TotpEnrolment {
-        secret: secret.to_base32(),
-        otpauth_url: secret.otpauth_url(&account.email),
-    })
 }
 
 /// Confirm the authenticator app with a code it shows.
@@ -177,9 +119,7 @@ pub async fn confirm(
         return Ok(secret(codes));
     }
     // Set up as required: signed in from now on, with a new session id.
-    let signed =
-        super::auth::start_session(&state, &headers, session.account_id, client, Stage::Full)
-            .await?;
+    let signed = start_session(&state, &headers, session.account_id, client, Stage::Full).await?;
     Ok(secret(([(SET_COOKIE, signed.cookie)], codes)))
 }
 
@@ -207,17 +147,6 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// What shows it is you before new recovery codes: one of the two.
-#[derive(Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CodeOrPasskey {
-    /// The current code of the authenticator app (6 digits).
-    #[schema(max_length = 16)]
-    pub code: Option<String>,
-    /// A passkey's answer to the options of `POST /me/passkeys/verify`.
-    pub passkey: Option<super::passkeys::PasskeyAnswer>,
-}
-
 /// New recovery codes, with a current code or a passkey; the old ones stop
 /// working.
 #[utoipa::path(post, operation_id = "me_recovery_codes_renew", path = "/me/recovery-codes", tag = "me", request_body = CodeOrPasskey,
@@ -231,42 +160,6 @@ pub async fn renew_recovery_codes(
 ) -> Result<axum::response::Response, ApiError> {
     let codes = renew(&state, &session, client, body).await?;
     Ok(secret(Json(RecoveryCodes::from(codes))))
-}
-
-/// New recovery codes once the person showed it is them, for the API and
-/// the console; within the limits of wrong second factors.
-pub(crate) async fn renew(
-    state: &AppState,
-    session: &portier_store::sessions::Session,
-    client: Option<String>,
-    body: CodeOrPasskey,
-) -> Result<Vec<portier_core::two_factor::RecoveryCode>, ApiError> {
-    use portier_store::two_factor::{Confirmed, regenerate_recovery_codes};
-    let origin = Origin::now(client.clone());
-    let (account, store) = (session.account_id, &state.store);
-    match (body.code, body.passkey) {
-        (Some(code), None) => {
-            let code = code_field(&code)?;
-            let renewed = regenerate_recovery_codes(store, account, Confirmed::Code(code), &origin);
-            with_code(state, session, client.as_deref(), renewed).await
-        }
-        (None, Some(answer)) => {
-            let renewed = async {
-                let purpose = portier_store::passkeys::Purpose::Confirm;
-                super::passkeys::verify_in_session(state, session, purpose, &answer).await?;
-                regenerate_recovery_codes(store, account, Confirmed::Passkey, &origin).await
-            };
-            with_code(state, session, client.as_deref(), renewed).await
-        }
-        _ => Err(ApiError::field(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            portier_core::FieldError::new(
-                "code",
-                "one_of",
-                "send either code (from the authenticator app) or passkey",
-            ),
-        )),
-    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -294,22 +187,4 @@ pub async fn reset(
     let account = crate::extract::path_id("account_id", &account)?;
     let reset = reset_member(&state, &auth, account, client).await?;
     Ok(Json(TwoFactorReset { reset }))
-}
-
-/// Takes a member's second factors away, for the API and the console.
-/// False when there was nothing to take.
-pub(crate) async fn reset_member(
-    state: &AppState,
-    auth: &Authorized<MembersUpdate>,
-    account: AccountId,
-    client: Option<String>,
-) -> Result<bool, ApiError> {
-    Ok(portier_store::two_factor::reset(
-        &state.store,
-        auth,
-        account,
-        &state.config.lifecycle,
-        &Origin::now(client),
-    )
-    .await?)
 }

@@ -1,6 +1,7 @@
 //! My account: the person's own profile (the fields they may change), the
 //! language of the console and their mails, and a new password. The
-//! registration number is shown, never changed here (seed 000).
+//! registration number is shown, never changed here
+//! (docs/RULES.md#professional-registrations).
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -73,7 +74,7 @@ impl Profile {
             "" => None,
             other => Some(Locale::parse("locale", other)?),
         };
-        crate::accounts::profile_patch(ProfilePatch {
+        crate::service::accounts::profile_patch(ProfilePatch {
             salutation: Some(optional(&self.salutation)),
             given_name: Some(optional(&self.given_name)),
             infix: Some(optional(&self.infix)),
@@ -99,7 +100,7 @@ pub struct AccountPage {
     pub registration: Option<(String, String)>,
     pub rules: Rules,
     /// The person's sessions, this one among them.
-    pub sessions: Vec<crate::api::sessions::SessionView>,
+    pub sessions: Vec<crate::service::sessions::SessionView>,
     /// The new password's unmet rules.
     pub refused: Vec<String>,
     pub problem: Option<Problem>,
@@ -114,7 +115,7 @@ impl Refusal for AccountPage {
 
 impl AccountPage {
     /// "Firefox on Linux" in the page's language, else the raw user agent.
-    pub fn device(&self, s: &crate::api::sessions::SessionView) -> String {
+    pub fn device(&self, s: &crate::service::sessions::SessionView) -> String {
         let agent = s.user_agent.as_deref().unwrap_or("");
         match portier_core::sessions::device_parts(agent) {
             (Some(b), Some(system)) => self
@@ -160,13 +161,13 @@ async fn account_page(state: &AppState, person: &Person, said: Said) -> Result<R
         .await?
         .as_ref()
         .map(|r| {
-            let view = crate::api::members::RegistrationView::from(r);
+            let view = crate::service::members::RegistrationView::from(r);
             (
                 view.number,
                 i18n.t(&format!("registration-{}", view.state.as_str())),
             )
         });
-    let sessions = crate::api::sessions::of(state, &person.session).await?;
+    let sessions = crate::service::sessions::of(state, &person.session).await?;
     Ok(AccountPage {
         sessions,
         page: person.viewer.page(),
@@ -243,7 +244,7 @@ async fn change_password(
 ) -> Response {
     let fields = FormFields::of(&raw);
     let one = |k: &str| fields.one(k);
-    let checked = crate::accounts::password_change(
+    let checked = crate::service::accounts::password_change(
         &state,
         &person.account,
         client.as_deref(),

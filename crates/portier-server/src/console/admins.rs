@@ -1,6 +1,7 @@
-//! Administrators (seed 001): who holds an administrator role here, on this
-//! organization or inherited from one above it. Administrator rights are
-//! given and taken on a member's page, by holders of `admins.manage`.
+//! Administrators (docs/RULES.md#administrators): who holds an administrator
+//! role here, on this organization or inherited from one above it.
+//! Administrator rights are given and taken on a member's page, by holders
+//! of `admins.manage`.
 
 use std::collections::HashMap;
 

@@ -1,6 +1,6 @@
-//! The audit log (seed 004: every change attributable to a person), and
-//! audit events as people read them: when, what (in their language), who,
-//! about whom, and what changed.
+//! The audit log (every change attributable to a person:
+//! docs/RULES.md#audit-trail), and audit events as people read them: when,
+//! what (in their language), who, about whom, and what changed.
 
 use std::collections::HashMap;
 

@@ -1,7 +1,7 @@
 //! Signing in and out, activating an account from the invitation mail, and
 //! choosing a new password with a reset link: the pages a person meets before
 //! anything else. They use the same sign-in, throttles and password rules as
-//! the API (`crate::api::auth`, `crate::accounts`).
+//! the API (`crate::service::sign_in`, `crate::service::accounts`).
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -12,10 +12,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use portier_core::passwords::{PasswordPolicy, PasswordRejected};
-use portier_core::tokens::{TokenKind, TokenUnusable};
+use portier_core::secrets::{TokenKind, TokenUnusable};
 use portier_store::accounts::ProfileFill;
+use portier_store::links::{LinkProblem, TokenInfo};
 use portier_store::sessions::Stage;
-use portier_store::tokens::{LinkProblem, TokenInfo};
 use serde::Deserialize;
 
 use super::{I18n, Page, Viewer, local_path};
@@ -47,7 +47,8 @@ pub struct LoginPage {
     pub notice: Option<String>,
     /// Offer signing in with a passkey (with JavaScript, in a browser that can).
     pub passkeys: bool,
-    /// The platform takes sign-ups (issue 8): a link to `/signup`.
+    /// The platform takes sign-ups (docs/RULES.md#self-sign-up-and-e-mail-domains):
+    /// a link to `/signup`.
     pub signup: bool,
 }
 
@@ -106,7 +107,9 @@ async fn login(
     Form(form): Form<LoginForm>,
 ) -> Response {
     let next = local_path(form.next.as_deref());
-    match crate::api::auth::sign_in(&state, client, &headers, &form.email, form.password).await {
+    match crate::service::sign_in::sign_in(&state, client, &headers, &form.email, form.password)
+        .await
+    {
         Ok(signed) => onwards(signed, &next),
         Err(e) if e.status.is_server_error() => e.into_response(),
         Err(e) => {
@@ -153,8 +156,11 @@ pub struct PasskeyForm {
 }
 
 impl PasskeyForm {
-    fn answer(&self) -> crate::api::passkeys::PasskeyAnswer {
-        crate::api::passkeys::PasskeyAnswer::from_form(self.ceremony_id.clone(), &self.credential)
+    fn answer(&self) -> crate::service::passkeys::PasskeyAnswer {
+        crate::service::passkeys::PasskeyAnswer::from_form(
+            self.ceremony_id.clone(),
+            &self.credential,
+        )
     }
 }
 
@@ -167,7 +173,7 @@ async fn login_passkey(
     Form(form): Form<PasskeyForm>,
 ) -> Response {
     let next = local_path(form.next.as_deref());
-    match crate::api::passkeys::sign_in(&state, client, &headers, &form.answer()).await {
+    match crate::service::passkeys::sign_in(&state, client, &headers, &form.answer()).await {
         Ok(signed) => onwards(signed, &next),
         Err(e) if e.status.is_server_error() => e.into_response(),
         Err(e) => refused_login(&state, &viewer, &e, e.status, "", next),
@@ -175,7 +181,7 @@ async fn login_passkey(
 }
 
 /// After the password: on to `next`, or first to the second step.
-fn onwards(signed: crate::api::auth::SignIn, next: &str) -> Response {
+fn onwards(signed: crate::service::sign_in::SignIn, next: &str) -> Response {
     let next_q = form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>();
     let to = match signed.stage {
         Stage::SecondFactor => format!("/login/second-step?next={next_q}"),
@@ -278,11 +284,11 @@ async fn second_step(
         (Some(c), None) => portier_store::two_factor::Proof::Code(c),
         (None, None) => portier_store::two_factor::Proof::Code(String::new()),
     };
-    match crate::api::auth::second_step(
+    match crate::service::sign_in::second_step(
         &state,
         client,
         &headers,
-        Ok(crate::api::auth::SecondProof::Code(proof)),
+        Ok(crate::service::sign_in::SecondProof::Code(proof)),
     )
     .await
     {
@@ -315,7 +321,7 @@ async fn refused_second_step(
     error: String,
     status: StatusCode,
 ) -> Response {
-    let page = match crate::api::auth::pending_sign_in(state, headers).await {
+    let page = match crate::service::sign_in::pending_sign_in(state, headers).await {
         Ok(pending) => {
             SecondStepPage::of(
                 state,
@@ -344,8 +350,8 @@ async fn second_step_passkey(
     Form(form): Form<PasskeyForm>,
 ) -> Response {
     let next = local_path(form.next.as_deref());
-    let proof = crate::api::auth::SecondProof::Passkey(form.answer());
-    match crate::api::auth::second_step(&state, client, &headers, Ok(proof)).await {
+    let proof = crate::service::sign_in::SecondProof::Passkey(form.answer());
+    match crate::service::sign_in::second_step(&state, client, &headers, Ok(proof)).await {
         Ok(signed) => onwards(signed, &next),
         Err(e) if e.status.is_server_error() => e.into_response(),
         Err(e) if e.status == StatusCode::UNAUTHORIZED => Redirect::to("/login").into_response(),
@@ -459,7 +465,7 @@ async fn open_link(
     kind: TokenKind,
     token: &str,
 ) -> Result<TokenInfo, Response> {
-    match portier_store::tokens::lookup(&state.store, kind, token, chrono::Utc::now()).await {
+    match portier_store::links::lookup(&state.store, kind, token, chrono::Utc::now()).await {
         Ok(Ok(info)) => Ok(info),
         Ok(Err(problem)) => Err(link_problem(viewer, problem, kind)),
         Err(e) => Err(ApiError::from(e).into_response()),
@@ -518,7 +524,7 @@ async fn activate(
         Err(page) => return page,
     };
     let password = form.password.clone();
-    let checked = match crate::accounts::new_password(&info, form.password, None, None) {
+    let checked = match crate::service::accounts::new_password(&info, form.password, None, None) {
         Ok(p) => p,
         Err(e) => {
             let page = activate_page(&viewer, &info, refused(&viewer.i18n, &e));
@@ -530,7 +536,8 @@ async fn activate(
         ..ProfileFill::default()
     };
     if let Err(e) =
-        crate::accounts::finish_activation(&state, &info, checked, &fill, client.clone()).await
+        crate::service::accounts::finish_activation(&state, &info, checked, &fill, client.clone())
+            .await
     {
         if e.status == StatusCode::GONE {
             return link_problem(
@@ -543,7 +550,7 @@ async fn activate(
     }
     // Activated: signed in at once, on to the dashboard.
     let email = info.account.email.to_string();
-    match crate::api::auth::sign_in(&state, client, &headers, &email, password).await {
+    match crate::service::sign_in::sign_in(&state, client, &headers, &email, password).await {
         Ok(signed) => onwards(signed, "/"),
         // The account is active all the same (a membership deactivated
         // meanwhile, say): the sign-in page says why.
@@ -581,7 +588,7 @@ async fn reset_request(
     ClientAddr(client): ClientAddr,
     Form(form): Form<ResetForm>,
 ) -> Response {
-    match crate::api::auth::start_reset(&state, client, &form.email).await {
+    match crate::service::sign_in::start_reset(&state, client, &form.email).await {
         // Always the same answer: it says nothing about whether the
         // address has an account.
         Ok(()) => ResetRequestPage {
@@ -654,14 +661,14 @@ async fn new_password(
         Ok(info) => info,
         Err(page) => return page,
     };
-    let checked = match crate::accounts::new_password(&info, form.password, None, None) {
+    let checked = match crate::service::accounts::new_password(&info, form.password, None, None) {
         Ok(p) => p,
         Err(e) => {
             let page = new_password_page(&viewer, &info, refused(&viewer.i18n, &e));
             return (StatusCode::UNPROCESSABLE_ENTITY, page).into_response();
         }
     };
-    if let Err(e) = crate::accounts::finish_reset(&state, &info, checked, client).await {
+    if let Err(e) = crate::service::accounts::finish_reset(&state, &info, checked, client).await {
         if e.status == StatusCode::GONE {
             return link_problem(
                 &viewer,

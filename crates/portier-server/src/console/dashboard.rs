@@ -1,4 +1,4 @@
-//! The dashboard (seed 000: "From the dashboard, go to User Management"): the
+//! The dashboard, where a person starts and goes on to user management: the
 //! organizations the person belongs to, with their roles there.
 
 use askama::Template;
@@ -22,7 +22,8 @@ pub struct OrganizationCard {
     /// Portfolio transfers waiting for this organization's answer, for
     /// those who manage its portfolios.
     pub transfers_waiting: i64,
-    /// People waiting for approval to join (issue 8), for those who may
+    /// People waiting for approval to join
+    /// (docs/RULES.md#self-sign-up-and-e-mail-domains), for those who may
     /// approve them.
     pub approvals_waiting: i64,
 }

@@ -1,7 +1,8 @@
-//! An environment's e-mail domains in the console (issue 8, seed 003):
-//! claim one, publish the TXT record it shows and check it now, or prove it
-//! by a link mailed to one of its administrative mailboxes; whether people
-//! who join by the domain wait for approval.
+//! An environment's e-mail domains in the console
+//! (docs/RULES.md#self-sign-up-and-e-mail-domains): claim one, publish the
+//! TXT record it shows and check it now, or prove it by a link mailed to one
+//! of its administrative mailboxes; whether people who join by the domain
+//! wait for approval.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -18,8 +19,8 @@ use uuid::Uuid;
 
 use super::org::{FormFields, NavLink, OrgContext, Problem, Refusal, Section, org_context};
 use super::{Done, Page, Person, error_page};
-use crate::api::domains::VerifyDomain;
 use crate::extract::ClientAddr;
+use crate::service::domains::VerifyDomain;
 use crate::{ApiError, AppState};
 
 pub fn router() -> Router<AppState> {
@@ -175,7 +176,7 @@ async fn claim(
     let domain = FormFields::of(&raw).one("domain");
     let claimed = async {
         let auth = ctx.principal.authorize::<DomainsManage>(&ctx.org)?;
-        crate::api::domains::claim_domain(&state, &auth, &domain, client).await
+        crate::service::domains::claim_domain(&state, &auth, &domain, client).await
     }
     .await;
     match claimed {
@@ -205,7 +206,7 @@ async fn verify(
     };
     let checked = async {
         let auth = ctx.principal.authorize::<DomainsManage>(&ctx.org)?;
-        crate::api::domains::verify_domain(&state, &auth, id, &how, client).await
+        crate::service::domains::verify_domain(&state, &auth, id, &how, client).await
     }
     .await;
     match checked {
@@ -284,7 +285,7 @@ async fn approve(
     };
     let approved = async {
         let auth = ctx.principal.authorize::<MembersUpdate>(&ctx.org)?;
-        crate::api::domains::approve_member(&state, &auth, account, client).await
+        crate::service::domains::approve_member(&state, &auth, account, client).await
     }
     .await;
     match approved {

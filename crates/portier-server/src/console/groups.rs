@@ -1,4 +1,4 @@
-//! Groups (seeds 002, 004: teams): a group carries content roles, and its
+//! Groups (docs/RULES.md#groups; teams): a group carries content roles, and its
 //! members hold them in the organization. Seen by those who see the members;
 //! changed by holders of `groups.manage`.
 

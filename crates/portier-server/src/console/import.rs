@@ -21,7 +21,6 @@ use uuid::Uuid;
 
 use super::org::{NavLink, OrgContext, Problem, Refusal, Section, org_context};
 use super::{Done, I18n, Page, Person, error_page};
-use crate::auth::{Caller, Via};
 use crate::extract::ClientAddr;
 use crate::{ApiError, AppState};
 
@@ -176,7 +175,7 @@ async fn read_form(
     mut form: Multipart,
 ) -> Result<Upload, ApiError> {
     let limit = state.config.import_max_bytes;
-    let too_large = || crate::api::import::file_too_large(limit);
+    let too_large = || crate::service::imports::file_too_large(limit);
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
@@ -549,7 +548,7 @@ async fn export_form(
     .into_response()
 }
 
-/// The export itself: the API's, for the signed-in person.
+/// The export itself, for the signed-in person (`service::export`).
 async fn download(
     State(state): State<AppState>,
     person: Person,
@@ -572,8 +571,15 @@ async fn download(
     if !chosen.is_empty() {
         q.insert("columns".into(), chosen.join(","));
     }
-    let caller = Caller(ctx.principal, Via::Session(person.session));
-    crate::api::export::export(State(state), caller, client, Path(org), Query(q))
+    let auth = match ctx.principal.authorize::<MembersRead>(&ctx.org) {
+        Ok(auth) => auth,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let request = match crate::service::export::Request::from_query(&q) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    crate::service::export::members(&state, &ctx.org, &auth, request, client.0)
         .await
         .into_response()
 }

@@ -1,5 +1,5 @@
-//! User management (seeds 000, 001, 002, 004): "Users in this organization"
-//! with search, filters and pages; "Add user" in seed 000's order (role,
+//! User management: "Users in this organization" with search, filters and
+//! pages; "Add user" in the order of docs/RULES.md#adding-members (role,
 //! e-mail, BIG number, then the rest); a member's page with their details,
 //! roles and permissions, groups, registration, invitation and audit trail,
 //! and the changes an administrator makes there. Every change goes through
@@ -95,8 +95,8 @@ pub struct ListPage {
     pub next: Option<String>,
     pub may_add: bool,
     /// People who joined by the environment's domain and wait for approval
-    /// (issue 8), for those who may approve: (account id, name, e-mail,
-    /// since).
+    /// (docs/RULES.md#self-sign-up-and-e-mail-domains), for those who may
+    /// approve: (account id, name, e-mail, since).
     pub waiting: Vec<(String, String, String, String)>,
     /// Who joined by the domain in the last [`JOINED_DAYS`] days, for the
     /// same people: (account id, name, e-mail, when).
@@ -207,7 +207,7 @@ async fn list(
     let cursor = q
         .cursor
         .as_deref()
-        .and_then(crate::api::members::decode_cursor);
+        .and_then(crate::service::members::decode_cursor);
     let listed = portier_store::members::list(
         &state.store,
         ctx.org.id,
@@ -225,7 +225,7 @@ async fn list(
     let next = views.last().filter(|_| more).map(|v| {
         let mut query = format!(
             "?cursor={}",
-            url_encode(&crate::api::members::encode_cursor(v))
+            url_encode(&crate::service::members::encode_cursor(v))
         );
         for (k, v) in q.pairs() {
             query.push_str(&format!("&{k}={}", url_encode(v)));
@@ -255,12 +255,12 @@ async fn list(
         (Err(e), _) | (_, Err(e)) => return ApiError::from(e).into_response(),
     };
     let i18n = person.viewer.i18n;
-    // seeds 001, 004: how many of the members use two-step verification,
-    // above the whole list.
+    // How many of the members use two-step verification, above the whole
+    // list (docs/RULES.md#two-step-verification).
     let share = if q.pairs().is_empty() && q.cursor.is_none() {
         match portier_store::members::two_factor_share(&state.store, ctx.org.id).await {
             Ok((members, with)) => {
-                let percent = crate::api::organizations::share(with, members) * 100.0;
+                let percent = crate::service::organizations::share(with, members) * 100.0;
                 Some(i18n.tn(
                     "members-two-factor-share",
                     &[
@@ -368,7 +368,8 @@ pub struct AddValues {
     pub active: bool,
     /// The address a warning (shared mailbox) was shown and confirmed for.
     pub confirmed: String,
-    /// seed 000: a portfolio, last: its type (none when empty) and start.
+    /// A portfolio, asked for last (docs/RULES.md#adding-members): its type
+    /// (none when empty) and start.
     pub portfolio_type: String,
     pub portfolio_start: String,
     /// The start date whose billing warning was shown and confirmed.
@@ -422,8 +423,9 @@ pub struct NewPage {
     /// The portfolio types the person may give here (none without
     /// `portfolios.manage`): (key, name).
     pub types: Vec<(String, String)>,
-    /// The portfolio would bill the month it starts in (seed 000), said
-    /// before saving, for this start date.
+    /// The portfolio would bill the month it starts in
+    /// (docs/PORTFOLIOS.md#the-reference-date), said before saving, for this
+    /// start date.
     pub billing_warning: Option<(String, String)>,
 }
 
@@ -575,8 +577,8 @@ async fn add(
         Ok(n) => n,
         Err(e) => return refuse(e.into()).await,
     };
-    // seed 004: a shared mailbox is worth a second look before saving.
-    // The warning holds for the address it was shown for.
+    // docs/RULES.md#adding-members: a shared mailbox is worth a second look
+    // before saving. The warning holds for the address it was shown for.
     if let Some(w) = new.warnings.first()
         && values.confirmed != new.email.as_str()
     {
@@ -600,8 +602,9 @@ async fn add(
             Ok(s) => s,
             Err(e) => return refuse(e).await,
         };
-        // seed 000: starting on a month's last day bills that month; said
-        // before saving, for the date it was shown for.
+        // docs/PORTFOLIOS.md#the-reference-date: starting on a month's last
+        // day bills that month; said before saving, for the date it was
+        // shown for.
         let cycle = ctx.org.settings.billing_cycle;
         if let Some(w) = portier_core::portfolios::start_warning(start, cycle)
             && values.billing_confirmed != start.to_string()
@@ -621,7 +624,7 @@ async fn add(
         Ok(a) => a,
         Err(e) => return refuse(e.into()).await,
     };
-    match crate::membership::add(&state, &ctx.principal, &auth, new, client).await {
+    match crate::service::members::add(&state, &ctx.principal, &auth, new, client).await {
         Ok(added) => {
             let email = added.account.email.to_string();
             let outcome = if added.invitation_sent {
@@ -663,8 +666,8 @@ pub struct MemberPage {
     pub status: MemberStatus,
     pub held: Vec<RoleChoice>,
     pub roles: Vec<RoleChoice>,
-    pub registration: Option<crate::api::members::RegistrationView>,
-    pub invitation: Option<crate::api::members::InvitationView>,
+    pub registration: Option<crate::service::members::RegistrationView>,
+    pub invitation: Option<crate::service::members::InvitationView>,
     pub trail: Vec<super::audit::Entry>,
     /// The member's portfolios, for those who manage portfolios here.
     pub portfolios: Option<super::portfolios::MemberPortfolios>,
@@ -1090,7 +1093,7 @@ async fn change_roles(
     let big = optional(&fields.one("big"));
     let outcome = match keys {
         Err(e) => Err(e.into()),
-        Ok(keys) => crate::membership::set_roles(
+        Ok(keys) => crate::service::members::set_roles(
             &state,
             &ctx.principal,
             &auth,
@@ -1217,13 +1220,13 @@ async fn sign_in_action(
         };
     let (outcome, done) = match action {
         SignInAction::ResetTwoFactor => (
-            crate::api::two_factor::reset_member(&state, &auth, account, client)
+            crate::service::two_factor::reset_member(&state, &auth, account, client)
                 .await
                 .map(|_| ()),
             "reset-two-factor",
         ),
         SignInAction::EndSessions => (
-            crate::api::sessions::end_member_sessions(&state, &auth, account, client)
+            crate::service::sessions::end_member_sessions(&state, &auth, account, client)
                 .await
                 .map(|_| ()),
             "sessions-ended-member",

@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod admins;
+pub mod api_tokens;
 pub mod audit;
 pub mod auth;
 pub mod dashboard;
@@ -19,8 +20,7 @@ pub mod portfolios;
 pub mod resources;
 pub mod roles;
 pub mod settings;
-pub mod signup;
-pub mod tokens;
+pub mod signups;
 pub mod two_factor;
 
 use std::borrow::Cow;
@@ -511,13 +511,13 @@ pub fn router() -> Router<AppState> {
         .merge(import::router())
         .merge(portfolios::router())
         .merge(domains::router())
-        .merge(signup::router())
+        .merge(signups::router())
         .merge(audit::router())
         .merge(roles::router())
         .merge(admins::router())
         .merge(groups::router())
         .merge(resources::router())
-        .merge(tokens::router())
+        .merge(api_tokens::router())
         .merge(settings::router())
         .merge(account::router())
         .merge(two_factor::router())

@@ -1,4 +1,4 @@
-//! Portfolios in the console (issue 7; seeds 000, 001): the organization's
+//! Portfolios in the console (docs/PORTFOLIOS.md): the organization's
 //! portfolios with a chart of what it was billed for over two years, one
 //! portfolio with who paid for which months and what can happen to it, the
 //! transfers that wait for an answer, the environment's portfolio types, and

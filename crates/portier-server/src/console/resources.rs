@@ -1,7 +1,8 @@
-//! Resources and grants (seed 004: "add the user to the mailboxes and
-//! administrations they need"): the organization's named resources, and who
-//! holds which relation on each, a member or a group. Seen by those who see
-//! the members; changed by holders of `resources.manage`.
+//! Resources and grants (docs/RULES.md#resources: people are let into the
+//! mailboxes and administrations they need): the organization's named
+//! resources, and who holds which relation on each, a member or a group.
+//! Seen by those who see the members; changed by holders of
+//! `resources.manage`.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -19,8 +20,8 @@ use portier_store::resources::{Holder, Resource};
 
 use super::org::{FormFields, NavLink, OrgContext, Problem, Refusal, Section, org_context};
 use super::{Done, Page, Person, error_page};
-use crate::api::resources::{resource_in_path, url_segment};
 use crate::extract::ClientAddr;
+use crate::service::resources::{resource_in_path, url_segment};
 use crate::{ApiError, AppState};
 
 pub fn router() -> Router<AppState> {

@@ -1,7 +1,7 @@
-//! Roles and permissions (seed 001): a matrix of the organization's roles
-//! against the permissions they carry, and the custom roles defined here,
-//! editable by holders of `roles.manage` (administrator roles also need
-//! `admins.manage`, as in the API).
+//! Roles and permissions (docs/RULES.md#roles-and-permissions): a matrix of
+//! the organization's roles against the permissions they carry, and the
+//! custom roles defined here, editable by holders of `roles.manage`
+//! (administrator roles also need `admins.manage`, as in the API).
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -177,7 +177,7 @@ pub struct RoleValues {
     /// The product's permissions, separated by commas or lines.
     pub product: String,
     pub big: bool,
-    /// The portfolio types the role allows (issue 7), by key.
+    /// The portfolio types the role allows (docs/PORTFOLIOS.md#types), by key.
     pub portfolio_types: Vec<String>,
 }
 

@@ -1,7 +1,7 @@
-//! Signing up in the console (issue 8, seed 003), and the page behind a
-//! domain's proof link. A mailed link opens a page with a button: following
-//! it changes nothing, so a mail scanner that opens links cannot confirm
-//! anything for the person.
+//! Signing up in the console (docs/RULES.md#self-sign-up-and-e-mail-domains),
+//! and the page behind a domain's proof link. A mailed link opens a page
+//! with a button: following it changes nothing, so a mail scanner that opens
+//! links cannot confirm anything for the person.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -14,8 +14,8 @@ use portier_core::domains::SignupMode;
 
 use super::org::FormFields;
 use super::{Page, Viewer, error_page};
-use crate::api::signup::SignupInput;
 use crate::extract::ClientAddr;
+use crate::service::signups::SignupInput;
 use crate::{ApiError, AppState};
 
 pub fn router() -> Router<AppState> {
@@ -97,7 +97,7 @@ async fn submit(
         organization_name: Some(values.organization_name.clone()),
         locale: Some(viewer.i18n.locale),
     };
-    match crate::api::signup::start_signup(&state, client, input).await {
+    match crate::service::signups::start_signup(&state, client, input).await {
         // The same answer whether or not the address has an account.
         Ok(()) => SignupPage {
             sent: Some(viewer.i18n.t1("signup-sent", "email", &values.email)),
@@ -189,7 +189,7 @@ async fn confirm(
     ClientAddr(client): ClientAddr,
     Path(token): Path<String>,
 ) -> Response {
-    match crate::api::signup::finish_signup(&state, client, &token).await {
+    match crate::service::signups::finish_signup(&state, client, &token).await {
         Ok(done) => {
             let org = done.organization.name.as_str();
             let key = format!("signup-done-{}", done.outcome.as_str().replace('_', "-"));
@@ -217,7 +217,7 @@ async fn domain_confirm(
     ClientAddr(client): ClientAddr,
     Path(token): Path<String>,
 ) -> Response {
-    match crate::api::domains::confirm_domain(&state, &token, client).await {
+    match crate::service::domains::confirm_domain(&state, &token, client).await {
         Ok((claim, env)) => {
             let message = viewer.i18n.tn(
                 "domain-confirmed",

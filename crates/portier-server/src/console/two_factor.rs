@@ -4,8 +4,8 @@
 //! with a current code; add, rename and remove passkeys (the page's script
 //! asks the browser to make one, `navigator.credentials.create`, with
 //! options from the API, and the form carries its answer here). The same
-//! rules and limits as the API (`crate::api::two_factor`,
-//! `crate::api::passkeys`).
+//! rules and limits as the API (`crate::service::two_factor`,
+//! `crate::service::passkeys`).
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -20,8 +20,8 @@ use portier_store::sessions::Stage;
 use serde::Deserialize;
 
 use super::{Enrollee, I18n, Page, local_path};
-use crate::api::two_factor::{RecoveryCodes, TotpEnrolment, with_code};
 use crate::extract::ClientAddr;
+use crate::service::two_factor::{RecoveryCodes, TotpEnrolment, with_code};
 use crate::{ApiError, AppState};
 
 pub fn router() -> Router<AppState> {
@@ -173,7 +173,7 @@ async fn show(State(state): State<AppState>, who: Enrollee, Query(next): Query<N
 async fn start(State(state): State<AppState>, who: Enrollee, Query(next): Query<Next>) -> Response {
     let person = &who.person;
     let i18n = person.viewer.i18n;
-    match crate::api::two_factor::start_enrolment(&state, &person.session).await {
+    match crate::service::two_factor::start_enrolment(&state, &person.session).await {
         Ok(e) => respond(
             page(&state, &who, &next, enrol_mode(&i18n, &e), None, None).await,
             StatusCode::OK,
@@ -272,7 +272,8 @@ async fn signed_in_if_enrolling(
         return shown;
     }
     let account = who.person.account.id;
-    match crate::api::auth::start_session(state, headers, account, client, Stage::Full).await {
+    match crate::service::sign_in::start_session(state, headers, account, client, Stage::Full).await
+    {
         Ok(signed) => {
             shown.headers_mut().insert(SET_COOKIE, signed.cookie);
             shown
@@ -313,14 +314,15 @@ async fn add_passkey(
     Form(form): Form<NewPasskeyForm>,
 ) -> Response {
     let i18n = who.person.viewer.i18n;
-    let answer = crate::api::passkeys::PasskeyAnswer::from_form(form.ceremony_id, &form.credential);
-    let body = crate::api::passkeys::NewPasskey {
+    let answer =
+        crate::service::passkeys::PasskeyAnswer::from_form(form.ceremony_id, &form.credential);
+    let body = crate::service::passkeys::NewPasskey {
         ceremony_id: answer.ceremony_id,
         credential: answer.credential,
         name: Some(form.name),
     };
     let session = &who.person.session;
-    match crate::api::passkeys::add(&state, client.clone(), &headers, session, body).await {
+    match crate::service::passkeys::add(&state, client.clone(), &headers, session, body).await {
         Ok(added) => {
             let notice = Some(i18n.t("passkeys-added-notice"));
             let mode = added.recovery_codes.map_or(Mode::Overview, Mode::Codes);
@@ -352,7 +354,7 @@ async fn rename_passkey(
         return axum::response::Redirect::to("/account/two-factor").into_response();
     };
     let session = &who.person.session;
-    let renamed = crate::api::passkeys::rename_passkey(&state, client, session, id, &form.name);
+    let renamed = crate::service::passkeys::rename_passkey(&state, client, session, id, &form.name);
     overview_after(
         &state,
         &who,
@@ -401,7 +403,7 @@ async fn remove_passkey(
         return axum::response::Redirect::to("/account/two-factor").into_response();
     };
     let session = &who.person.session;
-    let removed = crate::api::passkeys::remove_passkey(&state, client, session, id).await;
+    let removed = crate::service::passkeys::remove_passkey(&state, client, session, id).await;
     overview_after(&state, &who, &next, removed, "passkeys-removed").await
 }
 
@@ -427,13 +429,13 @@ async fn renew(
     }
     let passkey = form.ceremony_id.map(|ceremony_id| {
         let credential = form.credential.as_deref().unwrap_or("");
-        crate::api::passkeys::PasskeyAnswer::from_form(ceremony_id, credential)
+        crate::service::passkeys::PasskeyAnswer::from_form(ceremony_id, credential)
     });
-    let body = crate::api::two_factor::CodeOrPasskey {
+    let body = crate::service::two_factor::CodeOrPasskey {
         code: passkey.is_none().then(|| form.code.unwrap_or_default()),
         passkey,
     };
-    match crate::api::two_factor::renew(&state, &who.person.session, client, body).await {
+    match crate::service::two_factor::renew(&state, &who.person.session, client, body).await {
         Ok(codes) => {
             let codes = RecoveryCodes::from(codes).recovery_codes;
             let notice = Some(who.person.viewer.i18n.t("two-factor-renewed"));

@@ -3,13 +3,15 @@
 //! policies and details, then the account activated or the reset done), a
 //! change to their own profile, and a new password while signed in.
 
+use axum::http::StatusCode;
+use chrono::Utc;
+use portier_core::locale::Locale;
 use portier_core::passwords::{Password, PasswordPolicy, PasswordRejected};
-use portier_core::tokens::{TokenKind, TokenUnusable};
+use portier_core::secrets::{TokenKind, TokenUnusable};
 use portier_store::accounts::{ProfileFill, ProfilePatch};
 use portier_store::audit::Origin;
-use portier_store::tokens::{LinkProblem, TokenInfo};
+use portier_store::links::{LinkProblem, TokenInfo};
 
-use crate::api::activations::link_error;
 use crate::{ApiError, AppState};
 
 /// A new password for the person behind a link: the strictest policy of
@@ -111,8 +113,8 @@ pub(crate) async fn password_change(
     current: String,
     new: String,
 ) -> Result<Result<String, PasswordRejected>, ApiError> {
-    let limits = crate::api::auth::current_password_limits(account.id, client);
-    crate::api::auth::guarded(state, &limits, async {
+    let limits = crate::service::throttles::current_password_limits(account.id, client);
+    crate::service::throttles::guarded(state, &limits, async {
         let hash = portier_store::accounts::password_hash(&state.store, account.id).await?;
         if state.hasher.verify(hash, current).await {
             Ok(())
@@ -141,4 +143,48 @@ pub(crate) async fn password_change(
             Err(rejected) => Err(rejected),
         },
     )
+}
+
+/// Turns a link problem into the contract's answer.
+pub(crate) fn link_error(problem: LinkProblem, kind: TokenKind) -> ApiError {
+    let again = match kind {
+        TokenKind::Activation => "ask the organization to send a new invitation",
+        TokenKind::PasswordReset => "request a new link with \"Forgot password\"",
+    };
+    match problem {
+        LinkProblem::Unknown => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "link_unknown",
+            format!("this link is not valid; {again}"),
+        ),
+        LinkProblem::Gone(TokenUnusable::Used) => ApiError::new(
+            StatusCode::GONE,
+            "link_used",
+            format!("this link has already been used or was replaced by a newer one; {again}"),
+        ),
+        LinkProblem::Gone(TokenUnusable::Expired) => ApiError::new(
+            StatusCode::GONE,
+            "link_expired",
+            format!("this link has expired; {again}"),
+        ),
+    }
+}
+
+pub(crate) async fn open(
+    state: &AppState,
+    kind: TokenKind,
+    token: &str,
+) -> Result<TokenInfo, ApiError> {
+    portier_store::links::lookup(&state.store, kind, token, Utc::now())
+        .await?
+        .map_err(|p| link_error(p, kind))
+}
+
+/// The person's language: what they chose, else their account's, else the
+/// organization's.
+pub(crate) fn locale_of(info: &TokenInfo, chosen: Option<Locale>) -> Locale {
+    chosen
+        .or(info.account.locale)
+        .or(info.organization.as_ref().map(|o| o.settings.locale))
+        .unwrap_or_default()
 }

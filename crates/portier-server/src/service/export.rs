@@ -1,4 +1,4 @@
-//! Exporting an organization's members (issue 9; seed 002): every field of
+//! Exporting an organization's members (docs/RULES.md#export): every field of
 //! the users list with roles, groups, labels, staff code, registration,
 //! portfolio, two-step verification, status and dates, as CSV (RFC 4180,
 //! formula-safe, with a byte-order mark for spreadsheets when asked) or
@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portier_core::export::{COLUMNS, Format, csv_record};
@@ -18,11 +17,10 @@ use portier_core::rights::MembersRead;
 use portier_store::audit::Origin;
 use portier_store::export::{Batch, Member};
 
-use super::{authorized, flag};
-use crate::auth::Caller;
-use crate::error::ErrorBody;
-use crate::extract::ClientAddr;
+use crate::extract::flag;
 use crate::{ApiError, AppState};
+use portier_core::organizations::Organization;
+use portier_core::rights::Authorized;
 
 /// The member's state as the users list names it.
 pub fn status_of(r: &Member<'_>) -> &'static str {
@@ -414,130 +412,6 @@ pub async fn write_xlsx(
     .map_err(std::io::Error::other)?
 }
 
-/// Export the organization's members.
-///
-/// `format` is `csv` (the default; RFC 4180, cells that would start a
-/// formula are preceded by an apostrophe, `bom=true` adds a UTF-8
-/// byte-order mark for spreadsheets) or `json` (an array of objects).
-/// `children=true` includes the organizations below this one (the
-/// `organization` column says which). Every member field of the list, roles,
-/// groups, labels, staff code, registration and its state, the active
-/// portfolio, two-step verification, status and dates. Streams, in the
-/// users list's order. Needs `members.read`; audited.
-#[utoipa::path(get, operation_id = "members_export", path = "/organizations/{org}/members/export", tag = "members",
-    params(("org" = uuid::Uuid, Path, description = "The organization's id"),
-        ("format" = Option<String>, Query, description = "csv (default), json or xlsx"),
-        ("children" = Option<bool>, Query, description = "Include the organizations below"),
-        ("bom" = Option<bool>, Query, description = "CSV: start with a UTF-8 byte-order mark"),
-        ("columns" = Option<String>, Query, description = "The columns to write, comma-separated (default: all)")),
-    responses(
-        (status = 200, description = "The members, streamed", content(
-            (String = "text/csv"),
-            (Vec<Object> = "application/json"),
-            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-        )),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
-    ))]
-pub async fn export(
-    State(state): State<AppState>,
-    caller: Caller,
-    ClientAddr(client): ClientAddr,
-    Path(org): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Response, ApiError> {
-    let (org, auth) = authorized::<MembersRead>(&state, &caller, &org).await?;
-    let format = match q.get("format") {
-        None => Format::Csv,
-        Some(f) => Format::parse(f).ok_or_else(|| {
-            portier_core::FieldError::new("format", "invalid", "the formats are csv, json and xlsx")
-        })?,
-    };
-    let (children, bom) = (flag(&q, "children", false)?, flag(&q, "bom", false)?);
-    let columns = Selection::parse(q.get("columns").map(String::as_str))?;
-    let origin = Origin::now(client);
-    portier_store::export::record(&state.store, auth.actor(), &org, format, children, &origin)
-        .await?;
-    let columns = Arc::new(columns);
-    if format == Format::Xlsx {
-        let (rx, reading) = start(&state.store, &org, children, Cells::batches(&columns));
-        let file = write_xlsx(rx, columns).await.map_err(|e| {
-            tracing::error!(error = %e, "export failed");
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "export_failed",
-                e.to_string(),
-            )
-            .with_field("format")
-        })?;
-        reading
-            .await
-            .map_err(|e| portier_store::Error::Corrupt(format!("the export stopped: {e}")))??;
-        let file = tokio::fs::File::from_std(file);
-        let stream = futures_util::stream::unfold(file, |mut f| async move {
-            use tokio::io::AsyncReadExt;
-            let mut buf = vec![0u8; 1 << 16];
-            match f.read(&mut buf).await {
-                Ok(0) => None,
-                Ok(n) => {
-                    buf.truncate(n);
-                    Some((Ok::<_, std::io::Error>(Bytes::from(buf)), f))
-                }
-                Err(e) => Some((Err(e), f)),
-            }
-        });
-        return Ok(attachment(Body::from_stream(stream), format, &org));
-    }
-    let head = opening(format, bom, &columns);
-    let (rx, reading) = start(
-        &state.store,
-        &org,
-        children,
-        Text::batches(format, &columns),
-    );
-    struct Reading {
-        rx: tokio::sync::mpsc::Receiver<Text>,
-        task: Option<tokio::task::JoinHandle<portier_store::Result<u64>>>,
-        head: Option<String>,
-        first: bool,
-    }
-    let reading = Reading {
-        rx,
-        task: Some(reading),
-        head: Some(head),
-        first: true,
-    };
-    // Each batch goes out as it comes, as one chunk: the readers wrote it.
-    let stream = futures_util::stream::unfold(reading, move |mut r| async move {
-        if let Some(head) = r.head.take() {
-            return Some((Ok(Bytes::from(head)), r));
-        }
-        while let Some(batch) = r.rx.recv().await {
-            let text = batch.into_text(&mut r.first);
-            if !text.is_empty() {
-                return Some((Ok(Bytes::from(text)), r));
-            }
-        }
-        // All read: the reading ended well, or the answer is cut short (an
-        // error, not a truncated file that looks whole).
-        let task = r.task.take()?;
-        match task.await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "export failed");
-                return Some((Err(std::io::Error::other("export failed")), r));
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "export task failed");
-                return Some((Err(std::io::Error::other("export failed")), r));
-            }
-        }
-        let end = closing(format);
-        (!end.is_empty()).then(|| (Ok(Bytes::from_static(end.as_bytes())), r))
-    });
-    Ok(attachment(Body::from_stream(stream), format, &org))
-}
-
 /// Starts reading the members of `org` (and with `children` of the
 /// organizations below) into batches that `make` begins: the batches as
 /// they come, in order, and the reading, which ends with how many members
@@ -581,6 +455,134 @@ fn attachment(
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
     response
+}
+
+/// What to export, as a query string names it (the API's, and the
+/// console's form, which sends the same names).
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub format: Format,
+    /// The organizations below too.
+    pub children: bool,
+    /// CSV: a UTF-8 byte-order mark first, for spreadsheets.
+    pub bom: bool,
+    pub columns: Selection,
+}
+
+impl Request {
+    /// Reads `format`, `children`, `bom` and `columns`; a bad value is a
+    /// 422 naming its parameter.
+    pub fn from_query(q: &HashMap<String, String>) -> Result<Request, ApiError> {
+        let format = match q.get("format") {
+            None => Format::Csv,
+            Some(f) => Format::parse(f).ok_or_else(|| {
+                portier_core::FieldError::new(
+                    "format",
+                    "invalid",
+                    "the formats are csv, json and xlsx",
+                )
+            })?,
+        };
+        Ok(Request {
+            format,
+            children: flag(q, "children", false)?,
+            bom: flag(q, "bom", false)?,
+            columns: Selection::parse(q.get("columns").map(String::as_str))?,
+        })
+    }
+}
+
+/// Exports the members of `org` as `request` asks: audited, then streamed
+/// as the database reads them (an XLSX workbook is written whole first).
+pub async fn members(
+    state: &AppState,
+    org: &Organization,
+    auth: &Authorized<MembersRead>,
+    request: Request,
+    client: Option<String>,
+) -> Result<Response, ApiError> {
+    let Request {
+        format,
+        children,
+        bom,
+        columns,
+    } = request;
+    let origin = Origin::now(client);
+    portier_store::export::record(&state.store, auth.actor(), org, format, children, &origin)
+        .await?;
+    let columns = Arc::new(columns);
+    if format == Format::Xlsx {
+        let (rx, reading) = start(&state.store, org, children, Cells::batches(&columns));
+        let file = write_xlsx(rx, columns).await.map_err(|e| {
+            tracing::error!(error = %e, "export failed");
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "export_failed",
+                e.to_string(),
+            )
+            .with_field("format")
+        })?;
+        reading
+            .await
+            .map_err(|e| portier_store::Error::Corrupt(format!("the export stopped: {e}")))??;
+        let file = tokio::fs::File::from_std(file);
+        let stream = futures_util::stream::unfold(file, |mut f| async move {
+            use tokio::io::AsyncReadExt;
+            let mut buf = vec![0u8; 1 << 16];
+            match f.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Ok::<_, std::io::Error>(Bytes::from(buf)), f))
+                }
+                Err(e) => Some((Err(e), f)),
+            }
+        });
+        return Ok(attachment(Body::from_stream(stream), format, org));
+    }
+    let head = opening(format, bom, &columns);
+    let (rx, reading) = start(&state.store, org, children, Text::batches(format, &columns));
+    struct Reading {
+        rx: tokio::sync::mpsc::Receiver<Text>,
+        task: Option<tokio::task::JoinHandle<portier_store::Result<u64>>>,
+        head: Option<String>,
+        first: bool,
+    }
+    let reading = Reading {
+        rx,
+        task: Some(reading),
+        head: Some(head),
+        first: true,
+    };
+    // Each batch goes out as it comes, as one chunk: the readers wrote it.
+    let stream = futures_util::stream::unfold(reading, move |mut r| async move {
+        if let Some(head) = r.head.take() {
+            return Some((Ok(Bytes::from(head)), r));
+        }
+        while let Some(batch) = r.rx.recv().await {
+            let text = batch.into_text(&mut r.first);
+            if !text.is_empty() {
+                return Some((Ok(Bytes::from(text)), r));
+            }
+        }
+        // All read: the reading ended well, or the answer is cut short (an
+        // error, not a truncated file that looks whole).
+        let task = r.task.take()?;
+        match task.await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "export failed");
+                return Some((Err(std::io::Error::other("export failed")), r));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "export task failed");
+                return Some((Err(std::io::Error::other("export failed")), r));
+            }
+        }
+        let end = closing(format);
+        (!end.is_empty()).then(|| (Ok(Bytes::from_static(end.as_bytes())), r))
+    });
+    Ok(attachment(Body::from_stream(stream), format, org))
 }
 
 #[cfg(test)]
