@@ -83,6 +83,13 @@ pub enum BillingCycle {
 }
 
 impl BillingCycle {
+    /// Every cycle, for lists and texts that must name each one.
+    pub const ALL: [BillingCycle; 3] = [
+        BillingCycle::Monthly,
+        BillingCycle::Quarterly,
+        BillingCycle::Annual,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             BillingCycle::Monthly => "monthly",
@@ -279,6 +286,21 @@ pub fn diff(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_billing_cycle_reads_back_from_its_name() {
+        for cycle in super::BillingCycle::ALL {
+            assert_eq!(
+                super::BillingCycle::parse("c", cycle.as_str()).ok(),
+                Some(cycle)
+            );
+        }
+        let refused = super::BillingCycle::parse("c", "yearly").unwrap_err();
+        assert_eq!(
+            (refused.field.as_str(), refused.code),
+            ("c", "billing_cycle_invalid")
+        );
+    }
+
     use super::*;
 
     fn now() -> DateTime<Utc> {

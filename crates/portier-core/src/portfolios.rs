@@ -32,6 +32,13 @@ pub enum PortfolioState {
 }
 
 impl PortfolioState {
+    /// Every state, for lists and texts that must name each one.
+    pub const ALL: [PortfolioState; 3] = [
+        PortfolioState::Active,
+        PortfolioState::Deactivated,
+        PortfolioState::Completed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             PortfolioState::Active => "active",
@@ -310,6 +317,15 @@ pub fn start_date(given: Option<&str>, today: NaiveDate) -> Result<NaiveDate, Fi
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_state_reads_back_from_its_name() {
+        for state in super::PortfolioState::ALL {
+            assert_eq!(super::PortfolioState::parse(state.as_str()), Some(state));
+        }
+        assert_eq!(super::PortfolioState::parse("Active"), None);
+        assert_eq!(super::PortfolioState::parse(""), None);
+    }
+
     use super::*;
 
     fn d(s: &str) -> NaiveDate {

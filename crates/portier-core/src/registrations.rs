@@ -95,6 +95,15 @@ pub enum RegistrationState {
 }
 
 impl RegistrationState {
+    /// Every state, for lists and texts that must name each one.
+    pub const ALL: [RegistrationState; 5] = [
+        RegistrationState::Verified,
+        RegistrationState::NotFound,
+        RegistrationState::Expired,
+        RegistrationState::Pending,
+        RegistrationState::Unchecked,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RegistrationState::Verified => "verified",
@@ -154,6 +163,15 @@ pub fn retry_after(attempts: u32) -> std::time::Duration {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_state_reads_back_from_its_name() {
+        for state in super::RegistrationState::ALL {
+            assert_eq!(super::RegistrationState::parse(state.as_str()), Some(state));
+        }
+        assert_eq!(super::RegistrationState::parse("not-found"), None);
+        assert_eq!(super::RegistrationState::parse(""), None);
+    }
+
     use super::*;
 
     #[test]
