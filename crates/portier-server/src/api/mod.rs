@@ -346,19 +346,13 @@ impl<const MAX: usize> utoipa::ToSchema for Line<MAX> {
 }
 
 /// Loads an organization the caller may see; anything else is 404, so nobody
-/// learns what exists outside their rights.
+/// learns what exists outside their rights (`service::access`).
 pub(crate) async fn visible(
     state: &AppState,
     caller: &crate::auth::Caller,
     id: portier_core::ids::OrganizationId,
 ) -> Result<portier_core::organizations::Organization, ApiError> {
-    let org = portier_store::organizations::get(&state.store, id)
-        .await?
-        .ok_or(portier_core::Error::NotFound {
-            what: "organization",
-        })?;
-    caller.0.can_see(&org)?;
-    Ok(org)
+    crate::service::access::organization(state, &caller.0, id).await
 }
 
 /// The organization named by a route's `{org}` (404 when the caller cannot
@@ -374,9 +368,8 @@ pub(crate) async fn authorized<R: portier_core::rights::Right>(
     ),
     ApiError,
 > {
-    let org = visible(state, caller, crate::extract::path_id("org", org)?).await?;
-    let auth = caller.0.authorize::<R>(&org)?;
-    Ok((org, auth))
+    let id = crate::extract::path_id("org", org)?;
+    crate::service::access::authorized::<R>(state, &caller.0, id).await
 }
 
 /// Keyset pagination parameters shared by list routes: `limit` (1–500, default

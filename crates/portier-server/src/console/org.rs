@@ -136,18 +136,18 @@ pub async fn org_context<R: Right>(
     let Ok(id) = org.parse() else {
         return Err(not_found());
     };
-    let found = portier_store::organizations::get(&state.store, id)
-        .await
-        .map_err(|e| ApiError::from(e).into_response())?;
     let principal = portier_store::members::principal_for_account(&state.store, person.account.id)
         .await
         .map_err(|e| ApiError::from(e).into_response())?;
-    let Some(org) = found.filter(|o| principal.sees(&o.path)) else {
-        return Err(not_found());
+    // The same decision as the API's, from the same function.
+    let org = match crate::service::access::authorized::<R>(state, &principal, id).await {
+        Ok((org, _)) => org,
+        Err(e) if e.status == StatusCode::NOT_FOUND => return Err(not_found()),
+        Err(e) if e.status == StatusCode::FORBIDDEN => {
+            return Err(error_page(viewer, StatusCode::FORBIDDEN, "error-forbidden"));
+        }
+        Err(e) => return Err(e.into_response()),
     };
-    if !principal.holds(&R::PERMISSION, &org.path) {
-        return Err(error_page(viewer, StatusCode::FORBIDDEN, "error-forbidden"));
-    }
     Ok(OrgContext { org, principal })
 }
 

@@ -13,6 +13,7 @@
 //!
 //! [`ApiError`]: crate::ApiError
 
+pub mod access;
 pub mod accounts;
 pub mod domains;
 pub mod export;
