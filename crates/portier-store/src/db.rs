@@ -1,9 +1,9 @@
 //! Connections and transactions. SQLite runs in WAL mode with one writer
 //! connection and several readers, so that reads never wait for a write;
 //! PostgreSQL uses one pool, and a small second one for writes that are not
-//! worth waiting for the disk (see [`relaxed!`]). Connections come from
-//! Portier's own pool ([`crate::pool`]). The [`reader!`], [`writer!`] and
-//! [`in_tx!`] macros run one query body against whichever backend is
+//! worth waiting for the disk (see `relaxed!`). Connections come from
+//! Portier's own pool (`crate::pool`). The `reader!`, `writer!` and
+//! `in_tx!` macros run one query body against whichever backend is
 //! configured, so the SQL and its bindings are written once.
 
 use std::path::Path;
@@ -82,8 +82,6 @@ pub struct PoolState {
 
 /// Runs `$body` with `$c` bound to the connection of `$conn` (a
 /// [`crate::pool::Conn`]), and tells the connection how the use ended.
-#[macro_export]
-#[doc(hidden)]
 macro_rules! use_conn {
     ($conn:expr, |$c:ident| $body:expr) => {{
         let conn = $conn;
@@ -97,11 +95,10 @@ macro_rules! use_conn {
         }
     }};
 }
+pub(crate) use use_conn;
 
 /// Runs `$body` with `$c` bound to a connection taken from `$pool` (a
 /// [`crate::pool::Pool`]) for this one use.
-#[macro_export]
-#[doc(hidden)]
 macro_rules! with_conn {
     ($pool:expr, |$c:ident| $body:expr) => {
         match $pool.acquire().await {
@@ -110,11 +107,10 @@ macro_rules! with_conn {
         }
     };
 }
+pub(crate) use with_conn;
 
 /// Runs `$body` with `$c` bound to a connection of the configured backend's
 /// pool named for it: `$sqlite` on SQLite, `$postgres` on PostgreSQL.
-#[macro_export]
-#[doc(hidden)]
 macro_rules! on_pool {
     ($store:expr, $sqlite:ident, $postgres:ident, |$c:ident| $body:expr) => {
         match &$store.db {
@@ -127,6 +123,7 @@ macro_rules! on_pool {
         }
     };
 }
+pub(crate) use on_pool;
 
 /// A value bound to a query put together at run time ([`bind_all!`]).
 pub(crate) enum Arg {
@@ -179,8 +176,6 @@ impl sqlx::Encode<'_, Sqlite> for IdList<'_> {
 }
 
 /// Binds each of `$args` (a sequence of [`Arg`]) to `$query`, in order.
-#[macro_export]
-#[doc(hidden)]
 macro_rules! bind_all {
     ($query:expr, $args:expr) => {{
         let mut query = $query;
@@ -200,26 +195,25 @@ macro_rules! bind_all {
         query
     }};
 }
+pub(crate) use bind_all;
 
 /// Runs `$body` with `$c` bound to a reader connection of the configured backend.
-#[macro_export]
-#[doc(hidden)]
 macro_rules! reader {
     ($store:expr, |$c:ident| $body:expr) => {
         $crate::on_pool!($store, read, pool, |$c| $body)
     };
 }
+pub(crate) use reader;
 
 /// Runs `$body` with `$c` bound to a writer connection: for one statement
 /// that is a whole change by itself (its own implicit transaction), saving
 /// the round trips of `BEGIN` and `COMMIT`.
-#[macro_export]
-#[doc(hidden)]
 macro_rules! writer {
     ($store:expr, |$c:ident| $body:expr) => {
         $crate::on_pool!($store, write, pool, |$c| $body)
     };
 }
+pub(crate) use writer;
 
 /// Like [`writer!`], for a write whose loss in a database crash costs
 /// nothing worth a disk flush: a new session (its holder signs in again), a
@@ -229,17 +223,14 @@ macro_rules! writer {
 /// of a second later, and a crash in between loses it (never half of it, and
 /// never a later ordinary commit). SQLite in WAL mode with
 /// `synchronous = NORMAL` commits every write this way already.
-#[macro_export]
-#[doc(hidden)]
 macro_rules! relaxed {
     ($store:expr, |$c:ident| $body:expr) => {
         $crate::on_pool!($store, write, relaxed, |$c| $body)
     };
 }
+pub(crate) use relaxed;
 
 /// Runs `$body` with `$c` bound to the connection of transaction `$tx`.
-#[macro_export]
-#[doc(hidden)]
 macro_rules! in_tx {
     ($tx:expr, |$c:ident| $body:expr) => {
         match &mut ($tx).conn {
@@ -248,6 +239,7 @@ macro_rules! in_tx {
         }
     };
 }
+pub(crate) use in_tx;
 
 impl Store {
     /// Opens `sqlite://PATH` (creating the file and its folder) or

@@ -9,6 +9,7 @@ pub mod api_tokens;
 pub mod audit;
 pub mod bootstrap;
 pub mod db;
+pub(crate) use db::{bind_all, in_tx, on_pool, reader, relaxed, use_conn, with_conn, writer};
 pub mod domains;
 pub mod error;
 pub mod export;
@@ -38,8 +39,6 @@ pub mod throttles;
 /// `$account` (an expression): one of its active memberships requires it, or
 /// lies in an organization that does or below one that does. Written once
 /// for the sign-in's read and [`two_factor::required`].
-#[macro_export]
-#[doc(hidden)]
 macro_rules! two_factor_required {
     ($account:literal) => {
         concat!(
@@ -54,6 +53,7 @@ macro_rules! two_factor_required {
         )
     };
 }
+pub(crate) use two_factor_required;
 pub mod two_factor;
 
 pub use db::{Backend, PoolState, Store, Tx};

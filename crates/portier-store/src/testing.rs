@@ -198,7 +198,8 @@ pub async fn role_ids_out_of_step(store: &Store) -> Vec<String> {
 }
 
 /// Writes each test once and runs it on both backends, as `name::sqlite` and
-/// `name::postgres`.
+/// `name::postgres`. Exported, the one macro of the crate that is: the
+/// server's and the command line's tests use it.
 #[macro_export]
 macro_rules! both_backends {
     ($(async fn $name:ident($db:ident) $body:block)*) => {$(
