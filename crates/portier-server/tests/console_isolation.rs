@@ -697,13 +697,24 @@ fn table() -> Vec<Row> {
 /// The `(method, route)` pairs the console's routers declare, read from
 /// their source: `.route("…", get(…).post(…))`.
 fn declared_routes() -> BTreeSet<(String, String)> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/console");
-    let mut out = BTreeSet::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "rs") {
-            continue;
+    let mut dirs = vec![std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/console"
+    ))];
+    let mut files = Vec::new();
+    // The console's modules and the modules within them.
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
         }
+    }
+    let mut out = BTreeSet::new();
+    for path in files {
         let text = std::fs::read_to_string(&path).unwrap();
         for (at, _) in text.match_indices(".route(") {
             let rest = &text[at + ".route(".len()..];

@@ -1,0 +1,308 @@
+//! Add user, in the order of docs/RULES.md#adding-members: role, e-mail,
+//! BIG number, then the rest.
+
+#[allow(unused_imports)]
+use super::*;
+
+/// What the add form was filled with.
+#[derive(Default, Clone)]
+pub struct AddValues {
+    pub roles: Vec<String>,
+    pub email: String,
+    pub big: String,
+    pub salutation: String,
+    pub given_name: String,
+    pub infix: String,
+    pub family_name: String,
+    pub phone: String,
+    pub mobile: String,
+    pub job_title: String,
+    pub staff_code: String,
+    pub labels: String,
+    pub groups: Vec<String>,
+    pub active: bool,
+    /// The address a warning (shared mailbox) was shown and confirmed for.
+    pub confirmed: String,
+    /// A portfolio, asked for last (docs/RULES.md#adding-members): its type
+    /// (none when empty) and start.
+    pub portfolio_type: String,
+    pub portfolio_start: String,
+    /// The start date whose billing warning was shown and confirmed.
+    pub billing_confirmed: String,
+}
+
+impl AddValues {
+    fn from_form(fields: &FormFields) -> AddValues {
+        let (one, all) = (|k: &str| fields.one(k), |k: &str| fields.all(k));
+        AddValues {
+            roles: all("roles"),
+            email: one("email"),
+            big: one("big"),
+            salutation: one("salutation"),
+            given_name: one("given_name"),
+            infix: one("infix"),
+            family_name: one("family_name"),
+            phone: one("phone"),
+            mobile: one("mobile"),
+            job_title: one("job_title"),
+            staff_code: one("staff_code"),
+            labels: one("labels"),
+            groups: all("groups"),
+            active: fields.has("active"),
+            confirmed: one("confirmed"),
+            portfolio_type: one("portfolio_type"),
+            portfolio_start: one("portfolio_start"),
+            billing_confirmed: one("billing_confirmed"),
+        }
+    }
+
+    fn has_group(&self, id: &str) -> bool {
+        self.groups.iter().any(|g| g == id)
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "members/new.html")]
+pub struct NewPage {
+    pub page: Page,
+    pub org: Organization,
+    pub nav: Vec<NavLink>,
+    pub roles: Vec<RoleChoice>,
+    pub groups: Vec<(String, String)>,
+    pub values: AddValues,
+    pub problem: Option<Problem>,
+    /// A warning to confirm before saving (a shared mailbox)…
+    pub warning: Option<String>,
+    /// … for this address.
+    pub confirm: Option<String>,
+    /// The portfolio types the person may give here (none without
+    /// `portfolios.manage`): (key, name).
+    pub types: Vec<(String, String)>,
+    /// The portfolio would bill the month it starts in
+    /// (docs/PORTFOLIOS.md#the-reference-date), said before saving, for this
+    /// start date.
+    pub billing_warning: Option<(String, String)>,
+}
+
+impl Refusal for NewPage {
+    fn problem(&self) -> Option<&Problem> {
+        self.problem.as_ref()
+    }
+}
+
+impl NewPage {
+    fn big_value(&self) -> &str {
+        &self.values.big
+    }
+
+    fn in_group(&self, id: &str) -> bool {
+        self.values.has_group(id)
+    }
+
+    /// A refusal that concerns no field of the form.
+    fn general(&self) -> String {
+        self.general_error(&[
+            "roles",
+            "email",
+            "registration",
+            "salutation",
+            "given_name",
+            "infix",
+            "family_name",
+            "phone",
+            "mobile",
+            "job_title",
+            "staff_code",
+            "labels",
+            "groups",
+            "portfolio",
+        ])
+    }
+}
+
+pub(crate) async fn new_page(
+    state: &AppState,
+    person: &Person,
+    ctx: &OrgContext,
+    values: AddValues,
+    problem: Option<Problem>,
+    warning: Option<(String, String)>,
+) -> Result<NewPage, ApiError> {
+    let i18n = person.viewer.i18n;
+    let roles = portier_store::roles::list(&state.store, &ctx.org).await?;
+    let groups = portier_store::groups::list(&state.store, ctx.org.id).await?;
+    let (warning, confirm) = warning.unzip();
+    let types = if ctx.may::<PortfoliosManage>() {
+        crate::console::portfolios::type_names(state, &ctx.org, &i18n).await?
+    } else {
+        Vec::new()
+    };
+    Ok(NewPage {
+        types,
+        billing_warning: None,
+        page: person.viewer.page(),
+        nav: ctx.nav(&i18n, Section::Members),
+        org: ctx.org.clone(),
+        roles: choices(&i18n, &roles, &values.roles),
+        groups: groups
+            .into_iter()
+            .map(|g| (g.id.to_string(), g.name))
+            .collect(),
+        values,
+        problem,
+        warning,
+        confirm,
+    })
+}
+
+pub(crate) async fn new_form(
+    State(state): State<AppState>,
+    person: Person,
+    Path(org): Path<String>,
+) -> Response {
+    let ctx = match org_context::<MembersInvite>(&state, &person, &org).await {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    let values = AddValues {
+        active: true,
+        ..AddValues::default()
+    };
+    new_page(&state, &person, &ctx, values, None, None)
+        .await
+        .into_response()
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "members/added.html")]
+pub struct AddedPage {
+    pub page: Page,
+    pub org: Organization,
+    pub nav: Vec<NavLink>,
+    pub account_id: String,
+    pub outcome: String,
+    pub warnings: Vec<String>,
+}
+
+pub(crate) async fn add(
+    State(state): State<AppState>,
+    person: Person,
+    ClientAddr(client): ClientAddr,
+    Path(org): Path<String>,
+    RawForm(raw): RawForm,
+) -> Response {
+    let ctx = match org_context::<MembersInvite>(&state, &person, &org).await {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    let values = AddValues::from_form(&FormFields::of(&raw));
+    let i18n = person.viewer.i18n;
+    let refuse = |e: ApiError| async {
+        if e.status.is_server_error() {
+            return e.into_response();
+        }
+        let problem = Problem::of(&i18n, &e);
+        match new_page(&state, &person, &ctx, values.clone(), Some(problem), None).await {
+            Ok(page) => (e.status, page).into_response(),
+            Err(e) => e.into_response(),
+        }
+    };
+    let parsed = NewMember::parse(MemberInput {
+        email: values.email.clone(),
+        roles: values.roles.clone(),
+        salutation: optional(&values.salutation),
+        given_name: optional(&values.given_name),
+        infix: optional(&values.infix),
+        family_name: optional(&values.family_name),
+        phone: optional(&values.phone),
+        mobile: optional(&values.mobile),
+        job_title: optional(&values.job_title),
+        staff_code: optional(&values.staff_code),
+        description: None,
+        labels: labels(&values.labels),
+        groups: values
+            .groups
+            .iter()
+            .filter_map(|g| g.parse().ok())
+            .collect(),
+        registration: optional(&values.big).map(|n| ("BIG".to_owned(), n)),
+        active: values.active,
+    });
+    let mut new = match parsed {
+        Ok(n) => n,
+        Err(e) => return refuse(e.into()).await,
+    };
+    // docs/RULES.md#adding-members: a shared mailbox is worth a second look
+    // before saving. The warning holds for the address it was shown for.
+    if let Some(w) = new.warnings.first()
+        && values.confirmed != new.email.as_str()
+    {
+        let warning = (i18n.error(w.code, &w.message), new.email.to_string());
+        return new_page(&state, &person, &ctx, values, None, Some(warning))
+            .await
+            .into_response();
+    }
+    if let Some(type_key) = optional(&values.portfolio_type) {
+        let today = chrono::Utc::now().date_naive();
+        let asked = optional(&values.portfolio_start);
+        let start = ctx
+            .principal
+            .authorize::<PortfoliosManage>(&ctx.org)
+            .map_err(ApiError::from)
+            .and_then(|_| {
+                portier_core::portfolios::start_date(asked.as_deref(), today)
+                    .map_err(|e| e.in_field("portfolio.start_date").into())
+            });
+        let start = match start {
+            Ok(s) => s,
+            Err(e) => return refuse(e).await,
+        };
+        // docs/PORTFOLIOS.md#the-reference-date: starting on a month's last
+        // day bills that month; said before saving, for the date it was
+        // shown for.
+        let cycle = ctx.org.settings.billing_cycle;
+        if let Some(w) = portier_core::portfolios::start_warning(start, cycle)
+            && values.billing_confirmed != start.to_string()
+        {
+            let text = crate::console::portfolios::warning_text(&i18n, &w, start);
+            return match new_page(&state, &person, &ctx, values.clone(), None, None).await {
+                Ok(mut page) => {
+                    page.billing_warning = Some((text, start.to_string()));
+                    page.into_response()
+                }
+                Err(e) => e.into_response(),
+            };
+        }
+        new.portfolio = Some(portier_core::portfolios::NewPortfolio { type_key, start });
+    }
+    let auth = match ctx.principal.authorize::<MembersInvite>(&ctx.org) {
+        Ok(a) => a,
+        Err(e) => return refuse(e.into()).await,
+    };
+    match crate::service::members::add(&state, &ctx.principal, &auth, new, client).await {
+        Ok(added) => {
+            let email = added.account.email.to_string();
+            let outcome = if added.invitation_sent {
+                i18n.t1("added-invited", "email", &email)
+            } else if added.account_reused {
+                i18n.t1("added-existing", "email", &email)
+            } else {
+                i18n.t1("added-inactive", "email", &email)
+            };
+            AddedPage {
+                page: person.viewer.page(),
+                nav: ctx.nav(&i18n, Section::Members),
+                org: ctx.org,
+                account_id: added.account.id.to_string(),
+                outcome,
+                warnings: added
+                    .warnings
+                    .iter()
+                    .map(|w| i18n.error(w.code, &w.message))
+                    .collect(),
+            }
+            .into_response()
+        }
+        Err(e) => refuse(e).await,
+    }
+}
