@@ -1,0 +1,67 @@
+//! Memberships and the roles they hold, and the grants an account derives from
+//! them.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use portier_core::Error as DomainError;
+use portier_core::accounts::{Account, AccountStatus};
+use portier_core::audit::{Actor, NewAuditEvent};
+use portier_core::ids::{AccountId, MembershipId, OrganizationId, RoleId};
+use portier_core::mail::{MailContext, MailKind};
+use portier_core::members::{Membership, NewMember, Warning};
+use portier_core::organizations::{OrgPath, Organization};
+use portier_core::permissions::{Permission, PermissionSet};
+use portier_core::rights::{Authorized, Grant, MembersInvite, Principal};
+use portier_core::roles::Role;
+use portier_core::secrets::TokenKind;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::audit::{self, Origin};
+use crate::db::Arg;
+use crate::lifecycle::Lifecycle;
+use crate::{
+    Error, Result, Store, Tx, accounts, bind_all, in_tx, links, mail, organizations, reader, roles,
+};
+
+/// The credentials that count as a second factor: written once for the
+/// member query and for [`has_second_factor`].
+macro_rules! second_factor {
+    ($account:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM credentials cr WHERE cr.account_id = ",
+            $account,
+            " AND cr.kind IN ('totp', 'webauthn'))"
+        )
+    };
+}
+
+/// The member query, written once; only the function that joins the role keys
+/// differs between the dialects.
+macro_rules! select_members {
+    ($agg:literal, $rest:literal) => {
+        concat!(
+            "SELECT a.id AS account_id, a.email, a.salutation, a.given_name, a.infix, a.family_name,
+                    m.sort_key, a.locale, a.status, a.disabled,
+                    a.created_at AS account_created_at, m.id AS membership_id, m.organization_id,
+                    m.active, m.phone, m.mobile, m.staff_code, m.description, m.job_title, m.labels, m.invited_by,
+                    m.created_at, m.require_two_factor,
+                    ", second_factor!("a.id"), " AS two_factor,
+                    (SELECT ", $agg, " FROM membership_roles mr JOIN roles r ON r.id = mr.role_id
+                     WHERE mr.membership_id = m.id) AS role_keys
+             FROM memberships m JOIN accounts a ON a.id = m.account_id ",
+            $rest
+        )
+    };
+}
+
+mod add;
+mod change;
+mod principal;
+mod query;
+
+pub use add::*;
+pub use change::*;
+pub use principal::*;
+pub use query::*;
