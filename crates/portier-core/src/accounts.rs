@@ -225,4 +225,24 @@ mod tests {
             "job_title"
         );
     }
+
+    #[test]
+    fn every_account_status_reads_back_from_its_name() {
+        let all = [AccountStatus::Invited, AccountStatus::Active];
+        for status in all {
+            // A new status fails to compile here until it is listed above.
+            match status {
+                AccountStatus::Invited | AccountStatus::Active => {}
+            }
+            assert_eq!(AccountStatus::parse(status.as_str()), Some(status));
+            assert_eq!(
+                serde_json::to_value(status).unwrap(),
+                status.as_str(),
+                "the contract's name is the stored one"
+            );
+        }
+        assert_eq!(all.map(AccountStatus::as_str), ["invited", "active"]);
+        assert_eq!(AccountStatus::parse("Active"), None);
+        assert_eq!(AccountStatus::parse(""), None);
+    }
 }

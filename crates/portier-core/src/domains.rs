@@ -264,4 +264,36 @@ mod tests {
         );
         assert_eq!(SignupMode::parse("yes"), None);
     }
+
+    #[test]
+    fn every_sign_up_setting_reads_back_from_its_name() {
+        let all = [SignupMode::Open, SignupMode::DomainsOnly, SignupMode::Off];
+        for mode in all {
+            // A new setting fails to compile here until it is listed above.
+            match mode {
+                SignupMode::Open | SignupMode::DomainsOnly | SignupMode::Off => {}
+            }
+            assert_eq!(SignupMode::parse(mode.as_str()), Some(mode));
+            assert_eq!(
+                SignupMode::parse(&format!(" {} ", mode.as_str())),
+                Some(mode)
+            );
+        }
+        assert_eq!(all.map(SignupMode::as_str), ["open", "domains-only", "off"]);
+        assert_eq!(SignupMode::parse(""), Some(SignupMode::Off), "unset");
+        assert_eq!(SignupMode::parse("domains_only"), None);
+        assert_eq!(SignupMode::parse("Open"), None);
+    }
+
+    #[test]
+    fn each_kind_of_proof_has_its_own_name() {
+        let all = [Proof::Dns, Proof::Mail];
+        for proof in all {
+            // A new kind fails to compile here until it is listed above.
+            match proof {
+                Proof::Dns | Proof::Mail => {}
+            }
+        }
+        assert_eq!(all.map(Proof::as_str), ["dns", "mail"]);
+    }
 }

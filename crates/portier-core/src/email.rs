@@ -479,6 +479,319 @@ mod tests {
         }
     }
 
+    /// A domain of exactly `len` characters: labels of 63 (the most one may
+    /// have) and a shorter one, ending in `.nl`.
+    fn domain_of(len: usize) -> String {
+        let mut labels = Vec::new();
+        // Each label with the dot after it, then `nl`.
+        let mut left = len - "nl".len();
+        for letter in ['d', 'e', 'f', 'g'] {
+            if left == 0 {
+                break;
+            }
+            let label = (left - 1).min(63);
+            labels.push(letter.to_string().repeat(label));
+            left -= label + 1;
+        }
+        let domain = format!("{}.nl", labels.join("."));
+        assert_eq!(domain.len(), len, "{domain}");
+        domain
+    }
+
+    /// RFC 5321 allows 254 characters for the whole address
+    /// (docs/RULES.md#addresses): 64 before the @, the @, 189 after it is
+    /// exactly the limit.
+    #[test]
+    fn an_address_of_254_characters_is_accepted_and_one_of_255_refused() {
+        let local = "a".repeat(64);
+        let at_limit = format!("{local}@{}", domain_of(189));
+        assert_eq!(at_limit.len(), 254);
+        assert_eq!(ok(&at_limit), at_limit);
+        let over = format!("{local}@{}", domain_of(190));
+        assert_eq!(over.len(), 255);
+        assert_eq!(refused(&over), EmailError::TooLong);
+        assert_eq!(refused(&over).code(), "email_too_long");
+        assert!(refused(&over).message().contains("254"));
+    }
+
+    #[test]
+    fn the_address_limit_counts_the_stored_form_not_what_was_typed() {
+        let local = "a".repeat(64);
+        // Spaces around it and the domain's trailing dot are not stored.
+        let at_limit = format!("{local}@{}", domain_of(189));
+        assert_eq!(ok(&format!("  {at_limit}.  ")), at_limit);
+        // `bücher` is stored as `xn--bcher-kva`: seven characters more.
+        let typed = format!("{local}@bücher.{}", domain_of(182));
+        assert_eq!(typed.chars().count(), 254);
+        assert_eq!(refused(&typed), EmailError::TooLong);
+        let shorter = format!("{local}@bücher.{}", domain_of(175));
+        assert_eq!(ok(&shorter).len(), 254);
+    }
+
+    #[test]
+    fn a_local_part_of_64_characters_is_accepted_and_one_of_65_refused() {
+        let at_limit = format!("{}@example.nl", "a".repeat(64));
+        assert_eq!(ok(&at_limit), at_limit);
+        // Counted after lower-casing.
+        assert_eq!(ok(&format!("{}@example.nl", "A".repeat(64))), at_limit);
+        let over = refused(&format!("{}@example.nl", "a".repeat(65)));
+        assert_eq!(over, EmailError::LocalPartTooLong);
+        assert_eq!(over.code(), "email_local_part_too_long");
+        assert!(over.message().contains("64"));
+    }
+
+    /// The limit is RFC 5321's 64 octets, which RFC 6531 keeps for UTF-8:
+    /// a letter such as ö takes two of them.
+    #[test]
+    fn the_local_part_limit_counts_bytes_so_non_ascii_letters_count_double() {
+        let at_limit = format!("{}@example.de", "ö".repeat(32));
+        assert_eq!(ok(&at_limit), at_limit);
+        assert_eq!(
+            refused(&format!("{}@example.de", "ö".repeat(33))),
+            EmailError::LocalPartTooLong
+        );
+        assert_eq!(
+            refused(&format!("{}@example.de", "Ö".repeat(33))),
+            EmailError::LocalPartTooLong
+        );
+    }
+
+    #[test]
+    fn a_domain_label_of_63_characters_is_accepted_and_one_of_64_refused() {
+        let at_limit = format!("jan@{}.nl", "a".repeat(63));
+        assert_eq!(ok(&at_limit), at_limit);
+        assert_eq!(
+            ok(&format!("jan@{}.example.nl", "b".repeat(63))).len(),
+            4 + 63 + 11
+        );
+        let over = refused(&format!("jan@{}.nl", "a".repeat(64)));
+        assert_eq!(
+            over,
+            EmailError::DomainInvalid("one of its parts is longer than 63 characters".into())
+        );
+        assert_eq!(over.code(), "email_domain_invalid");
+        assert_eq!(
+            refused(&format!("jan@example.{}", "n".repeat(64))).code(),
+            "email_domain_invalid",
+            "the last label too"
+        );
+    }
+
+    /// A domain holds at most 253 characters. No address with one that
+    /// long fits in 254, so the domain's own limit shows where domains are
+    /// read alone (e-mail domains an environment claims).
+    #[test]
+    fn a_domain_of_253_characters_is_accepted_and_one_of_254_refused() {
+        let at_limit = domain_of(253);
+        assert_eq!(parse_domain(&at_limit), Ok(at_limit.clone()));
+        assert_eq!(
+            parse_domain(&domain_of(254)),
+            Err(EmailError::DomainInvalid(
+                "it is longer than 253 characters".into()
+            ))
+        );
+        assert_eq!(refused(&format!("j@{at_limit}")), EmailError::TooLong);
+    }
+
+    #[test]
+    fn a_name_or_a_single_angle_bracket_is_refused_as_a_display_name() {
+        assert_eq!(refused("<jan@example.nl"), EmailError::DisplayName);
+        assert_eq!(refused("jan@example.nl>"), EmailError::DisplayName);
+        assert_eq!(refused("<jan@example.nl>").code(), "email_display_name");
+    }
+
+    #[test]
+    fn a_local_part_may_not_end_with_a_dot_but_may_hold_one_inside() {
+        assert_eq!(refused("jan.@example.nl"), EmailError::LocalPartDots);
+        assert_eq!(refused("jan.@example.nl").code(), "email_local_part_dots");
+        assert_eq!(refused(".@example.nl"), EmailError::LocalPartDots);
+        assert_eq!(ok("jan.j.jansen@example.nl"), "jan.j.jansen@example.nl");
+    }
+
+    #[test]
+    fn every_special_character_rfc_5322_allows_unquoted_is_kept() {
+        let local = "a!#$%&'*+-/=?^_`{|}~.b";
+        assert_eq!(
+            ok(&format!("{local}@example.nl")),
+            format!("{local}@example.nl")
+        );
+        for bad in ['(', ')', ',', ':', ';', '[', ']', '\\'] {
+            assert_eq!(
+                refused(&format!("jan{bad}j@example.nl")),
+                EmailError::LocalPartCharacter(bad),
+                "{bad}"
+            );
+        }
+    }
+
+    /// RFC 6531: a local part may be written in any alphabet, letters and
+    /// digits only, and is lower-cased like an ASCII one
+    /// (docs/RULES.md#addresses).
+    #[test]
+    fn non_ascii_letters_before_the_at_are_accepted_and_lower_cased() {
+        assert_eq!(ok("JÖRG.Müller@example.de"), "jörg.müller@example.de");
+        assert_eq!(ok("ИВАН@example.ru"), "иван@example.ru");
+        assert_eq!(ok("张伟@example.cn"), "张伟@example.cn");
+        assert_eq!(ok("nguyễn@example.vn"), "nguyễn@example.vn");
+        let e = Email::parse("Ελένη@example.gr").unwrap();
+        assert_eq!(e.local_part(), "ελένη");
+    }
+
+    #[test]
+    fn non_ascii_symbols_and_combining_marks_before_the_at_are_refused() {
+        assert_eq!(
+            refused("jan€@example.nl"),
+            EmailError::LocalPartCharacter('€')
+        );
+        assert_eq!(refused("jan€@example.nl").code(), "email_character");
+        assert_eq!(
+            refused("jan→@example.nl"),
+            EmailError::LocalPartCharacter('→')
+        );
+        // ö typed as o and a combining diaeresis: the mark is no letter.
+        assert_eq!(
+            refused("jo\u{0308}rg@example.de"),
+            EmailError::LocalPartCharacter('\u{0308}')
+        );
+    }
+
+    /// docs/RULES.md#addresses: a local part that NFKC would change is
+    /// refused, whatever else it holds; one it leaves alone is accepted.
+    #[test]
+    fn only_local_parts_that_compatibility_folding_changes_are_look_alikes() {
+        // The Kelvin sign folds to K, the letter ǅ to D and ž.
+        assert_eq!(
+            refused("\u{212A}elvin@example.nl"),
+            EmailError::LocalPartLookAlike
+        );
+        assert_eq!(
+            refused("\u{01C5}ana@example.nl"),
+            EmailError::LocalPartLookAlike
+        );
+        assert_eq!(refused("ｊａｎ@example.nl").code(), "email_look_alike");
+        // Already in their folded form: accepted.
+        assert_eq!(ok("jörg@example.de"), "jörg@example.de");
+        assert_eq!(ok("\u{0436}@example.ru"), "\u{0436}@example.ru");
+    }
+
+    #[test]
+    fn letters_of_two_alphabets_are_noticed_and_one_alphabet_is_not() {
+        let mixes = |raw: &str| Email::parse(raw).unwrap().mixes_scripts();
+        assert!(
+            mixes("j\u{03B1}n@example.nl"),
+            "a Greek α among Latin letters"
+        );
+        assert!(mixes("\u{0430}bc@example.nl"), "a Cyrillic а first");
+        assert!(mixes("\u{05D3}\u{0645}@example.nl"), "Hebrew beside Arabic");
+        assert!(mixes("jan\u{4F1F}@example.nl"), "Latin beside Chinese");
+        for one in [
+            "nguyễn@example.vn",
+            "\u{03B1}\u{1F00}@example.gr",
+            "\u{0430}\u{0500}@example.ru",
+            "\u{0645}\u{062D}\u{0645}\u{062F}@example.eg",
+            // Yán Lì: two ideographs of one block of the table.
+            "\u{4E25}\u{4E3D}@example.cn",
+            "jan.2-b@example.nl",
+            "1234@example.nl",
+            "\u{0438}\u{0432}\u{0430}\u{043D}.2@example.ru",
+        ] {
+            assert!(!mixes(one), "{one}");
+        }
+    }
+
+    #[test]
+    fn domains_with_hyphens_inside_and_digits_are_accepted() {
+        assert_eq!(ok("jan@my-practice.nl"), "jan@my-practice.nl");
+        assert_eq!(ok("jan@123.nl"), "jan@123.nl");
+        assert_eq!(ok("jan@example.a1"), "jan@example.a1");
+        assert_eq!(ok("jan@mail.example.co.uk"), "jan@mail.example.co.uk");
+        assert_eq!(
+            refused("jan@example-.nl"),
+            EmailError::DomainInvalid("\"example-\" starts or ends with a hyphen".into())
+        );
+        assert_eq!(
+            refused("jan@exa/mple.nl"),
+            EmailError::DomainInvalid(
+                "\"exa/mple\" contains a character a domain cannot hold".into()
+            )
+        );
+        assert_eq!(refused("jan@example.123"), EmailError::DomainLiteral);
+    }
+
+    #[test]
+    fn a_domain_that_idna_refuses_or_empties_is_refused() {
+        assert_eq!(
+            refused("jan@xn--zz.nl"),
+            EmailError::DomainInvalid("it contains characters a domain cannot hold".into())
+        );
+        // A soft hyphen alone maps to nothing.
+        assert_eq!(refused("jan@\u{00AD}"), EmailError::EmptyDomain);
+        assert_eq!(refused("jan@."), EmailError::EmptyDomain);
+        assert_eq!(refused("jan@.example.nl").code(), "email_domain_invalid");
+    }
+
+    #[test]
+    fn an_address_reads_back_as_its_parts() {
+        let e = Email::parse("Jan.Jansen@Bücher.de").unwrap();
+        assert_eq!(e.local_part(), "jan.jansen");
+        assert_eq!(e.domain(), "xn--bcher-kva.de");
+        assert_eq!(e.as_str(), "jan.jansen@xn--bcher-kva.de");
+        assert_eq!(e.to_string(), "jan.jansen@xn--bcher-kva.de");
+        assert_eq!(format!("{e:?}"), "Email(jan.jansen@xn--bcher-kva.de)");
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            "\"jan.jansen@xn--bcher-kva.de\""
+        );
+        assert_eq!(e.clone().into_string(), "jan.jansen@xn--bcher-kva.de");
+    }
+
+    /// The codes are the contract's (docs/RULES.md#errors): each refusal has
+    /// its own, and a message that is also what it prints.
+    #[test]
+    fn every_refusal_has_its_own_code_and_a_message() {
+        let all = [
+            (EmailError::Empty, "email_empty"),
+            (EmailError::TooLong, "email_too_long"),
+            (EmailError::InnerWhitespace, "email_whitespace"),
+            (EmailError::DisplayName, "email_display_name"),
+            (EmailError::MissingAt, "email_missing_at"),
+            (EmailError::SeveralAts, "email_several_at"),
+            (EmailError::EmptyLocalPart, "email_local_part_empty"),
+            (EmailError::LocalPartTooLong, "email_local_part_too_long"),
+            (EmailError::QuotedLocalPart, "email_quoted"),
+            (EmailError::LocalPartDots, "email_local_part_dots"),
+            (EmailError::LocalPartCharacter(','), "email_character"),
+            (EmailError::LocalPartLookAlike, "email_look_alike"),
+            (EmailError::EmptyDomain, "email_domain_empty"),
+            (EmailError::DomainLiteral, "email_domain_literal"),
+            (EmailError::DomainWithoutDot, "email_domain_without_dot"),
+            (
+                EmailError::DomainInvalid("why".into()),
+                "email_domain_invalid",
+            ),
+        ];
+        let mut messages = std::collections::BTreeSet::new();
+        for (e, code) in &all {
+            assert_eq!(e.code(), *code);
+            assert_eq!(e.to_string(), e.message());
+            assert!(e.message().len() > 20, "{code}: {}", e.message());
+            assert!(messages.insert(e.message()), "{code} repeats a message");
+            let f = e.in_field("person.email");
+            assert_eq!((f.field.as_str(), f.code), ("person.email", *code));
+            assert_eq!(f.message, e.message());
+        }
+        assert!(
+            EmailError::LocalPartCharacter(',')
+                .message()
+                .contains("\",\"")
+        );
+        assert!(
+            EmailError::DomainInvalid("why".into())
+                .message()
+                .ends_with(": why")
+        );
+    }
+
     fn local_part() -> impl Strategy<Value = String> {
         "[A-Za-z0-9_+-]{1,20}(\\.[A-Za-z0-9_+-]{1,10}){0,2}"
     }

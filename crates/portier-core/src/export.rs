@@ -108,4 +108,19 @@ mod tests {
         csv_record(&mut out, ["a", "b,c", ""]);
         assert_eq!(out, "a,\"b,c\",\r\n");
     }
+
+    #[test]
+    fn every_format_reads_back_from_its_name() {
+        let all = [Format::Csv, Format::Json, Format::Xlsx];
+        for format in all {
+            // A new format fails to compile here until it is listed above.
+            match format {
+                Format::Csv | Format::Json | Format::Xlsx => {}
+            }
+            assert_eq!(Format::parse(format.as_str()), Some(format));
+        }
+        assert_eq!(all.map(Format::as_str), ["csv", "json", "xlsx"]);
+        assert_eq!(Format::parse("xls"), None);
+        assert_eq!(Format::parse(""), None);
+    }
 }

@@ -62,4 +62,27 @@ mod tests {
         assert_eq!(e.field, "locale");
         assert!(e.message.contains("\"fr\""));
     }
+
+    #[test]
+    fn every_language_reads_back_from_its_name() {
+        for locale in Locale::ALL {
+            // A new language fails to compile here until ALL lists it.
+            match locale {
+                Locale::En | Locale::Nl => {}
+            }
+            assert_eq!(Locale::parse("locale", locale.as_str()), Ok(locale));
+            assert_eq!(serde_json::to_value(locale).unwrap(), locale.as_str());
+        }
+        assert_eq!(Locale::ALL.map(Locale::as_str), ["en", "nl"]);
+        let e = Locale::parse("locale", "de").unwrap_err();
+        assert_eq!((e.field.as_str(), e.code), ("locale", "locale_unsupported"));
+        assert_eq!(
+            Locale::parse("locale", "").unwrap_err().code,
+            "locale_unsupported"
+        );
+        assert_eq!(
+            Locale::parse("locale", "eng").unwrap_err().code,
+            "locale_unsupported"
+        );
+    }
 }

@@ -416,4 +416,49 @@ mod tests {
             "Welcome Ziekenhuis <Oost> Bcc: x@y"
         );
     }
+
+    /// A kind's name is its templates' name (`<kind>.<locale>.<part>`), the
+    /// one an operator's override uses.
+    #[test]
+    fn every_kind_of_mail_has_its_own_name_and_templates() {
+        for kind in MailKind::ALL {
+            // A new kind fails to compile here until ALL lists it.
+            match kind {
+                MailKind::Invitation
+                | MailKind::Added
+                | MailKind::PasswordReset
+                | MailKind::RecoveryCodeUsed
+                | MailKind::TwoFactorReset
+                | MailKind::PasskeyAdded
+                | MailKind::SignupConfirm
+                | MailKind::SignupExists
+                | MailKind::SignupUnavailable
+                | MailKind::DomainProof
+                | MailKind::MemberJoined => {}
+            }
+            for locale in Locale::ALL {
+                for part in ["subject", "txt", "html"] {
+                    let name = format!("{}.{}.{part}", kind.as_str(), locale.as_str());
+                    assert!(BUILTIN.iter().any(|(n, _)| *n == name), "{name}");
+                }
+            }
+        }
+        assert_eq!(
+            MailKind::ALL.map(MailKind::as_str),
+            [
+                "invitation",
+                "added",
+                "password_reset",
+                "recovery_code_used",
+                "two_factor_reset",
+                "passkey_added",
+                "signup_confirm",
+                "signup_exists",
+                "signup_unavailable",
+                "domain_proof",
+                "member_joined",
+            ]
+        );
+        assert_eq!(BUILTIN.len(), MailKind::ALL.len() * Locale::ALL.len() * 3);
+    }
 }

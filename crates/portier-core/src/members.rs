@@ -409,6 +409,25 @@ mod tests {
             "labels[1]"
         );
     }
+
+    #[test]
+    fn every_member_status_reads_back_from_its_name() {
+        for status in MemberStatus::ALL {
+            // A new status fails to compile here until ALL lists it.
+            match status {
+                MemberStatus::Invited | MemberStatus::Active | MemberStatus::Deactivated => {}
+            }
+            assert_eq!(MemberStatus::from_name(status.as_str()), Some(status));
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+        }
+        assert_eq!(
+            MemberStatus::ALL.map(MemberStatus::as_str),
+            ["invited", "active", "deactivated"]
+        );
+        assert_eq!(MemberStatus::from_name("Deactivated"), None);
+        assert_eq!(MemberStatus::from_name("inactive"), None);
+        assert_eq!(MemberStatus::from_name(""), None);
+    }
 }
 
 /// An administrator's change to a member; `None` keeps a field, `Some(None)`

@@ -389,4 +389,24 @@ mod tests {
         assert!(changes.is_empty());
         assert_eq!(next, org);
     }
+
+    #[test]
+    fn every_billing_cycle_is_written_by_its_name() {
+        for cycle in super::BillingCycle::ALL {
+            // A new cycle fails to compile here until ALL lists it.
+            match cycle {
+                super::BillingCycle::Monthly
+                | super::BillingCycle::Quarterly
+                | super::BillingCycle::Annual => {}
+            }
+            assert_eq!(serde_json::to_value(cycle).unwrap(), cycle.as_str());
+        }
+        assert_eq!(
+            super::BillingCycle::ALL.map(super::BillingCycle::as_str),
+            ["monthly", "quarterly", "annual"]
+        );
+        assert!(super::BillingCycle::Monthly.counted_monthly());
+        assert!(super::BillingCycle::Quarterly.counted_monthly());
+        assert!(!super::BillingCycle::Annual.counted_monthly());
+    }
 }

@@ -510,4 +510,449 @@ mod tests {
             "start_date"
         );
     }
+
+    type Group = (NaiveDate, Option<NaiveDate>, i64);
+
+    fn group(from: &str, until: Option<&str>, n: i64) -> Group {
+        (d(from), until.map(d), n)
+    }
+
+    /// The stretches of [`counted_by_hand`], worked out by hand
+    /// (docs/PORTFOLIOS.md#billing: what counts is being active on the
+    /// month's last day; a stretch's `until` is the day it stopped). The
+    /// counts are chosen so that every month's total has one reading.
+    ///
+    /// | stretch | from       | until      | n  | counted in             |
+    /// |---------|------------|------------|----|------------------------|
+    /// | A       | 2027-12-31 | open       | 2  | Dec, Jan, Feb, Mar     |
+    /// | B       | 2028-01-01 | 2028-02-15 | 3  | Jan                    |
+    /// | C       | 2028-01-10 | 2028-02-29 | 6  | Jan (stopped on Feb's last day) |
+    /// | D       | 2028-02-29 | open       | 5  | Feb, Mar (started on leap day) |
+    /// | E       | 2027-11-05 | 2028-01-31 | 7  | Nov, Dec (stopped on Jan's last day) |
+    /// | F       | 2028-03-01 | 2028-04-01 | 11 | Mar (exactly one month) |
+    /// | G       | 2028-02-01 | 2028-03-01 | 13 | Feb (exactly one month) |
+    /// | H       | 2027-11-30 | 2027-12-01 | 17 | Nov (one day: the last) |
+    /// | I       | 2028-01-30 | 2028-01-31 | 19 | never (the day before the last) |
+    /// | J       | 2028-04-01 | open       | 23 | never (starts after)   |
+    /// | K       | 2027-01-01 | 2027-06-01 | 29 | never (ended before)   |
+    ///
+    /// | month   | reference date | stretches | billed |
+    /// |---------|----------------|-----------|--------|
+    /// | 2027-11 | 2027-11-30     | E, H      | 24     |
+    /// | 2027-12 | 2027-12-31     | A, E      | 9      |
+    /// | 2028-01 | 2028-01-31     | A, B, C   | 11     |
+    /// | 2028-02 | 2028-02-29     | A, D, G   | 20     |
+    /// | 2028-03 | 2028-03-31     | A, D, F   | 18     |
+    fn counted_by_hand() -> Vec<Group> {
+        vec![
+            group("2027-12-31", None, 2),
+            group("2028-01-01", Some("2028-02-15"), 3),
+            group("2028-01-10", Some("2028-02-29"), 6),
+            group("2028-02-29", None, 5),
+            group("2027-11-05", Some("2028-01-31"), 7),
+            group("2028-03-01", Some("2028-04-01"), 11),
+            group("2028-02-01", Some("2028-03-01"), 13),
+            group("2027-11-30", Some("2027-12-01"), 17),
+            group("2028-01-30", Some("2028-01-31"), 19),
+            group("2028-04-01", None, 23),
+            group("2027-01-01", Some("2027-06-01"), 29),
+        ]
+    }
+
+    fn counts(months: &[Month], groups: &[Group], cycle: BillingCycle) -> Vec<(String, i64)> {
+        counted(months, groups, cycle)
+            .into_iter()
+            .map(|(month, n)| (month.to_string(), n))
+            .collect()
+    }
+
+    fn rows(expected: &[(&str, i64)]) -> Vec<(String, i64)> {
+        expected.iter().map(|(m, n)| (m.to_string(), *n)).collect()
+    }
+
+    #[test]
+    fn each_month_counts_the_portfolios_active_on_its_last_day() {
+        let months = Month::range(m("2027-11"), m("2028-03")).unwrap();
+        assert_eq!(
+            counts(&months, &counted_by_hand(), BillingCycle::Monthly),
+            rows(&[
+                ("2027-11", 24),
+                ("2027-12", 9),
+                ("2028-01", 11),
+                ("2028-02", 20),
+                ("2028-03", 18),
+            ])
+        );
+    }
+
+    /// docs/PORTFOLIOS.md#billing: invoiced per quarter, counted per month
+    /// all the same; invoiced per year, not counted per month (0), but
+    /// every month asked for is still there.
+    #[test]
+    fn quarterly_payers_are_counted_like_monthly_ones_and_annual_ones_not_at_all() {
+        let months = Month::range(m("2027-11"), m("2028-03")).unwrap();
+        let groups = counted_by_hand();
+        assert_eq!(
+            counts(&months, &groups, BillingCycle::Quarterly),
+            counts(&months, &groups, BillingCycle::Monthly)
+        );
+        assert_eq!(
+            counts(&months, &groups, BillingCycle::Annual),
+            rows(&[
+                ("2027-11", 0),
+                ("2027-12", 0),
+                ("2028-01", 0),
+                ("2028-02", 0),
+                ("2028-03", 0),
+            ])
+        );
+    }
+
+    #[test]
+    fn counting_nothing_gives_nothing_and_no_portfolios_give_zeros() {
+        for cycle in BillingCycle::ALL {
+            assert_eq!(counted(&[], &counted_by_hand(), cycle), vec![], "{cycle:?}");
+            assert_eq!(counted(&[], &[], cycle), vec![], "{cycle:?}");
+            assert_eq!(
+                counts(&[m("2026-01"), m("2026-02")], &[], cycle),
+                rows(&[("2026-01", 0), ("2026-02", 0)]),
+                "{cycle:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_months_are_counted_as_asked_in_order_and_with_gaps() {
+        let groups = counted_by_hand();
+        assert_eq!(
+            counts(
+                &[m("2028-03"), m("2027-11"), m("2028-03")],
+                &groups,
+                BillingCycle::Monthly
+            ),
+            rows(&[("2028-03", 18), ("2027-11", 24), ("2028-03", 18)])
+        );
+    }
+
+    /// The counts-only report and the detailed one must never disagree:
+    /// the same stretches, one row per portfolio, give the same figures.
+    #[test]
+    fn counts_agree_with_the_detailed_report() {
+        let months = Month::range(m("2027-10"), m("2028-05")).unwrap();
+        let groups = counted_by_hand();
+        let mut periods = Vec::new();
+        for (i, (from, until, n)) in groups.iter().enumerate() {
+            for k in 0..*n {
+                periods.push(ActivePeriod {
+                    from: *from,
+                    until: *until,
+                    ..period(1000 * i as u128 + k as u128, 1, "2000-01-01", None)
+                });
+            }
+        }
+        for cycle in BillingCycle::ALL {
+            let detailed: Vec<(Month, i64)> = billed(&months, &periods, cycle)
+                .iter()
+                .map(|b| (b.month, b.portfolios.len() as i64))
+                .collect();
+            assert_eq!(counted(&months, &groups, cycle), detailed, "{cycle:?}");
+        }
+    }
+
+    /// docs/PORTFOLIOS.md#the-reference-date, in a month without a 29th
+    /// February: the 28th is the last day.
+    #[test]
+    fn in_a_common_year_february_ends_on_the_28th() {
+        let months = [m("2027-02"), m("2027-03")];
+        assert_eq!(
+            counts(
+                &months,
+                &[
+                    group("2027-02-28", None, 1),
+                    group("2027-02-01", Some("2027-02-28"), 10),
+                    group("2027-02-01", Some("2027-03-01"), 100),
+                ],
+                BillingCycle::Monthly
+            ),
+            rows(&[("2027-02", 101), ("2027-03", 1)])
+        );
+    }
+
+    #[test]
+    fn a_portfolio_of_exactly_one_month_is_billed_for_that_month_only() {
+        let months = Month::range(m("2026-03"), m("2026-06")).unwrap();
+        let billed_for = |from: &str, until: &str| -> Vec<String> {
+            counts(
+                &months,
+                &[group(from, Some(until), 1)],
+                BillingCycle::Monthly,
+            )
+            .into_iter()
+            .filter(|(_, n)| *n == 1)
+            .map(|(month, _)| month)
+            .collect()
+        };
+        assert_eq!(billed_for("2026-04-01", "2026-05-01"), ["2026-04"]);
+        assert_eq!(
+            billed_for("2026-04-30", "2026-05-30"),
+            ["2026-04"],
+            "started on April's last day: April, and May not though it ran most of it"
+        );
+        assert_eq!(
+            billed_for("2026-04-30", "2026-05-31"),
+            ["2026-04"],
+            "stopped on May's last day"
+        );
+        assert_eq!(
+            billed_for("2026-04-30", "2026-06-01"),
+            ["2026-04", "2026-05"]
+        );
+        assert_eq!(
+            billed_for("2026-04-01", "2026-04-30"),
+            Vec::<String>::new(),
+            "stopped on April's last day: never billed"
+        );
+        assert_eq!(
+            billed_for("2026-05-31", "2026-06-01"),
+            ["2026-05"],
+            "a single day, the last of a 31-day month"
+        );
+    }
+
+    /// docs/PORTFOLIOS.md#states: deactivated (or completed) from a day, a
+    /// portfolio is not billed from that day; reactivated, it is again.
+    #[test]
+    fn a_deactivated_then_reactivated_portfolio_is_billed_while_active() {
+        let months = Month::range(m("2026-01"), m("2026-04")).unwrap();
+        let history = [
+            group("2026-01-10", Some("2026-02-10"), 1),
+            group("2026-03-05", Some("2026-04-30"), 1),
+        ];
+        assert_eq!(
+            counts(&months, &history, BillingCycle::Monthly),
+            rows(&[
+                ("2026-01", 1),
+                ("2026-02", 0),
+                ("2026-03", 1),
+                ("2026-04", 0),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_stretch_covers_its_first_day_and_not_the_day_it_stopped() {
+        let closed = period(1, 1, "2026-04-10", Some("2026-04-20"));
+        assert!(!closed.covers(d("2026-04-09")));
+        assert!(closed.covers(d("2026-04-10")));
+        assert!(closed.covers(d("2026-04-19")));
+        assert!(!closed.covers(d("2026-04-20")));
+        assert!(!closed.covers(d("2026-05-01")));
+        let open = period(1, 1, "2026-04-10", None);
+        assert!(!open.covers(d("2026-04-09")));
+        assert!(open.covers(d("2026-04-10")));
+        assert!(open.covers(d("2099-12-31")));
+    }
+
+    #[test]
+    fn billed_keeps_every_month_asked_for() {
+        let periods = [period(1, 1, "2026-01-31", None)];
+        assert!(billed(&[], &periods, BillingCycle::Monthly).is_empty());
+        for cycle in BillingCycle::ALL {
+            let bills = billed(&[m("2025-12"), m("2026-01")], &periods, cycle);
+            let months: Vec<String> = bills.iter().map(|b| b.month.to_string()).collect();
+            assert_eq!(months, ["2025-12", "2026-01"], "{cycle:?}");
+            assert!(bills[0].portfolios.is_empty());
+            assert_eq!(
+                bills[1].portfolios.len(),
+                usize::from(cycle.counted_monthly()),
+                "{cycle:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_report_of_one_month_is_that_month() {
+        assert_eq!(
+            Month::range(m("2026-02"), m("2026-02")).unwrap(),
+            [m("2026-02")]
+        );
+        assert_eq!(
+            Month::range(m("2026-12"), m("2027-01")).unwrap(),
+            [m("2026-12"), m("2027-01")]
+        );
+        assert_eq!(
+            Month::range(m("2027-01"), m("2026-12")).unwrap_err().code,
+            "before_from"
+        );
+        let e = Month::range(m("2000-01"), m("2010-01")).unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.message.as_str()),
+            ("to", "a report covers at most 120 months")
+        );
+    }
+
+    #[test]
+    fn months_step_over_every_month_end() {
+        assert_eq!(m("2026-01").next(), m("2026-02"));
+        assert_eq!(m("2026-11").next(), m("2026-12"));
+        assert_eq!(m("2026-12").next(), m("2027-01"));
+        assert_eq!(Month::of(d("2028-02-29")), m("2028-02"));
+        assert_eq!(Month::of(d("2027-01-01")), m("2027-01"));
+        assert_eq!(m("2028-02").first_day(), d("2028-02-01"));
+        let ends = [
+            ("2026-01", "2026-01-31"),
+            ("2026-04", "2026-04-30"),
+            ("2026-06", "2026-06-30"),
+            ("2026-07", "2026-07-31"),
+            ("2026-08", "2026-08-31"),
+            ("2026-09", "2026-09-30"),
+            ("2026-11", "2026-11-30"),
+            ("2000-02", "2000-02-29"),
+            ("2027-02", "2027-02-28"),
+        ];
+        for (month, last) in ends {
+            assert_eq!(m(month).last_day(), d(last), "{month}");
+        }
+        let mut steps = vec![m("2027-01")];
+        while steps.len() < 13 {
+            steps.push(steps.last().unwrap().next());
+        }
+        assert_eq!(steps[12], m("2028-01"));
+        assert!(steps.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(
+            Month {
+                year: 999,
+                month: 3
+            }
+            .to_string(),
+            "0999-03"
+        );
+    }
+
+    #[test]
+    fn months_are_years_1900_to_9999_written_in_full() {
+        assert_eq!(
+            m("1900-01"),
+            Month {
+                year: 1900,
+                month: 1
+            }
+        );
+        assert_eq!(
+            m("9999-12"),
+            Month {
+                year: 9999,
+                month: 12
+            }
+        );
+        for bad in [
+            "1899-12", "+999-01", "2026-01-", "-2026-01", "2026--1", "02026-01",
+        ] {
+            assert!(Month::parse("from", bad).is_err(), "{bad}");
+        }
+        let e = Month::parse("to", "January").unwrap_err();
+        assert_eq!((e.field.as_str(), e.code), ("to", "invalid"));
+        assert!(e.message.contains("YYYY-MM"));
+    }
+
+    /// docs/PORTFOLIOS.md#giving-a-portfolio: today or later, never in the
+    /// past; today itself is fine.
+    #[test]
+    fn a_portfolio_may_start_today_or_tomorrow_but_not_yesterday() {
+        let today = d("2026-11-29");
+        assert_eq!(start_date(Some("2026-11-29"), today), Ok(today));
+        assert_eq!(start_date(Some("2026-11-30"), today), Ok(d("2026-11-30")));
+        let yesterday = start_date(Some("2026-11-28"), today).unwrap_err();
+        assert_eq!(
+            (yesterday.field.as_str(), yesterday.code),
+            ("start_date", "in_the_past")
+        );
+        // Across a year end.
+        let new_year = d("2027-01-01");
+        assert_eq!(start_date(Some("2027-01-01"), new_year), Ok(new_year));
+        assert_eq!(
+            start_date(Some("2027-01-02"), new_year),
+            Ok(d("2027-01-02"))
+        );
+        assert_eq!(
+            start_date(Some("2026-12-31"), new_year).unwrap_err().code,
+            "in_the_past"
+        );
+        // A leap day exists only in a leap year.
+        assert_eq!(start_date(Some("2028-02-29"), today), Ok(d("2028-02-29")));
+        assert_eq!(
+            start_date(Some("2027-02-29"), today).unwrap_err().code,
+            "invalid"
+        );
+    }
+
+    #[test]
+    fn a_warning_names_the_month_it_bills_and_the_day_to_start_on_instead() {
+        let w = start_warning(d("2026-12-31"), BillingCycle::Monthly).unwrap();
+        assert_eq!(
+            w.message,
+            "2026-12-31 is the last day of 2026-12, the reference date of billing: \
+             this portfolio will be billed for 2026-12 too. \
+             To begin billing with 2027-01, start it on 2027-01-01."
+        );
+        let april = start_warning(d("2026-04-30"), BillingCycle::Quarterly).unwrap();
+        assert_eq!(
+            (april.month.as_str(), april.avoid_by_starting_on),
+            ("2026-04", d("2026-05-01"))
+        );
+        assert_eq!(start_warning(d("2026-04-29"), BillingCycle::Monthly), None);
+        assert_eq!(start_warning(d("2026-05-01"), BillingCycle::Monthly), None);
+        for cycle in [BillingCycle::Monthly, BillingCycle::Quarterly] {
+            assert!(start_warning(d("2027-02-28"), cycle).is_some(), "{cycle:?}");
+        }
+        assert_eq!(start_warning(d("2028-02-29"), BillingCycle::Annual), None);
+        assert_eq!(start_warning(d("2026-04-29"), BillingCycle::Annual), None);
+    }
+
+    /// docs/PORTFOLIOS.md#types: a key of 1 to 64 lower-case letters,
+    /// digits and hyphens, with an English and a Dutch name.
+    #[test]
+    fn a_portfolio_type_is_a_key_with_a_name_in_each_language() {
+        let t = PortfolioType::parse("surgery", Some("Surgery"), Some("Chirurgie")).unwrap();
+        assert_eq!(t.key, "surgery");
+        assert_eq!(
+            (t.name.en.as_str(), t.name.nl.as_str()),
+            ("Surgery", "Chirurgie")
+        );
+        let english_only = PortfolioType::parse("gp-2", Some("GP"), None).unwrap();
+        assert_eq!(english_only.name.nl, "GP");
+        let longest = "a".repeat(64);
+        assert_eq!(
+            PortfolioType::parse(&longest, Some("A"), None).unwrap().key,
+            longest
+        );
+        for bad in ["Surgery", "", "-gp", "a b", &"a".repeat(65)] {
+            let e = PortfolioType::parse(bad, Some("A"), None).unwrap_err();
+            assert_eq!(
+                (e.field.as_str(), e.code),
+                ("key", "portfolio_type_invalid"),
+                "{bad:?}"
+            );
+        }
+        let e = PortfolioType::parse("surgery", None, Some("Chirurgie")).unwrap_err();
+        assert_eq!((e.field.as_str(), e.code), ("name.en", "required"));
+        assert!(e.message.contains("portfolio type"));
+    }
+
+    #[test]
+    fn every_state_is_written_by_its_name() {
+        for state in PortfolioState::ALL {
+            // A new state fails to compile here until ALL lists it.
+            match state {
+                PortfolioState::Active
+                | PortfolioState::Deactivated
+                | PortfolioState::Completed => {}
+            }
+            assert_eq!(serde_json::to_value(state).unwrap(), state.as_str());
+        }
+        assert_eq!(
+            PortfolioState::ALL.map(PortfolioState::as_str),
+            ["active", "deactivated", "completed"]
+        );
+    }
 }

@@ -243,4 +243,31 @@ mod tests {
         assert_eq!(retry_after(3).as_secs(), 480);
         assert_eq!(retry_after(50).as_secs(), 6 * 3600);
     }
+
+    #[test]
+    fn every_register_reads_back_from_its_name() {
+        use super::Register;
+        let register = Register::Big;
+        // A new register fails to compile here: check it below too.
+        match register {
+            Register::Big => {}
+        }
+        assert_eq!(Register::parse("r", register.as_str()), Ok(register));
+        assert_eq!(serde_json::to_value(register).unwrap(), register.as_str());
+        assert_eq!(register.as_str(), "BIG");
+        assert_eq!(Register::parse("r", " big "), Ok(Register::Big));
+        let e = Register::parse("r", "SKJ").unwrap_err();
+        assert_eq!((e.field.as_str(), e.code), ("r", "register_unknown"));
+        assert_eq!(
+            Register::parse("r", "").unwrap_err().code,
+            "register_unknown"
+        );
+    }
+
+    #[test]
+    fn every_registration_state_is_written_by_its_name() {
+        for state in super::RegistrationState::ALL {
+            assert_eq!(serde_json::to_value(state).unwrap(), state.as_str());
+        }
+    }
 }

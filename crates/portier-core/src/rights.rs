@@ -542,4 +542,440 @@ mod tests {
             "but not above the role"
         );
     }
+
+    /// A caller holding, on each organization given, the permissions named.
+    fn holding(grants: &[(&OrgPath, &[&str])]) -> Principal {
+        Principal {
+            actor: Actor::Cli,
+            grants: grants
+                .iter()
+                .map(|(path, names)| Grant {
+                    organization_id: path.ids().last().unwrap(),
+                    path: (*path).clone(),
+                    permissions: set(names),
+                })
+                .collect(),
+        }
+    }
+
+    fn set(names: &[&str]) -> PermissionSet {
+        names
+            .iter()
+            .map(|n| Permission::parse("p", n).unwrap())
+            .collect()
+    }
+
+    fn not_held(e: Result<(), Error>, permission: &str) {
+        match e {
+            Err(Error::Invalid(f)) => {
+                assert_eq!(
+                    (f.field.as_str(), f.code),
+                    ("permissions", "permission_not_held")
+                );
+                assert_eq!(
+                    f.message,
+                    format!(
+                        "you cannot hand out {permission}: you do not hold it on this organization"
+                    )
+                );
+            }
+            other => panic!("expected {permission} refused as not held, got {other:?}"),
+        }
+    }
+
+    const FORBIDDEN_ADMINS: Error = Error::Forbidden {
+        permission: p::ADMINS_MANAGE,
+    };
+
+    /// docs/RULES.md#roles-and-permissions: a content role needs no
+    /// `admins.manage`, only the Portier permissions it carries.
+    #[test]
+    fn a_content_role_may_be_defined_with_the_permissions_its_definer_holds() {
+        let (env, a, _) = tree();
+        use crate::roles::RoleKind::Content;
+        let definer = holding(&[(&env.path, &["roles.manage", "members.read"])]);
+        assert_eq!(
+            definer.may_define(Content, &set(&["members.read"]), &a.path),
+            Ok(())
+        );
+        assert_eq!(definer.may_define(Content, &set(&[]), &a.path), Ok(()));
+        assert_eq!(
+            definer.may_define(Content, &set(&["members.read"]), &env.path),
+            Ok(()),
+            "on the organization of the grant itself"
+        );
+    }
+
+    #[test]
+    fn an_administrator_role_needs_admins_manage_on_the_organization() {
+        let (env, a, b) = tree();
+        use crate::roles::RoleKind::Admin;
+        let without = holding(&[(&env.path, &["roles.manage", "members.read"])]);
+        assert_eq!(
+            without.may_define(Admin, &set(&["members.read"]), &a.path),
+            Err(FORBIDDEN_ADMINS)
+        );
+        assert_eq!(
+            without.may_define(Admin, &set(&[]), &a.path),
+            Err(FORBIDDEN_ADMINS),
+            "the kind alone asks for it"
+        );
+        assert_eq!(
+            without.may_define(Admin, &set(&["members.invite"]), &a.path),
+            Err(FORBIDDEN_ADMINS),
+            "admins.manage is asked for before the permissions"
+        );
+        let with = holding(&[(
+            &env.path,
+            &["roles.manage", "admins.manage", "members.read"],
+        )]);
+        assert_eq!(
+            with.may_define(Admin, &set(&["members.read"]), &a.path),
+            Ok(())
+        );
+        let beside = holding(&[
+            (&env.path, &["roles.manage", "members.read"]),
+            (&b.path, &["admins.manage"]),
+        ]);
+        assert_eq!(
+            beside.may_define(Admin, &set(&["members.read"]), &a.path),
+            Err(FORBIDDEN_ADMINS),
+            "admins.manage on a sibling does not count"
+        );
+        assert_eq!(
+            beside.may_define(Admin, &set(&[]), &b.path),
+            Ok(()),
+            "but does on that sibling"
+        );
+    }
+
+    #[test]
+    fn a_role_may_not_carry_a_portier_permission_its_definer_lacks_there() {
+        let (env, a, _) = tree();
+        use crate::roles::RoleKind::{Admin, Content};
+        let definer = holding(&[(
+            &env.path,
+            &["roles.manage", "admins.manage", "members.read"],
+        )]);
+        not_held(
+            definer.may_define(Content, &set(&["members.read", "members.invite"]), &a.path),
+            "members.invite",
+        );
+        not_held(
+            definer.may_define(Admin, &set(&["tokens.manage"]), &a.path),
+            "tokens.manage",
+        );
+        let below = holding(&[
+            (&env.path, &["roles.manage"]),
+            (&a.path, &["members.invite"]),
+        ]);
+        assert_eq!(
+            below.may_define(Content, &set(&["members.invite"]), &a.path),
+            Ok(())
+        );
+        not_held(
+            below.may_define(Content, &set(&["members.invite"]), &env.path),
+            "members.invite",
+        );
+    }
+
+    /// The product's own permissions are the organization's to give meaning
+    /// to (docs/RULES.md#roles-and-permissions): nobody has to hold them.
+    #[test]
+    fn a_role_may_carry_product_permissions_its_definer_does_not_hold() {
+        let (env, a, _) = tree();
+        use crate::roles::RoleKind::{Admin, Content};
+        let definer = holding(&[(&env.path, &["roles.manage", "admins.manage"])]);
+        assert_eq!(
+            definer.may_define(
+                Content,
+                &set(&["documents.read", "documents.send"]),
+                &a.path
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            definer.may_define(Admin, &set(&["admins.manage", "mailbox.use"]), &a.path),
+            Ok(())
+        );
+        not_held(
+            definer.may_define(Admin, &set(&["documents.read", "org.update"]), &a.path),
+            "org.update",
+        );
+    }
+
+    #[test]
+    fn a_grant_holds_on_its_organization_and_below_never_above_or_beside() {
+        let (env, a, b) = tree();
+        let team = a.path.child(OrganizationId::new()).unwrap();
+        let caller = holding(&[(&a.path, &["members.read"])]);
+        assert!(caller.holds(&p::MEMBERS_READ, &a.path));
+        assert!(caller.holds(&p::MEMBERS_READ, &team));
+        assert!(!caller.holds(&p::MEMBERS_READ, &env.path));
+        assert!(!caller.holds(&p::MEMBERS_READ, &b.path));
+        assert!(
+            !caller.holds(&p::MEMBERS_INVITE, &a.path),
+            "another permission"
+        );
+        assert!(caller.sees(&a.path) && caller.sees(&team));
+        assert!(!caller.sees(&env.path) && !caller.sees(&b.path));
+        let nobody = holding(&[]);
+        assert!(!nobody.sees(&a.path));
+        assert!(!nobody.holds(&p::MEMBERS_READ, &a.path));
+    }
+
+    #[test]
+    fn the_permissions_on_an_organization_gather_every_grant_above_it() {
+        let (env, a, b) = tree();
+        let team = a.path.child(OrganizationId::new()).unwrap();
+        let caller = holding(&[
+            (&env.path, &["members.read"]),
+            (&a.path, &["members.invite", "documents.read"]),
+            (&team, &["tokens.manage"]),
+            (&b.path, &["audit.read"]),
+        ]);
+        assert_eq!(caller.permissions_on(&env.path), set(&["members.read"]));
+        assert_eq!(
+            caller.permissions_on(&a.path),
+            set(&["members.read", "members.invite", "documents.read"])
+        );
+        assert_eq!(
+            caller.permissions_on(&team),
+            set(&[
+                "members.read",
+                "members.invite",
+                "documents.read",
+                "tokens.manage"
+            ])
+        );
+        assert_eq!(
+            caller.permissions_on(&b.path),
+            set(&["members.read", "audit.read"])
+        );
+    }
+
+    #[test]
+    fn a_content_role_other_than_member_needs_roles_assign() {
+        let (env, a, _) = tree();
+        let roles = crate::roles::builtins();
+        let mut nurse = roles
+            .iter()
+            .find(|r| r.key.as_str() == "member")
+            .unwrap()
+            .clone();
+        nurse.key = crate::roles::RoleKey::parse("key", "nurse").unwrap();
+        nurse.permissions = set(&["documents.read"]);
+        let administrator = roles
+            .iter()
+            .find(|r| r.key.as_str() == "administrator")
+            .unwrap()
+            .clone();
+        let admins_only = holding(&[(&env.path, &["admins.manage"])]);
+        assert_eq!(
+            admins_only.may_grant(std::slice::from_ref(&nurse), &a.path),
+            Err(Error::Forbidden {
+                permission: p::ROLES_ASSIGN
+            })
+        );
+        assert_eq!(
+            admins_only.may_grant(std::slice::from_ref(&administrator), &a.path),
+            Err(Error::Forbidden {
+                permission: p::ROLES_ASSIGN
+            }),
+            "an administrator role is not member either"
+        );
+        let assigner = holding(&[(&env.path, &["roles.assign"])]);
+        assert_eq!(
+            assigner.may_grant(std::slice::from_ref(&nurse), &a.path),
+            Ok(())
+        );
+        assert_eq!(
+            assigner.may_grant(&[nurse.clone(), administrator.clone()], &a.path),
+            Err(FORBIDDEN_ADMINS)
+        );
+        assert_eq!(
+            holding(&[]).may_grant(&[], &a.path),
+            Ok(()),
+            "nothing granted"
+        );
+        let both = holding(&[(&env.path, &["roles.assign", "admins.manage"])]);
+        assert_eq!(both.may_grant(&[nurse, administrator], &a.path), Ok(()));
+    }
+
+    #[test]
+    fn the_proof_carries_everything_the_caller_holds() {
+        let (env, a, b) = tree();
+        let caller = holding(&[(&env.path, &["members.update"]), (&b.path, &["audit.read"])]);
+        let proof = caller.authorize::<MembersUpdate>(&a).unwrap();
+        assert_eq!(proof.principal(), &caller);
+        assert_eq!(proof.organization_id(), a.id);
+    }
+
+    fn seat(org: &OrgPath, administrator: bool) -> Seat {
+        Seat {
+            path: org.clone(),
+            administrator,
+        }
+    }
+
+    /// docs/RULES.md#administrators: someone who holds an administrator
+    /// role on the organization, above it or below it.
+    #[test]
+    fn acting_on_an_administrator_here_above_or_below_needs_admins_manage() {
+        let (env, a, _) = tree();
+        let team = a.path.child(OrganizationId::new()).unwrap();
+        let updater = holding(&[(&env.path, &["members.update"])]);
+        let proof = updater.authorize::<MembersUpdate>(&a).unwrap();
+        for (admin_seat, where_) in [(&a.path, "here"), (&env.path, "above"), (&team, "below")] {
+            assert_eq!(
+                proof.over_member(&[seat(admin_seat, true)]),
+                Err(FORBIDDEN_ADMINS),
+                "{where_}"
+            );
+        }
+        assert_eq!(
+            proof.over_member(&[seat(&a.path, false), seat(&team, true)]),
+            Err(FORBIDDEN_ADMINS),
+            "any one of the seats"
+        );
+        let admin = holding(&[(&env.path, &["members.update", "admins.manage"])]);
+        let proof = admin.authorize::<MembersUpdate>(&a).unwrap();
+        for admin_seat in [&a.path, &env.path, &team] {
+            assert_eq!(proof.over_member(&[seat(admin_seat, true)]), Ok(()));
+        }
+    }
+
+    #[test]
+    fn acting_on_a_member_who_administers_nothing_here_needs_no_admins_manage() {
+        let (env, a, b) = tree();
+        let updater = holding(&[(&env.path, &["members.update"])]);
+        let proof = updater.authorize::<MembersUpdate>(&a).unwrap();
+        assert_eq!(proof.over_member(&[]), Ok(()));
+        assert_eq!(proof.over_member(&[seat(&a.path, false)]), Ok(()));
+        assert_eq!(
+            proof.over_member(&[seat(&a.path, false), seat(&env.path, false)]),
+            Ok(())
+        );
+        assert_eq!(
+            proof.over_member(&[seat(&a.path, false), seat(&b.path, true)]),
+            Ok(()),
+            "an administrator of a sibling only"
+        );
+    }
+
+    /// docs/RULES.md#shared-accounts: the caller must hold the right in
+    /// every organization the person belongs to.
+    #[test]
+    fn changing_an_account_needs_the_right_wherever_the_person_is_a_member() {
+        let (_, a, b) = tree();
+        let here_only = holding(&[(&a.path, &["members.update", "admins.manage"])]);
+        let proof = here_only.authorize::<MembersUpdate>(&a).unwrap();
+        assert_eq!(proof.over_account(&[seat(&a.path, false)]), Ok(()));
+        assert_eq!(proof.over_account(&[]), Ok(()));
+        assert_eq!(
+            proof.over_account(&[seat(&a.path, false), seat(&b.path, false)]),
+            Err(Error::MemberElsewhere)
+        );
+        assert_eq!(
+            proof.over_account(&[seat(&b.path, true), seat(&a.path, true)]),
+            Err(Error::MemberElsewhere),
+            "the missing right is named before admins.manage"
+        );
+        let other_right = holding(&[
+            (&a.path, &["members.update"]),
+            (&b.path, &["members.read", "admins.manage"]),
+        ]);
+        let proof = other_right.authorize::<MembersUpdate>(&a).unwrap();
+        assert_eq!(
+            proof.over_account(&[seat(&a.path, false), seat(&b.path, false)]),
+            Err(Error::MemberElsewhere),
+            "the proof's own right, not any right"
+        );
+    }
+
+    #[test]
+    fn changing_an_administrators_account_needs_admins_manage_where_they_administer() {
+        let (env, a, b) = tree();
+        let team = a.path.child(OrganizationId::new()).unwrap();
+        let caller = holding(&[
+            (&env.path, &["members.update"]),
+            (&a.path, &["admins.manage"]),
+        ]);
+        let proof = caller.authorize::<MembersUpdate>(&a).unwrap();
+        assert_eq!(
+            proof.over_account(&[seat(&a.path, false), seat(&b.path, true)]),
+            Err(FORBIDDEN_ADMINS),
+            "an administrator of a sibling, where the caller lacks admins.manage"
+        );
+        assert_eq!(
+            proof.over_account(&[seat(&a.path, true), seat(&b.path, false)]),
+            Ok(())
+        );
+        assert_eq!(
+            proof.over_account(&[seat(&a.path, false), seat(&b.path, false)]),
+            Ok(()),
+            "nobody's administrator: admins.manage is not needed on b"
+        );
+        // admins.manage only on the team: enough for the team, not for
+        // acting from `a` on someone who administers below it.
+        let team_admin = holding(&[
+            (&env.path, &["members.update"]),
+            (&team, &["admins.manage"]),
+        ]);
+        let proof = team_admin.authorize::<MembersUpdate>(&a).unwrap();
+        assert_eq!(
+            proof.over_account(&[seat(&team, true)]),
+            Err(FORBIDDEN_ADMINS)
+        );
+    }
+
+    #[test]
+    fn a_relation_on_a_resource_holds_where_it_is_registered_and_below() {
+        let env = OrgPath::root(OrganizationId::new());
+        let ward = env.child(OrganizationId::new()).unwrap();
+        let team = ward.child(OrganizationId::new()).unwrap();
+        let other = env.child(OrganizationId::new()).unwrap();
+        let rights = CompiledRights {
+            grants: vec![],
+            relations: vec![Relation {
+                path: ward.clone(),
+                resource_type: "mailbox".into(),
+                resource_key: "sales".into(),
+                relation: "use".into(),
+            }],
+        };
+        let ask = |permission, path, resource| {
+            rights.allows(Question {
+                permission,
+                path,
+                resource,
+            })
+        };
+        let sales = Some(("mailbox", "sales"));
+        assert!(ask("mailbox.use", &ward, sales));
+        assert!(ask("mailbox.use", &team, sales), "below");
+        assert!(!ask("mailbox.use", &env, sales), "above");
+        assert!(!ask("mailbox.use", &other, sales), "beside");
+        assert!(!ask("mailbox.use", &ward, None), "without naming it");
+        assert!(!ask("mailbox.manage", &ward, sales), "another relation");
+        assert!(
+            !ask("mailboxes.use", &ward, sales),
+            "the type is the permission's whole first part"
+        );
+        assert!(!ask("mailbox", &ward, sales), "no relation named");
+        assert!(!ask("mailbox..use", &ward, sales), "one dot, not two");
+        assert!(
+            !ask("archive.use", &ward, Some(("archive", "sales"))),
+            "a resource of another type with the same key"
+        );
+        assert!(CompiledRights::default().grants.is_empty());
+        assert!(
+            !CompiledRights::default().allows(Question {
+                permission: "mailbox.use",
+                path: &ward,
+                resource: sales,
+            }),
+            "nothing held"
+        );
+    }
 }

@@ -493,4 +493,24 @@ mod tests {
         );
         assert!(RoleKey::parse("key", "").is_err());
     }
+
+    #[test]
+    fn every_role_kind_reads_back_from_its_name() {
+        let all = [RoleKind::Admin, RoleKind::Content];
+        for kind in all {
+            // A new kind fails to compile here until it is listed above.
+            match kind {
+                RoleKind::Admin | RoleKind::Content => {}
+            }
+            assert_eq!(RoleKind::parse("kind", kind.as_str()), Ok(kind));
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+        assert_eq!(all.map(RoleKind::as_str), ["admin", "content"]);
+        let e = RoleKind::parse("kind", "administrator").unwrap_err();
+        assert_eq!((e.field.as_str(), e.code), ("kind", "role_kind_invalid"));
+        assert_eq!(
+            RoleKind::parse("kind", "Admin").unwrap_err().code,
+            "role_kind_invalid"
+        );
+    }
 }

@@ -177,4 +177,25 @@ mod tests {
         assert_ne!(t.hash(), t.expose());
         assert_eq!(format!("{t:?}"), "SecretToken(***)");
     }
+
+    #[test]
+    fn every_token_kind_reads_back_from_its_name() {
+        let all = [TokenKind::Activation, TokenKind::PasswordReset];
+        for kind in all {
+            // A new kind fails to compile here until it is listed above.
+            match kind {
+                TokenKind::Activation | TokenKind::PasswordReset => {}
+            }
+            assert_eq!(TokenKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+        assert_eq!(all.map(TokenKind::as_str), ["activation", "password_reset"]);
+        assert_eq!(TokenKind::parse("password-reset"), None);
+        assert_eq!(
+            TokenKind::parse("reset"),
+            None,
+            "the link's path is not its name"
+        );
+        assert_eq!(TokenKind::parse(""), None);
+    }
 }
