@@ -7,7 +7,8 @@ use portier_core::ids::AccountId;
 use portier_core::locale::Locale;
 use uuid::Uuid;
 
-use crate::{Error, Result, Store, Tx, in_tx, reader};
+use crate::db::On;
+use crate::{Error, Result, Store, Tx, in_tx, on, reader};
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct AccountRow {
@@ -67,8 +68,9 @@ macro_rules! select_accounts {
     };
 }
 
-pub async fn get(store: &Store, id: AccountId) -> Result<Option<Account>> {
-    let row: Option<AccountRow> = reader!(store, |c| {
+/// The account `id`, read on the store or inside a transaction.
+pub async fn get(on: impl Into<On<'_>>, id: AccountId) -> Result<Option<Account>> {
+    let row: Option<AccountRow> = on!(on.into(), |c| {
         sqlx::query_as(select_accounts!("WHERE id = $1"))
             .bind(id.0)
             .fetch_optional(c)
@@ -101,28 +103,9 @@ pub async fn emails_of(
     Ok(out)
 }
 
-pub(crate) async fn get_tx(tx: &mut Tx, id: AccountId) -> Result<Option<Account>> {
-    let row: Option<AccountRow> = in_tx!(tx, |c| {
-        sqlx::query_as(select_accounts!("WHERE id = $1"))
-            .bind(id.0)
-            .fetch_optional(c)
-            .await
-    })?;
-    row.map(TryInto::try_into).transpose()
-}
-
-pub async fn find_by_email(store: &Store, email: &Email) -> Result<Option<Account>> {
-    let row: Option<AccountRow> = reader!(store, |c| {
-        sqlx::query_as(select_accounts!("WHERE email = $1"))
-            .bind(email.as_str())
-            .fetch_optional(c)
-            .await
-    })?;
-    row.map(TryInto::try_into).transpose()
-}
-
-pub async fn find_by_email_tx(tx: &mut Tx, email: &Email) -> Result<Option<Account>> {
-    let row: Option<AccountRow> = in_tx!(tx, |c| {
+/// The account of `email`, read on the store or inside a transaction.
+pub async fn find_by_email(on: impl Into<On<'_>>, email: &Email) -> Result<Option<Account>> {
+    let row: Option<AccountRow> = on!(on.into(), |c| {
         sqlx::query_as(select_accounts!("WHERE email = $1"))
             .bind(email.as_str())
             .fetch_optional(c)
@@ -624,7 +607,7 @@ pub async fn request_reset(
     origin: &crate::audit::Origin,
 ) -> Result<bool> {
     let mut tx = store.begin().await?;
-    let Some(account) = find_by_email_tx(&mut tx, email).await? else {
+    let Some(account) = find_by_email(&mut tx, email).await? else {
         return Ok(false);
     };
     if account.disabled {

@@ -38,7 +38,7 @@ pub async fn bootstrap(
     let actor = Actor::Cli;
     let mut tx = store.begin().await?;
     let org = organizations::create_root(&mut tx, org_name, actor.clone(), origin).await?;
-    let (account, reused) = match accounts::find_by_email_tx(&mut tx, email).await? {
+    let (account, reused) = match accounts::find_by_email(&mut tx, email).await? {
         Some(a) => (a, true),
         None => {
             let a = accounts::insert_invited(&mut tx, email, origin.now).await?;

@@ -230,6 +230,49 @@ macro_rules! relaxed {
 }
 pub(crate) use relaxed;
 
+/// Where a read runs: on one of the store's reader connections, or inside a
+/// transaction, where it sees the transaction's own writes and holds its
+/// locks. A read written once with [`on!`] serves both: pass `&store` or
+/// `&mut tx`.
+pub enum On<'a> {
+    Store(&'a Store),
+    Tx(&'a mut Tx),
+}
+
+impl<'a> From<&'a Store> for On<'a> {
+    fn from(store: &'a Store) -> Self {
+        On::Store(store)
+    }
+}
+
+impl<'a> From<&'a mut Tx> for On<'a> {
+    fn from(tx: &'a mut Tx) -> Self {
+        On::Tx(tx)
+    }
+}
+
+impl On<'_> {
+    /// The same place again, for the next statement of a read.
+    pub fn again(&mut self) -> On<'_> {
+        match self {
+            On::Store(store) => On::Store(store),
+            On::Tx(tx) => On::Tx(tx),
+        }
+    }
+}
+
+/// Runs `$body` with `$c` bound to a connection of `$on` (an [`On`]): a
+/// reader connection of the store, or the transaction's.
+macro_rules! on {
+    ($on:expr, |$c:ident| $body:expr) => {
+        match $on {
+            $crate::db::On::Store(store) => $crate::reader!(store, |$c| $body),
+            $crate::db::On::Tx(tx) => $crate::in_tx!(tx, |$c| $body),
+        }
+    };
+}
+pub(crate) use on;
+
 /// Runs `$body` with `$c` bound to the connection of transaction `$tx`.
 macro_rules! in_tx {
     ($tx:expr, |$c:ident| $body:expr) => {

@@ -18,7 +18,8 @@ use portier_core::roles::Role;
 use uuid::Uuid;
 
 use crate::audit::{self, Origin};
-use crate::{Error, Result, Store, Tx, accounts, in_tx, organizations, reader, roles};
+use crate::db::On;
+use crate::{Error, Result, Store, Tx, accounts, in_tx, on, organizations, reader, roles};
 
 /// A group as lists and its page show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,15 +108,20 @@ pub async fn list(store: &Store, org: OrganizationId) -> Result<Vec<GroupView>> 
 }
 
 /// One group of the organization.
-pub async fn get(store: &Store, org: OrganizationId, id: GroupId) -> Result<Option<GroupView>> {
-    let rows: Vec<GroupRow> = reader!(store, |c| {
+pub async fn get(
+    on: impl Into<On<'_>>,
+    org: OrganizationId,
+    id: GroupId,
+) -> Result<Option<GroupView>> {
+    let mut on = on.into();
+    let rows: Vec<GroupRow> = on!(on.again(), |c| {
         sqlx::query_as(select_groups!("WHERE g.organization_id = $1 AND g.id = $2"))
             .bind(org.0)
             .bind(id.0)
             .fetch_all(c)
             .await
     })?;
-    let role_rows: Vec<(Uuid, String)> = reader!(store, |c| {
+    let role_rows: Vec<(Uuid, String)> = on!(on, |c| {
         sqlx::query_as(select_group_roles!(
             "WHERE g.organization_id = $1 AND g.id = $2"
         ))
@@ -127,25 +133,10 @@ pub async fn get(store: &Store, org: OrganizationId, id: GroupId) -> Result<Opti
     Ok(views(rows, role_rows).pop())
 }
 
+/// Group `id` inside a transaction; 404 when there is none.
 async fn get_tx(tx: &mut Tx, org: OrganizationId, id: GroupId) -> Result<GroupView> {
-    let rows: Vec<GroupRow> = in_tx!(tx, |c| {
-        sqlx::query_as(select_groups!("WHERE g.organization_id = $1 AND g.id = $2"))
-            .bind(org.0)
-            .bind(id.0)
-            .fetch_all(c)
-            .await
-    })?;
-    let role_rows: Vec<(Uuid, String)> = in_tx!(tx, |c| {
-        sqlx::query_as(select_group_roles!(
-            "WHERE g.organization_id = $1 AND g.id = $2"
-        ))
-        .bind(org.0)
-        .bind(id.0)
-        .fetch_all(c)
-        .await
-    })?;
-    views(rows, role_rows)
-        .pop()
+    get(tx, org, id)
+        .await?
         .ok_or_else(|| DomainError::NotFound { what: "group" }.into())
 }
 

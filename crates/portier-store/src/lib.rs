@@ -9,7 +9,7 @@ pub mod api_tokens;
 pub mod audit;
 pub mod bootstrap;
 pub mod db;
-pub(crate) use db::{bind_all, in_tx, on_pool, reader, relaxed, use_conn, with_conn, writer};
+pub(crate) use db::{bind_all, in_tx, on, on_pool, reader, relaxed, use_conn, with_conn, writer};
 pub mod domains;
 pub mod error;
 pub mod export;

@@ -15,7 +15,8 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::audit::{self, Origin};
-use crate::{Backend, Error, Result, Store, Tx, in_tx, reader, writer};
+use crate::db::On;
+use crate::{Backend, Error, Result, Store, Tx, in_tx, on, reader, writer};
 
 /// A person's registration and what the register said about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,18 +75,9 @@ const RECHECK_DAYS: i64 = 30;
 const SELECT: &str = "SELECT account_id, register, number, state, details, checked_at, created_at
                       FROM registrations WHERE account_id = $1";
 
-pub async fn of_account(store: &Store, account: AccountId) -> Result<Option<Registration>> {
-    let row: Option<Row> = reader!(store, |c| {
-        sqlx::query_as(SELECT)
-            .bind(account.0)
-            .fetch_optional(c)
-            .await
-    })?;
-    row.map(TryInto::try_into).transpose()
-}
-
-async fn of_account_tx(tx: &mut Tx, account: AccountId) -> Result<Option<Registration>> {
-    let row: Option<Row> = in_tx!(tx, |c| {
+/// The person's registration, read on the store or inside a transaction.
+pub async fn of_account(on: impl Into<On<'_>>, account: AccountId) -> Result<Option<Registration>> {
+    let row: Option<Row> = on!(on.into(), |c| {
         sqlx::query_as(SELECT)
             .bind(account.0)
             .fetch_optional(c)
@@ -199,7 +191,7 @@ pub(crate) async fn may_record(
     account: &Account,
     given: Option<&RegistrationNumber>,
 ) -> Result<()> {
-    if given.is_none() || of_account_tx(tx, account.id).await?.is_some() {
+    if given.is_none() || of_account(&mut *tx, account.id).await?.is_some() {
         return Ok(());
     }
     let seats = crate::members::seats_of(tx, account.id).await?;
@@ -229,7 +221,7 @@ pub(crate) async fn settle(
     environment: OrganizationId,
     origin: &Origin,
 ) -> Result<bool> {
-    let existing = of_account_tx(tx, account.id).await?;
+    let existing = of_account(&mut *tx, account.id).await?;
     match (&existing, given) {
         // The stored number is not repeated: the caller may not know it.
         (Some(e), Some(g)) if e.number != *g => Err(DomainError::Conflict {
@@ -283,7 +275,7 @@ pub async fn set_by_operator(
     origin: &Origin,
 ) -> Result<Registration> {
     let mut tx = store.begin().await?;
-    let before = of_account_tx(&mut tx, account.id).await?;
+    let before = of_account(&mut tx, account.id).await?;
     insert(&mut tx, account.id, number, checking, origin.now).await?;
     note_clash(&mut tx, number, account.id, &Actor::Cli, origin).await?;
     let event = NewAuditEvent {
@@ -300,7 +292,7 @@ pub async fn set_by_operator(
     };
     // Platform events chain under the nil environment.
     audit::record(&mut tx, OrganizationId(Uuid::nil()), event, origin.now).await?;
-    let after = of_account_tx(&mut tx, account.id)
+    let after = of_account(&mut tx, account.id)
         .await?
         .ok_or_else(|| Error::Corrupt("a registration vanished".into()))?;
     tx.commit().await?;

@@ -105,7 +105,7 @@ pub async fn request(
         };
         (kind, locale, ctx)
     };
-    let holder = match accounts::find_by_email_tx(&mut tx, &new.email).await? {
+    let holder = match accounts::find_by_email(&mut tx, &new.email).await? {
         Some(a) if a.disabled || belongs_somewhere(&mut tx, a.id).await? => Some(a),
         // An account that belongs nowhere (refused, or removed everywhere)
         // may sign up again: the confirmed address is the proof.
@@ -277,7 +277,7 @@ pub async fn confirm(
     }
     let email = Email::parse(&email)
         .map_err(|e| Error::Corrupt(format!("signup {id}: {}", e.message())))?;
-    let earlier = accounts::find_by_email_tx(&mut tx, &email).await?;
+    let earlier = accounts::find_by_email(&mut tx, &email).await?;
     if let Some(a) = &earlier
         && (a.disabled || belongs_somewhere(&mut tx, a.id).await?)
     {
@@ -639,7 +639,7 @@ pub async fn approve(
         return Err(DomainError::NotFound { what: "approval" }.into());
     }
     crate::rights::changed(&mut tx, org.environment_id).await?;
-    let person = accounts::get_tx(&mut tx, account)
+    let person = accounts::get(&mut tx, account)
         .await?
         .ok_or(DomainError::NotFound { what: "account" })?;
     let event = NewAuditEvent {

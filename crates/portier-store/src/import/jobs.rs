@@ -532,7 +532,7 @@ pub async fn send_held_invitations(
     })?;
     let mut sent = 0;
     for (account_id, outcome) in ids {
-        let Some(account) = crate::accounts::get_tx(&mut tx, AccountId(account_id)).await? else {
+        let Some(account) = crate::accounts::get(&mut tx, AccountId(account_id)).await? else {
             continue;
         };
         if account.status != AccountStatus::Invited {

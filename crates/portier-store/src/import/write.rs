@@ -84,7 +84,7 @@ async fn write(
             }
             _ => {
                 // Created by someone else just now: that account joins.
-                let a = crate::accounts::find_by_email_tx(tx, &item.member.email).await?;
+                let a = crate::accounts::find_by_email(&mut *tx, &item.member.email).await?;
                 planned.report.outcome = Outcome::Reused;
                 planned.report.account_id = a.as_ref().map(|a| a.id.0);
                 item.account = a;

@@ -70,7 +70,7 @@ pub(crate) async fn membership_in(
     org: OrganizationId,
     account: AccountId,
 ) -> Result<(Account, Membership)> {
-    let account = accounts::get_tx(tx, account)
+    let account = accounts::get(&mut *tx, account)
         .await?
         .ok_or(DomainError::NotFound { what: "member" })?;
     let row: Option<MembershipRow> = in_tx!(tx, |c| {
@@ -225,7 +225,7 @@ pub async fn update(
     patch.check_allowed(account.status)?;
     let mut owner = None;
     if let (true, Some(email)) = (email_changed, &patch.email) {
-        owner = accounts::find_by_email_tx(&mut tx, email).await?;
+        owner = accounts::find_by_email(&mut tx, email).await?;
         match owner {
             None => next_account.email = email.clone(),
             // The name that goes with that address is its owner's.

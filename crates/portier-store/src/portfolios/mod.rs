@@ -18,7 +18,8 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::audit::{self, Origin};
-use crate::{Error, Result, Store, Tx, in_tx, organizations, reader};
+use crate::db::On;
+use crate::{Error, Result, Store, Tx, in_tx, on, organizations, reader};
 
 /// The portfolio types of the environment `org` belongs to, by key.
 pub async fn types(store: &Store, org: &Organization) -> Result<Vec<PortfolioType>> {

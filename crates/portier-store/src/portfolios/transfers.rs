@@ -293,24 +293,11 @@ pub(crate) async fn ask(
     transfer_tx(tx, id).await
 }
 
-pub(crate) async fn transfer_tx(tx: &mut Tx, id: Uuid) -> Result<TransferRequest> {
-    let sql = format!("{SELECT_TRANSFER} WHERE t.id = $1");
-    let row: Option<TransferRow> = in_tx!(tx, |c| {
-        sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-            .bind(id)
-            .fetch_optional(c)
-            .await
-    })?;
-    transfer_view(row.ok_or(DomainError::NotFound {
-        what: "transfer request",
-    })?)
-}
-
 /// Transfer request `id`, whichever organizations it concerns (the caller
 /// checks that it may see one of them).
-pub async fn transfer_request(store: &Store, id: Uuid) -> Result<Option<TransferRequest>> {
+pub async fn transfer_request(on: impl Into<On<'_>>, id: Uuid) -> Result<Option<TransferRequest>> {
     let sql = format!("{SELECT_TRANSFER} WHERE t.id = $1");
-    let row: Option<TransferRow> = reader!(store, |c| {
+    let row: Option<TransferRow> = on!(on.into(), |c| {
         sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(id)
             .fetch_optional(c)
@@ -630,4 +617,14 @@ pub async fn of_member(
             .await
     })?;
     rows.into_iter().map(view).collect()
+}
+
+/// Transfer request `id` inside a transaction; 404 when there is none.
+pub(crate) async fn transfer_tx(tx: &mut Tx, id: Uuid) -> Result<TransferRequest> {
+    transfer_request(tx, id).await?.ok_or_else(|| {
+        DomainError::NotFound {
+            what: "transfer request",
+        }
+        .into()
+    })
 }
