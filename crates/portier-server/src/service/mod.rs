@@ -1,7 +1,8 @@
 //! The use cases: what a person or an application does with Portier, once,
 //! for every front end. The REST API (`crate::api`), the console
-//! (`crate::console`), the command line (`portier-cli`) and the import
-//! worker (`crate::imports`) call these; no front end calls another.
+//! (`crate::console`) and the command line (`portier-cli`) call these; no
+//! front end calls another. The import worker (`crate::imports`) still runs
+//! the store's jobs itself.
 //!
 //! A use case takes what it needs from the server (`AppState`), the
 //! caller's proof of their right where one is needed
