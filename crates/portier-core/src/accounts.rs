@@ -84,7 +84,10 @@ pub fn multiline_text(
 ) -> Result<Option<String>, FieldError> {
     let Some(raw) = raw else { return Ok(None) };
     let one_line = raw.replace(['\n', '\r'], " ");
-    Ok(profile_text(field, Some(&one_line), max_chars)?.map(|_| raw.trim().to_owned()))
+    // Lines end in a line feed, however the sender ended them (a browser's
+    // text area sends CR LF): exports and comparisons see one form.
+    Ok(profile_text(field, Some(&one_line), max_chars)?
+        .map(|_| raw.trim().replace("\r\n", "\n").replace('\r', "\n")))
 }
 
 /// Cleans one free-text profile field: trimmed, empty means absent, bounded in
@@ -190,6 +193,17 @@ mod tests {
                 .unwrap()
                 .as_deref(),
             Some("Dinsdag.\n\nWoensdag.")
+        );
+        assert_eq!(
+            multiline_text(
+                "description",
+                Some("Dinsdag.\r\nWoensdag.\rDonderdag."),
+                100
+            )
+            .unwrap()
+            .as_deref(),
+            Some("Dinsdag.\nWoensdag.\nDonderdag."),
+            "lines end in a line feed, however they were sent"
         );
         assert_eq!(
             multiline_text("description", Some("a\u{1}b"), 100)

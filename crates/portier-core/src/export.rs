@@ -6,18 +6,10 @@
 
 use std::borrow::Cow;
 
-/// The columns of an export, in order; the import reads the same names.
-pub const COLUMNS: [&str; 22] = [
-    "email",
-    "salutation",
-    "given_name",
-    "infix",
-    "family_name",
-    "phone",
-    "mobile",
-    "job_title",
-    "description",
-    "staff_code",
+use crate::profile::FIELDS;
+
+/// The columns after the address and the profile fields.
+const AFTER_PROFILE: [&str; 12] = [
     "labels",
     "roles",
     "groups",
@@ -31,6 +23,27 @@ pub const COLUMNS: [&str; 22] = [
     "created_at",
     "activated_at",
 ];
+
+/// How many columns an export has.
+pub const COLUMN_COUNT: usize = 1 + FIELDS.len() + AFTER_PROFILE.len();
+
+/// The columns of an export, in order: the address, every profile field
+/// ([`crate::profile::FIELDS`]), then what the membership and the account
+/// keep. The import reads the same names.
+pub const COLUMNS: [&str; COLUMN_COUNT] = {
+    let mut out = ["email"; COLUMN_COUNT];
+    let mut i = 0;
+    while i < FIELDS.len() {
+        out[1 + i] = FIELDS[i].key;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < AFTER_PROFILE.len() {
+        out[1 + FIELDS.len() + i] = AFTER_PROFILE[i];
+        i += 1;
+    }
+    out
+};
 
 /// The export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +104,37 @@ pub fn csv_record<'a>(out: &mut String, cells: impl IntoIterator<Item = &'a str>
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_columns_are_the_address_the_profile_and_the_rest() {
+        assert_eq!(
+            super::COLUMNS,
+            [
+                "email",
+                "salutation",
+                "given_name",
+                "infix",
+                "family_name",
+                "phone",
+                "mobile",
+                "job_title",
+                "description",
+                "staff_code",
+                "labels",
+                "roles",
+                "groups",
+                "register",
+                "registration_number",
+                "registration_state",
+                "portfolio",
+                "two_factor",
+                "status",
+                "organization",
+                "created_at",
+                "activated_at",
+            ]
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -8,7 +8,8 @@
 use std::collections::HashMap;
 
 use crate::FieldError;
-use crate::members::MemberInput;
+use crate::members::{MemberDetails, MemberInput};
+use crate::profile::{DETAIL_FIELDS, FIELDS, Field, Kind};
 
 /// The most rows one file may hold (XLSX holds at most 1,048,575 below its
 /// header anyway).
@@ -18,15 +19,8 @@ pub const MAX_ROWS: usize = 1_048_575;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Column {
     Email,
-    Salutation,
-    GivenName,
-    Infix,
-    FamilyName,
-    Phone,
-    Mobile,
-    JobTitle,
-    Description,
-    StaffCode,
+    /// A profile field, by its key ([`crate::profile::FIELDS`]).
+    Field(&'static str),
     Labels,
     Roles,
     Groups,
@@ -39,8 +33,32 @@ pub enum Column {
     ExportOnly,
 }
 
-/// Header names, compared after [`normalize`]: the export's own names first,
-/// then English and Dutch ones people write.
+impl Column {
+    /// The staff code, unique in the organization.
+    pub const STAFF_CODE: Column = Column::Field("staff_code");
+}
+
+/// The column a header names, compared after [`normalize`]: a profile
+/// field by its key, its English or Dutch label or another name people
+/// write ([`crate::profile::Field::aliases`]), or one of [`NAMES`].
+fn column_named(normalized: &str) -> Option<Column> {
+    let field = FIELDS.iter().find(|f| {
+        [f.key, f.en, f.nl]
+            .iter()
+            .any(|n| normalize(n) == normalized)
+            || f.aliases.contains(&normalized)
+    });
+    match field {
+        Some(f) => Some(Column::Field(f.key)),
+        None => NAMES
+            .iter()
+            .find(|(_, names)| names.contains(&normalized))
+            .map(|(c, _)| *c),
+    }
+}
+
+/// Header names of the other columns, compared after [`normalize`]: the
+/// export's own names first, then English and Dutch ones people write.
 const NAMES: &[(Column, &[&str])] = &[
     (
         Column::Email,
@@ -53,59 +71,6 @@ const NAMES: &[(Column, &[&str])] = &[
             "e mail address",
             "mail",
             "mailadres",
-        ],
-    ),
-    (Column::Salutation, &["salutation", "aanhef", "title"]),
-    (
-        Column::GivenName,
-        &[
-            "given name",
-            "first name",
-            "firstname",
-            "voornaam",
-            "roepnaam",
-        ],
-    ),
-    (
-        Column::Infix,
-        &["infix", "tussenvoegsel", "tussenvoegsels", "prefix"],
-    ),
-    (
-        Column::FamilyName,
-        &[
-            "family name",
-            "last name",
-            "lastname",
-            "surname",
-            "achternaam",
-        ],
-    ),
-    (
-        Column::Phone,
-        &["phone", "telephone", "telefoon", "telefoonnummer"],
-    ),
-    (
-        Column::Mobile,
-        &[
-            "mobile",
-            "mobile phone",
-            "mobiel",
-            "mobiel nummer",
-            "mobiele telefoon",
-        ],
-    ),
-    (Column::JobTitle, &["job title", "function", "functie"]),
-    (
-        Column::Description,
-        &["description", "omschrijving", "beschrijving"],
-    ),
-    (
-        Column::StaffCode,
-        &[
-            "staff code",
-            "employee number",
-            "personeelsnummer",
-            "identificatiecode",
         ],
     ),
     (Column::Labels, &["labels", "label"]),
@@ -167,10 +132,7 @@ impl Columns {
         let mut at = HashMap::new();
         for (i, h) in header.iter().enumerate() {
             let n = normalize(h);
-            let kind = NAMES
-                .iter()
-                .find(|(_, names)| names.contains(&n.as_str()))
-                .map(|(c, _)| *c);
+            let kind = column_named(&n);
             if let Some(k) = kind.filter(|k| *k != Column::ExportOnly)
                 && let Some(first) = at.insert(k, i)
             {
@@ -209,11 +171,14 @@ impl Columns {
     pub fn name_of(&self, column: Column) -> String {
         match self.at.get(&column) {
             Some(i) => self.header[*i].clone(),
-            None => NAMES
-                .iter()
-                .find(|(c, _)| *c == column)
-                .map(|(_, n)| n[0].replace(' ', "_"))
-                .unwrap_or_default(),
+            None => match column {
+                Column::Field(key) => key.to_owned(),
+                _ => NAMES
+                    .iter()
+                    .find(|(c, _)| *c == column)
+                    .map(|(_, n)| n[0].replace(' ', "_"))
+                    .unwrap_or_default(),
+            },
         }
     }
 
@@ -259,19 +224,13 @@ impl Columns {
                 })
                 .unwrap_or_default()
         };
-        // A cell that a spreadsheet would run as a formula is no name.
-        for column in [
-            Column::Salutation,
-            Column::GivenName,
-            Column::Infix,
-            Column::FamilyName,
-            Column::JobTitle,
-            Column::Description,
-            Column::StaffCode,
-            Column::Labels,
-            Column::Groups,
-            Column::Roles,
-        ] {
+        // A cell that a spreadsheet would run as a formula is no name (a
+        // telephone number may start with `+`).
+        let texts = FIELDS
+            .iter()
+            .filter(|f| f.kind != Kind::Phone)
+            .map(|f| Column::Field(f.key));
+        for column in texts.chain([Column::Labels, Column::Groups, Column::Roles]) {
             if let Some(v) = self.get(cells, column)
                 && v.starts_with(['=', '+', '-', '@'])
             {
@@ -307,19 +266,21 @@ impl Columns {
             (_, None) => None,
             (register, Some(number)) => Some((register.unwrap_or_else(|| "BIG".into()), number)),
         };
+        let mut details = MemberDetails::default();
+        for f in &DETAIL_FIELDS {
+            if let Some(slot) = details.slot(f.key) {
+                *slot = text(Column::Field(f.key));
+            }
+        }
         Ok(Candidate {
             input: MemberInput {
                 email,
                 roles: list(Column::Roles),
-                salutation: text(Column::Salutation),
-                given_name: text(Column::GivenName),
-                infix: text(Column::Infix),
-                family_name: text(Column::FamilyName),
-                phone: text(Column::Phone),
-                mobile: text(Column::Mobile),
-                job_title: text(Column::JobTitle),
-                staff_code: text(Column::StaffCode),
-                description: text(Column::Description),
+                salutation: text(Column::Field("salutation")),
+                given_name: text(Column::Field("given_name")),
+                infix: text(Column::Field("infix")),
+                family_name: text(Column::Field("family_name")),
+                details,
                 labels: list(Column::Labels),
                 groups: Vec::new(),
                 registration,
@@ -333,17 +294,11 @@ impl Columns {
     /// about, as the file names it.
     pub fn column_of(&self, field: &str) -> String {
         let base = field.split('[').next().unwrap_or(field);
+        if let Some(f) = Field::of(base) {
+            return self.name_of(Column::Field(f.key));
+        }
         let column = match base {
             "email" => Column::Email,
-            "salutation" => Column::Salutation,
-            "given_name" => Column::GivenName,
-            "infix" => Column::Infix,
-            "family_name" => Column::FamilyName,
-            "phone" => Column::Phone,
-            "mobile" => Column::Mobile,
-            "job_title" => Column::JobTitle,
-            "description" => Column::Description,
-            "staff_code" => Column::StaffCode,
             "labels" => Column::Labels,
             "roles" => Column::Roles,
             "groups" => Column::Groups,
@@ -937,7 +892,7 @@ mod tests {
         let row = c
             .read(&cells(&["a@example.nl", "Jan", "'+31 6 1234 5678"]))
             .unwrap();
-        assert_eq!(row.input.phone.as_deref(), Some("+31 6 1234 5678"));
+        assert_eq!(row.input.details.phone.as_deref(), Some("+31 6 1234 5678"));
     }
 
     #[test]

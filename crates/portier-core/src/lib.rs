@@ -22,6 +22,7 @@ pub mod passkeys;
 pub mod passwords;
 pub mod permissions;
 pub mod portfolios;
+pub mod profile;
 pub mod registrations;
 pub mod resources;
 pub mod rights;

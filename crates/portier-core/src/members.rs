@@ -6,9 +6,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::FieldError;
-use crate::accounts::{AccountStatus, PersonName, multiline_text, profile_text};
+use crate::accounts::{AccountStatus, PersonName, profile_text};
 use crate::email::Email;
 use crate::ids::{AccountId, MembershipId, OrganizationId};
+use crate::profile::NAME_FIELDS;
+pub use crate::profile::{DetailsPatch, MemberDetails};
 use crate::roles::{MEMBER, RoleKey};
 
 /// What the members list shows: invited, active or deactivated
@@ -60,17 +62,10 @@ pub struct Membership {
     pub account_id: AccountId,
     pub organization_id: OrganizationId,
     pub active: bool,
-    /// The numbers this organization reaches the person by (never shown to
-    /// another environment, docs/RULES.md#shared-accounts).
-    pub phone: Option<String>,
-    pub mobile: Option<String>,
-    /// A staff identification code, unique in the organization, searchable
-    /// and exported (docs/RULES.md#adding-members).
-    pub staff_code: Option<String>,
-    /// Meant for the member's contacts in the product
-    /// (docs/RULES.md#changing-a-members-details).
-    pub description: Option<String>,
-    pub job_title: Option<String>,
+    /// The profile fields this organization holds (never shown to another
+    /// environment, docs/RULES.md#shared-accounts).
+    #[serde(flatten)]
+    pub details: MemberDetails,
     /// Labels tell institutions apart and are included in exports
     /// (docs/RULES.md#adding-members).
     pub labels: Vec<String>,
@@ -99,11 +94,8 @@ pub struct MemberInput {
     pub given_name: Option<String>,
     pub infix: Option<String>,
     pub family_name: Option<String>,
-    pub phone: Option<String>,
-    pub mobile: Option<String>,
-    pub job_title: Option<String>,
-    pub staff_code: Option<String>,
-    pub description: Option<String>,
+    /// As entered, unchecked.
+    pub details: MemberDetails,
     pub labels: Vec<String>,
     /// Groups of the organization to put the person in (docs/RULES.md#groups).
     pub groups: Vec<crate::ids::GroupId>,
@@ -120,11 +112,7 @@ pub struct NewMember {
     /// At least one; `member` (no rights) when none was chosen.
     pub roles: Vec<RoleKey>,
     pub name: PersonName,
-    pub phone: Option<String>,
-    pub mobile: Option<String>,
-    pub job_title: Option<String>,
-    pub staff_code: Option<String>,
-    pub description: Option<String>,
+    pub details: MemberDetails,
     pub labels: Vec<String>,
     /// Each once, in the order given.
     pub groups: Vec<crate::ids::GroupId>,
@@ -188,16 +176,12 @@ impl NewMember {
             email,
             roles,
             name: PersonName {
-                salutation: profile_text("salutation", input.salutation.as_deref(), 32)?,
-                given_name: profile_text("given_name", input.given_name.as_deref(), 100)?,
-                infix: profile_text("infix", input.infix.as_deref(), 32)?,
-                family_name: profile_text("family_name", input.family_name.as_deref(), 100)?,
+                salutation: name_field(0, &input.salutation)?,
+                given_name: name_field(1, &input.given_name)?,
+                infix: name_field(2, &input.infix)?,
+                family_name: name_field(3, &input.family_name)?,
             },
-            phone: parse_phone("phone", input.phone.as_deref())?,
-            mobile: parse_phone("mobile", input.mobile.as_deref())?,
-            job_title: profile_text("job_title", input.job_title.as_deref(), 100)?,
-            staff_code: parse_staff_code(input.staff_code.as_deref())?,
-            description: multiline_text("description", input.description.as_deref(), 1000)?,
+            details: MemberDetails::parse(&input.details)?,
             labels: parse_labels(&input.labels)?,
             registration,
             groups: input
@@ -253,9 +237,9 @@ pub fn parse_phone(field: &str, raw: Option<&str>) -> Result<Option<String>, Fie
     Ok(Some(text.to_owned()))
 }
 
-/// A staff identification code: one line, at most 64 characters.
-pub fn parse_staff_code(raw: Option<&str>) -> Result<Option<String>, FieldError> {
-    profile_text("staff_code", raw, 64)
+/// A part of the name as entered, checked as [`NAME_FIELDS`] says.
+fn name_field(at: usize, raw: &Option<String>) -> Result<Option<String>, FieldError> {
+    NAME_FIELDS[at].parse(raw.as_deref())
 }
 
 /// The most labels one member carries: enough to tell institutions apart,
@@ -360,21 +344,30 @@ mod tests {
             given_name: Some(" Jan ".into()),
             infix: Some("van der".into()),
             family_name: Some("Berg".into()),
-            phone: Some("+31 (0)20-123 4567".into()),
-            staff_code: Some(" P-0042 ".into()),
+            details: MemberDetails {
+                phone: Some("+31 (0)20-123 4567".into()),
+                staff_code: Some(" P-0042 ".into()),
+                ..Default::default()
+            },
             ..input("jan@example.nl")
         })
         .unwrap();
         assert_eq!(m.name.display_name().as_deref(), Some("Jan van der Berg"));
-        assert_eq!(m.staff_code.as_deref(), Some("P-0042"));
+        assert_eq!(m.details.staff_code.as_deref(), Some("P-0042"));
         let e = NewMember::parse(MemberInput {
-            mobile: Some("06-abc".into()),
+            details: MemberDetails {
+                mobile: Some("06-abc".into()),
+                ..Default::default()
+            },
             ..input("jan@example.nl")
         })
         .unwrap_err();
         assert_eq!((e.field.as_str(), e.code), ("mobile", "phone_character"));
         let e = NewMember::parse(MemberInput {
-            phone: Some("123".into()),
+            details: MemberDetails {
+                phone: Some("123".into()),
+                ..Default::default()
+            },
             ..input("jan@example.nl")
         })
         .unwrap_err();
@@ -439,11 +432,7 @@ pub struct MemberPatch {
     pub given_name: Option<Option<String>>,
     pub infix: Option<Option<String>>,
     pub family_name: Option<Option<String>>,
-    pub phone: Option<Option<String>>,
-    pub mobile: Option<Option<String>>,
-    pub job_title: Option<Option<String>>,
-    pub staff_code: Option<Option<String>>,
-    pub description: Option<Option<String>>,
+    pub details: DetailsPatch,
     pub labels: Option<Vec<String>>,
     pub require_two_factor: Option<bool>,
 }
@@ -456,51 +445,29 @@ pub struct MemberPatchInput {
     pub given_name: Option<Option<String>>,
     pub infix: Option<Option<String>>,
     pub family_name: Option<Option<String>>,
-    pub phone: Option<Option<String>>,
-    pub mobile: Option<Option<String>>,
-    pub job_title: Option<Option<String>>,
-    pub staff_code: Option<Option<String>>,
-    pub description: Option<Option<String>>,
+    pub details: DetailsPatch,
     pub labels: Option<Vec<String>>,
     pub require_two_factor: Option<bool>,
 }
 
 impl MemberPatch {
     pub fn parse(input: MemberPatchInput) -> Result<MemberPatch, FieldError> {
-        fn text(
-            field: &str,
-            v: Option<Option<String>>,
-            max: usize,
-        ) -> Result<Option<Option<String>>, FieldError> {
-            v.map(|v| profile_text(field, v.as_deref(), max))
-                .transpose()
-        }
-        fn phone(
-            field: &str,
+        fn name(
+            at: usize,
             v: Option<Option<String>>,
         ) -> Result<Option<Option<String>>, FieldError> {
-            v.map(|v| parse_phone(field, v.as_deref())).transpose()
+            v.map(|v| name_field(at, &v)).transpose()
         }
         Ok(MemberPatch {
             email: input
                 .email
                 .map(|e| Email::parse(&e).map_err(|e| e.in_field("email")))
                 .transpose()?,
-            salutation: text("salutation", input.salutation, 32)?,
-            given_name: text("given_name", input.given_name, 100)?,
-            infix: text("infix", input.infix, 32)?,
-            family_name: text("family_name", input.family_name, 100)?,
-            phone: phone("phone", input.phone)?,
-            mobile: phone("mobile", input.mobile)?,
-            job_title: text("job_title", input.job_title, 100)?,
-            staff_code: input
-                .staff_code
-                .map(|v| parse_staff_code(v.as_deref()))
-                .transpose()?,
-            description: input
-                .description
-                .map(|v| multiline_text("description", v.as_deref(), 1000))
-                .transpose()?,
+            salutation: name(0, input.salutation)?,
+            given_name: name(1, input.given_name)?,
+            infix: name(2, input.infix)?,
+            family_name: name(3, input.family_name)?,
+            details: DetailsPatch::parse(&input.details)?,
             labels: input.labels.map(|l| parse_labels(&l)).transpose()?,
             require_two_factor: input.require_two_factor,
         })
@@ -514,12 +481,11 @@ impl MemberPatch {
             ("given_name", self.given_name.is_some()),
             ("infix", self.infix.is_some()),
             ("family_name", self.family_name.is_some()),
-            ("phone", self.phone.is_some()),
-            ("mobile", self.mobile.is_some()),
         ]
         .into_iter()
         .find(|(_, touched)| *touched)
         .map(|(f, _)| f)
+        .or_else(|| self.details.first_personal())
     }
 
     /// Administrators may change a member's name, e-mail address and numbers
@@ -555,7 +521,10 @@ mod patch_tests {
             matches!(e, crate::Error::Conflict { code: "member_owns_profile", field: Some(ref f), .. } if f == "family_name")
         );
         let org_fields = MemberPatch::parse(MemberPatchInput {
-            job_title: Some(Some("Arts".into())),
+            details: DetailsPatch {
+                job_title: Some(Some("Arts".into())),
+                ..Default::default()
+            },
             labels: Some(vec!["Oost".into()]),
             ..Default::default()
         })

@@ -178,14 +178,16 @@ both_backends! {
         assert!(bad.html.contains("id=\"email-error\">The domain after the @ needs a dot"), "{}", bad.html);
         // With it: added, and the page says who got the mail.
         let added = post(&app, &new, Some(&admin), &[("roles", "doctor"), ("email", " Dr.Visser@Example.nl "), ("big", "1906 1234 501"),
-            ("given_name", "Eva"), ("family_name", "Visser"), ("staff_code", "E-17"), ("labels", "Oost, Nacht"), ("active", "1")]).await;
+            ("given_name", "Eva"), ("family_name", "Visser"), ("staff_code", "E-17"), ("labels", "Oost, Nacht"),
+            ("job_title", "Huisarts"), ("description", "Nachtdienst\r\nregio Oost"), ("active", "1")]).await;
         assert_eq!(added.status, 200, "{}", added.html);
         assert!(added.html.contains("dr.visser@example.nl received a mail to activate their account."), "{}", added.html);
         app.mail_link("dr.visser@example.nl", "/activate/").await;
         let account = member_link(&app, &added.html);
         let member = get(&app, &format!("{users}/{account}"), Some(&admin), None).await;
         assert_eq!(member.status, 200);
-        for shown in ["Eva Visser", "19061234501", "Doctor", "documents.read", "E-17", "Oost, Nacht", "Invited", "Added to the organization"] {
+        for shown in ["Eva Visser", "19061234501", "Doctor", "documents.read", "E-17", "Oost, Nacht", "Invited", "Added to the organization",
+            "<dt>Job title</dt><dd>Huisarts</dd>", "<dt>Description</dt><dd>Nachtdienst\nregio Oost</dd>"] {
             assert!(member.html.contains(shown), "{shown}: {}", member.html);
         }
         // The same address again: refused as already a member.
@@ -246,8 +248,12 @@ both_backends! {
         let details = post(&app, &format!("{page}/details"), Some(&admin), &[("family_name", "Visser"), ("job_title", "Arts")]).await;
         assert_eq!(details.status, 409, "an activated person owns their name");
         assert!(details.html.contains("role=\"alert\">This person has activated their account: only they can change"), "{}", details.html);
-        let details = post(&app, &format!("{page}/details"), Some(&admin), &[("job_title", "Arts"), ("staff_code", "E-1"), ("labels", "Oost")]).await;
+        let details = post(&app, &format!("{page}/details"), Some(&admin), &[("job_title", "Arts"), ("staff_code", "E-1"), ("labels", "Oost"), ("description", "Dagdienst")]).await;
         assert_eq!(details.status, 303);
+        let changed = get(&app, &page, Some(&admin), Some("nl")).await;
+        for shown in ["<dt>Functie</dt><dd>Arts</dd>", "<dt>Omschrijving</dt><dd>Dagdienst</dd>", "<dt>Personeelsnummer</dt><dd>E-1</dd>"] {
+            assert!(changed.html.contains(shown), "{shown}: {}", changed.html);
+        }
         let no_big = post(&app, &format!("{page}/roles"), Some(&admin), &[("roles", "doctor")]).await;
         assert_eq!(no_big.status, 422);
         assert!(no_big.html.contains("id=\"registration-error\""), "{}", no_big.html);

@@ -79,7 +79,13 @@ fn families() -> Vec<(&'static str, Vec<String>)> {
     vec![
         (
             "export-column-",
-            names(portier_core::export::COLUMNS.to_vec()),
+            // A profile field is labelled by its own definition.
+            names(
+                portier_core::export::COLUMNS
+                    .into_iter()
+                    .filter(|c| portier_core::profile::Field::of(c).is_none())
+                    .collect(),
+            ),
         ),
         (
             "portfolio-state-",

@@ -15,12 +15,36 @@
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use portier_core::organizations::Organization;
+use portier_core::profile::DETAIL_FIELDS;
 use sqlx::types::Json;
 use tokio::sync::mpsc::Sender;
 use uuid::Uuid;
 
 use crate::audit::{self, Origin};
 use crate::{Result, Store};
+
+/// How many profile fields a membership holds.
+const DETAILS: usize = DETAIL_FIELDS.len();
+
+/// A membership's profile fields, in [`DETAIL_FIELDS`] order: read from a
+/// row by their names, or on SQLite from a JSON array of their own.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct RowDetails(pub [Option<String>; DETAILS]);
+
+impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for RowDetails
+where
+    &'static str: sqlx::ColumnIndex<R>,
+    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> std::result::Result<Self, sqlx::Error> {
+        let mut details: [Option<String>; DETAILS] = Default::default();
+        for (value, f) in details.iter_mut().zip(&DETAIL_FIELDS) {
+            *value = row.try_get(f.key)?;
+        }
+        Ok(RowDetails(details))
+    }
+}
 
 /// One member as exported. On SQLite read from a JSON array of the fields
 /// in this order.
@@ -34,11 +58,8 @@ pub struct ExportRow {
     pub given_name: Option<String>,
     pub infix: Option<String>,
     pub family_name: Option<String>,
-    pub phone: Option<String>,
-    pub mobile: Option<String>,
-    pub job_title: Option<String>,
-    pub description: Option<String>,
-    pub staff_code: Option<String>,
+    #[sqlx(flatten)]
+    pub details: RowDetails,
     pub labels: Json<Vec<String>>,
     /// Role keys, each after the first preceded by U+001F (a group's name
     /// may hold a comma), in any order: [`ExportRow::member`] orders them.
@@ -70,11 +91,8 @@ pub struct Member<'a> {
     pub given_name: Option<&'a str>,
     pub infix: Option<&'a str>,
     pub family_name: Option<&'a str>,
-    pub phone: Option<&'a str>,
-    pub mobile: Option<&'a str>,
-    pub job_title: Option<&'a str>,
-    pub description: Option<&'a str>,
-    pub staff_code: Option<&'a str>,
+    /// The membership's profile fields, in [`DETAIL_FIELDS`] order.
+    pub details: [Option<&'a str>; DETAILS],
     pub labels: Vec<std::borrow::Cow<'a, str>>,
     /// Role keys, in order.
     pub roles: Vec<&'a str>,
@@ -103,6 +121,24 @@ fn in_order(list: &Option<String>) -> Vec<&str> {
     names
 }
 
+impl<'a> Member<'a> {
+    /// Every profile field's value, in [`portier_core::profile::FIELDS`]
+    /// order: the name's, then the membership's.
+    pub fn profile(&self) -> [Option<&'a str>; portier_core::profile::FIELDS.len()] {
+        let name = [
+            self.salutation,
+            self.given_name,
+            self.infix,
+            self.family_name,
+        ];
+        let mut out = [None; portier_core::profile::FIELDS.len()];
+        for (value, v) in out.iter_mut().zip(name.into_iter().chain(self.details)) {
+            *value = v;
+        }
+        out
+    }
+}
+
 impl ExportRow {
     /// The row as the export hands it on.
     pub fn member(&self) -> Member<'_> {
@@ -114,11 +150,7 @@ impl ExportRow {
             given_name: self.given_name.as_deref(),
             infix: self.infix.as_deref(),
             family_name: self.family_name.as_deref(),
-            phone: self.phone.as_deref(),
-            mobile: self.mobile.as_deref(),
-            job_title: self.job_title.as_deref(),
-            description: self.description.as_deref(),
-            staff_code: self.staff_code.as_deref(),
+            details: self.details.0.each_ref().map(Option::as_deref),
             labels: self
                 .labels
                 .0
@@ -185,28 +217,34 @@ macro_rules! members_of {
 /// roles, groups and portfolio [`postgres_columns`] fills in.
 macro_rules! postgres_columns {
     () => {
+        concat!(
         "SELECT a.id AS account_id, o.name AS organization, a.email, a.salutation, a.given_name,
-        a.infix, a.family_name, m.phone, m.mobile, m.job_title, m.description, m.staff_code, m.labels,
+        a.infix, a.family_name, ", portier_core::detail_columns!("m"), ", m.labels,
         {roles} AS roles, {groups} AS groups,
         g.register, g.number AS registration_number, g.state AS registration_state,
         {portfolio} AS portfolio,
         EXISTS (SELECT 1 FROM credentials cr
                  WHERE cr.account_id = a.id AND cr.kind IN ('totp', 'webauthn')) AS two_factor,
         m.active, a.status AS account_status, a.disabled, m.awaiting_approval,
-        m.created_at, a.activated_at"
+        m.created_at, a.activated_at")
     };
 }
 
-/// PostgreSQL's pages: the members' own fields, read by position
-/// ([`Names::add`]). Registrations and two-step verification are asked for
+/// PostgreSQL's pages: the members' own fields, read by the positions of
+/// their names ([`Names::add`]). Registrations and two-step verification are asked for
 /// once a page: a lookup per member costs the server more than the
 /// member's own fields do.
 macro_rules! page_columns {
     () => {
-        "SELECT a.id, o.name, a.email, a.salutation, a.given_name, a.infix, a.family_name,
-        m.phone, m.mobile, m.job_title, m.description, m.staff_code, m.labels,
-        {roles}, {groups}, {portfolio},
-        m.active, a.status, a.disabled, m.awaiting_approval, m.created_at, a.activated_at"
+        concat!(
+            "SELECT a.id AS account_id, o.name AS organization, a.email, a.salutation,
+        a.given_name, a.infix, a.family_name, ",
+            portier_core::detail_columns!("m"),
+            ", m.labels,
+        {roles} AS roles, {groups} AS groups, {portfolio} AS portfolio,
+        m.active, a.status AS account_status, a.disabled, m.awaiting_approval, m.created_at,
+        a.activated_at"
+        )
     };
 }
 
@@ -268,8 +306,9 @@ static POSTGRES_PAGE_COLUMNS: std::sync::LazyLock<[[String; 2]; 2]> =
 /// organization's portfolios per member).
 macro_rules! sqlite_columns {
     () => {
+        concat!(
         "SELECT json_array(lower(hex(a.id)), o.name, a.email, a.salutation, a.given_name,
-        a.infix, a.family_name, m.phone, m.mobile, m.job_title, m.description, m.staff_code,
+        a.infix, a.family_name, json_array(", portier_core::detail_columns!("m"), "),
         json(m.labels),
         (SELECT group_concat(r.key, char(31)) FROM membership_roles mr
           JOIN roles r ON r.id = mr.role_id WHERE mr.membership_id = m.id),
@@ -282,7 +321,7 @@ macro_rules! sqlite_columns {
         json(iif(EXISTS (SELECT 1 FROM credentials cr
                           WHERE cr.account_id = a.id AND cr.kind IN ('totp', 'webauthn')), 'true', 'false')),
         json(iif(m.active, 'true', 'false')), a.status, json(iif(a.disabled, 'true', 'false')),
-        json(iif(m.awaiting_approval, 'true', 'false')), m.created_at, a.activated_at)"
+        json(iif(m.awaiting_approval, 'true', 'false')), m.created_at, a.activated_at)")
     };
 }
 const SQLITE_SQL: &str = concat!(sqlite_columns!(), joins!(), members_of!());
@@ -419,9 +458,9 @@ impl Names {
         Ok(())
     }
 
-    /// Adds the page's members (rows of [`page_columns`], read by
-    /// position: by name each would be looked up in a map, 22 a row) to
-    /// `batch`, with their roles and groups named, in order, and their
+    /// Adds the page's members (rows of [`page_columns`], read by the
+    /// positions of their columns' names, found once a page: by name each
+    /// would be looked up in a map, 22 a row) to `batch`, with their roles and groups named, in order, and their
     /// registrations and two-step verification: asked for all of the
     /// page's accounts at once.
     async fn add<B: Batch>(
@@ -431,12 +470,16 @@ impl Names {
         batch: &mut B,
     ) -> std::result::Result<(), sqlx::Error> {
         use sqlx::Row;
+        let Some(first) = rows.first() else {
+            return Ok(());
+        };
+        let at = PageColumns::of(first)?;
         let mut ids: Vec<(Uuid, Vec<Uuid>, Vec<Uuid>)> = Vec::with_capacity(rows.len());
         for r in rows {
             ids.push((
-                r.try_get_unchecked(0)?,
-                r.try_get_unchecked(13)?,
-                r.try_get_unchecked(14)?,
+                r.try_get_unchecked(at.account_id)?,
+                r.try_get_unchecked(at.roles)?,
+                r.try_get_unchecked(at.groups)?,
             ));
         }
         let roles = ids.iter().flat_map(|(_, roles, _)| roles.iter().copied());
@@ -482,36 +525,90 @@ impl Names {
                 .collect();
         for (r, (account, roles, groups)) in rows.iter().zip(&ids) {
             let registration = registrations.get(account);
+            let mut details = [None; DETAILS];
+            for (value, i) in details.iter_mut().zip(at.details) {
+                *value = r.try_get_unchecked(i)?;
+            }
             batch.add(&Member {
                 account_id: *account,
-                organization: r.try_get_unchecked(1)?,
-                email: r.try_get_unchecked(2)?,
-                salutation: r.try_get_unchecked(3)?,
-                given_name: r.try_get_unchecked(4)?,
-                infix: r.try_get_unchecked(5)?,
-                family_name: r.try_get_unchecked(6)?,
-                phone: r.try_get_unchecked(7)?,
-                mobile: r.try_get_unchecked(8)?,
-                job_title: r.try_get_unchecked(9)?,
-                description: r.try_get_unchecked(10)?,
-                staff_code: r.try_get_unchecked(11)?,
-                labels: labels(r.try_get_raw(12)?)?,
+                organization: r.try_get_unchecked(at.organization)?,
+                email: r.try_get_unchecked(at.email)?,
+                salutation: r.try_get_unchecked(at.salutation)?,
+                given_name: r.try_get_unchecked(at.given_name)?,
+                infix: r.try_get_unchecked(at.infix)?,
+                family_name: r.try_get_unchecked(at.family_name)?,
+                details,
+                labels: labels(r.try_get_raw(at.labels)?)?,
                 roles: named(&self.roles, roles)?,
                 groups: named(&self.groups, groups)?,
                 register: registration.map(|g| g.0.as_str()),
                 registration_number: registration.map(|g| g.1.as_str()),
                 registration_state: registration.map(|g| g.2.as_str()),
-                portfolio: r.try_get_unchecked(15)?,
+                portfolio: r.try_get_unchecked(at.portfolio)?,
                 two_factor: two_factor.contains(account),
-                active: r.try_get_unchecked(16)?,
-                account_status: r.try_get_unchecked(17)?,
-                disabled: r.try_get_unchecked(18)?,
-                awaiting_approval: r.try_get_unchecked(19)?,
-                created_at: r.try_get_unchecked(20)?,
-                activated_at: r.try_get_unchecked(21)?,
+                active: r.try_get_unchecked(at.active)?,
+                account_status: r.try_get_unchecked(at.account_status)?,
+                disabled: r.try_get_unchecked(at.disabled)?,
+                awaiting_approval: r.try_get_unchecked(at.awaiting_approval)?,
+                created_at: r.try_get_unchecked(at.created_at)?,
+                activated_at: r.try_get_unchecked(at.activated_at)?,
             });
         }
         Ok(())
+    }
+}
+
+/// Where each column of [`page_columns`] is in a page's rows, found by
+/// its name.
+struct PageColumns {
+    account_id: usize,
+    organization: usize,
+    email: usize,
+    salutation: usize,
+    given_name: usize,
+    infix: usize,
+    family_name: usize,
+    details: [usize; DETAILS],
+    labels: usize,
+    roles: usize,
+    groups: usize,
+    portfolio: usize,
+    active: usize,
+    account_status: usize,
+    disabled: usize,
+    awaiting_approval: usize,
+    created_at: usize,
+    activated_at: usize,
+}
+
+impl PageColumns {
+    fn of(row: &sqlx::postgres::PgRow) -> std::result::Result<PageColumns, sqlx::Error> {
+        use sqlx::{Column, Row};
+        let at = |name: &str| row.try_column(name).map(Column::ordinal);
+        let mut details = [0; DETAILS];
+        for (i, f) in details.iter_mut().zip(&DETAIL_FIELDS) {
+            *i = at(f.key)?;
+        }
+        Ok(PageColumns {
+            account_id: at("account_id")?,
+            organization: at("organization")?,
+            email: at("email")?,
+            salutation: at("salutation")?,
+            given_name: at("given_name")?,
+            infix: at("infix")?,
+            family_name: at("family_name")?,
+            details,
+            labels: at("labels")?,
+            roles: at("roles")?,
+            groups: at("groups")?,
+            portfolio: at("portfolio")?,
+            active: at("active")?,
+            account_status: at("account_status")?,
+            disabled: at("disabled")?,
+            awaiting_approval: at("awaiting_approval")?,
+            created_at: at("created_at")?,
+            activated_at: at("activated_at")?,
+        })
     }
 }
 

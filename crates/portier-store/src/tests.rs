@@ -197,7 +197,10 @@ both_backends! {
                 given_name: Some(["Jan", "Anna", "Bob"][i % 3].into()),
                 infix: (i % 4 == 0).then(|| "van der".into()),
                 family_name: Some(families[i % families.len()].into()),
-                staff_code: Some(format!("B-{i:03}")),
+                details: portier_core::members::MemberDetails {
+                    staff_code: Some(format!("B-{i:03}")),
+                    ..Default::default()
+                },
                 roles: vec![if i % 5 == 0 { "user-manager" } else { "member" }.into()],
                 labels: vec![if i % 2 == 0 { "Oost" } else { "West" }.into()],
                 active: i % 7 != 0,

@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 use portier_core::Error as DomainError;
 use portier_core::accounts::AccountStatus;
 use portier_core::ids::{AccountId, OrganizationId};
+use portier_core::members::{DetailsPatch, MemberDetails, MemberPatch, MemberPatchInput};
 use portier_core::members::{MemberInput, MemberStatus, NewMember, Warning};
-use portier_core::members::{MemberPatch, MemberPatchInput};
 use portier_core::organizations::Organization;
 use portier_core::rights::{
     Authorized, MembersInvite, MembersRead, MembersRemove, MembersUpdate, Right,
@@ -218,7 +218,7 @@ impl From<&MemberView> for MemberItem {
             two_factor: v.two_factor,
             created_at: v.membership.created_at,
             labels: v.membership.labels.clone(),
-            staff_code: v.membership.staff_code.clone(),
+            staff_code: v.membership.details.staff_code.clone(),
             groups: v.groups.clone(),
         }
     }
@@ -233,10 +233,10 @@ impl From<&MemberView> for MemberDetail {
             given_name: n.given_name.clone(),
             infix: n.infix.clone(),
             family_name: n.family_name.clone(),
-            phone: v.membership.phone.clone(),
-            mobile: v.membership.mobile.clone(),
-            job_title: v.membership.job_title.clone(),
-            description: v.membership.description.clone(),
+            phone: v.membership.details.phone.clone(),
+            mobile: v.membership.details.mobile.clone(),
+            job_title: v.membership.details.job_title.clone(),
+            description: v.membership.details.description.clone(),
             account_status: v.account.status,
             require_two_factor: v.membership.require_two_factor,
             invited_by: v.membership.invited_by.map(|a| a.0),
@@ -291,11 +291,13 @@ pub async fn add(
         given_name: inner(body.given_name),
         infix: inner(body.infix),
         family_name: inner(body.family_name),
-        phone: inner(body.phone),
-        mobile: inner(body.mobile),
-        job_title: inner(body.job_title),
-        staff_code: inner(body.staff_code),
-        description: inner(body.description),
+        details: MemberDetails {
+            phone: inner(body.phone),
+            mobile: inner(body.mobile),
+            job_title: inner(body.job_title),
+            staff_code: inner(body.staff_code),
+            description: inner(body.description),
+        },
         labels: body.labels.into_iter().map(|l| l.0).collect(),
         groups: body.groups.into_iter().map(Into::into).collect(),
         registration: body.registration.map(RegistrationInput::pair),
@@ -534,11 +536,13 @@ pub async fn update(
         given_name: inner2(body.given_name),
         infix: inner2(body.infix),
         family_name: inner2(body.family_name),
-        phone: inner2(body.phone),
-        mobile: inner2(body.mobile),
-        job_title: inner2(body.job_title),
-        staff_code: inner2(body.staff_code),
-        description: inner2(body.description),
+        details: DetailsPatch {
+            phone: inner2(body.phone),
+            mobile: inner2(body.mobile),
+            job_title: inner2(body.job_title),
+            staff_code: inner2(body.staff_code),
+            description: inner2(body.description),
+        },
         labels: body.labels.map(|l| l.into_iter().map(|l| l.0).collect()),
         require_two_factor: body.require_two_factor,
     })?;
@@ -731,4 +735,75 @@ pub async fn reactivate(
     Path((org, account)): Path<(String, String)>,
 ) -> Result<Json<MemberChanged>, ApiError> {
     set_active(state, caller, client, org, account, true).await
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    /// The properties of a schema, through `allOf` and references.
+    fn properties(doc: &Value, schema: &Value) -> serde_json::Map<String, Value> {
+        let schema = resolve(doc, schema);
+        let mut out = schema["properties"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        for part in schema["allOf"].as_array().into_iter().flatten() {
+            out.extend(properties(doc, part));
+        }
+        out
+    }
+
+    fn resolve<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
+        match v["$ref"].as_str() {
+            Some(r) => {
+                let name = r.rsplit('/').next().unwrap_or_default();
+                &doc["components"]["schemas"][name]
+            }
+            None => v,
+        }
+    }
+
+    /// The `maxLength` a property's schema states, wherever it sits.
+    fn max_length(doc: &Value, v: &Value) -> Option<u64> {
+        let v = resolve(doc, v);
+        if let Some(max) = v["maxLength"].as_u64() {
+            return Some(max);
+        }
+        ["oneOf", "anyOf", "allOf"]
+            .iter()
+            .flat_map(|k| v[*k].as_array().into_iter().flatten())
+            .find_map(|part| max_length(doc, part))
+    }
+
+    /// A profile field added in core and not here fails this test: the API
+    /// takes and answers every one, with core's limit in its schema.
+    #[test]
+    fn every_profile_field_is_in_the_api_with_its_limit() {
+        let doc: Value = serde_json::from_str(crate::api::openapi()).unwrap();
+        let schema = |name: &str| {
+            let s = &doc["components"]["schemas"][name];
+            assert!(s.is_object(), "no schema {name}");
+            properties(&doc, s)
+        };
+        let (add, update, detail) = (
+            schema("AddMember"),
+            schema("UpdateMember"),
+            schema("MemberDetail"),
+        );
+        for f in &portier_core::profile::FIELDS {
+            for (name, props) in [("AddMember", &add), ("UpdateMember", &update)] {
+                let prop = props
+                    .get(f.key)
+                    .unwrap_or_else(|| panic!("{name} has no {}", f.key));
+                assert_eq!(
+                    max_length(&doc, prop),
+                    Some(f.max as u64),
+                    "{name}.{}",
+                    f.key
+                );
+            }
+            assert!(detail.contains_key(f.key), "MemberDetail has no {}", f.key);
+        }
+    }
 }

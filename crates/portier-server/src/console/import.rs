@@ -535,10 +535,13 @@ async fn export_form(
         columns: portier_core::export::COLUMNS
             .iter()
             .map(|c| {
-                (
-                    *c,
-                    i18n.t(&format!("export-column-{}", c.replace('_', "-"))),
-                )
+                // A profile field is labelled by its definition; the
+                // others have texts of their own.
+                let label = match portier_core::profile::Field::of(c) {
+                    Some(f) => f.label(i18n.locale).to_owned(),
+                    None => i18n.t(&format!("export-column-{}", c.replace('_', "-"))),
+                };
+                (*c, label)
             })
             .collect(),
         page: person.viewer.page(),

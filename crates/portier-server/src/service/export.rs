@@ -13,6 +13,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portier_core::export::{COLUMNS, Format, csv_record};
+use portier_core::profile::FIELDS;
 use portier_core::rights::MembersRead;
 use portier_store::audit::Origin;
 use portier_store::export::{Batch, Member};
@@ -62,17 +63,7 @@ pub fn cells<'a>(r: &'a Member<'a>) -> [Cow<'a, str>; COLUMNS.len()] {
     }
     // Borrowed where the member holds the text already: an export writes
     // every cell of every member.
-    [
-        Cow::Borrowed(r.email),
-        text(r.salutation),
-        text(r.given_name),
-        text(r.infix),
-        text(r.family_name),
-        text(r.phone),
-        text(r.mobile),
-        text(r.job_title),
-        text(r.description),
-        text(r.staff_code),
+    let rest = [
         list_cell(&r.labels),
         list_cell(&r.roles),
         list_cell(&r.groups),
@@ -86,7 +77,15 @@ pub fn cells<'a>(r: &'a Member<'a>) -> [Cow<'a, str>; COLUMNS.len()] {
         Cow::Owned(r.created_at.to_rfc3339()),
         r.activated_at
             .map_or(Cow::Borrowed(""), |a| Cow::Owned(a.to_rfc3339())),
-    ]
+    ];
+    let mut cells: [Cow<'a, str>; COLUMNS.len()] = std::array::from_fn(|_| Cow::Borrowed(""));
+    let values = std::iter::once(Cow::Borrowed(r.email))
+        .chain(r.profile().into_iter().map(text))
+        .chain(rest);
+    for (cell, value) in cells.iter_mut().zip(values) {
+        *cell = value;
+    }
+    cells
 }
 
 /// The columns an export writes: indexes into [`COLUMNS`], in its order.
@@ -197,6 +196,7 @@ fn json_row(out: &mut String, r: &Member<'_>, columns: &Selection) {
     out.push_str(&r.account_id.to_string());
     out.push('"');
     let mut registration = false;
+    let profile = r.profile();
     for name in columns.names() {
         let key = match name {
             "register" | "registration_number" | "registration_state" if registration => continue,
@@ -209,17 +209,12 @@ fn json_row(out: &mut String, r: &Member<'_>, columns: &Selection) {
         out.push_str(",\"");
         out.push_str(key);
         out.push_str("\":");
+        if let Some(at) = FIELDS.iter().position(|f| f.key == key) {
+            json_opt(out, profile[at]);
+            continue;
+        }
         match key {
             "email" => json_str(out, r.email),
-            "salutation" => json_opt(out, r.salutation),
-            "given_name" => json_opt(out, r.given_name),
-            "infix" => json_opt(out, r.infix),
-            "family_name" => json_opt(out, r.family_name),
-            "phone" => json_opt(out, r.phone),
-            "mobile" => json_opt(out, r.mobile),
-            "job_title" => json_opt(out, r.job_title),
-            "description" => json_opt(out, r.description),
-            "staff_code" => json_opt(out, r.staff_code),
             "labels" => json_list(out, r.labels.iter().map(|l| l.as_ref())),
             "roles" => json_list(out, r.roles.iter().copied()),
             "groups" => json_list(out, r.groups.iter().copied()),
@@ -594,8 +589,9 @@ mod tests {
         serde_json::from_value(json!({
             "account_id": uuid::Uuid::nil(), "organization": "Zorg \"Oost\"",
             "email": "eva@example.nl", "salutation": null, "given_name": "Eva\\n\t\u{1}é",
-            "infix": "de", "family_name": "Vries, van", "phone": null, "mobile": null,
-            "job_title": null, "description": "Nacht\nOost", "staff_code": "P-0042",
+            "infix": "de", "family_name": "Vries, van",
+            // phone, mobile, job_title, description, staff_code
+            "details": [null, null, null, "Nacht\nOost", "P-0042"],
             "labels": ["Oost", "Nacht"], "roles": "doctor\u{1f}member", "groups": null,
             "register": "BIG", "registration_number": "19061234501",
             "registration_state": "unchecked", "portfolio": null, "two_factor": true,

@@ -209,6 +209,7 @@ impl Checker {
         let email = self.emails.hashed(item.member.email.as_str());
         let code = item
             .member
+            .details
             .staff_code
             .as_deref()
             .map(|c| self.codes.hashed(c));
@@ -226,11 +227,15 @@ impl Checker {
             return Planned::invalid(
                 row.number,
                 RowError {
-                    field: self.columns.name_of(Column::StaffCode),
+                    field: self.columns.name_of(Column::STAFF_CODE),
                     code: "duplicate",
                     message: format!(
                         "the staff code {} is also on row {first}",
-                        item.member.staff_code.as_deref().unwrap_or_default()
+                        item.member
+                            .details
+                            .staff_code
+                            .as_deref()
+                            .unwrap_or_default()
                     ),
                 },
             );
@@ -382,7 +387,7 @@ pub(super) async fn look_up(
     .collect();
     let codes: Vec<String> = rows
         .iter()
-        .filter_map(|p| p.item.as_ref()?.member.staff_code.clone())
+        .filter_map(|p| p.item.as_ref()?.member.details.staff_code.clone())
         .collect();
     let taken: HashMap<String, Uuid> = in_list(
         tx,
@@ -455,11 +460,11 @@ fn judge(
     if account.is_some_and(|a| members.contains(&a.id.0)) {
         return Ok(Outcome::AlreadyMember);
     }
-    if let Some(code) = &item.member.staff_code
+    if let Some(code) = &item.member.details.staff_code
         && taken.contains_key(code)
     {
         return Err((
-            Column::StaffCode,
+            Column::STAFF_CODE,
             format!("another member of this organization already has the code {code}"),
         ));
     }

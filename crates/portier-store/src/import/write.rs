@@ -105,11 +105,7 @@ async fn write(
                     account_id: account.id,
                     organization_id: org.id,
                     active: item.member.active,
-                    phone: item.member.phone.clone(),
-                    mobile: item.member.mobile.clone(),
-                    staff_code: item.member.staff_code.clone(),
-                    description: item.member.description.clone(),
-                    job_title: item.member.job_title.clone(),
+                    details: item.member.details.clone(),
                     labels: item.member.labels.clone(),
                     invited_by: actor.account_id(),
                     created_at: origin.now,
@@ -175,10 +171,10 @@ async fn write(
             }
             planned.report.account_id = None;
             planned.refuse(
-                columns.name_of(portier_core::import::Column::StaffCode),
+                columns.name_of(portier_core::import::Column::STAFF_CODE),
                 format!(
                     "another member of this organization took the code {} meanwhile",
-                    m.staff_code.as_deref().unwrap_or_default()
+                    m.details.staff_code.as_deref().unwrap_or_default()
                 ),
             );
             continue;
@@ -226,8 +222,8 @@ async fn write(
                 "account_created": !reused,
                 "roles": item.roles.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
                 "active": m.active,
-                "staff_code": m.staff_code,
-                "job_title": m.job_title,
+                "staff_code": m.details.staff_code,
+                "job_title": m.details.job_title,
                 "labels": m.labels,
                 "groups": item.group_names,
                 "invitation_sent": invitation_sent,

@@ -103,17 +103,13 @@ pub async fn add(
         origin,
     )
     .await?;
-    ensure_staff_code_free(&mut tx, org.id, new.staff_code.as_deref(), None).await?;
+    ensure_staff_code_free(&mut tx, org.id, new.details.staff_code.as_deref(), None).await?;
     let membership = Membership {
         id: MembershipId::new(),
         account_id: account.id,
         organization_id: org.id,
         active: new.active,
-        phone: new.phone.clone(),
-        mobile: new.mobile.clone(),
-        staff_code: new.staff_code.clone(),
-        description: new.description.clone(),
-        job_title: new.job_title.clone(),
+        details: new.details.clone(),
         labels: new.labels.clone(),
         invited_by: auth.actor().account_id(),
         created_at: origin.now,
@@ -126,7 +122,7 @@ pub async fn add(
         &roles.iter().map(|r| r.id).collect::<Vec<_>>(),
     )
     .await
-    .map_err(|e| lost_race(e, &account, &org, membership.staff_code.as_deref()))?;
+    .map_err(|e| lost_race(e, &account, &org, membership.details.staff_code.as_deref()))?;
     let groups = crate::groups::join(&mut tx, caller, &org, membership.id, &new.groups).await?;
     let invitation_sent = if new.active {
         welcome(&mut tx, &account, &org, lifecycle, origin, !reused).await?
@@ -169,8 +165,8 @@ pub async fn add(
             "account_created": !reused,
             "roles": roles.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
             "active": membership.active,
-            "staff_code": membership.staff_code,
-            "job_title": membership.job_title,
+            "staff_code": membership.details.staff_code,
+            "job_title": membership.details.job_title,
             "labels": membership.labels,
             "groups": groups,
             "invitation_sent": invitation_sent,
@@ -361,18 +357,21 @@ pub(crate) async fn insert_memberships(
     items: &[(&Membership, &Account, &[RoleId])],
     on_conflict: &str,
 ) -> Result<Vec<MembershipId>> {
-    let mut args = Vec::with_capacity(items.len() * 15);
+    const WIDTH: usize = 10 + portier_core::profile::DETAIL_FIELDS.len();
+    let mut args = Vec::with_capacity(items.len() * WIDTH);
     for (m, account, roles) in items {
         args.extend([
             Arg::Id(m.id.0),
             Arg::Id(m.account_id.0),
             Arg::Id(m.organization_id.0),
             Arg::Bool(m.active),
-            Arg::OptText(m.phone.clone()),
-            Arg::OptText(m.mobile.clone()),
-            Arg::OptText(m.staff_code.clone()),
-            Arg::OptText(m.description.clone()),
-            Arg::OptText(m.job_title.clone()),
+        ]);
+        args.extend(
+            m.details
+                .values()
+                .map(|(_, v)| Arg::OptText(v.map(str::to_owned))),
+        );
+        args.extend([
             Arg::Json(serde_json::json!(m.labels)),
             Arg::OptId(m.invited_by.map(|a| a.0)),
             Arg::Time(m.created_at),
@@ -384,9 +383,12 @@ pub(crate) async fn insert_memberships(
     let tail = format!("{on_conflict} RETURNING id");
     let written: std::collections::HashSet<Uuid> = crate::db::insert_many(
         tx,
-        "INSERT INTO memberships (id, account_id, organization_id, active, phone, mobile, staff_code,
-            description, job_title, labels, invited_by, created_at, updated_at, sort_key, role_ids)",
-        15,
+        concat!(
+            "INSERT INTO memberships (id, account_id, organization_id, active, ",
+            portier_core::detail_columns!(),
+            ", labels, invited_by, created_at, updated_at, sort_key, role_ids)"
+        ),
+        WIDTH,
         &tail,
         args,
     )
@@ -405,7 +407,7 @@ pub(crate) async fn insert_memberships(
             m.account_id,
             &account.name,
             &account.email,
-            m.staff_code.as_deref(),
+            m.details.staff_code.as_deref(),
         ));
         for label in &m.labels {
             labels.extend([
@@ -528,11 +530,7 @@ pub(crate) async fn insert(
         account_id: account.id,
         organization_id,
         active: true,
-        phone: None,
-        mobile: None,
-        staff_code: None,
-        description: None,
-        job_title: None,
+        details: Default::default(),
         labels: Vec::new(),
         invited_by,
         created_at: now,

@@ -74,11 +74,12 @@ pub(crate) async fn membership_in(
         .await?
         .ok_or(DomainError::NotFound { what: "member" })?;
     let row: Option<MembershipRow> = in_tx!(tx, |c| {
-        sqlx::query_as(
-            "SELECT id, active, phone, mobile, staff_code, description, job_title, labels, invited_by,
-                    created_at, require_two_factor
-             FROM memberships WHERE organization_id = $1 AND account_id = $2",
-        )
+        sqlx::query_as(concat!(
+            "SELECT id, active, ",
+            portier_core::detail_columns!(),
+            ", labels, invited_by, created_at, require_two_factor
+                 FROM memberships WHERE organization_id = $1 AND account_id = $2"
+        ))
         .bind(org.0)
         .bind(account.id.0)
         .fetch_optional(c)
@@ -90,11 +91,7 @@ pub(crate) async fn membership_in(
         account_id: account.id,
         organization_id: org,
         active: r.active,
-        phone: r.phone,
-        mobile: r.mobile,
-        staff_code: r.staff_code,
-        description: r.description,
-        job_title: r.job_title,
+        details: r.details.0,
         labels: r.labels.0,
         invited_by: r.invited_by.map(Into::into),
         created_at: r.created_at,
@@ -195,11 +192,7 @@ pub async fn update(
     set(&mut next_account.name.given_name, &patch.given_name);
     set(&mut next_account.name.infix, &patch.infix);
     set(&mut next_account.name.family_name, &patch.family_name);
-    set(&mut next_m.phone, &patch.phone);
-    set(&mut next_m.mobile, &patch.mobile);
-    set(&mut next_m.job_title, &patch.job_title);
-    set(&mut next_m.staff_code, &patch.staff_code);
-    set(&mut next_m.description, &patch.description);
+    next_m.details.apply(&patch.details);
     if let Some(labels) = &patch.labels {
         next_m.labels.clone_from(labels);
     }
@@ -232,8 +225,14 @@ pub async fn update(
             Some(_) => next_account.name = account.name.clone(),
         }
     }
-    if next_m.staff_code != m.staff_code {
-        ensure_staff_code_free(&mut tx, org.id, next_m.staff_code.as_deref(), Some(m.id)).await?;
+    if next_m.details.staff_code != m.details.staff_code {
+        ensure_staff_code_free(
+            &mut tx,
+            org.id,
+            next_m.details.staff_code.as_deref(),
+            Some(m.id),
+        )
+        .await?;
     }
     let mut changes = serde_json::Map::new();
     portier_core::organizations::diff(
@@ -268,23 +267,15 @@ pub async fn update(
         })?;
     }
     in_tx!(&mut tx, |c| {
-        sqlx::query(
-            "UPDATE memberships SET job_title = $1, staff_code = $2, description = $3, labels = $4, updated_at = $5,
-                require_two_factor = $7, phone = $8, mobile = $9
-             WHERE id = $6",
-        )
-        .bind(&next_m.job_title)
-        .bind(&next_m.staff_code)
-        .bind(&next_m.description)
-        .bind(Json(&next_m.labels))
-        .bind(origin.now)
-        .bind(m.id.0)
-        .bind(next_m.require_two_factor)
-        .bind(&next_m.phone)
-        .bind(&next_m.mobile)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected())
+        let mut update = sqlx::query(UPDATE_MEMBERSHIP.as_str())
+            .bind(Json(&next_m.labels))
+            .bind(origin.now)
+            .bind(next_m.require_two_factor)
+            .bind(m.id.0);
+        for (_, value) in next_m.details.values() {
+            update = update.bind(value);
+        }
+        update.execute(c).await.map(|r| r.rows_affected())
     })?;
     if next_m.labels != m.labels {
         set_labels(&mut tx, m.id, org.id, &next_m.labels).await?;
@@ -292,8 +283,13 @@ pub async fn update(
     if next_m.require_two_factor && !m.require_two_factor && m.active {
         crate::two_factor::require_now(&mut tx, None, Some(account.id), origin.now).await?;
     }
-    let found_as =
-        |a: &Account, m: &Membership| (a.name.clone(), a.email.clone(), m.staff_code.clone());
+    let found_as = |a: &Account, m: &Membership| {
+        (
+            a.name.clone(),
+            a.email.clone(),
+            m.details.staff_code.clone(),
+        )
+    };
     if owner.is_none() && found_as(&account, &m) != found_as(&next_account, &next_m) {
         crate::search::reindex_account(
             &mut tx,
@@ -496,8 +492,7 @@ pub async fn remove(
     })?;
     end_sessions_without_membership(&mut tx, account.id).await?;
     crate::rights::changed(&mut tx, org.environment_id).await?;
-    let changes =
-        serde_json::json!({"email": account.email, "staff_code": m.staff_code, "labels": m.labels});
+    let changes = serde_json::json!({"email": account.email, "staff_code": m.details.staff_code, "labels": m.labels});
     let event = member_event(
         auth.actor(),
         "member.removed",
@@ -741,15 +736,27 @@ pub(crate) async fn end_sessions_without_membership(tx: &mut Tx, account: Accoun
     Ok(())
 }
 
+/// Writes what a membership holds: the labels, the two-step requirement and
+/// every profile field, by name ([`portier_core::profile::DETAIL_FIELDS`]).
+static UPDATE_MEMBERSHIP: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let details: Vec<String> = portier_core::profile::DETAIL_FIELDS
+        .iter()
+        .enumerate()
+        .map(|(i, f)| format!("{} = ${}", f.key, i + 5))
+        .collect();
+    format!(
+        "UPDATE memberships SET labels = $1, updated_at = $2, require_two_factor = $3, {}
+         WHERE id = $4",
+        details.join(", ")
+    )
+});
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct MembershipRow {
     id: Uuid,
     active: bool,
-    phone: Option<String>,
-    mobile: Option<String>,
-    staff_code: Option<String>,
-    description: Option<String>,
-    job_title: Option<String>,
+    #[sqlx(flatten)]
+    details: Details,
     labels: Json<Vec<String>>,
     invited_by: Option<Uuid>,
     created_at: DateTime<Utc>,

@@ -45,7 +45,7 @@ macro_rules! select_members {
             "SELECT a.id AS account_id, a.email, a.salutation, a.given_name, a.infix, a.family_name,
                     m.sort_key, a.locale, a.status, a.disabled,
                     a.created_at AS account_created_at, m.id AS membership_id, m.organization_id,
-                    m.active, m.phone, m.mobile, m.staff_code, m.description, m.job_title, m.labels, m.invited_by,
+                    m.active, ", portier_core::detail_columns!("m"), ", m.labels, m.invited_by,
                     m.created_at, m.require_two_factor,
                     ", second_factor!("a.id"), " AS two_factor,
                     (SELECT ", $agg, " FROM membership_roles mr JOIN roles r ON r.id = mr.role_id
@@ -54,6 +54,27 @@ macro_rules! select_members {
             $rest
         )
     };
+}
+
+/// A membership's profile fields read from a row by their names
+/// ([`portier_core::profile::DETAIL_FIELDS`]), for `#[sqlx(flatten)]`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Details(pub portier_core::members::MemberDetails);
+
+impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for Details
+where
+    &'static str: sqlx::ColumnIndex<R>,
+    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> std::result::Result<Self, sqlx::Error> {
+        let mut details = portier_core::members::MemberDetails::default();
+        for f in &portier_core::profile::DETAIL_FIELDS {
+            if let Some(slot) = details.slot(f.key) {
+                *slot = row.try_get(f.key)?;
+            }
+        }
+        Ok(Details(details))
+    }
 }
 
 mod add;

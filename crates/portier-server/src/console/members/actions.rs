@@ -28,15 +28,10 @@ pub struct DetailsForm {
     email: Option<String>,
     /// "1" or "0", from the two-step verification form of the member page.
     require_two_factor: Option<String>,
-    salutation: Option<String>,
-    given_name: Option<String>,
-    infix: Option<String>,
-    family_name: Option<String>,
-    phone: Option<String>,
-    mobile: Option<String>,
-    job_title: Option<String>,
-    staff_code: Option<String>,
     labels: Option<String>,
+    /// The profile fields the form sent, by key (`portier_core::profile`).
+    #[serde(flatten)]
+    profile: std::collections::HashMap<String, String>,
 }
 
 pub(crate) async fn change_details(
@@ -52,35 +47,24 @@ pub(crate) async fn change_details(
             Err(page) => return page,
         };
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let profile = ProfileValues::sent(|k| form.profile.get(k).cloned());
     let sent = Details {
         email: text(&form.email),
-        salutation: text(&form.salutation),
-        given_name: text(&form.given_name),
-        infix: text(&form.infix),
-        family_name: text(&form.family_name),
-        phone: text(&form.phone),
-        mobile: text(&form.mobile),
-        job_title: text(&form.job_title),
-        staff_code: text(&form.staff_code),
+        profile: profile.clone(),
         labels: text(&form.labels),
         ..Details::default()
     };
     // A field left out of the form stays; one emptied is emptied.
-    let field = |v: Option<String>| v.map(|v| optional(&v));
     let patch = MemberPatch::parse(MemberPatchInput {
         email: form
             .email
             .map(|e| e.trim().to_owned())
             .filter(|e| !e.is_empty()),
-        salutation: field(form.salutation),
-        given_name: field(form.given_name),
-        infix: field(form.infix),
-        family_name: field(form.family_name),
-        phone: field(form.phone),
-        mobile: field(form.mobile),
-        job_title: field(form.job_title),
-        staff_code: field(form.staff_code),
-        description: None,
+        salutation: profile.name_patch("salutation"),
+        given_name: profile.name_patch("given_name"),
+        infix: profile.name_patch("infix"),
+        family_name: profile.name_patch("family_name"),
+        details: profile.details_patch(),
         labels: form.labels.map(|l| labels(&l)),
         require_two_factor: form.require_two_factor.map(|v| v == "1"),
     });

@@ -10,14 +10,7 @@ pub struct AddValues {
     pub roles: Vec<String>,
     pub email: String,
     pub big: String,
-    pub salutation: String,
-    pub given_name: String,
-    pub infix: String,
-    pub family_name: String,
-    pub phone: String,
-    pub mobile: String,
-    pub job_title: String,
-    pub staff_code: String,
+    pub profile: ProfileValues,
     pub labels: String,
     pub groups: Vec<String>,
     pub active: bool,
@@ -38,14 +31,7 @@ impl AddValues {
             roles: all("roles"),
             email: one("email"),
             big: one("big"),
-            salutation: one("salutation"),
-            given_name: one("given_name"),
-            infix: one("infix"),
-            family_name: one("family_name"),
-            phone: one("phone"),
-            mobile: one("mobile"),
-            job_title: one("job_title"),
-            staff_code: one("staff_code"),
+            profile: ProfileValues::sent(|k| Some(fields.one(k))),
             labels: one("labels"),
             groups: all("groups"),
             active: fields.has("active"),
@@ -99,24 +85,22 @@ impl NewPage {
         self.values.has_group(id)
     }
 
+    /// The person's own fields: the profile step.
+    fn personal_fields(&self) -> Vec<FieldInput> {
+        self.values.profile.personal(&self.page.i18n)
+    }
+
+    /// The organization's own fields: the organization step.
+    fn organization_fields(&self) -> Vec<FieldInput> {
+        self.values.profile.organizational(&self.page.i18n)
+    }
+
     /// A refusal that concerns no field of the form.
     fn general(&self) -> String {
-        self.general_error(&[
-            "roles",
-            "email",
-            "registration",
-            "salutation",
-            "given_name",
-            "infix",
-            "family_name",
-            "phone",
-            "mobile",
-            "job_title",
-            "staff_code",
-            "labels",
-            "groups",
-            "portfolio",
-        ])
+        let mut shown = vec!["roles", "email", "registration"];
+        shown.extend(profile_keys());
+        shown.extend(["labels", "groups", "portfolio"]);
+        self.general_error(&shown)
     }
 }
 
@@ -207,18 +191,15 @@ pub(crate) async fn add(
             Err(e) => e.into_response(),
         }
     };
+    let [salutation, given_name, infix, family_name] = values.profile.name();
     let parsed = NewMember::parse(MemberInput {
         email: values.email.clone(),
         roles: values.roles.clone(),
-        salutation: optional(&values.salutation),
-        given_name: optional(&values.given_name),
-        infix: optional(&values.infix),
-        family_name: optional(&values.family_name),
-        phone: optional(&values.phone),
-        mobile: optional(&values.mobile),
-        job_title: optional(&values.job_title),
-        staff_code: optional(&values.staff_code),
-        description: None,
+        salutation,
+        given_name,
+        infix,
+        family_name,
+        details: values.profile.details(),
         labels: labels(&values.labels),
         groups: values
             .groups

@@ -274,7 +274,7 @@ pub(crate) async fn list(
                 status: v.status(),
                 status_text: status_text(&i18n, v.status()),
                 undelivered: undelivered.contains(&v.account.id),
-                staff_code: v.membership.staff_code.clone().unwrap_or_default(),
+                staff_code: v.membership.details.staff_code.clone().unwrap_or_default(),
             })
             .collect(),
         roles: roles

@@ -36,11 +36,13 @@ use crate::{ApiError, AppState};
 mod actions;
 mod add;
 mod list;
+mod profile;
 mod show;
 
 pub(crate) use actions::*;
 pub(crate) use add::*;
 pub(crate) use list::*;
+pub(crate) use profile::*;
 pub(crate) use show::*;
 
 pub fn router() -> Router<AppState> {

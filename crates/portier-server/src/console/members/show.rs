@@ -93,8 +93,9 @@ impl MemberPage {
     /// A refusal that concerns no field shown.
     fn general(&self) -> String {
         // The personal fields are in the form only before activation.
-        let personal = if self.owns_profile { 7 } else { 0 };
-        let mut shown = DETAIL_FIELDS[personal..].to_vec();
+        let mut shown: Vec<&str> = form_fields()
+            .filter(|f| !self.owns_profile || !is_personal(f))
+            .collect();
         shown.extend([
             "roles",
             "registration",
@@ -107,7 +108,7 @@ impl MemberPage {
     }
 
     fn details_refused(&self) -> bool {
-        DETAIL_FIELDS.iter().any(|f| !self.error_for(f).is_empty())
+        form_fields().any(|f| !self.error_for(f).is_empty())
     }
 
     fn roles_refused(&self) -> bool {
@@ -115,34 +116,43 @@ impl MemberPage {
     }
 }
 
-/// The fields of the change-details form: first the personal ones, which
-/// only the person changes once they have activated.
-pub(crate) const DETAIL_FIELDS: [&str; 10] = [
-    "email",
-    "salutation",
-    "given_name",
-    "infix",
-    "family_name",
-    "phone",
-    "mobile",
-    "job_title",
-    "staff_code",
-    "labels",
-];
+/// The fields of the change-details form: the address, every profile
+/// field and the labels.
+pub(crate) fn form_fields() -> impl Iterator<Item = &'static str> {
+    std::iter::once("email")
+        .chain(profile_keys())
+        .chain(["labels"])
+}
+
+/// Only the person changes it once they have activated: the address, the
+/// name and their numbers.
+fn is_personal(field: &str) -> bool {
+    field == "email" || portier_core::profile::Field::of(field).is_some_and(|f| f.personal)
+}
+
+impl MemberPage {
+    /// The membership's fields with their values.
+    fn shown_fields(&self) -> Vec<FieldInput> {
+        self.details.profile.shown(&self.page.i18n)
+    }
+
+    /// The person's own fields in the change form (before activation).
+    fn personal_fields(&self) -> Vec<FieldInput> {
+        self.form.profile.personal(&self.page.i18n)
+    }
+
+    /// The organization's own fields in the change form.
+    fn organization_fields(&self) -> Vec<FieldInput> {
+        self.form.profile.organizational(&self.page.i18n)
+    }
+}
 
 /// A member's details as the page shows and the form holds them.
 #[derive(Default, Clone)]
 pub struct Details {
     pub email: String,
     pub full_name: String,
-    pub salutation: String,
-    pub given_name: String,
-    pub infix: String,
-    pub family_name: String,
-    pub phone: String,
-    pub mobile: String,
-    pub job_title: String,
-    pub staff_code: String,
+    pub profile: ProfileValues,
     pub labels: String,
     pub groups: String,
     pub created: String,
@@ -151,7 +161,6 @@ pub struct Details {
 impl Details {
     fn of(i18n: &I18n, m: &MemberView) -> Details {
         let a = &m.account;
-        let text = |v: &Option<String>| v.clone().unwrap_or_default();
         Details {
             email: a.email.to_string(),
             full_name: [
@@ -165,14 +174,7 @@ impl Details {
             .cloned()
             .collect::<Vec<_>>()
             .join(" "),
-            salutation: text(&a.name.salutation),
-            given_name: text(&a.name.given_name),
-            infix: text(&a.name.infix),
-            family_name: text(&a.name.family_name),
-            phone: text(&m.membership.phone),
-            mobile: text(&m.membership.mobile),
-            job_title: text(&m.membership.job_title),
-            staff_code: text(&m.membership.staff_code),
+            profile: ProfileValues::of(a, &m.membership),
             labels: m.membership.labels.join(", "),
             groups: m.groups.join(", "),
             created: i18n.date(m.membership.created_at),
