@@ -106,19 +106,17 @@ pub fn csv_record<'a>(out: &mut String, cells: impl IntoIterator<Item = &'a str>
 mod tests {
     #[test]
     fn the_columns_are_the_address_the_profile_and_the_rest() {
+        use super::{COLUMNS, FIELDS};
+        assert_eq!(COLUMNS[0], "email");
+        let profile: Vec<&str> = FIELDS.iter().map(|f| f.key).collect();
+        assert_eq!(COLUMNS[1..=FIELDS.len()], profile[..]);
         assert_eq!(
-            super::COLUMNS,
+            COLUMNS[1..6],
+            ["salutation", "given_name", "infix", "family_name", "phone"]
+        );
+        assert_eq!(
+            COLUMNS[FIELDS.len() + 1..],
             [
-                "email",
-                "salutation",
-                "given_name",
-                "infix",
-                "family_name",
-                "phone",
-                "mobile",
-                "job_title",
-                "description",
-                "staff_code",
                 "labels",
                 "roles",
                 "groups",
