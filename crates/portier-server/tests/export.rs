@@ -90,7 +90,8 @@ both_backends! {
         assert_eq!(lines[0], portier_core::export::COLUMNS.join(","));
         let eva = lines.iter().find(|l| l.starts_with("eva@example.nl")).unwrap();
         assert!(eva.contains(",Eva,de,\"Vries, van\","), "{eva}");
-        assert!(eva.contains(",P-0042,\"Oost, Nacht\",\"doctor, member\",\"Team Oost, Zorg, nacht\",BIG,19061234501,"), "{eva}");
+        assert!(eva.contains(",P-0042,"), "{eva}");
+        assert!(eva.contains(",\"Oost, Nacht\",\"doctor, member\",\"Team Oost, Zorg, nacht\",BIG,19061234501,"), "{eva}");
         assert!(eva.contains(",false,invited,Acme,"), "{eva}");
         let x = lines.iter().find(|l| l.starts_with("x@example.nl")).unwrap();
         assert!(x.contains(",\"'=HYPERLINK(\"\"http://evil\"\")\","), "formula defused: {x}");

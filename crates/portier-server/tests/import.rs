@@ -134,7 +134,62 @@ fn outcome(report: &Value, row: u64) -> (&str, Option<&str>) {
     (r["outcome"].as_str().unwrap(), r["field"].as_str())
 }
 
+/// A value for profile field `f`, the `n`th.
+fn sample(f: &portier_core::profile::Field, n: u32) -> String {
+    match f.kind {
+        portier_core::profile::Kind::Phone => format!("020 555 010{n}"),
+        _ => format!("{} {n}", f.nl),
+    }
+}
+
 both_backends! {
+    async fn every_profile_field_goes_through_the_api_the_export_and_the_import(db) {
+        use portier_core::profile::FIELDS;
+        let app = TestApp::start(db).await;
+        let org = app.org_id.clone();
+        // The API takes and answers every field, and changes each.
+        let mut body = json!({"email": "velden@example.nl"});
+        for f in &FIELDS {
+            body[f.key] = json!(sample(f, 1));
+        }
+        let account = app.add_member(body).await;
+        let member = format!("/api/v1/organizations/{org}/members/{account}");
+        let got = app.get(&member).await.body;
+        for f in &FIELDS {
+            assert_eq!(got[f.key], sample(f, 1), "{}", f.key);
+        }
+        let mut patch = json!({});
+        for f in &FIELDS {
+            patch[f.key] = json!(sample(f, 2));
+        }
+        let r = app.call("PATCH", &member, Some(&app.token.clone()), Some(patch)).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        for f in &FIELDS {
+            assert_eq!(r.body["member"][f.key], sample(f, 2), "{}", f.key);
+        }
+        // The export writes each in the column of its key.
+        let csv = export_text(&app, &org, "format=csv").await;
+        let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+        let row: Vec<&str> = csv.lines().find(|l| l.starts_with("velden@")).unwrap().split(',').collect();
+        for f in &FIELDS {
+            let at = header.iter().position(|h| *h == f.key).unwrap_or_else(|| panic!("no column {}", f.key));
+            assert_eq!(row[at], sample(f, 2), "{}", f.key);
+        }
+        // The import reads each from a column headed with its Dutch label.
+        let labels: Vec<&str> = FIELDS.iter().map(|f| f.nl).collect();
+        let values: Vec<String> = FIELDS.iter().map(|f| sample(f, 3)).collect();
+        let file = format!("E-mail;{}\r\ngeimporteerd@example.nl;{}\r\n", labels.join(";"), values.join(";"));
+        let (status, report) = upload(&app, &org, "?dry_run=false", "text/csv", file.into_bytes()).await;
+        assert_eq!(status, 200, "{report}");
+        assert_eq!(report["counts"]["new"], 1, "{report}");
+        let found = app.get(&format!("/api/v1/organizations/{org}/members?q=geimporteerd")).await.body;
+        let id = found["items"][0]["account_id"].as_str().unwrap().to_owned();
+        let got = app.get(&format!("/api/v1/organizations/{org}/members/{id}")).await.body;
+        for f in &FIELDS {
+            assert_eq!(got[f.key], sample(f, 3), "{}", f.key);
+        }
+    }
+
     async fn a_dry_run_reports_every_row_and_an_invalid_row_stops_all(db) {
         let app = TestApp::start(db).await;
         setting(&app).await;

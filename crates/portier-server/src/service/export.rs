@@ -585,13 +585,24 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The membership's fields of the row: a description and a staff code.
+    fn details() -> Vec<serde_json::Value> {
+        portier_core::profile::DETAIL_FIELDS
+            .iter()
+            .map(|f| match f.key {
+                "description" => json!("Nacht\nOost"),
+                "staff_code" => json!("P-0042"),
+                _ => serde_json::Value::Null,
+            })
+            .collect()
+    }
+
     fn row() -> portier_store::export::ExportRow {
         serde_json::from_value(json!({
             "account_id": uuid::Uuid::nil(), "organization": "Zorg \"Oost\"",
             "email": "eva@example.nl", "salutation": null, "given_name": "Eva\\n\t\u{1}é",
             "infix": "de", "family_name": "Vries, van",
-            // phone, mobile, job_title, description, staff_code
-            "details": [null, null, null, "Nacht\nOost", "P-0042"],
+            "details": details(),
             "labels": ["Oost", "Nacht"], "roles": "doctor\u{1f}member", "groups": null,
             "register": "BIG", "registration_number": "19061234501",
             "registration_state": "unchecked", "portfolio": null, "two_factor": true,
@@ -607,20 +618,20 @@ mod tests {
         let mut out = String::new();
         json_row(&mut out, &row().member(), &Selection::all());
         let value: serde_json::Value = serde_json::from_str(&out).expect(&out);
-        assert_eq!(
-            value,
-            json!({
+        let mut expected = json!({
                 "account_id": "00000000-0000-0000-0000-000000000000",
                 "email": "eva@example.nl", "salutation": null, "given_name": "Eva\\n\t\u{1}é",
-                "infix": "de", "family_name": "Vries, van", "phone": null, "mobile": null,
-                "job_title": null, "description": "Nacht\nOost", "staff_code": "P-0042",
+                "infix": "de", "family_name": "Vries, van",
                 "labels": ["Oost", "Nacht"], "roles": ["doctor", "member"], "groups": [],
                 "registration": {"register": "BIG", "number": "19061234501", "state": "unchecked"},
                 "portfolio": null, "two_factor": true, "status": "active",
                 "organization": "Zorg \"Oost\"", "created_at": "2026-11-29T13:16:46.723384Z",
                 "activated_at": null,
-            })
-        );
+        });
+        for (f, v) in portier_core::profile::DETAIL_FIELDS.iter().zip(details()) {
+            expected[f.key] = v;
+        }
+        assert_eq!(value, expected);
         let mut some = String::new();
         json_row(
             &mut some,
