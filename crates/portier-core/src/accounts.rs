@@ -149,6 +149,26 @@ impl Account {
 mod tests {
     use super::*;
 
+    #[test]
+    fn an_account_shows_its_name_or_else_its_address() {
+        let mut account = Account {
+            id: AccountId::new(),
+            email: Email::parse("jan@example.nl").unwrap(),
+            name: PersonName::default(),
+            phone: None,
+            mobile: None,
+            locale: None,
+            status: AccountStatus::Invited,
+            disabled: false,
+            created_at: chrono::Utc::now(),
+        };
+        assert_eq!(account.display_name(), "jan@example.nl");
+        account.name.given_name = Some("Jan".into());
+        account.name.infix = Some("van der".into());
+        account.name.family_name = Some("Berg".into());
+        assert_eq!(account.display_name(), "Jan van der Berg");
+    }
+
     fn name(g: Option<&str>, i: Option<&str>, f: Option<&str>) -> PersonName {
         PersonName {
             salutation: Some("dhr.".into()),

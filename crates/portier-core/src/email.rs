@@ -345,6 +345,16 @@ impl Serialize for Email {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn letters_of_other_scripts_count_by_their_block_of_128() {
+        // Thai (U+0E01) and a CJK letter 256 blocks further on (U+8E00): two
+        // writing systems, however the block numbers wrap.
+        let two = Email::parse("\u{0E01}\u{8E00}@example.com").unwrap();
+        assert!(two.mixes_scripts());
+        let one = Email::parse("\u{0E01}\u{0E02}@example.com").unwrap();
+        assert!(!one.mixes_scripts());
+    }
+
     use super::*;
     use proptest::prelude::*;
 

@@ -316,7 +316,11 @@ mod tests {
             ..input("jan@example.nl")
         })
         .unwrap();
-        assert_eq!(m.roles.len(), 1);
+        assert_eq!(
+            m.roles,
+            vec![RoleKey::parse("r", "user-manager").unwrap()],
+            "once, and not replaced by member"
+        );
     }
 
     #[test]
@@ -378,6 +382,32 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(e.field, "family_name");
+    }
+
+    #[test]
+    fn groups_are_kept_once_each_in_the_order_given() {
+        let (a, b) = (crate::ids::GroupId::new(), crate::ids::GroupId::new());
+        let m = NewMember::parse(MemberInput {
+            groups: vec![a, b, a],
+            ..input("jan@example.nl")
+        })
+        .unwrap();
+        assert_eq!(m.groups, vec![a, b]);
+    }
+
+    #[test]
+    fn a_telephone_number_has_at_most_32_characters() {
+        let at_limit = format!("{}{}", "1".repeat(20), " ".repeat(12));
+        assert_eq!(at_limit.chars().count(), 32);
+        assert_eq!(
+            parse_phone("phone", Some(&at_limit)).unwrap().as_deref(),
+            Some("1".repeat(20).as_str())
+        );
+        let over = format!("{at_limit} ");
+        assert_eq!(
+            parse_phone("phone", Some(&over)).unwrap_err().code,
+            "too_long"
+        );
     }
 
     #[test]

@@ -132,6 +132,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_permission_is_two_to_five_parts_of_a_few_characters() {
+        let ok = |raw: &str| Permission::parse("p", raw).map(|p| p.as_str().to_owned());
+        assert_eq!(ok(" members.read ").unwrap(), "members.read");
+        assert_eq!(ok("a-b.c_d.e1").unwrap(), "a-b.c_d.e1");
+        // At 128 characters and one over.
+        let at_limit = format!("a.{}", "b".repeat(126));
+        assert_eq!(ok(&at_limit).unwrap().len(), 128);
+        assert!(ok(&format!("{at_limit}b")).is_err());
+        for bad in [
+            "",
+            "   ",
+            "members",
+            "a.b.c.d.e.f",
+            "members..read",
+            "Members.read",
+            "members.re ad",
+            "members.lees!",
+        ] {
+            let e = Permission::parse("p", bad).unwrap_err();
+            assert_eq!(
+                (e.field.as_str(), e.code),
+                ("p", "permission_invalid"),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(ok("a.b.c.d.e").unwrap(), "a.b.c.d.e");
+    }
+
+    #[test]
+    fn a_permission_shows_as_its_name() {
+        let p = Permission::parse("p", "documents.read").unwrap();
+        assert_eq!(p.to_string(), "documents.read");
+        assert_eq!(format!("{p:?}"), "Permission(documents.read)");
+    }
+
+    #[test]
     fn products_may_bring_their_own_permissions() {
         let p = Permission::parse("permissions", "documents.send").unwrap();
         assert!(!p.is_portier());

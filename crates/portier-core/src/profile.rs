@@ -413,6 +413,7 @@ mod tests {
         for (i, f) in DETAIL_FIELDS.iter().enumerate() {
             *details.slot(f.key).unwrap() = Some(i.to_string());
         }
+        assert_eq!(details.values().count(), DETAIL_FIELDS.len());
         for (i, (f, v)) in details.values().enumerate() {
             assert_eq!(f.key, DETAIL_FIELDS[i].key);
             assert_eq!(v, Some(i.to_string().as_str()));

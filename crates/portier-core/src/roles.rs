@@ -407,6 +407,58 @@ mod tests {
     }
 
     #[test]
+    fn a_role_carries_at_most_100_permissions_and_20_portfolio_types() {
+        let permissions: Vec<String> = (0..=MAX_ROLE_PERMISSIONS)
+            .map(|i| format!("documents.p{i}"))
+            .collect();
+        let refs: Vec<&str> = permissions.iter().map(String::as_str).collect();
+        let at_limit = input("content", &refs[..MAX_ROLE_PERMISSIONS]);
+        assert_eq!(
+            RoleDefinition::parse(at_limit).unwrap().permissions.len(),
+            MAX_ROLE_PERMISSIONS
+        );
+        let e = RoleDefinition::parse(input("content", &refs)).unwrap_err();
+        assert_eq!((e.field.as_str(), e.code), ("permissions", "too_many"));
+        let types: Vec<String> = (0..=MAX_PORTFOLIO_TYPES).map(|i| format!("t{i}")).collect();
+        let mut i = input("content", &["documents.read"]);
+        i.portfolio_types = types[..MAX_PORTFOLIO_TYPES].to_vec();
+        assert_eq!(
+            RoleDefinition::parse(i.clone())
+                .unwrap()
+                .portfolio_types
+                .len(),
+            MAX_PORTFOLIO_TYPES
+        );
+        i.portfolio_types = types;
+        let e = RoleDefinition::parse(i).unwrap_err();
+        assert_eq!((e.field.as_str(), e.code), ("portfolio_types", "too_many"));
+    }
+
+    #[test]
+    fn the_builtin_roles_have_fixed_distinct_ids() {
+        let ids: Vec<uuid::Uuid> = builtins().iter().map(|r| r.id.0).collect();
+        for (i, id) in ids.iter().enumerate() {
+            assert!(!ids[..i].contains(id), "{id} twice");
+            assert_eq!(id.get_version_num(), 7, "{id}");
+            assert_eq!(id.as_u128() >> 64, 0x0000_0000_0000_7000, "{id}");
+        }
+    }
+
+    #[test]
+    fn the_register_needed_is_the_first_roles_that_needs_one() {
+        let mut roles = builtins();
+        assert_eq!(needed_register(&roles), None);
+        let mut doctor = roles[0].clone();
+        doctor.key = RoleKey::parse("key", "doctor").unwrap();
+        doctor.requires_registration = Some("BIG".into());
+        roles.push(doctor);
+        assert_eq!(
+            needed_register(&roles).map(|(r, key)| (r.as_str(), key)),
+            Some(("BIG", "doctor"))
+        );
+    }
+
+    #[test]
     fn a_custom_role_carries_the_products_permissions() {
         let mut i = input("content", &["documents.read", "documents.send"]);
         i.requires_registration = Some("BIG".into());

@@ -109,6 +109,30 @@ impl Limit {
 mod tests {
     use super::*;
 
+    /// The limits as docs/RULES.md states them: how many, within how many
+    /// minutes. A change to one is a change to the rules, made here on
+    /// purpose.
+    #[test]
+    fn every_limit_is_the_one_the_rules_state() {
+        let minutes = |l: Limit| (l.max, l.window.as_secs() / 60, l.window.as_secs() % 60);
+        for (limit, max, window) in [
+            (LOGIN_PER_ACCOUNT_AND_CLIENT, 5, 15),
+            (LOGIN_PER_ACCOUNT, 20, 15),
+            (LOGIN_PER_CLIENT, 50, 15),
+            (SECOND_FACTOR_PER_ACCOUNT, 5, 15),
+            (CURRENT_PASSWORD_PER_ACCOUNT, 5, 15),
+            (PASSKEY_CEREMONIES_PER_CLIENT, 60, 15),
+            (RESET_PER_CLIENT, 10, 15),
+            (RESET_PER_ACCOUNT, 3, 60),
+            (SIGNUP_PER_CLIENT, 10, 60),
+            (SIGNUP_PER_ADDRESS, 3, 60),
+            (DOMAIN_CHECKS, 60, 15),
+            (DOMAIN_PROOF_MAILS, 5, 60),
+        ] {
+            assert_eq!(minutes(limit), (max, window, 0));
+        }
+    }
+
     #[test]
     fn a_persons_two_sign_in_limits_share_a_window() {
         // The sign-in counts both in one statement over one window.
