@@ -46,6 +46,18 @@ pub struct PersonName {
 }
 
 impl PersonName {
+    /// The parts in the order of [`crate::profile::NAME_FIELDS`]:
+    /// salutation, given name, infix, family name.
+    pub fn parts(&self) -> [Option<&str>; 4] {
+        [
+            &self.salutation,
+            &self.given_name,
+            &self.infix,
+            &self.family_name,
+        ]
+        .map(Option::as_deref)
+    }
+
     /// "Jan van der Berg": given name, infix, family name, in reading order.
     /// `None` when no part of the name is known yet.
     pub fn display_name(&self) -> Option<String> {

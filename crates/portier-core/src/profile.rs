@@ -303,11 +303,6 @@ impl DetailsPatch {
             .find(|f| f.personal && matches!(self.get(f.key), Some(Some(_))))
             .map(|f| f.key)
     }
-
-    /// True when nothing changes.
-    pub fn is_empty(&self) -> bool {
-        *self == DetailsPatch::default()
-    }
 }
 
 #[cfg(test)]
@@ -397,8 +392,6 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(personal.first_personal(), Some("mobile"));
-        assert!(DetailsPatch::default().is_empty());
-        assert!(!personal.is_empty());
         let e = DetailsPatch::parse(&DetailsPatch {
             phone: Some(Some("x".into())),
             ..Default::default()

@@ -13,7 +13,6 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portier_core::export::{COLUMNS, Format, csv_record};
-use portier_core::profile::FIELDS;
 use portier_core::rights::MembersRead;
 use portier_store::audit::Origin;
 use portier_store::export::{Batch, Member};
@@ -197,8 +196,8 @@ fn json_row(out: &mut String, r: &Member<'_>, columns: &Selection) {
     out.push('"');
     let mut registration = false;
     let profile = r.profile();
-    for name in columns.names() {
-        let key = match name {
+    for &column in &columns.0 {
+        let key = match COLUMNS[column] {
             "register" | "registration_number" | "registration_state" if registration => continue,
             "register" | "registration_number" | "registration_state" => {
                 registration = true;
@@ -209,8 +208,10 @@ fn json_row(out: &mut String, r: &Member<'_>, columns: &Selection) {
         out.push_str(",\"");
         out.push_str(key);
         out.push_str("\":");
-        if let Some(at) = FIELDS.iter().position(|f| f.key == key) {
-            json_opt(out, profile[at]);
+        // The profile's columns follow the address, in the order of
+        // `Member::profile` (both are core's `profile::FIELDS`).
+        if let Some(value) = column.checked_sub(1).and_then(|at| profile.get(at)) {
+            json_opt(out, *value);
             continue;
         }
         match key {

@@ -21,30 +21,11 @@ use tokio::sync::mpsc::Sender;
 use uuid::Uuid;
 
 use crate::audit::{self, Origin};
+pub use crate::members::RowDetails;
 use crate::{Result, Store};
 
 /// How many profile fields a membership holds.
 const DETAILS: usize = DETAIL_FIELDS.len();
-
-/// A membership's profile fields, in [`DETAIL_FIELDS`] order: read from a
-/// row by their names, or on SQLite from a JSON array of their own.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(transparent)]
-pub struct RowDetails(pub [Option<String>; DETAILS]);
-
-impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for RowDetails
-where
-    &'static str: sqlx::ColumnIndex<R>,
-    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    fn from_row(row: &'r R) -> std::result::Result<Self, sqlx::Error> {
-        let mut details: [Option<String>; DETAILS] = Default::default();
-        for (value, f) in details.iter_mut().zip(&DETAIL_FIELDS) {
-            *value = row.try_get(f.key)?;
-        }
-        Ok(RowDetails(details))
-    }
-}
 
 /// One member as exported. On SQLite read from a JSON array of the fields
 /// in this order.

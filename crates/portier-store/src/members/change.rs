@@ -91,7 +91,7 @@ pub(crate) async fn membership_in(
         account_id: account.id,
         organization_id: org,
         active: r.active,
-        details: r.details.0,
+        details: r.details.into(),
         labels: r.labels.0,
         invited_by: r.invited_by.map(Into::into),
         created_at: r.created_at,
@@ -756,7 +756,7 @@ pub(crate) struct MembershipRow {
     id: Uuid,
     active: bool,
     #[sqlx(flatten)]
-    details: Details,
+    details: RowDetails,
     labels: Json<Vec<String>>,
     invited_by: Option<Uuid>,
     created_at: DateTime<Utc>,

@@ -56,24 +56,38 @@ macro_rules! select_members {
     };
 }
 
-/// A membership's profile fields read from a row by their names
-/// ([`portier_core::profile::DETAIL_FIELDS`]), for `#[sqlx(flatten)]`.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Details(pub portier_core::members::MemberDetails);
+/// A membership's profile fields, in
+/// [`portier_core::profile::DETAIL_FIELDS`] order: read from a row by their
+/// names (`#[sqlx(flatten)]`), or from a JSON array of their own (the
+/// export's packed SQLite row).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct RowDetails(pub [Option<String>; portier_core::profile::DETAIL_FIELDS.len()]);
 
-impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for Details
+impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for RowDetails
 where
     &'static str: sqlx::ColumnIndex<R>,
     Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
     fn from_row(row: &'r R) -> std::result::Result<Self, sqlx::Error> {
+        let mut values: [Option<String>; portier_core::profile::DETAIL_FIELDS.len()] =
+            Default::default();
+        for (value, f) in values.iter_mut().zip(&portier_core::profile::DETAIL_FIELDS) {
+            *value = row.try_get(f.key)?;
+        }
+        Ok(RowDetails(values))
+    }
+}
+
+impl From<RowDetails> for portier_core::members::MemberDetails {
+    fn from(row: RowDetails) -> Self {
         let mut details = portier_core::members::MemberDetails::default();
-        for f in &portier_core::profile::DETAIL_FIELDS {
+        for (value, f) in row.0.into_iter().zip(&portier_core::profile::DETAIL_FIELDS) {
             if let Some(slot) = details.slot(f.key) {
-                *slot = row.try_get(f.key)?;
+                *slot = value;
             }
         }
-        Ok(Details(details))
+        details
     }
 }
 

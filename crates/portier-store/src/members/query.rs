@@ -61,7 +61,7 @@ pub(crate) struct MemberRow {
     organization_id: Uuid,
     active: bool,
     #[sqlx(flatten)]
-    details: Details,
+    details: RowDetails,
     labels: Json<Vec<String>>,
     invited_by: Option<Uuid>,
     created_at: DateTime<Utc>,
@@ -113,7 +113,7 @@ impl MemberRow {
                 account_id: self.account_id.into(),
                 organization_id: self.organization_id.into(),
                 active: self.active,
-                details: self.details.0,
+                details: self.details.into(),
                 labels: self.labels.0,
                 invited_by: self.invited_by.map(Into::into),
                 created_at: self.created_at,

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use portier_core::accounts::Account;
 use portier_core::members::{DetailsPatch, MemberDetails, Membership};
-use portier_core::profile::{DETAIL_FIELDS, FIELDS, Field, Holder, Kind};
+use portier_core::profile::{DETAIL_FIELDS, FIELDS, Field, Holder, Kind, NAME_FIELDS};
 
 /// One profile field as a form shows it.
 #[derive(Debug, Clone)]
@@ -45,13 +45,11 @@ impl ProfileValues {
     /// What the member has: the name of the account, the rest of the
     /// membership.
     pub fn of(account: &Account, membership: &Membership) -> ProfileValues {
-        let n = &account.name;
-        let name = [&n.salutation, &n.given_name, &n.infix, &n.family_name];
         let details = membership.details.values().map(|(_, v)| v);
         ProfileValues(
             FIELDS
                 .iter()
-                .zip(name.into_iter().map(Option::as_deref).chain(details))
+                .zip(account.name.parts().into_iter().chain(details))
                 .filter_map(|(f, v)| Some((f.key, v?.to_owned())))
                 .collect(),
         )
@@ -113,7 +111,7 @@ impl ProfileValues {
 
     /// The name as entered: salutation, given name, infix, family name.
     pub fn name(&self) -> [Option<String>; 4] {
-        ["salutation", "given_name", "infix", "family_name"].map(|k| self.entered(k))
+        NAME_FIELDS.map(|f| self.entered(f.key))
     }
 
     /// The membership's fields as entered (checked by the use case).

@@ -163,17 +163,13 @@ impl Details {
         let a = &m.account;
         Details {
             email: a.email.to_string(),
-            full_name: [
-                &a.name.salutation,
-                &a.name.given_name,
-                &a.name.infix,
-                &a.name.family_name,
-            ]
-            .into_iter()
-            .flatten()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(" "),
+            full_name: a
+                .name
+                .parts()
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" "),
             profile: ProfileValues::of(a, &m.membership),
             labels: m.membership.labels.join(", "),
             groups: m.groups.join(", "),
