@@ -27,6 +27,8 @@ pub(crate) async fn export(
         .ok_or_else(|| anyhow::anyhow!("--format: {format:?} is not csv, json or xlsx"))?;
     let store = migrate(config).await?;
     let org = organization(&store, org).await?;
+    let auth = portier_core::rights::Principal::operator(&org)
+        .authorize::<portier_core::rights::MembersRead>(&org)?;
     let sink: Box<dyn Write> = match output {
         Some(path) => Box::new(
             std::fs::File::create(path)
@@ -38,7 +40,7 @@ pub(crate) async fn export(
     portier_store::export::record(
         &store,
         &portier_core::audit::Actor::Cli,
-        &org,
+        &auth,
         format,
         children,
         &Origin::now(None),
@@ -47,7 +49,7 @@ pub(crate) async fn export(
     use portier_server::service::export::{Cells, Text, closing, opening, start, write_xlsx};
     let columns = std::sync::Arc::new(columns);
     if format == Format::Xlsx {
-        let (rx, reading) = start(&store, &org, children, Cells::batches(&columns));
+        let (rx, reading) = start(&store, &auth, children, Cells::batches(&columns));
         let mut file = write_xlsx(rx, columns).await?;
         let exported = reading.await??;
         std::io::copy(&mut file, &mut out)?;
@@ -56,7 +58,7 @@ pub(crate) async fn export(
         return Ok(());
     }
     out.write_all(opening(format, bom, &columns).as_bytes())?;
-    let (mut rx, reading) = start(&store, &org, children, Text::batches(format, &columns));
+    let (mut rx, reading) = start(&store, &auth, children, Text::batches(format, &columns));
     let mut first = true;
     while let Some(batch) = rx.recv().await {
         out.write_all(batch.into_text(&mut first).as_bytes())?;
@@ -89,14 +91,7 @@ pub(crate) async fn import(
     let store = migrate(config).await?;
     let org = organization(&store, org).await?;
     let lifecycle = lifecycle(config)?;
-    let principal = portier_core::rights::Principal {
-        actor: portier_core::audit::Actor::Cli,
-        grants: vec![portier_core::rights::Grant {
-            organization_id: org.id,
-            path: org.path.clone(),
-            permissions: portier_core::permissions::all_portier(),
-        }],
-    };
+    let principal = portier_core::rights::Principal::operator(&org);
     let origin = Origin::now(None);
     let (id, checked) = match resume {
         Some(raw) => (

@@ -463,7 +463,13 @@ async fn billing(
     let first = parse("month", month)?;
     let last = to.map(|t| parse("to", t)).transpose()?.unwrap_or(first);
     let months = Month::range(first, last).map_err(|e| anyhow::anyhow!("--to: {}", e.message))?;
-    let report = portier_store::portfolios::report(&store, &org, &months).await?;
+    let report = portier_store::portfolios::report(
+        &store,
+        &portier_core::rights::Principal::operator(&org)
+            .authorize::<portier_core::rights::BillingRead>(&org)?,
+        &months,
+    )
+    .await?;
     let cycle = org.settings.billing_cycle;
     if csv {
         println!("month,reference_date,billed,portfolio_id,account_id,type,organization_id");

@@ -822,6 +822,10 @@ mod tests {
         fn case_and_surrounding_space_never_make_a_second_account(
             local in local_part(), domain in domain(), pre in "[ \t]{0,3}", post in "[ \t\n]{0,3}"
         ) {
+            // A label with hyphens in its third and fourth places is
+            // reserved (`xn--` begins punycode, which "xn--a" is not): such a
+            // domain is refused, which is another test's business.
+            prop_assume!(!domain.split('.').any(|l| l.get(2..4) == Some("--")));
             let plain = Email::parse(&format!("{local}@{domain}")).unwrap();
             let messy = Email::parse(&format!("{pre}{}@{}{post}", local.to_uppercase(), domain.to_uppercase())).unwrap();
             prop_assert_eq!(plain, messy);

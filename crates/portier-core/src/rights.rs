@@ -1,8 +1,8 @@
 //! Who may do what where. A [`Principal`] is the caller with the grants it holds;
 //! a grant on an organization holds on all its descendants and never on its
-//! parent. Store functions that change something take an [`Authorized`] proof,
-//! which only [`Principal::authorize`] can make, so a route that forgot to check
-//! does not compile.
+//! parent. Store functions that read or change an organization's data take an
+//! [`Authorized`] proof, which only [`Principal::authorize`] can make, so a
+//! route that forgot to check does not compile.
 
 use std::marker::PhantomData;
 
@@ -63,27 +63,50 @@ rights! {
     DomainsManage => DOMAINS_MANAGE,
 }
 
+/// The rights that act on an organization's members one by one: whoever
+/// holds one may read the member they act on (the store's reads of one
+/// member take any of these; listing members takes `members.read`).
+pub trait OnMembers: Right {}
+
+impl OnMembers for MembersRead {}
+impl OnMembers for MembersInvite {}
+impl OnMembers for MembersUpdate {}
+impl OnMembers for MembersRemove {}
+impl OnMembers for RolesAssign {}
+impl OnMembers for AdminsManage {}
+impl OnMembers for PortfoliosManage {}
+
 /// Proof that the caller holds `R` on `organization_id`. Only
 /// [`Principal::authorize`] makes one. It carries everything the caller
 /// holds, so that a change which reaches further than the organization (a
 /// person's account, which is theirs in every organization they belong to)
 /// is decided from the proof too ([`Authorized::over_account`]).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Authorized<R: Right> {
-    organization_id: OrganizationId,
-    environment_id: OrganizationId,
-    path: OrgPath,
+    /// The organization as it was read when the proof was made.
+    organization: Organization,
     caller: Principal,
     _right: PhantomData<fn() -> R>,
 }
 
 impl<R: Right> Authorized<R> {
     pub fn organization_id(&self) -> OrganizationId {
-        self.organization_id
+        self.organization.id
     }
 
     pub fn environment_id(&self) -> OrganizationId {
-        self.environment_id
+        self.organization.environment_id
+    }
+
+    /// The organization the right is held on, as read when the proof was
+    /// made (a change reads it again in its transaction).
+    pub fn organization(&self) -> &Organization {
+        &self.organization
+    }
+
+    /// The caller's proof of another right on the same organization.
+    pub fn and<S: Right>(&self) -> Result<Authorized<S>, Error> {
+        self.caller.authorize::<S>(&self.organization)
     }
 
     pub fn actor(&self) -> &Actor {
@@ -105,9 +128,15 @@ impl<R: Right> Authorized<R> {
     /// change.
     pub fn over_member(&self, seats: &[Seat]) -> Result<(), Error> {
         let administers_here = seats.iter().any(|s| {
-            s.administrator && (self.path.is_within(&s.path) || s.path.is_within(&self.path))
+            s.administrator
+                && (self.organization.path.is_within(&s.path)
+                    || s.path.is_within(&self.organization.path))
         });
-        if administers_here && !self.caller.holds(&p::ADMINS_MANAGE, &self.path) {
+        if administers_here
+            && !self
+                .caller
+                .holds(&p::ADMINS_MANAGE, &self.organization.path)
+        {
             return Err(Error::Forbidden {
                 permission: p::ADMINS_MANAGE,
             });
@@ -152,6 +181,19 @@ pub struct Seat {
 }
 
 impl Principal {
+    /// The operator at the command line, who runs the server: every right
+    /// on `org` and below.
+    pub fn operator(org: &Organization) -> Principal {
+        Principal {
+            actor: Actor::Cli,
+            grants: vec![Grant {
+                organization_id: org.id,
+                path: org.path.clone(),
+                permissions: p::all_portier(),
+            }],
+        }
+    }
+
     /// True when the caller may know that the organization exists: it holds a
     /// grant (any, even an empty one) on it or on one of its ancestors.
     pub fn sees(&self, path: &OrgPath) -> bool {
@@ -258,9 +300,7 @@ impl Principal {
             });
         }
         Ok(Authorized {
-            organization_id: org.id,
-            environment_id: org.environment_id,
-            path: org.path.clone(),
+            organization: org.clone(),
             caller: self.clone(),
             _right: PhantomData,
         })
@@ -361,6 +401,26 @@ mod tests {
         let admin = principal(&env, p::all_portier());
         assert!(admin.authorize::<OrgUpdate>(&a).is_ok());
         assert!(admin.authorize::<OrgUpdate>(&env).is_ok());
+    }
+
+    #[test]
+    fn a_proof_names_its_organization_and_gives_another_right_only_where_held() {
+        let (env, a, _) = tree();
+        let reader = principal(&env, PermissionSet::from_iter([p::MEMBERS_READ]));
+        let proof = reader.authorize::<MembersRead>(&a).unwrap();
+        assert_eq!(proof.organization(), &a);
+        assert_eq!(proof.organization_id(), a.id);
+        assert_eq!(proof.environment_id(), env.id);
+        assert!(proof.and::<MembersRead>().is_ok());
+        assert_eq!(
+            proof.and::<MembersUpdate>().unwrap_err(),
+            Error::Forbidden {
+                permission: p::MEMBERS_UPDATE
+            }
+        );
+        let operator = Principal::operator(&a);
+        assert!(operator.authorize::<AdminsManage>(&a).is_ok());
+        assert!(operator.authorize::<MembersRead>(&env).is_err());
     }
 
     #[test]

@@ -348,13 +348,14 @@ fn table() -> Vec<Row> {
             [200, 200, 403, 303, 404],
         ),
         // A file comes as multipart/form-data; anything else is refused
-        // before the page is reached, telling nobody anything.
+        // (400) for those who may upload. The organization and the right
+        // are decided first, before the body is read, as on every page.
         row(
             "POST",
             "/orgs/{org}/members/import",
             "/orgs/{org}/members/import",
             &[("nothing", "")],
-            [400, 400, 400, 303, 400],
+            [400, 400, 403, 303, 404],
         ),
         row(
             "GET",

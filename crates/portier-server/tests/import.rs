@@ -32,8 +32,8 @@ async fn upload(app: &TestApp, org: &str, query: &str, kind: &str, body: Vec<u8>
 }
 
 async fn members(app: &TestApp, org: &str) -> i64 {
-    let id: uuid::Uuid = org.parse().unwrap();
-    portier_store::members::statistics(&app.db.store, id.into())
+    let auth = common::proof(&app.db.store, org).await;
+    portier_store::members::statistics(&app.db.store, &auth)
         .await
         .unwrap()
         .members

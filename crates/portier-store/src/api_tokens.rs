@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use portier_core::audit::{Actor, NewAuditEvent};
-use portier_core::ids::{AccountId, ApiTokenId, OrganizationId};
+use portier_core::ids::{AccountId, ApiTokenId};
 use portier_core::organizations::{OrgPath, Organization};
 use portier_core::permissions::{Permission, PermissionSet};
 use portier_core::rights::{Authorized, Grant, Principal, TokensManage};
@@ -129,7 +129,8 @@ pub struct TokenView {
 }
 
 /// The tokens of an organization, newest first.
-pub async fn list(store: &Store, org: OrganizationId) -> Result<Vec<TokenView>> {
+pub async fn list(store: &Store, auth: &Authorized<TokensManage>) -> Result<Vec<TokenView>> {
+    let org = auth.organization_id();
     #[derive(sqlx::FromRow)]
     struct Row {
         id: Uuid,

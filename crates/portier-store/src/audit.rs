@@ -330,13 +330,14 @@ pub struct AuditFilter {
 
 /// The events of an organization and everything below it, newest first,
 /// before the event `before` (keyset pagination on the time-ordered ids).
-pub async fn list(
+pub async fn list<R: portier_core::rights::Right>(
     store: &Store,
-    root: &portier_core::organizations::OrgPath,
+    auth: &portier_core::rights::Authorized<R>,
     filter: &AuditFilter,
     before: Option<uuid::Uuid>,
     limit: i64,
 ) -> Result<Vec<AuditEvent>> {
+    let root = &auth.organization().path;
     let (low, high) = crate::organizations::prefix_range(root);
     let orgs: Vec<Uuid> = reader!(store, |c| {
         sqlx::query_scalar("SELECT id FROM organizations WHERE path >= $1 AND path < $2 LIMIT $3")

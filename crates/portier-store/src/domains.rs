@@ -82,7 +82,8 @@ fn claim(
 }
 
 /// The domains the environment `env` claimed, by name.
-pub async fn list(store: &Store, env: &Organization) -> Result<Vec<Claim>> {
+pub async fn list(store: &Store, auth: &Authorized<DomainsManage>) -> Result<Vec<Claim>> {
+    let env = auth.organization();
     environment_only(env)?;
     let sql = format!("{SELECT} WHERE environment_id = $1 ORDER BY domain");
     let rows: Vec<ClaimRow> = reader!(store, |c| {
@@ -108,7 +109,8 @@ async fn get_tx(tx: &mut Tx, env: &Organization, id: Uuid) -> Result<Claim> {
 }
 
 /// Domain `id` of the environment `env`; 404 for another's.
-pub async fn get(store: &Store, env: &Organization, id: Uuid) -> Result<Claim> {
+pub async fn get(store: &Store, auth: &Authorized<DomainsManage>, id: Uuid) -> Result<Claim> {
+    let env = auth.organization();
     environment_only(env)?;
     let sql = format!("{SELECT} WHERE id = $1 AND environment_id = $2");
     let row: Option<ClaimRow> = reader!(store, |c| {

@@ -3,6 +3,7 @@
 //! event, and tells the caches of rights (a group's roles are its members'
 //! roles).
 
+use portier_core::rights::{Authorized, GroupsManage, MembersRead, Principal, Right};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -13,7 +14,6 @@ use portier_core::groups::{GroupPatch, NewGroup, check_roles};
 use portier_core::ids::{AccountId, GroupId, MembershipId, OrganizationId};
 use portier_core::members::MemberStatus;
 use portier_core::organizations::Organization;
-use portier_core::rights::{Authorized, GroupsManage, Principal};
 use portier_core::roles::Role;
 use uuid::Uuid;
 
@@ -89,7 +89,13 @@ fn views(rows: Vec<GroupRow>, role_rows: Vec<(Uuid, String)>) -> Vec<GroupView> 
 }
 
 /// The organization's groups by name.
-pub async fn list(store: &Store, org: OrganizationId) -> Result<Vec<GroupView>> {
+pub async fn list<R: Right>(store: &Store, auth: &Authorized<R>) -> Result<Vec<GroupView>> {
+    list_in(store, auth.organization_id()).await
+}
+
+/// [`list`] for the store's own callers, which have checked the caller's
+/// right themselves or act for nobody.
+pub(crate) async fn list_in(store: &Store, org: OrganizationId) -> Result<Vec<GroupView>> {
     let rows: Vec<GroupRow> = reader!(store, |c| {
         sqlx::query_as(select_groups!(
             "WHERE g.organization_id = $1 ORDER BY g.name, g.id"
@@ -108,7 +114,17 @@ pub async fn list(store: &Store, org: OrganizationId) -> Result<Vec<GroupView>> 
 }
 
 /// One group of the organization.
-pub async fn get(
+pub async fn get<R: Right>(
+    on: impl Into<On<'_>>,
+    auth: &Authorized<R>,
+    id: GroupId,
+) -> Result<Option<GroupView>> {
+    get_in(on, auth.organization_id(), id).await
+}
+
+/// [`get`] for the store's own callers, which have checked the caller's
+/// right themselves or act for nobody.
+pub(crate) async fn get_in(
     on: impl Into<On<'_>>,
     org: OrganizationId,
     id: GroupId,
@@ -135,7 +151,7 @@ pub async fn get(
 
 /// Group `id` inside a transaction; 404 when there is none.
 async fn get_tx(tx: &mut Tx, org: OrganizationId, id: GroupId) -> Result<GroupView> {
-    get(tx, org, id)
+    get_in(tx, org, id)
         .await?
         .ok_or_else(|| DomainError::NotFound { what: "group" }.into())
 }
@@ -456,7 +472,12 @@ pub struct GroupMember {
 }
 
 /// The members of a group, by name.
-pub async fn members(store: &Store, org: OrganizationId, id: GroupId) -> Result<Vec<GroupMember>> {
+pub async fn members(
+    store: &Store,
+    auth: &Authorized<MembersRead>,
+    id: GroupId,
+) -> Result<Vec<GroupMember>> {
+    let org = auth.organization_id();
     #[derive(sqlx::FromRow)]
     struct Row {
         #[sqlx(flatten)]

@@ -9,6 +9,7 @@ use portier_core::ids::{AccountId, MailId, OrganizationId};
 use portier_core::locale::Locale;
 use portier_core::mail::{MailContext, MailKind};
 use portier_core::organizations::Organization;
+use portier_core::rights::{Authorized, MembersRead, OnMembers};
 
 use crate::lifecycle::Lifecycle;
 use crate::{Error, Result, Tx, in_tx, writer};
@@ -299,8 +300,9 @@ pub const ERASED_BODY: &str = "(removed after delivery: it may have held a singl
 pub async fn latest_invitation(
     store: &crate::Store,
     account: AccountId,
-    org: OrganizationId,
+    auth: &Authorized<impl OnMembers>,
 ) -> Result<Option<OutboxMail>> {
+    let org = auth.organization_id();
     Ok(crate::reader!(store, |c| {
         sqlx::query_as(
             "SELECT id, kind, to_address, account_id, organization_id, locale, subject, body_text,
@@ -319,9 +321,10 @@ pub async fn latest_invitation(
 /// delivered ("invitation not delivered" in the list of members).
 pub async fn undelivered_invitations(
     store: &crate::Store,
-    org: OrganizationId,
+    auth: &Authorized<MembersRead>,
     accounts: &[AccountId],
 ) -> Result<std::collections::HashSet<AccountId>> {
+    let org = auth.organization_id();
     let mut undelivered = std::collections::HashSet::new();
     for chunk in accounts.chunks(100) {
         let placeholders: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();

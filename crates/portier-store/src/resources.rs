@@ -8,7 +8,7 @@ use portier_core::audit::{Actor, NewAuditEvent};
 use portier_core::ids::{AccountId, GroupId, OrganizationId, ResourceGrantId, ResourceId};
 use portier_core::organizations::Organization;
 use portier_core::resources::NewResource;
-use portier_core::rights::{Authorized, ResourcesManage};
+use portier_core::rights::{Authorized, ResourcesManage, Right};
 use uuid::Uuid;
 
 use crate::audit::{self, Origin};
@@ -65,7 +65,8 @@ impl From<ResourceRow> for Resource {
 const SELECT: &str = "SELECT id, organization_id, type, key, name, created_at FROM resources ";
 
 /// The organization's resources by type and name.
-pub async fn list(store: &Store, org: OrganizationId) -> Result<Vec<Resource>> {
+pub async fn list<R: Right>(store: &Store, auth: &Authorized<R>) -> Result<Vec<Resource>> {
+    let org = auth.organization_id();
     let rows: Vec<ResourceRow> = reader!(store, |c| {
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{SELECT} WHERE organization_id = $1 ORDER BY type, name, key"
@@ -78,12 +79,13 @@ pub async fn list(store: &Store, org: OrganizationId) -> Result<Vec<Resource>> {
 }
 
 /// One resource of the organization with its grants.
-pub async fn get(
+pub async fn get<R: Right>(
     store: &Store,
-    org: OrganizationId,
+    auth: &Authorized<R>,
     kind: &str,
     key: &str,
 ) -> Result<Option<(Resource, Vec<ResourceGrant>)>> {
+    let org = auth.organization_id();
     let row: Option<ResourceRow> = reader!(store, |c| {
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{SELECT} WHERE organization_id = $1 AND type = $2 AND key = $3"

@@ -4,10 +4,10 @@
 
 use chrono::{DateTime, Utc};
 use portier_core::audit::{Actor, NewAuditEvent};
-use portier_core::ids::{AccountId, OrganizationId, RoleId};
+use portier_core::ids::{AccountId, RoleId};
 use portier_core::organizations::Organization;
 use portier_core::permissions::{Permission, PermissionSet};
-use portier_core::rights::{Authorized, Principal, RolesManage};
+use portier_core::rights::{Authorized, OnMembers, Principal, Right, RolesManage};
 use portier_core::roles::{
     LocalizedName, Role, RoleDefinition, RoleKey, RoleKind, RolePatchInput, builtins,
 };
@@ -98,7 +98,13 @@ pub async fn resolve(tx: &mut Tx, org: &Organization, keys: &[RoleKey]) -> Resul
 
 /// The roles that can be granted in `org`: the built-ins first, then the
 /// custom ones by key.
-pub async fn list(store: &Store, org: &Organization) -> Result<Vec<Role>> {
+pub async fn list<R: Right>(store: &Store, auth: &Authorized<R>) -> Result<Vec<Role>> {
+    list_in(store, auth.organization()).await
+}
+
+/// [`list`] for the store's own callers, which have checked the caller's
+/// right themselves or act for nobody.
+pub(crate) async fn list_in(store: &Store, org: &Organization) -> Result<Vec<Role>> {
     let rows: Vec<RolePermissionRow> = reader!(store, |c| {
         sqlx::query_as(roles_in_reach!(
             "ORDER BY r.organization_id IS NOT NULL, r.key, r.id"
@@ -111,7 +117,12 @@ pub async fn list(store: &Store, org: &Organization) -> Result<Vec<Role>> {
 }
 
 /// One role in reach of `org`, by key.
-pub async fn get(store: &Store, org: &Organization, key: &RoleKey) -> Result<Option<Role>> {
+pub async fn get<R: Right>(
+    store: &Store,
+    auth: &Authorized<R>,
+    key: &RoleKey,
+) -> Result<Option<Role>> {
+    let org = auth.organization();
     let rows: Vec<RolePermissionRow> = reader!(store, |c| {
         sqlx::query_as(roles_in_reach!("AND r.key = $2 ORDER BY r.id"))
             .bind(org.path.as_str())
@@ -127,9 +138,10 @@ pub async fn get(store: &Store, org: &Organization, key: &RoleKey) -> Result<Opt
 /// (docs/RULES.md#roles-and-permissions).
 pub async fn of_member(
     store: &Store,
-    org: OrganizationId,
+    auth: &Authorized<impl OnMembers>,
     account: AccountId,
 ) -> Result<Vec<Role>> {
+    let org = auth.organization_id();
     let rows: Vec<RolePermissionRow> = reader!(store, |c| {
         sqlx::query_as(
             "SELECT r.id, r.organization_id, r.key, r.name_en, r.name_nl, r.kind,

@@ -16,6 +16,7 @@ use portier_core::ids::AccountId;
 use portier_core::locale::Locale;
 use portier_core::mail::{MailContext, MailKind};
 use portier_core::organizations::Organization;
+use portier_core::rights::{Authorized, MembersRead, MembersUpdate};
 use portier_core::roles::{ADMINISTRATOR, MEMBER};
 use portier_core::secrets::SecretToken;
 use uuid::Uuid;
@@ -510,7 +511,7 @@ async fn tell_administrators(
     lifecycle: &Lifecycle,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let admins = members::administrators(store, env).await?;
+    let admins = members::administrators_in(store, env).await?;
     for admin in admins
         .iter()
         .filter(|a| a.membership_active && a.account.status == AccountStatus::Active)
@@ -549,12 +550,17 @@ pub struct Waiting {
 }
 
 /// The people waiting for approval to join `env`, oldest first.
-pub async fn awaiting_approval(store: &Store, env: &Organization) -> Result<Vec<Waiting>> {
+pub async fn awaiting_approval(
+    store: &Store,
+    auth: &Authorized<MembersRead>,
+) -> Result<Vec<Waiting>> {
+    let env = auth.organization();
     joined(store, env, true, None).await
 }
 
 /// How many people wait for approval to join `org`.
-pub async fn awaiting_count(store: &Store, org: &Organization) -> Result<i64> {
+pub async fn awaiting_count(store: &Store, auth: &Authorized<MembersUpdate>) -> Result<i64> {
+    let org = auth.organization();
     Ok(crate::reader!(store, |c| {
         sqlx::query_scalar(
             "SELECT COUNT(*) FROM memberships WHERE organization_id = $1 AND awaiting_approval = TRUE",
@@ -569,9 +575,10 @@ pub async fn awaiting_count(store: &Store, org: &Organization) -> Result<i64> {
 /// held for approval), newest first: its administrators see who came in.
 pub async fn joined_since(
     store: &Store,
-    env: &Organization,
+    auth: &Authorized<MembersRead>,
     since: DateTime<Utc>,
 ) -> Result<Vec<Waiting>> {
+    let env = auth.organization();
     joined(store, env, false, Some(since)).await
 }
 

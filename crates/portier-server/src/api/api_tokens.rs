@@ -4,6 +4,7 @@
 //! below, is shown once, is stored as a hash, and is revocable; every change
 //! made with it names it in the audit trail.
 
+use crate::service::access::{Api, OrgAccess};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -18,9 +19,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::Line;
 use super::roles::PermissionName;
-use super::{Line, authorized};
-use crate::auth::Caller;
 use crate::error::ErrorBody;
 use crate::extract::{ApiJson, ClientAddr, path_id};
 use crate::{ApiError, AppState};
@@ -90,11 +90,9 @@ pub struct CreatedToken {
     ))]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
+    OrgAccess { caller: _, auth }: OrgAccess<TokensManage, Api>,
 ) -> Result<Json<TokenList>, ApiError> {
-    let (org, _) = authorized::<TokensManage>(&state, &caller, &org).await?;
-    let items = portier_store::api_tokens::list(&state.store, org.id).await?;
+    let items = portier_store::api_tokens::list(&state.store, &auth).await?;
     Ok(Json(TokenList {
         items: items.iter().map(Into::into).collect(),
     }))
@@ -112,12 +110,10 @@ pub async fn list(
     ))]
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller, auth }: OrgAccess<TokensManage, Api>,
     ClientAddr(client): ClientAddr,
-    Path(org): Path<String>,
     ApiJson(body): ApiJson<CreateToken>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (org, auth) = authorized::<TokensManage>(&state, &caller, &org).await?;
     let raw: Vec<String> = body.permissions.into_iter().map(|p| p.0).collect();
     let permissions = parse_list("permissions", &raw)?;
     let origin = Origin::now(client);
@@ -131,7 +127,7 @@ pub async fn create(
         &origin,
     )
     .await?;
-    let stored = portier_store::api_tokens::list(&state.store, org.id)
+    let stored = portier_store::api_tokens::list(&state.store, &auth)
         .await?
         .into_iter()
         .find(|t| t.id == created.id)
@@ -158,11 +154,10 @@ pub async fn create(
     ))]
 pub async fn revoke(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller: _, auth }: OrgAccess<TokensManage, Api>,
     ClientAddr(client): ClientAddr,
-    Path((org, token)): Path<(String, String)>,
+    Path((_, token)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let (_, auth) = authorized::<TokensManage>(&state, &caller, &org).await?;
     let id: ApiTokenId = path_id("token_id", &token)?;
     portier_store::api_tokens::revoke(&state.store, &auth, id, &Origin::now(client)).await?;
     Ok(StatusCode::NO_CONTENT)

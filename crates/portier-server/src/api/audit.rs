@@ -1,10 +1,11 @@
 //! `/organizations/{org}/audit`: every change in an organization and below it,
 //! attributable to a person or token (docs/RULES.md#audit-trail), newest first.
 
+use crate::service::access::{Api, OrgAccess};
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use portier_core::rights::AuditRead;
@@ -13,10 +14,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{Page, visible};
-use crate::auth::Caller;
+use super::Page;
 use crate::error::ErrorBody;
-use crate::extract::path_id;
 use crate::{ApiError, AppState};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -86,12 +85,9 @@ pub struct AuditQuery {
     ))]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
+    OrgAccess { caller: _, auth }: OrgAccess<AuditRead, Api>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<AuditList>, ApiError> {
-    let org = visible(&state, &caller, path_id("org", &org)?).await?;
-    caller.0.authorize::<AuditRead>(&org)?;
     let page = Page::from_query(&q)?;
     let actor = match q.get("actor") {
         None => None,
@@ -109,14 +105,9 @@ pub async fn list(
         action: q.get("action").cloned(),
         target: q.get("target").cloned(),
     };
-    let events = portier_store::audit::list(
-        &state.store,
-        &org.path,
-        &filter,
-        page.cursor,
-        page.limit + 1,
-    )
-    .await?;
+    let events =
+        portier_store::audit::list(&state.store, &auth, &filter, page.cursor, page.limit + 1)
+            .await?;
     let more = events.len() as i64 > page.limit;
     let items: Vec<AuditItem> = events
         .into_iter()

@@ -4,6 +4,7 @@
 //! the domain's administrative mailboxes; only a proven domain lets people
 //! who sign up join. And the people who joined so and wait for approval.
 
+use crate::service::access::{Api, OrgAccess};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -15,8 +16,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::authorized;
-use crate::auth::Caller;
 use crate::error::ErrorBody;
 use crate::extract::{ApiJson, ClientAddr, path_id};
 use crate::service::domains::{
@@ -79,11 +78,9 @@ pub struct ClaimDomain {
     responses((status = 200, body = DomainList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
+    OrgAccess { caller: _, auth }: OrgAccess<DomainsManage, Api>,
 ) -> Result<Json<DomainList>, ApiError> {
-    let (org, _) = authorized::<DomainsManage>(&state, &caller, &org).await?;
-    let items = portier_store::domains::list(&state.store, &org).await?;
+    let items = portier_store::domains::list(&state.store, &auth).await?;
     Ok(Json(DomainList {
         items: items.into_iter().map(Into::into).collect(),
     }))
@@ -102,12 +99,10 @@ pub async fn list(
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn claim(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller: _, auth }: OrgAccess<DomainsManage, Api>,
     ClientAddr(client): ClientAddr,
-    Path(org): Path<String>,
     ApiJson(body): ApiJson<ClaimDomain>,
 ) -> Result<(StatusCode, Json<DomainView>), ApiError> {
-    let (_, auth) = authorized::<DomainsManage>(&state, &caller, &org).await?;
     let claimed = claim_domain(&state, &auth, &body.domain, client).await?;
     Ok((StatusCode::CREATED, Json(claimed.into())))
 }
@@ -120,13 +115,12 @@ pub async fn claim(
     responses((status = 200, body = DomainView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get_one(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, id)): Path<(String, String)>,
+    OrgAccess { caller: _, auth }: OrgAccess<DomainsManage, Api>,
+    Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<DomainView>, ApiError> {
-    let (org, _) = authorized::<DomainsManage>(&state, &caller, &org).await?;
     let id: Uuid = path_id("id", &id)?;
     Ok(Json(
-        portier_store::domains::get(&state.store, &org, id)
+        portier_store::domains::get(&state.store, &auth, id)
             .await?
             .into(),
     ))
@@ -140,11 +134,10 @@ pub async fn get_one(
     responses((status = 204, description = "Removed"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn remove(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller: _, auth }: OrgAccess<DomainsManage, Api>,
     ClientAddr(client): ClientAddr,
-    Path((org, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let (_, auth) = authorized::<DomainsManage>(&state, &caller, &org).await?;
     let id: Uuid = path_id("id", &id)?;
     portier_store::domains::remove(&state.store, &auth, id, &Origin::now(client)).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -166,12 +159,11 @@ pub async fn remove(
         (status = 429, body = ErrorBody), (status = 502, body = ErrorBody)))]
 pub async fn verify(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller: _, auth }: OrgAccess<DomainsManage, Api>,
     ClientAddr(client): ClientAddr,
-    Path((org, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, String)>,
     body: Option<ApiJson<VerifyDomain>>,
 ) -> Result<(StatusCode, Json<DomainView>), ApiError> {
-    let (_, auth) = authorized::<DomainsManage>(&state, &caller, &org).await?;
     let id: Uuid = path_id("id", &id)?;
     let body = body.map(|b| b.0).unwrap_or_default();
     let (status, claim) = verify_domain(&state, &auth, id, &body, client).await?;
@@ -229,11 +221,9 @@ pub struct WaitingList {
     responses((status = 200, body = WaitingList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn approvals(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
+    OrgAccess { caller: _, auth }: OrgAccess<MembersRead, Api>,
 ) -> Result<Json<WaitingList>, ApiError> {
-    let (org, _) = authorized::<MembersRead>(&state, &caller, &org).await?;
-    let waiting = portier_store::signups::awaiting_approval(&state.store, &org).await?;
+    let waiting = portier_store::signups::awaiting_approval(&state.store, &auth).await?;
     Ok(Json(WaitingList {
         items: waiting
             .into_iter()
@@ -257,11 +247,10 @@ pub async fn approvals(
     responses((status = 204, description = "Approved"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn approve(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller: _, auth }: OrgAccess<MembersUpdate, Api>,
     ClientAddr(client): ClientAddr,
-    Path((org, account)): Path<(String, String)>,
+    Path((_, account)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let (_, auth) = authorized::<MembersUpdate>(&state, &caller, &org).await?;
     let account = path_id("account_id", &account)?;
     approve_member(&state, &auth, account, client).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -1,14 +1,13 @@
 //! `GET /organizations/{org}/members/export`: the export of
 //! `service::export` for an API caller.
 
+use crate::service::access::{Api, OrgAccess};
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::response::Response;
 use portier_core::rights::MembersRead;
 
-use super::authorized;
-use crate::auth::Caller;
 use crate::error::ErrorBody;
 use crate::extract::ClientAddr;
 use crate::service::export::{Request, members};
@@ -41,11 +40,9 @@ use crate::{ApiError, AppState};
     ))]
 pub async fn export(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller: _, auth }: OrgAccess<MembersRead, Api>,
     ClientAddr(client): ClientAddr,
-    Path(org): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let (org, auth) = authorized::<MembersRead>(&state, &caller, &org).await?;
-    members(&state, &org, &auth, Request::from_query(&q)?, client).await
+    members(&state, &auth, Request::from_query(&q)?, client).await
 }

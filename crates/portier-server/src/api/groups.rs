@@ -1,6 +1,7 @@
 //! `/organizations/{org}/groups`: teams of an organization's members (seeds
 //! 002, 004); a group carries content roles that its members hold there.
 
+use crate::service::access::{Api, OrgAccess};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -106,11 +107,9 @@ fn group_in_path(raw: &str) -> Result<GroupId, ApiError> {
     ))]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
+    OrgAccess { caller: _, auth }: OrgAccess<MembersRead, Api>,
 ) -> Result<Json<GroupList>, ApiError> {
-    let (org, _) = authorized::<MembersRead>(&state, &caller, &org).await?;
-    let groups = portier_store::groups::list(&state.store, org.id).await?;
+    let groups = portier_store::groups::list(&state.store, &auth).await?;
     Ok(Json(GroupList {
         items: groups.iter().map(Into::into).collect(),
     }))
@@ -130,12 +129,11 @@ pub async fn list(
     ))]
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller, auth }: OrgAccess<GroupsManage, Api>,
     ClientAddr(client): ClientAddr,
-    Path(org): Path<String>,
     ApiJson(body): ApiJson<CreateGroup>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (org, auth) = authorized::<GroupsManage>(&state, &caller, &org).await?;
+    let org = auth.organization();
     let new = NewGroup::parse(GroupInput {
         name: body.name.0,
         description: body.description.map(|d| d.0),
@@ -164,11 +162,10 @@ pub async fn create(
     ))]
 pub async fn get_one(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, group)): Path<(String, String)>,
+    OrgAccess { caller: _, auth }: OrgAccess<MembersRead, Api>,
+    Path((_, group)): Path<(String, String)>,
 ) -> Result<Json<GroupView>, ApiError> {
-    let (org, _) = authorized::<MembersRead>(&state, &caller, &org).await?;
-    let group = portier_store::groups::get(&state.store, org.id, group_in_path(&group)?)
+    let group = portier_store::groups::get(&state.store, &auth, group_in_path(&group)?)
         .await?
         .ok_or(portier_core::Error::NotFound { what: "group" })?;
     Ok(Json(GroupView::from(&group)))
@@ -188,12 +185,11 @@ pub async fn get_one(
     ))]
 pub async fn update(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller, auth }: OrgAccess<GroupsManage, Api>,
     ClientAddr(client): ClientAddr,
-    Path((org, group)): Path<(String, String)>,
+    Path((_, group)): Path<(String, String)>,
     ApiJson(body): ApiJson<UpdateGroup>,
 ) -> Result<Json<GroupView>, ApiError> {
-    let (_, auth) = authorized::<GroupsManage>(&state, &caller, &org).await?;
     let id = group_in_path(&group)?;
     let patch = GroupPatch::parse(GroupPatchInput {
         name: body.name.map(|n| n.0),
@@ -225,11 +221,10 @@ pub async fn update(
     ))]
 pub async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller, auth }: OrgAccess<GroupsManage, Api>,
     ClientAddr(client): ClientAddr,
-    Path((org, group)): Path<(String, String)>,
+    Path((_, group)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let (_, auth) = authorized::<GroupsManage>(&state, &caller, &org).await?;
     let id = group_in_path(&group)?;
     portier_store::groups::delete(&state.store, &caller.0, &auth, id, &Origin::now(client)).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -247,15 +242,14 @@ pub async fn delete(
     ))]
 pub async fn members(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, group)): Path<(String, String)>,
+    OrgAccess { caller: _, auth }: OrgAccess<MembersRead, Api>,
+    Path((_, group)): Path<(String, String)>,
 ) -> Result<Json<GroupMemberList>, ApiError> {
-    let (org, _) = authorized::<MembersRead>(&state, &caller, &org).await?;
     let id = group_in_path(&group)?;
-    portier_store::groups::get(&state.store, org.id, id)
+    portier_store::groups::get(&state.store, &auth, id)
         .await?
         .ok_or(portier_core::Error::NotFound { what: "group" })?;
-    let members = portier_store::groups::members(&state.store, org.id, id).await?;
+    let members = portier_store::groups::members(&state.store, &auth, id).await?;
     Ok(Json(GroupMemberList {
         items: members
             .iter()

@@ -7,6 +7,7 @@
 //! chunk of rows at a time, and a report is written out as it is sent
 //! (docs/IMPORTS.md).
 
+use crate::service::access::{Api, OrgAccess};
 use std::collections::HashMap;
 
 use axum::Json;
@@ -24,8 +25,6 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::authorized;
-use crate::auth::Caller;
 use crate::error::ErrorBody;
 use crate::extract::flag;
 use crate::extract::{ClientAddr, path_id};
@@ -363,14 +362,13 @@ pub async fn read_upload(
     ))]
 pub async fn import(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller, auth }: OrgAccess<MembersInvite, Api>,
     ClientAddr(client): ClientAddr,
-    Path(org): Path<String>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (org, _auth) = authorized::<MembersInvite>(&state, &caller, &org).await?;
+    let org = auth.organization();
     let dry_run = flag(&q, "dry_run", true)?;
     let invite = flag(&q, "invite", true)?;
     let skip_invalid = flag(&q, "skip_invalid", false)?;
@@ -387,7 +385,7 @@ pub async fn import(
     let keep_report = dry_run || !skip_invalid;
     let mut report = Report::default();
     let checked =
-        portier_store::import::check(&state.store, &org, &caller.0, kind, &source, |line| {
+        portier_store::import::check(&state.store, org, &caller.0, kind, &source, |line| {
             if keep_report {
                 report.push(line);
             }
@@ -426,7 +424,7 @@ pub async fn import(
     if checked.rows() > state.config.import_sync_rows as u64 {
         let id = portier_store::import::enqueue(
             &state.store,
-            &org,
+            org,
             &caller.0,
             &request,
             checked.rows(),
@@ -452,7 +450,7 @@ pub async fn import(
     let mut report = Report::default();
     let import = portier_store::import::run_now(
         &state.store,
-        &org,
+        org,
         &caller.0,
         &request,
         checked.rows(),
@@ -496,11 +494,10 @@ const REPORT_PAGE: i64 = 100_000;
     ))]
 pub async fn get_one(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, id)): Path<(String, String)>,
+    OrgAccess { caller: _, auth }: OrgAccess<MembersRead, Api>,
+    Path((_, id)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<ImportView>, ApiError> {
-    let (org, _auth) = authorized::<MembersRead>(&state, &caller, &org).await?;
     let id = path_id("id", &id)?;
     let outcome = match q.get("outcome") {
         None => None,
@@ -532,7 +529,7 @@ pub async fn get_one(
             )
         })?,
     };
-    let import = portier_store::import::get(&state.store, org.id, id)
+    let import = portier_store::import::get(&state.store, &auth, id)
         .await?
         .ok_or_else(|| ApiError::from(portier_core::Error::NotFound { what: "import" }))?;
     // One more than the page, to know whether another follows.
@@ -558,11 +555,9 @@ pub async fn get_one(
     ))]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
+    OrgAccess { caller: _, auth }: OrgAccess<MembersRead, Api>,
 ) -> Result<Json<Vec<ImportView>>, ApiError> {
-    let (org, _auth) = authorized::<MembersRead>(&state, &caller, &org).await?;
-    let imports = portier_store::import::list(&state.store, org.id, 100).await?;
+    let imports = portier_store::import::list(&state.store, &auth, 100).await?;
     Ok(Json(
         imports
             .into_iter()
@@ -584,18 +579,18 @@ pub async fn list(
     ))]
 pub async fn send_invitations(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller: _, auth }: OrgAccess<MembersInvite, Api>,
     ClientAddr(client): ClientAddr,
-    Path((org, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<InvitationsSent>, ApiError> {
-    let (org, auth) = authorized::<MembersInvite>(&state, &caller, &org).await?;
+    let org = auth.organization();
     let id = path_id("id", &id)?;
-    portier_store::import::get(&state.store, org.id, id)
+    portier_store::import::get(&state.store, &auth, id)
         .await?
         .ok_or_else(|| ApiError::from(portier_core::Error::NotFound { what: "import" }))?;
     let sent = portier_store::import::send_held_invitations(
         &state.store,
-        &org,
+        org,
         auth.actor(),
         id,
         &state.config.lifecycle,

@@ -3,6 +3,7 @@
 //! (docs/RULES.md#changing-a-members-details,
 //! docs/RULES.md#deactivating-and-removing-members).
 
+use crate::service::access::{Api, OrgAccess};
 use std::collections::HashMap;
 
 use axum::Json;
@@ -12,7 +13,7 @@ use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use portier_core::Error as DomainError;
 use portier_core::accounts::AccountStatus;
-use portier_core::ids::{AccountId, OrganizationId};
+use portier_core::ids::AccountId;
 use portier_core::members::{DetailsPatch, MemberDetails, MemberPatch, MemberPatchInput};
 use portier_core::members::{MemberInput, MemberStatus, NewMember, Warning};
 use portier_core::organizations::Organization;
@@ -25,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{EmailAddress, Page, Paragraphs, Text, inner, inner2, visible};
+use super::{EmailAddress, Page, Paragraphs, Text, inner, inner2};
 use crate::auth::Caller;
 use crate::error::ErrorBody;
 use crate::extract::{ApiJson, ClientAddr, path_id};
@@ -277,13 +278,11 @@ async fn member_route<R: Right>(
     ))]
 pub async fn add(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller, auth }: OrgAccess<MembersInvite, Api>,
     ClientAddr(client): ClientAddr,
-    Path(org): Path<String>,
     ApiJson(body): ApiJson<AddMember>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let org = visible(&state, &caller, path_id("org", &org)?).await?;
-    let auth = caller.0.authorize::<MembersInvite>(&org)?;
+    let org = auth.organization();
     let mut new = NewMember::parse(MemberInput {
         email: body.email.0,
         roles: body.roles,
@@ -306,7 +305,7 @@ pub async fn add(
     if let Some(p) = body.portfolio {
         caller
             .0
-            .authorize::<portier_core::rights::PortfoliosManage>(&org)?;
+            .authorize::<portier_core::rights::PortfoliosManage>(org)?;
         let today = chrono::Utc::now().date_naive();
         new.portfolio = Some(portier_core::portfolios::NewPortfolio {
             type_key: p.type_key.0.trim().to_owned(),
@@ -350,12 +349,9 @@ pub async fn add(
     ))]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
+    OrgAccess { caller: _, auth }: OrgAccess<MembersRead, Api>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<MemberList>, ApiError> {
-    let org = visible(&state, &caller, path_id("org", &org)?).await?;
-    caller.0.authorize::<MembersRead>(&org)?;
     let limit = Page::limit(&q)?;
     let invalid = |field: &str, message: &str| {
         ApiError::new(
@@ -405,7 +401,7 @@ pub async fn list(
         two_factor,
     };
     let views =
-        portier_store::members::list(&state.store, org.id, &filter, cursor.as_ref(), limit + 1)
+        portier_store::members::list(&state.store, &auth, &filter, cursor.as_ref(), limit + 1)
             .await?;
     let more = views.len() as i64 > limit;
     let page = &views[..views.len().min(limit as usize)];
@@ -434,8 +430,8 @@ pub async fn get_one(
     caller: Caller,
     Path((org, account)): Path<(String, String)>,
 ) -> Result<Json<MemberDetail>, ApiError> {
-    let (org, _, account) = member_route::<MembersRead>(&state, &caller, &org, &account).await?;
-    Ok(Json(detail(&state, org.id, account).await?))
+    let (_, auth, account) = member_route::<MembersRead>(&state, &caller, &org, &account).await?;
+    Ok(Json(detail(&state, &auth, account).await?))
 }
 
 /// A change to a member. Absent fields stay; `null` empties a field. Name,
@@ -488,21 +484,21 @@ pub struct MemberChanged {
 
 async fn detail(
     state: &AppState,
-    org: OrganizationId,
+    auth: &Authorized<impl portier_core::rights::OnMembers>,
     account: AccountId,
 ) -> Result<MemberDetail, ApiError> {
-    let view = portier_store::members::get(&state.store, org, account)
+    let view = portier_store::members::get(&state.store, auth, account)
         .await?
         .ok_or(DomainError::NotFound { what: "member" })?;
     let mut detail = MemberDetail::from(&view);
-    detail.invitation = portier_store::mail::latest_invitation(&state.store, account, org)
+    detail.invitation = portier_store::mail::latest_invitation(&state.store, account, auth)
         .await?
         .map(Into::into);
     detail.registration = portier_store::registrations::of_account(&state.store, account)
         .await?
         .as_ref()
         .map(Into::into);
-    detail.role_details = portier_store::roles::of_member(&state.store, org, account)
+    detail.role_details = portier_store::roles::of_member(&state.store, auth, account)
         .await?
         .iter()
         .map(Into::into)
@@ -528,7 +524,7 @@ pub async fn update(
     Path((org, account)): Path<(String, String)>,
     ApiJson(body): ApiJson<UpdateMember>,
 ) -> Result<Json<MemberChanged>, ApiError> {
-    let (org, auth, account) =
+    let (_org, auth, account) =
         member_route::<MembersUpdate>(&state, &caller, &org, &account).await?;
     let patch = MemberPatch::parse(MemberPatchInput {
         email: body.email.map(|e| e.0),
@@ -557,7 +553,7 @@ pub async fn update(
     .await?;
     Ok(Json(MemberChanged {
         invitation_sent: updated.invitation_sent,
-        member: detail(&state, org.id, updated.account_id).await?,
+        member: detail(&state, &auth, updated.account_id).await?,
     }))
 }
 
@@ -679,7 +675,7 @@ async fn set_active(
     account: String,
     active: bool,
 ) -> Result<Json<MemberChanged>, ApiError> {
-    let (org, auth, account) =
+    let (_org, auth, account) =
         member_route::<MembersUpdate>(&state, &caller, &org, &account).await?;
     let sent = portier_store::members::set_active(
         &state.store,
@@ -692,7 +688,7 @@ async fn set_active(
     .await?;
     Ok(Json(MemberChanged {
         invitation_sent: sent,
-        member: detail(&state, org.id, account).await?,
+        member: detail(&state, &auth, account).await?,
     }))
 }
 

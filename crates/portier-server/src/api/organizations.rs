@@ -2,6 +2,7 @@
 //! one the caller administers, reading and changing one. An organization the
 //! caller has no right on answers 404, as if it did not exist.
 
+use crate::service::access::{Api, OrgAccess};
 use std::collections::HashMap;
 
 use axum::Json;
@@ -256,13 +257,10 @@ pub async fn get_one(
     ))]
 pub async fn update(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller: _, auth }: OrgAccess<OrgUpdate, Api>,
     ClientAddr(client): ClientAddr,
-    Path(org): Path<String>,
     ApiJson(body): ApiJson<UpdateOrganization>,
 ) -> Result<Json<OrganizationView>, ApiError> {
-    let org = visible(&state, &caller, path_id("org", &org)?).await?;
-    let auth = caller.0.authorize::<OrgUpdate>(&org)?;
     let mut settings = body.settings.unwrap_or_default();
     if let Some(required) = body.require_two_factor {
         if settings.require_two_factor.is_some_and(|s| s != required) {
@@ -307,12 +305,9 @@ pub struct OrganizationStatistics {
     ))]
 pub async fn statistics(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
+    OrgAccess { caller: _, auth }: OrgAccess<portier_core::rights::MembersRead, Api>,
 ) -> Result<Json<OrganizationStatistics>, ApiError> {
-    let (org, _) =
-        super::authorized::<portier_core::rights::MembersRead>(&state, &caller, &org).await?;
-    let s = portier_store::members::statistics(&state.store, org.id).await?;
+    let s = portier_store::members::statistics(&state.store, &auth).await?;
     Ok(Json(OrganizationStatistics {
         members: s.members,
         invited: s.invited,

@@ -4,6 +4,7 @@
 //! its last day. Actions that start a portfolio answer `warnings` when that
 //! bills the current month because it starts on its last day.
 
+use crate::service::access::{Api, OrgAccess};
 use std::collections::HashMap;
 
 use axum::Json;
@@ -131,11 +132,9 @@ pub struct PortfolioList {
     responses((status = 200, body = PortfolioTypeList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list_types(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
+    OrgAccess { caller: _, auth }: OrgAccess<MembersRead, Api>,
 ) -> Result<Json<PortfolioTypeList>, ApiError> {
-    let (org, _) = authorized::<MembersRead>(&state, &caller, &org).await?;
-    let items = portier_store::portfolios::types(&state.store, &org).await?;
+    let items = portier_store::portfolios::types(&state.store, &auth).await?;
     Ok(Json(PortfolioTypeList {
         items: items.into_iter().map(Into::into).collect(),
     }))
@@ -152,12 +151,10 @@ pub async fn list_types(
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_type(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller: _, auth }: OrgAccess<PortfoliosManage, Api>,
     ClientAddr(client): ClientAddr,
-    Path(org): Path<String>,
     ApiJson(body): ApiJson<CreatePortfolioType>,
 ) -> Result<(StatusCode, Json<PortfolioTypeView>), ApiError> {
-    let (_, auth) = authorized::<PortfoliosManage>(&state, &caller, &org).await?;
     let new = PortfolioType::parse(
         &body.key.0,
         Some(&body.name.en.0),
@@ -183,12 +180,11 @@ pub async fn create_type(
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller: _, auth }: OrgAccess<PortfoliosManage, Api>,
     ClientAddr(client): ClientAddr,
-    Path((org, account)): Path<(String, String)>,
+    Path((_, account)): Path<(String, String)>,
     ApiJson(body): ApiJson<CreatePortfolio>,
 ) -> Result<(StatusCode, Json<PortfolioView>), ApiError> {
-    let (_, auth) = authorized::<PortfoliosManage>(&state, &caller, &org).await?;
     let account = path_id("account_id", &account)?;
     let origin = Origin::now(client);
     let start = portfolios::start_date(body.start_date.as_deref(), origin.now.date_naive())?;
@@ -220,11 +216,9 @@ pub async fn create(
     responses((status = 200, body = PortfolioList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
+    OrgAccess { caller: _, auth }: OrgAccess<PortfoliosManage, Api>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<PortfolioList>, ApiError> {
-    let (org, _) = authorized::<PortfoliosManage>(&state, &caller, &org).await?;
     let wanted = q
         .get("state")
         .map(|s| {
@@ -240,7 +234,7 @@ pub async fn list(
     let limit = super::Page::limit(&q)?;
     let type_key = q.get("type").map(String::as_str);
     let items =
-        portier_store::portfolios::list(&state.store, &org, wanted, type_key, limit).await?;
+        portier_store::portfolios::list(&state.store, &auth, wanted, type_key, limit).await?;
     Ok(Json(PortfolioList {
         items: items
             .iter()
@@ -343,13 +337,12 @@ pub struct PortfolioDetail {
     responses((status = 200, body = PortfolioDetail), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get_one(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, id)): Path<(String, String)>,
+    OrgAccess { caller: _, auth }: OrgAccess<PortfoliosManage, Api>,
+    Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<PortfolioDetail>, ApiError> {
-    let (org, _) = authorized::<PortfoliosManage>(&state, &caller, &org).await?;
     let id: Uuid = path_id("id", &id)?;
     let (portfolio, history) =
-        portier_store::portfolios::get_with_history(&state.store, &org, id).await?;
+        portier_store::portfolios::get_with_history(&state.store, &auth, id).await?;
     let this_month = Month::of(chrono::Utc::now().date_naive());
     Ok(Json(PortfolioDetail {
         portfolio: PortfolioView::of(&portfolio, None),
@@ -469,12 +462,11 @@ pub(crate) fn manages(
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn transfer(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller, auth: from }: OrgAccess<PortfoliosManage, Api>,
     ClientAddr(client): ClientAddr,
-    Path((org, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, String)>,
     ApiJson(body): ApiJson<Transfer>,
 ) -> Result<TransferOutcome, ApiError> {
-    let (_, from) = authorized::<PortfoliosManage>(&state, &caller, &org).await?;
     let id: Uuid = path_id("id", &id)?;
     let origin = Origin::now(client);
     let today = origin.now.date_naive();
@@ -500,18 +492,17 @@ pub async fn transfer(
     responses((status = 200, body = PortfolioList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn of_member(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, account)): Path<(String, String)>,
+    OrgAccess { caller: _, auth }: OrgAccess<PortfoliosManage, Api>,
+    Path((_, account)): Path<(String, String)>,
 ) -> Result<Json<PortfolioList>, ApiError> {
-    let (org, _) = authorized::<PortfoliosManage>(&state, &caller, &org).await?;
     let account = path_id("account_id", &account)?;
-    if portier_store::members::get(&state.store, org.id, account)
+    if portier_store::members::get(&state.store, &auth, account)
         .await?
         .is_none()
     {
         return Err(portier_core::Error::NotFound { what: "member" }.into());
     }
-    let items = portier_store::portfolios::of_member(&state.store, &org, account).await?;
+    let items = portier_store::portfolios::of_member(&state.store, &auth, account).await?;
     Ok(Json(PortfolioList {
         items: items.iter().map(|p| PortfolioView::of(p, None)).collect(),
     }))
@@ -532,11 +523,10 @@ pub async fn of_member(
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn take_over(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller, auth: to }: OrgAccess<PortfoliosManage, Api>,
     ClientAddr(client): ClientAddr,
-    Path((org, account, id)): Path<(String, String, String)>,
+    Path((_, account, id)): Path<(String, String, String)>,
 ) -> Result<TransferOutcome, ApiError> {
-    let (_, to) = authorized::<PortfoliosManage>(&state, &caller, &org).await?;
     let account = path_id("account_id", &account)?;
     let id: Uuid = path_id("id", &id)?;
     let origin = Origin::now(client);
@@ -569,11 +559,9 @@ pub struct TransferRequestList {
     responses((status = 200, body = TransferRequestList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn transfer_requests(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
+    OrgAccess { caller: _, auth }: OrgAccess<PortfoliosManage, Api>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<TransferRequestList>, ApiError> {
-    let (org, _) = authorized::<PortfoliosManage>(&state, &caller, &org).await?;
     let wanted = match q.get("state").map(String::as_str) {
         None => None,
         Some(s @ ("pending" | "accepted" | "declined" | "withdrawn")) => Some(s),
@@ -586,7 +574,7 @@ pub async fn transfer_requests(
             .into());
         }
     };
-    let items = portier_store::portfolios::transfer_requests(&state.store, &org, wanted).await?;
+    let items = portier_store::portfolios::transfer_requests(&state.store, &auth, wanted).await?;
     Ok(Json(TransferRequestList {
         items: items.into_iter().map(Into::into).collect(),
     }))
@@ -703,11 +691,10 @@ pub struct BillingReport {
     responses((status = 200, body = BillingReport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn billing(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
+    OrgAccess { caller: _, auth }: OrgAccess<BillingRead, Api>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<BillingReport>, ApiError> {
-    let (org, _) = authorized::<BillingRead>(&state, &caller, &org).await?;
+    let org = auth.organization();
     let month = |name: &str| -> Result<Month, ApiError> {
         let raw = q.get(name).ok_or_else(|| {
             portier_core::FieldError::new(name, "required", "give the month as YYYY-MM")
@@ -729,7 +716,7 @@ pub async fn billing(
         portfolios,
     };
     let months: Vec<BilledMonth> = if detail {
-        let bills = portier_store::portfolios::report(&state.store, &org, &months).await?;
+        let bills = portier_store::portfolios::report(&state.store, &auth, &months).await?;
         bills
             .into_iter()
             .map(|(month, counted)| {
@@ -746,7 +733,7 @@ pub async fn billing(
             })
             .collect()
     } else {
-        let counts = portier_store::portfolios::counts(&state.store, &org, &months).await?;
+        let counts = portier_store::portfolios::counts(&state.store, &auth, &months).await?;
         counts
             .into_iter()
             .map(|(month, n)| month_of(month, usize::try_from(n).unwrap_or(0), Vec::new()))

@@ -3,6 +3,7 @@
 //! relation on (docs/RULES.md#resources); `POST /check` answers
 //! `<type>.<relation>` for them.
 
+use crate::service::access::{Api, OrgAccess};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -17,10 +18,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::Line;
 use super::check::ResourceKey;
 use super::roles::KeyText;
-use super::{Line, authorized};
-use crate::auth::Caller;
 use crate::error::ErrorBody;
 use crate::extract::{ApiJson, ClientAddr, path_id};
 use crate::service::resources::{resource_in_path, url_segment};
@@ -119,11 +119,9 @@ pub struct CreateGrant {
     ))]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
+    OrgAccess { caller: _, auth }: OrgAccess<MembersRead, Api>,
 ) -> Result<Json<ResourceList>, ApiError> {
-    let (org, _) = authorized::<MembersRead>(&state, &caller, &org).await?;
-    let items = portier_store::resources::list(&state.store, org.id).await?;
+    let items = portier_store::resources::list(&state.store, &auth).await?;
     Ok(Json(ResourceList {
         items: items.iter().map(Into::into).collect(),
     }))
@@ -142,12 +140,11 @@ pub async fn list(
     ))]
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller: _, auth }: OrgAccess<ResourcesManage, Api>,
     ClientAddr(client): ClientAddr,
-    Path(org): Path<String>,
     ApiJson(body): ApiJson<CreateResource>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (org, auth) = authorized::<ResourcesManage>(&state, &caller, &org).await?;
+    let org = auth.organization();
     let new = NewResource::parse(ResourceInput {
         kind: body.kind.0,
         key: body.id.0,
@@ -181,12 +178,11 @@ pub async fn create(
     ))]
 pub async fn get_one(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, kind, key)): Path<(String, String, String)>,
+    OrgAccess { caller: _, auth }: OrgAccess<MembersRead, Api>,
+    Path((_, kind, key)): Path<(String, String, String)>,
 ) -> Result<Json<ResourceDetail>, ApiError> {
-    let (org, _) = authorized::<MembersRead>(&state, &caller, &org).await?;
     let (kind, key) = resource_in_path(&kind, &key)?;
-    let (resource, grants) = portier_store::resources::get(&state.store, org.id, &kind, &key)
+    let (resource, grants) = portier_store::resources::get(&state.store, &auth, &kind, &key)
         .await?
         .ok_or(portier_core::Error::NotFound { what: "resource" })?;
     Ok(Json(ResourceDetail {
@@ -208,11 +204,10 @@ pub async fn get_one(
     ))]
 pub async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller: _, auth }: OrgAccess<ResourcesManage, Api>,
     ClientAddr(client): ClientAddr,
-    Path((org, kind, key)): Path<(String, String, String)>,
+    Path((_, kind, key)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let (_, auth) = authorized::<ResourcesManage>(&state, &caller, &org).await?;
     let (kind, key) = resource_in_path(&kind, &key)?;
     portier_store::resources::delete(&state.store, &auth, &kind, &key, &Origin::now(client))
         .await?;
@@ -233,12 +228,11 @@ pub async fn delete(
     ))]
 pub async fn grant(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller: _, auth }: OrgAccess<ResourcesManage, Api>,
     ClientAddr(client): ClientAddr,
-    Path((org, kind, key)): Path<(String, String, String)>,
+    Path((_, kind, key)): Path<(String, String, String)>,
     ApiJson(body): ApiJson<CreateGrant>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (_, auth) = authorized::<ResourcesManage>(&state, &caller, &org).await?;
     let (kind, key) = resource_in_path(&kind, &key)?;
     let relation = parse_relation("relation", &body.relation.0)?;
     let holder = match (body.account_id, body.group_id) {
@@ -279,11 +273,10 @@ pub async fn grant(
     ))]
 pub async fn revoke(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller: _, auth }: OrgAccess<ResourcesManage, Api>,
     ClientAddr(client): ClientAddr,
-    Path((org, kind, key, grant)): Path<(String, String, String, String)>,
+    Path((_, kind, key, grant)): Path<(String, String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let (_, auth) = authorized::<ResourcesManage>(&state, &caller, &org).await?;
     let (kind, key) = resource_in_path(&kind, &key)?;
     let grant: ResourceGrantId = path_id("grant_id", &grant)?;
     portier_store::resources::revoke(

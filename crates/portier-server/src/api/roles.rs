@@ -3,6 +3,7 @@
 //! product's permissions, and `/organizations/{org}/members/{id}/roles` to
 //! change what a member holds.
 
+use crate::service::access::{Api, OrgAccess};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -18,8 +19,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Line, authorized, string_schema};
-use crate::auth::Caller;
+use super::{Line, string_schema};
 use crate::error::ErrorBody;
 use crate::extract::{ApiJson, ClientAddr, object, path_id, present};
 use crate::{ApiError, AppState};
@@ -197,11 +197,9 @@ fn key_in_path(raw: &str) -> Result<RoleKey, ApiError> {
     ))]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
+    OrgAccess { caller: _, auth }: OrgAccess<MembersRead, Api>,
 ) -> Result<Json<RoleList>, ApiError> {
-    let (org, _) = authorized::<MembersRead>(&state, &caller, &org).await?;
-    let roles = portier_store::roles::list(&state.store, &org).await?;
+    let roles = portier_store::roles::list(&state.store, &auth).await?;
     Ok(Json(RoleList {
         items: roles.iter().map(RoleView::from).collect(),
     }))
@@ -221,12 +219,11 @@ pub async fn list(
     ))]
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller, auth }: OrgAccess<RolesManage, Api>,
     ClientAddr(client): ClientAddr,
-    Path(org): Path<String>,
     ApiJson(body): ApiJson<CreateRole>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (org, auth) = authorized::<RolesManage>(&state, &caller, &org).await?;
+    let org = auth.organization();
     let def = RoleDefinition::parse(RoleInput {
         key: body.key.0,
         name_en: Some(body.name.en.0),
@@ -263,12 +260,11 @@ pub async fn create(
     ))]
 pub async fn get_one(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, key)): Path<(String, String)>,
+    OrgAccess { caller: _, auth }: OrgAccess<MembersRead, Api>,
+    Path((_, key)): Path<(String, String)>,
 ) -> Result<Json<RoleView>, ApiError> {
-    let (org, _) = authorized::<MembersRead>(&state, &caller, &org).await?;
     let key = key_in_path(&key)?;
-    let role = portier_store::roles::get(&state.store, &org, &key)
+    let role = portier_store::roles::get(&state.store, &auth, &key)
         .await?
         .ok_or(portier_core::Error::NotFound { what: "role" })?;
     Ok(Json(RoleView::from(&role)))
@@ -289,12 +285,11 @@ pub async fn get_one(
     ))]
 pub async fn update(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller, auth }: OrgAccess<RolesManage, Api>,
     ClientAddr(client): ClientAddr,
-    Path((org, key)): Path<(String, String)>,
+    Path((_, key)): Path<(String, String)>,
     ApiJson(body): ApiJson<UpdateRole>,
 ) -> Result<Json<RoleView>, ApiError> {
-    let (_, auth) = authorized::<RolesManage>(&state, &caller, &org).await?;
     let key = key_in_path(&key)?;
     let (name_en, name_nl) = match body.name {
         Some(n) => (n.en.map(|l| l.0), n.nl.map(|l| l.0)),
@@ -338,11 +333,10 @@ pub async fn update(
     ))]
 pub async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller, auth }: OrgAccess<RolesManage, Api>,
     ClientAddr(client): ClientAddr,
-    Path((org, key)): Path<(String, String)>,
+    Path((_, key)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let (_, auth) = authorized::<RolesManage>(&state, &caller, &org).await?;
     let key = key_in_path(&key)?;
     portier_store::roles::delete(&state.store, &caller.0, &auth, &key, &Origin::now(client))
         .await?;
@@ -364,12 +358,11 @@ pub async fn delete(
     ))]
 pub async fn set_member_roles(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller, auth }: OrgAccess<RolesAssign, Api>,
     ClientAddr(client): ClientAddr,
-    Path((org, account)): Path<(String, String)>,
+    Path((_, account)): Path<(String, String)>,
     ApiJson(body): ApiJson<SetRoles>,
 ) -> Result<Json<MemberRoles>, ApiError> {
-    let (_, auth) = authorized::<RolesAssign>(&state, &caller, &org).await?;
     let account: AccountId = path_id("account_id", &account)?;
     let keys = keys_of("roles", &body.roles)?;
     let roles = crate::service::members::set_roles(
@@ -422,11 +415,10 @@ pub struct AdministratorList {
     ))]
 pub async fn administrators(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
+    OrgAccess { caller: _, auth }: OrgAccess<MembersRead, Api>,
 ) -> Result<Json<AdministratorList>, ApiError> {
-    let (org, _) = authorized::<MembersRead>(&state, &caller, &org).await?;
-    let admins = portier_store::members::administrators(&state.store, &org).await?;
+    let org = auth.organization();
+    let admins = portier_store::members::administrators(&state.store, &auth).await?;
     Ok(Json(AdministratorList {
         items: admins
             .iter()

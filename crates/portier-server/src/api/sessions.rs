@@ -2,6 +2,7 @@
 //! last seen), and ending any or all others; and an administrator ending
 //! every session of a member (`…/members/{id}/end-sessions`).
 
+use crate::service::access::{Api, OrgAccess};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -10,7 +11,7 @@ use portier_store::audit::Origin;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::{Caller, Person};
+use crate::auth::Person;
 use crate::error::ErrorBody;
 use crate::extract::ClientAddr;
 use crate::service::sessions::{SessionView, end_member_sessions, of};
@@ -91,10 +92,9 @@ pub async fn end_others(
 pub async fn end_of_member(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
-    caller: Caller,
-    Path((org, account)): Path<(String, String)>,
+    OrgAccess { caller: _, auth }: OrgAccess<MembersUpdate, Api>,
+    Path((_, account)): Path<(String, String)>,
 ) -> Result<Json<SessionsEnded>, ApiError> {
-    let (_, auth) = super::authorized::<MembersUpdate>(&state, &caller, &org).await?;
     let account = crate::extract::path_id("account_id", &account)?;
     let ended = end_member_sessions(&state, &auth, account, client).await?;
     Ok(Json(SessionsEnded { ended }))

@@ -4,6 +4,7 @@
 //! administrator taking it away from a member who lost their phone.
 //! Wrong codes count against the same limits as wrong codes at sign-in.
 
+use crate::service::access::{Api, OrgAccess};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -17,7 +18,7 @@ use axum::http::header::SET_COOKIE;
 use axum::response::IntoResponse;
 use portier_store::sessions::Stage;
 
-use crate::auth::{Caller, Enrollee, Person};
+use crate::auth::{Enrollee, Person};
 use crate::error::ErrorBody;
 use crate::extract::{ApiJson, ClientAddr};
 use crate::service::sign_in::start_session;
@@ -180,10 +181,9 @@ pub struct TwoFactorReset {
 pub async fn reset(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
-    caller: Caller,
-    Path((org, account)): Path<(String, String)>,
+    OrgAccess { caller: _, auth }: OrgAccess<MembersUpdate, Api>,
+    Path((_, account)): Path<(String, String)>,
 ) -> Result<Json<TwoFactorReset>, ApiError> {
-    let (_, auth) = super::authorized::<MembersUpdate>(&state, &caller, &org).await?;
     let account = crate::extract::path_id("account_id", &account)?;
     let reset = reset_member(&state, &auth, account, client).await?;
     Ok(Json(TwoFactorReset { reset }))

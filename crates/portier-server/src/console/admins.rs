@@ -3,19 +3,21 @@
 //! Administrator rights are given and taken on a member's page, by holders
 //! of `admins.manage`.
 
+use crate::console::org::Console;
+use crate::service::access::OrgAccess;
 use std::collections::HashMap;
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use portier_core::members::MemberStatus;
 use portier_core::organizations::Organization;
 use portier_core::rights::{AdminsManage, MembersRead};
 
-use super::org::{NavLink, OrgContext, Section, org_context};
+use super::org::{NavLink, OrgContext, Section};
 use super::roles::role_name;
 use super::{Page, Person};
 use crate::{ApiError, AppState};
@@ -45,21 +47,22 @@ pub struct AdminsPage {
     pub may_manage: bool,
 }
 
-async fn list(State(state): State<AppState>, person: Person, Path(org): Path<String>) -> Response {
-    let ctx = match org_context::<MembersRead>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+async fn list(State(state): State<AppState>, access: OrgAccess<MembersRead, Console>) -> Response {
+    let (person, ctx) = access.page();
     match page(&state, &person, ctx).await {
         Ok(p) => p.into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-async fn page(state: &AppState, person: &Person, ctx: OrgContext) -> Result<AdminsPage, ApiError> {
+async fn page(
+    state: &AppState,
+    person: &Person,
+    ctx: OrgContext<MembersRead>,
+) -> Result<AdminsPage, ApiError> {
     let i18n = person.viewer.i18n;
-    let admins = portier_store::members::administrators(&state.store, &ctx.org).await?;
-    let roles = portier_store::roles::list(&state.store, &ctx.org).await?;
+    let admins = portier_store::members::administrators(&state.store, &ctx.auth).await?;
+    let roles = portier_store::roles::list(&state.store, &ctx.auth).await?;
     let names: HashMap<&str, String> = roles
         .iter()
         .map(|r| (r.key.as_str(), role_name(&i18n, r)))

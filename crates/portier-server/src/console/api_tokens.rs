@@ -2,6 +2,8 @@
 //! REST API). Each carries at most the permissions of whoever made it, is
 //! shown once, is stored only as a hash, and can be revoked.
 
+use crate::console::org::Console;
+use crate::service::access::OrgAccess;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
@@ -15,7 +17,7 @@ use portier_core::permissions::{CATALOGUE, parse_list};
 use portier_core::rights::TokensManage;
 use portier_store::audit::Origin;
 
-use super::org::{FormFields, NavLink, OrgContext, Problem, Refusal, Section, labels, org_context};
+use super::org::{FormFields, NavLink, OrgContext, Problem, Refusal, Section, labels};
 use super::roles::permission_text;
 use super::{Done, Page, Person, error_page};
 use crate::extract::ClientAddr;
@@ -126,7 +128,7 @@ impl Sent {
 async fn tokens_page(
     state: &AppState,
     person: &Person,
-    ctx: &OrgContext,
+    ctx: &OrgContext<impl portier_core::rights::Right>,
     sent: Sent,
     created: Option<(String, String)>,
     problem: Option<Problem>,
@@ -135,36 +137,39 @@ async fn tokens_page(
     let i18n = person.viewer.i18n;
     let now = Utc::now();
     let never = i18n.t("tokens-never");
-    let tokens = portier_store::api_tokens::list(&state.store, ctx.org.id)
-        .await?
-        .into_iter()
-        .map(|t| {
-            let state = if t.revoked_at.is_some() {
-                "revoked"
-            } else if t.expires_at.is_some_and(|e| e <= now) {
-                "expired"
-            } else {
-                "active"
-            };
-            TokenRow {
-                id: t.id.to_string(),
-                name: t.name,
-                permissions: t.permissions.join(", "),
-                created: i18n.date(t.created_at),
-                // Stored as the first moment it no longer works.
-                expires: t
-                    .expires_at
-                    .map(|e| i18n.date(e - chrono::Duration::seconds(1)))
-                    .unwrap_or_else(|| never.clone()),
-                last_used: t
-                    .last_used_at
-                    .map(|u| i18n.moment(u))
-                    .unwrap_or_else(|| never.clone()),
-                state,
-                state_text: i18n.t(&format!("tokens-{state}")),
-            }
-        })
-        .collect();
+    let tokens = portier_store::api_tokens::list(
+        &state.store,
+        &ctx.and::<portier_core::rights::TokensManage>()?,
+    )
+    .await?
+    .into_iter()
+    .map(|t| {
+        let state = if t.revoked_at.is_some() {
+            "revoked"
+        } else if t.expires_at.is_some_and(|e| e <= now) {
+            "expired"
+        } else {
+            "active"
+        };
+        TokenRow {
+            id: t.id.to_string(),
+            name: t.name,
+            permissions: t.permissions.join(", "),
+            created: i18n.date(t.created_at),
+            // Stored as the first moment it no longer works.
+            expires: t
+                .expires_at
+                .map(|e| i18n.date(e - chrono::Duration::seconds(1)))
+                .unwrap_or_else(|| never.clone()),
+            last_used: t
+                .last_used_at
+                .map(|u| i18n.moment(u))
+                .unwrap_or_else(|| never.clone()),
+            state,
+            state_text: i18n.t(&format!("tokens-{state}")),
+        }
+    })
+    .collect();
     let held = ctx.principal.permissions_on(&ctx.org.path);
     Ok(TokensPage {
         page: person.viewer.page(),
@@ -191,14 +196,10 @@ async fn tokens_page(
 
 async fn list(
     State(state): State<AppState>,
-    person: Person,
-    Path(org): Path<String>,
+    access: OrgAccess<TokensManage, Console>,
     Query(q): Query<Done>,
 ) -> Response {
-    let ctx = match org_context::<TokensManage>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let notice = person.viewer.i18n.done(q.done.as_deref());
     tokens_page(&state, &person, &ctx, Sent::default(), None, None, notice)
         .await
@@ -207,15 +208,11 @@ async fn list(
 
 async fn create(
     State(state): State<AppState>,
-    person: Person,
+    access: OrgAccess<TokensManage, Console>,
     ClientAddr(client): ClientAddr,
-    Path(org): Path<String>,
     RawForm(raw): RawForm,
 ) -> Response {
-    let ctx = match org_context::<TokensManage>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let sent = Sent::of(&raw);
     let issued = async {
         let permissions = parse_list("permissions", &sent.permissions())?;
@@ -260,14 +257,11 @@ async fn create(
 
 async fn revoke(
     State(state): State<AppState>,
-    person: Person,
+    access: OrgAccess<TokensManage, Console>,
     ClientAddr(client): ClientAddr,
-    Path((org, token)): Path<(String, String)>,
+    Path((_, token)): Path<(String, String)>,
 ) -> Response {
-    let ctx = match org_context::<TokensManage>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let Ok(id) = token.parse() else {
         return error_page(&person.viewer, StatusCode::NOT_FOUND, "error-not-found");
     };

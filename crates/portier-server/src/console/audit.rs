@@ -2,12 +2,14 @@
 //! docs/RULES.md#audit-trail), and audit events as people read them: when,
 //! what (in their language), who, about whom, and what changed.
 
+use crate::console::org::Console;
+use crate::service::access::OrgAccess;
 use std::collections::HashMap;
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use portier_core::audit::{Actor, AuditEvent};
@@ -19,7 +21,7 @@ use portier_store::audit::AuditFilter;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::org::{NavLink, Section, org_context};
+use super::org::{NavLink, Section};
 use super::{I18n, Page, Person, url_encode};
 use crate::{ApiError, AppState};
 
@@ -234,14 +236,10 @@ async fn person_of(state: &AppState, typed: &str) -> Result<Option<uuid::Uuid>, 
 
 async fn log(
     State(state): State<AppState>,
-    person: Person,
-    Path(org): Path<String>,
+    access: OrgAccess<AuditRead, Console>,
     Query(q): Query<LogQuery>,
 ) -> Response {
-    let ctx = match org_context::<AuditRead>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     match log_page(&state, &person, ctx, q).await {
         Ok(page) => page.into_response(),
         Err(e) => e.into_response(),
@@ -251,7 +249,7 @@ async fn log(
 async fn log_page(
     state: &AppState,
     person: &Person,
-    ctx: super::org::OrgContext,
+    ctx: super::org::OrgContext<impl portier_core::rights::Right>,
     q: LogQuery,
 ) -> Result<LogPage, ApiError> {
     let i18n = person.viewer.i18n;
@@ -269,7 +267,7 @@ async fn log_page(
     } else {
         portier_store::audit::list(
             &state.store,
-            &ctx.org.path,
+            &ctx.auth,
             &filter,
             before,
             LOG_PAGE as i64 + 1,

@@ -60,10 +60,11 @@ pub async fn show(State(state): State<AppState>, person: Person) -> Response {
     };
     let mut organizations = Vec::new();
     for m in memberships {
-        let (transfers_waiting, approvals_waiting) = match waiting(&state, &m, &holds).await {
-            Ok(counts) => counts,
-            Err(e) => return ApiError::from(e).into_response(),
-        };
+        let (transfers_waiting, approvals_waiting) =
+            match waiting(&state, &m, &principal, &holds).await {
+                Ok(counts) => counts,
+                Err(e) => return ApiError::from(e).into_response(),
+            };
         organizations.push(OrganizationCard {
             id: m.organization_id.to_string(),
             manages: m.active && holds(m.organization_id, &MembersRead::PERMISSION),
@@ -87,26 +88,24 @@ pub async fn show(State(state): State<AppState>, person: Person) -> Response {
 async fn waiting(
     state: &AppState,
     m: &portier_store::members::OwnMembership,
+    principal: &portier_core::rights::Principal,
     holds: &impl Fn(portier_core::ids::OrganizationId, &portier_core::permissions::Permission) -> bool,
 ) -> portier_store::Result<(i64, i64)> {
-    let transfers = m.active && holds(m.organization_id, &PortfoliosManage::PERMISSION);
-    let approvals = m.active && holds(m.organization_id, &MembersUpdate::PERMISSION);
-    if !transfers && !approvals {
+    let wanted = [PortfoliosManage::PERMISSION, MembersUpdate::PERMISSION];
+    if !m.active || !wanted.iter().any(|p| holds(m.organization_id, p)) {
         return Ok((0, 0));
     }
     let Some(org) = portier_store::organizations::get(&state.store, m.organization_id).await?
     else {
         return Ok((0, 0));
     };
-    let t = if transfers {
-        portier_store::portfolios::awaiting(&state.store, &org).await?
-    } else {
-        0
+    let t = match principal.authorize::<PortfoliosManage>(&org) {
+        Ok(auth) => portier_store::portfolios::awaiting(&state.store, &auth).await?,
+        Err(_) => 0,
     };
-    let a = if approvals {
-        portier_store::signups::awaiting_count(&state.store, &org).await?
-    } else {
-        0
+    let a = match principal.authorize::<MembersUpdate>(&org) {
+        Ok(auth) => portier_store::signups::awaiting_count(&state.store, &auth).await?,
+        Err(_) => 0,
     };
     Ok((t, a))
 }

@@ -4,6 +4,8 @@
 //! of its administrative mailboxes; whether people who join by the domain
 //! wait for approval.
 
+use crate::console::org::Console;
+use crate::service::access::OrgAccess;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
@@ -17,7 +19,7 @@ use portier_core::rights::{DomainsManage, MembersUpdate, OrgUpdate};
 use portier_store::audit::Origin;
 use uuid::Uuid;
 
-use super::org::{FormFields, NavLink, OrgContext, Problem, Refusal, Section, org_context};
+use super::org::{FormFields, NavLink, OrgContext, Problem, Refusal, Section};
 use super::{Done, Page, Person, error_page};
 use crate::extract::ClientAddr;
 use crate::service::domains::VerifyDomain;
@@ -75,13 +77,17 @@ impl DomainsPage {
 async fn domains_page(
     state: &AppState,
     person: &Person,
-    ctx: &OrgContext,
+    ctx: &OrgContext<impl portier_core::rights::Right>,
     domain: String,
     notice: Option<String>,
     problem: Option<Problem>,
 ) -> Result<DomainsPage, ApiError> {
     let i18n = person.viewer.i18n;
-    let claims = portier_store::domains::list(&state.store, &ctx.org).await?;
+    let claims = portier_store::domains::list(
+        &state.store,
+        &ctx.and::<portier_core::rights::DomainsManage>()?,
+    )
+    .await?;
     Ok(DomainsPage {
         page: person.viewer.page(),
         nav: ctx.nav(&i18n, Section::Domains),
@@ -126,14 +132,10 @@ async fn domains_page(
 
 async fn show(
     State(state): State<AppState>,
-    person: Person,
-    Path(org): Path<String>,
+    access: OrgAccess<DomainsManage, Console>,
     Query(q): Query<Done>,
 ) -> Response {
-    let ctx = match org_context::<DomainsManage>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let notice = person.viewer.i18n.done(q.done.as_deref());
     domains_page(&state, &person, &ctx, String::new(), notice, None)
         .await
@@ -144,7 +146,7 @@ async fn show(
 async fn refused(
     state: &AppState,
     person: &Person,
-    ctx: &OrgContext,
+    ctx: &OrgContext<impl portier_core::rights::Right>,
     e: ApiError,
     domain: String,
 ) -> Response {
@@ -164,15 +166,11 @@ fn done(org: &Organization, key: &str) -> Response {
 
 async fn claim(
     State(state): State<AppState>,
-    person: Person,
+    access: OrgAccess<DomainsManage, Console>,
     ClientAddr(client): ClientAddr,
-    Path(org): Path<String>,
     RawForm(raw): RawForm,
 ) -> Response {
-    let ctx = match org_context::<DomainsManage>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let domain = FormFields::of(&raw).one("domain");
     let claimed = async {
         let auth = ctx.principal.authorize::<DomainsManage>(&ctx.org)?;
@@ -187,15 +185,12 @@ async fn claim(
 
 async fn verify(
     State(state): State<AppState>,
-    person: Person,
+    access: OrgAccess<DomainsManage, Console>,
     ClientAddr(client): ClientAddr,
-    Path((org, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, String)>,
     RawForm(raw): RawForm,
 ) -> Response {
-    let ctx = match org_context::<DomainsManage>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let Ok(id) = id.parse::<Uuid>() else {
         return error_page(&person.viewer, StatusCode::NOT_FOUND, "error-not-found");
     };
@@ -218,14 +213,11 @@ async fn verify(
 
 async fn remove(
     State(state): State<AppState>,
-    person: Person,
+    access: OrgAccess<DomainsManage, Console>,
     ClientAddr(client): ClientAddr,
-    Path((org, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, String)>,
 ) -> Response {
-    let ctx = match org_context::<DomainsManage>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let Ok(id) = id.parse::<Uuid>() else {
         return error_page(&person.viewer, StatusCode::NOT_FOUND, "error-not-found");
     };
@@ -243,15 +235,11 @@ async fn remove(
 
 async fn settings(
     State(state): State<AppState>,
-    person: Person,
+    access: OrgAccess<OrgUpdate, Console>,
     ClientAddr(client): ClientAddr,
-    Path(org): Path<String>,
     RawForm(raw): RawForm,
 ) -> Response {
-    let ctx = match org_context::<OrgUpdate>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let patch = OrganizationPatch {
         signup_approval: Some(FormFields::of(&raw).has("signup_approval")),
         ..OrganizationPatch::default()
@@ -272,14 +260,11 @@ async fn settings(
 /// Approve someone waiting to join (from the users list).
 async fn approve(
     State(state): State<AppState>,
-    person: Person,
+    access: OrgAccess<MembersUpdate, Console>,
     ClientAddr(client): ClientAddr,
-    Path((org, account)): Path<(String, String)>,
+    Path((_, account)): Path<(String, String)>,
 ) -> Response {
-    let ctx = match org_context::<MembersUpdate>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let Ok(account) = account.parse() else {
         return error_page(&person.viewer, StatusCode::NOT_FOUND, "error-not-found");
     };

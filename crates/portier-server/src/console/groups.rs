@@ -2,6 +2,8 @@
 //! members hold them in the organization. Seen by those who see the members;
 //! changed by holders of `groups.manage`.
 
+use crate::console::org::Console;
+use crate::service::access::OrgAccess;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
@@ -69,10 +71,10 @@ impl GroupValues {
 async fn role_choices(
     state: &AppState,
     person: &Person,
-    ctx: &OrgContext,
+    ctx: &OrgContext<impl portier_core::rights::Right>,
     chosen: &[String],
 ) -> Result<Vec<RoleChoice>, ApiError> {
-    let roles: Vec<_> = portier_store::roles::list(&state.store, &ctx.org)
+    let roles: Vec<_> = portier_store::roles::list(&state.store, &ctx.auth)
         .await?
         .into_iter()
         .filter(|r| r.kind == RoleKind::Content)
@@ -118,13 +120,13 @@ impl ListPage {
 async fn list_page(
     state: &AppState,
     person: &Person,
-    ctx: &OrgContext,
+    ctx: &OrgContext<impl portier_core::rights::Right>,
     values: GroupValues,
     problem: Option<Problem>,
     notice: Option<String>,
 ) -> Result<ListPage, ApiError> {
     let i18n = person.viewer.i18n;
-    let all_roles = portier_store::roles::list(&state.store, &ctx.org).await?;
+    let all_roles = portier_store::roles::list(&state.store, &ctx.auth).await?;
     let name_of = |key: &String| {
         all_roles
             .iter()
@@ -132,7 +134,7 @@ async fn list_page(
             .map(|r| role_name(&i18n, r))
             .unwrap_or_else(|| key.clone())
     };
-    let groups = portier_store::groups::list(&state.store, ctx.org.id)
+    let groups = portier_store::groups::list(&state.store, &ctx.auth)
         .await?
         .iter()
         .map(|g| GroupRow {
@@ -158,14 +160,10 @@ async fn list_page(
 
 async fn list(
     State(state): State<AppState>,
-    person: Person,
-    Path(org): Path<String>,
+    access: OrgAccess<MembersRead, Console>,
     Query(q): Query<Done>,
 ) -> Response {
-    let ctx = match org_context::<MembersRead>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let notice = person.viewer.i18n.done(q.done.as_deref());
     list_page(&state, &person, &ctx, GroupValues::default(), None, notice)
         .await
@@ -174,15 +172,11 @@ async fn list(
 
 async fn create(
     State(state): State<AppState>,
-    person: Person,
+    access: OrgAccess<GroupsManage, Console>,
     ClientAddr(client): ClientAddr,
-    Path(org): Path<String>,
     RawForm(raw): RawForm,
 ) -> Response {
-    let ctx = match org_context::<GroupsManage>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let values = GroupValues::from_form(&raw);
     let new = NewGroup::parse(GroupInput {
         name: values.name.clone(),
@@ -275,13 +269,13 @@ struct Shown {
 async fn group_page(
     state: &AppState,
     person: &Person,
-    ctx: &OrgContext,
+    ctx: &OrgContext<impl portier_core::rights::Right>,
     group: &str,
     shown: Shown,
 ) -> Result<Response, ApiError> {
     let i18n = person.viewer.i18n;
     let found = match group.parse::<GroupId>() {
-        Ok(id) => portier_store::groups::get(&state.store, ctx.org.id, id).await?,
+        Ok(id) => portier_store::groups::get(&state.store, &ctx.auth, id).await?,
         Err(_) => None,
     };
     let Some(group) = found else {
@@ -291,17 +285,21 @@ async fn group_page(
             "error-not-found",
         ));
     };
-    let members = portier_store::groups::members(&state.store, ctx.org.id, group.id)
-        .await?
-        .into_iter()
-        .map(|m| MemberRow {
-            account_id: m.account.id.to_string(),
-            name: m.account.display_name(),
-            email: m.account.email.to_string(),
-            status: m.status.as_str(),
-            status_text: i18n.t(&format!("status-{}", m.status.as_str())),
-        })
-        .collect();
+    let members = portier_store::groups::members(
+        &state.store,
+        &ctx.and::<portier_core::rights::MembersRead>()?,
+        group.id,
+    )
+    .await?
+    .into_iter()
+    .map(|m| MemberRow {
+        account_id: m.account.id.to_string(),
+        name: m.account.display_name(),
+        email: m.account.email.to_string(),
+        status: m.status.as_str(),
+        status_text: i18n.t(&format!("status-{}", m.status.as_str())),
+    })
+    .collect();
     let values = shown.values.unwrap_or_else(|| GroupValues::of(&group));
     Ok(GroupPage {
         page: person.viewer.page(),
@@ -321,14 +319,11 @@ async fn group_page(
 
 async fn show(
     State(state): State<AppState>,
-    person: Person,
-    Path((org, group)): Path<(String, String)>,
+    access: OrgAccess<MembersRead, Console>,
+    Path((_, group)): Path<(String, String)>,
     Query(q): Query<Done>,
 ) -> Response {
-    let ctx = match org_context::<MembersRead>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let shown = Shown {
         notice: person.viewer.i18n.done(q.done.as_deref()),
         ..Shown::default()
@@ -343,7 +338,7 @@ async fn show(
 async fn after(
     state: &AppState,
     person: &Person,
-    ctx: &OrgContext,
+    ctx: &OrgContext<impl portier_core::rights::Right>,
     group: &str,
     done: &str,
     outcome: Result<(), ApiError>,
@@ -380,7 +375,7 @@ async fn managed(
     group: &str,
 ) -> Result<
     (
-        OrgContext,
+        OrgContext<GroupsManage>,
         portier_core::rights::Authorized<GroupsManage>,
         GroupId,
     ),
@@ -524,7 +519,7 @@ async fn add_member(
 
 async fn set_member(
     state: &AppState,
-    ctx: &OrgContext,
+    ctx: &OrgContext<impl portier_core::rights::Right>,
     auth: &portier_core::rights::Authorized<GroupsManage>,
     group: GroupId,
     account: AccountId,

@@ -3,6 +3,8 @@
 //! follow the job; choose a format and download the members
 //! (docs/IMPORTS.md).
 
+use crate::console::org::Console;
+use crate::service::access::OrgAccess;
 use std::collections::HashMap;
 
 use askama::Template;
@@ -107,11 +109,11 @@ impl ImportPage {
 async fn import_page(
     state: &AppState,
     person: &Person,
-    ctx: &OrgContext,
+    ctx: &OrgContext<impl portier_core::rights::Right>,
     problem: Option<Problem>,
 ) -> Result<ImportPage, ApiError> {
     let i18n = person.viewer.i18n;
-    let imports = portier_store::import::list(&state.store, ctx.org.id, RECENT_IMPORTS).await?;
+    let imports = portier_store::import::list(&state.store, &ctx.auth, RECENT_IMPORTS).await?;
     Ok(ImportPage {
         page: person.viewer.page(),
         nav: ctx.nav(&i18n, Section::Members),
@@ -132,18 +134,23 @@ async fn import_page(
     })
 }
 
-async fn show(State(state): State<AppState>, person: Person, Path(org): Path<String>) -> Response {
-    let ctx = match org_context::<MembersInvite>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+async fn show(
+    State(state): State<AppState>,
+    access: OrgAccess<MembersInvite, Console>,
+) -> Response {
+    let (person, ctx) = access.page();
     import_page(&state, &person, &ctx, None)
         .await
         .into_response()
 }
 
 /// The upload form again with a refusal.
-async fn refused(state: &AppState, person: &Person, ctx: &OrgContext, e: ApiError) -> Response {
+async fn refused(
+    state: &AppState,
+    person: &Person,
+    ctx: &OrgContext<impl portier_core::rights::Right>,
+    e: ApiError,
+) -> Response {
     if e.status.is_server_error() {
         return e.into_response();
     }
@@ -255,16 +262,12 @@ fn kind_of(upload: &Upload) -> Result<FileKind, ApiError> {
 
 async fn upload(
     State(state): State<AppState>,
-    person: Person,
+    access: OrgAccess<MembersInvite, Console>,
     ClientAddr(client): ClientAddr,
-    Path(org): Path<String>,
     headers: HeaderMap,
     form: Multipart,
 ) -> Response {
-    let ctx = match org_context::<MembersInvite>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let planned = async {
         ctx.principal.authorize::<MembersInvite>(&ctx.org)?;
         let upload = read_form(&state, &headers, form).await?;
@@ -374,7 +377,7 @@ async fn import_in<R: portier_core::rights::Right>(
     person: &Person,
     org: &str,
     id: &str,
-) -> Result<(OrgContext, Import), Box<Response>> {
+) -> Result<(OrgContext<R>, Import), Box<Response>> {
     let not_found = || {
         Box::new(error_page(
             &person.viewer,
@@ -386,7 +389,7 @@ async fn import_in<R: portier_core::rights::Right>(
         .await
         .map_err(Box::new)?;
     let id = id.parse::<Uuid>().map_err(|_| not_found())?;
-    match portier_store::import::get(&state.store, ctx.org.id, id).await {
+    match portier_store::import::get(&state.store, &ctx.auth, id).await {
         Ok(Some(i)) => Ok((ctx, i)),
         Ok(None) => Err(not_found()),
         Err(e) => Err(Box::new(ApiError::from(e).into_response())),
@@ -521,15 +524,8 @@ pub struct ExportPage {
     pub columns: Vec<(&'static str, String)>,
 }
 
-async fn export_form(
-    State(state): State<AppState>,
-    person: Person,
-    Path(org): Path<String>,
-) -> Response {
-    let ctx = match org_context::<MembersRead>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+async fn export_form(access: OrgAccess<MembersRead, Console>) -> Response {
+    let (person, ctx) = access.page();
     let i18n = &person.viewer.i18n;
     ExportPage {
         columns: portier_core::export::COLUMNS
@@ -554,16 +550,12 @@ async fn export_form(
 /// The export itself, for the signed-in person (`service::export`).
 async fn download(
     State(state): State<AppState>,
-    person: Person,
+    access: OrgAccess<MembersRead, Console>,
     client: ClientAddr,
-    Path(org): Path<String>,
     Query(q): Query<HashMap<String, String>>,
     axum::extract::RawQuery(raw): axum::extract::RawQuery,
 ) -> Response {
-    let ctx = match org_context::<MembersRead>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (_, ctx) = access.page();
     // The form's column boxes come as one `columns` each: the API takes
     // them as one list.
     let mut q = q;
@@ -574,15 +566,11 @@ async fn download(
     if !chosen.is_empty() {
         q.insert("columns".into(), chosen.join(","));
     }
-    let auth = match ctx.principal.authorize::<MembersRead>(&ctx.org) {
-        Ok(auth) => auth,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
     let request = match crate::service::export::Request::from_query(&q) {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    crate::service::export::members(&state, &ctx.org, &auth, request, client.0)
+    crate::service::export::members(&state, &ctx.auth, request, client.0)
         .await
         .into_response()
 }

@@ -6,22 +6,34 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use portier_core::organizations::Organization;
 use portier_core::rights::{
-    AuditRead, DomainsManage, MembersRead, OrgUpdate, PortfoliosManage, Principal, Right,
-    TokensManage,
+    AuditRead, Authorized, DomainsManage, MembersRead, OrgUpdate, PortfoliosManage, Principal,
+    Right, TokensManage,
 };
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
 use super::{I18n, Person, error_page};
+use crate::service::access::{Front, OrgAccess};
 use crate::{ApiError, AppState};
 
 /// An organization page's organization and the person's rights there.
-pub struct OrgContext {
+pub struct OrgContext<R: Right> {
     pub org: Organization,
     pub principal: Principal,
+    /// The proof of `R` the page was opened with, which the store's reads
+    /// and changes demand.
+    pub auth: Authorized<R>,
 }
 
-impl OrgContext {
-    pub fn may<R: Right>(&self) -> bool {
-        self.principal.holds(&R::PERMISSION, &self.org.path)
+impl<R: Right> OrgContext<R> {
+    /// The proof of another right here; 403 without it.
+    pub fn and<S: Right>(&self) -> Result<Authorized<S>, ApiError> {
+        Ok(self.auth.and::<S>()?)
+    }
+
+    pub fn may<S: Right>(&self) -> bool {
+        self.principal.holds(&S::PERMISSION, &self.org.path)
     }
 
     /// The organization's menu: the pages the person has the right to see,
@@ -106,7 +118,7 @@ impl Section {
         }
     }
 
-    fn allowed(self, ctx: &OrgContext) -> bool {
+    fn allowed(self, ctx: &OrgContext<impl Right>) -> bool {
         match self {
             Section::Members
             | Section::Administrators
@@ -123,32 +135,73 @@ impl Section {
     }
 }
 
+/// The console as a front end of [`OrgAccess`]: the signed-in person (signed
+/// out, the way to the sign-in page); an organization they cannot see (or an
+/// id that is none) is the page that says "not found", nothing being told
+/// about organizations elsewhere; a right they lack, the page that says
+/// "forbidden".
+pub struct Console;
+
+impl Front for Console {
+    type Caller = Person;
+    type Refusal = Response;
+
+    async fn caller(parts: &mut Parts, state: &AppState) -> Result<Person, Response> {
+        Person::from_request_parts(parts, state).await
+    }
+
+    async fn principal(person: &Person, state: &AppState) -> Result<Principal, ApiError> {
+        Ok(portier_store::members::principal_for_account(&state.store, person.account.id).await?)
+    }
+
+    fn refuse(person: &Person, e: ApiError) -> Response {
+        match e.status {
+            StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST => {
+                error_page(&person.viewer, StatusCode::NOT_FOUND, "error-not-found")
+            }
+            StatusCode::FORBIDDEN => {
+                error_page(&person.viewer, StatusCode::FORBIDDEN, "error-forbidden")
+            }
+            _ => e.into_response(),
+        }
+    }
+}
+
+impl<R: Right> OrgAccess<R, Console> {
+    /// The person and the page's organization with their rights there.
+    pub fn page(self) -> (Person, OrgContext<R>) {
+        let ctx = OrgContext {
+            org: self.auth.organization().clone(),
+            principal: self.auth.principal().clone(),
+            auth: self.auth,
+        };
+        (self.caller, ctx)
+    }
+}
+
 /// The organization of a page (`org` from its path) when the person may see
-/// it and holds `R` there; else the page that says "not found" (nothing is
-/// told about organizations the person cannot see) or "forbidden".
+/// it and holds `R` there; else the page that says "not found" or
+/// "forbidden", as [`Console`] answers for [`OrgAccess`]. For the forms that
+/// read their organization from a path they share with other values.
 pub async fn org_context<R: Right>(
     state: &AppState,
     person: &Person,
     org: &str,
-) -> Result<OrgContext, Response> {
-    let viewer = &person.viewer;
-    let not_found = || error_page(viewer, StatusCode::NOT_FOUND, "error-not-found");
-    let Ok(id) = org.parse() else {
-        return Err(not_found());
-    };
-    let principal = portier_store::members::principal_for_account(&state.store, person.account.id)
-        .await
-        .map_err(|e| ApiError::from(e).into_response())?;
-    // The same decision as the API's, from the same function.
-    let org = match crate::service::access::authorized::<R>(state, &principal, id).await {
-        Ok((org, _)) => org,
-        Err(e) if e.status == StatusCode::NOT_FOUND => return Err(not_found()),
-        Err(e) if e.status == StatusCode::FORBIDDEN => {
-            return Err(error_page(viewer, StatusCode::FORBIDDEN, "error-forbidden"));
-        }
-        Err(e) => return Err(e.into_response()),
-    };
-    Ok(OrgContext { org, principal })
+) -> Result<OrgContext<R>, Response> {
+    let decided = async {
+        let id = crate::extract::path_id("org", org)?;
+        let principal = Console::principal(person, state).await?;
+        crate::service::access::authorized::<R>(state, &principal, id).await
+    }
+    .await;
+    match decided {
+        Ok((org, auth)) => Ok(OrgContext {
+            org,
+            principal: auth.principal().clone(),
+            auth,
+        }),
+        Err(e) => Err(Console::refuse(person, e)),
+    }
 }
 
 /// A refusal shown next to the field it concerns (or above the form).

@@ -4,6 +4,8 @@
 //! Seen by those who see the members; changed by holders of
 //! `resources.manage`.
 
+use crate::console::org::Console;
+use crate::service::access::OrgAccess;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
@@ -83,12 +85,12 @@ impl ListPage {
 async fn list_page(
     state: &AppState,
     person: &Person,
-    ctx: &OrgContext,
+    ctx: &OrgContext<impl portier_core::rights::Right>,
     form: Option<&FormFields>,
     problem: Option<Problem>,
     notice: Option<String>,
 ) -> Result<ListPage, ApiError> {
-    let resources = portier_store::resources::list(&state.store, ctx.org.id)
+    let resources = portier_store::resources::list(&state.store, &ctx.auth)
         .await?
         .iter()
         .map(|r| ResourceRow {
@@ -115,14 +117,10 @@ async fn list_page(
 
 async fn list(
     State(state): State<AppState>,
-    person: Person,
-    Path(org): Path<String>,
+    access: OrgAccess<MembersRead, Console>,
     Query(q): Query<Done>,
 ) -> Response {
-    let ctx = match org_context::<MembersRead>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let notice = person.viewer.i18n.done(q.done.as_deref());
     list_page(&state, &person, &ctx, None, None, notice)
         .await
@@ -131,15 +129,11 @@ async fn list(
 
 async fn create(
     State(state): State<AppState>,
-    person: Person,
+    access: OrgAccess<ResourcesManage, Console>,
     ClientAddr(client): ClientAddr,
-    Path(org): Path<String>,
     RawForm(raw): RawForm,
 ) -> Response {
-    let ctx = match org_context::<ResourcesManage>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let form = FormFields::of(&raw);
     let new = NewResource::parse(ResourceInput {
         kind: form.one("type").trim().to_owned(),
@@ -225,14 +219,14 @@ struct Said {
 async fn resource_page(
     state: &AppState,
     person: &Person,
-    ctx: &OrgContext,
+    ctx: &OrgContext<impl portier_core::rights::Right>,
     (kind, key): (&str, &str),
     form: Option<&FormFields>,
     said: Said,
 ) -> Result<Response, ApiError> {
     let found = match resource_in_path(kind, key) {
         Ok((kind, key)) => {
-            portier_store::resources::get(&state.store, ctx.org.id, &kind, &key).await?
+            portier_store::resources::get(&state.store, &ctx.auth, &kind, &key).await?
         }
         Err(_) => None,
     };
@@ -243,7 +237,7 @@ async fn resource_page(
             "error-not-found",
         ));
     };
-    let groups = portier_store::groups::list(&state.store, ctx.org.id).await?;
+    let groups = portier_store::groups::list(&state.store, &ctx.auth).await?;
     let mut rows = Vec::new();
     for g in &grants {
         let (holder, group) = match &g.holder {
@@ -294,14 +288,11 @@ async fn resource_page(
 
 async fn show(
     State(state): State<AppState>,
-    person: Person,
-    Path((org, kind, key)): Path<(String, String, String)>,
+    access: OrgAccess<MembersRead, Console>,
+    Path((_, kind, key)): Path<(String, String, String)>,
     Query(q): Query<Done>,
 ) -> Response {
-    let ctx = match org_context::<MembersRead>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let said = Said {
         notice: person.viewer.i18n.done(q.done.as_deref()),
         problem: None,
@@ -321,7 +312,7 @@ async fn managed(
     key: &str,
 ) -> Result<
     (
-        OrgContext,
+        OrgContext<ResourcesManage>,
         portier_core::rights::Authorized<ResourcesManage>,
         String,
         String,
@@ -344,7 +335,7 @@ async fn managed(
 async fn after(
     state: &AppState,
     person: &Person,
-    ctx: &OrgContext,
+    ctx: &OrgContext<impl portier_core::rights::Right>,
     kind: &str,
     key: &str,
     done: &str,

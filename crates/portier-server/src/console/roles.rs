@@ -3,6 +3,8 @@
 //! custom roles defined here, editable by holders of `roles.manage`
 //! (administrator roles also need `admins.manage`, as in the API).
 
+use crate::console::org::Console;
+use crate::service::access::OrgAccess;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
@@ -16,7 +18,7 @@ use portier_core::rights::{MembersRead, RolesManage};
 use portier_core::roles::{Role, RoleDefinition, RoleInput, RoleKey, RoleKind, RolePatchInput};
 use portier_store::audit::Origin;
 
-use super::org::{FormFields, NavLink, OrgContext, Problem, Refusal, Section, labels, org_context};
+use super::org::{FormFields, NavLink, OrgContext, Problem, Refusal, Section, labels};
 use super::{Done, I18n, Page, Person, error_page};
 use crate::extract::ClientAddr;
 use crate::{ApiError, AppState};
@@ -113,15 +115,11 @@ pub struct MatrixPage {
 
 async fn matrix(
     State(state): State<AppState>,
-    person: Person,
-    Path(org): Path<String>,
+    access: OrgAccess<MembersRead, Console>,
     Query(q): Query<Done>,
 ) -> Response {
-    let ctx = match org_context::<MembersRead>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
-    let roles = match portier_store::roles::list(&state.store, &ctx.org).await {
+    let (person, ctx) = access.page();
+    let roles = match portier_store::roles::list(&state.store, &ctx.auth).await {
         Ok(r) => r,
         Err(e) => return ApiError::from(e).into_response(),
     };
@@ -272,13 +270,13 @@ impl RolePage {
 async fn role_page(
     state: &AppState,
     person: &Person,
-    ctx: &OrgContext,
+    ctx: &OrgContext<impl portier_core::rights::Right>,
     editing: Option<String>,
     values: RoleValues,
     problem: Option<Problem>,
 ) -> Result<RolePage, ApiError> {
     let i18n = person.viewer.i18n;
-    let types = portier_store::portfolios::types(&state.store, &ctx.org)
+    let types = portier_store::portfolios::types(&state.store, &ctx.auth)
         .await?
         .into_iter()
         .map(|t| {
@@ -309,7 +307,7 @@ async fn role_page(
 async fn refused(
     state: &AppState,
     person: &Person,
-    ctx: &OrgContext,
+    ctx: &OrgContext<impl portier_core::rights::Right>,
     editing: Option<String>,
     values: RoleValues,
     e: ApiError,
@@ -330,13 +328,9 @@ fn to_matrix(org: &Organization, done: &str) -> Response {
 
 async fn new_form(
     State(state): State<AppState>,
-    person: Person,
-    Path(org): Path<String>,
+    access: OrgAccess<RolesManage, Console>,
 ) -> Response {
-    let ctx = match org_context::<RolesManage>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let values = RoleValues {
         kind: RoleKind::Content.as_str().to_owned(),
         ..RoleValues::default()
@@ -348,15 +342,11 @@ async fn new_form(
 
 async fn create(
     State(state): State<AppState>,
-    person: Person,
+    access: OrgAccess<RolesManage, Console>,
     ClientAddr(client): ClientAddr,
-    Path(org): Path<String>,
     RawForm(raw): RawForm,
 ) -> Response {
-    let ctx = match org_context::<RolesManage>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let values = RoleValues::from_form(&raw);
     let def = RoleDefinition::parse(RoleInput {
         key: values.key.trim().to_owned(),
@@ -390,12 +380,12 @@ async fn create(
 async fn defined_here(
     state: &AppState,
     person: &Person,
-    ctx: &OrgContext,
+    ctx: &OrgContext<impl portier_core::rights::Right>,
     key: &str,
 ) -> Result<Role, Response> {
     let not_found = || error_page(&person.viewer, StatusCode::NOT_FOUND, "error-not-found");
     let key = RoleKey::parse("key", key).map_err(|_| not_found())?;
-    portier_store::roles::get(&state.store, &ctx.org, &key)
+    portier_store::roles::get(&state.store, &ctx.auth, &key)
         .await
         .map_err(|e| ApiError::from(e).into_response())?
         .filter(|r| r.organization_id == Some(ctx.org.id))
@@ -404,13 +394,10 @@ async fn defined_here(
 
 async fn edit_form(
     State(state): State<AppState>,
-    person: Person,
-    Path((org, key)): Path<(String, String)>,
+    access: OrgAccess<RolesManage, Console>,
+    Path((_, key)): Path<(String, String)>,
 ) -> Response {
-    let ctx = match org_context::<RolesManage>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     match defined_here(&state, &person, &ctx, &key).await {
         Ok(role) => role_page(
             &state,
@@ -428,15 +415,12 @@ async fn edit_form(
 
 async fn update(
     State(state): State<AppState>,
-    person: Person,
+    access: OrgAccess<RolesManage, Console>,
     ClientAddr(client): ClientAddr,
-    Path((org, key)): Path<(String, String)>,
+    Path((_, key)): Path<(String, String)>,
     RawForm(raw): RawForm,
 ) -> Response {
-    let ctx = match org_context::<RolesManage>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let role = match defined_here(&state, &person, &ctx, &key).await {
         Ok(r) => r,
         Err(page) => return page,
@@ -475,14 +459,11 @@ async fn update(
 
 async fn delete(
     State(state): State<AppState>,
-    person: Person,
+    access: OrgAccess<RolesManage, Console>,
     ClientAddr(client): ClientAddr,
-    Path((org, key)): Path<(String, String)>,
+    Path((_, key)): Path<(String, String)>,
 ) -> Response {
-    let ctx = match org_context::<RolesManage>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let role = match defined_here(&state, &person, &ctx, &key).await {
         Ok(r) => r,
         Err(page) => return page,

@@ -3,10 +3,12 @@
 //! Changed by holders of `org.update`; child organizations made by holders
 //! of `org.create`.
 
+use crate::console::org::Console;
+use crate::service::access::OrgAccess;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, Query, RawForm, State};
+use axum::extract::{Query, RawForm, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use portier_core::locale::Locale;
@@ -15,7 +17,7 @@ use portier_core::passwords::{PasswordPolicy, PolicyPreset};
 use portier_core::rights::{OrgCreate, OrgUpdate};
 use portier_store::audit::Origin;
 
-use super::org::{FormFields, NavLink, OrgContext, Problem, Refusal, Section, org_context};
+use super::org::{FormFields, NavLink, OrgContext, Problem, Refusal, Section};
 use super::{Done, Page, Person};
 use crate::extract::ClientAddr;
 use crate::{ApiError, AppState};
@@ -170,7 +172,7 @@ impl SettingsPage {
 async fn settings_page(
     state: &AppState,
     person: &Person,
-    ctx: &OrgContext,
+    ctx: &OrgContext<impl portier_core::rights::Right>,
     values: Option<Values>,
     child_name: String,
     problem: Option<Problem>,
@@ -205,14 +207,10 @@ async fn settings_page(
 
 async fn show(
     State(state): State<AppState>,
-    person: Person,
-    Path(org): Path<String>,
+    access: OrgAccess<OrgUpdate, Console>,
     Query(q): Query<Done>,
 ) -> Response {
-    let ctx = match org_context::<OrgUpdate>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let notice = person.viewer.i18n.done(q.done.as_deref());
     settings_page(&state, &person, &ctx, None, String::new(), None, notice)
         .await
@@ -223,7 +221,7 @@ async fn show(
 async fn refused(
     state: &AppState,
     person: &Person,
-    ctx: &OrgContext,
+    ctx: &OrgContext<impl portier_core::rights::Right>,
     values: Option<Values>,
     child_name: String,
     e: ApiError,
@@ -240,15 +238,11 @@ async fn refused(
 
 async fn update(
     State(state): State<AppState>,
-    person: Person,
+    access: OrgAccess<OrgUpdate, Console>,
     ClientAddr(client): ClientAddr,
-    Path(org): Path<String>,
     RawForm(raw): RawForm,
 ) -> Response {
-    let ctx = match org_context::<OrgUpdate>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let values = Values::from_form(&raw);
     let updated = async {
         let patch = values.patch()?;
@@ -268,15 +262,11 @@ async fn update(
 
 async fn create_child(
     State(state): State<AppState>,
-    person: Person,
+    access: OrgAccess<OrgCreate, Console>,
     ClientAddr(client): ClientAddr,
-    Path(org): Path<String>,
     RawForm(raw): RawForm,
 ) -> Response {
-    let ctx = match org_context::<OrgCreate>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let name = FormFields::of(&raw).one("child_name");
     let created = async {
         let auth = ctx.principal.authorize::<OrgCreate>(&ctx.org)?;

@@ -57,7 +57,7 @@ pub(crate) async fn verify_domain(
         .ok_or(portier_core::Error::NotFound {
             what: "organization",
         })?;
-    let current = portier_store::domains::get(&state.store, &org, id).await?;
+    let current = portier_store::domains::get(&state.store, auth, id).await?;
     match how.method.as_deref().unwrap_or("dns") {
         "dns" => {
             let limit = [(

@@ -19,7 +19,6 @@ use portier_store::export::{Batch, Member};
 
 use crate::extract::flag;
 use crate::{ApiError, AppState};
-use portier_core::organizations::Organization;
 use portier_core::rights::Authorized;
 
 /// The member's state as the users list names it.
@@ -414,7 +413,7 @@ pub async fn write_xlsx(
 /// it read.
 pub fn start<B: Batch>(
     store: &portier_store::Store,
-    org: &portier_core::organizations::Organization,
+    auth: &Authorized<MembersRead>,
     children: bool,
     make: impl Fn() -> B + Clone + Send + Sync + 'static,
 ) -> (
@@ -422,9 +421,9 @@ pub fn start<B: Batch>(
     tokio::task::JoinHandle<portier_store::Result<u64>>,
 ) {
     let (tx, rx) = tokio::sync::mpsc::channel(4);
-    let (store, org) = (store.clone(), org.clone());
+    let (store, auth) = (store.clone(), auth.clone());
     let reading = tokio::spawn(async move {
-        portier_store::export::members(&store, &org, children, make, tx).await
+        portier_store::export::members(&store, &auth, children, make, tx).await
     });
     (rx, reading)
 }
@@ -488,11 +487,11 @@ impl Request {
     }
 }
 
-/// Exports the members of `org` as `request` asks: audited, then streamed
-/// as the database reads them (an XLSX workbook is written whole first).
+/// Exports the members of the organization of `auth` as `request` asks:
+/// audited, then streamed as the database reads them (an XLSX workbook is
+/// written whole first).
 pub async fn members(
     state: &AppState,
-    org: &Organization,
     auth: &Authorized<MembersRead>,
     request: Request,
     client: Option<String>,
@@ -504,11 +503,11 @@ pub async fn members(
         columns,
     } = request;
     let origin = Origin::now(client);
-    portier_store::export::record(&state.store, auth.actor(), org, format, children, &origin)
+    portier_store::export::record(&state.store, auth.actor(), auth, format, children, &origin)
         .await?;
     let columns = Arc::new(columns);
     if format == Format::Xlsx {
-        let (rx, reading) = start(&state.store, org, children, Cells::batches(&columns));
+        let (rx, reading) = start(&state.store, auth, children, Cells::batches(&columns));
         let file = write_xlsx(rx, columns).await.map_err(|e| {
             tracing::error!(error = %e, "export failed");
             ApiError::new(
@@ -534,10 +533,19 @@ pub async fn members(
                 Err(e) => Some((Err(e), f)),
             }
         });
-        return Ok(attachment(Body::from_stream(stream), format, org));
+        return Ok(attachment(
+            Body::from_stream(stream),
+            format,
+            auth.organization(),
+        ));
     }
     let head = opening(format, bom, &columns);
-    let (rx, reading) = start(&state.store, org, children, Text::batches(format, &columns));
+    let (rx, reading) = start(
+        &state.store,
+        auth,
+        children,
+        Text::batches(format, &columns),
+    );
     struct Reading {
         rx: tokio::sync::mpsc::Receiver<Text>,
         task: Option<tokio::task::JoinHandle<portier_store::Result<u64>>>,
@@ -578,7 +586,11 @@ pub async fn members(
         let end = closing(format);
         (!end.is_empty()).then(|| (Ok(Bytes::from_static(end.as_bytes())), r))
     });
-    Ok(attachment(Body::from_stream(stream), format, org))
+    Ok(attachment(
+        Body::from_stream(stream),
+        format,
+        auth.organization(),
+    ))
 }
 
 #[cfg(test)]

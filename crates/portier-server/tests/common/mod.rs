@@ -380,6 +380,23 @@ impl Answer {
 }
 
 /// Runs the futures at once and waits for all.
+/// A proof of `R` on organization `org`, for a test that reads the store
+/// directly: made for an operator holding every right there.
+#[allow(dead_code)]
+pub async fn proof<R: portier_core::rights::Right>(
+    store: &portier_store::Store,
+    org: &str,
+) -> portier_core::rights::Authorized<R> {
+    let id: uuid::Uuid = org.parse().unwrap();
+    let org = portier_store::organizations::get(store, id.into())
+        .await
+        .unwrap()
+        .unwrap();
+    portier_core::rights::Principal::operator(&org)
+        .authorize::<R>(&org)
+        .unwrap()
+}
+
 pub async fn all_at_once<F: std::future::Future>(
     futures: impl Iterator<Item = F>,
 ) -> Vec<F::Output> {

@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use portier_core::organizations::Organization;
 use portier_core::profile::DETAIL_FIELDS;
+use portier_core::rights::{Authorized, MembersRead};
 use sqlx::types::Json;
 use tokio::sync::mpsc::Sender;
 use uuid::Uuid;
@@ -328,11 +329,12 @@ pub const BATCH: usize = 256;
 /// query would give them.
 pub async fn members<B: Batch>(
     store: &Store,
-    org: &Organization,
+    auth: &Authorized<MembersRead>,
     children: bool,
     batch: impl Fn() -> B + Clone + Send + Sync + 'static,
     out: Sender<B>,
 ) -> Result<u64> {
+    let org = auth.organization();
     if !children && let Some(sent) = in_pages(store, org, &batch, &out).await? {
         return Ok(sent);
     }
@@ -413,11 +415,12 @@ async fn in_one_query<B: Batch>(
 pub async fn record(
     store: &Store,
     actor: &portier_core::audit::Actor,
-    org: &Organization,
+    auth: &Authorized<MembersRead>,
     format: portier_core::export::Format,
     children: bool,
     origin: &Origin,
 ) -> Result<()> {
+    let org = auth.organization();
     let mut tx = store.begin().await?;
     let event = portier_core::audit::NewAuditEvent {
         actor: actor.clone(),

@@ -164,8 +164,8 @@ impl Checker {
         header: &[String],
     ) -> Result<Checker> {
         let columns = Columns::parse(header.to_vec()).map_err(DomainError::Invalid)?;
-        let roles = crate::roles::list(store, org).await?;
-        let groups = crate::groups::list(store, org.id).await?;
+        let roles = crate::roles::list_in(store, org).await?;
+        let groups = crate::groups::list_in(store, org.id).await?;
         let may_group = caller.holds(&portier_core::permissions::GROUPS_MANAGE, &org.path);
         let mut allowed = GroupChoices::new();
         let mut tx = store.begin_read().await?;

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::check::{CHECK_ROWS, Pass, look_up};
 use super::write::{Chunk, finish, forget_file, insert_import, stored_file, write_report};
-use super::{Import, Outcome, Report, Request, get, known};
+use super::{Import, Outcome, Report, Request, get_in, known};
 use crate::audit::Origin;
 use crate::lifecycle::Lifecycle;
 use crate::{Result, Store, Tx, in_tx, reader};
@@ -222,7 +222,7 @@ pub async fn claim(store: &Store, id: Option<Uuid>, now: DateTime<Utc>) -> Resul
             .fetch_one(c)
             .await
         })?;
-    let import = get(store, OrganizationId(org_id), id)
+    let import = get_in(store, OrganizationId(org_id), id)
         .await?
         .ok_or(DomainError::NotFound { what: "import" })?;
     let organization = crate::organizations::get(store, OrganizationId(org_id))

@@ -24,6 +24,7 @@ mod write;
 use chrono::{DateTime, Utc};
 use portier_core::Error as DomainError;
 use portier_core::ids::OrganizationId;
+use portier_core::rights::{Authorized, Right};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -223,13 +224,23 @@ pub struct Request {
 
 /// An import this code has just written or read, read again.
 async fn known(store: &Store, org: OrganizationId, id: Uuid) -> Result<Import> {
-    get(store, org, id)
+    get_in(store, org, id)
         .await?
         .ok_or(DomainError::NotFound { what: "import" }.into())
 }
 
 /// One import of an organization.
-pub async fn get(store: &Store, org: OrganizationId, id: Uuid) -> Result<Option<Import>> {
+pub async fn get<R: Right>(
+    store: &Store,
+    auth: &Authorized<R>,
+    id: Uuid,
+) -> Result<Option<Import>> {
+    get_in(store, auth.organization_id(), id).await
+}
+
+/// [`get`] for the store's own callers, which have checked the caller's
+/// right themselves or act for nobody.
+pub(crate) async fn get_in(store: &Store, org: OrganizationId, id: Uuid) -> Result<Option<Import>> {
     let sql =
         format!("SELECT {IMPORT_COLUMNS} FROM imports WHERE id = $1 AND organization_id = $2");
     let row: Option<ImportRow> = reader!(store, |c| {
@@ -243,7 +254,12 @@ pub async fn get(store: &Store, org: OrganizationId, id: Uuid) -> Result<Option<
 }
 
 /// The imports of an organization, newest first.
-pub async fn list(store: &Store, org: OrganizationId, limit: i64) -> Result<Vec<Import>> {
+pub async fn list<R: Right>(
+    store: &Store,
+    auth: &Authorized<R>,
+    limit: i64,
+) -> Result<Vec<Import>> {
+    let org = auth.organization_id();
     let sql = format!(
         "SELECT {IMPORT_COLUMNS} FROM imports WHERE organization_id = $1
          ORDER BY created_at DESC, id DESC LIMIT $2"

@@ -3,8 +3,9 @@
 //! seats a person holds that decide who may act on them
 //! (docs/RULES.md#administrators).
 
-#[allow(unused_imports)]
 use super::*;
+#[allow(unused_imports)]
+use portier_core::rights::{Authorized, MembersRead};
 
 /// Everything an account holds: one grant per active membership (possibly
 /// without permissions: a member sees their organization), none at all when
@@ -67,7 +68,19 @@ pub struct Administrator {
 /// Everyone who administers `org`: holders of an admin-kind role on it or on
 /// one of its ancestors (rights reach down the tree), nearest organization
 /// first, then by name.
-pub async fn administrators(store: &Store, org: &Organization) -> Result<Vec<Administrator>> {
+pub async fn administrators(
+    store: &Store,
+    auth: &Authorized<MembersRead>,
+) -> Result<Vec<Administrator>> {
+    administrators_in(store, auth.organization()).await
+}
+
+/// [`administrators`] for the store's own callers, which have checked the caller's
+/// right themselves or act for nobody.
+pub(crate) async fn administrators_in(
+    store: &Store,
+    org: &Organization,
+) -> Result<Vec<Administrator>> {
     #[derive(sqlx::FromRow)]
     struct Row {
         #[sqlx(flatten)]

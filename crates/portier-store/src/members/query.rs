@@ -1,8 +1,9 @@
 //! Reading members: the users list with its search, filters and pages, one
 //! member, and an organization's statistics.
 
-#[allow(unused_imports)]
 use super::*;
+#[allow(unused_imports)]
+use portier_core::rights::{Authorized, MembersRead, OnMembers};
 
 /// One member as lists and detail pages show it.
 #[derive(Debug, Clone)]
@@ -221,11 +222,12 @@ pub(crate) async fn count_matches(
 /// only the conditions asked for, so each combination gets its own plan.
 pub async fn list(
     store: &Store,
-    organization_id: OrganizationId,
+    auth: &Authorized<MembersRead>,
     filter: &MemberFilter,
     after: Option<&MemberCursor>,
     limit: i64,
 ) -> Result<Vec<MemberView>> {
+    let organization_id = auth.organization_id();
     list_by(store, organization_id, filter, after, limit, None).await
 }
 
@@ -513,9 +515,10 @@ pub(crate) async fn with_groups(store: &Store, views: &mut [MemberView]) -> Resu
 /// One member of an organization, or `None`.
 pub async fn get(
     store: &Store,
-    organization_id: OrganizationId,
+    auth: &Authorized<impl OnMembers>,
     account_id: AccountId,
 ) -> Result<Option<MemberView>> {
+    let organization_id = auth.organization_id();
     macro_rules! run {
         ($sql:expr, $c:ident) => {
             sqlx::query_as::<_, MemberRow>($sql)
@@ -561,8 +564,9 @@ pub struct Statistics {
     pub two_factor: i64,
 }
 
-pub async fn statistics(store: &Store, org: OrganizationId) -> Result<Statistics> {
-    let (members, two_factor) = two_factor_share(store, org).await?;
+pub async fn statistics(store: &Store, auth: &Authorized<MembersRead>) -> Result<Statistics> {
+    let org = auth.organization_id();
+    let (members, two_factor) = two_factor_share_in(store, org).await?;
     let (deactivated, invited): (i64, i64) = reader!(store, |c| {
         sqlx::query_as(
             "SELECT
@@ -586,7 +590,13 @@ pub async fn statistics(store: &Store, org: OrganizationId) -> Result<Statistics
 /// The members of an organization, and how many of them have two-step
 /// verification set up: counted from indexes (the listing index, then the
 /// credentials by kind), cheap enough for every view of the users list.
-pub async fn two_factor_share(store: &Store, org: OrganizationId) -> Result<(i64, i64)> {
+pub async fn two_factor_share(store: &Store, auth: &Authorized<MembersRead>) -> Result<(i64, i64)> {
+    two_factor_share_in(store, auth.organization_id()).await
+}
+
+/// [`two_factor_share`] for the store's own callers, which have checked the caller's
+/// right themselves or act for nobody.
+pub(crate) async fn two_factor_share_in(store: &Store, org: OrganizationId) -> Result<(i64, i64)> {
     Ok(reader!(store, |c| {
         sqlx::query_as(
             "SELECT (SELECT COUNT(*) FROM memberships WHERE organization_id = $1),

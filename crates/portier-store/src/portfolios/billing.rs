@@ -1,8 +1,9 @@
 //! What is billed: the portfolios active on each month's reference date,
 //! the periods behind them, and the report (docs/PORTFOLIOS.md#billing).
 
-#[allow(unused_imports)]
 use super::*;
+#[allow(unused_imports)]
+use portier_core::rights::{Authorized, BillingRead, PortfoliosManage};
 
 /// One stretch of a portfolio's history: who paid from `from` (included)
 /// until `until` (excluded; `None`: still).
@@ -48,11 +49,12 @@ pub struct Listed {
 /// `limit`).
 pub async fn list(
     store: &Store,
-    org: &Organization,
+    auth: &Authorized<PortfoliosManage>,
     state: Option<PortfolioState>,
     type_key: Option<&str>,
     limit: i64,
 ) -> Result<Vec<Listed>> {
+    let org = auth.organization();
     type Row = (
         Uuid,
         Uuid,
@@ -159,9 +161,10 @@ pub async fn billing_periods(
 /// month's last day; none for an annually billed organization.
 pub async fn report(
     store: &Store,
-    org: &Organization,
+    auth: &Authorized<BillingRead>,
     months: &[portier_core::portfolios::Month],
 ) -> Result<Vec<(portier_core::portfolios::Month, Vec<ActivePeriod>)>> {
+    let org = auth.organization();
     let (Some(first), Some(last)) = (months.first(), months.last()) else {
         return Ok(Vec::new());
     };
@@ -179,9 +182,10 @@ pub async fn report(
 /// thousand groups, not a row per portfolio.
 pub async fn counts(
     store: &Store,
-    org: &Organization,
+    auth: &Authorized<BillingRead>,
     months: &[portier_core::portfolios::Month],
 ) -> Result<Vec<(portier_core::portfolios::Month, i64)>> {
+    let org = auth.organization();
     let (Some(first), Some(last)) = (months.first(), months.last()) else {
         return Ok(Vec::new());
     };

@@ -12,7 +12,7 @@ use portier_core::organizations::Organization;
 use portier_core::portfolios::{
     ActivePeriod, Month, NewPortfolio, PortfolioState, PortfolioType, Warning,
 };
-use portier_core::rights::{Authorized, PortfoliosManage};
+use portier_core::rights::{Authorized, PortfoliosManage, Right};
 use portier_core::roles::LocalizedName;
 use sqlx::types::Json;
 use uuid::Uuid;
@@ -22,7 +22,8 @@ use crate::db::On;
 use crate::{Error, Result, Store, Tx, in_tx, on, organizations, reader};
 
 /// The portfolio types of the environment `org` belongs to, by key.
-pub async fn types(store: &Store, org: &Organization) -> Result<Vec<PortfolioType>> {
+pub async fn types<R: Right>(store: &Store, auth: &Authorized<R>) -> Result<Vec<PortfolioType>> {
+    let org = auth.organization();
     let rows: Vec<(String, String, String)> = reader!(store, |c| {
         sqlx::query_as(
             "SELECT key, name_en, name_nl FROM portfolio_types WHERE environment_id = $1 ORDER BY key",
@@ -170,7 +171,37 @@ pub(crate) async fn get_tx(tx: &mut Tx, id: Uuid) -> Result<PortfolioView> {
 
 /// Portfolio `id`, when `org` or an organization below it manages it;
 /// else the domain's 404.
-pub async fn get_within(store: &Store, org: &Organization, id: Uuid) -> Result<PortfolioView> {
+pub async fn get_within(
+    store: &Store,
+    auth: &Authorized<PortfoliosManage>,
+    id: Uuid,
+) -> Result<PortfolioView> {
+    get_within_in(store, auth.organization(), id).await
+}
+
+/// The portfolio a transfer request moves, read for either side of it: the
+/// caller manages the portfolios of the organization that gives it, of the
+/// one that receives it, or of one above either; else the domain's 404.
+pub async fn of_request(
+    store: &Store,
+    auth: &Authorized<PortfoliosManage>,
+    from: &Organization,
+    to: &Organization,
+    id: Uuid,
+) -> Result<PortfolioView> {
+    let here = &auth.organization().path;
+    if !from.path.is_within(here) && !to.path.is_within(here) {
+        return Err(DomainError::NotFound { what: "portfolio" }.into());
+    }
+    get_within_in(store, from, id).await
+}
+
+/// [`get_within`] for the store's own callers.
+pub(crate) async fn get_within_in(
+    store: &Store,
+    org: &Organization,
+    id: Uuid,
+) -> Result<PortfolioView> {
     let sql = format!(
         "{SELECT} JOIN organizations o ON o.id = p.organization_id
          WHERE p.id = $1 AND substr(o.path, 1, length($2)) = $2"
@@ -189,10 +220,10 @@ pub async fn get_within(store: &Store, org: &Organization, id: Uuid) -> Result<P
 /// stretches it was active and who paid for them, oldest first.
 pub async fn get_with_history(
     store: &Store,
-    org: &Organization,
+    auth: &Authorized<PortfoliosManage>,
     id: Uuid,
 ) -> Result<(PortfolioView, Vec<Stretch>)> {
-    let portfolio = get_within(store, org, id).await?;
+    let portfolio = get_within(store, auth, id).await?;
     let history: Vec<Stretch> = reader!(store, |c| {
         sqlx::query_as(
             "SELECT organization_id, from_date, until_date FROM portfolio_periods

@@ -2,8 +2,9 @@
 //! manages both, else by a request the other side answers
 //! (docs/PORTFOLIOS.md#transfers).
 
-#[allow(unused_imports)]
 use super::*;
+#[allow(unused_imports)]
+use portier_core::rights::{Authorized, PortfoliosManage};
 
 /// Whether the caller may manage portfolios in an organization: a transfer
 /// happens at once when they may on both sides, and waits for the other
@@ -411,9 +412,10 @@ pub async fn take_over(
 /// in `state` when given (`pending`, …), newest first.
 pub async fn transfer_requests(
     store: &Store,
-    org: &Organization,
+    auth: &Authorized<PortfoliosManage>,
     state: Option<&str>,
 ) -> Result<Vec<TransferRequest>> {
+    let org = auth.organization();
     let sql = format!(
         "{SELECT_TRANSFER}
          WHERE ($2 IS NULL OR t.state = $2)
@@ -433,7 +435,8 @@ pub async fn transfer_requests(
 
 /// How many open transfer requests wait for the answer of `org` or an
 /// organization below it.
-pub async fn awaiting(store: &Store, org: &Organization) -> Result<i64> {
+pub async fn awaiting(store: &Store, auth: &Authorized<PortfoliosManage>) -> Result<i64> {
+    let org = auth.organization();
     reader!(store, |c| {
         sqlx::query_scalar(
             "SELECT COUNT(*) FROM portfolio_transfers t
@@ -604,9 +607,10 @@ pub(crate) type TransferRow = (
 /// first.
 pub async fn of_member(
     store: &Store,
-    org: &Organization,
+    auth: &Authorized<PortfoliosManage>,
     account: AccountId,
 ) -> Result<Vec<PortfolioView>> {
+    let org = auth.organization();
     let sql =
         format!("{SELECT} WHERE p.account_id = $1 AND p.environment_id = $2 ORDER BY p.id DESC");
     let rows: Vec<PortfolioRow> = reader!(store, |c| {

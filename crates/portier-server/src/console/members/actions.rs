@@ -11,7 +11,14 @@ pub(crate) async fn change_route<R: Right>(
     person: &Person,
     org: &str,
     account: &str,
-) -> Result<(OrgContext, portier_core::rights::Authorized<R>, AccountId), Response> {
+) -> Result<
+    (
+        OrgContext<R>,
+        portier_core::rights::Authorized<R>,
+        AccountId,
+    ),
+    Response,
+> {
     let ctx = org_context::<R>(state, person, org).await?;
     let auth = ctx
         .principal

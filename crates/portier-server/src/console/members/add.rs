@@ -1,8 +1,10 @@
 //! Add user, in the order of docs/RULES.md#adding-members: role, e-mail,
 //! BIG number, then the rest.
 
-#[allow(unused_imports)]
 use super::*;
+#[allow(unused_imports)]
+use crate::console::org::Console;
+use crate::service::access::OrgAccess;
 
 /// What the add form was filled with.
 #[derive(Default, Clone)]
@@ -107,17 +109,17 @@ impl NewPage {
 pub(crate) async fn new_page(
     state: &AppState,
     person: &Person,
-    ctx: &OrgContext,
+    ctx: &OrgContext<impl portier_core::rights::Right>,
     values: AddValues,
     problem: Option<Problem>,
     warning: Option<(String, String)>,
 ) -> Result<NewPage, ApiError> {
     let i18n = person.viewer.i18n;
-    let roles = portier_store::roles::list(&state.store, &ctx.org).await?;
-    let groups = portier_store::groups::list(&state.store, ctx.org.id).await?;
+    let roles = portier_store::roles::list(&state.store, &ctx.auth).await?;
+    let groups = portier_store::groups::list(&state.store, &ctx.auth).await?;
     let (warning, confirm) = warning.unzip();
     let types = if ctx.may::<PortfoliosManage>() {
-        crate::console::portfolios::type_names(state, &ctx.org, &i18n).await?
+        crate::console::portfolios::type_names(state, &ctx.auth, &i18n).await?
     } else {
         Vec::new()
     };
@@ -141,13 +143,9 @@ pub(crate) async fn new_page(
 
 pub(crate) async fn new_form(
     State(state): State<AppState>,
-    person: Person,
-    Path(org): Path<String>,
+    access: OrgAccess<MembersInvite, Console>,
 ) -> Response {
-    let ctx = match org_context::<MembersInvite>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let values = AddValues {
         active: true,
         ..AddValues::default()
@@ -170,15 +168,11 @@ pub struct AddedPage {
 
 pub(crate) async fn add(
     State(state): State<AppState>,
-    person: Person,
+    access: OrgAccess<MembersInvite, Console>,
     ClientAddr(client): ClientAddr,
-    Path(org): Path<String>,
     RawForm(raw): RawForm,
 ) -> Response {
-    let ctx = match org_context::<MembersInvite>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let values = AddValues::from_form(&FormFields::of(&raw));
     let i18n = person.viewer.i18n;
     let refuse = |e: ApiError| async {

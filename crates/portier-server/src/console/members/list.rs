@@ -1,7 +1,9 @@
 //! Users in this organization: the list with search, filters and pages.
 
-#[allow(unused_imports)]
 use super::*;
+#[allow(unused_imports)]
+use crate::console::org::Console;
+use crate::service::access::OrgAccess;
 
 /// One member's line in the list.
 pub struct Row {
@@ -141,21 +143,17 @@ pub(crate) const PAGE: usize = 50;
 
 pub(crate) async fn list(
     State(state): State<AppState>,
-    person: Person,
-    Path(org): Path<String>,
+    access: OrgAccess<MembersRead, Console>,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let ctx = match org_context::<MembersRead>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let cursor = q
         .cursor
         .as_deref()
         .and_then(crate::service::members::decode_cursor);
     let listed = portier_store::members::list(
         &state.store,
-        ctx.org.id,
+        &ctx.auth,
         &q.filter(),
         cursor.as_ref(),
         PAGE as i64 + 1,
@@ -182,19 +180,15 @@ pub(crate) async fn list(
         .filter(|v| v.status() == MemberStatus::Invited)
         .map(|v| v.account.id)
         .collect();
-    let undelivered = match portier_store::mail::undelivered_invitations(
-        &state.store,
-        ctx.org.id,
-        &invited,
-    )
-    .await
-    {
-        Ok(u) => u,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
+    let undelivered =
+        match portier_store::mail::undelivered_invitations(&state.store, &ctx.auth, &invited).await
+        {
+            Ok(u) => u,
+            Err(e) => return ApiError::from(e).into_response(),
+        };
     let (roles, groups) = match (
-        portier_store::roles::list(&state.store, &ctx.org).await,
-        portier_store::groups::list(&state.store, ctx.org.id).await,
+        portier_store::roles::list(&state.store, &ctx.auth).await,
+        portier_store::groups::list(&state.store, &ctx.auth).await,
     ) {
         (Ok(r), Ok(g)) => (r, g),
         (Err(e), _) | (_, Err(e)) => return ApiError::from(e).into_response(),
@@ -203,7 +197,7 @@ pub(crate) async fn list(
     // How many of the members use two-step verification, above the whole
     // list (docs/RULES.md#two-step-verification).
     let share = if q.pairs().is_empty() && q.cursor.is_none() {
-        match portier_store::members::two_factor_share(&state.store, ctx.org.id).await {
+        match portier_store::members::two_factor_share(&state.store, &ctx.auth).await {
             Ok((members, with)) => {
                 let percent = crate::service::organizations::share(with, members) * 100.0;
                 Some(i18n.tn(
@@ -231,8 +225,8 @@ pub(crate) async fn list(
         let since = chrono::Utc::now() - chrono::Duration::days(JOINED_DAYS);
         let lists = async {
             Ok::<_, portier_store::Error>((
-                portier_store::signups::awaiting_approval(&state.store, &ctx.org).await?,
-                portier_store::signups::joined_since(&state.store, &ctx.org, since).await?,
+                portier_store::signups::awaiting_approval(&state.store, &ctx.auth).await?,
+                portier_store::signups::joined_since(&state.store, &ctx.auth, since).await?,
             ))
         }
         .await;

@@ -1,8 +1,10 @@
 //! A member's page: details, roles and permissions, groups, registration,
 //! invitation and audit trail, and the forms on it.
 
-#[allow(unused_imports)]
 use super::*;
+#[allow(unused_imports)]
+use crate::console::org::Console;
+use crate::service::access::OrgAccess;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "members/show.html")]
@@ -186,38 +188,37 @@ pub struct ShowQuery {
 pub(crate) async fn member_page(
     state: &AppState,
     person: &Person,
-    ctx: OrgContext,
+    ctx: OrgContext<impl portier_core::rights::OnMembers>,
     account: AccountId,
     notice: Option<String>,
     problem: Option<Problem>,
     sent: Option<Details>,
 ) -> Result<Response, ApiError> {
     let i18n = person.viewer.i18n;
-    let Some(member) = portier_store::members::get(&state.store, ctx.org.id, account).await? else {
+    let Some(member) = portier_store::members::get(&state.store, &ctx.auth, account).await? else {
         return Ok(error_page(
             &person.viewer,
             StatusCode::NOT_FOUND,
             "error-not-found",
         ));
     };
-    let held = portier_store::roles::of_member(&state.store, ctx.org.id, account).await?;
-    let all = portier_store::roles::list(&state.store, &ctx.org).await?;
+    let held = portier_store::roles::of_member(&state.store, &ctx.auth, account).await?;
+    let all = portier_store::roles::list(&state.store, &ctx.auth).await?;
     let keys: Vec<String> = held.iter().map(|r| r.key.as_str().to_owned()).collect();
     let registration = portier_store::registrations::of_account(&state.store, account)
         .await?
         .as_ref()
         .map(Into::into);
-    let invitation = portier_store::mail::latest_invitation(&state.store, account, ctx.org.id)
+    let invitation = portier_store::mail::latest_invitation(&state.store, account, &ctx.auth)
         .await?
         .map(Into::into);
     let filter = AuditFilter {
         target: Some(account.to_string()),
         ..AuditFilter::default()
     };
-    let events =
-        portier_store::audit::list(&state.store, &ctx.org.path, &filter, None, TRAIL).await?;
+    let events = portier_store::audit::list(&state.store, &ctx.auth, &filter, None, TRAIL).await?;
     let trail = crate::console::audit::entries(state, &i18n, events, &Default::default()).await?;
-    let groups = portier_store::groups::list(&state.store, ctx.org.id)
+    let groups = portier_store::groups::list(&state.store, &ctx.auth)
         .await?
         .into_iter()
         .map(|g| {
@@ -260,14 +261,11 @@ pub(crate) const TRAIL: i64 = 50;
 
 pub(crate) async fn show(
     State(state): State<AppState>,
-    person: Person,
-    Path((org, account)): Path<(String, String)>,
+    access: OrgAccess<MembersRead, Console>,
+    Path((_, account)): Path<(String, String)>,
     Query(q): Query<ShowQuery>,
 ) -> Response {
-    let ctx = match org_context::<MembersRead>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let Ok(account) = account.parse() else {
         return error_page(&person.viewer, StatusCode::NOT_FOUND, "error-not-found");
     };

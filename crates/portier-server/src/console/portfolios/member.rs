@@ -1,7 +1,9 @@
 //! A member's portfolios on their page: giving one, and taking one over.
 
-#[allow(unused_imports)]
 use super::*;
+#[allow(unused_imports)]
+use crate::console::org::Console;
+use crate::service::access::OrgAccess;
 
 /// A member's portfolios, on their page.
 pub struct MemberPortfolio {
@@ -34,17 +36,23 @@ pub struct MemberPortfolios {
 /// The member page's portfolio card, for those who manage portfolios here.
 pub async fn for_member(
     state: &AppState,
-    ctx: &OrgContext,
+    ctx: &OrgContext<impl portier_core::rights::Right>,
     i18n: &I18n,
     account: AccountId,
 ) -> Result<Option<MemberPortfolios>, ApiError> {
     if !ctx.may::<PortfoliosManage>() {
         return Ok(None);
     }
-    let types = type_names(state, &ctx.org, i18n).await?;
+    let types = type_names(state, &ctx.auth, i18n).await?;
     let mut items = Vec::new();
     let mut active_here = false;
-    for p in portier_store::portfolios::of_member(&state.store, &ctx.org, account).await? {
+    for p in portier_store::portfolios::of_member(
+        &state.store,
+        &ctx.and::<portier_core::rights::PortfoliosManage>()?,
+        account,
+    )
+    .await?
+    {
         let manager = portier_store::organizations::get(&state.store, p.organization_id.into())
             .await?
             .ok_or(portier_core::Error::NotFound {
@@ -75,15 +83,12 @@ pub async fn for_member(
 /// Give a member a portfolio, from their page.
 pub(crate) async fn give(
     State(state): State<AppState>,
-    person: Person,
+    access: OrgAccess<PortfoliosManage, Console>,
     ClientAddr(client): ClientAddr,
     Path((org, account)): Path<(String, String)>,
     RawForm(raw): RawForm,
 ) -> Response {
-    let ctx = match org_context::<PortfoliosManage>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let Ok(account) = account.parse::<AccountId>() else {
         return not_found(&person);
     };
@@ -145,15 +150,12 @@ pub(crate) async fn give(
 /// Take over a member's portfolio that another organization manages.
 pub(crate) async fn take_over(
     State(state): State<AppState>,
-    person: Person,
+    access: OrgAccess<PortfoliosManage, Console>,
     ClientAddr(client): ClientAddr,
     Path((org, account, id)): Path<(String, String, String)>,
     RawForm(raw): RawForm,
 ) -> Response {
-    let ctx = match org_context::<PortfoliosManage>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let (Ok(account), Ok(id)) = (account.parse::<AccountId>(), id.parse::<Uuid>()) else {
         return not_found(&person);
     };
@@ -163,7 +165,7 @@ pub(crate) async fn take_over(
     let done = async {
         let auth = ctx.principal.authorize::<PortfoliosManage>(&ctx.org)?;
         let today = origin.now.date_naive();
-        let theirs = portier_store::portfolios::of_member(&state.store, &ctx.org, account)
+        let theirs = portier_store::portfolios::of_member(&state.store, &ctx.auth, account)
             .await?
             .into_iter()
             .find(|p| p.id == id);

@@ -23,9 +23,7 @@ use portier_store::portfolios::{Answer, Change, TransferRequest, Transferred};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::org::{
-    FormFields, NavLink, OrgContext, Problem, Refusal, Section, optional, org_context,
-};
+use super::org::{FormFields, NavLink, OrgContext, Problem, Refusal, Section, optional};
 use super::roles::name_in;
 use super::{I18n, Page, Person, error_page};
 use crate::extract::ClientAddr;
@@ -90,10 +88,10 @@ pub(crate) fn today() -> NaiveDate {
 /// The environment's portfolio types: (key, name in the viewer's language).
 pub(crate) async fn type_names(
     state: &AppState,
-    org: &Organization,
+    auth: &portier_core::rights::Authorized<impl portier_core::rights::Right>,
     i18n: &I18n,
 ) -> Result<Vec<(String, String)>, ApiError> {
-    Ok(portier_store::portfolios::types(&state.store, org)
+    Ok(portier_store::portfolios::types(&state.store, auth)
         .await?
         .into_iter()
         .map(|t| {
@@ -158,7 +156,7 @@ pub(crate) struct Confirm<'a> {
 
 pub(crate) fn confirm(
     person: &Person,
-    ctx: &OrgContext,
+    ctx: &OrgContext<impl portier_core::rights::Right>,
     section: Section,
     c: Confirm<'_>,
 ) -> Response {

@@ -1,8 +1,10 @@
 //! The portfolios overview: the active portfolios counted for billing, the
 //! chart of the last months, transfer requests, and portfolio types.
 
-#[allow(unused_imports)]
 use super::*;
+#[allow(unused_imports)]
+use crate::console::org::Console;
+use crate::service::access::OrgAccess;
 
 /// A portfolio in a list.
 pub struct Row {
@@ -220,19 +222,19 @@ pub(crate) const SHOWN: i64 = 500;
 pub(crate) async fn overview_page(
     state: &AppState,
     person: &Person,
-    ctx: &OrgContext,
+    ctx: &OrgContext<impl portier_core::rights::Right>,
     q: OverviewQuery,
     type_form: (String, String, String),
     problem: Option<Problem>,
 ) -> Result<OverviewPage, ApiError> {
     let i18n = person.viewer.i18n;
-    let types = type_names(state, &ctx.org, &i18n).await?;
+    let types = type_names(state, &ctx.auth, &i18n).await?;
     let state_filter = q.state.unwrap_or_else(|| "active".to_owned());
     let wanted = PortfolioState::parse(&state_filter);
     let type_filter = q.type_key.unwrap_or_default();
     let listed = portier_store::portfolios::list(
         &state.store,
-        &ctx.org,
+        &ctx.and::<portier_core::rights::PortfoliosManage>()?,
         wanted,
         optional(&type_filter).as_deref(),
         SHOWN,
@@ -255,14 +257,22 @@ pub(crate) async fn overview_page(
     let annual = !ctx.org.settings.billing_cycle.counted_monthly();
     let chart = if ctx.may::<BillingRead>() && !annual {
         let months = last_months(today());
-        let counts = portier_store::portfolios::counts(&state.store, &ctx.org, &months).await?;
+        let counts = portier_store::portfolios::counts(
+            &state.store,
+            &ctx.and::<portier_core::rights::BillingRead>()?,
+            &months,
+        )
+        .await?;
         Some(Chart::of(&i18n, &counts))
     } else {
         None
     };
-    let pending =
-        portier_store::portfolios::transfer_requests(&state.store, &ctx.org, Some("pending"))
-            .await?;
+    let pending = portier_store::portfolios::transfer_requests(
+        &state.store,
+        &ctx.and::<portier_core::rights::PortfoliosManage>()?,
+        Some("pending"),
+    )
+    .await?;
     let transfers = transfer_rows(state, &ctx.org, &i18n, &types, pending).await?;
     Ok(OverviewPage {
         page: person.viewer.page(),
@@ -283,14 +293,10 @@ pub(crate) async fn overview_page(
 
 pub(crate) async fn overview(
     State(state): State<AppState>,
-    person: Person,
-    Path(org): Path<String>,
+    access: OrgAccess<PortfoliosManage, Console>,
     Query(q): Query<OverviewQuery>,
 ) -> Response {
-    let ctx = match org_context::<PortfoliosManage>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     overview_page(&state, &person, &ctx, q, Default::default(), None)
         .await
         .into_response()
@@ -300,7 +306,7 @@ pub(crate) async fn overview(
 pub(crate) async fn overview_refused(
     state: &AppState,
     person: &Person,
-    ctx: &OrgContext,
+    ctx: &OrgContext<impl portier_core::rights::Right>,
     e: ApiError,
     type_form: (String, String, String),
 ) -> Response {
@@ -325,15 +331,11 @@ pub(crate) async fn overview_refused(
 
 pub(crate) async fn create_type(
     State(state): State<AppState>,
-    person: Person,
+    access: OrgAccess<PortfoliosManage, Console>,
     ClientAddr(client): ClientAddr,
-    Path(org): Path<String>,
     RawForm(raw): RawForm,
 ) -> Response {
-    let ctx = match org_context::<PortfoliosManage>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let fields = FormFields::of(&raw);
     let form = (
         fields.one("key"),

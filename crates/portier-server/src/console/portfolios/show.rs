@@ -1,8 +1,10 @@
 //! One portfolio's page: its history and the changes made there (deactivate,
 //! reactivate, complete, transfer), and answers to transfer requests.
 
-#[allow(unused_imports)]
 use super::*;
+#[allow(unused_imports)]
+use crate::console::org::Console;
+use crate::service::access::OrgAccess;
 
 /// One stretch of a portfolio's history.
 pub struct HistoryRow {
@@ -63,15 +65,19 @@ pub(crate) async fn destinations(
 pub(crate) async fn show_page(
     state: &AppState,
     person: &Person,
-    ctx: &OrgContext,
+    ctx: &OrgContext<impl portier_core::rights::Right>,
     id: Uuid,
     notice: Option<String>,
     problem: Option<Problem>,
 ) -> Result<ShowPage, ApiError> {
     let i18n = person.viewer.i18n;
-    let (p, stretches) =
-        portier_store::portfolios::get_with_history(&state.store, &ctx.org, id).await?;
-    let types = type_names(state, &ctx.org, &i18n).await?;
+    let (p, stretches) = portier_store::portfolios::get_with_history(
+        &state.store,
+        &ctx.and::<portier_core::rights::PortfoliosManage>()?,
+        id,
+    )
+    .await?;
+    let types = type_names(state, &ctx.auth, &i18n).await?;
     let account = portier_store::accounts::get(&state.store, p.account_id).await?;
     let this_month = Month::of(today());
     let mut history = Vec::new();
@@ -88,12 +94,15 @@ pub(crate) async fn show_page(
             months: months.join(", "),
         });
     }
-    let requests =
-        portier_store::portfolios::transfer_requests(&state.store, &ctx.org, Some("pending"))
-            .await?
-            .into_iter()
-            .filter(|r| r.portfolio_id == p.id)
-            .collect();
+    let requests = portier_store::portfolios::transfer_requests(
+        &state.store,
+        &ctx.and::<portier_core::rights::PortfoliosManage>()?,
+        Some("pending"),
+    )
+    .await?
+    .into_iter()
+    .filter(|r| r.portfolio_id == p.id)
+    .collect();
     let pending = transfer_rows(state, &ctx.org, &i18n, &types, requests).await?;
     Ok(ShowPage {
         page: person.viewer.page(),
@@ -132,14 +141,11 @@ pub(crate) fn not_found(person: &Person) -> Response {
 
 pub(crate) async fn show(
     State(state): State<AppState>,
-    person: Person,
-    Path((org, id)): Path<(String, String)>,
+    access: OrgAccess<PortfoliosManage, Console>,
+    Path((_, id)): Path<(String, String)>,
     Query(q): Query<ShowQuery>,
 ) -> Response {
-    let ctx = match org_context::<PortfoliosManage>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let Ok(id) = id.parse() else {
         return not_found(&person);
     };
@@ -154,21 +160,18 @@ pub(crate) async fn show(
 /// Deactivate, complete, reactivate or transfer one portfolio.
 pub(crate) async fn act(
     State(state): State<AppState>,
-    person: Person,
+    access: OrgAccess<PortfoliosManage, Console>,
     ClientAddr(client): ClientAddr,
-    Path((org, id, action)): Path<(String, String, String)>,
+    Path((_, id, action)): Path<(String, String, String)>,
     RawForm(raw): RawForm,
 ) -> Response {
-    let ctx = match org_context::<PortfoliosManage>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let Ok(id) = id.parse::<Uuid>() else {
         return not_found(&person);
     };
     let fields = FormFields::of(&raw);
     let here = format!("/orgs/{}/portfolios/{id}", ctx.org.id);
-    let p = match portier_store::portfolios::get_within(&state.store, &ctx.org, id).await {
+    let p = match portier_store::portfolios::get_within(&state.store, &ctx.auth, id).await {
         Ok(found) => found,
         Err(e) => {
             let e = ApiError::from(e);
@@ -265,15 +268,12 @@ pub(crate) async fn act(
 /// Accept or decline a transfer request.
 pub(crate) async fn answer(
     State(state): State<AppState>,
-    person: Person,
+    access: OrgAccess<PortfoliosManage, Console>,
     ClientAddr(client): ClientAddr,
-    Path((org, id, answer)): Path<(String, String, String)>,
+    Path((_, id, answer)): Path<(String, String, String)>,
     RawForm(raw): RawForm,
 ) -> Response {
-    let ctx = match org_context::<PortfoliosManage>(&state, &person, &org).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+    let (person, ctx) = access.page();
     let (Ok(id), Some(answer)) = (
         id.parse::<Uuid>(),
         match answer.as_str() {
@@ -330,7 +330,7 @@ pub(crate) async fn answer(
 /// receiving organization pays from the day it moves.
 pub(crate) async fn accept_warning(
     state: &AppState,
-    ctx: &OrgContext,
+    ctx: &OrgContext<impl portier_core::rights::Right>,
     id: Uuid,
     fields: &FormFields,
     today: NaiveDate,
@@ -348,8 +348,14 @@ pub(crate) async fn accept_warning(
     if !within(&ctx.org, &from) && !within(&ctx.org, &to) {
         return Ok(None);
     }
-    let p =
-        portier_store::portfolios::get_within(&state.store, &from, request.portfolio_id).await?;
+    let p = portier_store::portfolios::of_request(
+        &state.store,
+        &ctx.and::<PortfoliosManage>()?,
+        &from,
+        &to,
+        request.portfolio_id,
+    )
+    .await?;
     let starts = p.state == PortfolioState::Active
         || (request.resume && p.state == PortfolioState::Deactivated);
     let day = today.max(p.start_date);
