@@ -81,12 +81,23 @@ impl OnMembers for PortfoliosManage {}
 /// holds, so that a change which reaches further than the organization (a
 /// person's account, which is theirs in every organization they belong to)
 /// is decided from the proof too ([`Authorized::over_account`]).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Authorized<R: Right> {
     /// The organization as it was read when the proof was made.
     organization: Organization,
     caller: Principal,
     _right: PhantomData<fn() -> R>,
+}
+
+// By hand: a derived `Clone` would ask the right's marker type to be `Clone`.
+impl<R: Right> Clone for Authorized<R> {
+    fn clone(&self) -> Self {
+        Authorized {
+            organization: self.organization.clone(),
+            caller: self.caller.clone(),
+            _right: PhantomData,
+        }
+    }
 }
 
 impl<R: Right> Authorized<R> {

@@ -16,7 +16,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{Postgres, Sqlite};
 
 use crate::pool::{Conn, Pool, Settings};
-use crate::rights::{Changed, RightsFeed};
+use crate::rights::RightsFeed;
 use crate::{Error, Result};
 
 pub(crate) static SQLITE_MIGRATIONS: sqlx::migrate::Migrator =
@@ -64,8 +64,36 @@ pub struct Tx {
     /// per transaction, so two transactions never wait for each other's
     /// heads in opposite order (`portier_core::audit::LANES`).
     pub(crate) audit_lane: i16,
-    /// Environments whose rights this transaction changed.
-    pub(crate) changed: Changed,
+    /// What to do once this transaction has committed, and only then.
+    pub(crate) after_commit: AfterCommit,
+    /// The store's listeners, for the hooks that tell them something.
+    pub(crate) feed: Arc<RightsFeed>,
+}
+
+/// The work a transaction leaves for after its commit (telling this node's
+/// caches what changed, for one), each piece once per key; none of it runs
+/// when the transaction rolls back.
+#[derive(Default)]
+pub(crate) struct AfterCommit {
+    keys: std::collections::BTreeSet<(&'static str, uuid::Uuid)>,
+    hooks: Vec<Box<dyn FnOnce() + Send>>,
+}
+
+impl AfterCommit {
+    /// Leaves `hook` for after the commit, unless one of the same `kind`
+    /// and `key` was left already; whether it was new.
+    pub(crate) fn once(
+        &mut self,
+        kind: &'static str,
+        key: uuid::Uuid,
+        hook: impl FnOnce() + Send + 'static,
+    ) -> bool {
+        if !self.keys.insert((kind, key)) {
+            return false;
+        }
+        self.hooks.push(Box::new(hook));
+        true
+    }
 }
 
 pub(crate) enum TxConn {
@@ -450,10 +478,8 @@ impl Store {
         Ok(Tx {
             conn,
             audit_lane: 0,
-            changed: Changed {
-                environments: Default::default(),
-                feed: Arc::clone(&self.feed),
-            },
+            after_commit: AfterCommit::default(),
+            feed: Arc::clone(&self.feed),
         })
     }
 
@@ -476,10 +502,8 @@ impl Store {
         Ok(Tx {
             conn,
             audit_lane: rand::random_range(0..portier_core::audit::LANES),
-            changed: Changed {
-                environments: Default::default(),
-                feed: Arc::clone(&self.feed),
-            },
+            after_commit: AfterCommit::default(),
+            feed: Arc::clone(&self.feed),
         })
     }
 
@@ -516,17 +540,15 @@ impl Store {
 }
 
 impl Tx {
-    /// Commits, then tells this node's listeners which environments' rights
-    /// changed (other nodes hear it from the commit itself).
+    /// Commits, then runs what the transaction left for after its commit
+    /// ([`AfterCommit`]).
     pub async fn commit(self) -> Result<()> {
         match self.conn {
             TxConn::Sqlite(mut conn) => conn.commit().await?,
             TxConn::Postgres(mut conn) => conn.commit().await?,
         }
-        for environment in self.changed.environments {
-            self.changed
-                .feed
-                .publish(crate::rights::Change::Environment(environment));
+        for hook in self.after_commit.hooks {
+            hook();
         }
         Ok(())
     }

@@ -6,7 +6,7 @@
 //! Caches of rights (the check API's, docs/RULES.md#the-check-api) forget that
 //! environment.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -67,18 +67,17 @@ impl RightsFeed {
     }
 }
 
-/// Environments whose rights a transaction changed, announced when it commits.
-#[derive(Debug, Default)]
-pub(crate) struct Changed {
-    pub environments: BTreeSet<OrganizationId>,
-    pub feed: Arc<RightsFeed>,
-}
-
-/// Marks `environment`'s rights as changed by this transaction. On
-/// PostgreSQL the notification is queued in the transaction itself, so other
-/// nodes hear of it exactly when (and only if) it commits.
+/// Marks `environment`'s rights as changed by this transaction: once it
+/// has committed, this node's listeners are told (an after-commit hook,
+/// `db::AfterCommit`). On PostgreSQL the notification is also queued in the
+/// transaction itself, so other nodes hear of it exactly when (and only if)
+/// it commits.
 pub(crate) async fn changed(tx: &mut Tx, environment: OrganizationId) -> Result<()> {
-    if !tx.changed.environments.insert(environment) {
+    let feed = Arc::clone(&tx.feed);
+    let new = tx.after_commit.once("rights", environment.0, move || {
+        feed.publish(Change::Environment(environment));
+    });
+    if !new {
         return Ok(());
     }
     if tx.backend() == Backend::Postgres {

@@ -463,6 +463,25 @@ both_backends! {
         assert_eq!(crate::audit::verify(store, env).await.unwrap(), Ok(13));
     }
 
+    async fn changed_rights_are_told_once_after_the_commit_and_never_after_a_rollback(db) {
+        use crate::rights::{Change, changed};
+        let heard = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let ear = std::sync::Arc::clone(&heard);
+        db.store.rights_feed().subscribe(move |c| ear.lock().unwrap().push(c));
+        let (a, b) = (portier_core::ids::OrganizationId(uuid::Uuid::now_v7()), portier_core::ids::OrganizationId(uuid::Uuid::now_v7()));
+        let mut tx = db.store.begin().await.unwrap();
+        for env in [a, b, a] {
+            changed(&mut tx, env).await.unwrap();
+        }
+        assert!(heard.lock().unwrap().is_empty(), "nothing is told before the commit");
+        tx.commit().await.unwrap();
+        assert_eq!(*heard.lock().unwrap(), vec![Change::Environment(a), Change::Environment(b)]);
+        let mut tx = db.store.begin().await.unwrap();
+        changed(&mut tx, b).await.unwrap();
+        drop(tx);
+        assert_eq!(heard.lock().unwrap().len(), 2, "a rollback tells nothing");
+    }
+
     async fn an_activation_token_is_stored_only_as_its_hash(db) {
         let email = Email::parse("jan@example.nl").unwrap();
         let b = crate::bootstrap::bootstrap(&db.store, "Env", &email, &links(Duration::from_secs(60)), &origin()).await.unwrap();

@@ -217,7 +217,7 @@ async fn create(
     let issued = async {
         let permissions = parse_list("permissions", &sent.permissions())?;
         let expires_at = sent.expires_at()?;
-        let auth = ctx.principal.authorize::<TokensManage>(&ctx.org)?;
+        let auth = ctx.auth.and::<TokensManage>()?;
         Ok::<_, ApiError>(
             portier_store::api_tokens::issue(
                 &state.store,
@@ -266,7 +266,7 @@ async fn revoke(
         return error_page(&person.viewer, StatusCode::NOT_FOUND, "error-not-found");
     };
     let revoked = async {
-        let auth = ctx.principal.authorize::<TokensManage>(&ctx.org)?;
+        let auth = ctx.auth.and::<TokensManage>()?;
         portier_store::api_tokens::revoke(&state.store, &auth, id, &Origin::now(client)).await?;
         Ok::<_, ApiError>(())
     }

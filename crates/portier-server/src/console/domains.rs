@@ -173,7 +173,7 @@ async fn claim(
     let (person, ctx) = access.page();
     let domain = FormFields::of(&raw).one("domain");
     let claimed = async {
-        let auth = ctx.principal.authorize::<DomainsManage>(&ctx.org)?;
+        let auth = ctx.auth.and::<DomainsManage>()?;
         crate::service::domains::claim_domain(&state, &auth, &domain, client).await
     }
     .await;
@@ -200,7 +200,7 @@ async fn verify(
         mailbox: Some(fields.one("mailbox")).filter(|m| !m.is_empty()),
     };
     let checked = async {
-        let auth = ctx.principal.authorize::<DomainsManage>(&ctx.org)?;
+        let auth = ctx.auth.and::<DomainsManage>()?;
         crate::service::domains::verify_domain(&state, &auth, id, &how, client).await
     }
     .await;
@@ -222,7 +222,7 @@ async fn remove(
         return error_page(&person.viewer, StatusCode::NOT_FOUND, "error-not-found");
     };
     let removed = async {
-        let auth = ctx.principal.authorize::<DomainsManage>(&ctx.org)?;
+        let auth = ctx.auth.and::<DomainsManage>()?;
         portier_store::domains::remove(&state.store, &auth, id, &Origin::now(client)).await?;
         Ok::<_, ApiError>(())
     }
@@ -245,7 +245,7 @@ async fn settings(
         ..OrganizationPatch::default()
     };
     let saved = async {
-        let auth = ctx.principal.authorize::<OrgUpdate>(&ctx.org)?;
+        let auth = ctx.auth.and::<OrgUpdate>()?;
         portier_store::organizations::update(&state.store, &auth, patch, &Origin::now(client))
             .await?;
         Ok::<_, ApiError>(())
@@ -269,7 +269,7 @@ async fn approve(
         return error_page(&person.viewer, StatusCode::NOT_FOUND, "error-not-found");
     };
     let approved = async {
-        let auth = ctx.principal.authorize::<MembersUpdate>(&ctx.org)?;
+        let auth = ctx.auth.and::<MembersUpdate>()?;
         crate::service::domains::approve_member(&state, &auth, account, client).await
     }
     .await;

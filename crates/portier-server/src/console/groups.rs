@@ -183,7 +183,7 @@ async fn create(
         description: optional(&values.description),
         roles: values.roles.clone(),
     });
-    let created = match (new, ctx.principal.authorize::<GroupsManage>(&ctx.org)) {
+    let created = match (new, ctx.auth.and::<GroupsManage>()) {
         (Err(e), _) => Err(ApiError::from(e)),
         (_, Err(e)) => Err(ApiError::from(e)),
         (Ok(new), Ok(auth)) => portier_store::groups::create(
@@ -382,10 +382,7 @@ async fn managed(
     Response,
 > {
     let ctx = org_context::<GroupsManage>(state, person, org).await?;
-    let auth = ctx
-        .principal
-        .authorize::<GroupsManage>(&ctx.org)
-        .map_err(|e| ApiError::from(e).into_response())?;
+    let auth = ctx.auth.clone();
     let id = group
         .parse()
         .map_err(|_| error_page(&person.viewer, StatusCode::NOT_FOUND, "error-not-found"))?;

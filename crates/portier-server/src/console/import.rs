@@ -269,7 +269,7 @@ async fn upload(
 ) -> Response {
     let (person, ctx) = access.page();
     let planned = async {
-        ctx.principal.authorize::<MembersInvite>(&ctx.org)?;
+        ctx.auth.and::<MembersInvite>()?;
         let upload = read_form(&state, &headers, form).await?;
         let kind = kind_of(&upload)?;
         let file_name = upload
@@ -486,7 +486,7 @@ async fn invitations(
         Err(page) => return *page,
     };
     let sent = async {
-        let auth = ctx.principal.authorize::<MembersInvite>(&ctx.org)?;
+        let auth = ctx.auth.and::<MembersInvite>()?;
         let sent = portier_store::import::send_held_invitations(
             &state.store,
             &ctx.org,

@@ -140,7 +140,7 @@ async fn create(
         key: form.one("id"),
         name: form.one("name"),
     });
-    let created = match (new, ctx.principal.authorize::<ResourcesManage>(&ctx.org)) {
+    let created = match (new, ctx.auth.and::<ResourcesManage>()) {
         (Err(e), _) => Err(ApiError::from(e)),
         (_, Err(e)) => Err(ApiError::from(e)),
         (Ok(new), Ok(auth)) => {
@@ -320,10 +320,7 @@ async fn managed(
     Response,
 > {
     let ctx = org_context::<ResourcesManage>(state, person, org).await?;
-    let auth = ctx
-        .principal
-        .authorize::<ResourcesManage>(&ctx.org)
-        .map_err(|e| ApiError::from(e).into_response())?;
+    let auth = ctx.auth.clone();
     let (kind, key) = resource_in_path(kind, key)
         .map_err(|_| error_page(&person.viewer, StatusCode::NOT_FOUND, "error-not-found"))?;
     Ok((ctx, auth, kind, key))

@@ -357,7 +357,7 @@ async fn create(
         requires_registration: values.big.then(|| "BIG".to_owned()),
         portfolio_types: values.portfolio_types.clone(),
     });
-    let created = match (def, ctx.principal.authorize::<RolesManage>(&ctx.org)) {
+    let created = match (def, ctx.auth.and::<RolesManage>()) {
         (Err(e), _) => Err(ApiError::from(e)),
         (_, Err(e)) => Err(ApiError::from(e)),
         (Ok(def), Ok(auth)) => portier_store::roles::create(
@@ -438,7 +438,7 @@ async fn update(
         requires_registration: Some(values.big.then(|| "BIG".to_owned())),
         portfolio_types: Some(values.portfolio_types.clone()),
     };
-    let updated = match ctx.principal.authorize::<RolesManage>(&ctx.org) {
+    let updated = match ctx.auth.and::<RolesManage>() {
         Err(e) => Err(ApiError::from(e)),
         Ok(auth) => portier_store::roles::update(
             &state.store,
@@ -468,7 +468,7 @@ async fn delete(
         Ok(r) => r,
         Err(page) => return page,
     };
-    let deleted = match ctx.principal.authorize::<RolesManage>(&ctx.org) {
+    let deleted = match ctx.auth.and::<RolesManage>() {
         Err(e) => Err(ApiError::from(e)),
         Ok(auth) => portier_store::roles::delete(
             &state.store,

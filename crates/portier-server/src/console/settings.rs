@@ -246,7 +246,7 @@ async fn update(
     let values = Values::from_form(&raw);
     let updated = async {
         let patch = values.patch()?;
-        let auth = ctx.principal.authorize::<OrgUpdate>(&ctx.org)?;
+        let auth = ctx.auth.and::<OrgUpdate>()?;
         portier_store::organizations::update(&state.store, &auth, patch, &Origin::now(client))
             .await?;
         Ok::<_, ApiError>(())
@@ -269,7 +269,7 @@ async fn create_child(
     let (person, ctx) = access.page();
     let name = FormFields::of(&raw).one("child_name");
     let created = async {
-        let auth = ctx.principal.authorize::<OrgCreate>(&ctx.org)?;
+        let auth = ctx.auth.and::<OrgCreate>()?;
         let child = portier_store::organizations::create_child(
             &state.store,
             &auth,

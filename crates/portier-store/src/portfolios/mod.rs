@@ -179,21 +179,43 @@ pub async fn get_within(
     get_within_in(store, auth.organization(), id).await
 }
 
-/// The portfolio a transfer request moves, read for either side of it: the
-/// caller manages the portfolios of the organization that gives it, of the
-/// one that receives it, or of one above either; else the domain's 404.
-pub async fn of_request(
+/// A transfer request with the organizations on its two sides and the
+/// portfolio it moves, read for either side: `None` unless the caller
+/// manages the portfolios of the organization that gives it, of the one
+/// that receives it, or of one above either.
+pub async fn requested(
     store: &Store,
     auth: &Authorized<PortfoliosManage>,
-    from: &Organization,
-    to: &Organization,
     id: Uuid,
-) -> Result<PortfolioView> {
+) -> Result<Option<Requested>> {
+    let Some(request) = transfers::transfer_request(store, id).await? else {
+        return Ok(None);
+    };
+    let from = crate::organizations::get(store, request.from_organization_id.into()).await?;
+    let to = crate::organizations::get(store, request.to_organization_id.into()).await?;
+    let (Some(from), Some(to)) = (from, to) else {
+        return Ok(None);
+    };
     let here = &auth.organization().path;
     if !from.path.is_within(here) && !to.path.is_within(here) {
-        return Err(DomainError::NotFound { what: "portfolio" }.into());
+        return Ok(None);
     }
-    get_within_in(store, from, id).await
+    let portfolio = get_within_in(store, &from, request.portfolio_id).await?;
+    Ok(Some(Requested {
+        request,
+        from,
+        to,
+        portfolio,
+    }))
+}
+
+/// What [`requested`] reads.
+#[derive(Debug, Clone)]
+pub struct Requested {
+    pub request: TransferRequest,
+    pub from: Organization,
+    pub to: Organization,
+    pub portfolio: PortfolioView,
 }
 
 /// [`get_within`] for the store's own callers.

@@ -296,7 +296,10 @@ pub(crate) async fn ask(
 
 /// Transfer request `id`, whichever organizations it concerns (the caller
 /// checks that it may see one of them).
-pub async fn transfer_request(on: impl Into<On<'_>>, id: Uuid) -> Result<Option<TransferRequest>> {
+pub(crate) async fn transfer_request(
+    on: impl Into<On<'_>>,
+    id: Uuid,
+) -> Result<Option<TransferRequest>> {
     let sql = format!("{SELECT_TRANSFER} WHERE t.id = $1");
     let row: Option<TransferRow> = on!(on.into(), |c| {
         sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))

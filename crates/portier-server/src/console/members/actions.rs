@@ -20,10 +20,7 @@ pub(crate) async fn change_route<R: Right>(
     Response,
 > {
     let ctx = org_context::<R>(state, person, org).await?;
-    let auth = ctx
-        .principal
-        .authorize::<R>(&ctx.org)
-        .map_err(|e| ApiError::from(e).into_response())?;
+    let auth = ctx.auth.clone();
     let account = account
         .parse()
         .map_err(|_| error_page(&person.viewer, StatusCode::NOT_FOUND, "error-not-found"))?;
@@ -324,7 +321,7 @@ pub(crate) async fn remove(
         let then = match fields.one("portfolio").as_str() {
             "" => None,
             then => {
-                ctx.principal.authorize::<PortfoliosManage>(&ctx.org)?;
+                ctx.auth.and::<PortfoliosManage>()?;
                 Some(match then {
                     "complete" => OnRemoval::Complete,
                     "transfer" => OnRemoval::Transfer {

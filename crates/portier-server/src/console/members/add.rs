@@ -220,14 +220,10 @@ pub(crate) async fn add(
     if let Some(type_key) = optional(&values.portfolio_type) {
         let today = chrono::Utc::now().date_naive();
         let asked = optional(&values.portfolio_start);
-        let start = ctx
-            .principal
-            .authorize::<PortfoliosManage>(&ctx.org)
-            .map_err(ApiError::from)
-            .and_then(|_| {
-                portier_core::portfolios::start_date(asked.as_deref(), today)
-                    .map_err(|e| e.in_field("portfolio.start_date").into())
-            });
+        let start = ctx.and::<PortfoliosManage>().and_then(|_| {
+            portier_core::portfolios::start_date(asked.as_deref(), today)
+                .map_err(|e| e.in_field("portfolio.start_date").into())
+        });
         let start = match start {
             Ok(s) => s,
             Err(e) => return refuse(e).await,
@@ -250,7 +246,7 @@ pub(crate) async fn add(
         }
         new.portfolio = Some(portier_core::portfolios::NewPortfolio { type_key, start });
     }
-    let auth = match ctx.principal.authorize::<MembersInvite>(&ctx.org) {
+    let auth = match ctx.auth.and::<MembersInvite>() {
         Ok(a) => a,
         Err(e) => return refuse(e.into()).await,
     };

@@ -96,7 +96,7 @@ pub(crate) async fn give(
     let origin = Origin::now(client);
     let start = optional(&fields.one("start_date"));
     let given = async {
-        let auth = ctx.principal.authorize::<PortfoliosManage>(&ctx.org)?;
+        let auth = ctx.auth.and::<PortfoliosManage>()?;
         let start =
             portier_core::portfolios::start_date(start.as_deref(), origin.now.date_naive())?;
         if let Some(w) = unconfirmed(&fields, start, &ctx.org) {
@@ -163,7 +163,7 @@ pub(crate) async fn take_over(
     let origin = Origin::now(client);
     let manages = |o: &Organization| ctx.principal.authorize::<PortfoliosManage>(o).is_ok();
     let done = async {
-        let auth = ctx.principal.authorize::<PortfoliosManage>(&ctx.org)?;
+        let auth = ctx.auth.and::<PortfoliosManage>()?;
         let today = origin.now.date_naive();
         let theirs = portier_store::portfolios::of_member(&state.store, &ctx.auth, account)
             .await?

@@ -343,7 +343,7 @@ pub(crate) async fn create_type(
         fields.one("name_nl"),
     );
     let created = async {
-        let auth = ctx.principal.authorize::<PortfoliosManage>(&ctx.org)?;
+        let auth = ctx.auth.and::<PortfoliosManage>()?;
         let new = PortfolioType::parse(
             form.0.trim(),
             Some(form.1.as_str()),

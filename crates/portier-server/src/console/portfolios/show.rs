@@ -186,7 +186,7 @@ pub(crate) async fn act(
     let day = origin.now.date_naive().max(p.start_date);
     let manages = |o: &Organization| ctx.principal.authorize::<PortfoliosManage>(o).is_ok();
     let done = async {
-        let auth = ctx.principal.authorize::<PortfoliosManage>(&ctx.org)?;
+        let auth = ctx.auth.and::<PortfoliosManage>()?;
         let today = origin.now.date_naive();
         let change = match action.as_str() {
             "deactivate" => Change::Deactivate,
@@ -310,7 +310,7 @@ pub(crate) async fn answer(
         }
     }
     let answered = async {
-        let auth = ctx.principal.authorize::<PortfoliosManage>(&ctx.org)?;
+        let auth = ctx.auth.and::<PortfoliosManage>()?;
         let today = origin.now.date_naive();
         Ok::<_, ApiError>(
             portier_store::portfolios::answer(&state.store, &auth, id, answer, today, &origin)
@@ -335,27 +335,13 @@ pub(crate) async fn accept_warning(
     fields: &FormFields,
     today: NaiveDate,
 ) -> Result<Option<(Warning, NaiveDate)>, ApiError> {
-    let Some(request) = portier_store::portfolios::transfer_request(&state.store, id).await? else {
+    let Some(requested) =
+        portier_store::portfolios::requested(&state.store, &ctx.and::<PortfoliosManage>()?, id)
+            .await?
+    else {
         return Ok(None);
     };
-    let from = portier_store::organizations::get(&state.store, request.from_organization_id.into())
-        .await?;
-    let to =
-        portier_store::organizations::get(&state.store, request.to_organization_id.into()).await?;
-    let (Some(from), Some(to)) = (from, to) else {
-        return Ok(None);
-    };
-    if !within(&ctx.org, &from) && !within(&ctx.org, &to) {
-        return Ok(None);
-    }
-    let p = portier_store::portfolios::of_request(
-        &state.store,
-        &ctx.and::<PortfoliosManage>()?,
-        &from,
-        &to,
-        request.portfolio_id,
-    )
-    .await?;
+    let (request, to, p) = (requested.request, requested.to, requested.portfolio);
     let starts = p.state == PortfolioState::Active
         || (request.resume && p.state == PortfolioState::Deactivated);
     let day = today.max(p.start_date);
