@@ -542,15 +542,9 @@ pub async fn update(
         labels: body.labels.map(|l| l.into_iter().map(|l| l.0).collect()),
         require_two_factor: body.require_two_factor,
     })?;
-    let updated = portier_store::members::update(
-        &state.store,
-        &auth,
-        account,
-        patch,
-        &state.config.lifecycle,
-        &Origin::now(client),
-    )
-    .await?;
+    let updated =
+        crate::service::members::update(&state, &auth, account, patch, &Origin::now(client))
+            .await?;
     Ok(Json(MemberChanged {
         invitation_sent: updated.invitation_sent,
         member: detail(&state, &auth, updated.account_id).await?,
@@ -635,7 +629,7 @@ pub async fn remove(
         }
     };
     let origin = Origin::now(client);
-    portier_store::members::remove(&state.store, &auth, account, portfolio, &origin).await?;
+    crate::service::members::remove(&state, &auth, account, portfolio, &origin).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -656,14 +650,8 @@ pub async fn resend_activation(
     Path((org, account)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let (_, auth, account) = member_route::<MembersInvite>(&state, &caller, &org, &account).await?;
-    portier_store::members::resend_invitation(
-        &state.store,
-        &auth,
-        account,
-        &state.config.lifecycle,
-        &Origin::now(client),
-    )
-    .await?;
+    crate::service::members::resend_invitation(&state, &auth, account, &Origin::now(client))
+        .await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -677,15 +665,9 @@ async fn set_active(
 ) -> Result<Json<MemberChanged>, ApiError> {
     let (_org, auth, account) =
         member_route::<MembersUpdate>(&state, &caller, &org, &account).await?;
-    let sent = portier_store::members::set_active(
-        &state.store,
-        &auth,
-        account,
-        active,
-        &state.config.lifecycle,
-        &Origin::now(client),
-    )
-    .await?;
+    let sent =
+        crate::service::members::set_active(&state, &auth, account, active, &Origin::now(client))
+            .await?;
     Ok(Json(MemberChanged {
         invitation_sent: sent,
         member: detail(&state, &auth, account).await?,

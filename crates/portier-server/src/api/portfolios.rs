@@ -161,8 +161,7 @@ pub async fn create_type(
         body.name.nl.as_ref().map(|n| n.0.as_str()),
     )?;
     let created =
-        portier_store::portfolios::create_type(&state.store, &auth, new, &Origin::now(client))
-            .await?;
+        crate::service::portfolios::create_type(&state, &auth, new, &Origin::now(client)).await?;
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 
@@ -188,8 +187,8 @@ pub async fn create(
     let account = path_id("account_id", &account)?;
     let origin = Origin::now(client);
     let start = portfolios::start_date(body.start_date.as_deref(), origin.now.date_naive())?;
-    let (created, warning) = portier_store::portfolios::create(
-        &state.store,
+    let (created, warning) = crate::service::portfolios::create(
+        &state,
         &auth,
         account,
         body.type_key.0.trim(),
@@ -256,7 +255,7 @@ async fn change(
     let origin = Origin::now(client);
     let today = origin.now.date_naive();
     let (changed, warning) =
-        portier_store::portfolios::change(&state.store, &auth, id, change, today, &origin).await?;
+        crate::service::portfolios::change(state, &auth, id, change, today, &origin).await?;
     Ok(Json(PortfolioView::of(&changed, warning)))
 }
 
@@ -470,8 +469,8 @@ pub async fn transfer(
     let id: Uuid = path_id("id", &id)?;
     let origin = Origin::now(client);
     let today = origin.now.date_naive();
-    let done = portier_store::portfolios::transfer(
-        &state.store,
+    let done = crate::service::portfolios::transfer(
+        &state,
         &from,
         body.to_organization_id.into(),
         &manages(&caller),

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use portier_core::ids::AccountId;
 use portier_core::members::NewMember;
 use portier_core::registrations::RegistrationNumber;
-use portier_core::rights::{Authorized, MembersInvite};
+use portier_core::rights::{Authorized, MembersInvite, MembersRemove, MembersUpdate};
 use portier_core::rights::{Principal, RolesAssign};
 use portier_core::roles::{MEMBER, Role, RoleKey};
 use portier_store::audit::Origin;
@@ -76,6 +76,76 @@ pub(crate) async fn set_roles(
         state.register_wake.notify_one();
     }
     Ok(roles)
+}
+
+/// Changes a member's details (docs/RULES.md#changing-a-members-details): what the
+/// account shares changes only with the right wherever the person belongs.
+pub(crate) async fn update(
+    state: &AppState,
+    auth: &Authorized<MembersUpdate>,
+    account: AccountId,
+    patch: portier_core::members::MemberPatch,
+    origin: &Origin,
+) -> Result<portier_store::members::Updated, ApiError> {
+    Ok(portier_store::members::update(
+        &state.store,
+        auth,
+        account,
+        patch,
+        &state.config.lifecycle,
+        origin,
+    )
+    .await?)
+}
+
+/// Deactivates a member, or activates them again
+/// (docs/RULES.md#deactivating-and-removing-members); whether an invitation
+/// held back while they were deactivated was sent.
+pub(crate) async fn set_active(
+    state: &AppState,
+    auth: &Authorized<MembersUpdate>,
+    account: AccountId,
+    active: bool,
+    origin: &Origin,
+) -> Result<bool, ApiError> {
+    Ok(portier_store::members::set_active(
+        &state.store,
+        auth,
+        account,
+        active,
+        &state.config.lifecycle,
+        origin,
+    )
+    .await?)
+}
+
+/// Removes a member from the organization, settling their active portfolio
+/// as `portfolio` says (docs/PORTFOLIOS.md#when-a-member-leaves).
+pub(crate) async fn remove(
+    state: &AppState,
+    auth: &Authorized<MembersRemove>,
+    account: AccountId,
+    portfolio: Option<portier_store::portfolios::OnRemoval<'_>>,
+    origin: &Origin,
+) -> Result<(), ApiError> {
+    Ok(portier_store::members::remove(&state.store, auth, account, portfolio, origin).await?)
+}
+
+/// Sends an invited member's invitation again, with a new link.
+pub(crate) async fn resend_invitation(
+    state: &AppState,
+    auth: &Authorized<MembersInvite>,
+    account: AccountId,
+    origin: &Origin,
+) -> Result<(), ApiError> {
+    Ok(portier_store::members::resend_invitation(
+        &state.store,
+        auth,
+        account,
+        &state.config.lifecycle,
+        origin,
+    )
+    .await?)
 }
 
 /// Whether the invitation reached the person's mail server.

@@ -22,6 +22,7 @@ pub mod imports;
 pub mod members;
 pub mod organizations;
 pub mod passkeys;
+pub mod portfolios;
 pub mod resources;
 pub mod sessions;
 pub mod sign_in;

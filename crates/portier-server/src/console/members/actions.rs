@@ -74,16 +74,10 @@ pub(crate) async fn change_details(
     });
     let outcome = match patch {
         Err(e) => Err(ApiError::from(e)),
-        Ok(patch) => portier_store::members::update(
-            &state.store,
-            &auth,
-            account,
-            patch,
-            &state.config.lifecycle,
-            &Origin::now(client),
-        )
-        .await
-        .map_err(ApiError::from),
+        Ok(patch) => {
+            crate::service::members::update(&state, &auth, account, patch, &Origin::now(client))
+                .await
+        }
     };
     // A corrected address that had an account took the membership along.
     let account = outcome.as_ref().map_or(account, |u| u.account_id);
@@ -183,15 +177,9 @@ pub(crate) async fn resend(
             Ok(r) => r,
             Err(page) => return page,
         };
-    let outcome = portier_store::members::resend_invitation(
-        &state.store,
-        &auth,
-        account,
-        &state.config.lifecycle,
-        &Origin::now(client),
-    )
-    .await
-    .map_err(ApiError::from);
+    let outcome =
+        crate::service::members::resend_invitation(&state, &auth, account, &Origin::now(client))
+            .await;
     after(&state, &person, &org, account, "resend", outcome, None).await
 }
 
@@ -208,17 +196,10 @@ pub(crate) async fn set_active(
             Ok(r) => r,
             Err(page) => return page,
         };
-    let outcome = portier_store::members::set_active(
-        &state.store,
-        &auth,
-        account,
-        active,
-        &state.config.lifecycle,
-        &Origin::now(client),
-    )
-    .await
-    .map(|_| ())
-    .map_err(ApiError::from);
+    let outcome =
+        crate::service::members::set_active(&state, &auth, account, active, &Origin::now(client))
+            .await
+            .map(|_| ());
     let done = if active { "reactivate" } else { "deactivate" };
     after(&state, &person, &org, account, done, outcome, None).await
 }
@@ -332,8 +313,7 @@ pub(crate) async fn remove(
                 })
             }
         };
-        portier_store::members::remove(&state.store, &auth, account, then, &Origin::now(client))
-            .await?;
+        crate::service::members::remove(&state, &auth, account, then, &Origin::now(client)).await?;
         Ok::<_, ApiError>(())
     }
     .await;

@@ -102,8 +102,8 @@ pub(crate) async fn give(
         if let Some(w) = unconfirmed(&fields, start, &ctx.org) {
             return Ok(Err((w, start)));
         }
-        portier_store::portfolios::create(
-            &state.store,
+        crate::service::portfolios::create(
+            &state,
             &auth,
             account,
             fields.one("type").trim(),

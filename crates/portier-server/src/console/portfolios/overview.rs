@@ -349,8 +349,7 @@ pub(crate) async fn create_type(
             Some(form.1.as_str()),
             optional(&form.2).as_deref(),
         )?;
-        portier_store::portfolios::create_type(&state.store, &auth, new, &Origin::now(client))
-            .await?;
+        crate::service::portfolios::create_type(&state, &auth, new, &Origin::now(client)).await?;
         Ok::<_, ApiError>(())
     }
     .await;

@@ -201,14 +201,8 @@ pub(crate) async fn act(
                 {
                     return Ok(Err(w));
                 }
-                let moved = portier_store::portfolios::transfer(
-                    &state.store,
-                    &auth,
-                    to,
-                    &manages,
-                    id,
-                    today,
-                    &origin,
+                let moved = crate::service::portfolios::transfer(
+                    &state, &auth, to, &manages, id, today, &origin,
                 )
                 .await?;
                 return Ok(Ok(match moved {
@@ -225,7 +219,7 @@ pub(crate) async fn act(
                 return Ok(Err(w));
             }
         }
-        portier_store::portfolios::change(&state.store, &auth, id, change, today, &origin).await?;
+        crate::service::portfolios::change(&state, &auth, id, change, today, &origin).await?;
         Ok::<_, ApiError>(Ok(match change {
             Change::Deactivate => "portfolio-deactivated",
             Change::Complete => "portfolio-completed",
