@@ -91,7 +91,8 @@ pub(crate) async fn import(
     let store = migrate(config).await?;
     let org = organization(&store, org).await?;
     let lifecycle = lifecycle(config)?;
-    let principal = portier_core::rights::Principal::operator(&org);
+    let auth = portier_core::rights::Principal::operator(&org)
+        .authorize::<portier_core::rights::MembersInvite>(&org)?;
     let origin = Origin::now(None);
     let (id, checked) = match resume {
         Some(raw) => (
@@ -120,12 +121,11 @@ pub(crate) async fn import(
                 FileKind::detect(is_xlsx.then_some(portier_core::import::XLSX_TYPE), &source)
                     .unwrap_or(FileKind::Csv);
             let mut printer = ReportPrinter::start(how.json)?;
-            let checked =
-                portier_store::import::check(&store, &org, &principal, kind, &source, |line| {
-                    printer.line(line)
-                })
-                .await
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            let checked = portier_store::import::check(&store, &auth, kind, &source, |line| {
+                printer.line(line)
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
             printer.end(&checked)?;
             let counts = checked.counts;
             if !how.apply {
@@ -147,8 +147,7 @@ pub(crate) async fn import(
             };
             let id = portier_store::import::enqueue(
                 &store,
-                &org,
-                &principal,
+                &auth,
                 &request,
                 checked.rows(),
                 portier_store::import::Waiting::ToRun,

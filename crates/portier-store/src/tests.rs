@@ -140,9 +140,10 @@ both_backends! {
             async move {
                 let source = format!("E-mail\r\nnew{n}a@example.nl\r\nnew{n}b@example.nl\r\n").into_bytes();
                 let kind = portier_core::import::FileKind::Csv;
-                let checked = check(store, &org, &principal, kind, &source, |_| {}).await.unwrap();
+                let auth = principal.authorize::<portier_core::rights::MembersInvite>(&org).unwrap();
+                let checked = check(store, &auth, kind, &source, |_| {}).await.unwrap();
                 let request = Request { file_name: None, kind, source, invite: false, skip_invalid: false };
-                enqueue(store, &org, &principal, &request, checked.rows(), Waiting::ToRun, &origin()).await.unwrap()
+                enqueue(store, &auth, &request, checked.rows(), Waiting::ToRun, &origin()).await.unwrap()
             }
         };
         let run = |id| async move {
@@ -270,6 +271,39 @@ both_backends! {
         assert_eq!(account.permissions_on(&org.path), p::all_portier());
         let stored = crate::accounts::get(&db.store, b.account_id).await.unwrap().unwrap();
         assert_eq!(stored.email.as_str(), "beheer.jansen@ziekenhuis.nl");
+    }
+
+    async fn an_imports_report_confirmation_and_held_invitations_answer_only_a_proof_on_its_organization(db) {
+        use crate::import::{Request, Waiting, check, confirm, enqueue, report, run_now, send_held_invitations};
+        use portier_core::rights::{MembersInvite, MembersRead};
+        let store = &db.store;
+        let (acme, other) = (environment(store, "Acme").await, environment(store, "Other").await);
+        let (mine, foreign) = (
+            admin_of(&acme).authorize::<MembersInvite>(&acme).unwrap(),
+            admin_of(&other).authorize::<MembersInvite>(&other).unwrap(),
+        );
+        let request = Request {
+            file_name: None,
+            kind: portier_core::import::FileKind::Csv,
+            source: b"E-mail\r\nnew@example.nl\r\n".to_vec(),
+            invite: false,
+            skip_invalid: false,
+        };
+        // Held back at once: a report of one line, invitations to send.
+        let checked = check(store, &mine, request.kind, &request.source, |_| {}).await.unwrap();
+        let done = run_now(store, &mine, &request, checked.rows(), &links(Duration::from_secs(3600)), &origin(), |_| {}).await.unwrap();
+        let read_here = admin_of(&acme).authorize::<MembersRead>(&acme).unwrap();
+        let read_there = admin_of(&other).authorize::<MembersRead>(&other).unwrap();
+        assert_eq!(report(store, &read_here, done.id, None, 0, 10).await.unwrap().len(), 1);
+        assert!(report(store, &read_there, done.id, None, 0, 10).await.unwrap().is_empty(), "another organization reads no line");
+        let held = send_held_invitations(store, &foreign, done.id, &links(Duration::from_secs(3600)), &origin()).await.unwrap_err();
+        assert!(matches!(held, crate::Error::Domain(portier_core::Error::Conflict { .. })), "{held}");
+        assert_eq!(send_held_invitations(store, &mine, done.id, &links(Duration::from_secs(3600)), &origin()).await.unwrap(), 1);
+        // A dry run waiting for its confirmation: only its organization confirms it.
+        let report_of_plan = crate::import::Report::default();
+        let planned = enqueue(store, &mine, &request, 1, Waiting::ForConfirmation(&report_of_plan), &origin()).await.unwrap();
+        assert!(!confirm(store, &foreign, planned, Utc::now()).await.unwrap());
+        assert!(confirm(store, &mine, planned, Utc::now()).await.unwrap());
     }
 
     async fn a_second_bootstrap_makes_an_independent_environment_and_reuses_the_account(db) {

@@ -20,7 +20,7 @@ use futures_util::StreamExt;
 use portier_core::import::FileKind;
 use portier_core::rights::{MembersInvite, MembersRead};
 use portier_store::audit::Origin;
-use portier_store::import::{Counts, Import, Outcome, Report, ReportLine, RowReport, Waiting};
+use portier_store::import::{Counts, Import, Outcome, Report, ReportLine, RowReport};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -29,7 +29,7 @@ use crate::error::ErrorBody;
 use crate::extract::flag;
 use crate::extract::{ClientAddr, path_id};
 use crate::imports::Turn;
-use crate::service::imports::file_too_large;
+use crate::service::imports::{self, Started, file_too_large};
 use crate::{ApiError, AppState};
 
 /// How many rows of each outcome a report holds.
@@ -362,7 +362,7 @@ pub async fn read_upload(
     ))]
 pub async fn import(
     State(state): State<AppState>,
-    OrgAccess { caller, auth }: OrgAccess<MembersInvite, Api>,
+    OrgAccess { caller: _, auth }: OrgAccess<MembersInvite, Api>,
     ClientAddr(client): ClientAddr,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
@@ -377,20 +377,15 @@ pub async fn import(
         None => None,
     };
     let (kind, source) = read_upload(&state, &headers, body).await?;
-    let mut turn = state
-        .import_turns
-        .take(&state.store, org.id, source.len())
-        .await?;
     // The report is answered when it is a dry run's, or a refusal's.
     let keep_report = dry_run || !skip_invalid;
     let mut report = Report::default();
-    let checked =
-        portier_store::import::check(&state.store, org, &caller.0, kind, &source, |line| {
-            if keep_report {
-                report.push(line);
-            }
-        })
-        .await?;
+    let (mut turn, checked) = imports::check(&state, &auth, kind, &source, |line| {
+        if keep_report {
+            report.push(line);
+        }
+    })
+    .await?;
     let ignored = checked.columns.ignored();
     if dry_run {
         drop(source);
@@ -421,44 +416,29 @@ pub async fn import(
         skip_invalid,
     };
     let origin = Origin::now(client);
-    if checked.rows() > state.config.import_sync_rows as u64 {
-        let id = portier_store::import::enqueue(
-            &state.store,
-            org,
-            &caller.0,
-            &request,
-            checked.rows(),
-            Waiting::ToRun,
-            &origin,
-        )
-        .await?;
-        state.import_wake.notify_one();
-        let location = format!("/api/v1/organizations/{}/imports/{id}", org.id);
-        let mut response = (
-            StatusCode::ACCEPTED,
-            Json(ImportQueued {
-                job_id: id,
-                location: location.clone(),
-            }),
-        )
-            .into_response();
-        if let Ok(v) = header::HeaderValue::from_str(&location) {
-            response.headers_mut().insert(header::LOCATION, v);
-        }
-        return Ok(response);
-    }
     let mut report = Report::default();
-    let import = portier_store::import::run_now(
-        &state.store,
-        org,
-        &caller.0,
-        &request,
-        checked.rows(),
-        &state.config.lifecycle,
-        &origin,
-        |line| report.push(line),
-    )
+    let started = imports::start(&state, &auth, &request, checked.rows(), &origin, |line| {
+        report.push(line)
+    })
     .await?;
+    let import = match started {
+        Started::Done(import) => import,
+        Started::Queued(id) => {
+            let location = format!("/api/v1/organizations/{}/imports/{id}", org.id);
+            let mut response = (
+                StatusCode::ACCEPTED,
+                Json(ImportQueued {
+                    job_id: id,
+                    location: location.clone(),
+                }),
+            )
+                .into_response();
+            if let Ok(v) = header::HeaderValue::from_str(&location) {
+                response.headers_mut().insert(header::LOCATION, v);
+            }
+            return Ok(response);
+        }
+    };
     drop(request);
     if let Some(t) = turn.as_mut() {
         t.checked();
@@ -534,7 +514,7 @@ pub async fn get_one(
         .ok_or_else(|| ApiError::from(portier_core::Error::NotFound { what: "import" }))?;
     // One more than the page, to know whether another follows.
     let mut rows =
-        portier_store::import::report(&state.store, id, outcome, cursor, limit + 1).await?;
+        portier_store::import::report(&state.store, &auth, id, outcome, cursor, limit + 1).await?;
     let next_cursor = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|r| r.row)
@@ -583,19 +563,10 @@ pub async fn send_invitations(
     ClientAddr(client): ClientAddr,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<InvitationsSent>, ApiError> {
-    let org = auth.organization();
     let id = path_id("id", &id)?;
     portier_store::import::get(&state.store, &auth, id)
         .await?
         .ok_or_else(|| ApiError::from(portier_core::Error::NotFound { what: "import" }))?;
-    let sent = portier_store::import::send_held_invitations(
-        &state.store,
-        org,
-        auth.actor(),
-        id,
-        &state.config.lifecycle,
-        &Origin::now(client),
-    )
-    .await?;
+    let sent = imports::send_held_invitations(&state, &auth, id, &Origin::now(client)).await?;
     Ok(Json(InvitationsSent { sent }))
 }

@@ -18,12 +18,13 @@ use portier_core::import::FileKind;
 use portier_core::organizations::Organization;
 use portier_core::rights::{MembersInvite, MembersRead};
 use portier_store::audit::Origin;
-use portier_store::import::{Import, Outcome, Report, RowReport, Waiting};
+use portier_store::import::{Import, Outcome, RowReport};
 use uuid::Uuid;
 
 use super::org::{NavLink, OrgContext, Problem, Refusal, Section, org_context};
 use super::{Done, I18n, Page, Person, error_page};
 use crate::extract::ClientAddr;
+use crate::service::imports;
 use crate::{ApiError, AppState};
 
 /// The most report rows a page shows.
@@ -269,7 +270,7 @@ async fn upload(
 ) -> Response {
     let (person, ctx) = access.page();
     let planned = async {
-        ctx.auth.and::<MembersInvite>()?;
+        let auth = ctx.auth.and::<MembersInvite>()?;
         let upload = read_form(&state, &headers, form).await?;
         let kind = kind_of(&upload)?;
         let file_name = upload
@@ -277,20 +278,6 @@ async fn upload(
             .as_deref()
             .map(|n| n.chars().take(200).collect::<String>());
         let file_name = portier_core::accounts::profile_text("file", file_name.as_deref(), 200)?;
-        let _turn = state
-            .import_turns
-            .take(&state.store, ctx.org.id, upload.bytes.len())
-            .await?;
-        let mut report = Report::default();
-        let checked = portier_store::import::check(
-            &state.store,
-            &ctx.org,
-            &ctx.principal,
-            kind,
-            &upload.bytes,
-            |line| report.push(line),
-        )
-        .await?;
         let request = portier_store::import::Request {
             file_name,
             kind,
@@ -298,17 +285,7 @@ async fn upload(
             invite: upload.invite,
             skip_invalid: upload.skip_invalid,
         };
-        let id = portier_store::import::enqueue(
-            &state.store,
-            &ctx.org,
-            &ctx.principal,
-            &request,
-            checked.rows(),
-            Waiting::ForConfirmation(&report),
-            &Origin::now(client),
-        )
-        .await?;
-        Ok::<_, ApiError>(id)
+        imports::plan(&state, &auth, &request, &Origin::now(client)).await
     }
     .await;
     match planned {
@@ -410,7 +387,16 @@ async fn show_import(
     let rows = if import.state == "running" {
         Vec::new()
     } else {
-        match portier_store::import::report(&state.store, import.id, None, 0, REPORT_ROWS).await {
+        match portier_store::import::report(
+            &state.store,
+            &ctx.auth,
+            import.id,
+            None,
+            0,
+            REPORT_ROWS,
+        )
+        .await
+        {
             Ok(rows) => rows,
             Err(e) => return ApiError::from(e).into_response(),
         }
@@ -465,12 +451,9 @@ async fn confirm(
         Ok((ctx, import)) => (ctx, import.id),
         Err(page) => return *page,
     };
-    let now = Origin::now(None).now;
-    match portier_store::import::confirm(&state.store, ctx.org.id, id, &ctx.principal, now).await {
-        Ok(true) => state.import_wake.notify_one(),
-        // Confirmed already (twice sent): the page shows where it is.
-        Ok(false) => {}
-        Err(e) => return ApiError::from(e).into_response(),
+    // Confirmed already (twice sent): the page shows where it is.
+    if let Err(e) = imports::confirm(&state, &ctx.auth, id).await {
+        return e.into_response();
     }
     Redirect::to(&format!("/orgs/{}/imports/{id}", ctx.org.id)).into_response()
 }
@@ -487,15 +470,7 @@ async fn invitations(
     };
     let sent = async {
         let auth = ctx.auth.and::<MembersInvite>()?;
-        let sent = portier_store::import::send_held_invitations(
-            &state.store,
-            &ctx.org,
-            auth.actor(),
-            id,
-            &state.config.lifecycle,
-            &Origin::now(client),
-        )
-        .await?;
+        let sent = imports::send_held_invitations(&state, &auth, id, &Origin::now(client)).await?;
         Ok::<_, ApiError>(sent)
     }
     .await;

@@ -13,7 +13,7 @@ use portier_core::ids::{GroupId, OrganizationId};
 use portier_core::import::{Column, Columns, File, FileKind, Row, RowError, Rows};
 use portier_core::members::NewMember;
 use portier_core::organizations::Organization;
-use portier_core::rights::Principal;
+use portier_core::rights::{Authorized, MembersInvite, Principal};
 use portier_core::roles::Role;
 use uuid::Uuid;
 
@@ -610,18 +610,18 @@ impl Checked {
     }
 }
 
-/// Reads the file and decides, row by row, what importing it into `org`
-/// would do for `caller`; writes nothing. Each line of the report goes to
+/// Reads the file and decides, row by row, what importing it into the
+/// organization of the proof would do for its caller; writes nothing. Each line of the report goes to
 /// `line` as soon as its chunk is checked. Refuses the whole file (on the
 /// field `file`) when it cannot be read or its header cannot be used.
 pub async fn check(
     store: &Store,
-    org: &Organization,
-    caller: &Principal,
+    auth: &Authorized<MembersInvite>,
     kind: FileKind,
     source: &[u8],
     mut line: impl FnMut(&RowReport),
 ) -> Result<Checked> {
+    let (org, caller) = (auth.organization(), auth.principal());
     let mut file = File::open(kind, source).map_err(DomainError::Invalid)?;
     let mut pass = Pass::start(store, org, caller, &mut file).await?;
     let mut tx = store.begin_read().await?;

@@ -10,7 +10,7 @@ use portier_core::ids::{AccountId, OrganizationId};
 use portier_core::import::File;
 use portier_core::organizations::{OrgPath, Organization};
 use portier_core::permissions::{Permission, PermissionSet};
-use portier_core::rights::{Grant, Principal};
+use portier_core::rights::{Authorized, Grant, MembersInvite, Principal};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use uuid::Uuid;
@@ -83,8 +83,7 @@ pub enum Waiting<'a> {
 /// the job is done.
 pub async fn enqueue(
     store: &Store,
-    org: &Organization,
-    caller: &Principal,
+    auth: &Authorized<MembersInvite>,
     request: &Request,
     rows: u64,
     waiting: Waiting<'_>,
@@ -95,6 +94,7 @@ pub async fn enqueue(
         Waiting::ToRun => "running",
         Waiting::ForConfirmation(_) => "planned",
     };
+    let (org, caller) = (auth.organization(), auth.principal());
     let mut tx = store.begin().await?;
     insert_import(&mut tx, id, org, caller, request, state, rows, true, origin).await?;
     if let Waiting::ForConfirmation(report) = waiting {
@@ -113,11 +113,11 @@ const PLANNED_FOR: chrono::Duration = chrono::Duration::hours(24);
 /// (confirmed already, or uploaded more than a day ago).
 pub async fn confirm(
     store: &Store,
-    org: OrganizationId,
+    auth: &Authorized<MembersInvite>,
     id: Uuid,
-    confirmer: &Principal,
     now: DateTime<Utc>,
 ) -> Result<bool> {
+    let (org, confirmer) = (auth.organization_id(), auth.principal());
     let actor = serde_json::json!({"actor": confirmer.actor, "grants": store_grants(confirmer)});
     let mut tx = store.begin().await?;
     let changed = in_tx!(&mut tx, |c| {
@@ -489,12 +489,12 @@ pub async fn give_up(store: &Store, id: Uuid, error: &str, now: DateTime<Utc>) -
 /// is still an invited member here. Returns how many went out.
 pub async fn send_held_invitations(
     store: &Store,
-    org: &Organization,
-    actor: &Actor,
+    auth: &Authorized<MembersInvite>,
     id: Uuid,
     lifecycle: &Lifecycle,
     origin: &Origin,
 ) -> Result<i64> {
+    let (org, actor) = (auth.organization(), auth.actor());
     let mut tx = store.begin().await?;
     let held: bool = in_tx!(&mut tx, |c| {
         sqlx::query_scalar(

@@ -279,9 +279,11 @@ type StoredLine = (i64, String, Option<String>, Option<String>, Option<Uuid>);
 
 /// A page of the report of an import so far, in the order of the file:
 /// at most `limit` lines of rows after the row `after` (0: from the
-/// start); `outcome` narrows it (docs/IMPORTS.md#reports).
-pub async fn report(
+/// start); `outcome` narrows it (docs/IMPORTS.md#reports). Empty for an
+/// import of another organization than the proof's.
+pub async fn report<R: Right>(
     store: &Store,
+    auth: &Authorized<R>,
     id: Uuid,
     outcome: Option<Outcome>,
     after: u64,
@@ -290,14 +292,16 @@ pub async fn report(
     let after = i64::try_from(after).unwrap_or(i64::MAX);
     let rows: Vec<StoredLine> = reader!(store, |c| {
         sqlx::query_as(
-            "SELECT row_number, outcome, field, message, account_id FROM import_rows
-                 WHERE import_id = $1 AND ($2 IS NULL OR outcome = $2) AND row_number > $3
-                 ORDER BY row_number LIMIT $4",
+            "SELECT r.row_number, r.outcome, r.field, r.message, r.account_id FROM import_rows r
+                 JOIN imports i ON i.id = r.import_id AND i.organization_id = $5
+                 WHERE r.import_id = $1 AND ($2 IS NULL OR r.outcome = $2) AND r.row_number > $3
+                 ORDER BY r.row_number LIMIT $4",
         )
         .bind(id)
         .bind(outcome.map(Outcome::as_str))
         .bind(after)
         .bind(limit)
+        .bind(auth.organization_id().0)
         .fetch_all(c)
         .await
     })?;
@@ -337,7 +341,10 @@ fn futures_are_send(store: Store, job: Claimed, bytes: Vec<u8>) {
     let kind = portier_core::import::FileKind::Csv;
     let other = store.clone();
     tokio::spawn(async move {
-        let _ = check(&other, &org, &caller, kind, &bytes, |_| {}).await;
+        let Ok(auth) = caller.authorize::<portier_core::rights::MembersInvite>(&org) else {
+            return;
+        };
+        let _ = check(&other, &auth, kind, &bytes, |_| {}).await;
     });
     tokio::spawn(async move {
         let _ = run_job(&store, job, false, 1, &lifecycle, |_, _| {}).await;

@@ -12,7 +12,7 @@ use portier_core::ids::{AccountId, MembershipId};
 use portier_core::import::{Columns, File};
 use portier_core::members::Membership;
 use portier_core::organizations::Organization;
-use portier_core::rights::Principal;
+use portier_core::rights::{Authorized, MembersInvite, Principal};
 use sqlx::types::Json;
 use uuid::Uuid;
 
@@ -287,17 +287,16 @@ impl Chunk<'_> {
 /// written. The caller has checked the file ([`super::check`]): its `rows`,
 /// and no invalid one unless the request skips them (rows that turn
 /// invalid meanwhile are reported, not written).
-#[allow(clippy::too_many_arguments)]
 pub async fn run_now(
     store: &Store,
-    org: &Organization,
-    caller: &Principal,
+    auth: &Authorized<MembersInvite>,
     request: &Request,
     rows: u64,
     lifecycle: &Lifecycle,
     origin: &Origin,
     mut line: impl FnMut(&RowReport),
 ) -> Result<Import> {
+    let (org, caller) = (auth.organization(), auth.principal());
     let mut file =
         File::open(request.kind, &request.source).map_err(portier_core::Error::Invalid)?;
     let mut pass = Pass::start(store, org, caller, &mut file).await?;
