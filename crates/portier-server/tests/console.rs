@@ -493,6 +493,12 @@ both_backends! {
         assert!(short.html.contains("value=\"Acme Zorg\""), "what was typed stays");
         let nameless = post(&app, &settings, Some(&admin), &[("name", " "), ("locale", "nl"), ("preset", "nist")]).await;
         assert!(nameless.status == 422 && nameless.html.contains("id=\"name-error\""), "{}", nameless.html);
+        // A form is read into its type: a field sent twice is refused,
+        // naming it, and nothing is saved.
+        let twice = post(&app, &settings, Some(&admin), &[("name", "Een"), ("name", "Twee"), ("locale", "nl"), ("preset", "nist")]).await;
+        assert!(twice.status == 400 && twice.html.contains("the field `name` was sent more than once"), "{} {}", twice.status, twice.html);
+        let nul = post(&app, &settings, Some(&admin), &[("name", "Acme\0Zorg"), ("locale", "nl"), ("preset", "nist")]).await;
+        assert_eq!(nul.status, 422, "{}", nul.html);
         let saved = post(&app, &settings, Some(&admin), &[("name", "Acme Zorg"), ("locale", "nl"), ("preset", "nist")]).await;
         assert_eq!(saved.status, 303);
         let org = app.get(&format!("/api/v1/organizations/{}", app.org_id)).await;

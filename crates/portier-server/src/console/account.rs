@@ -6,7 +6,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Query, RawForm, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -15,7 +15,8 @@ use portier_store::accounts::ProfilePatch;
 use portier_store::audit::Origin;
 
 use super::auth::{Rules, refused};
-use super::org::{FormFields, Problem, Refusal, optional};
+use super::form::Posted;
+use super::org::{Problem, Refusal, optional};
 use super::{Done, Page, Person};
 use crate::extract::ClientAddr;
 use crate::{ApiError, AppState};
@@ -29,7 +30,8 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The profile as the form holds it.
-#[derive(Default, Clone)]
+#[derive(Default, Clone, serde::Deserialize)]
+#[serde(default)]
 pub struct Profile {
     pub salutation: String,
     pub given_name: String,
@@ -52,20 +54,6 @@ impl Profile {
             phone: text(&a.phone),
             mobile: text(&a.mobile),
             locale: a.locale.map(|l| l.as_str().to_owned()).unwrap_or_default(),
-        }
-    }
-
-    fn from_form(raw: &[u8]) -> Profile {
-        let fields = FormFields::of(raw);
-        let one = |k: &str| fields.one(k);
-        Profile {
-            salutation: one("salutation"),
-            given_name: one("given_name"),
-            infix: one("infix"),
-            family_name: one("family_name"),
-            phone: one("phone"),
-            mobile: one("mobile"),
-            locale: one("locale"),
         }
     }
 
@@ -207,9 +195,8 @@ async fn update_profile(
     State(state): State<AppState>,
     person: Person,
     ClientAddr(client): ClientAddr,
-    RawForm(raw): RawForm,
+    Posted(profile): Posted<Profile>,
 ) -> Response {
-    let profile = Profile::from_form(&raw);
     let updated = async {
         let patch = profile.patch()?;
         portier_store::accounts::update_profile(
@@ -236,20 +223,26 @@ async fn update_profile(
     }
 }
 
+/// The form of a new password while signed in.
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct PasswordChange {
+    current_password: String,
+    password: String,
+}
+
 async fn change_password(
     State(state): State<AppState>,
     person: Person,
     ClientAddr(client): ClientAddr,
-    RawForm(raw): RawForm,
+    Posted(form): Posted<PasswordChange>,
 ) -> Response {
-    let fields = FormFields::of(&raw);
-    let one = |k: &str| fields.one(k);
     let checked = crate::service::accounts::password_change(
         &state,
         &person.account,
         client.as_deref(),
-        one("current_password"),
-        one("password"),
+        form.current_password,
+        form.password,
     )
     .await;
     let outcome = match checked {

@@ -7,7 +7,7 @@ use crate::service::access::OrgAccess;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, Query, RawForm, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -17,7 +17,8 @@ use portier_core::permissions::{CATALOGUE, parse_list};
 use portier_core::rights::TokensManage;
 use portier_store::audit::Origin;
 
-use super::org::{FormFields, NavLink, OrgContext, Problem, Refusal, Section, labels};
+use super::form::{Posted, many};
+use super::org::{NavLink, OrgContext, Problem, Refusal, Section, labels};
 use super::roles::permission_text;
 use super::{Done, Page, Person, error_page};
 use crate::extract::ClientAddr;
@@ -79,26 +80,18 @@ impl TokensPage {
 }
 
 /// What was sent with the form.
-#[derive(Default)]
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
 struct Sent {
     name: String,
+    /// Portier's permissions, ticked.
+    #[serde(rename = "permissions", deserialize_with = "many")]
     portier: Vec<String>,
     product: String,
     expires: String,
 }
 
 impl Sent {
-    fn of(raw: &[u8]) -> Sent {
-        let fields = FormFields::of(raw);
-        let one = |k: &str| fields.one(k);
-        Sent {
-            name: one("name"),
-            portier: fields.all("permissions"),
-            product: one("product"),
-            expires: one("expires"),
-        }
-    }
-
     fn permissions(&self) -> Vec<String> {
         let mut all = self.portier.clone();
         all.extend(labels(&self.product.replace('\n', ",")));
@@ -210,10 +203,9 @@ async fn create(
     State(state): State<AppState>,
     access: OrgAccess<TokensManage, Console>,
     ClientAddr(client): ClientAddr,
-    RawForm(raw): RawForm,
+    Posted(sent): Posted<Sent>,
 ) -> Response {
     let (person, ctx) = access.page();
-    let sent = Sent::of(&raw);
     let issued = async {
         let permissions = parse_list("permissions", &sent.permissions())?;
         let expires_at = sent.expires_at()?;

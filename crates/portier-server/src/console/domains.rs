@@ -9,7 +9,7 @@ use crate::service::access::OrgAccess;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, Query, RawForm, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -19,7 +19,8 @@ use portier_core::rights::{DomainsManage, MembersUpdate, OrgUpdate};
 use portier_store::audit::Origin;
 use uuid::Uuid;
 
-use super::org::{FormFields, NavLink, OrgContext, Problem, Refusal, Section};
+use super::form::{Posted, ticked};
+use super::org::{NavLink, OrgContext, Problem, Refusal, Section};
 use super::{Done, Page, Person, error_page};
 use crate::extract::ClientAddr;
 use crate::service::domains::VerifyDomain;
@@ -164,14 +165,37 @@ fn done(org: &Organization, key: &str) -> Response {
     Redirect::to(&format!("/orgs/{}/domains?done={key}", org.id)).into_response()
 }
 
+/// The form that claims a domain.
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct DomainForm {
+    domain: String,
+}
+
+/// The form that proves a domain: by DNS (the default) or by mail to one
+/// of the mailboxes.
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct ProofForm {
+    method: String,
+    mailbox: String,
+}
+
+/// The form of how sign-ups with a proven domain are let in.
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct SignupSettingsForm {
+    #[serde(deserialize_with = "ticked")]
+    signup_approval: bool,
+}
+
 async fn claim(
     State(state): State<AppState>,
     access: OrgAccess<DomainsManage, Console>,
     ClientAddr(client): ClientAddr,
-    RawForm(raw): RawForm,
+    Posted(DomainForm { domain }): Posted<DomainForm>,
 ) -> Response {
     let (person, ctx) = access.page();
-    let domain = FormFields::of(&raw).one("domain");
     let claimed = async {
         let auth = ctx.auth.and::<DomainsManage>()?;
         crate::service::domains::claim_domain(&state, &auth, &domain, client).await
@@ -188,16 +212,15 @@ async fn verify(
     access: OrgAccess<DomainsManage, Console>,
     ClientAddr(client): ClientAddr,
     Path((_, id)): Path<(String, String)>,
-    RawForm(raw): RawForm,
+    Posted(form): Posted<ProofForm>,
 ) -> Response {
     let (person, ctx) = access.page();
     let Ok(id) = id.parse::<Uuid>() else {
         return error_page(&person.viewer, StatusCode::NOT_FOUND, "error-not-found");
     };
-    let fields = FormFields::of(&raw);
     let how = VerifyDomain {
-        method: Some(fields.one("method")).filter(|m| !m.is_empty()),
-        mailbox: Some(fields.one("mailbox")).filter(|m| !m.is_empty()),
+        method: Some(form.method).filter(|m| !m.is_empty()),
+        mailbox: Some(form.mailbox).filter(|m| !m.is_empty()),
     };
     let checked = async {
         let auth = ctx.auth.and::<DomainsManage>()?;
@@ -237,11 +260,11 @@ async fn settings(
     State(state): State<AppState>,
     access: OrgAccess<OrgUpdate, Console>,
     ClientAddr(client): ClientAddr,
-    RawForm(raw): RawForm,
+    Posted(form): Posted<SignupSettingsForm>,
 ) -> Response {
     let (person, ctx) = access.page();
     let patch = OrganizationPatch {
-        signup_approval: Some(FormFields::of(&raw).has("signup_approval")),
+        signup_approval: Some(form.signup_approval),
         ..OrganizationPatch::default()
     };
     let saved = async {

@@ -7,7 +7,7 @@ use crate::service::access::OrgAccess;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, Query, RawForm, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -20,9 +20,8 @@ use portier_core::roles::RoleKind;
 use portier_store::audit::Origin;
 use portier_store::groups::GroupView;
 
-use super::org::{
-    FormFields, NavLink, OrgContext, Problem, Refusal, Section, optional, org_context,
-};
+use super::form::{Posted, many};
+use super::org::{NavLink, OrgContext, Problem, Refusal, Section, optional, org_context};
 use super::roles::{RoleChoice, choices, role_name};
 use super::{Done, Page, Person, error_page};
 use crate::extract::ClientAddr;
@@ -41,10 +40,12 @@ pub fn router() -> Router<AppState> {
 }
 
 /// What a group form was filled with.
-#[derive(Default, Clone)]
+#[derive(Default, Clone, serde::Deserialize)]
+#[serde(default)]
 pub struct GroupValues {
     pub name: String,
     pub description: String,
+    #[serde(deserialize_with = "many")]
     pub roles: Vec<String>,
 }
 
@@ -56,15 +57,13 @@ impl GroupValues {
             roles: g.roles.clone(),
         }
     }
+}
 
-    fn from_form(raw: &[u8]) -> GroupValues {
-        let fields = FormFields::of(raw);
-        GroupValues {
-            name: fields.one("name"),
-            description: fields.one("description"),
-            roles: fields.all("roles"),
-        }
-    }
+/// The form that adds a member to a group by their address.
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct AddressForm {
+    email: String,
 }
 
 /// The content roles a group may carry, `chosen` ticked.
@@ -174,10 +173,9 @@ async fn create(
     State(state): State<AppState>,
     access: OrgAccess<GroupsManage, Console>,
     ClientAddr(client): ClientAddr,
-    RawForm(raw): RawForm,
+    Posted(values): Posted<GroupValues>,
 ) -> Response {
     let (person, ctx) = access.page();
-    let values = GroupValues::from_form(&raw);
     let new = NewGroup::parse(GroupInput {
         name: values.name.clone(),
         description: optional(&values.description),
@@ -394,13 +392,12 @@ async fn update(
     person: Person,
     ClientAddr(client): ClientAddr,
     Path((org, group)): Path<(String, String)>,
-    RawForm(raw): RawForm,
+    Posted(values): Posted<GroupValues>,
 ) -> Response {
     let (ctx, auth, id) = match managed(&state, &person, &org, &group).await {
         Ok(m) => m,
         Err(page) => return page,
     };
-    let values = GroupValues::from_form(&raw);
     let patch = GroupPatch::parse(GroupPatchInput {
         name: Some(values.name.clone()),
         description: Some(optional(&values.description)),
@@ -481,13 +478,12 @@ async fn add_member(
     person: Person,
     ClientAddr(client): ClientAddr,
     Path((org, group)): Path<(String, String)>,
-    RawForm(raw): RawForm,
+    Posted(AddressForm { email: typed }): Posted<AddressForm>,
 ) -> Response {
     let (ctx, auth, id) = match managed(&state, &person, &org, &group).await {
         Ok(m) => m,
         Err(page) => return page,
     };
-    let typed = FormFields::of(&raw).one("email");
     let outcome = match Email::parse(&typed) {
         Err(e) => Err(ApiError::from(e.in_field("email"))),
         Ok(email) => match portier_store::accounts::find_by_email(&state.store, &email).await {

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod dashboard;
 pub mod devmail;
 pub mod domains;
+pub mod form;
 pub mod groups;
 pub mod import;
 pub mod members;

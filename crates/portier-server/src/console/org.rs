@@ -250,43 +250,6 @@ pub trait Refusal {
     }
 }
 
-/// A form body's fields by name, repeated names kept (checkboxes).
-pub struct FormFields(Vec<(String, String)>);
-
-impl FormFields {
-    pub fn of(raw: &[u8]) -> FormFields {
-        FormFields(form_urlencoded::parse(raw).into_owned().collect())
-    }
-
-    /// The first value of `name`, or "".
-    pub fn one(&self, name: &str) -> String {
-        self.0
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    }
-
-    /// Every value of `name`, in the form's order.
-    pub fn all(&self, name: &str) -> Vec<String> {
-        self.0
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-            .collect()
-    }
-
-    /// Every field as sent, in order.
-    pub fn pairs(&self) -> &[(String, String)] {
-        &self.0
-    }
-
-    /// Whether `name` was sent at all (a ticked checkbox).
-    pub fn has(&self, name: &str) -> bool {
-        self.0.iter().any(|(n, _)| n == name)
-    }
-}
-
 /// A text field: trimmed, and nothing when empty.
 pub fn optional(s: &str) -> Option<String> {
     Some(s.trim().to_owned()).filter(|s| !s.is_empty())

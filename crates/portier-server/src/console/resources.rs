@@ -9,7 +9,7 @@ use crate::service::access::OrgAccess;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, Query, RawForm, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -20,7 +20,8 @@ use portier_core::rights::{MembersRead, ResourcesManage};
 use portier_store::audit::Origin;
 use portier_store::resources::{Holder, Resource};
 
-use super::org::{FormFields, NavLink, OrgContext, Problem, Refusal, Section, org_context};
+use super::form::Posted;
+use super::org::{NavLink, OrgContext, Problem, Refusal, Section, org_context};
 use super::{Done, Page, Person, error_page};
 use crate::extract::ClientAddr;
 use crate::service::resources::{resource_in_path, url_segment};
@@ -82,11 +83,22 @@ impl ListPage {
     }
 }
 
+/// The new-resource form.
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct NewForm {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(rename = "id")]
+    key: String,
+    name: String,
+}
+
 async fn list_page(
     state: &AppState,
     person: &Person,
     ctx: &OrgContext<impl portier_core::rights::Right>,
-    form: Option<&FormFields>,
+    form: Option<&NewForm>,
     problem: Option<Problem>,
     notice: Option<String>,
 ) -> Result<ListPage, ApiError> {
@@ -100,16 +112,16 @@ async fn list_page(
             href: href(&ctx.org, r),
         })
         .collect();
-    let field = |n: &str| form.map(|f| f.one(n)).unwrap_or_default();
+    let field = |f: fn(&NewForm) -> &String| form.map(f).cloned().unwrap_or_default();
     Ok(ListPage {
         page: person.viewer.page(),
         nav: ctx.nav(&person.viewer.i18n, Section::Resources),
         org: ctx.org.clone(),
         resources,
         may_manage: ctx.may::<ResourcesManage>(),
-        kind: form.map_or_else(|| "mailbox".to_owned(), |f| f.one("type")),
-        key: field("id"),
-        name: field("name"),
+        kind: form.map_or_else(|| "mailbox".to_owned(), |f| f.kind.clone()),
+        key: field(|f| &f.key),
+        name: field(|f| &f.name),
         problem,
         notice,
     })
@@ -131,14 +143,13 @@ async fn create(
     State(state): State<AppState>,
     access: OrgAccess<ResourcesManage, Console>,
     ClientAddr(client): ClientAddr,
-    RawForm(raw): RawForm,
+    Posted(form): Posted<NewForm>,
 ) -> Response {
     let (person, ctx) = access.page();
-    let form = FormFields::of(&raw);
     let new = NewResource::parse(ResourceInput {
-        kind: form.one("type").trim().to_owned(),
-        key: form.one("id"),
-        name: form.one("name"),
+        kind: form.kind.trim().to_owned(),
+        key: form.key.clone(),
+        name: form.name.clone(),
     });
     let created = match (new, ctx.auth.and::<ResourcesManage>()) {
         (Err(e), _) => Err(ApiError::from(e)),
@@ -208,6 +219,15 @@ impl ResourcePage {
     }
 }
 
+/// The grant form: a relation, and a member's address or a group.
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct GrantForm {
+    relation: String,
+    email: String,
+    group: String,
+}
+
 /// What a resource page says besides the resource: what was refused, or
 /// what was done.
 #[derive(Default)]
@@ -221,7 +241,7 @@ async fn resource_page(
     person: &Person,
     ctx: &OrgContext<impl portier_core::rights::Right>,
     (kind, key): (&str, &str),
-    form: Option<&FormFields>,
+    form: Option<&GrantForm>,
     said: Said,
 ) -> Result<Response, ApiError> {
     let found = match resource_in_path(kind, key) {
@@ -264,7 +284,7 @@ async fn resource_page(
             group,
         });
     }
-    let field = |n: &str| form.map(|f| f.one(n)).unwrap_or_default();
+    let field = |f: fn(&GrantForm) -> &String| form.map(f).cloned().unwrap_or_default();
     Ok(ResourcePage {
         page: person.viewer.page(),
         nav: ctx.nav(&person.viewer.i18n, Section::Resources),
@@ -277,9 +297,9 @@ async fn resource_page(
             .map(|g| (g.id.to_string(), g.name))
             .collect(),
         may_manage: ctx.may::<ResourcesManage>(),
-        relation: form.map_or_else(|| "use".to_owned(), |f| f.one("relation")),
-        email: field("email"),
-        group: field("group"),
+        relation: form.map_or_else(|| "use".to_owned(), |f| f.relation.clone()),
+        email: field(|f| &f.email),
+        group: field(|f| &f.group),
         problem: said.problem,
         notice: said.notice,
     }
@@ -337,7 +357,7 @@ async fn after(
     key: &str,
     done: &str,
     outcome: Result<(), ApiError>,
-    form: Option<&FormFields>,
+    form: Option<&GrantForm>,
 ) -> Response {
     let base = format!("/orgs/{}/resources/{kind}/{}", ctx.org.id, url_segment(key));
     match outcome {
@@ -377,18 +397,14 @@ async fn grant(
     person: Person,
     ClientAddr(client): ClientAddr,
     Path((org, kind, key)): Path<(String, String, String)>,
-    RawForm(raw): RawForm,
+    Posted(form): Posted<GrantForm>,
 ) -> Response {
     let (ctx, auth, kind, key) = match managed(&state, &person, &org, &kind, &key).await {
         Ok(m) => m,
         Err(page) => return page,
     };
-    let form = FormFields::of(&raw);
     let holder = holder_of(&state, &form).await;
-    let outcome = match (
-        parse_relation("relation", form.one("relation").trim()),
-        holder,
-    ) {
+    let outcome = match (parse_relation("relation", form.relation.trim()), holder) {
         (Err(e), _) => Err(ApiError::from(e)),
         (_, Err(e)) => Err(e),
         (Ok(relation), Ok(holder)) => portier_store::resources::grant(
@@ -419,15 +435,15 @@ async fn grant(
 
 /// Whom a grant is for: the group chosen, else the member whose address was
 /// typed.
-async fn holder_of(state: &AppState, form: &FormFields) -> Result<Holder, ApiError> {
-    let group = form.one("group");
+async fn holder_of(state: &AppState, form: &GrantForm) -> Result<Holder, ApiError> {
+    let group = &form.group;
     if !group.is_empty() {
         return group
             .parse()
             .map(Holder::Group)
             .map_err(|_| ApiError::from(portier_core::Error::NotFound { what: "group" }));
     }
-    let email = Email::parse(&form.one("email")).map_err(|e| e.in_field("account_id"))?;
+    let email = Email::parse(&form.email).map_err(|e| e.in_field("account_id"))?;
     match portier_store::accounts::find_by_email(&state.store, &email).await? {
         Some(a) => Ok(Holder::Account(a.id)),
         None => Err(not_a_member()),

@@ -8,7 +8,7 @@ use crate::service::access::OrgAccess;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, Query, RawForm, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -18,7 +18,8 @@ use portier_core::rights::{MembersRead, RolesManage};
 use portier_core::roles::{Role, RoleDefinition, RoleInput, RoleKey, RoleKind, RolePatchInput};
 use portier_store::audit::Origin;
 
-use super::org::{FormFields, NavLink, OrgContext, Problem, Refusal, Section, labels};
+use super::form::{Posted, many, ticked};
+use super::org::{NavLink, OrgContext, Problem, Refusal, Section, labels};
 use super::{Done, I18n, Page, Person, error_page};
 use crate::extract::ClientAddr;
 use crate::{ApiError, AppState};
@@ -164,18 +165,24 @@ async fn matrix(
 }
 
 /// What the role form was filled with.
-#[derive(Default, Clone)]
+#[derive(Default, Clone, serde::Deserialize)]
+#[serde(default)]
 pub struct RoleValues {
     pub key: String,
+    #[serde(rename = "name.en")]
     pub name_en: String,
+    #[serde(rename = "name.nl")]
     pub name_nl: String,
     pub kind: String,
     /// Portier's permissions ticked.
+    #[serde(rename = "permissions", deserialize_with = "many")]
     pub portier: Vec<String>,
     /// The product's permissions, separated by commas or lines.
     pub product: String,
+    #[serde(deserialize_with = "ticked")]
     pub big: bool,
     /// The portfolio types the role allows (docs/PORTFOLIOS.md#types), by key.
+    #[serde(deserialize_with = "many")]
     pub portfolio_types: Vec<String>,
 }
 
@@ -196,21 +203,6 @@ impl RoleValues {
                 .join(", "),
             big: role.requires_registration.is_some(),
             portfolio_types: role.portfolio_types.clone(),
-        }
-    }
-
-    fn from_form(raw: &[u8]) -> RoleValues {
-        let fields = FormFields::of(raw);
-        let one = |k: &str| fields.one(k);
-        RoleValues {
-            key: one("key"),
-            name_en: one("name.en"),
-            name_nl: one("name.nl"),
-            kind: one("kind"),
-            portier: fields.all("permissions"),
-            product: one("product"),
-            big: fields.has("big"),
-            portfolio_types: fields.all("portfolio_types"),
         }
     }
 
@@ -344,10 +336,9 @@ async fn create(
     State(state): State<AppState>,
     access: OrgAccess<RolesManage, Console>,
     ClientAddr(client): ClientAddr,
-    RawForm(raw): RawForm,
+    Posted(values): Posted<RoleValues>,
 ) -> Response {
     let (person, ctx) = access.page();
-    let values = RoleValues::from_form(&raw);
     let def = RoleDefinition::parse(RoleInput {
         key: values.key.trim().to_owned(),
         name_en: Some(values.name_en.clone()),
@@ -418,7 +409,7 @@ async fn update(
     access: OrgAccess<RolesManage, Console>,
     ClientAddr(client): ClientAddr,
     Path((_, key)): Path<(String, String)>,
-    RawForm(raw): RawForm,
+    Posted(sent): Posted<RoleValues>,
 ) -> Response {
     let (person, ctx) = access.page();
     let role = match defined_here(&state, &person, &ctx, &key).await {
@@ -429,7 +420,7 @@ async fn update(
     let values = RoleValues {
         key: key.clone(),
         kind: role.kind.as_str().to_owned(),
-        ..RoleValues::from_form(&raw)
+        ..sent
     };
     let patch = RolePatchInput {
         name_en: Some(values.name_en.clone()),

@@ -8,7 +8,7 @@ use crate::service::access::OrgAccess;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Query, RawForm, State};
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use portier_core::locale::Locale;
@@ -17,7 +17,8 @@ use portier_core::passwords::{PasswordPolicy, PolicyPreset};
 use portier_core::rights::{OrgCreate, OrgUpdate};
 use portier_store::audit::Origin;
 
-use super::org::{FormFields, NavLink, OrgContext, Problem, Refusal, Section};
+use super::form::{Posted, ticked};
+use super::org::{NavLink, OrgContext, Problem, Refusal, Section};
 use super::{Done, Page, Person};
 use crate::extract::ClientAddr;
 use crate::{ApiError, AppState};
@@ -28,21 +29,28 @@ pub fn router() -> Router<AppState> {
         .route("/orgs/{org}/settings/children", post(create_child))
 }
 
-/// What the settings form holds.
-#[derive(Clone)]
+/// What the settings form holds (a checkbox is ticked when sent).
+#[derive(Clone, Default, serde::Deserialize)]
+#[serde(default)]
 pub struct Values {
     pub name: String,
     pub locale: String,
     /// `standard`, `nist` or `custom`.
     pub preset: String,
     pub min_length: String,
+    #[serde(deserialize_with = "ticked")]
     pub digit: bool,
+    #[serde(deserialize_with = "ticked")]
     pub lower: bool,
+    #[serde(deserialize_with = "ticked")]
     pub upper: bool,
+    #[serde(deserialize_with = "ticked")]
     pub symbol: bool,
+    #[serde(deserialize_with = "ticked")]
     pub require_two_factor: bool,
     /// `monthly`, `quarterly` or `annual`.
     pub billing_cycle: String,
+    #[serde(deserialize_with = "ticked")]
     pub allow_parallel_portfolios: bool,
 }
 
@@ -71,24 +79,6 @@ impl Values {
             require_two_factor: org.settings.require_two_factor,
             billing_cycle: org.settings.billing_cycle.as_str().to_owned(),
             allow_parallel_portfolios: org.settings.allow_parallel_portfolios,
-        }
-    }
-
-    fn from_form(raw: &[u8]) -> Values {
-        let fields = FormFields::of(raw);
-        let (one, has) = (|k: &str| fields.one(k), |k: &str| fields.has(k));
-        Values {
-            name: one("name"),
-            locale: one("locale"),
-            preset: one("preset"),
-            min_length: one("min_length"),
-            digit: has("digit"),
-            lower: has("lower"),
-            upper: has("upper"),
-            symbol: has("symbol"),
-            require_two_factor: has("require_two_factor"),
-            billing_cycle: one("billing_cycle"),
-            allow_parallel_portfolios: has("allow_parallel_portfolios"),
         }
     }
 
@@ -240,10 +230,9 @@ async fn update(
     State(state): State<AppState>,
     access: OrgAccess<OrgUpdate, Console>,
     ClientAddr(client): ClientAddr,
-    RawForm(raw): RawForm,
+    Posted(values): Posted<Values>,
 ) -> Response {
     let (person, ctx) = access.page();
-    let values = Values::from_form(&raw);
     let updated = async {
         let patch = values.patch()?;
         let auth = ctx.auth.and::<OrgUpdate>()?;
@@ -260,14 +249,20 @@ async fn update(
     }
 }
 
+/// The form that creates an organization below this one.
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct ChildForm {
+    child_name: String,
+}
+
 async fn create_child(
     State(state): State<AppState>,
     access: OrgAccess<OrgCreate, Console>,
     ClientAddr(client): ClientAddr,
-    RawForm(raw): RawForm,
+    Posted(ChildForm { child_name: name }): Posted<ChildForm>,
 ) -> Response {
     let (person, ctx) = access.page();
-    let name = FormFields::of(&raw).one("child_name");
     let created = async {
         let auth = ctx.auth.and::<OrgCreate>()?;
         let child = portier_store::organizations::create_child(

@@ -6,13 +6,13 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, RawForm, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use portier_core::domains::SignupMode;
 
-use super::org::FormFields;
+use super::form::Posted;
 use super::{Page, Viewer, error_page};
 use crate::extract::ClientAddr;
 use crate::service::signups::SignupInput;
@@ -29,7 +29,8 @@ pub fn router() -> Router<AppState> {
 }
 
 /// What the form holds.
-#[derive(Default, Clone)]
+#[derive(Default, Clone, serde::Deserialize)]
+#[serde(default)]
 pub struct Values {
     pub email: String,
     pub given_name: String,
@@ -73,27 +74,33 @@ async fn form(State(state): State<AppState>, viewer: Viewer) -> Response {
     page(&state, &viewer, Values::default()).into_response()
 }
 
+/// The sign-up form: what the page shows again, and the password.
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct SignupForm {
+    #[serde(flatten)]
+    values: Values,
+    password: String,
+}
+
 async fn submit(
     State(state): State<AppState>,
     viewer: Viewer,
     ClientAddr(client): ClientAddr,
-    RawForm(raw): RawForm,
+    Posted(sent): Posted<SignupForm>,
 ) -> Response {
     if state.config.signup.mode == SignupMode::Off {
         return closed(&viewer);
     }
-    let fields = FormFields::of(&raw);
     let values = Values {
-        email: fields.one("email").trim().to_owned(),
-        given_name: fields.one("given_name"),
-        family_name: fields.one("family_name"),
-        organization_name: fields.one("organization_name"),
+        email: sent.values.email.trim().to_owned(),
+        ..sent.values
     };
     let input = SignupInput {
         email: values.email.clone(),
         given_name: values.given_name.clone(),
         family_name: values.family_name.clone(),
-        password: fields.one("password"),
+        password: sent.password,
         organization_name: Some(values.organization_name.clone()),
         locale: Some(viewer.i18n.locale),
     };

@@ -27,15 +27,21 @@ pub(crate) async fn change_route<R: Right>(
     Ok((ctx, auth, account))
 }
 
-#[derive(Deserialize, Clone)]
+/// A form that changes a member's details: the page's details form, or
+/// its two-step verification form. A field it left out stays.
+#[derive(Deserialize, Clone, Default)]
+#[serde(default)]
 pub struct DetailsForm {
+    #[serde(deserialize_with = "sent")]
     email: Option<String>,
     /// "1" or "0", from the two-step verification form of the member page.
+    #[serde(deserialize_with = "sent")]
     require_two_factor: Option<String>,
+    #[serde(deserialize_with = "sent")]
     labels: Option<String>,
     /// The profile fields the form sent, by key (`portier_core::profile`).
     #[serde(flatten)]
-    profile: std::collections::HashMap<String, String>,
+    profile: ProfileValues,
 }
 
 pub(crate) async fn change_details(
@@ -43,7 +49,7 @@ pub(crate) async fn change_details(
     person: Person,
     ClientAddr(client): ClientAddr,
     Path((org, account)): Path<(String, String)>,
-    Form(form): Form<DetailsForm>,
+    Posted(form): Posted<DetailsForm>,
 ) -> Response {
     let (_, auth, account) =
         match change_route::<MembersUpdate>(&state, &person, &org, &account).await {
@@ -51,7 +57,7 @@ pub(crate) async fn change_details(
             Err(page) => return page,
         };
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
-    let profile = ProfileValues::sent(|k| form.profile.get(k).cloned());
+    let profile = form.profile;
     let sent = Details {
         email: text(&form.email),
         profile: profile.clone(),
@@ -94,26 +100,35 @@ pub(crate) async fn change_details(
     .await
 }
 
+/// The roles form of a member's page: the roles ticked, and a BIG number
+/// when one of them asks for it.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct RolesForm {
+    #[serde(deserialize_with = "many")]
+    roles: Vec<String>,
+    big: String,
+}
+
 pub(crate) async fn change_roles(
     State(state): State<AppState>,
     person: Person,
     ClientAddr(client): ClientAddr,
     Path((org, account)): Path<(String, String)>,
-    RawForm(raw): RawForm,
+    Posted(form): Posted<RolesForm>,
 ) -> Response {
     let (ctx, auth, account) =
         match change_route::<RolesAssign>(&state, &person, &org, &account).await {
             Ok(r) => r,
             Err(page) => return page,
         };
-    let fields = FormFields::of(&raw);
-    let keys: Result<Vec<RoleKey>, _> = fields
-        .all("roles")
+    let keys: Result<Vec<RoleKey>, _> = form
+        .roles
         .iter()
         .enumerate()
         .map(|(i, k)| RoleKey::parse(&format!("roles[{i}]"), k))
         .collect();
-    let big = optional(&fields.one("big"));
+    let big = optional(&form.big);
     let outcome = match keys {
         Err(e) => Err(e.into()),
         Ok(keys) => crate::service::members::set_roles(
@@ -131,23 +146,28 @@ pub(crate) async fn change_roles(
     after(&state, &person, &org, account, "roles", outcome, None).await
 }
 
+/// The groups form of a member's page: the groups ticked, by id.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct GroupsForm {
+    #[serde(deserialize_with = "many")]
+    groups: Vec<String>,
+}
+
 pub(crate) async fn change_groups(
     State(state): State<AppState>,
     person: Person,
     ClientAddr(client): ClientAddr,
     Path((org, account)): Path<(String, String)>,
-    RawForm(raw): RawForm,
+    Posted(form): Posted<GroupsForm>,
 ) -> Response {
     let (ctx, auth, account) =
         match change_route::<GroupsManage>(&state, &person, &org, &account).await {
             Ok(r) => r,
             Err(page) => return page,
         };
-    let wanted: Result<Vec<portier_core::ids::GroupId>, _> = FormFields::of(&raw)
-        .all("groups")
-        .iter()
-        .map(|v| v.parse())
-        .collect();
+    let wanted: Result<Vec<portier_core::ids::GroupId>, _> =
+        form.groups.iter().map(|v| v.parse()).collect();
     let outcome = match wanted {
         Err(_) => Err(ApiError::from(portier_core::Error::NotFound {
             what: "group",
@@ -283,30 +303,39 @@ pub(crate) async fn reactivate(
     set_active(state, person, client, org, account, true).await
 }
 
+/// The removal form: what becomes of the member's portfolios here
+/// (docs/PORTFOLIOS.md#when-a-member-leaves): nothing chosen, `complete`,
+/// `transfer` (to the organization `to`) or deactivate.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct RemoveForm {
+    portfolio: String,
+    to: String,
+}
+
 pub(crate) async fn remove(
     State(state): State<AppState>,
     person: Person,
     ClientAddr(client): ClientAddr,
     Path((org, account)): Path<(String, String)>,
-    RawForm(raw): RawForm,
+    Posted(form): Posted<RemoveForm>,
 ) -> Response {
     let (ctx, auth, account) =
         match change_route::<MembersRemove>(&state, &person, &org, &account).await {
             Ok(r) => r,
             Err(page) => return page,
         };
-    let fields = FormFields::of(&raw);
     let manages = |o: &Organization| ctx.principal.authorize::<PortfoliosManage>(o).is_ok();
     let removed = async {
         use portier_store::portfolios::OnRemoval;
-        let then = match fields.one("portfolio").as_str() {
+        let then = match form.portfolio.as_str() {
             "" => None,
             then => {
                 ctx.auth.and::<PortfoliosManage>()?;
                 Some(match then {
                     "complete" => OnRemoval::Complete,
                     "transfer" => OnRemoval::Transfer {
-                        to: crate::extract::path_id("to_organization_id", &fields.one("to"))?,
+                        to: crate::extract::path_id("to_organization_id", &form.to)?,
                         manages: &manages,
                     },
                     _ => OnRemoval::Deactivate,

@@ -7,14 +7,20 @@ use crate::console::org::Console;
 use crate::service::access::OrgAccess;
 
 /// What the add form was filled with.
-#[derive(Default, Clone)]
+#[derive(Default, Clone, Deserialize)]
+#[serde(default)]
 pub struct AddValues {
+    #[serde(deserialize_with = "many")]
     pub roles: Vec<String>,
     pub email: String,
     pub big: String,
+    /// The profile fields, by key (the form's other fields).
+    #[serde(flatten)]
     pub profile: ProfileValues,
     pub labels: String,
+    #[serde(deserialize_with = "many")]
     pub groups: Vec<String>,
+    #[serde(deserialize_with = "ticked")]
     pub active: bool,
     /// The address a warning (shared mailbox) was shown and confirmed for.
     pub confirmed: String,
@@ -27,23 +33,6 @@ pub struct AddValues {
 }
 
 impl AddValues {
-    fn from_form(fields: &FormFields) -> AddValues {
-        let (one, all) = (|k: &str| fields.one(k), |k: &str| fields.all(k));
-        AddValues {
-            roles: all("roles"),
-            email: one("email"),
-            big: one("big"),
-            profile: ProfileValues::sent(|k| Some(fields.one(k))),
-            labels: one("labels"),
-            groups: all("groups"),
-            active: fields.has("active"),
-            confirmed: one("confirmed"),
-            portfolio_type: one("portfolio_type"),
-            portfolio_start: one("portfolio_start"),
-            billing_confirmed: one("billing_confirmed"),
-        }
-    }
-
     fn has_group(&self, id: &str) -> bool {
         self.groups.iter().any(|g| g == id)
     }
@@ -170,10 +159,9 @@ pub(crate) async fn add(
     State(state): State<AppState>,
     access: OrgAccess<MembersInvite, Console>,
     ClientAddr(client): ClientAddr,
-    RawForm(raw): RawForm,
+    Posted(values): Posted<AddValues>,
 ) -> Response {
     let (person, ctx) = access.page();
-    let values = AddValues::from_form(&FormFields::of(&raw));
     let i18n = person.viewer.i18n;
     let refuse = |e: ApiError| async {
         if e.status.is_server_error() {

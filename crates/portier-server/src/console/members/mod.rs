@@ -8,7 +8,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Form, Path, Query, RawForm, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -25,9 +25,8 @@ use portier_store::audit::{AuditFilter, Origin};
 use portier_store::members::{MemberFilter, MemberView};
 use serde::Deserialize;
 
-use super::org::{
-    FormFields, NavLink, OrgContext, Problem, Refusal, Section, labels, optional, org_context,
-};
+use super::form::{Posted, many, sent, ticked};
+use super::org::{NavLink, OrgContext, Problem, Refusal, Section, labels, optional, org_context};
 use super::roles::{RoleChoice, choices, role_name};
 use super::{I18n, Page, Person, error_page, url_encode};
 use crate::extract::ClientAddr;

@@ -31,6 +31,14 @@ pub struct FieldInput {
 #[derive(Debug, Clone, Default)]
 pub struct ProfileValues(BTreeMap<&'static str, String>);
 
+/// The profile fields among a form's fields (`#[serde(flatten)]`), by key.
+impl<'de> serde::Deserialize<'de> for ProfileValues {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ProfileValues, D::Error> {
+        let sent = crate::console::form::Others::deserialize(d)?;
+        Ok(ProfileValues::sent(|k| sent.get(k)))
+    }
+}
+
 impl ProfileValues {
     /// What a form sent, read with `get` by each field's key.
     pub fn sent(mut get: impl FnMut(&str) -> Option<String>) -> ProfileValues {

@@ -86,15 +86,14 @@ pub(crate) async fn give(
     access: OrgAccess<PortfoliosManage, Console>,
     ClientAddr(client): ClientAddr,
     Path((org, account)): Path<(String, String)>,
-    RawForm(raw): RawForm,
+    Posted(fields): Posted<PortfolioForm>,
 ) -> Response {
     let (person, ctx) = access.page();
     let Ok(account) = account.parse::<AccountId>() else {
         return not_found(&person);
     };
-    let fields = FormFields::of(&raw);
     let origin = Origin::now(client);
-    let start = optional(&fields.one("start_date"));
+    let start = optional(&fields.start_date);
     let given = async {
         let auth = ctx.auth.and::<PortfoliosManage>()?;
         let start =
@@ -106,7 +105,7 @@ pub(crate) async fn give(
             &state,
             &auth,
             account,
-            fields.one("type").trim(),
+            fields.kind.trim(),
             start,
             &origin,
         )
@@ -153,13 +152,12 @@ pub(crate) async fn take_over(
     access: OrgAccess<PortfoliosManage, Console>,
     ClientAddr(client): ClientAddr,
     Path((org, account, id)): Path<(String, String, String)>,
-    RawForm(raw): RawForm,
+    Posted(fields): Posted<PortfolioForm>,
 ) -> Response {
     let (person, ctx) = access.page();
     let (Ok(account), Ok(id)) = (account.parse::<AccountId>(), id.parse::<Uuid>()) else {
         return not_found(&person);
     };
-    let fields = FormFields::of(&raw);
     let origin = Origin::now(client);
     let manages = |o: &Organization| ctx.principal.authorize::<PortfoliosManage>(o).is_ok();
     let done = async {

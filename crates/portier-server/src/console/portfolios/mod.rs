@@ -9,7 +9,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, Query, RawForm, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -23,7 +23,8 @@ use portier_store::portfolios::{Answer, Change, TransferRequest, Transferred};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::org::{FormFields, NavLink, OrgContext, Problem, Refusal, Section, optional};
+use super::form::Posted;
+use super::org::{NavLink, OrgContext, Problem, Refusal, Section, optional};
 use super::roles::name_in;
 use super::{I18n, Page, Person, error_page};
 use crate::extract::ClientAddr;
@@ -68,14 +69,42 @@ pub fn warning_text(i18n: &I18n, w: &Warning, day: NaiveDate) -> String {
     )
 }
 
+/// The forms that give, change, transfer or take over a portfolio, and
+/// accept a transfer: what each sends of these, and whether the billing
+/// warning was seen (docs/PORTFOLIOS.md#the-reference-date).
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct PortfolioForm {
+    /// The type of a portfolio to give.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub start_date: String,
+    /// The organization a transfer goes to.
+    pub to: String,
+    #[serde(deserialize_with = "crate::console::form::ticked")]
+    pub billing_ok: bool,
+}
+
+impl PortfolioForm {
+    /// What the confirmation sends again, besides the start date and the
+    /// billing warning seen.
+    fn carried(&self) -> Vec<(String, String)> {
+        [("type", &self.kind), ("to", &self.to)]
+            .into_iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(n, v)| (n.to_owned(), v.clone()))
+            .collect()
+    }
+}
+
 /// The warning for billing `payer` from `day` on, unless the form says it
 /// was seen (`billing_ok`).
 pub(crate) fn unconfirmed(
-    fields: &FormFields,
+    form: &PortfolioForm,
     day: NaiveDate,
     payer: &Organization,
 ) -> Option<Warning> {
-    if fields.has("billing_ok") {
+    if form.billing_ok {
         return None;
     }
     start_warning(day, payer.settings.billing_cycle)
@@ -149,7 +178,7 @@ pub(crate) struct Confirm<'a> {
     warning: &'a Warning,
     day: NaiveDate,
     action: String,
-    fields: &'a FormFields,
+    fields: &'a PortfolioForm,
     dated: bool,
     back: String,
 }
@@ -176,10 +205,8 @@ pub(crate) fn confirm(
         warning: warning_text(&i18n, warning, day),
         action,
         fields: fields
-            .pairs()
-            .iter()
-            .filter(|(n, _)| n != "billing_ok" && n != "start_date")
-            .cloned()
+            .carried()
+            .into_iter()
             .chain(dated.then(|| ("start_date".to_owned(), day.to_string())))
             .collect(),
         instead: dated.then(|| warning.avoid_by_starting_on.to_string()),

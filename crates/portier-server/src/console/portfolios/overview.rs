@@ -329,19 +329,27 @@ pub(crate) async fn overview_refused(
     }
 }
 
+/// The form that defines a portfolio type.
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct TypeForm {
+    key: String,
+    name_en: String,
+    name_nl: String,
+}
+
 pub(crate) async fn create_type(
     State(state): State<AppState>,
     access: OrgAccess<PortfoliosManage, Console>,
     ClientAddr(client): ClientAddr,
-    RawForm(raw): RawForm,
+    Posted(TypeForm {
+        key,
+        name_en,
+        name_nl,
+    }): Posted<TypeForm>,
 ) -> Response {
     let (person, ctx) = access.page();
-    let fields = FormFields::of(&raw);
-    let form = (
-        fields.one("key"),
-        fields.one("name_en"),
-        fields.one("name_nl"),
-    );
+    let form = (key, name_en, name_nl);
     let created = async {
         let auth = ctx.auth.and::<PortfoliosManage>()?;
         let new = PortfolioType::parse(

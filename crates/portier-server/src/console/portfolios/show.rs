@@ -163,13 +163,12 @@ pub(crate) async fn act(
     access: OrgAccess<PortfoliosManage, Console>,
     ClientAddr(client): ClientAddr,
     Path((_, id, action)): Path<(String, String, String)>,
-    RawForm(raw): RawForm,
+    Posted(fields): Posted<PortfolioForm>,
 ) -> Response {
     let (person, ctx) = access.page();
     let Ok(id) = id.parse::<Uuid>() else {
         return not_found(&person);
     };
-    let fields = FormFields::of(&raw);
     let here = format!("/orgs/{}/portfolios/{id}", ctx.org.id);
     let p = match portier_store::portfolios::get_within(&state.store, &ctx.auth, id).await {
         Ok(found) => found,
@@ -194,7 +193,7 @@ pub(crate) async fn act(
             "reactivate" => Change::Reactivate,
             "transfer" => {
                 let to: portier_core::ids::OrganizationId =
-                    crate::extract::path_id("to_organization_id", &fields.one("to"))?;
+                    crate::extract::path_id("to_organization_id", &fields.to)?;
                 let dest = portier_store::organizations::get(&state.store, to).await?;
                 if let Some(dest) = dest.filter(|d| manages(d))
                     && let Some(w) = unconfirmed(&fields, day, &dest)
@@ -265,7 +264,7 @@ pub(crate) async fn answer(
     access: OrgAccess<PortfoliosManage, Console>,
     ClientAddr(client): ClientAddr,
     Path((_, id, answer)): Path<(String, String, String)>,
-    RawForm(raw): RawForm,
+    Posted(fields): Posted<PortfolioForm>,
 ) -> Response {
     let (person, ctx) = access.page();
     let (Ok(id), Some(answer)) = (
@@ -278,7 +277,6 @@ pub(crate) async fn answer(
     ) else {
         return not_found(&person);
     };
-    let fields = FormFields::of(&raw);
     let origin = Origin::now(client);
     let overview = format!("/orgs/{}/portfolios", ctx.org.id);
     if matches!(answer, Answer::Accept) {
@@ -326,7 +324,7 @@ pub(crate) async fn accept_warning(
     state: &AppState,
     ctx: &OrgContext<impl portier_core::rights::Right>,
     id: Uuid,
-    fields: &FormFields,
+    fields: &PortfolioForm,
     today: NaiveDate,
 ) -> Result<Option<(Warning, NaiveDate)>, ApiError> {
     let Some(requested) =
