@@ -398,6 +398,40 @@ both_backends! {
         let _ = env;
     }
 
+    async fn a_profile_change_and_a_new_password_are_written_together_or_not_at_all(db) {
+        use crate::accounts::{NewPassword, ProfilePatch, update_profile};
+        let store = &db.store;
+        environment(store, "Acme").await;
+        let email = Email::parse("admin@acme.example").unwrap();
+        let account = crate::accounts::find_by_email(store, &email).await.unwrap().unwrap();
+        let events = count(store, "audit_events").await;
+        // The database refuses the new password, after the profile's
+        // update in the same call has been written.
+        match store.backend() {
+            crate::Backend::Sqlite => {
+                crate::testing::execute(store, "CREATE TRIGGER refuse_passwords BEFORE INSERT ON credentials WHEN NEW.kind = 'password' BEGIN SELECT RAISE(ABORT, 'refused'); END").await;
+            }
+            crate::Backend::Postgres => {
+                crate::testing::execute(store, "CREATE FUNCTION refuse_passwords() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$").await;
+                crate::testing::execute(store, "CREATE TRIGGER refuse_passwords BEFORE INSERT ON credentials FOR EACH ROW WHEN (NEW.kind = 'password') EXECUTE FUNCTION refuse_passwords()").await;
+            }
+        }
+        let patch = ProfilePatch { given_name: Some(Some("Anna".into())), ..ProfilePatch::default() };
+        let password = NewPassword { hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA", keep_session: None };
+        update_profile(store, &account, patch.clone(), Some(password), &origin()).await.unwrap_err();
+        let kept = crate::accounts::get(store, account.id).await.unwrap().unwrap();
+        assert_eq!(kept.name.given_name, account.name.given_name, "the name is not changed without the password");
+        assert_eq!(count(store, "audit_events").await, events, "nor audited");
+        match store.backend() {
+            crate::Backend::Sqlite => crate::testing::execute(store, "DROP TRIGGER refuse_passwords").await,
+            crate::Backend::Postgres => crate::testing::execute(store, "DROP TRIGGER refuse_passwords ON credentials").await,
+        };
+        update_profile(store, &account, patch, Some(password), &origin()).await.unwrap();
+        let changed = crate::accounts::get(store, account.id).await.unwrap().unwrap();
+        assert_eq!(changed.name.given_name.as_deref(), Some("Anna"));
+        assert_eq!(count(store, "audit_events").await, events + 2, "the profile's change and the password's");
+    }
+
     async fn audit_events_cannot_be_altered_or_deleted(db) {
         let env = environment(&db.store, "Env").await;
         let mut tx = db.store.begin().await.unwrap();

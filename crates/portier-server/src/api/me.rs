@@ -184,16 +184,13 @@ pub async fn update_me(
         }
     };
     let origin = Origin::now(client);
-    portier_store::accounts::update_profile(&state.store, &account, patch, &origin).await?;
-    if let Some(hash) = new_password {
-        portier_store::accounts::change_password(
-            &state.store,
-            account.id,
-            &hash,
-            Some(&session.id_hash),
-            &origin,
-        )
+    let password = new_password
+        .as_deref()
+        .map(|hash| portier_store::accounts::NewPassword {
+            hash,
+            keep_session: Some(&session.id_hash),
+        });
+    portier_store::accounts::update_profile(&state.store, &account, patch, password, &origin)
         .await?;
-    }
     Ok(Json(me_of(&state, account.id).await?))
 }

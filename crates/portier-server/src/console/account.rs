@@ -203,6 +203,7 @@ async fn update_profile(
             &state.store,
             &person.account,
             patch,
+            None,
             &Origin::now(client),
         )
         .await?;

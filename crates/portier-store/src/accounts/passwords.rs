@@ -128,8 +128,20 @@ pub async fn change_password(
     origin: &crate::audit::Origin,
 ) -> Result<()> {
     let mut tx = store.begin().await?;
-    set_password(&mut tx, account, password_hash, origin.now).await?;
-    let ended = crate::sessions::end_all_in(&mut tx, account, keep_session).await?;
+    change_password_in(&mut tx, account, password_hash, keep_session, origin).await?;
+    tx.commit().await
+}
+
+/// [`change_password`] inside a transaction of the caller's.
+pub(crate) async fn change_password_in(
+    tx: &mut Tx,
+    account: AccountId,
+    password_hash: &str,
+    keep_session: Option<&str>,
+    origin: &crate::audit::Origin,
+) -> Result<()> {
+    set_password(tx, account, password_hash, origin.now).await?;
+    let ended = crate::sessions::end_all_in(tx, account, keep_session).await?;
     let event = portier_core::audit::NewAuditEvent {
         actor: portier_core::audit::Actor::Account { id: account },
         action: "account.password_changed",
@@ -139,6 +151,5 @@ pub async fn change_password(
         changes: serde_json::json!({"other_sessions_ended": ended}),
         client_addr: origin.client_addr.clone(),
     };
-    crate::audit::record_for_account(&mut tx, account, None, event, origin.now).await?;
-    tx.commit().await
+    crate::audit::record_for_account(tx, account, None, event, origin.now).await
 }

@@ -164,9 +164,34 @@ pub struct ProfilePatch {
     pub locale: Option<Option<Locale>>,
 }
 
-/// Applies the person's own profile change, recording before and after.
+/// A new password the person chose, with the session that stays signed
+/// in (their others end).
+#[derive(Debug, Clone, Copy)]
+pub struct NewPassword<'a> {
+    pub hash: &'a str,
+    pub keep_session: Option<&'a str>,
+}
+
+/// Applies the person's own profile change, recording before and after,
+/// and with it a new password when one is given: both or neither.
 pub async fn update_profile(
     store: &Store,
+    account: &Account,
+    patch: ProfilePatch,
+    password: Option<NewPassword<'_>>,
+    origin: &crate::audit::Origin,
+) -> Result<Account> {
+    let mut tx = store.begin().await?;
+    let next = update_profile_in(&mut tx, account, patch, origin).await?;
+    if let Some(p) = password {
+        super::change_password_in(&mut tx, account.id, p.hash, p.keep_session, origin).await?;
+    }
+    tx.commit().await?;
+    Ok(next)
+}
+
+async fn update_profile_in(
+    tx: &mut Tx,
     account: &Account,
     patch: ProfilePatch,
     origin: &crate::audit::Origin,
@@ -196,8 +221,7 @@ pub async fn update_profile(
     if changes.is_empty() {
         return Ok(next);
     }
-    let mut tx = store.begin().await?;
-    in_tx!(&mut tx, |c| {
+    in_tx!(&mut *tx, |c| {
         sqlx::query(
             "UPDATE accounts SET salutation = $1, given_name = $2, infix = $3, family_name = $4, sort_key = $5,
                 phone = $6, mobile = $7, locale = $8, updated_at = $9 WHERE id = $10",
@@ -217,13 +241,13 @@ pub async fn update_profile(
         .map(|r| r.rows_affected())
     })?;
     if next.name != account.name {
-        crate::search::reindex_account(&mut tx, account.id, &next.name, &next.email).await?;
+        crate::search::reindex_account(tx, account.id, &next.name, &next.email).await?;
     }
     // The person's own numbers reach every organization they belong to:
     // each number they changed, and only that one.
     if next.phone != account.phone {
         share_number(
-            &mut tx,
+            tx,
             account.id,
             Number::Phone,
             &next.phone,
@@ -234,7 +258,7 @@ pub async fn update_profile(
     }
     if next.mobile != account.mobile {
         share_number(
-            &mut tx,
+            tx,
             account.id,
             Number::Mobile,
             &next.mobile,
@@ -252,8 +276,7 @@ pub async fn update_profile(
         changes: serde_json::Value::Object(changes),
         client_addr: origin.client_addr.clone(),
     };
-    crate::audit::record_for_account(&mut tx, account.id, None, event, origin.now).await?;
-    tx.commit().await?;
+    crate::audit::record_for_account(tx, account.id, None, event, origin.now).await?;
     Ok(next)
 }
 
