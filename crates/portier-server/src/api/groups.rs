@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use portier_core::groups::{GroupInput, GroupPatch, GroupPatchInput, NewGroup};
 use portier_core::ids::{AccountId, GroupId};
 use portier_core::members::MemberStatus;
-use portier_core::rights::{GroupsManage, MembersRead};
+use portier_core::rights::{Authorized, GroupsManage, MembersRead};
 use portier_store::audit::Origin;
 use portier_store::groups::GroupView as Stored;
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::roles::KeyText;
-use super::{Line, Paragraphs, authorized};
+use super::{Line, Paragraphs};
 use crate::auth::Caller;
 use crate::error::ErrorBody;
 use crate::extract::{ApiJson, ClientAddr, path_id, present};
@@ -265,20 +265,18 @@ pub async fn members(
 
 async fn set_member(
     state: &AppState,
-    caller: &Caller,
+    (caller, auth): (&Caller, &Authorized<GroupsManage>),
     client: Option<String>,
-    org: &str,
     group: &str,
     account: &str,
     join: bool,
 ) -> Result<StatusCode, ApiError> {
-    let (_, auth) = authorized::<GroupsManage>(state, caller, org).await?;
     let id = group_in_path(group)?;
     let account: AccountId = path_id("account_id", account)?;
     portier_store::groups::set_member(
         &state.store,
         &caller.0,
-        &auth,
+        auth,
         id,
         account,
         join,
@@ -303,11 +301,11 @@ async fn set_member(
     ))]
 pub async fn add_member(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller, auth }: OrgAccess<GroupsManage, Api>,
     ClientAddr(client): ClientAddr,
-    Path((org, group, account)): Path<(String, String, String)>,
+    Path((_, group, account)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    set_member(&state, &caller, client, &org, &group, &account, true).await
+    set_member(&state, (&caller, &auth), client, &group, &account, true).await
 }
 
 /// Take a member out of the group (nothing changes when not in it).
@@ -323,9 +321,9 @@ pub async fn add_member(
     ))]
 pub async fn remove_member(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller, auth }: OrgAccess<GroupsManage, Api>,
     ClientAddr(client): ClientAddr,
-    Path((org, group, account)): Path<(String, String, String)>,
+    Path((_, group, account)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    set_member(&state, &caller, client, &org, &group, &account, false).await
+    set_member(&state, (&caller, &auth), client, &group, &account, false).await
 }

@@ -16,10 +16,7 @@ use portier_core::accounts::AccountStatus;
 use portier_core::ids::AccountId;
 use portier_core::members::{DetailsPatch, MemberDetails, MemberPatch, MemberPatchInput};
 use portier_core::members::{MemberInput, MemberStatus, NewMember, Warning};
-use portier_core::organizations::Organization;
-use portier_core::rights::{
-    Authorized, MembersInvite, MembersRead, MembersRemove, MembersUpdate, Right,
-};
+use portier_core::rights::{Authorized, MembersInvite, MembersRead, MembersRemove, MembersUpdate};
 use portier_store::audit::Origin;
 use portier_store::members::{MemberFilter, MemberView};
 use serde::{Deserialize, Serialize};
@@ -27,7 +24,6 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::{EmailAddress, Page, Paragraphs, Text, inner, inner2};
-use crate::auth::Caller;
 use crate::error::ErrorBody;
 use crate::extract::{ApiJson, ClientAddr, path_id};
 use crate::service::members::{InvitationView, RegistrationView, decode_cursor, encode_cursor};
@@ -248,17 +244,10 @@ impl From<&MemberView> for MemberDetail {
     }
 }
 
-/// What a `/members/{account_id}` route acts on: the organization (404 when the
-/// caller cannot see it), the caller's proof of `R` there (403 without it) and
-/// the member's account id (400 when it is not one).
-async fn member_route<R: Right>(
-    state: &AppState,
-    caller: &Caller,
-    org: &str,
-    account: &str,
-) -> Result<(Organization, Authorized<R>, AccountId), ApiError> {
-    let (org, auth) = super::authorized::<R>(state, caller, org).await?;
-    Ok((org, auth, path_id("account_id", account)?))
+/// The member a `/members/{account_id}` route acts on (400 when the path
+/// holds no account id); `OrgAccess` has decided on the organization.
+fn member_in_path(account: &str) -> Result<AccountId, ApiError> {
+    path_id("account_id", account)
 }
 
 /// Add a person to the organization.
@@ -427,10 +416,10 @@ pub async fn list(
     ))]
 pub async fn get_one(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, account)): Path<(String, String)>,
+    OrgAccess { caller: _, auth }: OrgAccess<MembersRead, Api>,
+    Path((_, account)): Path<(String, String)>,
 ) -> Result<Json<MemberDetail>, ApiError> {
-    let (_, auth, account) = member_route::<MembersRead>(&state, &caller, &org, &account).await?;
+    let account = member_in_path(&account)?;
     Ok(Json(detail(&state, &auth, account).await?))
 }
 
@@ -519,13 +508,12 @@ async fn detail(
     ))]
 pub async fn update(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller: _, auth }: OrgAccess<MembersUpdate, Api>,
     ClientAddr(client): ClientAddr,
-    Path((org, account)): Path<(String, String)>,
+    Path((_, account)): Path<(String, String)>,
     ApiJson(body): ApiJson<UpdateMember>,
 ) -> Result<Json<MemberChanged>, ApiError> {
-    let (_org, auth, account) =
-        member_route::<MembersUpdate>(&state, &caller, &org, &account).await?;
+    let account = member_in_path(&account)?;
     let patch = MemberPatch::parse(MemberPatchInput {
         email: body.email.map(|e| e.0),
         salutation: inner2(body.salutation),
@@ -586,13 +574,13 @@ pub enum OnRemoval {
     ))]
 pub async fn remove(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller, auth }: OrgAccess<MembersRemove, Api>,
     ClientAddr(client): ClientAddr,
-    Path((org, account)): Path<(String, String)>,
+    Path((_, account)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<StatusCode, ApiError> {
-    let (org, auth, account) =
-        member_route::<MembersRemove>(&state, &caller, &org, &account).await?;
+    let org = auth.organization().clone();
+    let account = member_in_path(&account)?;
     use portier_store::portfolios::OnRemoval as Then;
     let manages = super::portfolios::manages(&caller);
     let portfolio = match q.get("portfolio").map(String::as_str) {
@@ -645,11 +633,11 @@ pub async fn remove(
     ))]
 pub async fn resend_activation(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller: _, auth }: OrgAccess<MembersInvite, Api>,
     ClientAddr(client): ClientAddr,
-    Path((org, account)): Path<(String, String)>,
+    Path((_, account)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let (_, auth, account) = member_route::<MembersInvite>(&state, &caller, &org, &account).await?;
+    let account = member_in_path(&account)?;
     crate::service::members::resend_invitation(&state, &auth, account, &Origin::now(client))
         .await?;
     Ok(StatusCode::ACCEPTED)
@@ -657,14 +645,12 @@ pub async fn resend_activation(
 
 async fn set_active(
     state: AppState,
-    caller: Caller,
+    auth: Authorized<MembersUpdate>,
     client: Option<String>,
-    org: String,
     account: String,
     active: bool,
 ) -> Result<Json<MemberChanged>, ApiError> {
-    let (_org, auth, account) =
-        member_route::<MembersUpdate>(&state, &caller, &org, &account).await?;
+    let account = member_in_path(&account)?;
     let sent =
         crate::service::members::set_active(&state, &auth, account, active, &Origin::now(client))
             .await?;
@@ -689,11 +675,11 @@ async fn set_active(
     ))]
 pub async fn deactivate(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller: _, auth }: OrgAccess<MembersUpdate, Api>,
     ClientAddr(client): ClientAddr,
-    Path((org, account)): Path<(String, String)>,
+    Path((_, account)): Path<(String, String)>,
 ) -> Result<Json<MemberChanged>, ApiError> {
-    set_active(state, caller, client, org, account, false).await
+    set_active(state, auth, client, account, false).await
 }
 
 /// Reactivate a member; someone who never activated gets a new invitation.
@@ -708,11 +694,11 @@ pub async fn deactivate(
     ))]
 pub async fn reactivate(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller: _, auth }: OrgAccess<MembersUpdate, Api>,
     ClientAddr(client): ClientAddr,
-    Path((org, account)): Path<(String, String)>,
+    Path((_, account)): Path<(String, String)>,
 ) -> Result<Json<MemberChanged>, ApiError> {
-    set_active(state, caller, client, org, account, true).await
+    set_active(state, auth, client, account, true).await
 }
 
 #[cfg(test)]

@@ -355,23 +355,6 @@ pub(crate) async fn visible(
     crate::service::access::organization(state, &caller.0, id).await
 }
 
-/// The organization named by a route's `{org}` (404 when the caller cannot
-/// see it) and the caller's proof of `R` there (403 without it).
-pub(crate) async fn authorized<R: portier_core::rights::Right>(
-    state: &AppState,
-    caller: &crate::auth::Caller,
-    org: &str,
-) -> Result<
-    (
-        portier_core::organizations::Organization,
-        portier_core::rights::Authorized<R>,
-    ),
-    ApiError,
-> {
-    let id = crate::extract::path_id("org", org)?;
-    crate::service::access::authorized::<R>(state, &caller.0, id).await
-}
-
 /// Keyset pagination parameters shared by list routes: `limit` (1–500, default
 /// 100) and `cursor` (the last id of the previous page).
 pub struct Page {

@@ -13,14 +13,13 @@ use axum::http::StatusCode;
 use chrono::NaiveDate;
 use portier_core::organizations::BillingCycle;
 use portier_core::portfolios::{self, Month, PortfolioState, PortfolioType, Warning};
-use portier_core::rights::{BillingRead, MembersRead, PortfoliosManage};
+use portier_core::rights::{Authorized, BillingRead, MembersRead, PortfoliosManage};
 use portier_store::audit::Origin;
 use portier_store::portfolios::{Change, PortfolioView as Stored};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::authorized;
 use super::roles::{KeyText, NameInput};
 use crate::auth::Caller;
 use crate::error::ErrorBody;
@@ -244,18 +243,16 @@ pub async fn list(
 
 async fn change(
     state: &AppState,
-    caller: &Caller,
+    auth: &Authorized<PortfoliosManage>,
     client: Option<String>,
-    org: &str,
     id: &str,
     change: Change,
 ) -> Result<Json<PortfolioView>, ApiError> {
-    let (_, auth) = authorized::<PortfoliosManage>(state, caller, org).await?;
     let id: Uuid = path_id("id", id)?;
     let origin = Origin::now(client);
     let today = origin.now.date_naive();
     let (changed, warning) =
-        crate::service::portfolios::change(state, &auth, id, change, today, &origin).await?;
+        crate::service::portfolios::change(state, auth, id, change, today, &origin).await?;
     Ok(Json(PortfolioView::of(&changed, warning)))
 }
 
@@ -268,11 +265,11 @@ async fn change(
     responses((status = 200, body = PortfolioView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn deactivate(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller: _, auth }: OrgAccess<PortfoliosManage, Api>,
     ClientAddr(client): ClientAddr,
-    Path((org, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<PortfolioView>, ApiError> {
-    change(&state, &caller, client, &org, &id, Change::Deactivate).await
+    change(&state, &auth, client, &id, Change::Deactivate).await
 }
 
 /// Complete a portfolio: final, not billed from today on.
@@ -283,11 +280,11 @@ pub async fn deactivate(
     responses((status = 200, body = PortfolioView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn complete(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller: _, auth }: OrgAccess<PortfoliosManage, Api>,
     ClientAddr(client): ClientAddr,
-    Path((org, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<PortfolioView>, ApiError> {
-    change(&state, &caller, client, &org, &id, Change::Complete).await
+    change(&state, &auth, client, &id, Change::Complete).await
 }
 
 /// Reactivate a temporarily deactivated portfolio.
@@ -300,11 +297,11 @@ pub async fn complete(
     responses((status = 200, body = PortfolioView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn reactivate(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller: _, auth }: OrgAccess<PortfoliosManage, Api>,
     ClientAddr(client): ClientAddr,
-    Path((org, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<PortfolioView>, ApiError> {
-    change(&state, &caller, client, &org, &id, Change::Reactivate).await
+    change(&state, &auth, client, &id, Change::Reactivate).await
 }
 
 /// A stretch of days a portfolio was active, and who paid for it.
@@ -589,18 +586,16 @@ pub struct TransferAnswered {
 
 async fn answer(
     state: &AppState,
-    caller: &Caller,
+    auth: &Authorized<PortfoliosManage>,
     client: Option<String>,
-    org: &str,
     id: &str,
     answer: portier_store::portfolios::Answer,
 ) -> Result<Json<TransferAnswered>, ApiError> {
-    let (_, auth) = authorized::<PortfoliosManage>(state, caller, org).await?;
     let id: Uuid = path_id("id", id)?;
     let origin = Origin::now(client);
     let today = origin.now.date_naive();
     let (request, moved) =
-        portier_store::portfolios::answer(&state.store, &auth, id, answer, today, &origin).await?;
+        portier_store::portfolios::answer(&state.store, auth, id, answer, today, &origin).await?;
     Ok(Json(TransferAnswered {
         request: request.into(),
         portfolio: moved.map(|(p, warning)| PortfolioView::of(&p, warning)),
@@ -618,12 +613,12 @@ async fn answer(
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn accept_transfer(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller: _, auth }: OrgAccess<PortfoliosManage, Api>,
     ClientAddr(client): ClientAddr,
-    Path((org, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<TransferAnswered>, ApiError> {
     use portier_store::portfolios::Answer;
-    answer(&state, &caller, client, &org, &id, Answer::Accept).await
+    answer(&state, &auth, client, &id, Answer::Accept).await
 }
 
 /// Decline a transfer request; the side that asked withdraws it this way.
@@ -636,12 +631,12 @@ pub async fn accept_transfer(
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn decline_transfer(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgAccess { caller: _, auth }: OrgAccess<PortfoliosManage, Api>,
     ClientAddr(client): ClientAddr,
-    Path((org, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<TransferAnswered>, ApiError> {
     use portier_store::portfolios::Answer;
-    answer(&state, &caller, client, &org, &id, Answer::Decline).await
+    answer(&state, &auth, client, &id, Answer::Decline).await
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
